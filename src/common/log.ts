@@ -1,0 +1,26 @@
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function isLogLevel(v: string): v is LevelWithSilent {
+  return (LOG_LEVELS as readonly string[]).includes(v);
+}
+
+/**
+ * One root logger per thread. Workers use a synchronous destination rather than
+ * pino.transport(), which would start yet another thread (shared/docs/dependencies.md).
+ */
+export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
+  const level = opts.level ?? process.env.TANDEM_LOG_LEVEL ?? 'info';
+  return pino(
+    { level: isLogLevel(level) ? level : 'info', name: opts.name ?? 'tandem', base: { pid: process.pid } },
+    pino.destination({ dest: 2, sync: true }),
+  );
+}
+
+/** Every call-related line carries the call-id: hand this child to whatever works on the call. */
+export function callLogger(parent: Logger, callId: string): Logger {
+  return parent.child({ callId });
+}
