@@ -1,0 +1,180 @@
+/**
+ * MediaControl: the one door into the media plane. The ng server (control/) and the
+ * B2BUA both drive media through it; LocalMedia implements it in-process, an ng client
+ * can implement it against a remote Tandem or rtpengine. Verbs and option names follow
+ * rtpengine's ng protocol (docs/ng_control_protocol.md in sipwise/rtpengine).
+ */
+
+export type MediaEchoMode = 'forward' | 'backwards' | 'both' | 'blackhole';
+export type RtcpMuxMode = 'offer' | 'require' | 'demux' | 'accept' | 'reject';
+export type IceMode = 'remove' | 'default';
+
+/** Codec manipulation, as in ng's `codec` dictionary. Entries are codec names, `all`, or payload type numbers. */
+export interface CodecOptions {
+  strip: string[];
+  except: string[];
+  mask: string[];
+  transcode: string[];
+  offer: string[];
+  accept: string[];
+  consume: string[];
+}
+
+export interface EndpointAddress {
+  family: 'IP4' | 'IP6';
+  address: string;
+  port?: number;
+}
+
+/** Typed options of an offer/answer, already validated by whoever built them. */
+export interface MediaOptions {
+  codec: CodecOptions;
+  alwaysTranscode: boolean;
+  ptime?: number;
+  ptimeReverse?: number;
+  mediaEcho?: MediaEchoMode;
+  ice?: IceMode;
+  rtcpMux: RtcpMuxMode[];
+  /** Use the SDP's addresses as given (default behaviour; the flag is accepted for compatibility). */
+  trustAddress: boolean;
+  /** Replace SDP addresses by the signalling source (`received-from`). */
+  sipSourceAddress: boolean;
+  /** Never learn the peer from packets: always send to the SDP address. */
+  asymmetric: boolean;
+  /** After latching, drop packets from any other source. */
+  strictSource: boolean;
+  /** Latch to the first packet's source port but keep the SDP address. */
+  portLatching: boolean;
+  receivedFrom?: EndpointAddress;
+  /** Address to advertise in SDP instead of the interface address. */
+  mediaAddress?: string;
+  addressFamily?: 'IP4' | 'IP6';
+  replaceOrigin: boolean;
+  replaceSessionConnection: boolean;
+  label?: string;
+}
+
+export interface OfferRequest {
+  callId: string;
+  fromTag: string;
+  viaBranch?: string;
+  sdp: string;
+  options: MediaOptions;
+}
+
+export interface AnswerRequest extends OfferRequest {
+  toTag: string;
+}
+
+export interface SdpResult {
+  sdp: string;
+  warnings: string[];
+}
+
+export interface DeleteRequest {
+  callId: string;
+  fromTag?: string;
+  toTag?: string;
+}
+
+export interface QueryRequest {
+  callId: string;
+  fromTag?: string;
+  toTag?: string;
+}
+
+/** Counters of one direction of one socket, as rtpengine reports them. */
+export interface PacketCounters {
+  packets: number;
+  bytes: number;
+  errors: number;
+}
+
+export interface StreamStats {
+  localAddress: string;
+  localPort: number;
+  family: 'IP4' | 'IP6';
+  /** Where we send to (latched or from SDP). */
+  endpoint?: EndpointAddress;
+  /** What the SDP said. */
+  advertisedEndpoint?: EndpointAddress;
+  rtcp: boolean;
+  /** Unix seconds of the last packet received, 0 if none. */
+  lastPacket: number;
+  ssrc?: number;
+  stats: PacketCounters;
+  /** RFC 3550 receive statistics of what arrived on this socket. */
+  lost: number;
+  jitterMs: number;
+  latched: boolean;
+}
+
+export interface MediaStats {
+  index: number;
+  type: string;
+  protocol: string;
+  codec?: string;
+  transcoding: boolean;
+  streams: StreamStats[];
+}
+
+export interface LegStats {
+  tag: string;
+  label?: string;
+  created: number;
+  peerTag?: string;
+  medias: MediaStats[];
+}
+
+export interface CallStats {
+  callId: string;
+  created: number;
+  createdUs: number;
+  lastSignal: number;
+  legs: LegStats[];
+  totals: { rtp: PacketCounters; rtcp: PacketCounters };
+  /** Set when the call ended by itself (media timeout, worker failure). */
+  ended?: string;
+}
+
+export interface GlobalStatistics {
+  sessions: number;
+  transcodedStreams: number;
+  totalSessions: number;
+  packetsPerSecond: number;
+  bytesPerSecond: number;
+  errorsPerSecond: number;
+  workers: number;
+  uptimeSeconds: number;
+  endedByTimeout: number;
+  endedByWorkerFailure: number;
+}
+
+export interface MediaControl {
+  offer(req: OfferRequest): Promise<SdpResult>;
+  answer(req: AnswerRequest): Promise<SdpResult>;
+  delete(req: DeleteRequest): Promise<CallStats>;
+  query(req: QueryRequest): Promise<CallStats>;
+  list(limit?: number): Promise<string[]>;
+  statistics(): Promise<GlobalStatistics>;
+  close(): Promise<void>;
+}
+
+export function defaultCodecOptions(): CodecOptions {
+  return { strip: [], except: [], mask: [], transcode: [], offer: [], accept: [], consume: [] };
+}
+
+export function defaultMediaOptions(): MediaOptions {
+  return {
+    codec: defaultCodecOptions(),
+    alwaysTranscode: false,
+    rtcpMux: [],
+    trustAddress: false,
+    sipSourceAddress: false,
+    asymmetric: false,
+    strictSource: false,
+    portLatching: false,
+    replaceOrigin: false,
+    replaceSessionConnection: false,
+  };
+}

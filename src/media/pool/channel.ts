@@ -1,0 +1,99 @@
+import { Worker } from 'node:worker_threads';
+import { EventEmitter } from 'node:events';
+import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest } from './protocol.js';
+import { TandemError } from '../../common/errors.js';
+
+/** A request without its id: the channel numbers requests itself. */
+export type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+interface Pending {
+  resolve: (r: WorkerReplyResult) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One worker thread and its typed channel: requests carry an id and wait in a pending map;
+ * every pending request is rejected when the worker exits or a request times out.
+ * Events: 'ready', 'event' (WorkerMessage of kind event), 'exit' (code).
+ */
+export class WorkerChannel extends EventEmitter {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private exited = false;
+  readonly ready: Promise<void>;
+
+  constructor(
+    readonly index: number,
+    entry: URL,
+    init: WorkerInit,
+    private readonly requestTimeoutMs: number,
+  ) {
+    super();
+    this.worker = new Worker(entry, { workerData: init });
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.once('ready', resolve);
+      this.once('exit', (code: number) => reject(new TandemError('WORKER', `media worker ${index} exited before ready (code ${code})`)));
+    });
+    this.ready.catch(() => undefined);
+    this.worker.on('message', (msg: WorkerMessage) => this.onMessage(msg));
+    this.worker.on('error', (err) => this.emit('failure', err));
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      const err = new TandemError('WORKER', `media worker ${index} exited (code ${code})`);
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+      this.pending.clear();
+      this.emit('exit', code);
+    });
+  }
+
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  request(body: RequestBody): Promise<WorkerReplyResult> {
+    if (this.exited) return Promise.reject(new TandemError('WORKER', `media worker ${this.index} is gone`));
+    const id = this.nextId++;
+    return new Promise<WorkerReplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TandemError('WORKER', `media worker ${this.index} did not answer ${body.op} in ${this.requestTimeoutMs} ms`));
+      }, this.requestTimeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.worker.postMessage({ ...body, id } as WorkerRequest);
+    });
+  }
+
+  private onMessage(msg: WorkerMessage): void {
+    if (msg.kind === 'ready') {
+      this.emit('ready');
+      return;
+    }
+    if (msg.kind === 'event') {
+      this.emit('event', msg);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (p === undefined) return;
+    this.pending.delete(msg.id);
+    clearTimeout(p.timer);
+    if (msg.ok) p.resolve(msg.result);
+    else {
+      const err = new TandemError('WORKER', msg.error) as TandemError & { osCode?: string };
+      err.osCode = msg.code;
+      p.reject(err);
+    }
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}

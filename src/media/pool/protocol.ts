@@ -1,0 +1,113 @@
+/**
+ * The typed channel between the main thread (session/pool) and media workers.
+ * Both sides import this file and nothing else of each other.
+ *
+ * A bridge is one media section (m= line) of a call: two sides, each a local RTP/RTCP
+ * socket pair. Side 0 faces leg A (the offerer), side 1 faces leg B (the answerer).
+ * A packet received on side s is processed by directions[s] and sent out of side 1-s.
+ */
+
+export type SampleConversion = 'none' | 'alaw-ulaw' | 'ulaw-alaw';
+
+export interface PayloadRule {
+  inPt: number;
+  outPt: number;
+  convert: SampleConversion;
+  /** G.711 audio that may be repacketized to the direction's frame size (not telephone-event). */
+  audio: boolean;
+}
+
+export type DirectionAction = 'relay' | 'echo' | 'drop';
+
+export interface DirectionConfig {
+  action: DirectionAction;
+  /** Payload types not listed here are forwarded unchanged. */
+  rules: PayloadRule[];
+  /** Repacketize G.711 audio to frames of this many ms; 0 = keep the sender's framing. */
+  outFrameMs: number;
+}
+
+export interface TransportAddress {
+  address: string;
+  port: number;
+}
+
+export type LatchMode = 'symmetric' | 'asymmetric' | 'port';
+
+export interface SideConfig {
+  /** Where the SDP says this side's peer receives RTP / RTCP. */
+  peerRtp?: TransportAddress;
+  peerRtcp?: TransportAddress;
+  rtcpMux: boolean;
+  latch: LatchMode;
+  strictSource: boolean;
+  /** Clock rate of what this side sends us, for jitter. */
+  clockRate: number;
+}
+
+export interface BridgeConfig {
+  sides: [SideConfig, SideConfig];
+  directions: [DirectionConfig, DirectionConfig];
+}
+
+export interface CountersSnapshot {
+  packets: number;
+  bytes: number;
+  errors: number;
+}
+
+export interface SideStats {
+  rtp: CountersSnapshot;
+  rtcp: CountersSnapshot;
+  /** Packets this side sent out (relayed or echoed to its peer). */
+  sent: number;
+  lost: number;
+  jitterMs: number;
+  ssrc: number;
+  /** Epoch ms of the last packet received on this side, 0 if none. */
+  lastPacketMs: number;
+  latched: boolean;
+  peerRtp?: TransportAddress;
+  peerRtcp?: TransportAddress;
+}
+
+export interface BridgeStats {
+  bridgeId: number;
+  sides: [SideStats, SideStats];
+}
+
+export interface WorkerTotals {
+  packets: number;
+  bytes: number;
+  errors: number;
+  bridges: number;
+}
+
+/** The ports one bridge binds: [side0 RTP, side0 RTCP, side1 RTP, side1 RTCP]. */
+export type BridgePorts = [number, number, number, number];
+
+export type WorkerRequest =
+  | { op: 'create'; id: number; bridgeId: number; callId: string; address: string; ports: BridgePorts }
+  | { op: 'configure'; id: number; bridgeId: number; config: BridgeConfig }
+  | { op: 'destroy'; id: number; bridgeId: number }
+  | { op: 'stats'; id: number; bridgeIds: number[] }
+  | { op: 'totals'; id: number };
+
+export type WorkerReplyResult =
+  | { op: 'create'; bound: true }
+  | { op: 'configure' }
+  | { op: 'destroy'; stats?: BridgeStats }
+  | { op: 'stats'; stats: BridgeStats[] }
+  | { op: 'totals'; totals: WorkerTotals };
+
+export type WorkerMessage =
+  | { kind: 'ready' }
+  | { kind: 'reply'; id: number; ok: true; result: WorkerReplyResult }
+  | { kind: 'reply'; id: number; ok: false; error: string; code?: string }
+  | { kind: 'event'; event: 'timeout'; bridgeId: number; idleMs: number };
+
+export interface WorkerInit {
+  workerIndex: number;
+  logLevel: string;
+  mediaTimeoutMs: number;
+}

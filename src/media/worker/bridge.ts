@@ -1,0 +1,281 @@
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import type { BridgeConfig, BridgePorts, BridgeStats, SideConfig, SideStats, TransportAddress } from '../pool/protocol.js';
+import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
+import { validateRtcpCompound } from '../rtp/rtcp.js';
+import { RtpReceiveStats } from '../rtp/stats.js';
+import { DirectionProcessor, type PacketSink } from './direction.js';
+import type { WorkerClock } from './clock.js';
+
+/** Counters are plain numbers updated in place and read when main asks. */
+class Counters {
+  packets = 0;
+  bytes = 0;
+  errors = 0;
+  snapshot(): { packets: number; bytes: number; errors: number } {
+    return { packets: this.packets, bytes: this.bytes, errors: this.errors };
+  }
+}
+
+const ECHO = 1;
+const RELAY = 0;
+const DROP = 2;
+
+/**
+ * One side of a bridge: the local RTP/RTCP sockets facing one peer, the peer's address
+ * (from SDP, then latched from the first packet) and what arrived here.
+ */
+class BridgeSide implements PacketSink {
+  readonly rtpIn = new Counters();
+  readonly rtcpIn = new Counters();
+  readonly receive = new RtpReceiveStats();
+  sent = 0;
+  lastPacketMs = 0;
+  latchedRtp = false;
+  latchedRtcp = false;
+  peerRtp: TransportAddress | undefined;
+  peerRtcp: TransportAddress | undefined;
+  cfg: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
+  /** Where this side's processed packets go: set by the bridge per direction action. */
+  target!: BridgeSide;
+  action = RELAY;
+  /** Processes what this side receives; its sink is the other side, out of whose socket the result leaves. */
+  processor!: DirectionProcessor;
+  ssrc = 0;
+
+  constructor(
+    readonly index: 0 | 1,
+    readonly rtpSocket: dgram.Socket,
+    readonly rtcpSocket: dgram.Socket,
+    private readonly clock: WorkerClock,
+  ) {
+    rtpSocket.on('message', this.onRtpSocket);
+    rtcpSocket.on('message', this.onRtcpSocket);
+  }
+
+  configure(cfg: SideConfig): void {
+    this.cfg = cfg;
+    // A re-negotiation may move the peer; a latched address stays unless the SDP changed it.
+    const moved =
+      !sameAddress(this.peerRtp, cfg.peerRtp) && (!this.latchedRtp || cfg.latch === 'asymmetric');
+    if (!this.latchedRtp || moved) this.peerRtp = cfg.peerRtp;
+    if (!this.latchedRtcp || moved) this.peerRtcp = cfg.peerRtcp;
+    if (moved) {
+      this.latchedRtp = false;
+      this.latchedRtcp = false;
+    }
+  }
+
+  private readonly onRtpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.cfg.rtcpMux && msg.length >= 2 && isRtcpPacketType(msg[1])) {
+      this.onRtcp(msg, rinfo);
+      return;
+    }
+    const len = msg.length;
+    const hdrLen = rtpHeaderLength(msg, len);
+    if (hdrLen < 0) {
+      this.rtpIn.errors++;
+      return;
+    }
+    if (!this.acceptSource(rinfo, false)) {
+      this.rtpIn.errors++;
+      return;
+    }
+    this.rtpIn.packets++;
+    this.rtpIn.bytes += len;
+    this.lastPacketMs = this.clock.coarseMs;
+    const ssrc = msg.readUInt32BE(8);
+    if (ssrc !== this.ssrc) {
+      this.ssrc = ssrc;
+      this.receive.reset();
+    }
+    this.receive.update(
+      msg.readUInt16BE(2),
+      msg.readUInt32BE(4),
+      (this.clock.preciseMs() * this.cfg.clockRate) / 1000,
+      len,
+    );
+    if (this.action === DROP) return;
+    if (this.action === ECHO) {
+      this.rtpSocket.send(msg, 0, len, rinfo.port, rinfo.address);
+      this.sent++;
+      return;
+    }
+    this.processor.process(msg, len, hdrLen);
+  };
+
+  private readonly onRtcpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    this.onRtcp(msg, rinfo);
+  };
+
+  private onRtcp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (!validateRtcpCompound(msg, msg.length)) {
+      this.rtcpIn.errors++;
+      return;
+    }
+    if (!this.acceptSource(rinfo, true)) {
+      this.rtcpIn.errors++;
+      return;
+    }
+    this.rtcpIn.packets++;
+    this.rtcpIn.bytes += msg.length;
+    this.lastPacketMs = this.clock.coarseMs;
+    if (this.action === DROP) return;
+    if (this.action === ECHO) {
+      (this.cfg.rtcpMux ? this.rtpSocket : this.rtcpSocket).send(msg, 0, msg.length, rinfo.port, rinfo.address);
+      return;
+    }
+    this.target.sendRtcp(msg);
+  }
+
+  /** Symmetric latching (learn the peer from its first packet) and strict-source filtering. */
+  private acceptSource(rinfo: dgram.RemoteInfo, rtcp: boolean): boolean {
+    const muxed = rtcp && this.cfg.rtcpMux;
+    const latched = rtcp && !muxed ? this.latchedRtcp : this.latchedRtp;
+    if (!latched) {
+      if (this.cfg.latch === 'asymmetric') return true;
+      const learned: TransportAddress =
+        this.cfg.latch === 'port'
+          ? { address: (rtcp && !muxed ? this.peerRtcp : this.peerRtp)?.address ?? rinfo.address, port: rinfo.port }
+          : { address: rinfo.address, port: rinfo.port };
+      if (rtcp && !muxed) {
+        this.peerRtcp = learned;
+        this.latchedRtcp = true;
+      } else {
+        this.peerRtp = learned;
+        this.latchedRtp = true;
+        // Without a separate RTCP packet yet, RTCP goes next to the learned RTP port (RFC 3550 §11).
+        if (!this.latchedRtcp && !this.cfg.rtcpMux) this.peerRtcp = { address: learned.address, port: learned.port + 1 };
+      }
+      return true;
+    }
+    if (!this.cfg.strictSource) return true;
+    const peer = rtcp && !muxed ? this.peerRtcp : this.peerRtp;
+    return peer !== undefined && peer.port === rinfo.port && peer.address === rinfo.address;
+  }
+
+  /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
+  emit(buf: Buffer, len: number): void {
+    const peer = this.peerRtp;
+    if (peer === undefined) return;
+    this.rtpSocket.send(buf, 0, len, peer.port, peer.address);
+    this.sent++;
+  }
+
+  sendRtcp(msg: Buffer): void {
+    if (this.cfg.rtcpMux) {
+      const peer = this.peerRtp;
+      if (peer !== undefined) this.rtpSocket.send(msg, 0, msg.length, peer.port, peer.address);
+      return;
+    }
+    const peer = this.peerRtcp;
+    if (peer !== undefined) this.rtcpSocket.send(msg, 0, msg.length, peer.port, peer.address);
+  }
+
+  stats(): SideStats {
+    return {
+      rtp: this.rtpIn.snapshot(),
+      rtcp: this.rtcpIn.snapshot(),
+      sent: this.sent,
+      lost: Math.max(0, this.receive.lost),
+      jitterMs: this.receive.jitterMs(this.cfg.clockRate),
+      ssrc: this.ssrc,
+      lastPacketMs: this.lastPacketMs,
+      latched: this.latchedRtp,
+      peerRtp: this.peerRtp,
+      peerRtcp: this.peerRtcp,
+    };
+  }
+
+  close(): void {
+    this.processor.flush();
+    this.rtpSocket.close();
+    this.rtcpSocket.close();
+  }
+}
+
+function sameAddress(a: TransportAddress | undefined, b: TransportAddress | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.address === b.address && a.port === b.port;
+}
+
+function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket({ type, reuseAddr: false });
+    const onError = (err: Error): void => {
+      sock.close();
+      reject(err);
+    };
+    sock.once('error', onError);
+    sock.bind({ address, port, exclusive: true }, () => {
+      sock.off('error', onError);
+      // A socket error after bind (e.g. ICMP-driven) must never take the worker down.
+      sock.on('error', () => undefined);
+      resolve(sock);
+    });
+  });
+}
+
+/** One media section of a call: two sides relaying to each other. */
+export class MediaBridge {
+  readonly createdMs: number;
+  configuredMs: number;
+  timeoutReported = false;
+
+  private constructor(
+    readonly bridgeId: number,
+    readonly callId: string,
+    readonly sides: [BridgeSide, BridgeSide],
+    clock: WorkerClock,
+  ) {
+    this.createdMs = clock.coarseMs;
+    this.configuredMs = this.createdMs;
+    sides[0].target = sides[1];
+    sides[1].target = sides[0];
+    sides[0].processor = new DirectionProcessor(sides[1]);
+    sides[1].processor = new DirectionProcessor(sides[0]);
+  }
+
+  static async open(bridgeId: number, callId: string, address: string, ports: BridgePorts, clock: WorkerClock): Promise<MediaBridge> {
+    const type = isIP(address) === 6 ? 'udp6' : 'udp4';
+    const opened: dgram.Socket[] = [];
+    try {
+      for (const port of ports) opened.push(await bindSocket(type, address, port));
+    } catch (err) {
+      for (const s of opened) s.close();
+      throw err;
+    }
+    const sides: [BridgeSide, BridgeSide] = [
+      new BridgeSide(0, opened[0], opened[1], clock),
+      new BridgeSide(1, opened[2], opened[3], clock),
+    ];
+    return new MediaBridge(bridgeId, callId, sides, clock);
+  }
+
+  configure(cfg: BridgeConfig, nowMs: number): void {
+    this.configuredMs = nowMs;
+    this.timeoutReported = false;
+    for (const i of [0, 1] as const) {
+      const side = this.sides[i];
+      side.configure(cfg.sides[i]);
+      const dir = cfg.directions[i];
+      side.action = dir.action === 'echo' ? ECHO : dir.action === 'drop' ? DROP : RELAY;
+      side.processor.configure(dir);
+    }
+  }
+
+  /** Milliseconds since anything was received on either side, or since the last (re)configuration. */
+  idleMs(nowMs: number): number {
+    const last = Math.max(this.sides[0].lastPacketMs, this.sides[1].lastPacketMs, this.configuredMs);
+    return nowMs - last;
+  }
+
+  stats(): BridgeStats {
+    return { bridgeId: this.bridgeId, sides: [this.sides[0].stats(), this.sides[1].stats()] };
+  }
+
+  close(): void {
+    this.sides[0].close();
+    this.sides[1].close();
+  }
+}

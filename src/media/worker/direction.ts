@@ -1,0 +1,145 @@
+import type { DirectionConfig, PayloadRule } from '../pool/protocol.js';
+import { ALAW_TO_ULAW, ULAW_TO_ALAW, transcodeInPlace } from '../codecs/g711.js';
+
+/** G.711 carries one byte per sample at 8000 Hz. */
+const G711_BYTES_PER_MS = 8;
+const NO_RULE = -1;
+
+/** Where a processed packet goes. Implemented once per bridge side, never per packet. */
+export interface PacketSink {
+  emit(buf: Buffer, len: number): void;
+}
+
+/**
+ * One direction of a bridge: payload-type mapping, A-law/µ-law conversion and G.711
+ * repacketization (ptime change). Tables and rules are resolved when the direction is
+ * configured, so the per-packet path is array indexing only.
+ */
+export class DirectionProcessor {
+  private readonly ruleIndexByPt = new Int16Array(128).fill(NO_RULE);
+  private rules: PayloadRule[] = [];
+  private tables: (Uint8Array | null)[] = [];
+  private outFrameBytes = 0;
+
+  // Repacketizer state (RFC 3550 §5.1: timestamps advance by samples, sequence by packets).
+  private frame: Buffer | null = null;
+  private frameFill = 0;
+  private frameTs = 0;
+  private frameMarker = 0;
+  private frameOutPt = 0;
+  private ssrc = -1;
+  private outSeq = 0;
+  private seqStarted = false;
+
+  constructor(private readonly sink: PacketSink) {}
+
+  configure(cfg: DirectionConfig): void {
+    this.ruleIndexByPt.fill(NO_RULE);
+    this.rules = cfg.rules.slice();
+    this.tables = this.rules.map((r) =>
+      r.convert === 'alaw-ulaw' ? ALAW_TO_ULAW() : r.convert === 'ulaw-alaw' ? ULAW_TO_ALAW() : null,
+    );
+    this.rules.forEach((r, i) => {
+      if (r.inPt >= 0 && r.inPt < 128) this.ruleIndexByPt[r.inPt] = i;
+    });
+    const bytes = cfg.outFrameMs > 0 ? cfg.outFrameMs * G711_BYTES_PER_MS : 0;
+    if (bytes !== this.outFrameBytes) {
+      this.outFrameBytes = bytes;
+      this.frame = null;
+      this.frameFill = 0;
+    }
+  }
+
+  get repacketizing(): boolean {
+    return this.outFrameBytes > 0;
+  }
+
+  /** Processes one valid RTP packet (header length already checked) and hands results to the sink. */
+  process(buf: Buffer, len: number, hdrLen: number): void {
+    const pt = buf[1] & 0x7f;
+    const ri = this.ruleIndexByPt[pt];
+    const payloadEnd = buf[0] & 0x20 ? len - buf[len - 1] : len;
+
+    if (ri === NO_RULE) {
+      this.forward(buf, len);
+      return;
+    }
+    const rule = this.rules[ri];
+    const table = this.tables[ri];
+    if (table !== null) transcodeInPlace(buf, hdrLen, payloadEnd, table);
+
+    if (this.outFrameBytes > 0 && rule.audio) {
+      this.repacketize(buf, hdrLen, payloadEnd, rule.outPt);
+      return;
+    }
+    buf[1] = (buf[1] & 0x80) | rule.outPt;
+    this.forward(buf, len);
+  }
+
+  /** Packets that keep their framing still need our sequence numbers once we renumber any. */
+  private forward(buf: Buffer, len: number): void {
+    if (this.outFrameBytes > 0) {
+      this.noteSsrc(buf);
+      buf.writeUInt16BE(this.outSeq, 2);
+      this.outSeq = (this.outSeq + 1) & 0xffff;
+    }
+    this.sink.emit(buf, len);
+  }
+
+  private noteSsrc(buf: Buffer): void {
+    const ssrc = buf.readUInt32BE(8);
+    if (!this.seqStarted) {
+      this.outSeq = buf.readUInt16BE(2);
+      this.seqStarted = true;
+    }
+    if (ssrc !== this.ssrc) {
+      this.flush();
+      this.ssrc = ssrc;
+    }
+  }
+
+  private repacketize(buf: Buffer, start: number, end: number, outPt: number): void {
+    this.noteSsrc(buf);
+    const ts = buf.readUInt32BE(4);
+    // A gap or jump in timestamps ends the current frame: never stretch audio across a loss.
+    if (this.frameFill > 0 && ((this.frameTs + this.frameFill) >>> 0) !== ts) this.flush();
+    let pos = start;
+    let tsAtPos = ts;
+    while (pos < end) {
+      if (this.frame === null) this.startFrame(buf, tsAtPos, outPt);
+      const frame = this.frame as Buffer;
+      const n = Math.min(end - pos, this.outFrameBytes - this.frameFill);
+      buf.copy(frame, 12 + this.frameFill, pos, pos + n);
+      this.frameFill += n;
+      pos += n;
+      tsAtPos = (tsAtPos + n) >>> 0;
+      if (this.frameFill === this.outFrameBytes) this.flush();
+    }
+  }
+
+  private startFrame(src: Buffer, ts: number, outPt: number): void {
+    // A fresh buffer per outgoing frame: dgram may still hold the previous one if its send was queued.
+    const frame = Buffer.allocUnsafe(12 + this.outFrameBytes);
+    frame[0] = 0x80;
+    this.frameMarker = src[1] & 0x80;
+    this.frameOutPt = outPt;
+    frame.writeUInt32BE(this.ssrc >>> 0, 8);
+    this.frameTs = ts;
+    this.frame = frame;
+    this.frameFill = 0;
+  }
+
+  /** Sends whatever audio is buffered, even a short frame. */
+  flush(): void {
+    const frame = this.frame;
+    if (frame === null || this.frameFill === 0) return;
+    frame[1] = this.frameMarker | this.frameOutPt;
+    frame.writeUInt16BE(this.outSeq, 2);
+    frame.writeUInt32BE(this.frameTs >>> 0, 4);
+    this.outSeq = (this.outSeq + 1) & 0xffff;
+    const len = 12 + this.frameFill;
+    this.frame = null;
+    this.frameFill = 0;
+    this.sink.emit(frame, len);
+  }
+}

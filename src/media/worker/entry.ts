@@ -1,0 +1,96 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../../common/log.js';
+import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest, BridgeStats } from '../pool/protocol.js';
+import { MediaBridge } from './bridge.js';
+import { WorkerClock } from './clock.js';
+
+/**
+ * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
+ * loops. It keeps only what main sent it and answers requests on the typed channel.
+ */
+const init = workerData as WorkerInit;
+const port = parentPort;
+if (port === null) throw new Error('media worker must run in a worker thread');
+const log = createLogger({ level: init.logLevel, name: `media-worker-${init.workerIndex}` });
+const clock = new WorkerClock();
+clock.start();
+const bridges = new Map<number, MediaBridge>();
+
+function post(msg: WorkerMessage): void {
+  port!.postMessage(msg);
+}
+
+async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
+  switch (req.op) {
+    case 'create': {
+      const bridge = await MediaBridge.open(req.bridgeId, req.callId, req.address, req.ports, clock);
+      bridges.set(req.bridgeId, bridge);
+      return { op: 'create', bound: true };
+    }
+    case 'configure': {
+      const bridge = bridges.get(req.bridgeId);
+      if (bridge === undefined) throw new Error(`no bridge ${req.bridgeId}`);
+      bridge.configure(req.config, clock.coarseMs);
+      return { op: 'configure' };
+    }
+    case 'destroy': {
+      const bridge = bridges.get(req.bridgeId);
+      if (bridge === undefined) return { op: 'destroy' };
+      const stats = bridge.stats();
+      bridge.close();
+      bridges.delete(req.bridgeId);
+      return { op: 'destroy', stats };
+    }
+    case 'stats': {
+      const stats: BridgeStats[] = [];
+      for (const id of req.bridgeIds) {
+        const b = bridges.get(id);
+        if (b !== undefined) stats.push(b.stats());
+      }
+      return { op: 'stats', stats };
+    }
+    case 'totals': {
+      let packets = 0;
+      let bytes = 0;
+      let errors = 0;
+      for (const b of bridges.values()) {
+        for (const s of b.sides) {
+          packets += s.rtpIn.packets + s.rtcpIn.packets;
+          bytes += s.rtpIn.bytes + s.rtcpIn.bytes;
+          errors += s.rtpIn.errors + s.rtcpIn.errors;
+        }
+      }
+      return { op: 'totals', totals: { packets, bytes, errors, bridges: bridges.size } };
+    }
+  }
+}
+
+port.on('message', (req: WorkerRequest) => {
+  handle(req).then(
+    (result) => post({ kind: 'reply', id: req.id, ok: true, result }),
+    (err: unknown) => {
+      const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+      const bridge = 'bridgeId' in req ? bridges.get(req.bridgeId) : undefined;
+      log.warn({ op: req.op, callId: bridge?.callId ?? ('callId' in req ? req.callId : undefined), err: String(err) }, 'worker request failed');
+      post({ kind: 'reply', id: req.id, ok: false, error: err instanceof Error ? err.message : String(err), code });
+    },
+  );
+});
+
+// Media timeout: reported once per bridge; main decides what ending the call means.
+if (init.mediaTimeoutMs > 0) {
+  const check = setInterval(() => {
+    const now = clock.coarseMs;
+    for (const b of bridges.values()) {
+      if (b.timeoutReported) continue;
+      const idle = b.idleMs(now);
+      if (idle >= init.mediaTimeoutMs) {
+        b.timeoutReported = true;
+        post({ kind: 'event', event: 'timeout', bridgeId: b.bridgeId, idleMs: idle });
+      }
+    }
+  }, Math.min(1000, Math.max(50, Math.floor(init.mediaTimeoutMs / 4))));
+  check.unref();
+}
+
+post({ kind: 'ready' });

@@ -1,0 +1,188 @@
+import type { SdpCodec } from './sdp.js';
+
+/**
+ * Codec planning for offer/answer through a transcoding media server (RFC 3264 §6, with
+ * rtpengine's codec manipulation verbs). Pure: codec lists in, codec lists and a
+ * transcoding plan out. The session layer turns the plan into worker payload rules.
+ */
+
+/** Codec manipulation as in ng's `codec` dictionary: names, `all`, or payload type numbers. */
+export interface CodecOptions {
+  strip: string[];
+  except: string[];
+  mask: string[];
+  transcode: string[];
+  offer: string[];
+  accept: string[];
+  consume: string[];
+}
+
+/** Codecs that carry no audio of their own and follow the main codec (RFC 4733, RFC 3389). */
+export function isSupplemental(c: SdpCodec): boolean {
+  const n = c.name.toLowerCase();
+  return n === 'telephone-event' || n === 'cn';
+}
+
+/** Pairs we can convert sample by sample. Grows with the codec library (Opus later). */
+const TRANSCODABLE: ReadonlySet<string> = new Set(['PCMA>PCMU', 'PCMU>PCMA']);
+
+export function canTranscode(from: SdpCodec | string, to: SdpCodec | string): boolean {
+  const f = (typeof from === 'string' ? from : from.name).toUpperCase();
+  const t = (typeof to === 'string' ? to : to.name).toUpperCase();
+  return TRANSCODABLE.has(`${f}>${t}`);
+}
+
+export function isG711(c: SdpCodec): boolean {
+  const n = c.name.toUpperCase();
+  return (n === 'PCMA' || n === 'PCMU') && c.clockRate === 8000;
+}
+
+/** Well-known formats we can add to an offer, with their RFC 3551 static payload types. */
+const KNOWN: Record<string, Omit<SdpCodec, 'pt'> & { staticPt?: number }> = {
+  PCMU: { name: 'PCMU', clockRate: 8000, channels: 1, staticPt: 0 },
+  PCMA: { name: 'PCMA', clockRate: 8000, channels: 1, staticPt: 8 },
+};
+
+/** Does a codec match an option entry: `all`, a payload type number, `NAME` or `NAME/RATE[/CH]`. */
+export function codecMatches(c: SdpCodec, entry: string): boolean {
+  const e = entry.trim();
+  if (e.toLowerCase() === 'all' || e.toLowerCase() === 'full') return true;
+  if (/^\d+$/.test(e)) return Number(e) === c.pt;
+  const [name, rate, ch] = e.split('/');
+  if (name.toLowerCase() !== c.name.toLowerCase()) return false;
+  if (rate !== undefined && rate !== '' && Number(rate) !== c.clockRate) return false;
+  if (ch !== undefined && ch !== '' && Number(ch) !== c.channels) return false;
+  return true;
+}
+
+function matchesAny(c: SdpCodec, entries: string[]): boolean {
+  return entries.some((e) => codecMatches(c, e));
+}
+
+function sameFormat(a: SdpCodec, b: SdpCodec): boolean {
+  return a.name.toLowerCase() === b.name.toLowerCase() && a.clockRate === b.clockRate && a.channels === b.channels;
+}
+
+export interface OfferCodecPlan {
+  /** What the offerer may send and receive: its codecs minus the stripped ones (masked ones stay). */
+  offererCodecs: SdpCodec[];
+  /** What goes in the offer to the answerer. */
+  answererOffer: SdpCodec[];
+  /** Codecs that exist only because we added them for transcoding. */
+  added: SdpCodec[];
+  warnings: string[];
+}
+
+/** Builds the codec list of an offer going to the answerer. */
+export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions): OfferCodecPlan {
+  const warnings: string[] = [];
+  const stripped = (c: SdpCodec): boolean => matchesAny(c, opts.strip) && !matchesAny(c, opts.except);
+  const offererCodecs = offerer.filter((c) => !stripped(c));
+  const masked = (c: SdpCodec): boolean =>
+    (matchesAny(c, opts.mask) || matchesAny(c, opts.consume)) && !matchesAny(c, opts.except);
+  const answererOffer = offererCodecs.filter((c) => !masked(c));
+  const used = new Set(offerer.map((c) => c.pt));
+  const added: SdpCodec[] = [];
+
+  for (const entry of [...opts.transcode, ...opts.offer]) {
+    const want = KNOWN[entry.split('/')[0].toUpperCase()];
+    if (want === undefined) {
+      if (!/^\d+$/.test(entry) && entry.toLowerCase() !== 'all') warnings.push(`codec ${entry} cannot be transcoded yet; ignored`);
+      continue;
+    }
+    const candidate: SdpCodec = { pt: -1, name: want.name, clockRate: want.clockRate, channels: want.channels };
+    if (answererOffer.some((c) => sameFormat(c, candidate))) continue;
+    if (!offererCodecs.some((c) => !isSupplemental(c) && canTranscode(c, candidate))) {
+      warnings.push(`codec ${entry}: nothing in the offer transcodes to it; not added`);
+      continue;
+    }
+    candidate.pt = want.staticPt !== undefined && !used.has(want.staticPt) ? want.staticPt : freeDynamicPt(used);
+    used.add(candidate.pt);
+    added.push(candidate);
+  }
+  // Added codecs go after the offerer's audio codecs but before telephone-event and CN.
+  const firstSupp = answererOffer.findIndex(isSupplemental);
+  const at = firstSupp < 0 ? answererOffer.length : firstSupp;
+  answererOffer.splice(at, 0, ...added);
+  return { offererCodecs, answererOffer, added, warnings };
+}
+
+function freeDynamicPt(used: Set<number>): number {
+  for (let pt = 96; pt <= 127; pt++) if (!used.has(pt)) return pt;
+  for (let pt = 35; pt <= 63; pt++) if (!used.has(pt)) return pt;
+  return 127;
+}
+
+export interface CodecMapping {
+  /** Payload type as the offerer sends/receives it. */
+  offererPt: number;
+  /** Payload type as the answerer sends/receives it. */
+  answererPt: number;
+  offererCodec: SdpCodec;
+  answererCodec: SdpCodec;
+  /** Sample conversion needed between the two. */
+  transcode: boolean;
+}
+
+export interface AnswerCodecPlan {
+  /** What goes in the answer to the offerer. */
+  offererAnswer: SdpCodec[];
+  /** Payload mappings when transcoding is engaged; empty for plain pass-through. */
+  mappings: CodecMapping[];
+  transcoding: boolean;
+  /** The audio codec each side ends up using (for stats and repacketization). */
+  offererMain?: SdpCodec;
+  answererMain?: SdpCodec;
+  warnings: string[];
+}
+
+/**
+ * Decides what the offerer gets in the answer. If the answerer picked a codec the offerer
+ * has, media passes through untouched; if it picked one we added, we transcode from the
+ * offerer's most preferred convertible codec. telephone-event survives only when both
+ * sides have it at the same rate (its payload type is mapped, events are not converted).
+ */
+export function planAnswerCodecs(
+  offer: OfferCodecPlan,
+  answerer: SdpCodec[],
+  opts: { alwaysTranscode: boolean },
+): AnswerCodecPlan {
+  const warnings: string[] = [];
+  const bMain = answerer.find((c) => !isSupplemental(c));
+  if (bMain === undefined) {
+    return { offererAnswer: answerer, mappings: [], transcoding: false, warnings };
+  }
+  const aSame = offer.offererCodecs.find((c) => !isSupplemental(c) && sameFormat(c, bMain));
+  const aFirst = offer.offererCodecs.find((c) => !isSupplemental(c));
+  const passThrough = aSame !== undefined && !(opts.alwaysTranscode && aFirst !== undefined && !sameFormat(aFirst, bMain) && canTranscode(aFirst, bMain));
+
+  if (passThrough) {
+    // The answerer used our offer's payload types, which are the offerer's: nothing to rewrite,
+    // unless it picked a codec we added (then its PT is ours and must be mapped back).
+    const mappings: CodecMapping[] = [];
+    const offererAnswer = answerer.map((c) => {
+      const a = offer.offererCodecs.find((x) => sameFormat(x, c));
+      if (a === undefined || a.pt === c.pt) return c;
+      mappings.push({ offererPt: a.pt, answererPt: c.pt, offererCodec: a, answererCodec: c, transcode: false });
+      return { ...c, pt: a.pt };
+    });
+    return { offererAnswer, mappings, transcoding: false, offererMain: aSame, answererMain: bMain, warnings };
+  }
+
+  const aMain = opts.alwaysTranscode && aFirst !== undefined && canTranscode(aFirst, bMain)
+    ? aFirst
+    : offer.offererCodecs.find((c) => !isSupplemental(c) && canTranscode(c, bMain));
+  if (aMain === undefined) {
+    warnings.push(`answer codec ${bMain.name} cannot be transcoded to anything the offerer has`);
+    return { offererAnswer: answerer, mappings: [], transcoding: false, answererMain: bMain, warnings };
+  }
+  const mappings: CodecMapping[] = [{ offererPt: aMain.pt, answererPt: bMain.pt, offererCodec: aMain, answererCodec: bMain, transcode: true }];
+  const offererAnswer: SdpCodec[] = [aMain];
+  const bDtmf = answerer.find((c) => c.name.toLowerCase() === 'telephone-event');
+  const aDtmf = offer.offererCodecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === bDtmf?.clockRate);
+  if (bDtmf !== undefined && aDtmf !== undefined) {
+    offererAnswer.push(aDtmf);
+    mappings.push({ offererPt: aDtmf.pt, answererPt: bDtmf.pt, offererCodec: aDtmf, answererCodec: bDtmf, transcode: false });
+  }
+  return { offererAnswer, mappings, transcoding: true, offererMain: aMain, answererMain: bMain, warnings };
+}

@@ -1,0 +1,69 @@
+import { setMediaCodecs, serializeSdp, type ParsedSdp, type SdpCodec } from './sdp.js';
+
+/** What one m= line becomes on its way out. */
+export interface MediaRewrite {
+  port: number;
+  rtcpPort: number;
+  rtcpMux: boolean;
+  codecs?: SdpCodec[];
+  ptime?: number;
+  /** We do not run ICE (yet): the peer's candidates would point around us. */
+  removeIce: boolean;
+}
+
+export interface SdpRewrite {
+  address: string;
+  family: 'IP4' | 'IP6';
+  replaceOrigin: boolean;
+  /** One entry per m= line; null leaves a line alone (a rejected stream, port 0). */
+  media: (MediaRewrite | null)[];
+}
+
+/**
+ * Puts the media server into the SDP: every connection line that governs a rewritten m= line
+ * points at us, ports are ours, a=rtcp names our RTCP port (as rtpengine does), and the
+ * codec list and ptime are what negotiation decided. Pure: text in, text out.
+ */
+export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
+  const p: ParsedSdp = { session: structuredClone(input.session), originIds: input.originIds };
+  const s = p.session;
+  const ipVer = rw.family === 'IP6' ? 6 : 4;
+  if (rw.replaceOrigin) {
+    s.origin.address = rw.address;
+    s.origin.ipVer = ipVer;
+  }
+  const allRewritten = s.media.every((_m, i) => rw.media[i] !== null && rw.media[i] !== undefined);
+  if (s.connection !== undefined && allRewritten) s.connection = { version: ipVer, ip: rw.address };
+
+  s.media.forEach((m, i) => {
+    const r = rw.media[i];
+    if (r === null || r === undefined) return;
+    m.port = r.port;
+    if (m.connection !== undefined || s.connection === undefined || !allRewritten) m.connection = { version: ipVer, ip: rw.address };
+    if (r.codecs !== undefined) setMediaCodecs(m, r.codecs);
+    if (r.ptime !== undefined) m.ptime = r.ptime;
+    if (r.rtcpMux) {
+      m.rtcpMux = 'rtcp-mux';
+      m.rtcp = { port: r.port };
+    } else {
+      delete m.rtcpMux;
+      m.rtcp = { port: r.rtcpPort };
+    }
+    if (m.direction === undefined) m.direction = 'sendrecv';
+    if (r.removeIce) {
+      delete m.candidates;
+      delete m.iceUfrag;
+      delete m.icePwd;
+      delete m.iceOptions;
+      delete m.endOfCandidates;
+      delete m.remoteCandidates;
+    }
+  });
+  if (rw.media.some((r) => r?.removeIce)) {
+    delete s.iceUfrag;
+    delete s.icePwd;
+    delete s.iceOptions;
+    delete s.iceLite;
+  }
+  return serializeSdp(p);
+}
