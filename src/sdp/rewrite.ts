@@ -63,7 +63,7 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
     delete s.iceUfrag;
     delete s.icePwd;
     delete s.iceOptions;
-    delete s.iceLite;
+    delete s.icelite;
   }
   return serializeSdp(p);
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs, helpText } from '../config/load.js';
+import { startTandem } from '../main.js';
+import { createLogger } from '../common/log.js';
+import { errorMessage, isTandemError } from '../common/errors.js';
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`tandem: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (parsed.kind === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`tandem ${pkg.version}\n`);
+    return 0;
+  }
+  const log = createLogger({ level: parsed.config.logLevel });
+  try {
+    const running = await startTandem(parsed.config, log);
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down');
+      running.close().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    return -1;
+  } catch (err) {
+    log.fatal({ err: errorMessage(err), code: isTandemError(err) ? err.code : undefined }, 'tandem failed to start');
+    return 1;
+  }
+}
+
+void main().then((code) => {
+  if (code >= 0) process.exitCode = code;
+});

@@ -1,0 +1,62 @@
+import type { BDict } from './bencode.js';
+import type { MediaControl } from '../media/api.js';
+import { NgFields, readMediaOptions } from './ng-options.js';
+import { callStatsDict, statisticsDict } from './ng-stats.js';
+
+export interface CommandContext {
+  media: MediaControl;
+}
+
+type Handler = (f: NgFields, ctx: CommandContext) => Promise<BDict>;
+
+function withWarnings(reply: BDict, warnings: string[]): BDict {
+  if (warnings.length > 0) reply.warning = warnings.join('; ');
+  return reply;
+}
+
+/** The ng command table: the one place that says which commands exist (rtpengine control_ng). */
+export const COMMANDS: Readonly<Record<string, Handler>> = {
+  ping: async () => ({ result: 'pong' }),
+
+  offer: async (f, { media }) => {
+    const { options, warnings } = readMediaOptions(f);
+    const r = await media.offer({
+      callId: f.requiredString('call-id'),
+      fromTag: f.requiredString('from-tag'),
+      viaBranch: f.string('via-branch'),
+      sdp: f.requiredString('sdp'),
+      options,
+    });
+    return withWarnings({ result: 'ok', sdp: r.sdp }, [...warnings, ...r.warnings]);
+  },
+
+  answer: async (f, { media }) => {
+    const { options, warnings } = readMediaOptions(f);
+    const r = await media.answer({
+      callId: f.requiredString('call-id'),
+      fromTag: f.requiredString('from-tag'),
+      toTag: f.requiredString('to-tag'),
+      viaBranch: f.string('via-branch'),
+      sdp: f.requiredString('sdp'),
+      options,
+    });
+    return withWarnings({ result: 'ok', sdp: r.sdp }, [...warnings, ...r.warnings]);
+  },
+
+  delete: async (f, { media }) => {
+    const stats = await media.delete({ callId: f.requiredString('call-id'), fromTag: f.string('from-tag'), toTag: f.string('to-tag') });
+    return { result: 'ok', ...callStatsDict(stats) };
+  },
+
+  query: async (f, { media }) => {
+    const stats = await media.query({ callId: f.requiredString('call-id'), fromTag: f.string('from-tag'), toTag: f.string('to-tag') });
+    return { result: 'ok', ...callStatsDict(stats) };
+  },
+
+  list: async (f, { media }) => {
+    const limit = f.integer('limit', 0, 1_000_000) ?? 32;
+    return { result: 'ok', calls: await media.list(limit) };
+  },
+
+  statistics: async (_f, { media }) => ({ result: 'ok', ...statisticsDict(await media.statistics()) }),
+};

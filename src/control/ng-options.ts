@@ -1,0 +1,276 @@
+import type { BDict, BValue } from './bencode.js';
+import { TandemError } from '../common/errors.js';
+import { defaultMediaOptions, type CodecOptions, type MediaEchoMode, type MediaOptions, type RtcpMuxMode } from '../media/api.js';
+
+/**
+ * ng message → typed MediaOptions. Keys and flags are accepted as rtpengine accepts them:
+ * case-insensitive, with spaces, hyphens or underscores (`media echo` = `media-echo`).
+ * Whatever we do not implement yet is reported in `warnings`, never silently dropped.
+ */
+
+/** rtpengine spells keys with spaces or hyphens; we compare on one normal form. */
+export function normalizeKey(k: string): string {
+  return k.trim().toLowerCase().replace(/[\s_]+/g, '-');
+}
+
+/** A view of an ng dictionary by normalized key. */
+export class NgFields {
+  private readonly map = new Map<string, BValue>();
+
+  constructor(msg: BDict) {
+    for (const [k, v] of Object.entries(msg)) this.map.set(normalizeKey(k), v);
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
+  keys(): string[] {
+    return [...this.map.keys()];
+  }
+
+  raw(key: string): BValue | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, v: BValue): void {
+    this.map.set(key, v);
+  }
+
+  string(key: string): string | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) return undefined;
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number') return String(v);
+    throw new TandemError('BAD_REQUEST', `key "${key}" must be a string`);
+  }
+
+  requiredString(key: string): string {
+    const v = this.string(key);
+    if (v === undefined || v === '') throw new TandemError('BAD_REQUEST', `No ${key} in message`);
+    return v;
+  }
+
+  /** A list of strings; a single string is a one-element list (ng clients send both). */
+  list(key: string): string[] {
+    const v = this.map.get(key);
+    if (v === undefined) return [];
+    if (typeof v === 'string') return [v];
+    if (typeof v === 'number') return [String(v)];
+    if (Array.isArray(v)) {
+      return v.map((x) => {
+        if (typeof x === 'string') return x;
+        if (typeof x === 'number') return String(x);
+        throw new TandemError('BAD_REQUEST', `key "${key}" must be a list of strings`);
+      });
+    }
+    throw new TandemError('BAD_REQUEST', `key "${key}" must be a list of strings`);
+  }
+
+  integer(key: string, min: number, max: number): number | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) return undefined;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new TandemError('BAD_REQUEST', `key "${key}" must be an integer from ${min} to ${max}`);
+    return n;
+  }
+
+  dict(key: string): BDict | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) throw new TandemError('BAD_REQUEST', `key "${key}" must be a dictionary`);
+    return v;
+  }
+}
+
+const CODEC_OPS = ['strip', 'except', 'mask', 'transcode', 'offer', 'accept', 'consume'] as const;
+type CodecOp = (typeof CODEC_OPS)[number];
+
+/** Keys every ng client sends, or that the command table reads itself: no warning for them. */
+const HANDLED_KEYS = new Set([
+  'command', 'call-id', 'from-tag', 'to-tag', 'via-branch', 'sdp', 'flags', 'replace', 'codec', 'ptime',
+  'ptime-reverse', 'media-echo', 'ice', 'rtcp-mux', 'received-from', 'media-address', 'address-family',
+  'label', 'supports', 'rtpp-flags', 'limit', 'direction', 'sip-message-type', 'sip-code',
+]);
+
+/** Flags we accept and honour. */
+const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
+  'trust-address': (o) => { o.trustAddress = true; o.sipSourceAddress = false; },
+  'sip-source-address': (o) => { o.sipSourceAddress = true; },
+  symmetric: (o) => { o.asymmetric = false; },
+  asymmetric: (o) => { o.asymmetric = true; },
+  'strict-source': (o) => { o.strictSource = true; },
+  'port-latching': (o) => { o.portLatching = true; },
+  'always-transcode': (o) => { o.alwaysTranscode = true; },
+  'allow-transcoding': () => undefined,
+  'reuse-codecs': () => undefined,
+  'loop-protect': () => undefined,
+  'no-rtcp-attribute': () => undefined,
+  'full-rtcp-attribute': () => undefined,
+  'original-sendrecv': () => undefined,
+};
+
+/** Flags we know but whose feature is not built yet: answered with a warning. */
+const UNSUPPORTED_FLAGS = new Set([
+  'media-handover', 'record-call', 'generate-mid', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
+  'unidirectional', 'port-latching-', 'early-media', 'inject-dtmf', 'block-dtmf', 'block-media', 'trickle-ice',
+  'no-jitter-buffer', 'debug', 'webrtc', 'sdes-off', 'osrtp', 'dtls-passive', 'dtls-active', 'fragment', 'all',
+]);
+
+const ECHO_MODES: Record<string, MediaEchoMode> = {
+  forward: 'forward', backwards: 'backwards', backward: 'backwards', both: 'both', blackhole: 'blackhole', sinkhole: 'blackhole',
+};
+
+const RTCP_MUX: ReadonlySet<string> = new Set(['offer', 'require', 'demux', 'accept', 'reject']);
+
+/** Keys of features we do not have yet: a warning names each one present. */
+const UNSUPPORTED_KEYS = new Set([
+  'dtls', 'sdes', 'transport-protocol', 'record-call', 'metadata', 'xmlrpc-callback', 'tos', 'delete-delay',
+  't38', 't.38', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
+  'to-label', 'interface', 'sdp-attr', 'output-destination', 'recording-file', 'recording-path', 'recording-pattern',
+  'media-address-family', 'trigger', 'trigger-end', 'delay-buffer', 'xmlrpc', 'moh', 'blob', 'file', 'db-id',
+  'repeat-times', 'repeat-duration', 'dtmf-delay', 'dtmf-log-dest', 'all', 'from-tags', 'frequencies', 'codec-set',
+]);
+
+/**
+ * Kamailio (≥ 5.8 with a second parameter) and others can send the whole flag string as
+ * `rtpp-flags`; rtpengine parses it as if each token had been sent as its key or flag.
+ */
+export function expandRtppFlags(f: NgFields): void {
+  const raw = f.string('rtpp-flags');
+  if (raw === undefined) return;
+  const flags = f.list('flags');
+  const replace = f.list('replace');
+  for (const tok of raw.split(/\s+/).filter(Boolean)) {
+    const eq = tok.indexOf('=');
+    const key = normalizeKey(eq >= 0 ? tok.slice(0, eq) : tok);
+    const value = eq >= 0 ? tok.slice(eq + 1) : undefined;
+    if (key.startsWith('replace-') && value === undefined) replace.push(key.slice('replace-'.length));
+    else if (value !== undefined && ['ptime', 'ptime-reverse', 'media-echo', 'ice', 'address-family', 'media-address', 'label', 'direction', 'via-branch', 'from-tag', 'to-tag', 'call-id'].includes(key))
+      f.set(key, value);
+    else if (value !== undefined && key === 'rtcp-mux') f.set(key, [...f.list('rtcp-mux'), value]);
+    else flags.push(tok);
+  }
+  f.set('flags', flags);
+  f.set('replace', replace);
+}
+
+function addCodecEntries(codec: CodecOptions, op: CodecOp, entries: string[]): void {
+  for (const e of entries) for (const part of e.split(',')) if (part.trim() !== '') codec[op].push(part.trim());
+}
+
+export interface ParsedMediaOptions {
+  options: MediaOptions;
+  warnings: string[];
+}
+
+/** Reads every option of an offer/answer. Throws BAD_REQUEST naming the key on a bad value. */
+export function readMediaOptions(f: NgFields): ParsedMediaOptions {
+  const o = defaultMediaOptions();
+  const warnings: string[] = [];
+  expandRtppFlags(f);
+
+  for (const flag of f.list('flags')) {
+    const codecFlag = /^codec[-_ ](strip|except|mask|transcode|offer|accept|consume|set|ignore)[-=](.+)$/i.exec(flag.trim());
+    if (codecFlag !== null) {
+      const op = codecFlag[1].toLowerCase();
+      if ((CODEC_OPS as readonly string[]).includes(op)) addCodecEntries(o.codec, op as CodecOp, [codecFlag[2]]);
+      else warnings.push(`codec-${op} not supported yet`);
+      continue;
+    }
+    const legacyTranscode = /^transcode[-=](.+)$/i.exec(flag.trim());
+    if (legacyTranscode !== null) {
+      addCodecEntries(o.codec, 'transcode', [legacyTranscode[1]]);
+      continue;
+    }
+    const name = normalizeKey(flag);
+    if (name.startsWith('replace-')) {
+      applyReplace(o, name.slice('replace-'.length), warnings);
+      continue;
+    }
+    if (name.startsWith('rtcp-mux-')) {
+      const mode = name.slice('rtcp-mux-'.length);
+      if (RTCP_MUX.has(mode)) o.rtcpMux.push(mode as RtcpMuxMode);
+      else warnings.push(`flag ${flag} unknown; ignored`);
+      continue;
+    }
+    if (name.startsWith('ice-') ) {
+      if (name === 'ice-remove') o.ice = 'remove';
+      else warnings.push(`flag ${flag} not supported yet (ICE is removed from SDP)`);
+      continue;
+    }
+    const set = BOOLEAN_FLAGS[name];
+    if (set !== undefined) set(o);
+    else if (UNSUPPORTED_FLAGS.has(name) || name.startsWith('sdes-') || name.startsWith('dtls-') || name.startsWith('record'))
+      warnings.push(`flag ${flag} not supported yet; ignored`);
+    else warnings.push(`flag ${flag} unknown; ignored`);
+  }
+
+  for (const r of f.list('replace')) applyReplace(o, normalizeKey(r), warnings);
+
+  const codec = f.dict('codec');
+  if (codec !== undefined) {
+    const cf = new NgFields(codec);
+    for (const key of cf.keys()) {
+      if ((CODEC_OPS as readonly string[]).includes(key)) addCodecEntries(o.codec, key as CodecOp, cf.list(key));
+      else warnings.push(`codec.${key} not supported yet; ignored`);
+    }
+  }
+
+  const ptime = f.integer('ptime', 1, 1000);
+  if (ptime !== undefined) o.ptime = ptime;
+  const ptimeReverse = f.integer('ptime-reverse', 1, 1000);
+  if (ptimeReverse !== undefined) o.ptimeReverse = ptimeReverse;
+  for (const p of [o.ptime, o.ptimeReverse]) {
+    if (p !== undefined && p % 5 !== 0 && p !== 1) warnings.push(`ptime ${p} is unusual; G.711 repacketization uses whole ms`);
+  }
+
+  const echo = f.string('media-echo');
+  if (echo !== undefined) {
+    const mode = ECHO_MODES[echo.trim().toLowerCase()];
+    if (mode === undefined) throw new TandemError('BAD_REQUEST', `key "media echo" has unknown value "${echo}"`);
+    o.mediaEcho = mode;
+  }
+
+  const ice = f.string('ice');
+  if (ice !== undefined) {
+    if (ice.toLowerCase() === 'remove') o.ice = 'remove';
+    else warnings.push(`ICE=${ice} not supported yet (ICE attributes are removed)`);
+  }
+
+  for (const m of f.list('rtcp-mux')) {
+    const mode = m.trim().toLowerCase();
+    if (RTCP_MUX.has(mode)) o.rtcpMux.push(mode as RtcpMuxMode);
+    else warnings.push(`rtcp-mux=${m} unknown; ignored`);
+  }
+
+  const rf = f.list('received-from');
+  if (rf.length > 0) {
+    if (rf.length !== 2 || !/^IP[46]$/i.test(rf[0])) throw new TandemError('BAD_REQUEST', 'key "received-from" must be [IP4|IP6, address]');
+    o.receivedFrom = { family: rf[0].toUpperCase() as 'IP4' | 'IP6', address: rf[1] };
+  }
+
+  const ma = f.string('media-address');
+  if (ma !== undefined) o.mediaAddress = ma;
+  const af = f.string('address-family');
+  if (af !== undefined) {
+    if (!/^IP[46]$/i.test(af)) throw new TandemError('BAD_REQUEST', 'key "address family" must be IP4 or IP6');
+    o.addressFamily = af.toUpperCase() as 'IP4' | 'IP6';
+  }
+  const label = f.string('label');
+  if (label !== undefined) o.label = label;
+
+  for (const key of f.keys()) {
+    if (HANDLED_KEYS.has(key)) continue;
+    if (UNSUPPORTED_KEYS.has(key)) warnings.push(`${key} not supported yet; ignored`);
+    else warnings.push(`unknown key "${key}" ignored`);
+  }
+  return { options: o, warnings };
+}
+
+function applyReplace(o: MediaOptions, what: string, warnings: string[]): void {
+  if (what === 'origin') o.replaceOrigin = true;
+  else if (what === 'session-connection') o.replaceSessionConnection = true;
+  else warnings.push(`replace ${what} not supported yet; ignored`);
+}

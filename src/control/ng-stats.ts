@@ -1,0 +1,94 @@
+import type { BDict, BValue } from './bencode.js';
+import type { CallStats, EndpointAddress, GlobalStatistics, StreamStats } from '../media/api.js';
+
+/**
+ * Per-call statistics in rtpengine's shape (`created`, `last signal`, `tags` → `medias` →
+ * `streams`, `totals`), so Kamailio's $rtpstat and tools written for rtpengine read them.
+ */
+export function callStatsDict(s: CallStats): BDict {
+  const tags: BDict = {};
+  for (const leg of s.legs) {
+    const tag: BDict = {
+      tag: leg.tag,
+      created: leg.created,
+      medias: leg.medias.map((m): BDict => ({
+        index: m.index,
+        type: m.type,
+        protocol: m.protocol,
+        ...(m.codec !== undefined ? { codec: m.codec } : {}),
+        streams: m.streams.map(streamDict),
+        flags: ['initialized', 'send', 'recv', ...(m.transcoding ? ['transcoding'] : [])],
+      })),
+    };
+    if (leg.label !== undefined) tag.label = leg.label;
+    if (leg.peerTag !== undefined) {
+      tag['in dialogue with'] = leg.peerTag;
+      tag.subscriptions = [{ tag: leg.peerTag, type: 'offer/answer' }];
+      tag.subscribers = [{ tag: leg.peerTag, type: 'offer/answer' }];
+    }
+    tags[leg.tag] = tag;
+  }
+  const out: BDict = {
+    created: s.created,
+    created_us: s.createdUs,
+    'last signal': s.lastSignal,
+    SSRC: {},
+    tags,
+    totals: {
+      RTP: { packets: s.totals.rtp.packets, bytes: s.totals.rtp.bytes, errors: s.totals.rtp.errors },
+      RTCP: { packets: s.totals.rtcp.packets, bytes: s.totals.rtcp.bytes, errors: s.totals.rtcp.errors },
+    },
+  };
+  if (s.ended !== undefined) out.ended = s.ended;
+  return out;
+}
+
+function endpointDict(e: EndpointAddress): BDict {
+  return { family: e.family === 'IP6' ? 'IPv6' : 'IPv4', address: e.address, port: e.port ?? 0 };
+}
+
+function streamDict(st: StreamStats): BDict {
+  const flags: BValue[] = [st.rtcp ? 'RTCP' : 'RTP'];
+  if (st.endpoint !== undefined) flags.push('filled');
+  if (st.latched) flags.push('confirmed');
+  const d: BDict = {
+    'local port': st.localPort,
+    'local address': st.localAddress,
+    family: st.family === 'IP6' ? 'IPv6' : 'IPv4',
+    'last packet': st.lastPacket,
+    flags,
+    stats: { packets: st.stats.packets, bytes: st.stats.bytes, errors: st.stats.errors },
+  };
+  if (st.endpoint !== undefined) d.endpoint = endpointDict(st.endpoint);
+  if (st.advertisedEndpoint !== undefined) d['advertised endpoint'] = endpointDict(st.advertisedEndpoint);
+  if (st.ssrc !== undefined) d.SSRC = st.ssrc;
+  if (!st.rtcp) {
+    d['packets lost'] = st.lost;
+    d.jitter = Math.round(st.jitterMs * 100) / 100 === 0 ? 0 : Math.round(st.jitterMs);
+  }
+  return d;
+}
+
+/** `statistics` reply body, after rtpengine's `currentstatistics`/`totalstatistics`. */
+export function statisticsDict(g: GlobalStatistics): BDict {
+  return {
+    statistics: {
+      currentstatistics: {
+        sessionsown: g.sessions,
+        sessionsforeign: 0,
+        sessionstotal: g.sessions,
+        transcodedmedia: g.transcodedStreams,
+        packetrate: g.packetsPerSecond,
+        byterate: g.bytesPerSecond,
+        errorrate: g.errorsPerSecond,
+      },
+      totalstatistics: {
+        uptime: String(g.uptimeSeconds),
+        managedsessions: g.totalSessions,
+        timeoutsessions: g.endedByTimeout,
+        failedsessions: g.endedByWorkerFailure,
+      },
+      workers: g.workers,
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import type { Logger } from '../../common/log.js';
+import type { MediaEchoMode, MediaOptions } from '../api.js';
+import type { BridgePorts } from '../pool/protocol.js';
+import type { SdpCodec } from '../../sdp/sdp.js';
+import type { AnswerCodecPlan, OfferCodecPlan } from '../../sdp/negotiate.js';
+
+export type Side = 0 | 1;
+
+/** What one peer said about one m= line. */
+export interface PeerMedia {
+  type: string;
+  protocol: string;
+  codecs: SdpCodec[];
+  address?: string;
+  family: 'IP4' | 'IP6';
+  port: number;
+  rtcpPort?: number;
+  rtcpAddress?: string;
+  rtcpMux: boolean;
+  ptime?: number;
+  options: MediaOptions;
+}
+
+/** One m= line of a call: a bridge on the call's worker, with the state of both peers. */
+export class CallMedia {
+  peer: [PeerMedia | undefined, PeerMedia | undefined] = [undefined, undefined];
+  offerPlan?: OfferCodecPlan;
+  answerPlan?: AnswerCodecPlan;
+  /** Side whose SDP was the last offer. */
+  offerSide: Side = 0;
+  offerOptions?: MediaOptions;
+  /** Packet time each side receives, when we repacketize towards it. */
+  framesTo: [number, number] = [0, 0];
+  timedOut = false;
+
+  constructor(
+    readonly index: number,
+    readonly bridgeId: number,
+    readonly ports: BridgePorts,
+  ) {}
+
+  get transcoding(): boolean {
+    return this.answerPlan?.transcoding === true || this.framesTo[0] > 0 || this.framesTo[1] > 0;
+  }
+
+  /** The RTP port side s advertises (side s faces peer s). */
+  localRtpPort(s: Side): number {
+    return this.ports[s * 2];
+  }
+
+  localRtcpPort(s: Side): number {
+    return this.ports[s * 2 + 1];
+  }
+}
+
+/**
+ * A call: two legs (rtpengine calls them monologues), identified by their tags, and the
+ * media sections between them. Side 0 is the leg that made the first offer.
+ */
+export class MediaCall {
+  readonly createdMs = Date.now();
+  readonly createdUs = Number(process.hrtime.bigint() / 1000n % 1_000_000n);
+  lastSignalMs = this.createdMs;
+  tags: [string | undefined, string | undefined] = [undefined, undefined];
+  labels: [string | undefined, string | undefined] = [undefined, undefined];
+  medias: CallMedia[] = [];
+  echo?: { mode: MediaEchoMode; requestedBy: Side };
+
+  constructor(
+    readonly callId: string,
+    readonly workerIndex: number,
+    readonly log: Logger,
+  ) {}
+
+  sideOfTag(tag: string): Side | undefined {
+    if (this.tags[0] === tag) return 0;
+    if (this.tags[1] === tag) return 1;
+    return undefined;
+  }
+}

@@ -1,0 +1,526 @@
+import type { Logger } from '../../common/log.js';
+import { callLogger } from '../../common/log.js';
+import { TandemError, errorMessage } from '../../common/errors.js';
+import type {
+  AnswerRequest, CallStats, DeleteRequest, GlobalStatistics, MediaControl, MediaOptions,
+  OfferRequest, QueryRequest, SdpResult,
+} from '../api.js';
+import { WorkerPool } from '../pool/pool.js';
+import type { BridgeConfig, BridgePorts, BridgeStats, DirectionConfig, PayloadRule, SideConfig, WorkerMessage } from '../pool/protocol.js';
+import { PortAllocator } from './ports.js';
+import { CallMedia, MediaCall, type PeerMedia, type Side } from './call.js';
+import { parseSdp, mediaCodecs, mediaConnection, isRtpMedia, type ParsedSdp } from '../../sdp/sdp.js';
+import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, type CodecMapping } from '../../sdp/negotiate.js';
+import { rewriteSdp, type MediaRewrite } from '../../sdp/rewrite.js';
+import { callStatsFrom, emptyBridgeStats } from './stats.js';
+
+export interface LocalMediaOptions {
+  /** Address media sockets bind to and SDP advertises. */
+  interface: string;
+  portMin: number;
+  portMax: number;
+  workers: number;
+  /** 0 = no limit. */
+  maxSessions: number;
+  mediaTimeoutMs: number;
+  logLevel: string;
+  log: Logger;
+}
+
+const BIND_RETRIES = 8;
+const TOMBSTONE_MS = 10 * 60_000;
+
+/**
+ * The in-process media plane: call state, port allocation and SDP on the main thread,
+ * packets on worker threads. Implements MediaControl for the ng server and the B2BUA.
+ */
+export class LocalMedia implements MediaControl {
+  readonly pool: WorkerPool;
+  private readonly ports: PortAllocator;
+  private readonly calls = new Map<string, MediaCall>();
+  private readonly callByBridge = new Map<number, MediaCall>();
+  /** Calls that ended on their own (timeout, worker failure), so query can say why. */
+  private readonly ended = new Map<string, { reason: string; atMs: number }>();
+  private nextBridgeId = 1;
+  private totalSessions = 0;
+  private endedByTimeout = 0;
+  private endedByWorkerFailure = 0;
+  private readonly startedMs = Date.now();
+  private rate = { packets: 0, bytes: 0, errors: 0, atMs: Date.now(), pps: 0, bps: 0, eps: 0 };
+  private readonly log: Logger;
+
+  constructor(private readonly opts: LocalMediaOptions) {
+    this.log = opts.log;
+    this.ports = new PortAllocator(opts.portMin, opts.portMax);
+    this.pool = new WorkerPool({
+      size: opts.workers,
+      logLevel: opts.logLevel,
+      mediaTimeoutMs: opts.mediaTimeoutMs,
+      log: opts.log,
+    });
+    this.pool.on('worker-exit', (index: number, code: number) => this.onWorkerExit(index, code));
+    this.pool.on('worker-event', (_index: number, msg: Extract<WorkerMessage, { kind: 'event' }>) => this.onWorkerEvent(msg));
+  }
+
+  ready(): Promise<void> {
+    return this.pool.ready();
+  }
+
+  // ---- offer / answer ---------------------------------------------------------------------
+
+  async offer(req: OfferRequest): Promise<SdpResult> {
+    const sdp = parseSdp(req.sdp);
+    let call = this.calls.get(req.callId);
+    const isNew = call === undefined;
+    if (call === undefined) {
+      if (this.opts.maxSessions > 0 && this.calls.size >= this.opts.maxSessions)
+        throw new TandemError('LOAD_LIMIT', 'Parallel session limit reached', { 'call-id': req.callId });
+      call = new MediaCall(req.callId, this.pool.place(), callLogger(this.log, req.callId));
+      call.tags[0] = req.fromTag;
+      this.calls.set(req.callId, call);
+      this.ended.delete(req.callId);
+      this.totalSessions++;
+    }
+    const warnings: string[] = [];
+    let offerSide: Side;
+    const known = call.sideOfTag(req.fromTag);
+    if (known !== undefined) offerSide = known;
+    else if (call.tags[1] === undefined && call.medias.every((m) => m.peer[1] === undefined)) {
+      // A new from-tag before any answer: the offerer changed its tag (e.g. a fresh INVITE).
+      call.tags[0] = req.fromTag;
+      offerSide = 0;
+    } else {
+      throw new TandemError('BAD_REQUEST', 'from-tag belongs to neither leg of this call (forking is not supported)', { 'call-id': req.callId });
+    }
+    const answerSide: Side = offerSide === 0 ? 1 : 0;
+    call.lastSignalMs = Date.now();
+    if (req.options.label !== undefined) call.labels[offerSide] = req.options.label;
+    if (req.options.mediaEcho !== undefined) call.echo = { mode: req.options.mediaEcho, requestedBy: offerSide };
+
+    try {
+      await this.ensureMedias(call, sdp.session.media.length);
+    } catch (err) {
+      if (isNew) await this.teardown(call);
+      throw err;
+    }
+
+    const rewrites: (MediaRewrite | null)[] = [];
+    const family = req.options.addressFamily ?? (this.opts.interface.includes(':') ? 'IP6' : 'IP4');
+    sdp.session.media.forEach((m, i) => {
+      const media = call.medias[i];
+      const peer = this.peerMedia(sdp, i, req.options);
+      media.peer[offerSide] = peer;
+      media.offerSide = offerSide;
+      media.offerOptions = req.options;
+      media.answerPlan = undefined;
+      if (m.port === 0) {
+        rewrites.push(null);
+        return;
+      }
+      const audio = m.type === 'audio' && isRtpMedia(m);
+      const plan = audio
+        ? planOfferCodecs(peer.codecs, req.options.codec)
+        : { offererCodecs: peer.codecs, answererOffer: peer.codecs, added: [], warnings: [] };
+      media.offerPlan = plan;
+      warnings.push(...plan.warnings);
+      const mux = peer.rtcpMux && !req.options.rtcpMux.includes('demux') && !req.options.rtcpMux.includes('reject');
+      rewrites.push({
+        port: media.localRtpPort(answerSide),
+        rtcpPort: media.localRtcpPort(answerSide),
+        rtcpMux: mux,
+        codecs: isRtpMedia(m) ? plan.answererOffer : undefined,
+        ...(req.options.ptime !== undefined && audio ? { ptime: req.options.ptime } : {}),
+        removeIce: true,
+      });
+    });
+    warnings.push(...sdpWarnings(sdp, req.options));
+
+    await this.configureAll(call);
+    call.log.info({ fromTag: req.fromTag, offerSide, medias: call.medias.length, worker: call.workerIndex }, 'offer');
+    return {
+      sdp: rewriteSdp(sdp, {
+        address: req.options.mediaAddress ?? this.opts.interface,
+        family,
+        replaceOrigin: req.options.replaceOrigin,
+        media: rewrites,
+      }),
+      warnings,
+    };
+  }
+
+  async answer(req: AnswerRequest): Promise<SdpResult> {
+    const call = this.calls.get(req.callId);
+    if (call === undefined) throw this.unknownCall(req.callId);
+    const sdp = parseSdp(req.sdp);
+    const offerSide = call.sideOfTag(req.fromTag);
+    if (offerSide === undefined) throw new TandemError('UNKNOWN_CALL', 'Unknown from-tag', { 'call-id': req.callId });
+    const answerSide: Side = offerSide === 0 ? 1 : 0;
+    if (call.tags[answerSide] !== undefined && call.tags[answerSide] !== req.toTag)
+      call.log.warn({ toTag: req.toTag, known: call.tags[answerSide] }, 'answer from a different to-tag replaces the previous one');
+    call.tags[answerSide] = req.toTag;
+    call.lastSignalMs = Date.now();
+    if (req.options.label !== undefined) call.labels[answerSide] = req.options.label;
+    if (req.options.mediaEcho !== undefined) call.echo = { mode: req.options.mediaEcho, requestedBy: answerSide };
+    if (sdp.session.media.length > call.medias.length)
+      throw new TandemError('BAD_SDP', 'answer has more m= lines than the offer', { 'call-id': req.callId });
+
+    const warnings: string[] = [];
+    const rewrites: (MediaRewrite | null)[] = [];
+    sdp.session.media.forEach((m, i) => {
+      const media = call.medias[i];
+      const peer = this.peerMedia(sdp, i, req.options);
+      media.peer[answerSide] = peer;
+      const offerer = media.peer[offerSide];
+      if (m.port === 0 || offerer === undefined || media.offerPlan === undefined) {
+        rewrites.push(null);
+        return;
+      }
+      const audio = m.type === 'audio' && isRtpMedia(m);
+      const offerOpts = media.offerOptions ?? req.options;
+      const plan = audio
+        ? planAnswerCodecs(media.offerPlan, peer.codecs, { alwaysTranscode: offerOpts.alwaysTranscode || req.options.alwaysTranscode })
+        : { offererAnswer: peer.codecs, mappings: [], transcoding: false, warnings: [] };
+      media.answerPlan = plan;
+      warnings.push(...plan.warnings);
+
+      // Repacketize only where a ptime was asked for; a G.711 sender's own framing otherwise passes.
+      const toAnswerer = req.options.ptimeReverse ?? offerOpts.ptime ?? 0;
+      let toOfferer = req.options.ptime ?? offerOpts.ptimeReverse ?? (toAnswerer > 0 ? offerer.ptime ?? 20 : 0);
+      if (toOfferer > 0 && toOfferer === (toAnswerer || peer.ptime)) toOfferer = 0;
+      const g711 = plan.offererMain !== undefined && plan.answererMain !== undefined && isG711(plan.offererMain) && isG711(plan.answererMain);
+      if ((toAnswerer > 0 || toOfferer > 0) && !g711) {
+        warnings.push('ptime change needs G.711 on both sides; media keeps its framing');
+        media.framesTo = [0, 0];
+      } else {
+        media.framesTo[answerSide] = toAnswerer;
+        media.framesTo[offerSide] = toOfferer;
+      }
+      const mux = offerer.rtcpMux && (peer.rtcpMux || req.options.rtcpMux.includes('accept') || offerOpts.rtcpMux.includes('accept'));
+      const ptimeOut = toOfferer > 0 ? toOfferer : toAnswerer > 0 ? offerer.ptime ?? 20 : undefined;
+      rewrites.push({
+        port: media.localRtpPort(offerSide),
+        rtcpPort: media.localRtcpPort(offerSide),
+        rtcpMux: mux,
+        codecs: isRtpMedia(m) ? plan.offererAnswer : undefined,
+        ...(ptimeOut !== undefined && audio ? { ptime: ptimeOut } : {}),
+        removeIce: true,
+      });
+      offerer.rtcpMux = mux;
+    });
+    warnings.push(...sdpWarnings(sdp, req.options));
+    await this.configureAll(call);
+    call.log.info(
+      { toTag: req.toTag, transcoding: call.medias.some((m) => m.transcoding), framesTo: call.medias[0]?.framesTo },
+      'answer',
+    );
+    return {
+      sdp: rewriteSdp(sdp, {
+        address: req.options.mediaAddress ?? this.opts.interface,
+        family: req.options.addressFamily ?? (this.opts.interface.includes(':') ? 'IP6' : 'IP4'),
+        replaceOrigin: req.options.replaceOrigin,
+        media: rewrites,
+      }),
+      warnings,
+    };
+  }
+
+  private peerMedia(sdp: ParsedSdp, i: number, options: MediaOptions): PeerMedia {
+    const m = sdp.session.media[i];
+    const conn = mediaConnection(sdp, m);
+    // rtpengine trusts the SDP address unless told to use the signalling source instead.
+    const address = options.sipSourceAddress && options.receivedFrom !== undefined ? options.receivedFrom.address : conn?.address;
+    return {
+      type: m.type,
+      protocol: m.protocol,
+      codecs: isRtpMedia(m) ? mediaCodecs(m) : [],
+      address,
+      family: conn?.family ?? 'IP4',
+      port: m.port,
+      rtcpPort: m.rtcp?.port,
+      rtcpAddress: m.rtcp?.address,
+      rtcpMux: m.rtcpMux !== undefined,
+      ptime: m.ptime,
+      options,
+    };
+  }
+
+  /** Creates the bridges (two port pairs each) for m= lines the call does not have yet. */
+  private async ensureMedias(call: MediaCall, count: number): Promise<void> {
+    while (call.medias.length < count) {
+      const media = await this.openBridge(call, call.medias.length + 1);
+      call.medias.push(media);
+      this.callByBridge.set(media.bridgeId, call);
+    }
+  }
+
+  private async openBridge(call: MediaCall, index: number): Promise<CallMedia> {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < BIND_RETRIES; attempt++) {
+      const a = this.ports.allocate();
+      let b: number;
+      try {
+        b = this.ports.allocate();
+      } catch (err) {
+        this.ports.release(a);
+        throw err;
+      }
+      const ports: BridgePorts = [a, a + 1, b, b + 1];
+      const bridgeId = this.nextBridgeId++;
+      try {
+        await this.pool.channel(call.workerIndex).request({
+          op: 'create', bridgeId, callId: call.callId, address: this.opts.interface, ports,
+        });
+        return new CallMedia(index, bridgeId, ports);
+      } catch (err) {
+        lastErr = err;
+        // A port taken by someone else stays marked used, so we do not try it again.
+        const os = (err as { osCode?: string }).osCode;
+        if (os !== 'EADDRINUSE' && os !== 'EACCES') {
+          this.ports.release(a);
+          this.ports.release(b);
+          throw err;
+        }
+        call.log.warn({ ports, err: errorMessage(err) }, 'media port busy, trying another pair');
+      }
+    }
+    throw new TandemError('NO_PORTS', `could not bind media ports: ${errorMessage(lastErr)}`, { 'call-id': call.callId });
+  }
+
+  /** Sends every bridge of the call its current configuration. */
+  private async configureAll(call: MediaCall): Promise<void> {
+    const ch = this.pool.channel(call.workerIndex);
+    await Promise.all(call.medias.map((m) => ch.request({ op: 'configure', bridgeId: m.bridgeId, config: this.bridgeConfig(call, m) })));
+  }
+
+  private bridgeConfig(call: MediaCall, media: CallMedia): BridgeConfig {
+    const offerSide = media.offerSide;
+    const answerSide: Side = offerSide === 0 ? 1 : 0;
+    const mappings = media.answerPlan?.mappings ?? [];
+    const rules: [PayloadRule[], PayloadRule[]] = [[], []];
+    for (const mp of mappings) {
+      rules[offerSide].push(rule(mp, 'forward'));
+      rules[answerSide].push(rule(mp, 'reverse'));
+    }
+    // Repacketizing without a codec change still needs the audio payload type marked as audio.
+    const plan = media.answerPlan;
+    if (plan?.offererMain !== undefined && plan.answererMain !== undefined && mappings.every((mp) => !mp.transcode)) {
+      const a = plan.offererMain;
+      const b = plan.answererMain;
+      if (!rules[offerSide].some((r) => r.inPt === a.pt)) rules[offerSide].push({ inPt: a.pt, outPt: b.pt, convert: 'none', audio: isG711(a) });
+      if (!rules[answerSide].some((r) => r.inPt === b.pt)) rules[answerSide].push({ inPt: b.pt, outPt: a.pt, convert: 'none', audio: isG711(b) });
+    }
+    const directions: [DirectionConfig, DirectionConfig] = [
+      { action: 'relay', rules: rules[0], outFrameMs: media.framesTo[1] },
+      { action: 'relay', rules: rules[1], outFrameMs: media.framesTo[0] },
+    ];
+    if (call.echo !== undefined) applyEcho(directions, call.echo.mode, call.echo.requestedBy);
+    return { sides: [this.sideConfig(media, 0), this.sideConfig(media, 1)], directions };
+  }
+
+  private sideConfig(media: CallMedia, s: Side): SideConfig {
+    const peer = media.peer[s];
+    const clockRate = peer?.codecs.find((c) => !isSupplemental(c))?.clockRate ?? 8000;
+    if (peer === undefined || peer.address === undefined || peer.port === 0) {
+      return { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate };
+    }
+    const o = peer.options;
+    const rtcpPort = peer.rtcpPort ?? peer.port + 1;
+    return {
+      peerRtp: { address: peer.address, port: peer.port },
+      peerRtcp: { address: peer.rtcpAddress ?? peer.address, port: rtcpPort },
+      rtcpMux: peer.rtcpMux,
+      latch: o.asymmetric ? 'asymmetric' : o.portLatching ? 'port' : 'symmetric',
+      strictSource: o.strictSource,
+      clockRate,
+    };
+  }
+
+  // ---- delete / query / list / statistics ------------------------------------------------
+
+  async delete(req: DeleteRequest): Promise<CallStats> {
+    const call = this.calls.get(req.callId);
+    if (call === undefined) throw this.unknownCall(req.callId);
+    const stats = await this.teardown(call);
+    call.log.info({ packets: stats.totals.rtp.packets }, 'call deleted');
+    return stats;
+  }
+
+  async query(req: QueryRequest): Promise<CallStats> {
+    const call = this.calls.get(req.callId);
+    if (call === undefined) throw this.unknownCall(req.callId);
+    const reply = await this.pool.channel(call.workerIndex).request({ op: 'stats', bridgeIds: call.medias.map((m) => m.bridgeId) });
+    const byId = new Map((reply.op === 'stats' ? reply.stats : []).map((s) => [s.bridgeId, s]));
+    return callStatsFrom(call, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
+  }
+
+  async list(limit?: number): Promise<string[]> {
+    const ids = [...this.calls.keys()];
+    return limit !== undefined && limit >= 0 ? ids.slice(0, limit) : ids;
+  }
+
+  async statistics(): Promise<GlobalStatistics> {
+    await this.sampleRates();
+    let transcoded = 0;
+    for (const c of this.calls.values()) for (const m of c.medias) if (m.transcoding) transcoded++;
+    return {
+      sessions: this.calls.size,
+      transcodedStreams: transcoded,
+      totalSessions: this.totalSessions,
+      packetsPerSecond: this.rate.pps,
+      bytesPerSecond: this.rate.bps,
+      errorsPerSecond: this.rate.eps,
+      workers: this.pool.size,
+      uptimeSeconds: Math.round((Date.now() - this.startedMs) / 1000),
+      endedByTimeout: this.endedByTimeout,
+      endedByWorkerFailure: this.endedByWorkerFailure,
+    };
+  }
+
+  /** Packet rates between two statistics requests, from the workers' cumulative counters. */
+  private async sampleRates(): Promise<void> {
+    let packets = 0;
+    let bytes = 0;
+    let errors = 0;
+    const replies = await Promise.allSettled(
+      Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' })),
+    );
+    for (const r of replies) {
+      if (r.status === 'fulfilled' && r.value.op === 'totals') {
+        packets += r.value.totals.packets;
+        bytes += r.value.totals.bytes;
+        errors += r.value.totals.errors;
+      }
+    }
+    const now = Date.now();
+    const dt = (now - this.rate.atMs) / 1000;
+    if (dt > 0.05) {
+      this.rate = {
+        packets, bytes, errors, atMs: now,
+        pps: Math.max(0, Math.round((packets - this.rate.packets) / dt)),
+        bps: Math.max(0, Math.round((bytes - this.rate.bytes) / dt)),
+        eps: Math.max(0, Math.round((errors - this.rate.errors) / dt)),
+      };
+    }
+  }
+
+  private unknownCall(callId: string): TandemError {
+    const ended = this.ended.get(callId);
+    if (ended !== undefined) return new TandemError('UNKNOWN_CALL', `Call ended: ${ended.reason}`, { 'call-id': callId });
+    return new TandemError('UNKNOWN_CALL', 'Unknown call-id', { 'call-id': callId });
+  }
+
+  /** Ends a call: closes its bridges on the worker, frees its ports, forgets it. */
+  private async teardown(call: MediaCall, workerGone = false): Promise<CallStats> {
+    this.calls.delete(call.callId);
+    const collected = new Map<number, BridgeStats>();
+    if (!workerGone) {
+      const ch = this.pool.channel(call.workerIndex);
+      const results = await Promise.allSettled(call.medias.map((m) => ch.request({ op: 'destroy', bridgeId: m.bridgeId })));
+      results.forEach((r) => {
+        if (r.status === 'fulfilled' && r.value.op === 'destroy' && r.value.stats !== undefined) collected.set(r.value.stats.bridgeId, r.value.stats);
+      });
+    }
+    for (const m of call.medias) {
+      this.ports.release(m.ports[0]);
+      this.ports.release(m.ports[2]);
+      this.callByBridge.delete(m.bridgeId);
+    }
+    if (!workerGone) this.pool.release(call.workerIndex);
+    return callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
+  }
+
+  private remember(callId: string, reason: string): void {
+    const now = Date.now();
+    this.ended.set(callId, { reason, atMs: now });
+    for (const [id, e] of this.ended) {
+      if (now - e.atMs < TOMBSTONE_MS && this.ended.size <= 10_000) break;
+      this.ended.delete(id);
+    }
+  }
+
+  private onWorkerExit(index: number, code: number): void {
+    for (const call of [...this.calls.values()]) {
+      if (call.workerIndex !== index) continue;
+      const reason = `media worker ${index} exited (code ${code})`;
+      call.log.error({ worker: index }, `call ended: ${reason}`);
+      this.endedByWorkerFailure++;
+      this.remember(call.callId, reason);
+      void this.teardown(call, true);
+    }
+  }
+
+  private onWorkerEvent(msg: Extract<WorkerMessage, { kind: 'event' }>): void {
+    const call = this.callByBridge.get(msg.bridgeId);
+    if (call === undefined) return;
+    const media = call.medias.find((m) => m.bridgeId === msg.bridgeId);
+    if (media !== undefined) media.timedOut = true;
+    if (!call.medias.every((m) => m.timedOut)) return;
+    const reason = `media timeout (no media for ${Math.round(msg.idleMs / 1000)} s)`;
+    call.log.warn({ idleMs: msg.idleMs }, `call ended: ${reason}`);
+    this.endedByTimeout++;
+    this.remember(call.callId, reason);
+    void this.teardown(call).catch((err: unknown) => call.log.error({ err: errorMessage(err) }, 'teardown after timeout failed'));
+  }
+
+  async close(): Promise<void> {
+    for (const call of [...this.calls.values()]) await this.teardown(call).catch(() => undefined);
+    await this.pool.close();
+  }
+
+  /** For tests and operations: which worker carries a call. */
+  workerOf(callId: string): number | undefined {
+    return this.calls.get(callId)?.workerIndex;
+  }
+
+  get freePorts(): number {
+    return this.ports.free;
+  }
+}
+
+function rule(mp: CodecMapping, way: 'forward' | 'reverse'): PayloadRule {
+  const from = way === 'forward' ? mp.offererCodec : mp.answererCodec;
+  const to = way === 'forward' ? mp.answererCodec : mp.offererCodec;
+  const convert = !mp.transcode ? 'none' : from.name.toUpperCase() === 'PCMA' ? 'alaw-ulaw' : 'ulaw-alaw';
+  return {
+    inPt: way === 'forward' ? mp.offererPt : mp.answererPt,
+    outPt: way === 'forward' ? mp.answererPt : mp.offererPt,
+    convert,
+    audio: isG711(from) && isG711(to),
+  };
+}
+
+/**
+ * rtpengine's `media echo`: `forward` echoes towards the receiver of the message that asked
+ * (its media comes back to it, the requester's media is dropped), `backwards` towards the
+ * requester, `both` echoes each side to itself, `blackhole` drops everything.
+ */
+function applyEcho(dirs: [DirectionConfig, DirectionConfig], mode: string, requester: Side): void {
+  const other: Side = requester === 0 ? 1 : 0;
+  const set = (s: Side, action: DirectionConfig['action']): void => {
+    dirs[s] = { action, rules: [], outFrameMs: 0 };
+  };
+  if (mode === 'forward') {
+    set(other, 'echo');
+    set(requester, 'drop');
+  } else if (mode === 'backwards') {
+    set(requester, 'echo');
+    set(other, 'drop');
+  } else if (mode === 'both') {
+    set(0, 'echo');
+    set(1, 'echo');
+  } else if (mode === 'blackhole') {
+    set(0, 'drop');
+    set(1, 'drop');
+  }
+}
+
+/** Things in an SDP we carry but do not terminate yet: say so instead of ignoring them. */
+function sdpWarnings(sdp: ParsedSdp, options: MediaOptions): string[] {
+  const w: string[] = [];
+  const ms = sdp.session.media;
+  if (ms.some((m) => m.crypto !== undefined && m.crypto.length > 0)) w.push('SDES-SRTP is not supported yet: a=crypto passed through end to end (no transcoding possible)');
+  if (ms.some((m) => m.fingerprint !== undefined) || sdp.session.fingerprint !== undefined) w.push('DTLS-SRTP is not supported yet: fingerprint passed through end to end');
+  if (options.ice !== 'remove' && (ms.some((m) => m.candidates !== undefined || m.iceUfrag !== undefined) || sdp.session.iceUfrag !== undefined))
+    w.push('ICE is not supported yet: candidates removed');
+  return w;
+}
