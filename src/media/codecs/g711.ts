@@ -180,12 +180,17 @@ export function ALAW_TO_ULAW(): Uint8Array {
   return alawToUlaw;
 }
 
-/** The µ-law → A-law table: table[ulawCode] = A-law code. Lazy and shared; see ALAW_TO_ULAW(). */
+/**
+ * The µ-law → A-law table: table[ulawCode] = A-law code. Lazy and shared; see ALAW_TO_ULAW().
+ * A µ-law level (14-bit grid) can sit half-way between two 13-bit A-law input steps; the
+ * encoder truncates, so we round half up first. That is what sox and other transcoders do,
+ * and the issue requires all 256 entries to equal an independent implementation (sox).
+ */
 export function ULAW_TO_ALAW(): Uint8Array {
   if (ulawToAlaw === undefined) {
     const { x } = load();
     const t = new Uint8Array(256);
-    for (let u = 0; u < 256; u++) t[u] = x.linearToAlaw(x.ulawToLinear(u));
+    for (let u = 0; u < 256; u++) t[u] = x.linearToAlaw(Math.min(32767, Math.floor((x.ulawToLinear(u) + 4) / 8) * 8));
     ulawToAlaw = t;
   }
   return ulawToAlaw;
