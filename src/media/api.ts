@@ -9,16 +9,9 @@ export type MediaEchoMode = 'forward' | 'backwards' | 'both' | 'blackhole';
 export type RtcpMuxMode = 'offer' | 'require' | 'demux' | 'accept' | 'reject';
 export type IceMode = 'remove' | 'default';
 
-/** Codec manipulation, as in ng's `codec` dictionary. Entries are codec names, `all`, or payload type numbers. */
-export interface CodecOptions {
-  strip: string[];
-  except: string[];
-  mask: string[];
-  transcode: string[];
-  offer: string[];
-  accept: string[];
-  consume: string[];
-}
+/** Codec manipulation, as in ng's `codec` dictionary (defined beside the planner that reads it). */
+import type { CodecOptions } from '../sdp/negotiate.js';
+export type { CodecOptions };
 
 export interface EndpointAddress {
   family: 'IP4' | 'IP6';

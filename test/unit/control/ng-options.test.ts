@@ -1,0 +1,86 @@
+import { describe, it, expect } from 'vitest';
+import { NgFields, readMediaOptions, normalizeKey } from '../../../src/control/ng-options.js';
+
+function read(msg: Record<string, unknown>) {
+  return readMediaOptions(new NgFields(msg as never));
+}
+
+describe('ng options', () => {
+  it('normalizes keys written with spaces, hyphens or underscores', () => {
+    expect(normalizeKey('media echo')).toBe('media-echo');
+    expect(normalizeKey('Media_Echo')).toBe('media-echo');
+    expect(normalizeKey('received-from')).toBe('received-from');
+  });
+
+  it('reads Kamailio-style codec dict and replace list without warnings', () => {
+    const { options, warnings } = read({
+      command: 'offer', 'call-id': 'c', 'from-tag': 'f', sdp: 'x', supports: ['load limit'],
+      replace: ['origin', 'session-connection'], codec: { mask: ['PCMA'], transcode: ['PCMU'] },
+      'received-from': ['IP4', '127.0.0.1'],
+    });
+    expect(warnings).toEqual([]);
+    expect(options.codec.mask).toEqual(['PCMA']);
+    expect(options.codec.transcode).toEqual(['PCMU']);
+    expect(options.replaceOrigin).toBe(true);
+    expect(options.replaceSessionConnection).toBe(true);
+    expect(options.receivedFrom).toEqual({ family: 'IP4', address: '127.0.0.1' });
+  });
+
+  it('reads codec-<op>-<name> flags and boolean flags', () => {
+    const { options, warnings } = read({
+      flags: ['codec-strip-all', 'codec-except-PCMU', 'codec-transcode-PCMA', 'codec-mask=G722', 'trust address', 'strict-source', 'always-transcode', 'asymmetric', 'port-latching', 'SIP-source-address', 'symmetric'],
+    });
+    expect(warnings).toEqual([]);
+    expect(options.codec.strip).toEqual(['all']);
+    expect(options.codec.except).toEqual(['PCMU']);
+    expect(options.codec.transcode).toEqual(['PCMA']);
+    expect(options.codec.mask).toEqual(['G722']);
+    expect(options.trustAddress).toBe(true);
+    expect(options.strictSource).toBe(true);
+    expect(options.alwaysTranscode).toBe(true);
+    expect(options.asymmetric).toBe(false); // symmetric came after asymmetric
+    expect(options.portLatching).toBe(true);
+    expect(options.sipSourceAddress).toBe(true);
+  });
+
+  it('expands an rtpp-flags string as if each token had been sent', () => {
+    const { options, warnings } = read({ 'rtpp-flags': 'replace-origin codec-mask=PCMA codec-transcode=PCMU ptime=30 media-echo=both ICE=remove rtcp-mux-demux' });
+    expect(warnings).toEqual([]);
+    expect(options.replaceOrigin).toBe(true);
+    expect(options.codec.mask).toEqual(['PCMA']);
+    expect(options.codec.transcode).toEqual(['PCMU']);
+    expect(options.ptime).toBe(30);
+    expect(options.mediaEcho).toBe('both');
+    expect(options.ice).toBe('remove');
+    expect(options.rtcpMux).toEqual(['demux']);
+  });
+
+  it('reads ptime, ptime-reverse, media echo, ICE, rtcp-mux, label, address family', () => {
+    const { options } = read({ ptime: 30, 'ptime-reverse': '20', 'media-echo': 'forward', ICE: 'remove', 'rtcp-mux': ['accept'], label: 'caller', 'address family': 'IP4', 'media address': '127.0.0.2' });
+    expect(options.ptime).toBe(30);
+    expect(options.ptimeReverse).toBe(20);
+    expect(options.mediaEcho).toBe('forward');
+    expect(options.ice).toBe('remove');
+    expect(options.rtcpMux).toEqual(['accept']);
+    expect(options.label).toBe('caller');
+    expect(options.addressFamily).toBe('IP4');
+    expect(options.mediaAddress).toBe('127.0.0.2');
+  });
+
+  it('warns, naming them, about features not built yet and unknown keys or flags', () => {
+    const { warnings } = read({ DTLS: 'passive', SDES: ['off'], 'record call': 'yes', flags: ['media-handover', 'no-such-flag'], 'transport-protocol': 'RTP/SAVP', frobnicate: 1, ICE: 'force' });
+    const all = warnings.join('\n');
+    for (const name of ['dtls', 'sdes', 'record-call', 'media-handover', 'no-such-flag', 'transport-protocol', 'frobnicate', 'ICE=force']) expect(all).toContain(name);
+  });
+
+  it('rejects bad values with an error naming the key', () => {
+    expect(() => read({ ptime: 'abc' })).toThrow(/ptime/);
+    expect(() => read({ ptime: 0 })).toThrow(/ptime/);
+    expect(() => read({ 'media echo': 'sideways' })).toThrow(/media echo/);
+    expect(() => read({ 'received-from': ['IPX', '1.2.3.4'] })).toThrow(/received-from/);
+    expect(() => read({ flags: 'not-a-list' })).not.toThrow();
+    expect(() => read({ flags: [{ a: 1 }] })).toThrow(/flags/);
+    expect(() => read({ codec: ['strip'] })).toThrow(/codec/);
+    expect(() => read({ 'address family': 'IP5' })).toThrow(/address family/);
+  });
+});
