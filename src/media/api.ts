@@ -1,3 +1,5 @@
+import type { CodecOptions } from '../sdp/negotiate.js';
+
 /**
  * MediaControl: the one door into the media plane. The ng server (control/) and the
  * B2BUA both drive media through it; LocalMedia implements it in-process, an ng client
@@ -10,7 +12,6 @@ export type RtcpMuxMode = 'offer' | 'require' | 'demux' | 'accept' | 'reject';
 export type IceMode = 'remove' | 'default';
 
 /** Codec manipulation, as in ng's `codec` dictionary (defined beside the planner that reads it). */
-import type { CodecOptions } from '../sdp/negotiate.js';
 export type { CodecOptions };
 
 export interface EndpointAddress {
