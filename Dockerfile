@@ -1,0 +1,23 @@
+# Tandem: build with npm tooling only (TypeScript + AssemblyScript), run the compiled JS.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY wasm ./wasm
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/wasm/build ./wasm/build
+# ng control on 22222/udp, media on 30000-40000/udp. Media addresses go into SDP, so run with
+# --network host and pass the host's address: docker run --network host tandem --interface=IP
+# (the ng port has no authentication: keep --listen-ng on an address only the proxy reaches).
+EXPOSE 22222/udp
+USER node
+ENTRYPOINT ["node", "dist/cli/tandem.js"]
