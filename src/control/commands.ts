@@ -1,4 +1,5 @@
 import type { BDict } from './bencode.js';
+import { isTandemError } from '../common/errors.js';
 import type { MediaControl } from '../media/api.js';
 import { NgFields, readMediaOptions } from './ng-options.js';
 import { callStatsDict, statisticsDict } from './ng-stats.js';
@@ -44,8 +45,16 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   },
 
   delete: async (f, { media }) => {
-    const stats = await media.delete({ callId: f.requiredString('call-id'), fromTag: f.string('from-tag'), toTag: f.string('to-tag') });
-    return { result: 'ok', ...callStatsDict(stats) };
+    const callId = f.requiredString('call-id');
+    try {
+      const stats = await media.delete({ callId, fromTag: f.string('from-tag'), toTag: f.string('to-tag') });
+      return { result: 'ok', ...callStatsDict(stats) };
+    } catch (err) {
+      // rtpengine answers a delete of an unknown call with ok + warning, unless the `fatal` flag asks for an error.
+      const fatal = f.list('flags').some((x) => x.toLowerCase() === 'fatal');
+      if (!isTandemError(err) || err.code !== 'UNKNOWN_CALL' || fatal) throw err;
+      return { result: 'ok', warning: `Call-ID not found or tags didn't match (${err.message})` };
+    }
   },
 
   query: async (f, { media }) => {

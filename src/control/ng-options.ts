@@ -90,8 +90,8 @@ type CodecOp = (typeof CODEC_OPS)[number];
 /** Keys every ng client sends, or that the command table reads itself: no warning for them. */
 const HANDLED_KEYS = new Set([
   'command', 'call-id', 'from-tag', 'to-tag', 'via-branch', 'sdp', 'flags', 'replace', 'codec', 'ptime',
-  'ptime-reverse', 'media-echo', 'ice', 'rtcp-mux', 'received-from', 'media-address', 'address-family',
-  'label', 'supports', 'rtpp-flags', 'limit', 'direction', 'sip-message-type', 'sip-code',
+  'ptime-reverse', 'reverse-ptime', 'media-echo', 'ice', 'rtcp-mux', 'received-from', 'media-address', 'address-family',
+  'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code',
 ]);
 
 /** Flags we accept and honour. */
@@ -113,7 +113,7 @@ const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
 
 /** Flags we know but whose feature is not built yet: answered with a warning. */
 const UNSUPPORTED_FLAGS = new Set([
-  'media-handover', 'record-call', 'generate-mid', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
+  'fatal', 'fast', 'media-handover', 'record-call', 'generate-mid', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
   'unidirectional', 'port-latching-', 'early-media', 'inject-dtmf', 'block-dtmf', 'block-media', 'trickle-ice',
   'no-jitter-buffer', 'debug', 'webrtc', 'sdes-off', 'osrtp', 'dtls-passive', 'dtls-active', 'fragment', 'all',
 ]);
@@ -127,7 +127,7 @@ const RTCP_MUX: ReadonlySet<string> = new Set(['offer', 'require', 'demux', 'acc
 /** Keys of features we do not have yet: a warning names each one present. */
 const UNSUPPORTED_KEYS = new Set([
   'dtls', 'sdes', 'transport-protocol', 'record-call', 'metadata', 'xmlrpc-callback', 'tos', 'delete-delay',
-  't38', 't.38', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
+  't38', 't.38', 'direction', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
   'to-label', 'interface', 'sdp-attr', 'output-destination', 'recording-file', 'recording-path', 'recording-pattern',
   'media-address-family', 'trigger', 'trigger-end', 'delay-buffer', 'xmlrpc', 'moh', 'blob', 'file', 'db-id',
   'repeat-times', 'repeat-duration', 'dtmf-delay', 'dtmf-log-dest', 'all', 'from-tags', 'frequencies', 'codec-set',
@@ -220,7 +220,7 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
 
   const ptime = f.integer('ptime', 1, 1000);
   if (ptime !== undefined) o.ptime = ptime;
-  const ptimeReverse = f.integer('ptime-reverse', 1, 1000);
+  const ptimeReverse = f.integer('ptime-reverse', 1, 1000) ?? f.integer('reverse-ptime', 1, 1000);
   if (ptimeReverse !== undefined) o.ptimeReverse = ptimeReverse;
   for (const p of [o.ptime, o.ptimeReverse]) {
     if (p !== undefined && p % 5 !== 0 && p !== 1) warnings.push(`ptime ${p} is unusual; G.711 repacketization uses whole ms`);

@@ -22,7 +22,6 @@ export function callStatsDict(s: CallStats): BDict {
     };
     if (leg.label !== undefined) tag.label = leg.label;
     if (leg.peerTag !== undefined) {
-      tag['in dialogue with'] = leg.peerTag;
       tag.subscriptions = [{ tag: leg.peerTag, type: 'offer/answer' }];
       tag.subscribers = [{ tag: leg.peerTag, type: 'offer/answer' }];
     }

@@ -183,9 +183,11 @@ export class LocalMedia implements MediaControl {
       media.answerPlan = plan;
       warnings.push(...plan.warnings);
 
-      // Repacketize only where a ptime was asked for; a G.711 sender's own framing otherwise passes.
-      const toAnswerer = req.options.ptimeReverse ?? offerOpts.ptime ?? 0;
-      let toOfferer = req.options.ptime ?? offerOpts.ptimeReverse ?? (toAnswerer > 0 ? offerer.ptime ?? 20 : 0);
+      // Repacketize only where a ptime was asked for (rtpengine reads ptime keys in offers only):
+      // `ptime` towards the answerer, `ptime-reverse` towards the offerer, which otherwise gets
+      // its own ptime back if the answerer was moved to another one.
+      const toAnswerer = offerOpts.ptime ?? 0;
+      let toOfferer = offerOpts.ptimeReverse ?? (toAnswerer > 0 ? offerer.ptime ?? 20 : 0);
       if (toOfferer > 0 && toOfferer === (toAnswerer || peer.ptime)) toOfferer = 0;
       const g711 = plan.offererMain !== undefined && plan.answererMain !== undefined && isG711(plan.offererMain) && isG711(plan.answererMain);
       if ((toAnswerer > 0 || toOfferer > 0) && !g711) {
@@ -208,6 +210,8 @@ export class LocalMedia implements MediaControl {
       offerer.rtcpMux = mux;
     });
     warnings.push(...sdpWarnings(sdp, req.options));
+    if (req.options.ptime !== undefined || req.options.ptimeReverse !== undefined)
+      warnings.push('ptime and ptime-reverse are read in offers only; ignored in this answer');
     await this.configureAll(call);
     call.log.info(
       { toTag: req.toTag, transcoding: call.medias.some((m) => m.transcoding), framesTo: call.medias[0]?.framesTo },
