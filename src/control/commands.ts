@@ -48,7 +48,8 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
     const callId = f.requiredString('call-id');
     try {
       const stats = await media.delete({ callId, fromTag: f.string('from-tag'), toTag: f.string('to-tag') });
-      return { result: 'ok', ...callStatsDict(stats) };
+      const reply: BDict = { result: 'ok', ...callStatsDict(stats) };
+      return reply;
     } catch (err) {
       // rtpengine answers a delete of an unknown call with ok + warning, unless the `fatal` flag asks for an error.
       const fatal = f.list('flags').some((x) => x.toLowerCase() === 'fatal');
