@@ -1,0 +1,70 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import sdpTransform from 'sdp-transform';
+import { startTandem, type RunningTandem } from '../../src/main.js';
+import { defaultConfig } from '../../src/config/config.js';
+import type { BDict } from '../../src/control/bencode.js';
+import { RawNg } from '../helpers/ng.js';
+
+/**
+ * SDP golden pairs: input SDP + ng options → expected SDP (ports written as {PORT}/{RTCP}).
+ * Each case also records what Debian's rtpengine 10.5 answered to the same offer; we check
+ * that Tandem's SDP means the same (codecs, payload types, ptime, rtcp, direction), even where
+ * attribute order differs. UPDATE_GOLDEN=1 rewrites the .out.sdp files for review.
+ */
+const DIR = join(__dirname, '../fixtures/sdp/golden');
+const cases = JSON.parse(readFileSync(join(DIR, 'rtpengine-10.5-offers.json'), 'utf8')) as Record<
+  string,
+  { in: string; flags: BDict; rtpengine: string }
+>;
+
+function withPlaceholders(sdp: string): string {
+  const port = Number(/^m=\S+ (\d+) /m.exec(sdp)?.[1]);
+  return sdp
+    .replace(/^(m=\S+ )\d+/gm, '$1{PORT}')
+    .replace(new RegExp(`^a=rtcp:${port + 1}`, 'gm'), 'a=rtcp:{RTCP}');
+}
+
+function meaning(sdp: string) {
+  const s = sdpTransform.parse(sdp);
+  return s.media.map((m) => ({
+    type: m.type,
+    protocol: m.protocol,
+    payloads: String(m.payloads),
+    rtp: m.rtp.map((r) => `${r.payload} ${r.codec}/${r.rate}`).sort(),
+    fmtp: m.fmtp.map((f) => `${f.payload} ${f.config}`).sort(),
+    ptime: m.ptime,
+    rtcpIsPortPlusOne: m.rtcp?.port === m.port + 1,
+    direction: m.direction,
+    address: (m.connection ?? s.connection)?.ip,
+  }));
+}
+
+describe('SDP golden pairs (offer)', () => {
+  let t: RunningTandem;
+  let ng: RawNg;
+  beforeAll(async () => {
+    t = await startTandem({ ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, portMin: 26000, portMax: 26999, numThreads: 1, logLevel: 'silent' }, pino({ level: 'silent' }));
+    ng = await new RawNg(t.ngAddress.port).open();
+  });
+  afterAll(async () => {
+    ng.close();
+    await t.close();
+  });
+
+  for (const [name, c] of Object.entries(cases)) {
+    it(name, async () => {
+      const reply = await ng.request({ command: 'offer', 'call-id': `golden-${name}`, 'from-tag': 'a', sdp: c.in, ...c.flags });
+      expect(reply.result, String(reply['error-reason'])).toBe('ok');
+      const ours = withPlaceholders(reply.sdp as string);
+      const file = join(DIR, `${name}.out.sdp`);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, ours);
+      expect(existsSync(file), `missing golden file ${file} (UPDATE_GOLDEN=1 writes it)`).toBe(true);
+      expect(ours).toBe(readFileSync(file, 'utf8'));
+      expect(meaning(reply.sdp as string)).toEqual(meaning(c.rtpengine));
+      await ng.request({ command: 'delete', 'call-id': `golden-${name}` });
+    });
+  }
+});
