@@ -1,0 +1,188 @@
+/**
+ * The bench's arithmetic, kept pure so test/unit/bench/ can pin it: RFC 3550 loss and jitter, latency
+ * histograms, and the ITU-T G.107 E-model (simplified) for a MOS estimate.
+ */
+
+/** Sliding window of sequence numbers remembered for duplicate detection (packets older are "late"). */
+const SEQ_WINDOW = 1024;
+
+/**
+ * Loss counting after RFC 3550 §6.4.1/A.3: expected = highest extended seq − base + 1; lost = expected −
+ * unique packets received. Duplicates (same extended seq seen again inside the window) and packets
+ * older than the window or than the measurement base are not counted as received, so reordering never
+ * makes loss negative and duplicates never hide a loss.
+ */
+export class SeqTracker {
+  started = false;
+  maxExt = 0;
+  base = 0;
+  received = 0; // unique, inside [base, maxExt]
+  duplicates = 0;
+  reordered = 0; // arrived after a higher seq, not duplicate
+  late = 0; // older than the window or than base: dropped from the count
+  private readonly seen = new Uint8Array(SEQ_WINDOW);
+
+  /** Feeds one 16-bit sequence number. */
+  push(seq: number): void {
+    if (!this.started) {
+      this.started = true;
+      this.maxExt = seq + 65536; // room to go back before the first packet without going negative
+      this.base = this.maxExt;
+      this.seen.fill(0);
+      this.seen[this.maxExt % SEQ_WINDOW] = 1;
+      this.received = 1;
+      return;
+    }
+    const delta = ((seq - (this.maxExt & 0xffff) + 32768) & 0xffff) - 32768;
+    const ext = this.maxExt + delta;
+    if (delta > 0) {
+      const clear = Math.min(delta, SEQ_WINDOW);
+      for (let i = 1; i <= clear; i++) this.seen[(this.maxExt + i) % SEQ_WINDOW] = 0;
+      this.maxExt = ext;
+      this.seen[ext % SEQ_WINDOW] = 1;
+      this.received++;
+      return;
+    }
+    if (ext < this.base || this.maxExt - ext >= SEQ_WINDOW) {
+      this.late++;
+      return;
+    }
+    const slot = ext % SEQ_WINDOW;
+    if (this.seen[slot]) {
+      this.duplicates++;
+      return;
+    }
+    this.seen[slot] = 1;
+    this.received++;
+    if (delta < 0) this.reordered++;
+  }
+
+  get expected(): number {
+    return this.started ? this.maxExt - this.base + 1 : 0;
+  }
+
+  get lost(): number {
+    return this.expected - this.received;
+  }
+
+  /** Starts a new measurement window after the highest seq seen so far (earlier packets then count as late). */
+  resetWindow(): void {
+    if (this.started) this.base = this.maxExt + 1;
+    this.received = 0;
+    this.duplicates = 0;
+    this.reordered = 0;
+    this.late = 0;
+  }
+}
+
+/**
+ * RFC 3550 §6.4.1 interarrival jitter, in timestamp units: D(i−1,i) = (Rᵢ − Rᵢ₋₁) − (Sᵢ − Sᵢ₋₁),
+ * J += (|D| − J)/16. `arrival` must be in the same units as the RTP timestamp (samples).
+ */
+export class JitterEstimator {
+  jitter = 0;
+  private lastTransit = 0;
+  private has = false;
+
+  push(rtpTs: number, arrival: number): void {
+    const transit = arrival - rtpTs;
+    if (this.has) {
+      const d = Math.abs(transit - this.lastTransit);
+      this.jitter += (d - this.jitter) / 16;
+    }
+    this.lastTransit = transit;
+    this.has = true;
+  }
+}
+
+/** Fixed-bin histogram (no allocation per sample). */
+export class Histogram {
+  readonly bins: Uint32Array;
+  count = 0;
+  sum = 0;
+  max = 0;
+  constructor(
+    readonly binWidth: number,
+    nbins: number,
+  ) {
+    this.bins = new Uint32Array(nbins);
+  }
+  add(v: number): void {
+    let b = Math.floor(v / this.binWidth);
+    if (b < 0) b = 0;
+    else if (b >= this.bins.length) b = this.bins.length - 1;
+    this.bins[b]++;
+    this.count++;
+    this.sum += v;
+    if (v > this.max) this.max = v;
+  }
+  reset(): void {
+    this.bins.fill(0);
+    this.count = 0;
+    this.sum = 0;
+    this.max = 0;
+  }
+  get mean(): number {
+    return this.count ? this.sum / this.count : NaN;
+  }
+  /** q in [0,1]; returns the upper edge of the bin holding the q-quantile (NaN when empty). */
+  quantile(q: number): number {
+    if (!this.count) return NaN;
+    const target = Math.max(1, Math.ceil(q * this.count));
+    let acc = 0;
+    for (let i = 0; i < this.bins.length; i++) {
+      acc += this.bins[i];
+      if (acc >= target) return Math.min((i + 1) * this.binWidth, this.max);
+    }
+    return this.max;
+  }
+}
+
+/** Loss percentage of expected (0 when nothing was expected). */
+export function lossPercent(expected: number, lost: number): number {
+  return expected > 0 ? (100 * lost) / expected : 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ITU-T G.107 E-model, simplified (see bench/README.md "MOS").
+
+/** R with all G.107 default parameters (Ro − Is − Idte at T = 0 …): 93.2. */
+export const R_DEFAULT = 93.2;
+
+/** G.113 Appendix I: G.711 Ie = 0; Bpl = 25.1 with packet loss concealment (Appendix I PLC), 4.3 without. */
+export const G711_IE = 0;
+export const G711_BPL_PLC = 25.1;
+export const G711_BPL_NO_PLC = 4.3;
+
+/**
+ * G.107 §7.3 delay impairment Idd from the absolute one-way delay Ta (ms): 0 up to 100 ms, else
+ * 25·{(1+X⁶)^(1/6) − 3(1+(X/3)⁶)^(1/6) + 2} with X = log₂(Ta/100). (Idte/Idle at default echo loss are
+ * already in R_DEFAULT.)
+ */
+export function delayImpairment(taMs: number): number {
+  if (!(taMs > 100)) return 0;
+  const x = Math.log2(taMs / 100);
+  return 25 * ((1 + x ** 6) ** (1 / 6) - 3 * (1 + (x / 3) ** 6) ** (1 / 6) + 2);
+}
+
+/** G.107 §7.4: Ie,eff = Ie + (95 − Ie)·Ppl/(Ppl/BurstR + Bpl); Ppl in percent, BurstR = 1 for random loss. */
+export function effectiveEquipmentImpairment(ppl: number, ie = G711_IE, bpl = G711_BPL_PLC, burstR = 1): number {
+  const p = Math.max(0, ppl);
+  return ie + ((95 - ie) * p) / (p / burstR + bpl);
+}
+
+export function rFactor(opts: { lossPercent: number; oneWayDelayMs: number; plc?: boolean }): number {
+  const bpl = opts.plc === false ? G711_BPL_NO_PLC : G711_BPL_PLC;
+  return R_DEFAULT - delayImpairment(opts.oneWayDelayMs) - effectiveEquipmentImpairment(opts.lossPercent, G711_IE, bpl);
+}
+
+/** G.107 Annex B: R → MOS (CQE). */
+export function mosFromR(r: number): number {
+  if (r <= 0) return 1;
+  if (r >= 100) return 4.5;
+  return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+}
+
+export function mos(opts: { lossPercent: number; oneWayDelayMs: number; plc?: boolean }): number {
+  return mosFromR(rFactor(opts));
+}

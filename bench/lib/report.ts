@@ -1,0 +1,65 @@
+/** Human output: the final table and the comparison ratios. */
+import type { StepResult } from './step.js';
+
+const COLS: [string, (r: StepResult) => string][] = [
+  ['calls', (r) => `${r.callsUp}${r.callsUp < r.calls ? `/${r.calls}` : ''}`],
+  ['server', (r) => r.server],
+  ['loss a→b %', (r) => fmt(r.ab.lossPct, 3)],
+  ['loss b→a %', (r) => fmt(r.ba.lossPct, 3)],
+  ['jitter ms', (r) => `${fmt(r.ab.jitterMeanMs, 2)}/${fmt(r.ba.jitterMeanMs, 2)}`],
+  ['lat med ms', (r) => `${fmt(r.ab.latencyMedianMs, 2)}/${fmt(r.ba.latencyMedianMs, 2)}`],
+  ['lat p99 ms', (r) => `${fmt(r.ab.latencyP99Ms, 2)}/${fmt(r.ba.latencyP99Ms, 2)}`],
+  ['payload ok %', (r) => `${fmt(r.ab.payloadOkPct, 2)}/${fmt(r.ba.payloadOkPct, 2)}`],
+  ['MOS', (r) => fmt(r.mos, 2)],
+  ['srv CPU %', (r) => fmt(r.serverCpuPct, 1)],
+  ['CPU %/call', (r) => fmt(r.cpuPerCallPct, 3)],
+  ['RSS MB', (r) => fmt(r.rssMb, 0)],
+  ['gen CPU %', (r) => fmt(r.genCpuPct, 0)],
+  ['valid', (r) => (r.valid ? 'yes' : 'INVALID')],
+];
+
+function fmt(v: number | undefined, d: number): string {
+  return v === undefined || v === null || !Number.isFinite(v) ? '-' : v.toFixed(d);
+}
+
+export function table(rows: StepResult[]): string {
+  const cells = [COLS.map(([h]) => h), ...rows.map((r) => COLS.map(([, f]) => f(r)))];
+  const w = COLS.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  const line = (row: string[]): string => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  const out = [line(cells[0]), w.map((n) => '-'.repeat(n)).join('  '), ...cells.slice(1).map(line)];
+  const notes = rows.filter((r) => !r.valid).map((r) => `INVALID ${r.server} N=${r.calls}: ${r.invalidReason}`);
+  out.push('', 'jitter/latency/payload columns: a→b (caller→callee) / b→a. MOS: worse direction (G.107 E-model, see bench/README.md).');
+  const g = rows.filter((r) => r.valid).map((r) => r.genPktsPerCpuS);
+  if (g.length) out.push(`generator: ${Math.min(...g)}–${Math.max(...g)} packets (sent+received) per CPU-second`);
+  return [...out, ...notes].join('\n');
+}
+
+/** Tandem ÷ rtpengine per step: CPU per call, loss, latency. */
+export function ratios(rows: StepResult[]): string {
+  const byN = new Map<number, { t?: StepResult; r?: StepResult }>();
+  for (const row of rows) {
+    const e = byN.get(row.calls) ?? {};
+    if (row.server === 'tandem') e.t = row;
+    if (row.server === 'rtpengine') e.r = row;
+    byN.set(row.calls, e);
+  }
+  const out = ['Tandem ÷ rtpengine (below 1 = Tandem better):', 'calls  CPU/call  loss a→b  loss b→a  lat med  lat p99  valid'];
+  const ratio = (a?: number, b?: number): string =>
+    a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) ? '-' : b === 0 ? (a === 0 ? '1 (0/0)' : 'inf') : (a / b).toFixed(2);
+  for (const [n, { t, r }] of [...byN.entries()].sort((x, y) => x[0] - y[0])) {
+    if (!t || !r) continue;
+    const lat = (s: StepResult, k: 'latencyMedianMs' | 'latencyP99Ms'): number => Math.max(s.ab[k], s.ba[k]);
+    out.push(
+      [
+        String(n).padEnd(5),
+        ratio(t.cpuPerCallPct, r.cpuPerCallPct).padStart(8),
+        ratio(t.ab.lossPct, r.ab.lossPct).padStart(9),
+        ratio(t.ba.lossPct, r.ba.lossPct).padStart(9),
+        ratio(lat(t, 'latencyMedianMs'), lat(r, 'latencyMedianMs')).padStart(7),
+        ratio(lat(t, 'latencyP99Ms'), lat(r, 'latencyP99Ms')).padStart(7),
+        `  ${t.valid && r.valid ? 'yes' : 'no'}`,
+      ].join('  '),
+    );
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,202 @@
+/** One step: N calls against one server — set up, warm up, measure, tear down — and its result row. */
+import { performance } from 'node:perf_hooks';
+import { CallSet } from './calls.js';
+import { lossPercent, mos, rFactor } from './metrics.js';
+import { NgClient } from './ng.js';
+import type { DirectionStats } from './rtp-leg.js';
+import type { Scenario } from './scenario.js';
+import { processCpuSeconds, processRssMb, type ServerHandle } from './server.js';
+
+export interface DirectionResult {
+  sent: number;
+  received: number;
+  expected: number;
+  lost: number;
+  lossPct: number;
+  duplicates: number;
+  reordered: number;
+  jitterMeanMs: number;
+  jitterMaxMs: number;
+  latencyMedianMs: number;
+  latencyP99Ms: number;
+  latencyMeanMs: number;
+  payloadLenMean: number;
+  payloadExactPct: number; // bytes equal to the reference conversion
+  payloadOkPct: number; // exact or within one quantisation step
+  unlocated: number;
+  resyncs: number;
+  rtcp: number;
+  r: number;
+  mos: number;
+}
+
+export interface StepResult {
+  type: 'step';
+  server: string;
+  scenario: string;
+  calls: number;
+  callsUp: number;
+  durationS: number;
+  ab: DirectionResult;
+  ba: DirectionResult;
+  mos: number; // worse direction
+  serverCpuPct?: number;
+  cpuPerCallPct?: number;
+  rssMb?: number;
+  genCpuPct: number;
+  genPktsPerCpuS: number;
+  timerLagP99Ms: number;
+  valid: boolean;
+  invalidReason?: string;
+  setupErrors: string[];
+  startedAt: string;
+}
+
+export interface StepOptions {
+  scenario: Scenario;
+  calls: number;
+  durationS: number;
+  warmupS: number;
+  plc: boolean;
+  runId: string;
+  progress?: (line: string) => void;
+}
+
+const GEN_CPU_LIMIT = 85; // % of one core
+const LAG_P99_LIMIT = 5; // ms
+
+export async function runStep(server: ServerHandle, o: StepOptions): Promise<StepResult> {
+  const startedAt = new Date().toISOString();
+  const ng = new NgClient({ ...server.ng, timeoutMs: 1000, retries: 3 });
+  const set = new CallSet({ ng, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}` });
+  try {
+    await set.setup();
+    if (set.calls.length === 0) throw new Error(`no call could be set up on ${server.name}: ${set.setupErrors.slice(0, 3).join('; ')}`);
+    set.start();
+    const label = `${server.name} ${o.scenario.name} N=${o.calls}`;
+    await sleepWithProgress(o.warmupS * 1000, (t) => o.progress?.(`${label} warm-up ${t.toFixed(0)}/${o.warmupS}s`));
+
+    set.startWindow();
+    const senderBase = new Map<object, number>();
+    for (const c of set.calls) for (const l of [c.caller, c.callee]) senderBase.set(l.sender, l.sender.packets);
+    const srvCpu0 = server.pid ? processCpuSeconds(server.pid) : undefined;
+    const gen0 = process.cpuUsage();
+    const t0 = performance.now();
+    let rssMax = 0;
+    await sleepWithProgress(o.durationS * 1000, (t) => {
+      if (server.pid) rssMax = Math.max(rssMax, processRssMb(server.pid) ?? 0);
+      const d = set.dirs;
+      o.progress?.(
+        `${label} ${t.toFixed(0)}/${o.durationS}s  sent ${d.ab.sent + d.ba.sent}  recv ${d.ab.received + d.ba.received}  lag p99 ${set.timerLag.quantile(0.99).toFixed(1)}ms`,
+      );
+    });
+    const wallS = (performance.now() - t0) / 1000;
+    const gen = process.cpuUsage(gen0);
+    const srvCpu1 = server.pid ? processCpuSeconds(server.pid) : undefined;
+    if (server.pid) rssMax = Math.max(rssMax, processRssMb(server.pid) ?? 0);
+    set.stopWindow();
+
+    const ab = direction(set.dirs.ab, set, 'ab', senderBase, o.plc);
+    const ba = direction(set.dirs.ba, set, 'ba', senderBase, o.plc);
+    const genCpuS = (gen.user + gen.system) / 1e6;
+    const genCpuPct = (100 * genCpuS) / wallS;
+    const serverCpuPct = srvCpu0 !== undefined && srvCpu1 !== undefined ? (100 * (srvCpu1 - srvCpu0)) / wallS : undefined;
+    const lagP99 = set.timerLag.quantile(0.99);
+    const reasons: string[] = [];
+    if (genCpuPct > GEN_CPU_LIMIT) reasons.push(`generator CPU ${genCpuPct.toFixed(0)}% > ${GEN_CPU_LIMIT}%`);
+    if (lagP99 > LAG_P99_LIMIT) reasons.push(`generator timer lag p99 ${lagP99.toFixed(1)} ms > ${LAG_P99_LIMIT} ms`);
+    if (set.calls.length < o.calls) reasons.push(`only ${set.calls.length}/${o.calls} calls set up`);
+    const pkts = set.dirs.ab.sent + set.dirs.ba.sent + set.dirs.ab.received + set.dirs.ba.received;
+    return {
+      type: 'step',
+      server: server.name,
+      scenario: o.scenario.name,
+      calls: o.calls,
+      callsUp: set.calls.length,
+      durationS: round(wallS, 2),
+      ab,
+      ba,
+      mos: Math.min(ab.mos, ba.mos),
+      serverCpuPct: serverCpuPct === undefined ? undefined : round(serverCpuPct, 1),
+      cpuPerCallPct: serverCpuPct === undefined ? undefined : round(serverCpuPct / set.calls.length, 3),
+      rssMb: rssMax ? round(rssMax, 1) : undefined,
+      genCpuPct: round(genCpuPct, 1),
+      genPktsPerCpuS: Math.round(pkts / Math.max(genCpuS, 1e-6)),
+      timerLagP99Ms: round(lagP99, 2),
+      valid: reasons.length === 0,
+      invalidReason: reasons.length ? reasons.join('; ') : undefined,
+      setupErrors: set.setupErrors.slice(0, 5),
+      startedAt,
+    };
+  } finally {
+    await set.teardown();
+    ng.close();
+  }
+}
+
+function direction(d: DirectionStats, set: CallSet, which: 'ab' | 'ba', base: Map<object, number>, plc: boolean): DirectionResult {
+  let expected = 0;
+  let lost = 0;
+  let duplicates = 0;
+  let reordered = 0;
+  let jitterMax = 0;
+  for (const c of set.calls) {
+    const recv = which === 'ab' ? c.callee.receiver : c.caller.receiver;
+    const peer = recv.peer;
+    const t = recv.seq;
+    if (t.received === 0) {
+      // Nothing arrived in the window: everything the peer sent is lost (in the peer's packet units).
+      const sent = peer.packets - (base.get(peer) ?? 0);
+      expected += sent;
+      lost += sent;
+    } else {
+      expected += t.expected;
+      lost += Math.max(0, t.lost);
+    }
+    duplicates += t.duplicates;
+    reordered += t.reordered;
+    jitterMax = Math.max(jitterMax, recv.jitter.jitter);
+  }
+  const lossPct = lossPercent(expected, lost);
+  const latencyMedianMs = d.latency.quantile(0.5);
+  const oneWay = Number.isFinite(latencyMedianMs) ? latencyMedianMs : 0;
+  const r = rFactor({ lossPercent: lossPct, oneWayDelayMs: oneWay, plc });
+  return {
+    sent: d.sent,
+    received: d.received,
+    expected,
+    lost,
+    lossPct: round(lossPct, 4),
+    duplicates,
+    reordered,
+    jitterMeanMs: round(d.jitterN ? d.jitterSum / d.jitterN / 8 : NaN, 3),
+    jitterMaxMs: round(jitterMax / 8, 3),
+    latencyMedianMs: round(latencyMedianMs, 3),
+    latencyP99Ms: round(d.latency.quantile(0.99), 3),
+    latencyMeanMs: round(d.latency.mean, 3),
+    payloadLenMean: round(d.received ? d.payloadLenSum / d.received : NaN, 1),
+    payloadExactPct: round(d.payloadBytes ? (100 * d.exactBytes) / d.payloadBytes : NaN, 3),
+    payloadOkPct: round(d.payloadBytes ? (100 * (d.exactBytes + d.nearBytes)) / d.payloadBytes : NaN, 3),
+    unlocated: d.unlocated,
+    resyncs: d.resyncs,
+    rtcp: d.rtcp,
+    r: round(r, 2),
+    mos: round(mos({ lossPercent: lossPct, oneWayDelayMs: oneWay, plc }), 3),
+  };
+}
+
+function round(v: number, digits: number): number {
+  if (!Number.isFinite(v)) return v;
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+async function sleepWithProgress(ms: number, tick: (elapsedS: number) => void): Promise<void> {
+  const start = performance.now();
+  for (;;) {
+    const left = start + ms - performance.now();
+    if (left <= 0) return;
+    await new Promise((r) => setTimeout(r, Math.min(1000, left)));
+    tick((performance.now() - start) / 1000);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Tandem bench: a load generator for ng media servers (issue 3). Runs as its own process:
+ *   npm run bench -- --server rtpengine --calls 50,100,200 --duration 10 --scenario transcode
+ * See bench/README.md.
+ */
+import { mkdirSync, appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
+import { ratios, table } from './lib/report.js';
+import { scenario } from './lib/scenario.js';
+import { externalServer, startServer, type ServerHandle } from './lib/server.js';
+import { runStep, type StepResult } from './lib/step.js';
+import { chartSvg } from './lib/svg.js';
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const PORTS_PER_SERVER = 4000;
+
+async function main(): Promise<number> {
+  let o: BenchOptions;
+  try {
+    o = parseOptions(process.argv.slice(2), RESULTS);
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (o.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const tty = process.stdout.isTTY && !o.json;
+  const progress = tty ? (l: string): void => void process.stdout.write(`\r\x1b[K${l}`) : undefined;
+  const say = (l: string): void => void (o.json ? process.stderr : process.stdout).write(`${tty ? '\r\x1b[K' : ''}${l}\n`);
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  mkdirSync(o.outDir, { recursive: true });
+  const base = join(o.outDir, `bench-${stamp}-${o.scenario}`);
+  const jsonl = `${base}.jsonl`;
+
+  const servers: ServerHandle[] = [];
+  let stopping = false;
+  const stopAll = async (): Promise<void> => {
+    for (const s of servers.splice(0)) await s.stop().catch(() => undefined);
+  };
+  const onSignal = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const rows: StepResult[] = [];
+  try {
+    if (o.ng) servers.push(externalServer(o.ng, o.pid));
+    else {
+      const kinds: ('tandem' | 'rtpengine')[] = o.compare ? ['tandem', 'rtpengine'] : [o.server];
+      for (const [i, kind] of kinds.entries()) {
+        say(`starting ${kind} (ng 127.0.0.1:${o.ngPort + i}, ports ${o.portBase + i * PORTS_PER_SERVER}-${o.portBase + (i + 1) * PORTS_PER_SERVER - 1})`);
+        servers.push(
+          await startServer({
+            kind,
+            ngPort: o.ngPort + i,
+            portMin: o.portBase + i * PORTS_PER_SERVER,
+            portMax: o.portBase + (i + 1) * PORTS_PER_SERVER - 1,
+            threads: o.threads,
+          }),
+        );
+      }
+    }
+    const sc = scenario(o.scenario);
+    const runId = `bench${process.pid}${Date.now().toString(36)}`;
+    appendFileSync(jsonl, JSON.stringify({ type: 'run', startedAt: new Date().toISOString(), argv: process.argv.slice(2), options: o, node: process.version }) + '\n');
+    for (const [k, n] of o.calls.entries()) {
+      // Alternate which server goes first so neither always runs on a box the other just warmed.
+      const order = k % 2 === 0 ? servers : [...servers].reverse();
+      for (const srv of order) {
+        if (stopping) return 130;
+        let row: StepResult;
+        try {
+          row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, runId, progress });
+        } catch (e) {
+          say(`${srv.name} N=${n}: ${(e as Error).message}`);
+          const tail = srv.logTail();
+          if (tail) say(`--- ${srv.name} log tail ---\n${tail}`);
+          continue;
+        }
+        rows.push(row);
+        appendFileSync(jsonl, JSON.stringify(row) + '\n');
+        if (o.json) process.stdout.write(JSON.stringify(row) + '\n');
+        else
+          say(
+            `${row.server} N=${row.calls}: loss ${row.ab.lossPct}%/${row.ba.lossPct}%  lat p50 ${row.ab.latencyMedianMs}/${row.ba.latencyMedianMs} ms  MOS ${row.mos}  server CPU ${row.serverCpuPct ?? '-'}%  gen CPU ${row.genCpuPct}%${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`,
+          );
+      }
+    }
+  } catch (e) {
+    say(`bench: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await stopAll();
+  }
+  if (!rows.length) return 1;
+  const title = `${o.scenario}: ${[...new Set(rows.map((r) => r.server))].join(' vs ')} — ${o.durationS}s per step`;
+  writeFileSync(`${base}.svg`, chartSvg(rows, title));
+  if (!o.json) {
+    say('\n' + table(rows));
+    if (o.compare) say('\n' + ratios(rows));
+  }
+  say(`\nresults: ${jsonl}\nchart:   ${base}.svg`);
+  return rows.every((r) => r.valid) ? 0 : 3;
+}
+
+void main().then((code) => {
+  process.exitCode = code;
+});
