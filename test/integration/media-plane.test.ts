@@ -118,6 +118,64 @@ describe('media plane over ng on loopback', () => {
     c.callee.close();
   });
 
+  it('maps telephone-event payload types while transcoding and leaves the events untouched', async () => {
+    const c = await establish(ng, {
+      callerPts: [8, 101], callerMaps: ['8 PCMA/8000', '101 telephone-event/8000'],
+      calleePts: [0, 100], calleeMaps: ['0 PCMU/8000', '100 telephone-event/8000'],
+      offer: { codec: { mask: ['PCMA'], transcode: ['PCMU'] } },
+    });
+    expect(c.answerSdp).toMatch(/^m=audio \d+ RTP\/AVP 8 101\r$/m);
+    const event = Buffer.from([5, 0x0a, 0x01, 0x40]); // digit 5, volume 10, duration 320 (RFC 4733 §2.3)
+    await c.caller.send(rtpPacket({ pt: 101, seq: 1, ts: 8000, ssrc: 1, payload: event, marker: true }), c.toCallee.port);
+    const [pkt] = await c.callee.waitFor(1);
+    expect(pkt[1]).toBe(0x80 | 100);
+    expect(pkt.subarray(12).equals(event)).toBe(true);
+    await ng.request({ command: 'delete', 'call-id': c.callId });
+    c.caller.close();
+    c.callee.close();
+  });
+
+  it('relays RTCP to the a=rtcp port of the peer', async () => {
+    const calleeRtcp = await RtpPeer.open();
+    const ids = newCall();
+    const caller = await RtpPeer.open();
+    const callee = await RtpPeer.open();
+    const offer = await ng.request({ command: 'offer', 'call-id': ids.callId, 'from-tag': ids.fromTag, sdp: sdpFor({ port: caller.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    const answer = await ng.request({
+      command: 'answer', 'call-id': ids.callId, 'from-tag': ids.fromTag, 'to-tag': ids.toTag,
+      sdp: sdpFor({ port: callee.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: [`a=rtcp:${calleeRtcp.port}`] }),
+    });
+    expect(answer.result).toBe('ok');
+    const rtcpPort = Number(/^a=rtcp:(\d+)/m.exec(answer.sdp as string)?.[1]);
+    expect(rtcpPort).toBe(mediaTarget(answer.sdp as string).port + 1);
+    const rr = Buffer.alloc(8);
+    rr[0] = 0x80; rr[1] = 201; rr.writeUInt16BE(1, 2); rr.writeUInt32BE(77, 4);
+    await caller.send(rr, rtcpPort);
+    const [got] = await calleeRtcp.waitFor(1);
+    expect(got.equals(rr)).toBe(true);
+    void offer;
+    await ng.request({ command: 'delete', 'call-id': ids.callId });
+    for (const p of [caller, callee, calleeRtcp]) p.close();
+  });
+
+  it('counts and drops malformed RTP without disturbing the stream', async () => {
+    const c = await establish(ng, { callerPts: [0], callerMaps: ['0 PCMU/8000'], calleePts: [0], calleeMaps: ['0 PCMU/8000'] });
+    await c.caller.send(Buffer.from([0x80, 0x00, 0x01]), c.toCallee.port); // truncated header
+    await c.caller.send(Buffer.alloc(20, 0x40), c.toCallee.port); // RTP version 1
+    const pad = rtpPacket({ pt: 0, seq: 1, ts: 1, ssrc: 1, payload: Buffer.from([1, 2, 200]) });
+    pad[0] |= 0x20; // padding count 200 > packet
+    await c.caller.send(pad, c.toCallee.port);
+    await sendFrames(c.caller, c.toCallee, 0, 2, 160, 13);
+    const got = await c.callee.waitFor(2);
+    expect(got.length).toBe(2);
+    const q = await ng.request({ command: 'query', 'call-id': c.callId });
+    expect(((q.totals as BDict).RTP as BDict).errors).toBe(3);
+    expect(((q.totals as BDict).RTP as BDict).packets).toBe(2);
+    await ng.request({ command: 'delete', 'call-id': c.callId });
+    c.caller.close();
+    c.callee.close();
+  });
+
   it('relays same-codec media unchanged', async () => {
     const c = await establish(ng, { callerPts: [0], callerMaps: ['0 PCMU/8000'], calleePts: [0], calleeMaps: ['0 PCMU/8000'] });
     const sent = await sendFrames(c.caller, c.toCallee, 0, 4, 160, 7);
