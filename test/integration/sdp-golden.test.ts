@@ -68,3 +68,38 @@ describe('SDP golden pairs (offer)', () => {
     });
   }
 });
+
+const answerCases = JSON.parse(readFileSync(join(DIR, 'rtpengine-10.5-answers.json'), 'utf8')) as Record<
+  string,
+  { offer: string; offerFlags: BDict; answer: string; answerFlags: BDict; rtpengineAnswer: string }
+>;
+
+describe('SDP golden pairs (answer to the offerer)', () => {
+  let t: RunningTandem;
+  let ng: RawNg;
+  beforeAll(async () => {
+    t = await startTandem({ ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, portMin: 27000, portMax: 27999, numThreads: 1, logLevel: 'silent' }, pino({ level: 'silent' }));
+    ng = await new RawNg(t.ngAddress.port).open();
+  });
+  afterAll(async () => {
+    ng.close();
+    await t.close();
+  });
+
+  for (const [name, c] of Object.entries(answerCases)) {
+    it(name, async () => {
+      const callId = `golden-answer-${name}`;
+      const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: c.offer, ...c.offerFlags });
+      expect(offer.result, String(offer['error-reason'])).toBe('ok');
+      const reply = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: c.answer, ...c.answerFlags });
+      expect(reply.result, String(reply['error-reason'])).toBe('ok');
+      const ours = withPlaceholders(reply.sdp as string);
+      const file = join(DIR, `${name}.out.sdp`);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, ours);
+      expect(existsSync(file), `missing golden file ${file} (UPDATE_GOLDEN=1 writes it)`).toBe(true);
+      expect(ours).toBe(readFileSync(file, 'utf8'));
+      expect(meaning(reply.sdp as string)).toEqual(meaning(c.rtpengineAnswer));
+      await ng.request({ command: 'delete', 'call-id': callId });
+    });
+  }
+});
