@@ -1,18 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { pino } from 'pino';
-import { startTandem, type RunningTandem } from '../../src/main.js';
-import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
+import type { RunningTandem } from '../../src/main.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW } from '../../src/media/codecs/g711.js';
 import type { BDict } from '../../src/control/bencode.js';
 import { RawNg } from '../helpers/ng.js';
+import { startTestTandem } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 
-const silent = pino({ level: 'silent' });
-
-function config(over: Partial<TandemConfig> = {}): TandemConfig {
-  const base = 20000 + Math.floor(Math.random() * 400) * 20;
-  return { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, portMin: base, portMax: base + 399, numThreads: 2, logLevel: 'silent', ...over };
-}
 
 let callSeq = 0;
 function newCall(): { callId: string; fromTag: string; toTag: string } {
@@ -70,17 +63,16 @@ async function sendFrames(from: RtpPeer, to: { address: string; port: number }, 
 }
 
 describe('media plane over ng on loopback', () => {
+  let env: Awaited<ReturnType<typeof startTestTandem>>;
   let t: RunningTandem;
   let ng: RawNg;
 
   beforeAll(async () => {
-    t = await startTandem(config(), silent);
-    ng = await new RawNg(t.ngAddress.port).open();
+    env = await startTestTandem();
+    t = env.t;
+    ng = env.ng;
   });
-  afterAll(async () => {
-    ng.close();
-    await t.close();
-  });
+  afterAll(() => env.close());
 
   it('answers ping with pong', async () => {
     expect(await ng.request({ command: 'ping' })).toEqual({ result: 'pong' });
@@ -302,9 +294,9 @@ describe('media plane over ng on loopback', () => {
 
 describe('limits', () => {
   it('answers port exhaustion with an ng error, not a crash', async () => {
-    const base = 29000 + Math.floor(Math.random() * 200) * 4;
-    const t = await startTandem(config({ portMin: base, portMax: base + 3, numThreads: 1 }), silent);
-    const ng = await new RawNg(t.ngAddress.port).open();
+    const base = 28000 + Math.floor(Math.random() * 250) * 4;
+    const env = await startTestTandem({ portMin: base, portMax: base + 3, numThreads: 1 });
+    const ng = env.ng;
     try {
       const sdp = sdpFor({ port: 40000, pts: [0], rtpmaps: ['0 PCMU/8000'] });
       const first = await ng.request({ command: 'offer', 'call-id': 'p1', 'from-tag': 'a', sdp });
@@ -316,14 +308,13 @@ describe('limits', () => {
       expect((await ng.request({ command: 'delete', 'call-id': 'p1' })).result).toBe('ok');
       expect((await ng.request({ command: 'offer', 'call-id': 'p3', 'from-tag': 'a', sdp })).result).toBe('ok');
     } finally {
-      ng.close();
-      await t.close();
+      await env.close();
     }
   });
 
   it('answers the session limit with "load limit" when the client supports it', async () => {
-    const t = await startTandem(config({ maxSessions: 1, numThreads: 1 }), silent);
-    const ng = await new RawNg(t.ngAddress.port).open();
+    const env = await startTestTandem({ maxSessions: 1, numThreads: 1 });
+    const ng = env.ng;
     try {
       const sdp = sdpFor({ port: 40000, pts: [0], rtpmaps: ['0 PCMU/8000'] });
       expect((await ng.request({ command: 'offer', 'call-id': 'l1', 'from-tag': 'a', sdp })).result).toBe('ok');
@@ -332,14 +323,13 @@ describe('limits', () => {
       const plain = await ng.request({ command: 'offer', 'call-id': 'l3', 'from-tag': 'a', sdp });
       expect(plain.result).toBe('error');
     } finally {
-      ng.close();
-      await t.close();
+      await env.close();
     }
   });
 
   it('ends a call after the media timeout and says so in query', async () => {
-    const t = await startTandem(config({ timeout: 1, numThreads: 1 }), silent);
-    const ng = await new RawNg(t.ngAddress.port).open();
+    const env = await startTestTandem({ timeout: 1, numThreads: 1 });
+    const ng = env.ng;
     try {
       const sdp = sdpFor({ port: 40000, pts: [0], rtpmaps: ['0 PCMU/8000'] });
       expect((await ng.request({ command: 'offer', 'call-id': 'to1', 'from-tag': 'a', sdp })).result).toBe('ok');
@@ -354,8 +344,7 @@ describe('limits', () => {
       expect(String(q['error-reason'])).toMatch(/media timeout/);
       expect((await ng.request({ command: 'list' })).calls).toEqual([]);
     } finally {
-      ng.close();
-      await t.close();
+      await env.close();
     }
   });
 });

@@ -1,12 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import sdpTransform from 'sdp-transform';
-import { startTandem, type RunningTandem } from '../../src/main.js';
-import { defaultConfig } from '../../src/config/config.js';
 import type { BDict } from '../../src/control/bencode.js';
-import { RawNg } from '../helpers/ng.js';
+import type { RawNg } from '../helpers/ng.js';
+import { startTestTandem } from '../helpers/tandem.js';
 
 /**
  * SDP golden pairs: input SDP + ng options → expected SDP (ports written as {PORT}/{RTCP}).
@@ -43,16 +41,13 @@ function meaning(sdp: string) {
 }
 
 describe('SDP golden pairs (offer)', () => {
-  let t: RunningTandem;
+  let env: Awaited<ReturnType<typeof startTestTandem>>;
   let ng: RawNg;
   beforeAll(async () => {
-    t = await startTandem({ ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, portMin: 26000, portMax: 26999, numThreads: 1, logLevel: 'silent' }, pino({ level: 'silent' }));
-    ng = await new RawNg(t.ngAddress.port).open();
+    env = await startTestTandem({ numThreads: 1 });
+    ng = env.ng;
   });
-  afterAll(async () => {
-    ng.close();
-    await t.close();
-  });
+  afterAll(() => env.close());
 
   for (const [name, c] of Object.entries(cases)) {
     it(name, async () => {
@@ -75,16 +70,13 @@ const answerCases = JSON.parse(readFileSync(join(DIR, 'rtpengine-10.5-answers.js
 >;
 
 describe('SDP golden pairs (answer to the offerer)', () => {
-  let t: RunningTandem;
+  let env: Awaited<ReturnType<typeof startTestTandem>>;
   let ng: RawNg;
   beforeAll(async () => {
-    t = await startTandem({ ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, portMin: 27000, portMax: 27999, numThreads: 1, logLevel: 'silent' }, pino({ level: 'silent' }));
-    ng = await new RawNg(t.ngAddress.port).open();
+    env = await startTestTandem({ numThreads: 1 });
+    ng = env.ng;
   });
-  afterAll(async () => {
-    ng.close();
-    await t.close();
-  });
+  afterAll(() => env.close());
 
   for (const [name, c] of Object.entries(answerCases)) {
     it(name, async () => {

@@ -277,13 +277,11 @@ export class LocalMedia implements MediaControl {
         return new CallMedia(index, bridgeId, ports);
       } catch (err) {
         lastErr = err;
-        // A port taken by someone else stays marked used, so we do not try it again.
+        // The allocator moves on past these pairs, so a port held by another program is not retried at once.
+        this.ports.release(a);
+        this.ports.release(b);
         const os = (err as { osCode?: string }).osCode;
-        if (os !== 'EADDRINUSE' && os !== 'EACCES') {
-          this.ports.release(a);
-          this.ports.release(b);
-          throw err;
-        }
+        if (os !== 'EADDRINUSE' && os !== 'EACCES') throw err;
         call.log.warn({ ports, err: errorMessage(err) }, 'media port busy, trying another pair');
       }
     }
