@@ -25,20 +25,23 @@ interface Established {
 
 async function establish(
   ng: RawNg,
-  o: { callerPts: number[]; callerMaps: string[]; calleePts: number[]; calleeMaps: string[]; offer?: BDict; answer?: BDict; callerPtime?: number },
+  o: {
+    callerPts: number[]; callerMaps: string[]; calleePts: number[]; calleeMaps: string[];
+    offer?: BDict; answer?: BDict; callerPtime?: number; offerExtra?: string[]; answerExtra?: string[];
+  },
 ): Promise<Established> {
   const ids = newCall();
   const caller = await RtpPeer.open();
   const callee = await RtpPeer.open();
   const offer = await ng.request({
     command: 'offer', 'call-id': ids.callId, 'from-tag': ids.fromTag,
-    sdp: sdpFor({ port: caller.port, pts: o.callerPts, rtpmaps: o.callerMaps, ptime: o.callerPtime }),
+    sdp: sdpFor({ port: caller.port, pts: o.callerPts, rtpmaps: o.callerMaps, ptime: o.callerPtime, extra: o.offerExtra }),
     ...(o.offer ?? {}),
   });
   expect(offer.result, String(offer['error-reason'])).toBe('ok');
   const answer = await ng.request({
     command: 'answer', 'call-id': ids.callId, 'from-tag': ids.fromTag, 'to-tag': ids.toTag,
-    sdp: sdpFor({ port: callee.port, pts: o.calleePts, rtpmaps: o.calleeMaps }),
+    sdp: sdpFor({ port: callee.port, pts: o.calleePts, rtpmaps: o.calleeMaps, extra: o.answerExtra }),
     ...(o.answer ?? {}),
   });
   expect(answer.result, String(answer['error-reason'])).toBe('ok');
@@ -211,6 +214,53 @@ describe('media plane over ng on loopback', () => {
       expect(pkt.readUInt16BE(2)).toBe((got[0].readUInt16BE(2) + i) & 0xffff);
       expect(pkt.subarray(12).equals(all.subarray(i * 240, (i + 1) * 240))).toBe(true);
     });
+    // And back: the callee sends 30 ms frames, the caller (a=ptime:20) gets 20 ms frames.
+    const back = await sendFrames(c.callee, c.toCaller, 0, 4, 240, 5, 0x4444);
+    const gotBack = await c.caller.waitFor(6);
+    const allBack = Buffer.concat(back);
+    gotBack.forEach((pkt, i) => {
+      expect(pkt.length - 12).toBe(160);
+      expect(pkt.readUInt32BE(4)).toBe(5000 + i * 160);
+      expect(pkt.readUInt32BE(8)).toBe(0x4444);
+      expect(pkt.subarray(12).equals(allBack.subarray(i * 160, (i + 1) * 160))).toBe(true);
+    });
+    await ng.request({ command: 'delete', 'call-id': c.callId });
+    c.caller.close();
+    c.callee.close();
+  });
+
+  it('with strict-source drops packets from anyone but the latched peer', async () => {
+    const c = await establish(ng, {
+      callerPts: [0], callerMaps: ['0 PCMU/8000'], calleePts: [0], calleeMaps: ['0 PCMU/8000'],
+      offer: { flags: ['strict-source'] },
+    });
+    await sendFrames(c.caller, c.toCallee, 0, 1, 160, 1);
+    await c.callee.waitFor(1);
+    const intruder = await RtpPeer.open();
+    await sendFrames(intruder, c.toCallee, 0, 2, 160, 2);
+    await sendFrames(c.caller, c.toCallee, 0, 1, 160, 3);
+    await c.callee.waitFor(2);
+    expect(c.callee.received.length).toBe(2);
+    const q = await ng.request({ command: 'query', 'call-id': c.callId });
+    expect(((q.totals as BDict).RTP as BDict).errors).toBe(2);
+    await ng.request({ command: 'delete', 'call-id': c.callId });
+    for (const p of [c.caller, c.callee, intruder]) p.close();
+  });
+
+  it('carries RTCP on the RTP port when both sides accept rtcp-mux', async () => {
+    const c = await establish(ng, {
+      callerPts: [0], callerMaps: ['0 PCMU/8000'], calleePts: [0], calleeMaps: ['0 PCMU/8000'],
+      offerExtra: ['a=rtcp-mux'], answerExtra: ['a=rtcp-mux'],
+    });
+    expect(c.offerSdp).toMatch(/^a=rtcp-mux\r$/m);
+    expect(c.answerSdp).toMatch(/^a=rtcp-mux\r$/m);
+    const rr = Buffer.alloc(8);
+    rr[0] = 0x80; rr[1] = 201; rr.writeUInt16BE(1, 2); rr.writeUInt32BE(5, 4);
+    await c.caller.send(rr, c.toCallee.port);
+    await sendFrames(c.caller, c.toCallee, 0, 1, 160, 4);
+    const got = await c.callee.waitFor(2);
+    expect(got.some((p) => p.equals(rr))).toBe(true);
+    expect(got.some((p) => p[1] === 0)).toBe(true);
     await ng.request({ command: 'delete', 'call-id': c.callId });
     c.caller.close();
     c.callee.close();
