@@ -1,5 +1,5 @@
 /** One step: N calls against one server — set up, warm up, measure, tear down — and its result row. */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { CallSet } from './calls.js';
 import { lossPercent, mos, rFactor } from './metrics.js';
 import { NgClient } from './ng.js';
@@ -46,6 +46,7 @@ export interface StepResult {
   genCpuPct: number;
   genPktsPerCpuS: number;
   timerLagP99Ms: number;
+  eventLoopDelayP99Ms: number; // perf_hooks.monitorEventLoopDelay: how long the loop was blocked
   valid: boolean;
   invalidReason?: string;
   setupErrors: string[];
@@ -81,6 +82,8 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     for (const c of set.calls) for (const l of [c.caller, c.callee]) senderBase.set(l.sender, l.sender.packets);
     const srvCpu0 = server.pid ? processCpuSeconds(server.pid) : undefined;
     const gen0 = process.cpuUsage();
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     const t0 = performance.now();
     let rssMax = 0;
     await sleepWithProgress(o.durationS * 1000, (t) => {
@@ -95,6 +98,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     const srvCpu1 = server.pid ? processCpuSeconds(server.pid) : undefined;
     if (server.pid) rssMax = Math.max(rssMax, processRssMb(server.pid) ?? 0);
     set.stopWindow();
+    loop.disable();
 
     const ab = direction(set.dirs.ab, set, 'ab', senderBase, o.plc);
     const ba = direction(set.dirs.ba, set, 'ba', senderBase, o.plc);
@@ -123,6 +127,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       genCpuPct: round(genCpuPct, 1),
       genPktsPerCpuS: Math.round(pkts / Math.max(genCpuS, 1e-6)),
       timerLagP99Ms: round(lagP99, 2),
+      eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
       valid: reasons.length === 0,
       invalidReason: reasons.length ? reasons.join('; ') : undefined,
       setupErrors: set.setupErrors.slice(0, 5),
