@@ -189,7 +189,9 @@ export class CallSet {
         }
         if (due < next) next = due;
       }
-      this.timer = setTimeout(tick, Math.max(0, next - performance.now()));
+      // Node's timers have 1 ms resolution and fire at or after their time, up to ~1 ms late: aim 1 ms
+      // early (a tick with nothing due just re-arms), so packets leave within ~1 ms of their deadline.
+      this.timer = setTimeout(tick, Math.max(0, Math.floor(next - performance.now()) - 1));
     };
     this.timer = setTimeout(tick, 5);
   }

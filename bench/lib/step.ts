@@ -46,6 +46,8 @@ export interface StepResult {
   genCpuPct: number;
   genPktsPerCpuS: number;
   timerLagP99Ms: number;
+  timerLagP50Ms: number;
+  timerLagMaxMs: number;
   eventLoopDelayP99Ms: number; // perf_hooks.monitorEventLoopDelay: how long the loop was blocked
   valid: boolean;
   invalidReason?: string;
@@ -127,6 +129,8 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       genCpuPct: round(genCpuPct, 1),
       genPktsPerCpuS: Math.round(pkts / Math.max(genCpuS, 1e-6)),
       timerLagP99Ms: round(lagP99, 2),
+      timerLagP50Ms: round(set.timerLag.quantile(0.5), 2),
+      timerLagMaxMs: round(set.timerLag.max, 2),
       eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
       valid: reasons.length === 0,
       invalidReason: reasons.length ? reasons.join('; ') : undefined,
