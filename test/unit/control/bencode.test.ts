@@ -180,7 +180,7 @@ describe('bencode decode', () => {
 });
 
 describe('bencode against the real Kamailio ↔ rtpengine exchange', () => {
-  const text = readFileSync(join(__dirname, '../../../../shared/fixtures/ng/kamailio-rtpengine-call.txt'), 'utf8');
+  const text = readFileSync(join(__dirname, '../../fixtures/ng/kamailio-rtpengine-call.txt'), 'utf8');
   // The fixture's SDP lost its CRs: put them back so the string lengths match again.
   const datagrams = text
     .split(/^=== .*$/m)

@@ -30,7 +30,7 @@ describe('ng datagram', () => {
   });
 
   it('parses the requests and replies of the Kamailio ↔ rtpengine fixture', () => {
-    const text = readFileSync(join(__dirname, '../../../../shared/fixtures/ng/kamailio-rtpengine-call.txt'), 'utf8');
+    const text = readFileSync(join(__dirname, '../../fixtures/ng/kamailio-rtpengine-call.txt'), 'utf8');
     const raw = text.split(/^=== .*$/m).slice(1).map((s) => Buffer.from(s.trim().replace(/\n/g, '\r\n'), 'utf8'));
     const parsed = raw.slice(0, 5).map(parseNgDatagram);
     expect(parsed.map((p) => p.cookie)).toEqual(['0_14887_8', '0_14887_8', '0_14890_5', '0_14890_5', '0_14887_9']);
