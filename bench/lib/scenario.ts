@@ -1,5 +1,5 @@
 /** What each scenario offers, answers and sends. */
-import type { BDict } from './bencode.js';
+import type { BDict } from '../../src/control/bencode.js';
 import type { G711Law } from './g711.js';
 
 export type ScenarioName = 'transcode' | 'relay' | 'ptime';

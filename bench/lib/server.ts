@@ -99,7 +99,7 @@ export function externalServer(ng: { host: string; port: number }, pid?: number)
 }
 
 export async function waitForPong(ng: { host: string; port: number }, timeoutMs: number, abort?: () => string | undefined): Promise<void> {
-  const client = new NgClient({ ...ng, timeoutMs: 200, retries: 0 });
+  const client = new NgClient({ ...ng, timeoutMs: 200, retries: 1 });
   const until = Date.now() + timeoutMs;
   try {
     for (;;) {
@@ -115,7 +115,7 @@ export async function waitForPong(ng: { host: string; port: number }, timeoutMs:
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
-    client.close();
+    void client.close();
   }
 }
 

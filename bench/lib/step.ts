@@ -70,7 +70,7 @@ const LAG_P99_LIMIT = 5; // ms
 
 export async function runStep(server: ServerHandle, o: StepOptions): Promise<StepResult> {
   const startedAt = new Date().toISOString();
-  const ng = new NgClient({ ...server.ng, timeoutMs: 1000, retries: 3 });
+  const ng = new NgClient({ ...server.ng, timeoutMs: 1000, retries: 4 });
   const set = new CallSet({ ng, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}` });
   try {
     await set.setup();
@@ -139,7 +139,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     };
   } finally {
     await set.teardown();
-    ng.close();
+    await ng.close();
   }
 }
 
