@@ -266,6 +266,33 @@ describe('media plane over ng on loopback', () => {
     c.callee.close();
   });
 
+  it('follows a re-INVITE that moves the caller to a new address, keeping its ports', async () => {
+    const c = await establish(ng, { callerPts: [0], callerMaps: ['0 PCMU/8000'], calleePts: [0], calleeMaps: ['0 PCMU/8000'] });
+    const ids = { callId: c.callId, fromTag: `ft${c.callId.split('-')[2].split('@')[0]}` };
+    // Latch both sides, so each side's socket is connected to its peer.
+    await sendFrames(c.caller, c.toCallee, 0, 1, 160, 1);
+    await c.callee.waitFor(1);
+    await sendFrames(c.callee, c.toCaller, 0, 1, 160, 2);
+    await c.caller.waitFor(1);
+    const moved = await RtpPeer.open();
+    const reoffer = await ng.request({ command: 'offer', 'call-id': c.callId, 'from-tag': ids.fromTag, sdp: sdpFor({ port: moved.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    expect(reoffer.result, String(reoffer['error-reason'])).toBe('ok');
+    expect(mediaTarget(reoffer.sdp as string).port).toBe(c.toCaller.port);
+    const reanswer = await ng.request({
+      command: 'answer', 'call-id': c.callId, 'from-tag': ids.fromTag, 'to-tag': `tt${ids.fromTag.slice(2)}`,
+      sdp: sdpFor({ port: c.callee.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }),
+    });
+    expect(reanswer.result, String(reanswer['error-reason'])).toBe('ok');
+    expect(mediaTarget(reanswer.sdp as string).port).toBe(c.toCallee.port);
+    const sent = await sendFrames(c.callee, c.toCaller, 0, 2, 160, 3);
+    const got = await moved.waitFor(2);
+    expect(got[1].subarray(12).equals(sent[1])).toBe(true);
+    await sendFrames(moved, c.toCallee, 0, 1, 160, 4);
+    await c.callee.waitFor(2);
+    await ng.request({ command: 'delete', 'call-id': c.callId });
+    for (const p of [c.caller, c.callee, moved]) p.close();
+  });
+
   it('frees the ports of a deleted call', async () => {
     const before = t.media.freePorts;
     const c = await establish(ng, { callerPts: [0], callerMaps: ['0 PCMU/8000'], calleePts: [0], calleeMaps: ['0 PCMU/8000'] });
