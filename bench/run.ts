@@ -5,6 +5,8 @@
  */
 import { mkdirSync, appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
 import { ratios, table } from './lib/report.js';
@@ -50,6 +52,19 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
+  let serverCpus: string | undefined;
+  if (o.pin) {
+    const n = availableParallelism();
+    if (n < 2) {
+      say('bench: --pin needs at least 2 CPUs');
+      return 2;
+    }
+    // -a: every thread of this process (libuv's pool included), not just the main one.
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+    serverCpus = n === 2 ? '1' : `1-${n - 1}`;
+    say(`pinned: generator on CPU 0, servers on CPU ${serverCpus}`);
+  }
+
   const rows: StepResult[] = [];
   try {
     if (o.ng) servers.push(externalServer(o.ng, o.pid));
@@ -64,6 +79,7 @@ async function main(): Promise<number> {
             portMin: o.portBase + i * PORTS_PER_SERVER,
             portMax: o.portBase + (i + 1) * PORTS_PER_SERVER - 1,
             threads: o.threads,
+            cpus: serverCpus,
           }),
         );
       }

@@ -16,6 +16,8 @@ export interface BenchOptions {
   ngPort: number;
   portBase: number;
   outDir: string;
+  /** Pin the generator to CPU 0 and the servers to the other CPUs (taskset), so they do not compete. */
+  pin: boolean;
   help: boolean;
 }
 
@@ -35,6 +37,8 @@ export const HELP = `npm run bench -- [options]
   --port-base P              media port range start; each server gets 4000 ports (default 20000)
   --out DIR                  where results go (default bench/results)
   --json                     JSON lines on stdout instead of the table
+  --pin                      generator on CPU 0, servers on the other CPUs (taskset): on a small box
+                             this keeps the generator's timers clean and gives each server the same cores
 `;
 
 export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
@@ -50,6 +54,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     ngPort: 19990,
     portBase: 20000,
     outDir: defaultOut,
+    pin: false,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -131,6 +136,9 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         break;
       case '--json':
         o.json = true;
+        break;
+      case '--pin':
+        o.pin = true;
         break;
       default:
         throw new Error(`unknown option ${a} (see --help)`);

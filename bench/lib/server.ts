@@ -31,6 +31,13 @@ export interface StartOptions {
   portMin: number;
   portMax: number;
   threads: number;
+  /** CPU list for taskset (e.g. "1" or "1-3"); the server and all its threads stay there. */
+  cpus?: string;
+}
+
+/** Runs `bin args` under taskset when a CPU list is given (taskset execs it: same pid). */
+function spawnPinned(cpus: string | undefined, bin: string, args: string[], opts: Parameters<typeof spawn>[2]): ChildProcess {
+  return cpus === undefined ? spawn(bin, args, opts) : spawn('taskset', ['-c', cpus, bin, ...args], opts);
 }
 
 export async function startServer(o: StartOptions): Promise<ServerHandle> {
@@ -43,7 +50,7 @@ export async function startServer(o: StartOptions): Promise<ServerHandle> {
   let child: ChildProcess;
   if (o.kind === 'tandem') {
     if (!existsSync(TANDEM_CLI)) throw new Error(`${TANDEM_CLI} does not exist: run \`npm run build\` first`);
-    child = spawn(process.execPath, [TANDEM_CLI, ...common, `--num-threads=${o.threads}`, '--log-level=warn'], {
+    child = spawnPinned(o.cpus, process.execPath, [TANDEM_CLI, ...common, `--num-threads=${o.threads}`, '--log-level=warn'], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -51,7 +58,8 @@ export async function startServer(o: StartOptions): Promise<ServerHandle> {
     if (!existsSync(RTPENGINE_BIN)) throw new Error(`${RTPENGINE_BIN} not installed (apt-get install rtpengine-daemon)`);
     // --delete-delay=0: rtpengine otherwise keeps deleted calls (and their ports) for 30 s, across steps.
     // --log-level=4 (warning) matches Tandem's --log-level=warn so neither pays for per-call info logs.
-    child = spawn(
+    child = spawnPinned(
+      o.cpus,
       RTPENGINE_BIN,
       ['--config-file=none', ...common, '--table=-1', '--delete-delay=0', '--log-level=4', '--foreground', '--log-stderr'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
