@@ -87,7 +87,11 @@ export class JitterEstimator {
   push(rtpTs: number, arrival: number): void {
     const transit = arrival - rtpTs;
     if (this.has) {
-      const d = Math.abs(transit - this.lastTransit);
+      let d = transit - this.lastTransit;
+      // RTP timestamps wrap at 2^32: a wrap between two packets is not 2^32 samples of jitter.
+      if (d > 2147483648) d -= 4294967296;
+      else if (d < -2147483648) d += 4294967296;
+      d = Math.abs(d);
       this.jitter += (d - this.jitter) / 16;
     }
     this.lastTransit = transit;

@@ -132,7 +132,9 @@ class BridgeSide implements PacketSink {
     this.lastPacketMs = this.clock.coarseMs;
     if (this.action === DROP) return;
     if (this.action === ECHO) {
-      (this.cfg.rtcpMux ? this.rtpSocket : this.rtcpSocket).send(msg, 0, msg.length, rinfo.port, rinfo.address);
+      if (!this.cfg.rtcpMux) this.rtcpSocket.send(msg, 0, msg.length, rinfo.port, rinfo.address);
+      else if (this.connectedTo !== null) this.rtpSocket.send(msg, 0, msg.length);
+      else this.rtpSocket.send(msg, 0, msg.length, rinfo.port, rinfo.address);
       return;
     }
     this.target.sendRtcp(msg);

@@ -31,3 +31,12 @@ describe('RFC 3550 interarrival jitter', () => {
     expect(j.jitter).toBeCloseTo(40, 6);
   });
 });
+
+describe('JitterEstimator across an RTP timestamp wrap', () => {
+  it('does not count the 2^32 wrap as jitter', () => {
+    const j = new JitterEstimator();
+    j.push(0xffffff60, 1000);
+    j.push(0x00000000, 1160); // 160 samples later, timestamp wrapped
+    expect(j.jitter).toBe(0);
+  });
+});
