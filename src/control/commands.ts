@@ -1,6 +1,6 @@
 import type { BDict } from './bencode.js';
 import { isTandemError } from '../common/errors.js';
-import type { MediaControl } from '../media/api.js';
+import type { MediaControl, OfferRequest, SdpResult } from '../media/api.js';
 import { NgFields, readMediaOptions } from './ng-options.js';
 import { callStatsDict, statisticsDict } from './ng-stats.js';
 
@@ -10,7 +10,22 @@ export interface CommandContext {
 
 type Handler = (f: NgFields, ctx: CommandContext) => Promise<BDict>;
 
-function withWarnings(reply: BDict, warnings: string[]): BDict {
+/** The keys offer and answer share, read once; option warnings travel with the reply. */
+function sdpRequest(f: NgFields): { request: OfferRequest; warnings: string[] } {
+  const { options, warnings } = readMediaOptions(f);
+  const request: OfferRequest = {
+    callId: f.requiredString('call-id'),
+    fromTag: f.requiredString('from-tag'),
+    viaBranch: f.string('via-branch'),
+    sdp: f.requiredString('sdp'),
+    options,
+  };
+  return { request, warnings };
+}
+
+function sdpReply(r: SdpResult, optionWarnings: string[]): BDict {
+  const reply: BDict = { result: 'ok', sdp: r.sdp };
+  const warnings = [...optionWarnings, ...r.warnings];
   if (warnings.length > 0) reply.warning = warnings.join('; ');
   return reply;
 }
@@ -20,28 +35,13 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   ping: async () => ({ result: 'pong' }),
 
   offer: async (f, { media }) => {
-    const { options, warnings } = readMediaOptions(f);
-    const r = await media.offer({
-      callId: f.requiredString('call-id'),
-      fromTag: f.requiredString('from-tag'),
-      viaBranch: f.string('via-branch'),
-      sdp: f.requiredString('sdp'),
-      options,
-    });
-    return withWarnings({ result: 'ok', sdp: r.sdp }, [...warnings, ...r.warnings]);
+    const { request, warnings } = sdpRequest(f);
+    return sdpReply(await media.offer(request), warnings);
   },
 
   answer: async (f, { media }) => {
-    const { options, warnings } = readMediaOptions(f);
-    const r = await media.answer({
-      callId: f.requiredString('call-id'),
-      fromTag: f.requiredString('from-tag'),
-      toTag: f.requiredString('to-tag'),
-      viaBranch: f.string('via-branch'),
-      sdp: f.requiredString('sdp'),
-      options,
-    });
-    return withWarnings({ result: 'ok', sdp: r.sdp }, [...warnings, ...r.warnings]);
+    const { request, warnings } = sdpRequest(f);
+    return sdpReply(await media.answer({ ...request, toTag: f.requiredString('to-tag') }), warnings);
   },
 
   delete: async (f, { media }) => {

@@ -40,6 +40,16 @@ function meaning(sdp: string) {
   }));
 }
 
+/** Ours equals NAME.out.sdp byte for byte and means what rtpengine's SDP means. */
+function expectGolden(name: string, sdp: string, rtpengineSdp: string): void {
+  const ours = withPlaceholders(sdp);
+  const file = join(DIR, `${name}.out.sdp`);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, ours);
+  expect(existsSync(file), `missing golden file ${file} (UPDATE_GOLDEN=1 writes it)`).toBe(true);
+  expect(ours).toBe(readFileSync(file, 'utf8'));
+  expect(meaning(sdp)).toEqual(meaning(rtpengineSdp));
+}
+
 describe('SDP golden pairs (offer)', () => {
   let env: Awaited<ReturnType<typeof startTestTandem>>;
   let ng: RawNg;
@@ -53,12 +63,7 @@ describe('SDP golden pairs (offer)', () => {
     it(name, async () => {
       const reply = await ng.request({ command: 'offer', 'call-id': `golden-${name}`, 'from-tag': 'a', sdp: c.in, ...c.flags });
       expect(reply.result, String(reply['error-reason'])).toBe('ok');
-      const ours = withPlaceholders(reply.sdp as string);
-      const file = join(DIR, `${name}.out.sdp`);
-      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, ours);
-      expect(existsSync(file), `missing golden file ${file} (UPDATE_GOLDEN=1 writes it)`).toBe(true);
-      expect(ours).toBe(readFileSync(file, 'utf8'));
-      expect(meaning(reply.sdp as string)).toEqual(meaning(c.rtpengine));
+      expectGolden(name, reply.sdp as string, c.rtpengine);
       await ng.request({ command: 'delete', 'call-id': `golden-${name}` });
     });
   }
@@ -85,12 +90,7 @@ describe('SDP golden pairs (answer to the offerer)', () => {
       expect(offer.result, String(offer['error-reason'])).toBe('ok');
       const reply = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: c.answer, ...c.answerFlags });
       expect(reply.result, String(reply['error-reason'])).toBe('ok');
-      const ours = withPlaceholders(reply.sdp as string);
-      const file = join(DIR, `${name}.out.sdp`);
-      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, ours);
-      expect(existsSync(file), `missing golden file ${file} (UPDATE_GOLDEN=1 writes it)`).toBe(true);
-      expect(ours).toBe(readFileSync(file, 'utf8'));
-      expect(meaning(reply.sdp as string)).toEqual(meaning(c.rtpengineAnswer));
+      expectGolden(name, reply.sdp as string, c.rtpengineAnswer);
       await ng.request({ command: 'delete', 'call-id': callId });
     });
   }
