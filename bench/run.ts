@@ -14,6 +14,7 @@ import { scenario } from './lib/scenario.js';
 import { externalServer, startServer, type ServerHandle } from './lib/server.js';
 import { runStep, type StepResult } from './lib/step.js';
 import { chartSvg } from './lib/svg.js';
+import { findMax, type FindMaxResult } from './lib/find-max.js';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const PORTS_PER_SERVER = 4000;
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
   }
 
   const rows: StepResult[] = [];
+  const capacities: FindMaxResult[] = [];
   try {
     if (o.ng) servers.push(externalServer(o.ng, o.pid));
     else {
@@ -87,27 +89,38 @@ async function main(): Promise<number> {
     const sc = scenario(o.scenario);
     const runId = `bench${process.pid}${Date.now().toString(36)}`;
     appendFileSync(jsonl, JSON.stringify({ type: 'run', startedAt: new Date().toISOString(), argv: process.argv.slice(2), options: o, node: process.version }) + '\n');
-    for (const [k, n] of o.calls.entries()) {
-      // Alternate which server goes first so neither always runs on a box the other just warmed.
-      const order = k % 2 === 0 ? servers : [...servers].reverse();
-      for (const srv of order) {
+    const measure = async (srv: ServerHandle, n: number): Promise<StepResult> => {
+      let row: StepResult;
+      try {
+        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, runId, progress });
+      } catch (e) {
+        const tail = srv.logTail();
+        throw new Error(`${srv.name} N=${n}: ${(e as Error).message}${tail ? `\n--- ${srv.name} log tail ---\n${tail}` : ''}`);
+      }
+      rows.push(row);
+      appendFileSync(jsonl, JSON.stringify(row) + '\n');
+      if (o.json) process.stdout.write(JSON.stringify(row) + '\n');
+      else
+        say(
+          `${row.server} N=${row.calls}: loss ${row.ab.lossPct}%/${row.ba.lossPct}%  lat p50 ${row.ab.latencyMedianMs}/${row.ba.latencyMedianMs} ms  MOS ${row.mos}  server CPU ${row.serverCpuPct ?? '-'}%  gen CPU ${row.genCpuPct}%${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`,
+        );
+      return row;
+    };
+    if (o.findMax) {
+      for (const srv of servers) {
         if (stopping) return 130;
-        let row: StepResult;
-        try {
-          row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, runId, progress });
-        } catch (e) {
-          say(`${srv.name} N=${n}: ${(e as Error).message}`);
-          const tail = srv.logTail();
-          if (tail) say(`--- ${srv.name} log tail ---\n${tail}`);
-          continue;
+        const r = await findMax(srv.name, { start: o.calls[0], ceiling: o.maxCalls, resolution: 0.1 }, (n) => measure(srv, n));
+        capacities.push(r);
+        appendFileSync(jsonl, JSON.stringify({ type: 'capacity', ...r }) + '\n');
+      }
+    } else {
+      for (const [k, n] of o.calls.entries()) {
+        // Alternate which server goes first so neither always runs on a box the other just warmed.
+        const order = k % 2 === 0 ? servers : [...servers].reverse();
+        for (const srv of order) {
+          if (stopping) return 130;
+          await measure(srv, n).catch((e: unknown) => say((e as Error).message));
         }
-        rows.push(row);
-        appendFileSync(jsonl, JSON.stringify(row) + '\n');
-        if (o.json) process.stdout.write(JSON.stringify(row) + '\n');
-        else
-          say(
-            `${row.server} N=${row.calls}: loss ${row.ab.lossPct}%/${row.ba.lossPct}%  lat p50 ${row.ab.latencyMedianMs}/${row.ba.latencyMedianMs} ms  MOS ${row.mos}  server CPU ${row.serverCpuPct ?? '-'}%  gen CPU ${row.genCpuPct}%${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`,
-          );
       }
     }
   } catch (e) {
@@ -117,14 +130,25 @@ async function main(): Promise<number> {
     await stopAll();
   }
   if (!rows.length) return 1;
-  const title = `${o.scenario}: ${[...new Set(rows.map((r) => r.server))].join(' vs ')} — ${o.durationS}s per step`;
+  const title = `${o.scenario}: ${[...new Set(rows.map((r) => r.server))].join(' vs ')} — ${o.durationS}s per step${o.pin ? ', pinned' : ''}${o.findMax ? ', find-max' : ''}`;
   writeFileSync(`${base}.svg`, chartSvg(rows, title));
   if (!o.json) {
     say('\n' + table(rows));
-    if (o.compare) say('\n' + ratios(rows));
+    if (o.compare && !o.findMax) say('\n' + ratios(rows));
+    if (capacities.length) say('\n' + capacityLines(capacities));
   }
   say(`\nresults: ${jsonl}\nchart:   ${base}.svg`);
+  if (o.findMax) return capacities.length === servers.length ? 0 : 1;
   return rows.every((r) => r.valid) ? 0 : 3;
+}
+
+function capacityLines(caps: FindMaxResult[]): string {
+  const why = { server: 'server limit', generator: 'generator saturated first: the server carries at least this', ceiling: '--max-calls reached' };
+  const lines = caps.map((c) => `capacity ${c.server}: ${c.maxCalls} calls (${why[c.limit]}${c.firstFailure ? `; ${c.firstFailure} did not pass` : ''})`);
+  const t = caps.find((c) => c.server === 'tandem');
+  const r = caps.find((c) => c.server === 'rtpengine');
+  if (t && r && r.maxCalls > 0) lines.push(`capacity tandem ÷ rtpengine: ${(t.maxCalls / r.maxCalls).toFixed(2)}`);
+  return lines.join('\n');
 }
 
 void main().then((code) => {
