@@ -1,4 +1,5 @@
 import type { BDict, BValue } from './bencode.js';
+import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
 import { defaultMediaOptions, type CodecOptions, type MediaEchoMode, type MediaOptions, type RtcpMuxMode } from '../media/api.js';
 
@@ -246,13 +247,20 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
   }
 
   const rf = f.list('received-from');
-  if (rf.length > 0) {
+  if (rf.length === 1 && isIP(rf[0]) !== 0) {
+    // rtpengine also takes a bare address here.
+    o.receivedFrom = { family: isIP(rf[0]) === 6 ? 'IP6' : 'IP4', address: rf[0] };
+  } else if (rf.length > 0) {
     if (rf.length !== 2 || !/^IP[46]$/i.test(rf[0])) throw new TandemError('BAD_REQUEST', 'key "received-from" must be [IP4|IP6, address]');
+    if (isIP(rf[1]) === 0) throw new TandemError('BAD_REQUEST', `key "received-from": "${rf[1]}" is not an IP address`);
     o.receivedFrom = { family: rf[0].toUpperCase() as 'IP4' | 'IP6', address: rf[1] };
   }
 
   const ma = f.string('media-address');
-  if (ma !== undefined) o.mediaAddress = ma;
+  if (ma !== undefined) {
+    if (isIP(ma) === 0) throw new TandemError('BAD_REQUEST', `key "media address": "${ma}" is not an IP address`);
+    o.mediaAddress = ma;
+  }
   const af = f.string('address-family');
   if (af !== undefined) {
     if (!/^IP[46]$/i.test(af)) throw new TandemError('BAD_REQUEST', 'key "address family" must be IP4 or IP6');

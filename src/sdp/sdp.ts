@@ -1,5 +1,6 @@
 import sdpTransform from 'sdp-transform';
 import type { SessionDescription, MediaDescription } from 'sdp-transform';
+import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
 
 export type { SessionDescription, MediaDescription };
@@ -54,7 +55,14 @@ export function parseSdp(text: string): ParsedSdp {
     if (pts === null) throw new TandemError('BAD_SDP', `m= line ${i} has invalid payload types`);
     if (m.port !== 0 && m.connection?.ip === undefined && session.connection?.ip === undefined)
       throw new TandemError('BAD_SDP', `m= line ${i} has no c= address (session or media level)`);
+    // Media goes wherever the SDP says: only IP literals, never a name we would have to resolve.
+    if (m.connection !== undefined && isIP(m.connection.ip.split('/')[0]) === 0)
+      throw new TandemError('BAD_SDP', `m= line ${i}: c= address "${m.connection.ip}" is not an IP address`);
+    if (m.rtcp?.address !== undefined && isIP(m.rtcp.address) === 0)
+      throw new TandemError('BAD_SDP', `m= line ${i}: a=rtcp address "${m.rtcp.address}" is not an IP address`);
   });
+  if (session.connection !== undefined && isIP(session.connection.ip.split('/')[0]) === 0)
+    throw new TandemError('BAD_SDP', `c= address "${session.connection.ip}" is not an IP address`);
   return { session, originIds: { sessionId: origin[2], sessionVersion: origin[3] } };
 }
 

@@ -55,6 +55,10 @@ describe('ng options', () => {
     expect(options.rtcpMux).toEqual(['demux']);
   });
 
+  it('takes a bare address as received-from, as rtpengine does', () => {
+    expect(read({ 'received-from': '::1' }).options.receivedFrom).toEqual({ family: 'IP6', address: '::1' });
+  });
+
   it('reads ptime, ptime-reverse, media echo, ICE, rtcp-mux, label, address family', () => {
     const { options } = read({ ptime: 30, 'ptime-reverse': '20', 'media-echo': 'forward', ICE: 'remove', 'rtcp-mux': ['accept'], label: 'caller', 'address family': 'IP4', 'media address': '127.0.0.2' });
     expect(options.ptime).toBe(30);
@@ -82,5 +86,7 @@ describe('ng options', () => {
     expect(() => read({ flags: [{ a: 1 }] })).toThrow(/flags/);
     expect(() => read({ codec: ['strip'] })).toThrow(/codec/);
     expect(() => read({ 'address family': 'IP5' })).toThrow(/address family/);
+    expect(() => read({ 'received-from': ['IP4', 'host.example'] })).toThrow(/received-from/);
+    expect(() => read({ 'media address': 'media.example' })).toThrow(/media address/);
   });
 });
