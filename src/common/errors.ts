@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'LOAD_LIMIT' // session limit reached
   | 'CODEC' // no usable codec / unsupported transcoding
   | 'WORKER' // a media worker failed or timed out
+  | 'REMOTE' // a remote media server (over ng) refused, failed or did not answer
   | 'CONFIG'; // invalid configuration or command-line option
 
 export class TandemError extends Error {
