@@ -50,31 +50,12 @@ function expectGolden(name: string, sdp: string, rtpengineSdp: string): void {
   expect(meaning(sdp)).toEqual(meaning(rtpengineSdp));
 }
 
-describe('SDP golden pairs (offer)', () => {
-  let env: Awaited<ReturnType<typeof startTestTandem>>;
-  let ng: RawNg;
-  beforeAll(async () => {
-    env = await startTestTandem({ numThreads: 1 });
-    ng = env.ng;
-  });
-  afterAll(() => env.close());
-
-  for (const [name, c] of Object.entries(cases)) {
-    it(name, async () => {
-      const reply = await ng.request({ command: 'offer', 'call-id': `golden-${name}`, 'from-tag': 'a', sdp: c.in, ...c.flags });
-      expect(reply.result, String(reply['error-reason'])).toBe('ok');
-      expectGolden(name, reply.sdp as string, c.rtpengine);
-      await ng.request({ command: 'delete', 'call-id': `golden-${name}` });
-    });
-  }
-});
-
 const answerCases = JSON.parse(readFileSync(join(DIR, 'rtpengine-10.5-answers.json'), 'utf8')) as Record<
   string,
   { offer: string; offerFlags: BDict; answer: string; answerFlags: BDict; rtpengineAnswer: string }
 >;
 
-describe('SDP golden pairs (answer to the offerer)', () => {
+describe('SDP golden pairs', () => {
   let env: Awaited<ReturnType<typeof startTestTandem>>;
   let ng: RawNg;
   beforeAll(async () => {
@@ -83,15 +64,28 @@ describe('SDP golden pairs (answer to the offerer)', () => {
   });
   afterAll(() => env.close());
 
-  for (const [name, c] of Object.entries(answerCases)) {
-    it(name, async () => {
-      const callId = `golden-answer-${name}`;
-      const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: c.offer, ...c.offerFlags });
-      expect(offer.result, String(offer['error-reason'])).toBe('ok');
-      const reply = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: c.answer, ...c.answerFlags });
-      expect(reply.result, String(reply['error-reason'])).toBe('ok');
-      expectGolden(name, reply.sdp as string, c.rtpengineAnswer);
-      await ng.request({ command: 'delete', 'call-id': callId });
-    });
-  }
+  describe('offer', () => {
+    for (const [name, c] of Object.entries(cases)) {
+      it(name, async () => {
+        const reply = await ng.request({ command: 'offer', 'call-id': `golden-${name}`, 'from-tag': 'a', sdp: c.in, ...c.flags });
+        expect(reply.result, String(reply['error-reason'])).toBe('ok');
+        expectGolden(name, reply.sdp as string, c.rtpengine);
+        await ng.request({ command: 'delete', 'call-id': `golden-${name}` });
+      });
+    }
+  });
+
+  describe('answer to the offerer', () => {
+    for (const [name, c] of Object.entries(answerCases)) {
+      it(name, async () => {
+        const callId = `golden-answer-${name}`;
+        const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: c.offer, ...c.offerFlags });
+        expect(offer.result, String(offer['error-reason'])).toBe('ok');
+        const reply = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: c.answer, ...c.answerFlags });
+        expect(reply.result, String(reply['error-reason'])).toBe('ok');
+        expectGolden(name, reply.sdp as string, c.rtpengineAnswer);
+        await ng.request({ command: 'delete', 'call-id': callId });
+      });
+    }
+  });
 });
