@@ -49,6 +49,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
     try {
       const stats = await media.delete({ callId, fromTag: f.string('from-tag'), toTag: f.string('to-tag') });
       const reply: BDict = { result: 'ok', ...callStatsDict(stats) };
+      if (f.has('delete-delay')) reply.warning = 'delete delay not supported yet: the call was deleted at once';
       return reply;
     } catch (err) {
       // rtpengine answers a delete of an unknown call with ok + warning, unless the `fatal` flag asks for an error.

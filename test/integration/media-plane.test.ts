@@ -300,8 +300,9 @@ describe('media plane over ng on loopback', () => {
     const before = t.media.freePorts;
     const c = await establish(ng, { callerPts: [0], callerMaps: ['0 PCMU/8000'], calleePts: [0], calleeMaps: ['0 PCMU/8000'] });
     expect(t.media.freePorts).toBe(before - 2);
-    const del = await ng.request({ command: 'delete', 'call-id': c.callId });
+    const del = await ng.request({ command: 'delete', 'call-id': c.callId, 'delete delay': 30 });
     expect(del.result).toBe('ok');
+    expect(String(del.warning)).toMatch(/delete delay/);
     expect(t.media.freePorts).toBe(before);
     const list = await ng.request({ command: 'list' });
     expect(list.calls).not.toContain(c.callId);
