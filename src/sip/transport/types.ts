@@ -1,0 +1,40 @@
+import type { SipMessage } from '../message.js';
+
+export type TransportProtocol = 'udp' | 'tcp' | 'tls';
+
+/** One end of a SIP hop: where a message came from or goes to. */
+export interface SipEndpoint {
+  protocol: TransportProtocol;
+  address: string;
+  port: number;
+}
+
+/** A parsed message as the transport hands it up. */
+export interface InboundMessage {
+  message: SipMessage;
+  /** the packet's or connection's remote end; responses to a request go back here (RFC 3581 symmetric). */
+  source: SipEndpoint;
+  /** the listener it arrived on. */
+  local: SipEndpoint;
+}
+
+/** What transactions and the B2BUA need from the transport layer. */
+export interface SipSender {
+  /**
+   * Sends a message. Over TCP/TLS an existing connection to the destination is reused or a new one
+   * opened. Rejects when the message cannot be delivered (connect refused, TLS failure, send error):
+   * for a client transaction that is a transport error (RFC 3261 §8.1.3.1, treated like 503).
+   */
+  send(message: SipMessage, destination: SipEndpoint): Promise<void>;
+  /** The address and port a listener of this protocol advertises (for Via and Contact). */
+  localEndpoint(protocol: TransportProtocol): SipEndpoint;
+}
+
+export function isReliable(protocol: TransportProtocol): boolean {
+  return protocol !== 'udp';
+}
+
+export function formatEndpoint(e: SipEndpoint): string {
+  const host = e.address.includes(':') ? `[${e.address}]` : e.address;
+  return `${e.protocol}:${host}:${e.port}`;
+}
