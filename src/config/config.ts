@@ -14,7 +14,40 @@ export interface TandemConfig {
   maxSessions: number;
   /** Seconds without RTP before a call is ended. */
   timeout: number;
+  /** SIP listeners of the B2BUA; empty = no SIP (media plane and ng only). */
+  listenSip: SipListen[];
+  /** Every call goes to this URI when no routes file is given (`--route=sip:HOST:PORT`). */
+  route?: string;
+  routesFile?: string;
+  /** Leg B policy for --route: allowed codecs in order, ptime, may transcode. */
+  bCodecs?: string[];
+  bPtime?: number;
+  bTranscode: boolean;
+  /** Where the B2BUA's media plane lives: in-process, or a remote Tandem/rtpengine over ng. */
+  media: MediaPlaneConfig;
+  /** RFC 3261 §17 timer bases, ms. */
+  sipT1: number;
+  sipT2: number;
+  sipT4: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** User-Agent substrings (case-insensitive) whose requests are silently dropped. */
+  uaDeny: string[];
+  /** Headers copied from leg A's INVITE to leg B's (everything else is rebuilt: topology hiding). */
+  copyHeaders: string[];
+  /** Sources allowed to set leg B's next hop with X-Outbound-Proxy (used with --route). */
+  trustedProxies: string[];
 }
+
+export type SipProtocolName = 'udp' | 'tcp' | 'tls';
+
+export interface SipListen {
+  protocol: SipProtocolName;
+  address: string;
+  port: number;
+}
+
+export type MediaPlaneConfig = { kind: 'local' } | { kind: 'ng'; address: string; port: number };
 
 export interface OptionSpec {
   key: keyof TandemConfig;
@@ -33,6 +66,21 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'logLevel', name: 'log-level', arg: 'LEVEL', help: 'fatal|error|warn|info|debug|trace (default info)' },
   { key: 'maxSessions', name: 'max-sessions', arg: 'INT', help: 'concurrent calls before answering "load limit" (default 0 = no limit)' },
   { key: 'timeout', name: 'timeout', arg: 'SECONDS', help: 'end a call after this long without media (default 60)' },
+  { key: 'listenSip', name: 'listen-sip', arg: 'LIST', help: 'SIP listeners, e.g. udp:127.0.0.1:5060,tls:127.0.0.1:5061; IP:PORT = UDP+TCP; none = no SIP (default 127.0.0.1:5060)' },
+  { key: 'route', name: 'route', arg: 'URI', help: 'send every call to this target, e.g. sip:127.0.0.1:5080;transport=tcp' },
+  { key: 'routesFile', name: 'routes-file', arg: 'FILE', help: 'JSON routes: match → ordered targets with weights and codec policy (see README)' },
+  { key: 'bCodecs', name: 'b-codecs', arg: 'LIST', help: 'with --route: codecs leg B gets, in order, e.g. PCMU or PCMA,PCMU' },
+  { key: 'bPtime', name: 'b-ptime', arg: 'MS', help: 'with --route: packetization time leg B gets' },
+  { key: 'bTranscode', name: 'b-transcode', arg: 'yes|no', help: 'with --route: may transcode to satisfy --b-codecs (default yes)' },
+  { key: 'media', name: 'media', arg: 'local|ng:IP:PORT', help: 'media plane for SIP calls: in-process (default) or a Tandem/rtpengine over ng' },
+  { key: 'sipT1', name: 'sip-t1', arg: 'MS', help: 'SIP timer T1, RTT estimate (default 500)' },
+  { key: 'sipT2', name: 'sip-t2', arg: 'MS', help: 'SIP timer T2, longest non-INVITE retransmit interval (default 4000)' },
+  { key: 'sipT4', name: 'sip-t4', arg: 'MS', help: 'SIP timer T4, how long a message stays in the network (default 5000)' },
+  { key: 'tlsCert', name: 'tls-cert', arg: 'FILE', help: 'PEM certificate for SIP over TLS' },
+  { key: 'tlsKey', name: 'tls-key', arg: 'FILE', help: 'PEM private key for SIP over TLS' },
+  { key: 'uaDeny', name: 'ua-deny', arg: 'LIST', help: 'drop requests whose User-Agent contains one of these (default friendly-scanner,sipvicious,sipcli,sip-scan); none = drop nothing' },
+  { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy)' },
+  { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured' },
 ];
 
 export function defaultConfig(): TandemConfig {
@@ -45,7 +93,44 @@ export function defaultConfig(): TandemConfig {
     logLevel: 'info',
     maxSessions: 0,
     timeout: 60,
+    listenSip: [
+      { protocol: 'udp', address: '127.0.0.1', port: 5060 },
+      { protocol: 'tcp', address: '127.0.0.1', port: 5060 },
+    ],
+    bTranscode: true,
+    media: { kind: 'local' },
+    sipT1: 500,
+    sipT2: 4000,
+    sipT4: 5000,
+    uaDeny: ['friendly-scanner', 'sipvicious', 'sipcli', 'sip-scan'],
+    copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
+    trustedProxies: [],
   };
+}
+
+/** `IP:PORT` or `[IPv6]:PORT` → parts, or null. */
+function hostPort(v: string): { address: string; port: string } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+  return m === null ? null : { address: m[1] ?? m[2], port: m[3] };
+}
+
+function list(raw: string): string[] {
+  const items = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  return items.length === 1 && items[0].toLowerCase() === 'none' ? [] : items;
+}
+
+function parseSipListen(name: string, raw: string, where: string): SipListen[] {
+  const out: SipListen[] = [];
+  for (const item of list(raw)) {
+    const m = /^(udp|tcp|tls):(.*)$/i.exec(item);
+    const hp = hostPort(m === null ? item : m[2]);
+    if (hp === null || isIP(hp.address) === 0)
+      throw new TandemError('CONFIG', `${where}${name}: "${item}" must be [udp|tcp|tls:]IP:PORT`);
+    const port = int(name, hp.port, 0, 65535, where);
+    if (m === null) out.push({ protocol: 'udp', address: hp.address, port }, { protocol: 'tcp', address: hp.address, port });
+    else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port });
+  }
+  return out;
 }
 
 function int(name: string, raw: string, min: number, max: number, where: string): number {
@@ -93,6 +178,74 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
     case 'timeout':
       cfg.timeout = int(name, v, 0, 86_400, where);
       break;
+    case 'listenSip':
+      cfg.listenSip = parseSipListen(name, v, where);
+      break;
+    case 'route':
+      if (!/^sips?:/i.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be a sip: or sips: URI`);
+      cfg.route = v;
+      break;
+    case 'routesFile':
+      if (v === '') throw new TandemError('CONFIG', `${where}${name}: needs a file name`);
+      cfg.routesFile = v;
+      break;
+    case 'bCodecs': {
+      const codecs = list(v);
+      const bad = codecs.find((c) => !/^[A-Za-z0-9.+_-]+(\/\d+(\/\d+)?)?$/.test(c));
+      if (codecs.length === 0 || bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad ?? raw}" is not a codec name or payload type`);
+      cfg.bCodecs = codecs;
+      break;
+    }
+    case 'bPtime':
+      cfg.bPtime = int(name, v, 10, 200, where);
+      break;
+    case 'bTranscode':
+      if (!/^(yes|no|true|false|1|0)$/i.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be yes or no`);
+      cfg.bTranscode = /^(yes|true|1)$/i.test(v);
+      break;
+    case 'media': {
+      if (v.toLowerCase() === 'local') {
+        cfg.media = { kind: 'local' };
+        break;
+      }
+      const m = /^ng:(.*)$/i.exec(v);
+      const hp = m === null ? null : hostPort(m[1]);
+      if (hp === null || isIP(hp.address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be local or ng:IP:PORT`);
+      cfg.media = { kind: 'ng', address: hp.address, port: int(name, hp.port, 1, 65535, where) };
+      break;
+    }
+    case 'sipT1':
+      cfg.sipT1 = int(name, v, 1, 60_000, where);
+      break;
+    case 'sipT2':
+      cfg.sipT2 = int(name, v, 1, 600_000, where);
+      break;
+    case 'sipT4':
+      cfg.sipT4 = int(name, v, 0, 600_000, where);
+      break;
+    case 'tlsCert':
+      cfg.tlsCert = v;
+      break;
+    case 'tlsKey':
+      cfg.tlsKey = v;
+      break;
+    case 'uaDeny':
+      cfg.uaDeny = list(v);
+      break;
+    case 'copyHeaders': {
+      const names = list(v);
+      const bad = names.find((n) => !/^[A-Za-z0-9!%*_+`'~.-]+$/.test(n));
+      if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad}" is not a header name`);
+      cfg.copyHeaders = names;
+      break;
+    }
+    case 'trustedProxies': {
+      const ips = list(v);
+      const bad = ips.find((x) => isIP(x.split('/')[0]) === 0);
+      if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad}" is not an IP address or CIDR`);
+      cfg.trustedProxies = ips;
+      break;
+    }
   }
 }
 
@@ -100,5 +253,12 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
 export function validateConfig(cfg: TandemConfig): TandemConfig {
   if (cfg.portMin > cfg.portMax) throw new TandemError('CONFIG', `--port-min (${cfg.portMin}) is above --port-max (${cfg.portMax})`);
   if (cfg.portMax - cfg.portMin < 3) throw new TandemError('CONFIG', `--port-min/--port-max: the range must hold at least two port pairs`);
+  if (cfg.sipT2 < cfg.sipT1) throw new TandemError('CONFIG', `--sip-t2 (${cfg.sipT2}) must not be below --sip-t1 (${cfg.sipT1})`);
+  if (cfg.route !== undefined && cfg.routesFile !== undefined) throw new TandemError('CONFIG', '--route and --routes-file: give one or the other');
+  if ((cfg.bCodecs !== undefined || cfg.bPtime !== undefined) && cfg.route === undefined)
+    throw new TandemError('CONFIG', '--b-codecs/--b-ptime: only with --route (a routes file carries its own policy)');
+  const hasTls = cfg.listenSip.some((l) => l.protocol === 'tls');
+  if (hasTls && (cfg.tlsCert === undefined || cfg.tlsKey === undefined))
+    throw new TandemError('CONFIG', '--listen-sip: a tls listener needs --tls-cert and --tls-key');
   return cfg;
 }

@@ -9,7 +9,7 @@ export async function startTestTandem(over: Partial<TandemConfig> = {}): Promise
   // slice so runs beside a bench or another test do not fight over the same ports.
   const base = 10000 + Math.floor(Math.random() * 45) * 400;
   const t = await startTandem(
-    { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, portMin: base, portMax: base + 399, numThreads: 2, logLevel: 'silent', ...over },
+    { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [], portMin: base, portMax: base + 399, numThreads: 2, logLevel: 'silent', ...over },
     pino({ level: 'silent' }),
   );
   const ng = await new RawNg(t.ngAddress.port).open();

@@ -72,7 +72,7 @@ export async function startMediaServer(kind: MediaServerKind, logDir: string): P
     proc = startProcess({
       name: 'tandem',
       cmd: process.execPath,
-      args: [TANDEM_CLI, ...common, '--num-threads=2', '--log-level=warn'],
+      args: [TANDEM_CLI, ...common, '--num-threads=2', '--log-level=warn', '--listen-sip=none'],
       cwd: REPO_ROOT,
       logDir,
     });

@@ -49,3 +49,51 @@ describe('command line and config file', () => {
     for (const o of ['--interface', '--listen-ng', '--port-min', '--port-max', '--num-threads', '--config', '--log-level']) expect(helpText()).toContain(o);
   });
 });
+
+describe('SIP options', () => {
+  const run = (args: string[]) => {
+    const r = parseArgs(args);
+    if (r.kind !== 'run') throw new Error('expected run');
+    return r.config;
+  };
+
+  it('defaults to SIP on 127.0.0.1:5060 over UDP and TCP, local media, RFC 3261 timers', () => {
+    const c = run([]);
+    expect(c.listenSip).toEqual([
+      { protocol: 'udp', address: '127.0.0.1', port: 5060 },
+      { protocol: 'tcp', address: '127.0.0.1', port: 5060 },
+    ]);
+    expect(c.media).toEqual({ kind: 'local' });
+    expect([c.sipT1, c.sipT2, c.sipT4]).toEqual([500, 4000, 5000]);
+    expect(c.uaDeny).toContain('friendly-scanner');
+  });
+
+  it('reads listeners, route, leg-B policy, media plane and timers', () => {
+    const c = run([
+      '--listen-sip=udp:127.0.0.1:5070,tls:127.0.0.1:5071', '--tls-cert=c.pem', '--tls-key=k.pem',
+      '--route=sip:127.0.0.1:5080;transport=tcp', '--b-codecs=PCMU,8', '--b-ptime=30', '--b-transcode=no',
+      '--media=ng:127.0.0.1:2223', '--sip-t1=100', '--sip-t2=800', '--ua-deny=none', '--trusted-proxy=127.0.0.0/8',
+    ]);
+    expect(c.listenSip).toEqual([
+      { protocol: 'udp', address: '127.0.0.1', port: 5070 },
+      { protocol: 'tls', address: '127.0.0.1', port: 5071 },
+    ]);
+    expect(c).toMatchObject({ route: 'sip:127.0.0.1:5080;transport=tcp', bCodecs: ['PCMU', '8'], bPtime: 30, bTranscode: false, sipT1: 100, sipT2: 800, uaDeny: [], trustedProxies: ['127.0.0.0/8'] });
+    expect(c.media).toEqual({ kind: 'ng', address: '127.0.0.1', port: 2223 });
+    expect(run(['--listen-sip=none']).listenSip).toEqual([]);
+    expect(run(['--listen-sip=127.0.0.1:6000']).listenSip.map((l) => l.protocol)).toEqual(['udp', 'tcp']);
+  });
+
+  it('names the option in every SIP error', () => {
+    expect(() => run(['--listen-sip=ws:127.0.0.1:80'])).toThrow(/--listen-sip/);
+    expect(() => run(['--listen-sip=tls:127.0.0.1:5061'])).toThrow(/tls listener needs --tls-cert/);
+    expect(() => run(['--route=http://x'])).toThrow(/--route/);
+    expect(() => run(['--b-codecs=PCMU'])).toThrow(/--b-codecs\/--b-ptime: only with --route/);
+    expect(() => run(['--route=sip:127.0.0.1', '--b-codecs=PC MU'])).toThrow(/--b-codecs/);
+    expect(() => run(['--route=sip:127.0.0.1', '--b-ptime=5'])).toThrow(/--b-ptime/);
+    expect(() => run(['--media=ng:localhost:2223'])).toThrow(/--media/);
+    expect(() => run(['--sip-t1=1000', '--sip-t2=500'])).toThrow(/--sip-t2/);
+    expect(() => run(['--route=sip:127.0.0.1', '--routes-file=r.json'])).toThrow(/--route and --routes-file/);
+    expect(() => run(['--trusted-proxy=evil'])).toThrow(/--trusted-proxy/);
+  });
+});
