@@ -1,18 +1,102 @@
+import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from './common/log.js';
+import { systemClock } from './common/clock.js';
+import { TandemError, errorMessage } from './common/errors.js';
 import type { TandemConfig } from './config/config.js';
+import type { MediaControl } from './media/api.js';
 import { LocalMedia } from './media/session/local-media.js';
 import { NgServer } from './control/ng-server.js';
+import { NgMediaClient } from './control/ng-media-client.js';
+import { SipTransportLayer } from './sip/transport/transport-layer.js';
+import { TransactionLayer } from './sip/transaction/layer.js';
+import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
+import { B2bua } from './b2bua/b2bua.js';
+import { loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
+
+export interface RunningSip {
+  b2bua: B2bua;
+  transport: SipTransportLayer;
+  transactions: TransactionLayer;
+  listeners: SipEndpoint[];
+  /** the media plane the B2BUA drives (the local one, or an ng client). */
+  media: MediaControl;
+}
 
 export interface RunningTandem {
   media: LocalMedia;
   ng: NgServer;
   ngAddress: { address: string; port: number };
+  /** present when SIP listeners are configured. */
+  sip?: RunningSip;
   log: Logger;
   close(): Promise<void>;
 }
 
-/** Composition root: config → media plane → ng listener. */
+function readPem(option: string, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TandemError('CONFIG', `--${option}: cannot read ${path}: ${errorMessage(err)}`);
+  }
+}
+
+function routeTable(config: TandemConfig): RouteTable {
+  let table: RouteTable;
+  if (config.routesFile !== undefined) table = loadRoutesFile(config.routesFile);
+  else if (config.route !== undefined) {
+    table = singleTargetTable(config.route, {
+      ...(config.bCodecs !== undefined ? { codecs: config.bCodecs } : {}),
+      ...(config.bPtime !== undefined ? { ptime: config.bPtime } : {}),
+      transcode: config.bTranscode,
+    });
+  } else table = { routes: [], trustedProxySources: [] };
+  return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies] };
+}
+
+/** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
+async function startSip(config: TandemConfig, media: MediaControl, log: Logger): Promise<RunningSip> {
+  const routes = routeTable(config);
+  const cert = readPem('tls-cert', config.tlsCert);
+  const key = readPem('tls-key', config.tlsKey);
+  let deliver: ((inbound: InboundMessage) => void) | undefined;
+  const transport = await SipTransportLayer.start({
+    listen: config.listenSip,
+    ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
+    log: log.child({ component: 'sip' }),
+    onMessage: (inbound) => deliver?.(inbound),
+  });
+  const listeners = transport.listeners();
+  const b2bua = new B2bua({
+    sender: transport,
+    media,
+    routes,
+    ownEndpoints: listeners,
+    copyHeaders: config.copyHeaders,
+    uaDeny: config.uaDeny,
+    clock: systemClock,
+    log: log.child({ component: 'b2bua' }),
+    userAgent: 'Tandem',
+  });
+  const transactions = new TransactionLayer({
+    sender: transport,
+    clock: systemClock,
+    timers: { t1: config.sipT1, t2: config.sipT2, t4: config.sipT4 },
+    log: log.child({ component: 'sip-transaction' }),
+    user: b2bua,
+  });
+  b2bua.attach(transactions);
+  deliver = (inbound) => {
+    if (b2bua.screen(inbound)) transactions.receive(inbound);
+  };
+  log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name) }, 'SIP ready');
+  return { b2bua, transport, transactions, listeners, media };
+}
+
+/** Composition root: config → media plane → ng listener → SIP B2BUA. */
 export async function startTandem(config: TandemConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningTandem> {
+  // Routes and certificates are read before anything binds, so a bad file fails fast and clean.
+  if (config.listenSip.length > 0) routeTable(config);
   const media = new LocalMedia({
     interface: config.interface,
     portMin: config.portMin,
@@ -26,19 +110,37 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
   await media.ready();
   const ng = new NgServer({ address: config.listenNg.address, port: config.listenNg.port, context: { media }, log });
   let ngAddress: { address: string; port: number };
+  let sip: RunningSip | undefined;
+  let remote: NgMediaClient | undefined;
   try {
     ngAddress = await ng.listen();
+    if (config.listenSip.length > 0) {
+      if (config.media.kind === 'ng') remote = new NgMediaClient({ host: config.media.address, port: config.media.port });
+      sip = await startSip(config, remote ?? media, log);
+    }
   } catch (err) {
+    await ng.close().catch(() => undefined);
+    await remote?.close();
     await media.close();
     throw err;
   }
-  log.info({ interface: config.interface, ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads }, 'tandem ready');
+  log.info(
+    { interface: config.interface, ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
+    'tandem ready',
+  );
   return {
     media,
     ng,
     ngAddress,
+    ...(sip !== undefined ? { sip } : {}),
     log,
     async close() {
+      if (sip !== undefined) {
+        sip.b2bua.close();
+        sip.transactions.close();
+        await sip.transport.close();
+      }
+      await remote?.close();
       await ng.close();
       await media.close();
     },

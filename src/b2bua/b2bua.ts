@@ -1,0 +1,278 @@
+import type { Logger } from '../common/log.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
+import { errorMessage } from '../common/errors.js';
+import { getCallId, getHeader, getTo, getUserAgent, type SipRequest, type SipResponse, type Via } from '../sip/message.js';
+import { parseUri } from '../sip/uri.js';
+import type { InboundMessage, SipEndpoint, SipSender } from '../sip/transport/types.js';
+import type { ServerTransaction, TransactionUser } from '../sip/transaction/types.js';
+import type { MediaControl } from '../media/api.js';
+import { parseSdp, mediaCodecs } from '../sdp/sdp.js';
+import { ALLOW, SipContext, sdpBody, type TransactionApi } from './sip-context.js';
+import { B2buaCall, type Side } from './call.js';
+import { checkOffer } from './policy.js';
+import { isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
+import { checkRequest } from './sanity.js';
+
+export interface B2buaOptions {
+  sender: SipSender;
+  media: MediaControl;
+  routes: RouteTable;
+  /** our listeners: a request whose Via already holds one of them has looped (482). */
+  ownEndpoints: SipEndpoint[];
+  copyHeaders: string[];
+  uaDeny: string[];
+  clock: Clock;
+  log: Logger;
+  userAgent: string;
+  /** how often calls are checked against the media plane's list (media timeout → BYE); 0 = never. */
+  mediaWatchMs?: number;
+}
+
+export interface B2buaCounters {
+  calls: number;
+  rejected: number;
+  dropped: number;
+  mediaTimeouts: number;
+}
+
+/**
+ * The B2BUA core: the transaction user that turns requests into calls (leg A ↔ leg B) and routes
+ * in-dialog requests to them. It reaches media only through MediaControl.
+ */
+export class B2bua implements TransactionUser {
+  private ctx: SipContext | undefined;
+  private readonly byKey = new Map<string, { call: B2buaCall; side: Side }>();
+  private readonly live = new Set<B2buaCall>();
+  private watch: TimerHandle | undefined;
+  private watching = false;
+  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0 };
+
+  constructor(private readonly opts: B2buaOptions) {}
+
+  /** The transaction layer is built with this object as its user, then handed back here. */
+  attach(transactions: TransactionApi): void {
+    this.ctx = new SipContext(transactions, this.opts.sender, this.opts.media, this.opts.clock, this.opts.log, this.opts.userAgent);
+    this.scheduleWatch();
+  }
+
+  private context(): SipContext {
+    if (this.ctx === undefined) throw new Error('B2bua used before attach()');
+    return this.ctx;
+  }
+
+  activeCalls(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Screening before the transaction layer sees a message: requests from a denied User-Agent
+   * (scanners) are dropped without a word, so they learn nothing, not even a 100 Trying.
+   */
+  screen(inbound: InboundMessage): boolean {
+    const msg = inbound.message;
+    if (msg.kind !== 'request') return true;
+    const ua = (getUserAgent(msg) ?? '').toLowerCase();
+    if (ua !== '' && this.opts.uaDeny.some((d) => ua.includes(d.toLowerCase()))) {
+      this.counters.dropped++;
+      this.opts.log.debug({ source: inbound.source.address, ua }, 'denied User-Agent: dropped');
+      return false;
+    }
+    return true;
+  }
+
+  private isOwnVia = (via: Via): boolean => {
+    const host = via.host.replace(/^\[|\]$/g, '');
+    const port = via.port ?? (via.transport === 'TLS' ? 5061 : 5060);
+    return this.opts.ownEndpoints.some((e) => e.address === host && e.port === port);
+  };
+
+  onRequest(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
+    const ctx = this.context();
+    const verdict = checkRequest(req, { uaDeny: this.opts.uaDeny, supportedExtensions: [], isOwnVia: this.isOwnVia });
+    if (verdict.action === 'drop') {
+      this.counters.dropped++;
+      return;
+    }
+    if (verdict.action === 'reject') {
+      this.counters.rejected++;
+      this.opts.log.info({ callId: getCallId(req), method: req.method, status: verdict.status, reason: verdict.reason }, 'request rejected');
+      ctx.respond(txn, verdict.status, { reason: verdict.reason, headers: verdict.headers });
+      return;
+    }
+    const toTag = getTo(req)?.tag;
+    if (req.method === 'CANCEL') {
+      this.onCancel(req, txn);
+      return;
+    }
+    if (toTag !== undefined) {
+      const hit = this.byKey.get(`${getCallId(req) ?? ''}|${toTag}`);
+      if (hit === undefined) {
+        ctx.respond(txn, 481);
+        return;
+      }
+      hit.call.handleRequest(hit.side, req, txn);
+      return;
+    }
+    switch (req.method) {
+      case 'OPTIONS':
+        // Out of dialog, OPTIONS is a keepalive/capability probe addressed to us (RFC 3261 §11.2).
+        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: ALLOW }, { name: 'Accept', value: 'application/sdp' }] });
+        return;
+      case 'INVITE':
+        this.onInvite(req, txn, inbound);
+        return;
+      case 'MESSAGE':
+        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: ALLOW }] });
+        return;
+      default:
+        ctx.respond(txn, 481);
+    }
+  }
+
+  private reject(txn: ServerTransaction, status: number, reason: string, why: string, headers: { name: string; value: string }[] = []): void {
+    this.counters.rejected++;
+    this.opts.log.info({ callId: getCallId(txn.request), status, why }, 'INVITE rejected');
+    this.context().respond(txn, status, { reason, headers });
+  }
+
+  private onInvite(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
+    const ctx = this.context();
+    const ct = getHeader(req, 'Content-Type');
+    if (req.body.length > 0 && sdpBody(req) === undefined) {
+      this.reject(txn, 415, 'Unsupported Media Type', `body of type ${ct ?? 'unknown'}`, [{ name: 'Accept', value: 'application/sdp' }]);
+      return;
+    }
+    const sdp = sdpBody(req);
+    if (sdp === undefined) {
+      this.reject(txn, 488, 'Offerless INVITE Not Supported', 'INVITE without SDP');
+      return;
+    }
+    const ruri = parseUri(req.uri);
+    const user = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.user : ruri.ok && ruri.uri.type === 'tel' ? ruri.uri.number : undefined;
+    const domain = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.host : undefined;
+    const route = selectRoute(this.opts.routes, { ...(user !== undefined ? { user } : {}), ...(domain !== undefined ? { domain } : {}), source: inbound.source.address });
+    if (route === undefined) {
+      this.reject(txn, 404, 'No Route', `no route for ${req.uri} from ${inbound.source.address}`);
+      return;
+    }
+    let nextHop: SipEndpoint | undefined;
+    const xop = getHeader(req, 'X-Outbound-Proxy');
+    if (xop !== undefined) {
+      if (isTrustedSource(this.opts.routes, inbound.source.address)) {
+        try {
+          nextHop = parseTargetUri(xop.trim().replace(/^<|>$/g, ''), 'X-Outbound-Proxy').endpoint;
+        } catch (err) {
+          this.reject(txn, 400, 'Bad X-Outbound-Proxy', errorMessage(err));
+          return;
+        }
+      } else {
+        this.opts.log.warn({ callId: getCallId(req), source: inbound.source.address }, 'X-Outbound-Proxy from an untrusted source ignored');
+      }
+    }
+    let codecs: string[] = [];
+    try {
+      const parsed = parseSdp(sdp);
+      codecs = parsed.session.media.filter((m) => m.type === 'audio' && m.port !== 0).flatMap((m) => mediaCodecs(m).map((c) => c.name));
+    } catch (err) {
+      this.reject(txn, 400, 'Malformed SDP', errorMessage(err));
+      return;
+    }
+    const refusal = checkOffer(route.policy, 'a-to-b', codecs);
+    if (refusal !== null) {
+      this.reject(txn, 488, 'Not Acceptable Here', refusal, [{ name: 'Warning', value: `305 tandem "${refusal.replace(/"/g, "'")}"` }]);
+      return;
+    }
+    const call = new B2buaCall(
+      ctx,
+      { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: this.opts.copyHeaders, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
+      (c) => this.forget(c),
+    );
+    this.counters.calls++;
+    this.live.add(call);
+    for (const [key, side] of call.keys()) this.byKey.set(key, { call, side });
+    call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri }, 'new call');
+    call.start();
+  }
+
+  private forget(call: B2buaCall): void {
+    this.live.delete(call);
+    // Keys stay a little while so a late BYE or retransmission is answered (200/481) by the call, not the void.
+    const t = this.opts.clock.setTimer(32_000, () => {
+      for (const [key] of call.keys()) if (this.byKey.get(key)?.call === call) this.byKey.delete(key);
+    });
+    void t;
+  }
+
+  private onCancel(cancel: SipRequest, txn: ServerTransaction): void {
+    const ctx = this.context();
+    const invite = ctx.transactions.findInviteServerTransaction(cancel);
+    const call = invite === undefined ? undefined : [...this.live].find((c) => c.isInviteTransaction(invite));
+    if (call === undefined) {
+      ctx.respond(txn, 481);
+      return;
+    }
+    ctx.respond(txn, 200);
+    call.cancelFromA();
+  }
+
+  onAck(ack: SipRequest): void {
+    const hit = this.byKey.get(`${getCallId(ack) ?? ''}|${getTo(ack)?.tag ?? ''}`);
+    hit?.call.handleAck(hit.side, ack);
+  }
+
+  onStrayResponse(response: SipResponse): void {
+    this.opts.log.debug({ callId: getCallId(response), status: response.status }, 'response matched no transaction');
+  }
+
+  onAckTimeout(txn: ServerTransaction): void {
+    for (const call of this.live) {
+      if (call.isInviteTransaction(txn)) {
+        call.log.warn('no ACK for our 2xx within 64*T1; ending the call');
+        call.end('no ACK from the caller');
+      }
+    }
+  }
+
+  // ---- media timeout ---------------------------------------------------------------------------
+
+  private scheduleWatch(): void {
+    const every = this.opts.mediaWatchMs ?? 5000;
+    if (every <= 0) return;
+    this.watch = this.opts.clock.setTimer(every, () => {
+      void this.checkMedia().finally(() => this.scheduleWatch());
+    });
+  }
+
+  /**
+   * A call the media plane no longer lists has ended there (media timeout, worker failure, or an
+   * operator's delete): hang up both legs. Polling `list` works the same for LocalMedia and for a
+   * remote Tandem or rtpengine over ng, which has no event channel back.
+   */
+  private async checkMedia(): Promise<void> {
+    if (this.watching) return;
+    const now = this.opts.clock.now();
+    const candidates = [...this.live].filter((c) => c.state === 'confirmed' && now - c.lastMediaChangeMs > 2000);
+    if (candidates.length === 0) return;
+    this.watching = true;
+    try {
+      const listed = new Set(await this.opts.media.list(1_000_000));
+      for (const call of candidates) {
+        if (call.state !== 'confirmed' || listed.has(call.mediaCallId)) continue;
+        this.counters.mediaTimeouts++;
+        call.log.warn('media session is gone from the media plane (timeout); ending the call');
+        call.end('media timeout', { sipReason: 'SIP;cause=408;text="media timeout"' });
+      }
+    } catch (err) {
+      this.opts.log.warn({ err: errorMessage(err) }, 'media list failed; media timeouts not checked this round');
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  /** Stops the watchdog and hangs up every call (BYE both legs). */
+  close(): void {
+    this.watch?.cancel();
+    this.watch = undefined;
+    for (const call of [...this.live]) call.end('shutting down');
+  }
+}

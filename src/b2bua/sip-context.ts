@@ -1,0 +1,90 @@
+import type { Logger } from '../common/log.js';
+import type { Clock } from '../common/clock.js';
+import type { SipRequest, SipResponse, SipHeader } from '../sip/message.js';
+import { getHeader } from '../sip/message.js';
+import { createResponse, newBranch } from '../sip/build.js';
+import type { SipEndpoint, SipSender, TransportProtocol } from '../sip/transport/types.js';
+import type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from '../sip/transaction/types.js';
+import type { MediaControl } from '../media/api.js';
+
+/** The part of the transaction layer the B2BUA uses (a seam for tests and for the layer's owner). */
+export interface TransactionApi {
+  sendRequest(request: SipRequest, destination: SipEndpoint, handler: ClientTransactionHandler): ClientTransaction;
+  findInviteServerTransaction(cancel: SipRequest): ServerTransaction | undefined;
+}
+
+/** Methods the B2BUA answers or relays; `Allow` in every dialog-creating response (RFC 3261 §20.5). */
+export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE';
+
+/** What every call shares: the stack below, the media plane, and how Tandem presents itself. */
+export class SipContext {
+  constructor(
+    readonly transactions: TransactionApi,
+    readonly sender: SipSender,
+    readonly media: MediaControl,
+    readonly clock: Clock,
+    readonly log: Logger,
+    readonly userAgent: string,
+  ) {}
+
+  private hostPort(e: SipEndpoint): string {
+    return `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+  }
+
+  /** A top Via for a request we originate on `protocol` (rport asks for symmetric responses, RFC 3581). */
+  via(protocol: TransportProtocol): string {
+    const local = this.sender.localEndpoint(protocol);
+    return `SIP/2.0/${protocol.toUpperCase()} ${this.hostPort(local)};branch=${newBranch()};rport`;
+  }
+
+  /** Our Contact on `protocol`: in-dialog requests come back to this listener. */
+  contact(protocol: TransportProtocol): string {
+    const local = this.sender.localEndpoint(protocol);
+    const tp = protocol === 'udp' ? '' : `;transport=${protocol}`;
+    return `<sip:tandem@${this.hostPort(local)}${tp}>`;
+  }
+
+  /** Responds on a server transaction; Server and (for dialog-creating responses) Contact/Allow added. */
+  respond(
+    txn: ServerTransaction,
+    status: number,
+    opts: { reason?: string; toTag?: string; contact?: string; sdp?: string; headers?: SipHeader[]; body?: Buffer } = {},
+  ): void {
+    const headers: SipHeader[] = [];
+    if (opts.contact !== undefined) headers.push({ name: 'Contact', value: opts.contact });
+    if (opts.contact !== undefined) headers.push({ name: 'Allow', value: ALLOW });
+    headers.push({ name: 'Server', value: this.userAgent });
+    headers.push(...(opts.headers ?? []));
+    const body = opts.sdp !== undefined ? Buffer.from(opts.sdp, 'utf8') : opts.body;
+    if (opts.sdp !== undefined) headers.push({ name: 'Content-Type', value: 'application/sdp' });
+    const res = createResponse(txn.request, status, opts.reason, {
+      ...(opts.toTag !== undefined ? { toTag: opts.toTag } : {}),
+      headers,
+      ...(body !== undefined ? { body } : {}),
+    });
+    txn.respond(res);
+  }
+
+  /** Sends a request outside any transaction (ACK for a 2xx, RFC 3261 §13.2.2.4); failures are logged. */
+  sendAck(ack: SipRequest, destination: SipEndpoint, log: Logger): void {
+    this.sender.send(ack, destination).catch((err: unknown) => log.warn({ err: String(err) }, 'ACK could not be sent'));
+  }
+}
+
+/** The SDP of a message, or undefined (no body, or not application/sdp). */
+export function sdpBody(msg: SipRequest | SipResponse): string | undefined {
+  if (msg.body.length === 0) return undefined;
+  const ct = getHeader(msg, 'Content-Type');
+  if (ct === undefined || !/^\s*application\/sdp\b/i.test(ct)) return undefined;
+  return msg.body.toString('utf8');
+}
+
+/** Body and Content-Type of a message, for relaying INFO/MESSAGE payloads and their responses. */
+export function relayedBody(msg: SipRequest | SipResponse): { headers: SipHeader[]; body: Buffer } {
+  const headers: SipHeader[] = [];
+  for (const name of ['Content-Type', 'Content-Disposition', 'Info-Package', 'Event']) {
+    const v = getHeader(msg, name);
+    if (v !== undefined) headers.push({ name, value: v });
+  }
+  return { headers, body: msg.body };
+}

@@ -1,0 +1,411 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { pino } from 'pino';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTandem, type RunningTandem } from '../../src/main.js';
+import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
+import { getCSeq, getHeader, getTo, getCallId, headerLines, type SipRequest } from '../../src/sip/message.js';
+import { parseSdp, mediaCodecs } from '../../src/sdp/sdp.js';
+import { SipPeer, isRequest, isResponse, sdpOffer, type Received } from '../helpers/sip-peer.js';
+import { RtpPeer, rtpPacket, patternPayload } from '../helpers/rtp-peer.js';
+import { ALAW_TO_ULAW, ULAW_TO_ALAW } from '../../src/media/codecs/g711.js';
+
+/**
+ * The B2BUA with its real transports, transactions and the in-process media plane, between two
+ * scripted SIP peers and two RTP peers on 127.0.0.1. Timers are shortened (T1 = 50 ms) so
+ * timeouts happen within a test.
+ */
+let tandem: RunningTandem;
+let caller: SipPeer;
+let callee: SipPeer;
+let callee2: SipPeer;
+let sipUdp: { address: string; port: number };
+
+async function start(over: Partial<TandemConfig>): Promise<void> {
+  const base = 10000 + Math.floor(Math.random() * 45) * 400;
+  tandem = await startTandem(
+    {
+      ...defaultConfig(),
+      listenNg: { address: '127.0.0.1', port: 0 },
+      listenSip: [
+        { protocol: 'udp', address: '127.0.0.1', port: 0 },
+        { protocol: 'tcp', address: '127.0.0.1', port: 0 },
+      ],
+      portMin: base,
+      portMax: base + 399,
+      numThreads: 1,
+      logLevel: 'silent',
+      sipT1: 50,
+      sipT2: 400,
+      sipT4: 500,
+      ...over,
+    },
+    pino({ level: 'silent' }),
+  );
+  const udp = tandem.sip?.listeners.find((l) => l.protocol === 'udp');
+  if (udp === undefined) throw new Error('no UDP SIP listener');
+  sipUdp = { address: udp.address, port: udp.port };
+}
+
+beforeEach(async () => {
+  caller = await SipPeer.udp();
+  callee = await SipPeer.udp();
+  callee2 = await SipPeer.udp();
+});
+
+afterEach(async () => {
+  caller.close();
+  callee.close();
+  callee2.close();
+  await tandem?.close();
+});
+
+let cseq = 1;
+function invite(opts: { user?: string; sdp?: string; callId?: string; headers?: string[]; peer?: SipPeer } = {}): { text: string; callId: string } {
+  const peer = opts.peer ?? caller;
+  const callId = opts.callId ?? `call-${Math.random().toString(36).slice(2)}@127.0.0.1`;
+  const text = [
+    `INVITE sip:${opts.user ?? '100'}@127.0.0.1:${sipUdp.port} SIP/2.0`,
+    `Via: SIP/2.0/${peer.protocol.toUpperCase()} 127.0.0.1:${peer.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    'Max-Forwards: 70',
+    `From: "Alice" <sip:alice@127.0.0.1>;tag=${peer.tag}`,
+    `To: <sip:${opts.user ?? '100'}@127.0.0.1>`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq++} INVITE`,
+    `Contact: <sip:alice@127.0.0.1:${peer.port}${peer.protocol === 'tcp' ? ';transport=tcp' : ''}>`,
+    'Subject: copied',
+    'X-Secret-Topology: must not cross',
+    ...(opts.headers ?? []),
+    ...(opts.sdp !== undefined ? ['Content-Type: application/sdp'] : []),
+    '',
+    opts.sdp ?? '',
+  ].join('\n');
+  return { text, callId };
+}
+
+/** An in-dialog request from a peer, built from the dialog it saw. */
+function inDialog(method: string, d: { callId: string; localTag: string; remoteTag: string; localUri: string; remoteUri: string; target: string; seq: number }, peer: SipPeer, sdp?: string): string {
+  return [
+    `${method} ${d.target} SIP/2.0`,
+    `Via: SIP/2.0/${peer.protocol.toUpperCase()} 127.0.0.1:${peer.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    'Max-Forwards: 70',
+    `From: <${d.localUri}>;tag=${d.localTag}`,
+    `To: <${d.remoteUri}>;tag=${d.remoteTag}`,
+    `Call-ID: ${d.callId}`,
+    `CSeq: ${d.seq} ${method}`,
+    `Contact: <sip:peer@127.0.0.1:${peer.port}>`,
+    ...(sdp !== undefined ? ['Content-Type: application/sdp'] : []),
+    '',
+    sdp ?? '',
+  ].join('\n');
+}
+
+function contactUri(r: Received): string {
+  const c = getHeader(r.msg, 'Contact') ?? '';
+  return /<([^>]+)>/.exec(c)?.[1] ?? c;
+}
+
+function ack2xx(ok: Received, callId: string, peer: SipPeer): void {
+  const seq = getCSeq(ok.msg)?.seq ?? 0;
+  peer.send(
+    [
+      `ACK ${contactUri(ok)} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK${Math.random().toString(36).slice(2)}`,
+      'Max-Forwards: 70',
+      `From: ${getHeader(ok.msg, 'From') ?? ''}`,
+      `To: ${getHeader(ok.msg, 'To') ?? ''}`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${seq} ACK`,
+      '',
+      '',
+    ].join('\n'),
+    sipUdp,
+  );
+}
+
+function codecNames(sdp: string): string[] {
+  return mediaCodecs(parseSdp(sdp).session.media[0]).map((c) => c.name);
+}
+
+function audioPort(sdp: string): number {
+  return parseSdp(sdp).session.media[0].port;
+}
+
+/** Sets up a call A (PCMA) → Tandem → B (gets PCMU) and returns everything a test needs next. */
+async function connectedCall(): Promise<{
+  callId: string;
+  bInvite: Received;
+  aOk: Received;
+  rtpA: RtpPeer;
+  rtpB: RtpPeer;
+}> {
+  const rtpA = await RtpPeer.open();
+  const rtpB = await RtpPeer.open();
+  const { text, callId } = invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }, { pt: 101, name: 'telephone-event' }]) });
+  caller.send(text, sipUdp);
+  const bInvite = await callee.next(isRequest('INVITE'));
+  callee.reply(bInvite, 100, { reason: 'Trying' });
+  callee.reply(bInvite, 180, { reason: 'Ringing' });
+  await caller.next(isResponse(180));
+  callee.reply(bInvite, 200, { reason: 'OK', sdp: sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }, { pt: 101, name: 'telephone-event' }]) });
+  const aOk = await caller.next(isResponse(200, 'INVITE'));
+  ack2xx(aOk, callId, caller);
+  await callee.next(isRequest('ACK'));
+  return { callId, bInvite, aOk, rtpA, rtpB };
+}
+
+describe('B2BUA call flows (UDP, local media plane)', () => {
+  it('leg B is a new dialog with only configured headers, the policy codec, and transcoded media both ways; BYE ends both legs', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, bCodecs: ['PCMU'] });
+    const { callId, bInvite, aOk, rtpA, rtpB } = await connectedCall();
+    const b = bInvite.msg as SipRequest;
+    // Topology hiding: new Call-ID, only Tandem's Via, no foreign headers.
+    expect(getCallId(b)).not.toBe(callId);
+    expect(headerLines(b, 'Via')).toHaveLength(1);
+    expect(headerLines(b, 'Via')[0]).toContain(`127.0.0.1:${sipUdp.port}`);
+    expect(getHeader(b, 'Subject')).toBe('copied');
+    expect(getHeader(b, 'X-Secret-Topology')).toBeUndefined();
+    expect(getHeader(b, 'Contact')).toContain(`127.0.0.1:${sipUdp.port}`);
+    expect(b.uri).toBe(`sip:100@127.0.0.1:${callee.port}`);
+    expect(getHeader(b, 'Max-Forwards')).toBe('69');
+    // Policy: leg B sees PCMU (and DTMF) only; leg A keeps PCMA.
+    expect(codecNames(b.body.toString())).toEqual(['PCMU', 'telephone-event']);
+    const aSdp = aOk.msg.body.toString();
+    expect(codecNames(aSdp)).toEqual(['PCMA', 'telephone-event']);
+
+    // Media: A sends PCMA, B receives PCMU with the G.711 table applied, and back.
+    const portToA = audioPort(aSdp);
+    const portToB = audioPort(b.body.toString());
+    const pa = patternPayload(160, 3);
+    const pb = patternPayload(160, 5);
+    for (let i = 0; i < 5; i++) {
+      await rtpA.send(rtpPacket({ pt: 8, seq: i, ts: i * 160, ssrc: 1, payload: pa }), portToA);
+      await rtpB.send(rtpPacket({ pt: 0, seq: i, ts: i * 160, ssrc: 2, payload: pb }), portToB);
+    }
+    const atB = await rtpB.waitFor(3);
+    const atA = await rtpA.waitFor(3);
+    expect(atB[0][1] & 0x7f).toBe(0);
+    expect(atB[0].subarray(12)).toEqual(Buffer.from(pa.map((x) => ALAW_TO_ULAW()[x])));
+    expect(atA[0][1] & 0x7f).toBe(8);
+    expect(atA[0].subarray(12)).toEqual(Buffer.from(pb.map((x) => ULAW_TO_ALAW()[x])));
+    expect(await tandem.media.list()).toEqual([callId]);
+
+    // BYE from A: 200 to A, BYE to B on B's dialog, media gone.
+    caller.send(
+      inDialog('BYE', { callId, localTag: caller.tag, remoteTag: getTo(aOk.msg)?.tag ?? '', localUri: 'sip:alice@127.0.0.1', remoteUri: 'sip:100@127.0.0.1', target: contactUri(aOk), seq: 99 }, caller),
+      sipUdp,
+    );
+    await caller.next(isResponse(200, 'BYE'));
+    const bBye = await callee.next(isRequest('BYE'));
+    expect(getCallId(bBye.msg)).toBe(getCallId(b));
+    expect(getTo(bBye.msg)?.tag).toBe(callee.tag);
+    callee.reply(bBye, 200, { reason: 'OK' });
+    await expect.poll(() => tandem.media.list(), { timeout: 2000 }).toEqual([]);
+    rtpA.close();
+    rtpB.close();
+  });
+
+  it('CANCEL before answer: 200 for the CANCEL, 487 for the INVITE, CANCEL to leg B, media freed', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}` });
+    const rtpA = await RtpPeer.open();
+    const { text, callId } = invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) });
+    caller.send(text, sipUdp);
+    const bInvite = await callee.next(isRequest('INVITE'));
+    callee.reply(bInvite, 180, { reason: 'Ringing' });
+    await caller.next(isResponse(180));
+    const via = headerLines(parseInvite(text), 'Via')[0];
+    caller.send(
+      [`CANCEL sip:100@127.0.0.1:${sipUdp.port} SIP/2.0`, `Via: ${via}`, 'Max-Forwards: 70', `From: "Alice" <sip:alice@127.0.0.1>;tag=${caller.tag}`, 'To: <sip:100@127.0.0.1>', `Call-ID: ${callId}`, `CSeq: ${getCSeq(parseInvite(text))?.seq ?? 0} CANCEL`, '', ''].join('\n'),
+      sipUdp,
+    );
+    await caller.next(isResponse(200, 'CANCEL'));
+    const r487 = await caller.next(isResponse(487, 'INVITE'));
+    expect(getTo(r487.msg)?.tag).toBeDefined();
+    const bCancel = await callee.next(isRequest('CANCEL'));
+    expect(headerLines(bCancel.msg, 'Via')[0]).toBe(headerLines(bInvite.msg, 'Via')[0]);
+    callee.reply(bCancel, 200, { reason: 'OK' });
+    callee.reply(bInvite, 487, { reason: 'Request Terminated' });
+    // The B2BUA's INVITE client transaction ACKs the 487 itself.
+    await callee.next(isRequest('ACK'));
+    await expect.poll(() => tandem.media.list(), { timeout: 2000 }).toEqual([]);
+    rtpA.close();
+  });
+
+  it('re-INVITE from leg B (hold) reaches leg A through the media plane and the answer goes back', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, bCodecs: ['PCMU'] });
+    const { callId, bInvite, aOk, rtpA, rtpB } = await connectedCall();
+    const bOkTag = callee.tag;
+    const bDialog = { callId: getCallId(bInvite.msg) ?? '', localTag: bOkTag, remoteTag: (getHeader(bInvite.msg, 'From') ?? '').replace(/.*tag=/, ''), localUri: 'sip:100@127.0.0.1', remoteUri: 'sip:alice@127.0.0.1', target: contactUri(bInvite), seq: 1 };
+    const hold = sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }, { pt: 101, name: 'telephone-event' }], ['a=sendonly']);
+    const mark = caller.inbox.length;
+    callee.send(inDialog('INVITE', bDialog, callee, hold), sipUdp);
+    const aReinvite = await caller.next(isRequest('INVITE'), 3000, mark);
+    expect(getCallId(aReinvite.msg)).toBe(callId);
+    const aHoldSdp = aReinvite.msg.body.toString();
+    expect(aHoldSdp).toMatch(/a=sendonly/);
+    expect(codecNames(aHoldSdp)).toEqual(['PCMA', 'telephone-event']);
+    caller.reply(aReinvite, 200, { reason: 'OK', sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }, { pt: 101, name: 'telephone-event' }], ['a=recvonly']) });
+    await caller.next(isRequest('ACK'), 3000, mark);
+    const bOk = await callee.next(isResponse(200, 'INVITE'), 3000, 0);
+    expect(bOk.msg.body.toString()).toMatch(/a=recvonly/);
+    expect(codecNames(bOk.msg.body.toString())).toEqual(['PCMU', 'telephone-event']);
+    void aOk;
+    rtpA.close();
+    rtpB.close();
+  });
+
+  it('a second re-INVITE while one is pending gets 491', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}` });
+    const { callId, aOk, rtpA, rtpB } = await connectedCall();
+    const d = { callId, localTag: caller.tag, remoteTag: getTo(aOk.msg)?.tag ?? '', localUri: 'sip:alice@127.0.0.1', remoteUri: 'sip:100@127.0.0.1', target: contactUri(aOk), seq: 50 };
+    const offer = sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]);
+    caller.send(inDialog('INVITE', d, caller, offer), sipUdp);
+    await callee.next((m) => m.kind === 'request' && m.method === 'INVITE' && getTo(m)?.tag !== undefined);
+    caller.send(inDialog('INVITE', { ...d, seq: 51 }, caller, offer), sipUdp);
+    await caller.next(isResponse(491, 'INVITE'));
+    rtpA.close();
+    rtpB.close();
+  });
+
+  it('fails over to the next target on 503 and relays a final 486 without failing over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-routes-'));
+    const file = join(dir, 'routes.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        routes: [
+          {
+            name: 'pair',
+            match: {},
+            targets: [
+              { uri: `sip:127.0.0.1:${callee.port}`, weight: 1, priority: 1 },
+              { uri: `sip:127.0.0.1:${callee2.port}`, weight: 1, priority: 2 },
+            ],
+            policy: { a: {}, b: { codecs: ['PCMA'], transcode: true } },
+          },
+        ],
+      }),
+    );
+    await start({ routesFile: file });
+    const rtpA = await RtpPeer.open();
+    const { text } = invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) });
+    caller.send(text, sipUdp);
+    const first = await callee.next(isRequest('INVITE'));
+    callee.reply(first, 503, { reason: 'Service Unavailable' });
+    await callee.next(isRequest('ACK'));
+    const second = await callee2.next(isRequest('INVITE'));
+    expect(getCallId(second.msg)).toBe(getCallId(first.msg));
+    callee2.reply(second, 486, { reason: 'Busy Here' });
+    const busy = await caller.next(isResponse(486, 'INVITE'));
+    expect((busy.msg as { reason: string }).reason).toBe('Busy Here');
+    expect(caller.count(isResponse(200))).toBe(0);
+    await expect.poll(() => tandem.media.list(), { timeout: 2000 }).toEqual([]);
+    rtpA.close();
+  });
+
+  it('a target that never answers times out (Timer B) and the caller gets 408', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}` });
+    const rtpA = await RtpPeer.open();
+    caller.send(invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) }).text, sipUdp);
+    // 64 × T1 = 3.2 s with T1 = 50 ms; the INVITE is retransmitted meanwhile (Timer A).
+    await caller.next(isResponse(408, 'INVITE'), 6000);
+    expect(callee.count(isRequest('INVITE'))).toBeGreaterThanOrEqual(5);
+    rtpA.close();
+  }, 10_000);
+
+  it('media timeout ends the call with BYE on both legs', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, timeout: 1 });
+    const { rtpA, rtpB } = await connectedCall();
+    // No RTP at all: the media plane ends the call after 1 s; the watchdog polls every 5 s.
+    const byeA = await caller.next(isRequest('BYE'), 9000);
+    const byeB = await callee.next(isRequest('BYE'), 9000);
+    expect(getHeader(byeA.msg, 'Reason')).toMatch(/media timeout/);
+    expect(getHeader(byeB.msg, 'Reason')).toMatch(/media timeout/);
+    rtpA.close();
+    rtpB.close();
+  }, 15_000);
+});
+
+describe('B2BUA request screening', () => {
+  beforeEach(async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}` });
+  });
+
+  it('answers OPTIONS to itself with 200 and Allow', async () => {
+    caller.send(
+      [`OPTIONS sip:127.0.0.1:${sipUdp.port} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bKopt1`, 'Max-Forwards: 70', `From: <sip:mon@127.0.0.1>;tag=${caller.tag}`, 'To: <sip:127.0.0.1>', 'Call-ID: opt-1', 'CSeq: 1 OPTIONS', '', ''].join('\n'),
+      sipUdp,
+    );
+    const ok = await caller.next(isResponse(200, 'OPTIONS'));
+    expect(getHeader(ok.msg, 'Allow')).toContain('INVITE');
+  });
+
+  it('rejects Max-Forwards 0 (483), unknown Require (420 + Unsupported), unknown method (501), a loop (482), an unknown dialog (481)', async () => {
+    const rtpA = await RtpPeer.open();
+    const sdp = sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]);
+    caller.send(invite({ sdp }).text.replace('Max-Forwards: 70', 'Max-Forwards: 0'), sipUdp);
+    await caller.next(isResponse(483, 'INVITE'));
+    caller.send(invite({ sdp, headers: ['Require: teleportation'] }).text, sipUdp);
+    const r420 = await caller.next(isResponse(420, 'INVITE'));
+    expect(getHeader(r420.msg, 'Unsupported')).toBe('teleportation');
+    caller.send(invite({ sdp }).text.replace(/^INVITE/, 'FROBNICATE').replace('INVITE\n', 'FROBNICATE\n'), sipUdp);
+    await caller.next(isResponse(501));
+    caller.send(invite({ sdp, headers: [] }).text.replace(/^(Via: .*)$/m, `$1\nVia: SIP/2.0/UDP 127.0.0.1:${sipUdp.port};branch=z9hG4bKloop`), sipUdp);
+    await caller.next(isResponse(482, 'INVITE'));
+    caller.send(inDialog('BYE', { callId: 'nope', localTag: 'x', remoteTag: 'y', localUri: 'sip:a@127.0.0.1', remoteUri: 'sip:b@127.0.0.1', target: `sip:127.0.0.1:${sipUdp.port}`, seq: 1 }, caller), sipUdp);
+    await caller.next(isResponse(481, 'BYE'));
+    expect(callee.count(isRequest('INVITE'))).toBe(0);
+    rtpA.close();
+  });
+
+  it('drops requests from a denied User-Agent without any answer, and still serves others', async () => {
+    const rtpA = await RtpPeer.open();
+    caller.send(invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]), headers: ['User-Agent: friendly-scanner'] }).text, sipUdp);
+    caller.send([`OPTIONS sip:127.0.0.1:${sipUdp.port} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bKopt2`, 'Max-Forwards: 70', `From: <sip:mon@127.0.0.1>;tag=${caller.tag}`, 'To: <sip:127.0.0.1>', 'Call-ID: opt-2', 'CSeq: 1 OPTIONS', '', ''].join('\n'), sipUdp);
+    await caller.next(isResponse(200, 'OPTIONS'));
+    expect(caller.inbox.filter((r) => r.msg.kind === 'response' && getCSeq(r.msg)?.method === 'INVITE')).toHaveLength(0);
+    expect(callee.count(isRequest('INVITE'))).toBe(0);
+    expect(tandem.sip?.b2bua.counters.dropped).toBe(1);
+    rtpA.close();
+  });
+
+  it('rejects an offer the policy cannot satisfy with 488 and a Warning', async () => {
+    await tandem.close();
+    await start({ route: `sip:127.0.0.1:${callee.port}`, bCodecs: ['PCMU'], bTranscode: false });
+    const rtpA = await RtpPeer.open();
+    caller.send(invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) }).text, sipUdp);
+    const r = await caller.next(isResponse(488, 'INVITE'));
+    expect(getHeader(r.msg, 'Warning')).toMatch(/^305 /);
+    expect(callee.count(isRequest('INVITE'))).toBe(0);
+    rtpA.close();
+  });
+});
+
+describe('B2BUA transport conversion', () => {
+  it('a TCP caller reaches a UDP callee; responses go back over the caller’s connection', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port};transport=udp`, bCodecs: ['PCMU'] });
+    const tcp = tandem.sip?.listeners.find((l) => l.protocol === 'tcp');
+    if (tcp === undefined) throw new Error('no TCP listener');
+    const tcpCaller = await SipPeer.tcp(tcp);
+    const rtpA = await RtpPeer.open();
+    const { text } = invite({ peer: tcpCaller, sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) });
+    tcpCaller.send(text, tcp);
+    const bInvite = await callee.next(isRequest('INVITE'));
+    expect(headerLines(bInvite.msg, 'Via')[0]).toMatch(/^SIP\/2\.0\/UDP /);
+    callee.reply(bInvite, 200, { reason: 'OK', sdp: sdpOffer(40000, [{ pt: 0, name: 'PCMU' }]) });
+    const ok = await tcpCaller.next(isResponse(200, 'INVITE'));
+    expect(getHeader(ok.msg, 'Contact')).toContain('transport=tcp');
+    tcpCaller.close();
+    rtpA.close();
+  });
+});
+
+function parseInvite(text: string): SipRequest {
+  const lines = text.split('\n');
+  const headers = lines.slice(1, lines.indexOf('')).map((l) => {
+    const i = l.indexOf(':');
+    return { name: l.slice(0, i), value: l.slice(i + 1).trim() };
+  });
+  return { kind: 'request', version: 'SIP/2.0', method: 'INVITE', uri: lines[0].split(' ')[1], headers, body: Buffer.alloc(0) };
+}
