@@ -33,6 +33,12 @@ async function main(): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     return -1;
   } catch (err) {
+    if (isTandemError(err) && err.code === 'CONFIG') {
+      // A configuration fault found while starting (routes file, certificates, a port in use) reads
+      // like one found on the command line.
+      process.stderr.write(`tandem: ${errorMessage(err)}\n`);
+      return 2;
+    }
     log.fatal({ err: errorMessage(err), code: isTandemError(err) ? err.code : undefined }, 'tandem failed to start');
     return 1;
   }
