@@ -1,6 +1,8 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { pino } from 'pino';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTandem, type RunningTandem } from '../../src/main.js';
@@ -409,3 +411,91 @@ function parseInvite(text: string): SipRequest {
   });
   return { kind: 'request', version: 'SIP/2.0', method: 'INVITE', uri: lines[0].split(' ')[1], headers, body: Buffer.alloc(0) };
 }
+
+describe('B2BUA over TLS, in-dialog relays, outbound proxy, malformed input', () => {
+  it('a TLS caller reaches a UDP callee (self-signed certificate made with openssl)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-tls-'));
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    await start({
+      route: `sip:127.0.0.1:${callee.port}`,
+      bCodecs: ['PCMU'],
+      tlsCert: cert,
+      tlsKey: key,
+      listenSip: [
+        { protocol: 'udp', address: '127.0.0.1', port: 0 },
+        { protocol: 'tls', address: '127.0.0.1', port: 0 },
+      ],
+    });
+    const tlsListener = tandem.sip?.listeners.find((l) => l.protocol === 'tls');
+    if (tlsListener === undefined) throw new Error('no TLS listener');
+    const socket = tls.connect({ host: '127.0.0.1', port: tlsListener.port, ca: readFileSync(cert) });
+    await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    const rtpA = await RtpPeer.open();
+    const { text } = invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) });
+    socket.write(text.replace(/\n/g, '\r\n').replace('SIP/2.0/UDP', 'SIP/2.0/TLS').replace(/\r\n\r\n/, `\r\nContent-Length: ${Buffer.byteLength(text.split('\n\n')[1] ?? '')}\r\n\r\n`));
+    const bInvite = await callee.next(isRequest('INVITE'));
+    expect(headerLines(bInvite.msg, 'Via')[0]).toMatch(/^SIP\/2\.0\/UDP /);
+    callee.reply(bInvite, 200, { reason: 'OK', sdp: sdpOffer(40002, [{ pt: 0, name: 'PCMU' }]) });
+    await expect.poll(() => got, { timeout: 3000 }).toMatch(/SIP\/2\.0 200 OK[\s\S]*Contact: <sip:tandem@127\.0\.0\.1:\d+;transport=tls>/);
+    socket.destroy();
+    rtpA.close();
+  });
+
+  it('relays INFO and UPDATE inside the dialog, with bodies and final responses', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, bCodecs: ['PCMU'] });
+    const { callId, aOk, rtpA, rtpB } = await connectedCall();
+    const d = { callId, localTag: caller.tag, remoteTag: getTo(aOk.msg)?.tag ?? '', localUri: 'sip:alice@127.0.0.1', remoteUri: 'sip:100@127.0.0.1', target: contactUri(aOk), seq: 1000 };
+    caller.send(inDialog('INFO', d, caller).replace('\n\n', '\nContent-Type: application/dtmf-relay\n\nSignal=5\r\nDuration=160\r\n'), sipUdp);
+    const info = await callee.next(isRequest('INFO'));
+    expect(getHeader(info.msg, 'Content-Type')).toBe('application/dtmf-relay');
+    expect(info.msg.body.toString()).toContain('Signal=5');
+    callee.reply(info, 200, { reason: 'Fine' });
+    const infoOk = await caller.next(isResponse(200, 'INFO'));
+    expect((infoOk.msg as { reason: string }).reason).toBe('Fine');
+
+    // A lower CSeq than the last one is out of order (RFC 3261 §12.2.2).
+    caller.send(inDialog('INFO', { ...d, seq: 3 }, caller), sipUdp);
+    const r500 = await caller.next(isResponse(500, 'INFO'));
+    expect((r500.msg as { reason: string }).reason).toBe('CSeq Out Of Order');
+
+    const mark = callee.inbox.length;
+    caller.send(inDialog('UPDATE', { ...d, seq: 1001 }, caller, sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }], ['a=sendonly'])), sipUdp);
+    const upd = await callee.next(isRequest('UPDATE'), 3000, mark);
+    expect(codecNames(upd.msg.body.toString())).toEqual(['PCMU']);
+    expect(upd.msg.body.toString()).toMatch(/a=sendonly/);
+    callee.reply(upd, 200, { reason: 'OK', sdp: sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }], ['a=recvonly']) });
+    const updOk = await caller.next(isResponse(200, 'UPDATE'));
+    expect(codecNames(updOk.msg.body.toString())).toEqual(['PCMA']);
+    rtpA.close();
+    rtpB.close();
+  });
+
+  it('X-Outbound-Proxy from a trusted source picks leg B’s next hop and does not cross; from others it is ignored', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, trustedProxies: ['127.0.0.1'] });
+    const rtpA = await RtpPeer.open();
+    caller.send(invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]), headers: [`X-Outbound-Proxy: sip:127.0.0.1:${callee2.port}`] }).text, sipUdp);
+    const viaProxy = await callee2.next(isRequest('INVITE'));
+    expect(viaProxy.msg.kind === 'request' && viaProxy.msg.uri).toBe(`sip:100@127.0.0.1:${callee.port}`);
+    expect(getHeader(viaProxy.msg, 'X-Outbound-Proxy')).toBeUndefined();
+    expect(callee.count(isRequest('INVITE'))).toBe(0);
+    rtpA.close();
+  });
+
+  it('answers a malformed request with 400 naming the fault, and keeps serving', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}` });
+    const rtpA = await RtpPeer.open();
+    const bad = invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) }).text.replace('\n\nv=0', '\nContent-Length: 9999\n\nv=0');
+    caller.send(bad, sipUdp);
+    const r400 = await caller.next(isResponse(400));
+    expect((r400.msg as { reason: string }).reason).toMatch(/Content-Length/i);
+    for (let i = 0; i < 200; i++) caller.send(`garbage ${i} \u0000\u00ff`, sipUdp);
+    caller.send(invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) }).text, sipUdp);
+    await callee.next(isRequest('INVITE'));
+    expect(tandem.sip?.transport.counters.dropped).toBeGreaterThanOrEqual(200);
+    rtpA.close();
+  });
+});
