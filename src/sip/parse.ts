@@ -251,7 +251,9 @@ function parseOne(buf: Buffer, from: number, stream: boolean, maxBytes: number):
   }
   if (stream) {
     if (framingFault !== undefined || contentLength === undefined) {
-      return { state: 'error', error: new SipParseError(framingFault ?? 'missing Content-Length on stream transport') };
+      // The stream cannot go on, but a readable request still deserves a 400 naming the fault.
+      const response = typeof start !== 'string' && typeof headers !== 'string' ? responseContext(start, headers) : undefined;
+      return { state: 'error', error: new SipParseError(framingFault ?? 'missing Content-Length on stream transport', { header: 'Content-Length', response }) };
     }
     if (bodyStart + contentLength - pos > maxBytes) return tooLarge();
     if (buf.length < bodyStart + contentLength) return { state: 'incomplete' };

@@ -69,7 +69,8 @@ class StreamConnection {
     if (r.fatal !== undefined) {
       // The stream cannot be resynchronised after a framing error: answer if we can, then close.
       this.layer.deliver({ ok: false, error: r.fatal }, this.remote, this.local);
-      this.socket.end();
+      // The 400 is written from a promise chain: close after it has been queued.
+      setImmediate(() => this.socket.end());
       this.rest = Buffer.alloc(0);
     }
   }
