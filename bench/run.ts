@@ -15,6 +15,8 @@ import { externalServer, startServer, type ServerHandle } from './lib/server.js'
 import { runStep, type StepResult } from './lib/step.js';
 import { chartSvg } from './lib/svg.js';
 import { findMax, type FindMaxResult } from './lib/find-max.js';
+import { startSipSystem } from './lib/sip-systems.js';
+import { cpsTable, runCpsStep, type CpsResult } from './lib/cps.js';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const PORTS_PER_SERVER = 4000;
@@ -37,7 +39,7 @@ async function main(): Promise<number> {
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   mkdirSync(o.outDir, { recursive: true });
-  const base = join(o.outDir, `bench-${stamp}-${o.scenario}`);
+  const base = join(o.outDir, `bench-${stamp}-${o.via === 'sip' ? 'sip-' : ''}${o.cps ? 'cps' : o.scenario}`);
   const jsonl = `${base}.jsonl`;
 
   const servers: ServerHandle[] = [];
@@ -67,11 +69,33 @@ async function main(): Promise<number> {
   }
 
   const rows: StepResult[] = [];
+  const cpsRows: CpsResult[] = [];
   const capacities: FindMaxResult[] = [];
   try {
+    const sc = scenario(o.scenario);
     if (o.ng) servers.push(externalServer(o.ng, o.pid));
-    else {
-      const kinds: ('tandem' | 'rtpengine')[] = o.compare ? ['tandem', 'rtpengine'] : [o.server];
+    else if (o.via === 'sip') {
+      const kinds = o.compare === 'kamailio-rtpengine' ? (['tandem-b2bua', 'kamailio-rtpengine'] as const) : ([o.server === 'kamailio-rtpengine' ? 'kamailio-rtpengine' : 'tandem-b2bua'] as const);
+      for (const [i, kind] of kinds.entries()) {
+        const sipPort = o.sipPort + i;
+        say(`starting ${kind} (SIP udp 127.0.0.1:${sipPort} → callee :${sipPort + 100}, ng ${o.ngPort + i}, ports ${o.portBase + i * PORTS_PER_SERVER}-${o.portBase + (i + 1) * PORTS_PER_SERVER - 1})`);
+        servers.push(
+          await startSipSystem({
+            kind,
+            scenario: sc,
+            sipPort,
+            calleePort: sipPort + 100,
+            ngPort: o.ngPort + i,
+            portMin: o.portBase + i * PORTS_PER_SERVER,
+            portMax: o.portBase + (i + 1) * PORTS_PER_SERVER - 1,
+            threads: o.threads,
+            kamailioChildren: o.kamailioChildren,
+            cpus: serverCpus,
+          }),
+        );
+      }
+    } else {
+      const kinds: ('tandem' | 'rtpengine')[] = o.compare === 'rtpengine' ? ['tandem', 'rtpengine'] : [o.server === 'rtpengine' ? 'rtpengine' : 'tandem'];
       for (const [i, kind] of kinds.entries()) {
         say(`starting ${kind} (ng 127.0.0.1:${o.ngPort + i}, ports ${o.portBase + i * PORTS_PER_SERVER}-${o.portBase + (i + 1) * PORTS_PER_SERVER - 1})`);
         servers.push(
@@ -86,7 +110,6 @@ async function main(): Promise<number> {
         );
       }
     }
-    const sc = scenario(o.scenario);
     const runId = `bench${process.pid}${Date.now().toString(36)}`;
     appendFileSync(jsonl, JSON.stringify({ type: 'run', startedAt: new Date().toISOString(), argv: process.argv.slice(2), options: o, node: process.version }) + '\n');
     const measure = async (srv: ServerHandle, n: number): Promise<StepResult> => {
@@ -106,7 +129,19 @@ async function main(): Promise<number> {
         );
       return row;
     };
-    if (o.findMax) {
+    if (o.cps) {
+      for (const [k, rate] of o.cps.entries()) {
+        const order = k % 2 === 0 ? servers : [...servers].reverse();
+        for (const srv of order) {
+          if (stopping) return 130;
+          const row = await runCpsStep(srv, { scenario: sc, rate, durationS: o.durationS, holdMs: o.holdMs, runId, progress });
+          cpsRows.push(row);
+          appendFileSync(jsonl, JSON.stringify(row) + '\n');
+          if (o.json) process.stdout.write(JSON.stringify(row) + '\n');
+          else say(`${row.server} ${row.rate} calls/s: ${row.succeeded}/${row.attempted} ok, ${row.failed} failed, setup p50 ${row.setupMedianMs} ms p99 ${row.setupP99Ms} ms, server CPU ${row.serverCpuPct ?? '-'}%${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`);
+        }
+      }
+    } else if (o.findMax) {
       for (const srv of servers) {
         if (stopping) return 130;
         const r = await findMax(srv.name, { start: o.calls[0], ceiling: o.maxCalls, resolution: 0.1 }, (n) => measure(srv, n));
@@ -128,6 +163,11 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     await stopAll();
+  }
+  if (cpsRows.length > 0) {
+    if (!o.json) say('\n' + cpsTable(cpsRows));
+    say(`\nresults: ${jsonl}`);
+    return cpsRows.every((r) => r.valid && r.failed === 0) ? 0 : 3;
   }
   if (!rows.length) return 1;
   const title = `${o.scenario}: ${[...new Set(rows.map((r) => r.server))].join(' vs ')} — ${o.durationS}s per step${o.pin ? ', pinned' : ''}${o.findMax ? ', find-max' : ''}`;

@@ -1,5 +1,5 @@
 /**
- * Calls of one step: set up N calls over ng (offer → answer), stream RTP both ways on a drift-free
+ * Calls of one step: set up N calls (over ng or SIP, see signalling.ts), stream RTP both ways on a drift-free
  * schedule, tear down (delete). The schedule is absolute: packet k of a leg is due at
  * start + phase + k·ptime, phases spread evenly over one ptime so the load is smooth, and every packet due
  * at a tick is sent in that tick (late ticks catch up; lateness is recorded as timer lag).
@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type dgram from 'node:dgram';
 import { Histogram } from './metrics.js';
-import { expectOk, type NgClient } from './ng.js';
+import type { CallSignalling, Established } from './signalling.js';
 import { DirectionStats, Receiver, Sender, connectSocket, openSocket } from './rtp-leg.js';
 import { buildSdp, parseSdp, PT } from './sdp.js';
 import { encodedSignal, expectedSignal, SignalIndex } from './signal.js';
@@ -22,8 +22,7 @@ export interface Leg {
 
 export interface Call {
   callId: string;
-  fromTag: string;
-  toTag: string;
+  signalled: Established;
   caller: Leg;
   callee: Leg;
 }
@@ -57,7 +56,7 @@ export function mediaFor(sc: Scenario): Media {
 }
 
 export interface CallSetOptions {
-  ng: NgClient;
+  signalling: CallSignalling;
   scenario: Scenario;
   calls: number;
   runId: string;
@@ -101,38 +100,25 @@ export class CallSet {
     const sc = this.o.scenario;
     const media = mediaFor(sc);
     const callId = `${this.o.runId}-${i}`;
-    const fromTag = `a${i}`;
-    const toTag = `b${i}`;
     const [sa, sb] = await Promise.all([openSocket(), openSocket()]);
     try {
-      const offer = expectOk(
-        await this.o.ng.request({
-          command: 'offer',
-          'call-id': callId,
-          'from-tag': fromTag,
-          sdp: buildSdp({ sessionId: 1000 + i, port: sa.address().port, law: sc.callerLaw, ptime: sc.callerPtime }),
-          ...sc.offerFlags,
-        }),
-        'offer',
+      let calleePtime = sc.calleePtime;
+      const signalled = await this.o.signalling.establish(
+        callId,
+        buildSdp({ sessionId: 1000 + i, port: sa.address().port, law: sc.callerLaw, ptime: sc.callerPtime }),
+        (offerSdp) => {
+          const offered = parseSdp(offerSdp);
+          if (!offered.payloadTypes.includes(PT[sc.calleeLaw])) {
+            throw new Error(`offer to callee lacks ${sc.calleeLaw}: m= payload types ${offered.payloadTypes.join(' ')}`);
+          }
+          calleePtime = offered.ptime ?? sc.calleePtime;
+          return buildSdp({ sessionId: 2000 + i, port: sb.address().port, law: sc.calleeLaw, ptime: calleePtime });
+        },
       );
-      const toCallee = parseSdp(String(offer.sdp));
-      if (!toCallee.payloadTypes.includes(PT[sc.calleeLaw])) {
-        throw new Error(`offer to callee lacks ${sc.calleeLaw}: m= payload types ${toCallee.payloadTypes.join(' ')}`);
-      }
-      const calleePtime = toCallee.ptime ?? sc.calleePtime;
-      const answer = expectOk(
-        await this.o.ng.request({
-          command: 'answer',
-          'call-id': callId,
-          'from-tag': fromTag,
-          'to-tag': toTag,
-          sdp: buildSdp({ sessionId: 2000 + i, port: sb.address().port, law: sc.calleeLaw, ptime: calleePtime }),
-          replace: ['origin', 'session-connection'],
-        }),
-        'answer',
-      );
-      const toCaller = parseSdp(String(answer.sdp));
+      const toCallee = parseSdp(signalled.toCallee);
+      const toCaller = parseSdp(signalled.toCaller);
       if (!toCaller.payloadTypes.includes(PT[sc.callerLaw])) {
+        await signalled.release().catch(() => undefined);
         throw new Error(`answer to caller lacks ${sc.callerLaw}: m= payload types ${toCaller.payloadTypes.join(' ')}`);
       }
       await Promise.all([connectSocket(sa, toCaller.port, toCaller.address), connectSocket(sb, toCallee.port, toCallee.address)]);
@@ -144,7 +130,7 @@ export class CallSet {
       const recvA = new Receiver(sendB, media.atCaller, media.callerRank, this.dirs.ba);
       sa.on('message', (m) => recvA.onMessage(m));
       sb.on('message', (m) => recvB.onMessage(m));
-      return { callId, fromTag, toTag, caller: { socket: sa, sender: sendA, receiver: recvA }, callee: { socket: sb, sender: sendB, receiver: recvB } };
+      return { callId, signalled, caller: { socket: sa, sender: sendA, receiver: recvA }, callee: { socket: sb, sender: sendB, receiver: recvB } };
     } catch (e) {
       sa.close();
       sb.close();
@@ -227,7 +213,7 @@ export class CallSet {
       while (next < this.calls.length) {
         const c = this.calls[next++];
         try {
-          await this.o.ng.request({ command: 'delete', 'call-id': c.callId, 'from-tag': c.fromTag });
+          await c.signalled.release();
         } catch {
           /* counted nowhere: the step's numbers are already taken */
         }

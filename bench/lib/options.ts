@@ -2,14 +2,22 @@
 import type { ScenarioName } from './scenario.js';
 
 export interface BenchOptions {
-  server: 'tandem' | 'rtpengine';
+  server: 'tandem' | 'rtpengine' | 'kamailio-rtpengine';
+  /** How calls are set up: ng straight to the media server, or SIP through Tandem's B2BUA / Kamailio. */
+  via: 'ng' | 'sip';
+  /** Call-setup rate steps (calls/s), with --via sip; replaces the --calls steps. */
+  cps?: number[];
+  holdMs: number;
+  /** SIP port of the first system under test; the bench's callee listens 100 above. */
+  sipPort: number;
+  kamailioChildren: number;
   ng?: { host: string; port: number };
   pid?: number;
   calls: number[];
   scenario: ScenarioName;
   durationS: number;
   warmupS: number;
-  compare?: 'rtpengine';
+  compare?: 'rtpengine' | 'kamailio-rtpengine';
   json: boolean;
   threads: number;
   plc: boolean;
@@ -28,6 +36,15 @@ export interface BenchOptions {
 export const HELP = `npm run bench -- [options]
 
   --server tandem|rtpengine  server the bench starts itself (default tandem)
+  --via ng|sip               how calls are set up (default ng). sip: through Tandem's B2BUA
+                             (--server tandem) or Kamailio + rtpengine (--server kamailio-rtpengine),
+                             with the bench's own SIP caller and callee
+  --compare kamailio-rtpengine   with --via sip: Tandem's B2BUA and Kamailio + rtpengine side by side
+  --cps 20,50,100            with --via sip: call-setup rate steps instead of --calls steps; each call
+                             is INVITE/200/ACK, held --hold-ms without media, then BYE
+  --hold-ms N                how long each --cps call stays up (default 1000)
+  --sip-port P               SIP port of the system under test (default 15060; the callee uses P+100)
+  --kamailio-children N      Kamailio UDP workers (default 4)
   --ng HOST:PORT             drive an already running ng server instead (no CPU figures unless --pid)
   --pid PID                  process to read CPU/RSS of, with --ng
   --calls 50,100,200         concurrent calls per step (default 100)
@@ -51,6 +68,10 @@ export const HELP = `npm run bench -- [options]
 export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
   const o: BenchOptions = {
     server: 'tandem',
+    via: 'ng',
+    holdMs: 1000,
+    sipPort: 15060,
+    kamailioChildren: 4,
     calls: [100],
     scenario: 'transcode',
     durationS: 10,
@@ -89,10 +110,32 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         break;
       case '--server': {
         const v = value();
-        if (v !== 'tandem' && v !== 'rtpengine') throw new Error(`--server ${v}: expected tandem or rtpengine`);
+        if (v !== 'tandem' && v !== 'rtpengine' && v !== 'kamailio-rtpengine') throw new Error(`--server ${v}: expected tandem, rtpengine or kamailio-rtpengine`);
         o.server = v;
         break;
       }
+      case '--via': {
+        const v = value();
+        if (v !== 'ng' && v !== 'sip') throw new Error(`--via ${v}: expected ng or sip`);
+        o.via = v;
+        break;
+      }
+      case '--cps': {
+        const v = value();
+        const list = v.split(',').map((x) => Number(x.trim()));
+        if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 2000)) throw new Error(`--cps ${v}: expected a comma-separated list of integers 1..2000`);
+        o.cps = list;
+        break;
+      }
+      case '--hold-ms':
+        o.holdMs = num(0, 600_000);
+        break;
+      case '--sip-port':
+        o.sipPort = num(1024, 65000);
+        break;
+      case '--kamailio-children':
+        o.kamailioChildren = num(1, 64);
+        break;
       case '--ng': {
         const m = /^([\w.-]+):(\d+)$/.exec(value());
         if (!m) throw new Error(`--ng expects HOST:PORT`);
@@ -126,7 +169,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         break;
       case '--compare': {
         const v = value();
-        if (v !== 'rtpengine') throw new Error(`--compare ${v}: only rtpengine is supported`);
+        if (v !== 'rtpengine' && v !== 'kamailio-rtpengine') throw new Error(`--compare ${v}: expected rtpengine (with --via ng) or kamailio-rtpengine (with --via sip)`);
         o.compare = v;
         break;
       }
@@ -163,5 +206,14 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
   }
   if (o.findMax && !callsGiven) o.calls = [50];
   if (o.ng && o.compare) throw new Error('--ng and --compare cannot be combined: --compare starts both servers itself');
+  if (o.via === 'sip') {
+    if (o.ng) throw new Error('--via sip starts its systems itself: --ng does not apply');
+    if (o.server === 'rtpengine') throw new Error('--via sip: rtpengine has no SIP side; use --server kamailio-rtpengine');
+    if (o.compare === 'rtpengine') throw new Error('--via sip: compare with --compare kamailio-rtpengine');
+    if (o.findMax) throw new Error('--via sip: --find-max is for --via ng');
+  } else {
+    if (o.server === 'kamailio-rtpengine' || o.compare === 'kamailio-rtpengine') throw new Error('kamailio-rtpengine needs --via sip');
+    if (o.cps) throw new Error('--cps needs --via sip');
+  }
   return o;
 }

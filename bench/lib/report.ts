@@ -39,11 +39,12 @@ export function ratios(rows: StepResult[]): string {
   const byN = new Map<number, { t?: StepResult; r?: StepResult }>();
   for (const row of rows) {
     const e = byN.get(row.calls) ?? {};
-    if (row.server === 'tandem') e.t = row;
-    if (row.server === 'rtpengine') e.r = row;
+    if (row.server === 'tandem' || row.server === 'tandem-b2bua') e.t = row;
+    if (row.server === 'rtpengine' || row.server === 'kamailio+rtpengine') e.r = row;
     byN.set(row.calls, e);
   }
-  const out = ['Tandem ÷ rtpengine (below 1 = Tandem better):', 'calls  CPU/call  loss a→b  loss b→a  lat med  lat p99  valid'];
+  const names = [...new Set(rows.map((r) => r.server))];
+  const out = [`${names[0] ?? 'Tandem'} ÷ ${names[1] ?? 'rtpengine'} (below 1 = Tandem better):`, 'calls  CPU/call  loss a→b  loss b→a  lat med  lat p99  valid'];
   const ratio = (a?: number, b?: number): string =>
     a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) ? '-' : b === 0 ? (a === 0 ? '1 (0/0)' : 'inf') : (a / b).toFixed(2);
   for (const [n, { t, r }] of [...byN.entries()].sort((x, y) => x[0] - y[0])) {

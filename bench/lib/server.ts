@@ -6,8 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NgClient } from './ng.js';
+import type { BDict } from '../../src/control/bencode.js';
+import type { CallSignalling } from './signalling.js';
 
-export type ServerKind = 'tandem' | 'rtpengine' | 'external';
+export type ServerKind = 'tandem' | 'rtpengine' | 'external' | 'tandem-b2bua' | 'kamailio-rtpengine';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TANDEM_CLI = `${REPO_ROOT}dist/cli/tandem.js`;
@@ -20,6 +22,10 @@ export interface ServerHandle {
   name: string; // label in reports
   ng: { host: string; port: number };
   pid?: number;
+  /** Every process whose CPU and RSS count as the system's (e.g. Kamailio's workers and rtpengine); default [pid]. */
+  pids?: () => number[];
+  /** How calls are set up; default: ng offer/answer/delete to `ng`. */
+  signalling?: (offerFlags: BDict) => Promise<CallSignalling>;
   /** Last lines the server wrote on stderr (for error reports). */
   logTail(): string;
   stop(): Promise<void>;

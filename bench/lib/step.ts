@@ -6,6 +6,20 @@ import { NgClient } from './ng.js';
 import type { DirectionStats } from './rtp-leg.js';
 import type { Scenario } from './scenario.js';
 import { processCpuSeconds, processRssMb, type ServerHandle } from './server.js';
+import { NgSignalling } from './signalling.js';
+
+/** CPU seconds of all the system's processes (undefined when none can be read). */
+export function systemCpuSeconds(server: ServerHandle): number | undefined {
+  const pids = server.pids?.() ?? (server.pid !== undefined ? [server.pid] : []);
+  const each = pids.map(processCpuSeconds).filter((x): x is number => x !== undefined);
+  return each.length === 0 ? undefined : each.reduce((a, b) => a + b, 0);
+}
+
+export function systemRssMb(server: ServerHandle): number | undefined {
+  const pids = server.pids?.() ?? (server.pid !== undefined ? [server.pid] : []);
+  const each = pids.map(processRssMb).filter((x): x is number => x !== undefined);
+  return each.length === 0 ? undefined : each.reduce((a, b) => a + b, 0);
+}
 
 export interface DirectionResult {
   sent: number;
@@ -70,8 +84,10 @@ const LAG_P99_LIMIT = 5; // ms
 
 export async function runStep(server: ServerHandle, o: StepOptions): Promise<StepResult> {
   const startedAt = new Date().toISOString();
-  const ng = new NgClient({ ...server.ng, timeoutMs: 1000, retries: 4 });
-  const set = new CallSet({ ng, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}` });
+  const signalling = server.signalling !== undefined
+    ? await server.signalling(o.scenario.offerFlags)
+    : new NgSignalling(new NgClient({ ...server.ng, timeoutMs: 1000, retries: 4 }), o.scenario.offerFlags);
+  const set = new CallSet({ signalling, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}` });
   try {
     await set.setup();
     if (set.calls.length === 0) throw new Error(`no call could be set up on ${server.name}: ${set.setupErrors.slice(0, 3).join('; ')}`);
@@ -82,14 +98,14 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     set.startWindow();
     const senderBase = new Map<object, number>();
     for (const c of set.calls) for (const l of [c.caller, c.callee]) senderBase.set(l.sender, l.sender.packets);
-    const srvCpu0 = server.pid ? processCpuSeconds(server.pid) : undefined;
+    const srvCpu0 = systemCpuSeconds(server);
     const gen0 = process.cpuUsage();
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const t0 = performance.now();
     let rssMax = 0;
     await sleepWithProgress(o.durationS * 1000, (t) => {
-      if (server.pid) rssMax = Math.max(rssMax, processRssMb(server.pid) ?? 0);
+      rssMax = Math.max(rssMax, systemRssMb(server) ?? 0);
       const d = set.dirs;
       o.progress?.(
         `${label} ${t.toFixed(0)}/${o.durationS}s  sent ${d.ab.sent + d.ba.sent}  recv ${d.ab.received + d.ba.received}  lag p99 ${set.timerLag.quantile(0.99).toFixed(1)}ms`,
@@ -97,8 +113,8 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     });
     const wallS = (performance.now() - t0) / 1000;
     const gen = process.cpuUsage(gen0);
-    const srvCpu1 = server.pid ? processCpuSeconds(server.pid) : undefined;
-    if (server.pid) rssMax = Math.max(rssMax, processRssMb(server.pid) ?? 0);
+    const srvCpu1 = systemCpuSeconds(server);
+    rssMax = Math.max(rssMax, systemRssMb(server) ?? 0);
     set.stopWindow();
     loop.disable();
 
@@ -139,7 +155,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     };
   } finally {
     await set.teardown();
-    await ng.close();
+    await signalling.close();
   }
 }
 

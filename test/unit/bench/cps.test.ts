@@ -1,0 +1,21 @@
+import { describe, it, expect } from 'vitest';
+import { schedule, cpsTable, type CpsResult } from '../../../bench/lib/cps.js';
+
+describe('call-rate steps', () => {
+  it('schedules rate × duration calls at even intervals', () => {
+    expect(schedule(4, 1)).toEqual([0, 250, 500, 750]);
+    expect(schedule(50, 10)).toHaveLength(500);
+    expect(schedule(3, 0.5)).toEqual([0]);
+  });
+
+  it('reports the highest rate with no failure and a valid generator as sustained', () => {
+    const row = (server: string, rate: number, failed: number, valid = true): CpsResult => ({
+      type: 'cps', server, rate, durationS: 10, holdMs: 1000, attempted: rate * 10, succeeded: rate * 10 - failed, failed,
+      failures: failed ? ['INVITE timed out'] : [], setupMedianMs: 1, setupP99Ms: 2, serverCpuPct: 10, genCpuPct: 5, valid,
+    });
+    const text = cpsTable([row('a', 20, 0), row('a', 50, 0), row('a', 100, 3), row('b', 20, 0), row('b', 50, 0, false)]);
+    expect(text).toContain('sustained with zero failed calls: a ≥ 50 calls/s');
+    expect(text).toContain('sustained with zero failed calls: b ≥ 20 calls/s');
+    expect(text).toContain('a @100/s failures: INVITE timed out');
+  });
+});
