@@ -208,6 +208,27 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     rtpB.close();
   });
 
+  it('183 with SDP is early media: the caller gets it with its own codec and media flows before the answer', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, bCodecs: ['PCMU'] });
+    const rtpA = await RtpPeer.open();
+    const rtpB = await RtpPeer.open();
+    caller.send(invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) }).text, sipUdp);
+    const bInvite = await callee.next(isRequest('INVITE'));
+    callee.reply(bInvite, 183, { reason: 'Session Progress', sdp: sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }]) });
+    const early = await caller.next(isResponse(183));
+    const aSdp = early.msg.body.toString();
+    expect(codecNames(aSdp)).toEqual(['PCMA']);
+    // Ringback from the callee reaches the caller transcoded, before any 200.
+    const tone = patternPayload(160, 9);
+    await rtpB.send(rtpPacket({ pt: 0, seq: 1, ts: 160, ssrc: 7, payload: tone }), audioPort(bInvite.msg.body.toString()));
+    const got = await rtpA.waitFor(1);
+    expect(got[0][1] & 0x7f).toBe(8);
+    expect(got[0].subarray(12)).toEqual(Buffer.from(tone.map((x) => ULAW_TO_ALAW()[x])));
+    expect(caller.count(isResponse(200))).toBe(0);
+    rtpA.close();
+    rtpB.close();
+  });
+
   it('CANCEL before answer: 200 for the CANCEL, 487 for the INVITE, CANCEL to leg B, media freed', async () => {
     await start({ route: `sip:127.0.0.1:${callee.port}` });
     const rtpA = await RtpPeer.open();
