@@ -84,41 +84,32 @@ function copyLines(req: SipRequest, names: readonly string[]): SipHeader[] {
 }
 
 /**
- * The ACK a client INVITE transaction sends for a non-2xx final response (RFC 3261 §17.1.1.3):
- * same Request-URI, Call-ID, From, CSeq number and top Via as the INVITE, To from the response,
- * and the INVITE's Route headers.
+ * A request in the INVITE's own transaction (ACK for a non-2xx, CANCEL): same Request-URI,
+ * Call-ID, From, CSeq number and top Via (so the branch matches), the INVITE's Route headers, and
+ * the To given.
  */
-export function buildNon2xxAck(invite: SipRequest, response: SipResponse): SipRequest {
-  const cseq = getCSeq(invite);
+function sameTransaction(invite: SipRequest, method: 'ACK' | 'CANCEL', to: string): SipRequest {
   const topVia = headerLines(invite, 'Via')[0] ?? '';
   const headers: SipHeader[] = [
     { name: 'Via', value: topVia.split(',')[0].trim() },
     ...copyLines(invite, ['Route']),
     { name: 'Max-Forwards', value: '70' },
     { name: 'From', value: getHeader(invite, 'From') ?? '' },
-    { name: 'To', value: getHeader(response, 'To') ?? '' },
+    { name: 'To', value: to },
     { name: 'Call-ID', value: getHeader(invite, 'Call-ID') ?? '' },
-    { name: 'CSeq', value: `${cseq?.seq ?? 0} ACK` },
+    { name: 'CSeq', value: `${getCSeq(invite)?.seq ?? 0} ${method}` },
   ];
-  return createRequest('ACK', invite.uri, headers);
+  return createRequest(method, invite.uri, headers);
 }
 
-/**
- * CANCEL for a pending INVITE (RFC 3261 §9.1): same Request-URI, Call-ID, To, From, CSeq number
- * and top Via (so the branch matches the INVITE's), and the INVITE's Route headers.
- */
+/** The ACK a client INVITE transaction sends for a non-2xx final response (RFC 3261 §17.1.1.3): To from the response. */
+export function buildNon2xxAck(invite: SipRequest, response: SipResponse): SipRequest {
+  return sameTransaction(invite, 'ACK', getHeader(response, 'To') ?? '');
+}
+
+/** CANCEL for a pending INVITE (RFC 3261 §9.1): To as in the INVITE. */
 export function buildCancel(invite: SipRequest, reason?: string): SipRequest {
-  const cseq = getCSeq(invite);
-  const topVia = headerLines(invite, 'Via')[0] ?? '';
-  const headers: SipHeader[] = [
-    { name: 'Via', value: topVia.split(',')[0].trim() },
-    ...copyLines(invite, ['Route']),
-    { name: 'Max-Forwards', value: '70' },
-    { name: 'From', value: getHeader(invite, 'From') ?? '' },
-    { name: 'To', value: getHeader(invite, 'To') ?? '' },
-    { name: 'Call-ID', value: getHeader(invite, 'Call-ID') ?? '' },
-    { name: 'CSeq', value: `${cseq?.seq ?? 0} CANCEL` },
-  ];
-  if (reason !== undefined) headers.push({ name: 'Reason', value: reason });
-  return createRequest('CANCEL', invite.uri, headers);
+  const cancel = sameTransaction(invite, 'CANCEL', getHeader(invite, 'To') ?? '');
+  if (reason !== undefined) cancel.headers.push({ name: 'Reason', value: reason });
+  return cancel;
 }

@@ -125,17 +125,25 @@ function sippMediaPort(): number {
     expect(bad, 'bytes that are no G.711 round trip of what was played').toBe(0);
   }
 
-  it('PCMA caller ↔ PCMU callee: call connects, media is transcoded both ways, BYE tears down, media freed', async () => {
-    const calleePort = await freeUdpPort();
-    const sip = await startB2bua({ route: `sip:127.0.0.1:${calleePort}`, bCodecs: ['PCMU'] });
+  /**
+   * One call through the B2BUA: the callee (with -rtp_echo) starts first, then the caller; dumpcap
+   * watches both media ports. Both SIPp runs must succeed; returns what each saw and what crossed the wire.
+   */
+  async function callThrough(o: {
+    to: number;
+    transport?: 'u1' | 't1';
+    calleePort: number;
+    caller: { scenario: string; tokens?: Record<string, string | number> };
+    callee: { scenario: string; tokens?: Record<string, string | number> };
+  }): Promise<{ caller: SippResult; callee: SippResult; toCallee: CapturedRtp[]; toCaller: CapturedRtp[] }> {
     const callerMedia = sippMediaPort();
     const calleeMedia = callerMedia + 2000;
     const cap = await startCapture({ ports: [callerMedia, calleeMedia], timeoutMs: TIMEOUT_MS });
-    const callee = startSipp({ scenario: 'uas-pcmu.xml', localPort: calleePort, mediaPort: calleeMedia, rtpEcho: true, timeoutMs: TIMEOUT_MS });
+    const callee = startSipp({ ...o.callee, localPort: o.calleePort, mediaPort: calleeMedia, rtpEcho: true, timeoutMs: TIMEOUT_MS });
     const caller = startSipp({
-      scenario: 'uac-pcma.xml',
-      tokens: { PCAP: pcapA, PLAY_MS },
-      remote: `127.0.0.1:${sip.udp}`,
+      ...o.caller,
+      remote: `127.0.0.1:${o.to}`,
+      ...(o.transport !== undefined ? { transport: o.transport } : {}),
       localPort: await freeUdpPort(),
       mediaPort: callerMedia,
       service: '100',
@@ -144,6 +152,18 @@ function sippMediaPort(): number {
     const [a, b] = await Promise.all([caller.done, callee.done]);
     const packets = await cap.stop();
     expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
+    return { caller: a, callee: b, toCallee: packets.filter((p) => p.dstPort === calleeMedia), toCaller: packets.filter((p) => p.dstPort === callerMedia) };
+  }
+
+  it('PCMA caller ↔ PCMU callee: call connects, media is transcoded both ways, BYE tears down, media freed', async () => {
+    const calleePort = await freeUdpPort();
+    const sip = await startB2bua({ route: `sip:127.0.0.1:${calleePort}`, bCodecs: ['PCMU'] });
+    const { caller: a, callee: b, toCallee, toCaller } = await callThrough({
+      to: sip.udp,
+      calleePort,
+      callee: { scenario: 'uas-pcmu.xml' },
+      caller: { scenario: 'uac-pcma.xml', tokens: { PCAP: pcapA, PLAY_MS } },
+    });
 
     // Each side saw only its own codec in the SDP it received.
     const calleeInvite = sdpOfFirst(b, /^INVITE /);
@@ -157,8 +177,6 @@ function sippMediaPort(): number {
     // On the wire: the caller's PCMA arrives at the callee as PCMU (A→µ table), and the callee's
     // echo comes back to the caller as PCMA again (µ→A table).
     const played = rtpPayloads(pcapA);
-    const toCallee = packets.filter((p) => p.dstPort === calleeMedia);
-    const toCaller = packets.filter((p) => p.dstPort === callerMedia);
     expect(new Set(toCallee.map((p) => p.payloadType))).toEqual(new Set([0]));
     expect(new Set(toCaller.map((p) => p.payloadType))).toEqual(new Set([8]));
     expectPayloads(toCallee, played.map((x) => Buffer.from(x.map((c) => A2U[c]))));
@@ -182,22 +200,12 @@ function sippMediaPort(): number {
   it('re-INVITEs from the caller (hold, resume, codec change to PCMU): media flows after each', async () => {
     const calleePort = await freeUdpPort();
     const sip = await startB2bua({ route: `sip:127.0.0.1:${calleePort}`, bCodecs: ['PCMU'] });
-    const callerMedia = sippMediaPort();
-    const calleeMedia = callerMedia + 2000;
-    const cap = await startCapture({ ports: [callerMedia, calleeMedia], timeoutMs: TIMEOUT_MS });
-    const callee = startSipp({ scenario: 'uas-pcmu.xml', localPort: calleePort, mediaPort: calleeMedia, rtpEcho: true, timeoutMs: TIMEOUT_MS });
-    const caller = startSipp({
-      scenario: 'uac-reinvite.xml',
-      tokens: { PCAP: pcapA, PCAP2: pcapU, PLAY_MS, STEP_MS: 300 },
-      remote: `127.0.0.1:${sip.udp}`,
-      localPort: await freeUdpPort(),
-      mediaPort: callerMedia,
-      service: '100',
-      timeoutMs: TIMEOUT_MS,
+    const { callee: b, toCallee, toCaller } = await callThrough({
+      to: sip.udp,
+      calleePort,
+      callee: { scenario: 'uas-pcmu.xml' },
+      caller: { scenario: 'uac-reinvite.xml', tokens: { PCAP: pcapA, PCAP2: pcapU, PLAY_MS, STEP_MS: 300 } },
     });
-    const [a, b] = await Promise.all([caller.done, callee.done]);
-    const packets = await cap.stop();
-    expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
     const invites = receivedMessages(b.messages).filter((m) => /^\s*INVITE /.test(m));
     expect(invites).toHaveLength(4);
     expect(invites[1]).toMatch(/a=sendonly/);
@@ -205,11 +213,9 @@ function sippMediaPort(): number {
     // Leg B keeps its policy through every re-INVITE: PCMU only.
     for (const inv of invites) expect(inv).toMatch(/m=audio \d+ RTP\/AVP 0 101/);
     // After the codec change the caller sends PCMU: it now passes through untouched to the callee.
-    const toCallee = packets.filter((p) => p.dstPort === calleeMedia);
     const pcmuPlayed = rtpPayloads(pcapU);
     const last = toCallee.slice(-pcmuPlayed.length);
     expectPayloads(last, pcmuPlayed);
-    const toCaller = packets.filter((p) => p.dstPort === callerMedia);
     expect(toCaller.slice(-10).every((p) => p.payloadType === 0)).toBe(true);
     await expect.poll(mediaCalls, { timeout: 3000 }).toEqual([]);
   }, 30_000);
@@ -217,22 +223,12 @@ function sippMediaPort(): number {
   it('re-INVITEs from the callee (hold, resume, codec change to PCMA): the caller keeps PCMA, media flows after each', async () => {
     const calleePort = await freeUdpPort();
     const sip = await startB2bua({ route: `sip:127.0.0.1:${calleePort}`, bCodecs: ['PCMU'] });
-    const callerMedia = sippMediaPort();
-    const calleeMedia = callerMedia + 2000;
-    const cap = await startCapture({ ports: [callerMedia, calleeMedia], timeoutMs: TIMEOUT_MS });
-    const callee = startSipp({ scenario: 'uas-reinvite.xml', tokens: { STEP_MS: 400, PLAY_MS: 1500 }, localPort: calleePort, mediaPort: calleeMedia, rtpEcho: true, timeoutMs: TIMEOUT_MS });
-    const caller = startSipp({
-      scenario: 'uac-answer-reinvites.xml',
-      tokens: { PCAP: pcapLong },
-      remote: `127.0.0.1:${sip.udp}`,
-      localPort: await freeUdpPort(),
-      mediaPort: callerMedia,
-      service: '100',
-      timeoutMs: TIMEOUT_MS,
+    const { caller: a, toCallee } = await callThrough({
+      to: sip.udp,
+      calleePort,
+      callee: { scenario: 'uas-reinvite.xml', tokens: { STEP_MS: 400, PLAY_MS: 1500 } },
+      caller: { scenario: 'uac-answer-reinvites.xml', tokens: { PCAP: pcapLong } },
     });
-    const [a, b] = await Promise.all([caller.done, callee.done]);
-    const packets = await cap.stop();
-    expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
     const reinvites = receivedMessages(a.messages).filter((m) => /^\s*INVITE /.test(m));
     expect(reinvites).toHaveLength(3);
     expect(reinvites[0]).toMatch(/a=sendonly/);
@@ -240,7 +236,6 @@ function sippMediaPort(): number {
     // The caller never sees a codec it did not offer: PCMA (and DTMF) in every re-offer.
     for (const inv of reinvites) expect(inv).toMatch(/m=audio \d+ RTP\/AVP 8 101/);
     // Media keeps flowing to the callee after the last re-INVITE, now as PCMA (its new codec).
-    const toCallee = packets.filter((p) => p.dstPort === calleeMedia);
     const tail = toCallee.slice(-10);
     expect(tail).toHaveLength(10);
     expect(tail.every((p) => p.payloadType === 8)).toBe(true);
@@ -278,26 +273,15 @@ function sippMediaPort(): number {
   it('a TCP caller reaches a UDP callee, with media transcoded', async () => {
     const calleePort = await freeUdpPort();
     const sip = await startB2bua({ route: `sip:127.0.0.1:${calleePort};transport=udp`, bCodecs: ['PCMU'] });
-    const callerMedia = sippMediaPort();
-    const calleeMedia = callerMedia + 2000;
-    const cap = await startCapture({ ports: [callerMedia, calleeMedia], timeoutMs: TIMEOUT_MS });
-    const callee = startSipp({ scenario: 'uas-pcmu.xml', localPort: calleePort, mediaPort: calleeMedia, rtpEcho: true, timeoutMs: TIMEOUT_MS });
-    const caller = startSipp({
-      scenario: 'uac-pcma.xml',
-      tokens: { PCAP: pcapA, PLAY_MS },
-      remote: `127.0.0.1:${sip.tcp}`,
+    const { caller: a, callee: b, toCallee } = await callThrough({
+      to: sip.tcp,
       transport: 't1',
-      localPort: await freeUdpPort(),
-      mediaPort: callerMedia,
-      service: '100',
-      timeoutMs: TIMEOUT_MS,
+      calleePort,
+      callee: { scenario: 'uas-pcmu.xml' },
+      caller: { scenario: 'uac-pcma.xml', tokens: { PCAP: pcapA, PLAY_MS } },
     });
-    const [a, b] = await Promise.all([caller.done, callee.done]);
-    const packets = await cap.stop();
-    expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
     expect(a.messages).toMatch(/TCP message received/);
     expect(b.messages).toMatch(/UDP message received/);
-    const toCallee = packets.filter((p) => p.dstPort === calleeMedia);
     expectPayloads(toCallee, rtpPayloads(pcapA).map((x) => Buffer.from(x.map((c) => A2U[c]))));
     await expect.poll(mediaCalls, { timeout: 3000 }).toEqual([]);
   }, 30_000);
