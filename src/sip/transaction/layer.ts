@@ -63,21 +63,26 @@ export class TransactionLayer {
     return { clientTransactions: this.clients.size, serverTransactions: this.servers.size, ...this.counts };
   }
 
+  /** What every transaction gets from the layer; a terminated one leaves `table`. */
+  private env<T extends { id: string }>(table: Map<string, T>) {
+    return {
+      sender: this.opts.sender,
+      clock: this.clock,
+      timers: this.timers,
+      log: this.opts.log,
+      onRetransmit: () => void this.counts.retransmissions++,
+      onTerminated: (t: T) => {
+        if (table.get(t.id) === t) table.delete(t.id);
+      },
+    };
+  }
+
   // ---- client side --------------------------------------------------------------------------
 
   sendRequest(request: SipRequest, destination: SipEndpoint, handler: ClientTransactionHandler): ClientTransaction {
     const branch = getVias(request)[0]?.branch ?? '';
     const id = `${branch}|${request.method}`;
-    const txn = new ClientTxn(id, request, destination, handler, {
-      sender: this.opts.sender,
-      clock: this.clock,
-      timers: this.timers,
-      log: this.opts.log,
-      onRetransmit: () => this.counts.retransmissions++,
-      onTerminated: (t) => {
-        if (this.clients.get(t.id) === t) this.clients.delete(t.id);
-      },
-    });
+    const txn = new ClientTxn(id, request, destination, handler, this.env(this.clients));
     this.clients.set(id, txn);
     txn.start();
     return txn;
@@ -147,17 +152,7 @@ export class TransactionLayer {
       existing.retransmitted();
       return;
     }
-    const txn = new ServerTxn(key, req, inbound.source, {
-      sender: this.opts.sender,
-      clock: this.clock,
-      timers: this.timers,
-      log: this.opts.log,
-      onRetransmit: () => this.counts.retransmissions++,
-      onTerminated: (t) => {
-        if (this.servers.get(t.id) === t) this.servers.delete(t.id);
-      },
-      on2xx: (t, res) => this.await2xxAck(t, res),
-    });
+    const txn = new ServerTxn(key, req, inbound.source, { ...this.env(this.servers), on2xx: (t, res) => this.await2xxAck(t, res) });
     this.servers.set(key, txn);
     // §17.2.1: answer an INVITE with 100 at once, so the caller stops retransmitting it.
     if (req.method === 'INVITE') txn.respond(createResponse(req, 100));
