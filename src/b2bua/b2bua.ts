@@ -142,11 +142,8 @@ export class B2bua implements TransactionUser {
       this.reject(txn, 415, 'Unsupported Media Type', `body of type ${ct ?? 'unknown'}`, [{ name: 'Accept', value: 'application/sdp' }]);
       return;
     }
+    // An offerless INVITE (late offer) is fine: the callee's 2xx will carry the offer.
     const sdp = sdpBody(req);
-    if (sdp === undefined) {
-      this.reject(txn, 488, 'Offerless INVITE Not Supported', 'INVITE without SDP');
-      return;
-    }
     const ruri = parseUri(req.uri);
     const user = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.user : ruri.ok && ruri.uri.type === 'tel' ? ruri.uri.number : undefined;
     const domain = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.host : undefined;
@@ -171,13 +168,15 @@ export class B2bua implements TransactionUser {
     }
     let codecs: string[] = [];
     try {
-      const parsed = parseSdp(sdp);
-      codecs = parsed.session.media.filter((m) => m.type === 'audio' && m.port !== 0).flatMap((m) => mediaCodecs(m).map((c) => c.name));
+      if (sdp !== undefined) {
+        const parsed = parseSdp(sdp);
+        codecs = parsed.session.media.filter((m) => m.type === 'audio' && m.port !== 0).flatMap((m) => mediaCodecs(m).map((c) => c.name));
+      }
     } catch (err) {
       this.reject(txn, 400, 'Malformed SDP', errorMessage(err));
       return;
     }
-    const refusal = checkOffer(route.policy, 'a-to-b', codecs);
+    const refusal = sdp === undefined ? null : checkOffer(route.policy, 'a-to-b', codecs);
     if (refusal !== null) {
       this.reject(txn, 488, 'Not Acceptable Here', refusal, [{ name: 'Warning', value: `305 tandem "${refusal.replace(/"/g, "'")}"` }]);
       return;

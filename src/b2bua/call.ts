@@ -84,6 +84,11 @@ export class B2buaCall {
   /** side whose re-INVITE/UPDATE is in flight (RFC 3261 §14.2: one at a time, else 491). */
   private pending: Side | undefined;
   private readonly offeredSdp: boolean;
+  /**
+   * A late offer in flight (RFC 3264 §4 with RFC 3261 §13.2.1): the 2xx from `to` carried the offer,
+   * the answer comes in the ACK from `from`; only then is `to` ACKed, with that answer.
+   */
+  private lateAck: { from: Side; to: Side; dir: Direction; seq: number } | undefined;
   /** audio codecs of the caller's first offer, in its order. */
   private readonly callerCodecs: string[];
 
@@ -308,8 +313,9 @@ export class B2buaCall {
     const tag = getTo(res)?.tag;
     const seq = getCSeq(req)?.seq ?? this.bSeq;
     if (this.b.dialog !== undefined && this.b.dialog.remoteTag === tag) {
-      // A 2xx retransmission: our ACK was lost (RFC 3261 §13.2.2.4): ACK again.
-      this.sendBAck(seq);
+      // A 2xx retransmission: our ACK was lost (RFC 3261 §13.2.2.4): ACK again (unless the ACK
+      // still waits for the caller's answer to a late offer).
+      if (this.lateAck?.to !== 'b') this.sendBAck(seq);
       return;
     }
     if (this.b.dialog !== undefined || req !== this.bInvite) {
@@ -323,7 +329,8 @@ export class B2buaCall {
     const dialog = uacDialog(req, res);
     this.b.dialog = dialog;
     this.b.destination = this.setup.nextHop ?? dialogDestination(dialog, this.b.protocol) ?? this.b.destination;
-    this.sendBAck(seq);
+    const lateOffer = sentSdp === undefined ? sdpBody(res) : undefined;
+    if (lateOffer === undefined || this.cancelled || this.state === 'ended') this.sendBAck(seq);
     if (this.cancelled || this.state === 'ended') {
       this.log.info('leg B answered after the caller cancelled; hanging up leg B');
       this.sendBye(dialog, this.b.destination, 'cancelled');
@@ -332,7 +339,17 @@ export class B2buaCall {
     }
     const sdp = sdpBody(res);
     let aSdp: string | undefined;
-    if (sentSdp !== undefined) {
+    if (lateOffer !== undefined) {
+      try {
+        aSdp = await this.mediaOffer('b-to-a', lateOffer);
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, 'media offer of the late offer failed');
+        this.sendBAck(seq);
+        this.end(`media offer failed: ${errorMessage(err)}`, { aStatus: mediaFailureStatus(err).status });
+        return;
+      }
+      this.lateAck = { from: 'a', to: 'b', dir: 'b-to-a', seq };
+    } else if (sentSdp !== undefined) {
       if (sdp === undefined) {
         this.log.warn('leg B answered without SDP');
         this.end('leg B answered without SDP', { aStatus: 502 });
@@ -392,6 +409,28 @@ export class B2buaCall {
   /** ACK for a 2xx we sent on `side`; nothing more to do once the layer stopped retransmitting. */
   handleAck(side: Side, ack: SipRequest): void {
     this.log.debug({ side, cseq: getCSeq(ack)?.seq }, 'ACK');
+    const late = this.lateAck;
+    if (late === undefined || late.from !== side) return;
+    this.run(async () => {
+      if (this.lateAck !== late) return;
+      this.lateAck = undefined;
+      const to = this.leg(late.to);
+      const d = to.dialog;
+      if (d === undefined) return;
+      const answer = sdpBody(ack);
+      let out: string | undefined;
+      if (answer !== undefined) {
+        try {
+          out = await this.mediaAnswer(late.dir, answer);
+        } catch (err) {
+          this.log.warn({ err: errorMessage(err) }, 'media answer of the late offer failed');
+        }
+      }
+      const headers: SipHeader[] = out !== undefined ? [{ name: 'Content-Type', value: 'application/sdp' }] : [];
+      const ackOut = dialogRequest(d, { method: 'ACK', via: this.ctx.via(to.destination.protocol), cseq: late.seq, headers, ...(out !== undefined ? { body: Buffer.from(out, 'utf8') } : {}) });
+      this.ctx.sendAck(ackOut, to.destination, this.log);
+      if (out === undefined) this.end('the late offer got no usable answer in the ACK');
+    });
   }
 
   handleRequest(side: Side, req: SipRequest, txn: ServerTransaction): void {
@@ -472,14 +511,25 @@ export class B2buaCall {
         this.run(async () => {
           if (res.status >= 200 && res.status < 300) {
             refreshTarget(d, res);
-            if (req.method === 'INVITE') {
+            const answer = sdpBody(res);
+            const late = req.method === 'INVITE' && sdp === undefined && answer !== undefined;
+            if (req.method === 'INVITE' && !(late && (this.pending === side || this.lateAck?.to === otherSide))) {
               this.ctx.sendAck(dialogRequest(d, { method: 'ACK', via: this.ctx.via(to.destination.protocol), cseq: seq }), to.destination, this.log);
             }
             if (this.pending !== side) return; // a 2xx retransmission
             this.pending = undefined;
-            const answer = sdpBody(res);
             let back: string | undefined;
-            if (sdp !== undefined && answer !== undefined) {
+            if (late && answer !== undefined) {
+              // An offerless re-INVITE: the 2xx holds the offer, the answer will come in the ACK.
+              try {
+                back = await this.mediaOffer(dir === 'a-to-b' ? 'b-to-a' : 'a-to-b', answer);
+              } catch (err) {
+                this.ctx.sendAck(dialogRequest(d, { method: 'ACK', via: this.ctx.via(to.destination.protocol), cseq: seq }), to.destination, this.log);
+                this.end(`media offer failed: ${errorMessage(err)}`);
+                return;
+              }
+              this.lateAck = { from: side, to: otherSide, dir: dir === 'a-to-b' ? 'b-to-a' : 'a-to-b', seq };
+            } else if (sdp !== undefined && answer !== undefined) {
               try {
                 back = await this.mediaAnswer(dir, answer);
               } catch (err) {
@@ -487,10 +537,6 @@ export class B2buaCall {
                 this.end(`media answer failed: ${errorMessage(err)}`);
                 return;
               }
-            } else if (sdp === undefined && answer !== undefined) {
-              // An offerless re-INVITE: the answerer's 2xx carries an offer, whose answer would
-              // come in the ACK. Tandem does not proxy that exchange (see README).
-              this.log.warn('offerless re-INVITE is not supported; its 2xx offer is not relayed');
             }
             this.ctx.respond(txn, res.status, { reason: res.reason, contact: this.leg(side).contact, ...(back !== undefined ? { sdp: back } : {}) });
             return;

@@ -229,6 +229,48 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     rtpB.close();
   });
 
+  it('an offerless INVITE: the callee\'s 200 carries the offer, the caller\'s ACK the answer, which reaches the callee in its ACK', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}` });
+    const rtpA = await RtpPeer.open();
+    const rtpB = await RtpPeer.open();
+    const { text, callId } = invite({});
+    caller.send(text, sipUdp);
+    const bInvite = await callee.next(isRequest('INVITE'));
+    expect(bInvite.msg.body.length).toBe(0);
+    callee.reply(bInvite, 200, { reason: 'OK', sdp: sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }]) });
+    const ok = await caller.next(isResponse(200, 'INVITE'));
+    const offerToA = ok.msg.body.toString();
+    expect(codecNames(offerToA)).toEqual(['PCMU']);
+    // Leg B is not ACKed before the caller has answered.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(callee.count(isRequest('ACK'))).toBe(0);
+    const seq = getCSeq(ok.msg)?.seq ?? 0;
+    caller.send(
+      [
+        `ACK ${contactUri(ok)} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bKlate${seq}`,
+        'Max-Forwards: 70',
+        `From: ${getHeader(ok.msg, 'From') ?? ''}`,
+        `To: ${getHeader(ok.msg, 'To') ?? ''}`,
+        `Call-ID: ${callId}`,
+        `CSeq: ${seq} ACK`,
+        'Content-Type: application/sdp',
+        '',
+        sdpOffer(rtpA.port, [{ pt: 0, name: 'PCMU' }]),
+      ].join('\n'),
+      sipUdp,
+    );
+    const bAck = await callee.next(isRequest('ACK'));
+    expect(codecNames(bAck.msg.body.toString())).toEqual(['PCMU']);
+    // Media flows with the ports the late offer/answer set up.
+    const payload = patternPayload(160, 4);
+    await rtpA.send(rtpPacket({ pt: 0, seq: 1, ts: 160, ssrc: 3, payload }), audioPort(offerToA));
+    const atB = await rtpB.waitFor(1);
+    expect(atB[0].subarray(12)).toEqual(payload);
+    rtpA.close();
+    rtpB.close();
+  });
+
   it('CANCEL before answer: 200 for the CANCEL, 487 for the INVITE, CANCEL to leg B, media freed', async () => {
     await start({ route: `sip:127.0.0.1:${callee.port}` });
     const rtpA = await RtpPeer.open();
@@ -274,6 +316,41 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     expect(bOk.msg.body.toString()).toMatch(/a=recvonly/);
     expect(codecNames(bOk.msg.body.toString())).toEqual(['PCMU', 'telephone-event']);
     void aOk;
+    rtpA.close();
+    rtpB.close();
+  });
+
+  it('an offerless re-INVITE from leg B: the caller\'s 2xx offer goes to B under B\'s policy, B\'s answer comes back in the ACK', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, bCodecs: ['PCMU'] });
+    const { bInvite, rtpA, rtpB } = await connectedCall();
+    const bDialog = { callId: getCallId(bInvite.msg) ?? '', localTag: callee.tag, remoteTag: (getHeader(bInvite.msg, 'From') ?? '').replace(/.*tag=/, ''), localUri: 'sip:100@127.0.0.1', remoteUri: 'sip:alice@127.0.0.1', target: contactUri(bInvite), seq: 7 };
+    const markA = caller.inbox.length;
+    callee.send(inDialog('INVITE', bDialog, callee), sipUdp);
+    const aReinvite = await caller.next(isRequest('INVITE'), 3000, markA);
+    expect(aReinvite.msg.body.length).toBe(0);
+    caller.reply(aReinvite, 200, { reason: 'OK', sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }, { pt: 101, name: 'telephone-event' }]) });
+    const bOk = await callee.next(isResponse(200, 'INVITE'), 3000, 0);
+    const toB = bOk.msg.body.toString();
+    expect(codecNames(toB)).toEqual(['PCMU', 'telephone-event']);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(caller.count((m) => m.kind === 'request' && m.method === 'ACK')).toBe(0);
+    callee.send(
+      [
+        `ACK ${contactUri(bOk)} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${callee.port};branch=z9hG4bKlateb`,
+        'Max-Forwards: 70',
+        `From: <sip:100@127.0.0.1>;tag=${callee.tag}`,
+        `To: ${getHeader(bOk.msg, 'To') ?? ''}`,
+        `Call-ID: ${bDialog.callId}`,
+        'CSeq: 7 ACK',
+        'Content-Type: application/sdp',
+        '',
+        sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }]),
+      ].join('\n'),
+      sipUdp,
+    );
+    const aAck = await caller.next(isRequest('ACK'), 3000, markA);
+    expect(codecNames(aAck.msg.body.toString())).toEqual(['PCMA']);
     rtpA.close();
     rtpB.close();
   });
