@@ -1,7 +1,7 @@
 import type { BDict, BValue } from './bencode.js';
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
-import { defaultMediaOptions, type CodecOptions, type MediaEchoMode, type MediaOptions, type RtcpMuxMode } from '../media/api.js';
+import { defaultMediaOptions, TRANSPORT_PROTOCOLS, type CodecOptions, type MediaEchoMode, type MediaOptions, type RtcpMuxMode } from '../media/api.js';
 
 /**
  * ng message → typed MediaOptions. Keys and flags are accepted as rtpengine accepts them:
@@ -92,7 +92,7 @@ type CodecOp = (typeof CODEC_OPS)[number];
 const HANDLED_KEYS = new Set([
   'command', 'call-id', 'from-tag', 'to-tag', 'via-branch', 'sdp', 'flags', 'replace', 'codec', 'ptime',
   'ptime-reverse', 'reverse-ptime', 'media-echo', 'ice', 'rtcp-mux', 'received-from', 'media-address', 'address-family',
-  'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code',
+  'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code', 'transport-protocol', 'sdes',
 ]);
 
 /** Flags we accept and honour. */
@@ -116,7 +116,7 @@ const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
 const UNSUPPORTED_FLAGS = new Set([
   'fatal', 'fast', 'media-handover', 'record-call', 'generate-mid', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
   'unidirectional', 'port-latching-', 'early-media', 'inject-dtmf', 'block-dtmf', 'block-media', 'trickle-ice',
-  'no-jitter-buffer', 'debug', 'webrtc', 'sdes-off', 'osrtp', 'dtls-passive', 'dtls-active', 'fragment', 'all',
+  'no-jitter-buffer', 'debug', 'webrtc', 'osrtp', 'dtls-passive', 'dtls-active', 'fragment', 'all',
 ]);
 
 const ECHO_MODES: Record<string, MediaEchoMode> = {
@@ -127,7 +127,7 @@ const RTCP_MUX: ReadonlySet<string> = new Set(['offer', 'require', 'demux', 'acc
 
 /** Keys of features we do not have yet: a warning names each one present. */
 const UNSUPPORTED_KEYS = new Set([
-  'dtls', 'sdes', 'transport-protocol', 'record-call', 'metadata', 'xmlrpc-callback', 'tos', 'delete-delay',
+  'dtls', 'record-call', 'metadata', 'xmlrpc-callback', 'tos', 'delete-delay',
   't38', 't.38', 'direction', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
   'to-label', 'interface', 'sdp-attr', 'output-destination', 'recording-file', 'recording-path', 'recording-pattern',
   'media-address-family', 'trigger', 'trigger-end', 'delay-buffer', 'xmlrpc', 'moh', 'blob', 'file', 'db-id',
@@ -203,7 +203,8 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
     }
     const set = BOOLEAN_FLAGS[name];
     if (set !== undefined) set(o);
-    else if (UNSUPPORTED_FLAGS.has(name) || name.startsWith('sdes-') || name.startsWith('dtls-') || name.startsWith('record'))
+    else if (name.startsWith('sdes-')) applySdes(o, name.slice('sdes-'.length), warnings);
+    else if (UNSUPPORTED_FLAGS.has(name) || name.startsWith('dtls-') || name.startsWith('record'))
       warnings.push(`flag ${flag} not supported yet; ignored`);
     else warnings.push(`flag ${flag} unknown; ignored`);
   }
@@ -269,12 +270,29 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
   const label = f.string('label');
   if (label !== undefined) o.label = label;
 
+  const tp = f.string('transport-protocol');
+  if (tp !== undefined) {
+    const want = TRANSPORT_PROTOCOLS.find((x) => x.toLowerCase() === tp.trim().toLowerCase());
+    if (want === undefined) warnings.push(`transport-protocol ${tp} not supported yet; the offerer's profile is kept`);
+    else o.transportProtocol = want;
+  }
+  for (const v of f.list('sdes')) applySdes(o, normalizeKey(v), warnings);
+
   for (const key of f.keys()) {
     if (HANDLED_KEYS.has(key)) continue;
     if (UNSUPPORTED_KEYS.has(key)) warnings.push(`${key} not supported yet; ignored`);
     else warnings.push(`unknown key "${key}" ignored`);
   }
   return { options: o, warnings };
+}
+
+/** `SDES` values (or `SDES-<value>` flags): off, no-<suite>, only-<suite>. */
+function applySdes(o: MediaOptions, what: string, warnings: string[]): void {
+  const suite = (s: string): string => s.toUpperCase().replace(/-/g, '_');
+  if (what === 'off' || what === 'no') o.sdes.off = true;
+  else if (what.startsWith('no-')) o.sdes.no.push(suite(what.slice(3)));
+  else if (what.startsWith('only-')) o.sdes.only.push(suite(what.slice(5)));
+  else warnings.push(`SDES ${what} not supported yet; ignored`);
 }
 
 function applyReplace(o: MediaOptions, what: string, warnings: string[]): void {

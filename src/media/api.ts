@@ -46,6 +46,25 @@ export interface MediaOptions {
   replaceOrigin: boolean;
   replaceSessionConnection: boolean;
   label?: string;
+  /**
+   * The profile the SDP going out of this offer gets (`transport-protocol`): RTP/AVP ↔ RTP/SAVP
+   * bridges plain RTP and SDES-SRTP. Unset: the offerer's profile, crypto passed end to end.
+   */
+  transportProtocol?: TransportProtocolName;
+  /** SDES (RFC 4568) choices, as rtpengine's `SDES` key spells them. */
+  sdes: SdesOptions;
+}
+
+export type TransportProtocolName = 'RTP/AVP' | 'RTP/SAVP' | 'RTP/AVPF' | 'RTP/SAVPF';
+export const TRANSPORT_PROTOCOLS: readonly TransportProtocolName[] = ['RTP/AVP', 'RTP/SAVP', 'RTP/AVPF', 'RTP/SAVPF'];
+
+export interface SdesOptions {
+  /** `SDES=off`: never offer a=crypto. */
+  off: boolean;
+  /** `SDES=no-<suite>`: suites left out. */
+  no: string[];
+  /** `SDES=only-<suite>`: only these suites. */
+  only: string[];
 }
 
 export interface OfferRequest {
@@ -170,5 +189,6 @@ export function defaultMediaOptions(): MediaOptions {
     portLatching: false,
     replaceOrigin: false,
     replaceSessionConnection: false,
+    sdes: { off: false, no: [], only: [] },
   };
 }

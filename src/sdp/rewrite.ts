@@ -9,6 +9,10 @@ export interface MediaRewrite {
   ptime?: number;
   /** We do not run ICE (yet): the peer's candidates would point around us. */
   removeIce: boolean;
+  /** A new transport profile (RTP/AVP ↔ RTP/SAVP bridging). */
+  protocol?: string;
+  /** SDES a=crypto lines to put instead of the input's; `[]` removes them. Unset: left as they are. */
+  crypto?: { id: number; suite: string; config: string }[];
 }
 
 export interface SdpRewrite {
@@ -50,6 +54,11 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
       m.rtcp = { port: r.rtcpPort };
     }
     if (m.direction === undefined) m.direction = 'sendrecv';
+    if (r.protocol !== undefined) m.protocol = r.protocol;
+    if (r.crypto !== undefined) {
+      if (r.crypto.length === 0) delete m.crypto;
+      else m.crypto = r.crypto.map((c) => ({ ...c }));
+    }
     if (r.removeIce) {
       delete m.candidates;
       delete m.iceUfrag;

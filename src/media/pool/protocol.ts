@@ -43,6 +43,16 @@ export interface SideConfig {
   strictSource: boolean;
   /** Clock rate of what this side sends us, for jitter. */
   clockRate: number;
+  /** SDES-SRTP on this side (RFC 3711/4568): we decrypt what it sends and encrypt what we send it. */
+  srtp?: SrtpSideConfig;
+}
+
+export interface SrtpSideConfig {
+  profile: 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32';
+  /** base64 master key||salt the peer encrypts with (its a=crypto). */
+  recv: string;
+  /** base64 master key||salt we encrypt with toward the peer (the a=crypto we gave it). */
+  send: string;
 }
 
 export interface BridgeConfig {

@@ -1,6 +1,7 @@
 import type { Logger } from '../../common/log.js';
 import type { MediaEchoMode, MediaOptions } from '../api.js';
-import type { BridgePorts } from '../pool/protocol.js';
+import type { BridgePorts, SrtpSideConfig } from '../pool/protocol.js';
+import type { SdesCrypto } from '../../sdp/crypto.js';
 import type { SdpCodec } from '../../sdp/sdp.js';
 import type { AnswerCodecPlan, OfferCodecPlan } from '../../sdp/negotiate.js';
 
@@ -32,6 +33,13 @@ export class CallMedia {
   /** Packet time each side receives, when we repacketize towards it. */
   framesTo: [number, number] = [0, 0];
   timedOut = false;
+  /** SDES-SRTP each side speaks, once both a=crypto halves are known. */
+  srtp: [SrtpSideConfig | undefined, SrtpSideConfig | undefined] = [undefined, undefined];
+  /**
+   * SDES between an offer and its answer: the offerer's key we chose (we answer it with ours), or
+   * the keys we offered the answerer (its answer picks one by tag).
+   */
+  sdes?: { offererKey?: SdesCrypto; ourKeyForOfferer?: Buffer; offeredToAnswerer?: SdesCrypto[]; offererProtocol: string };
 
   constructor(
     readonly index: number,

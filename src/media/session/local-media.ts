@@ -13,6 +13,7 @@ import { parseSdp, mediaCodecs, mediaConnection, isRtpMedia, type ParsedSdp } fr
 import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, type CodecMapping } from '../../sdp/negotiate.js';
 import { rewriteSdp, type MediaRewrite } from '../../sdp/rewrite.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
+import { sdesAnswer, sdesOffer } from './sdes.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to and SDP advertises. */
@@ -131,6 +132,7 @@ export class LocalMedia implements MediaControl {
         codecs: isRtpMedia(m) ? plan.answererOffer : undefined,
         ...(req.options.ptime !== undefined && audio ? { ptime: req.options.ptime } : {}),
         removeIce: true,
+        ...sdesOffer(m, media, req.options),
       });
     });
     warnings.push(...sdpWarnings(sdp, req.options));
@@ -206,6 +208,7 @@ export class LocalMedia implements MediaControl {
         codecs: isRtpMedia(m) ? plan.offererAnswer : undefined,
         ...(ptimeOut !== undefined && audio ? { ptime: ptimeOut } : {}),
         removeIce: true,
+        ...sdesAnswer(m, media, offerSide, answerSide),
       });
       offerer.rtcpMux = mux;
     });
@@ -334,6 +337,7 @@ export class LocalMedia implements MediaControl {
       latch: o.asymmetric ? 'asymmetric' : o.portLatching ? 'port' : 'symmetric',
       strictSource: o.strictSource,
       clockRate,
+      ...(media.srtp[s] !== undefined ? { srtp: media.srtp[s] } : {}),
     };
   }
 
@@ -520,7 +524,8 @@ function applyEcho(dirs: [DirectionConfig, DirectionConfig], mode: string, reque
 function sdpWarnings(sdp: ParsedSdp, options: MediaOptions): string[] {
   const w: string[] = [];
   const ms = sdp.session.media;
-  if (ms.some((m) => m.crypto !== undefined && m.crypto.length > 0)) w.push('SDES-SRTP is not supported yet: a=crypto passed through end to end (no transcoding possible)');
+  if (options.transportProtocol === undefined && ms.some((m) => m.crypto !== undefined && m.crypto.length > 0))
+    w.push('a=crypto passed through end to end (no transport-protocol given: SRTP is not terminated, no transcoding possible)');
   if (ms.some((m) => m.fingerprint !== undefined) || sdp.session.fingerprint !== undefined) w.push('DTLS-SRTP is not supported yet: fingerprint passed through end to end');
   if (options.ice !== 'remove' && (ms.some((m) => m.candidates !== undefined || m.iceUfrag !== undefined) || sdp.session.iceUfrag !== undefined))
     w.push('ICE is not supported yet: candidates removed');

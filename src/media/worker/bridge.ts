@@ -4,6 +4,7 @@ import type { BridgeConfig, BridgePorts, BridgeStats, SideConfig, SideStats, Tra
 import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
 import { validateRtcpCompound } from '../rtp/rtcp.js';
 import { RtpReceiveStats } from '../rtp/stats.js';
+import { SrtpContext } from '../rtp/srtp.js';
 import { DirectionProcessor, type PacketSink } from './direction.js';
 import type { WorkerClock } from './clock.js';
 
@@ -44,6 +45,9 @@ class BridgeSide implements PacketSink {
   ssrc = 0;
   /** The peer the RTP socket is connected to, once latched; null while it is not connected. */
   private connectedTo: TransportAddress | null = null;
+  /** SRTP contexts when this side speaks SDES-SRTP: what it sends us, what we send it. */
+  private srtpIn: SrtpContext | undefined;
+  private srtpOut: SrtpContext | undefined;
   private connecting = false;
   private heldWhileConnecting: Buffer[] | null = null;
 
@@ -61,7 +65,18 @@ class BridgeSide implements PacketSink {
     // A re-negotiation that changes the SDP address moves the peer and starts learning again;
     // one that keeps it (e.g. the other leg's re-INVITE) keeps what we latched.
     const moved = !sameAddress(this.cfg.peerRtp, cfg.peerRtp) || cfg.latch === 'asymmetric';
+    const keysChanged = cfg.srtp?.recv !== this.cfg.srtp?.recv || cfg.srtp?.send !== this.cfg.srtp?.send || cfg.srtp?.profile !== this.cfg.srtp?.profile;
     this.cfg = cfg;
+    if (keysChanged) {
+      // New keys mean new contexts (rollover counters and replay windows start over, RFC 3711 §3.2).
+      const s = cfg.srtp;
+      const ctx = (b64: string): SrtpContext => {
+        const ks = Buffer.from(b64, 'base64');
+        return new SrtpContext(s?.profile ?? 'AES_CM_128_HMAC_SHA1_80', ks.subarray(0, 16), ks.subarray(16, 30));
+      };
+      this.srtpIn = s === undefined ? undefined : ctx(s.recv);
+      this.srtpOut = s === undefined ? undefined : ctx(s.send);
+    }
     if (!this.latchedRtp || moved) this.peerRtp = cfg.peerRtp;
     if (!this.latchedRtcp || moved) this.peerRtcp = cfg.peerRtcp;
     if (moved) {
@@ -74,10 +89,20 @@ class BridgeSide implements PacketSink {
     }
   }
 
-  private readonly onRtpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    if (this.cfg.rtcpMux && msg.length >= 2 && isRtcpPacketType(msg[1])) {
-      this.onRtcp(msg, rinfo);
+  private readonly onRtpSocket = (received: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.cfg.rtcpMux && received.length >= 2 && isRtcpPacketType(received[1])) {
+      this.onRtcp(received, rinfo);
       return;
+    }
+    let msg = received;
+    if (this.srtpIn !== undefined) {
+      // Authenticate before anything else: a forged packet must not latch or count as media.
+      const r = this.srtpIn.unprotectRtp(received);
+      if (!r.ok) {
+        this.rtpIn.errors++;
+        return;
+      }
+      msg = r.packet;
     }
     const len = msg.length;
     const hdrLen = rtpHeaderLength(msg, len);
@@ -105,7 +130,8 @@ class BridgeSide implements PacketSink {
     );
     if (this.action === DROP) return;
     if (this.action === ECHO) {
-      this.sendBack(msg, len, rinfo);
+      const out = this.srtpOut !== undefined ? this.srtpOut.protectRtp(msg) : msg;
+      this.sendBack(out, out.length, rinfo);
       this.sent++;
       return;
     }
@@ -116,7 +142,16 @@ class BridgeSide implements PacketSink {
     this.onRtcp(msg, rinfo);
   };
 
-  private onRtcp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onRtcp(received: Buffer, rinfo: dgram.RemoteInfo): void {
+    let msg = received;
+    if (this.srtpIn !== undefined) {
+      const r = this.srtpIn.unprotectRtcp(received);
+      if (!r.ok) {
+        this.rtcpIn.errors++;
+        return;
+      }
+      msg = r.packet;
+    }
     if (!validateRtcpCompound(msg, msg.length)) {
       this.rtcpIn.errors++;
       return;
@@ -130,8 +165,9 @@ class BridgeSide implements PacketSink {
     this.lastPacketMs = this.clock.coarseMs;
     if (this.action === DROP) return;
     if (this.action === ECHO) {
-      if (!this.cfg.rtcpMux) this.rtcpSocket.send(msg, 0, msg.length, rinfo.port, rinfo.address);
-      else this.sendBack(msg, msg.length, rinfo);
+      const out = this.srtpOut !== undefined ? this.srtpOut.protectRtcp(msg) : msg;
+      if (!this.cfg.rtcpMux) this.rtcpSocket.send(out, 0, out.length, rinfo.port, rinfo.address);
+      else this.sendBack(out, out.length, rinfo);
       return;
     }
     this.target.sendRtcp(msg);
@@ -166,6 +202,11 @@ class BridgeSide implements PacketSink {
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
   emit(buf: Buffer, len: number): void {
+    if (this.srtpOut !== undefined) {
+      const out = this.srtpOut.protectRtp(len === buf.length ? buf : buf.subarray(0, len));
+      if (this.sendToRtpPeer(out, out.length)) this.sent++;
+      return;
+    }
     if (this.sendToRtpPeer(buf, len)) this.sent++;
   }
 
@@ -218,7 +259,8 @@ class BridgeSide implements PacketSink {
     });
   }
 
-  sendRtcp(msg: Buffer): void {
+  sendRtcp(plain: Buffer): void {
+    const msg = this.srtpOut !== undefined ? this.srtpOut.protectRtcp(plain) : plain;
     if (this.cfg.rtcpMux) {
       this.sendToRtpPeer(msg, msg.length);
       return;

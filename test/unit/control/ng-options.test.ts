@@ -72,9 +72,18 @@ describe('ng options', () => {
   });
 
   it('warns, naming them, about features not built yet and unknown keys or flags', () => {
-    const { warnings } = read({ DTLS: 'passive', SDES: ['off'], 'record call': 'yes', flags: ['media-handover', 'no-such-flag'], 'transport-protocol': 'RTP/SAVP', frobnicate: 1, ICE: 'force' });
+    const { warnings } = read({ DTLS: 'passive', SDES: ['pad'], 'record call': 'yes', flags: ['media-handover', 'no-such-flag'], 'transport-protocol': 'UDP/TLS/RTP/SAVPF', frobnicate: 1, ICE: 'force' });
     const all = warnings.join('\n');
-    for (const name of ['dtls', 'sdes', 'record-call', 'media-handover', 'no-such-flag', 'transport-protocol', 'frobnicate', 'ICE=force']) expect(all).toContain(name);
+    for (const name of ['dtls', 'SDES pad', 'record-call', 'media-handover', 'no-such-flag', 'transport-protocol UDP/TLS/RTP/SAVPF', 'frobnicate', 'ICE=force']) expect(all).toContain(name);
+  });
+
+  it('reads transport-protocol and SDES as key or flags', () => {
+    const a = read({ 'transport-protocol': 'rtp/savp', SDES: ['no-AES_CM_128_HMAC_SHA1_32'] });
+    expect(a.options.transportProtocol).toBe('RTP/SAVP');
+    expect(a.options.sdes).toEqual({ off: false, no: ['AES_CM_128_HMAC_SHA1_32'], only: [] });
+    const b = read({ flags: ['SDES-off', 'SDES-only-AES_CM_128_HMAC_SHA1_80'] });
+    expect(b.options.sdes).toEqual({ off: true, no: [], only: ['AES_CM_128_HMAC_SHA1_80'] });
+    expect(b.warnings).toEqual([]);
   });
 
   it('rejects bad values with an error naming the key', () => {
