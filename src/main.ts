@@ -48,6 +48,7 @@ function routeTable(config: TandemConfig): RouteTable {
     table = singleTargetTable(config.route, {
       ...(config.bCodecs !== undefined ? { codecs: config.bCodecs } : {}),
       ...(config.bPtime !== undefined ? { ptime: config.bPtime } : {}),
+      ...(config.bSrtp !== undefined ? { srtp: config.bSrtp } : {}),
       transcode: config.bTranscode,
     });
   } else table = { routes: [], trustedProxySources: [] };

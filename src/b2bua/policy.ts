@@ -18,6 +18,11 @@ export interface LegPolicy {
   strip: string[];
   /** if not empty, only these are offered to this leg (sdp_keep_codecs_by_name/id); telephone-event stays. */
   keep: string[];
+  /**
+   * Media security this leg gets: `sdes` = RTP/SAVP with SDES keys (RFC 4568), `none` = plain
+   * RTP/AVP; undefined = whatever the other leg offers (crypto then passes end to end).
+   */
+  srtp?: 'sdes' | 'none';
 }
 
 export interface CallPolicy {
@@ -77,6 +82,8 @@ export function offerMediaOptions(policy: CallPolicy, dir: Direction): MediaOpti
     o.codec.mask = [...answerer.strip];
   }
   if (offerer.strip.length > 0) o.codec.strip = [...offerer.strip];
+  if (answerer.srtp === 'sdes') o.transportProtocol = 'RTP/SAVP';
+  else if (answerer.srtp === 'none') o.transportProtocol = 'RTP/AVP';
   if (answerer.ptime !== undefined) o.ptime = answerer.ptime;
   if (offerer.ptime !== undefined) o.ptimeReverse = offerer.ptime;
   return o;

@@ -136,7 +136,7 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
   const p = defaultLegPolicy();
   if (v === undefined) return p;
   if (!isObject(v)) fail(file, path, 'must be an object');
-  onlyKeys(file, path, v, ['codecs', 'ptime', 'transcode', 'strip', 'keep']);
+  onlyKeys(file, path, v, ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp']);
   if (v.codecs !== undefined && v.codecs !== null) {
     p.codecs = strList(file, `${path}.codecs`, v.codecs);
     if (p.codecs.length === 0) fail(file, `${path}.codecs`, 'must name at least one codec (or be left out)');
@@ -148,6 +148,10 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
   }
   if (v.strip !== undefined) p.strip = strList(file, `${path}.strip`, v.strip);
   if (v.keep !== undefined) p.keep = strList(file, `${path}.keep`, v.keep);
+  if (v.srtp !== undefined) {
+    if (v.srtp !== 'sdes' && v.srtp !== 'none') fail(file, `${path}.srtp`, 'must be "sdes" or "none"');
+    p.srtp = v.srtp;
+  }
   return p;
 }
 

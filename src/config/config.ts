@@ -23,6 +23,8 @@ export interface TandemConfig {
   bCodecs?: string[];
   bPtime?: number;
   bTranscode: boolean;
+  /** Leg B's media security with --route: SDES-SRTP or plain RTP. */
+  bSrtp?: 'sdes' | 'none';
   /** Where the B2BUA's media plane lives: in-process, or a remote Tandem/rtpengine over ng. */
   media: MediaPlaneConfig;
   /** RFC 3261 §17 timer bases, ms. */
@@ -72,6 +74,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bCodecs', name: 'b-codecs', arg: 'LIST', help: 'with --route: codecs leg B gets, in order, e.g. PCMU or PCMA,PCMU' },
   { key: 'bPtime', name: 'b-ptime', arg: 'MS', help: 'with --route: packetization time leg B gets' },
   { key: 'bTranscode', name: 'b-transcode', arg: 'yes|no', help: 'with --route: may transcode to satisfy --b-codecs (default yes)' },
+  { key: 'bSrtp', name: 'b-srtp', arg: 'sdes|none', help: 'with --route: leg B gets SDES-SRTP (RTP/SAVP) or plain RTP' },
   { key: 'media', name: 'media', arg: 'local|ng:IP:PORT', help: 'media plane for SIP calls: in-process (default) or a Tandem/rtpengine over ng' },
   { key: 'sipT1', name: 'sip-t1', arg: 'MS', help: 'SIP timer T1, RTT estimate (default 500)' },
   { key: 'sipT2', name: 'sip-t2', arg: 'MS', help: 'SIP timer T2, longest non-INVITE retransmit interval (default 4000)' },
@@ -203,6 +206,10 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (!/^(yes|no|true|false|1|0)$/i.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be yes or no`);
       cfg.bTranscode = /^(yes|true|1)$/i.test(v);
       break;
+    case 'bSrtp':
+      if (v !== 'sdes' && v !== 'none') throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be sdes or none`);
+      cfg.bSrtp = v;
+      break;
     case 'media': {
       if (v.toLowerCase() === 'local') {
         cfg.media = { kind: 'local' };
@@ -255,8 +262,8 @@ export function validateConfig(cfg: TandemConfig): TandemConfig {
   if (cfg.portMax - cfg.portMin < 3) throw new TandemError('CONFIG', `--port-min/--port-max: the range must hold at least two port pairs`);
   if (cfg.sipT2 < cfg.sipT1) throw new TandemError('CONFIG', `--sip-t2 (${cfg.sipT2}) must not be below --sip-t1 (${cfg.sipT1})`);
   if (cfg.route !== undefined && cfg.routesFile !== undefined) throw new TandemError('CONFIG', '--route and --routes-file: give one or the other');
-  if ((cfg.bCodecs !== undefined || cfg.bPtime !== undefined) && cfg.route === undefined)
-    throw new TandemError('CONFIG', '--b-codecs/--b-ptime: only with --route (a routes file carries its own policy)');
+  if ((cfg.bCodecs !== undefined || cfg.bPtime !== undefined || cfg.bSrtp !== undefined) && cfg.route === undefined)
+    throw new TandemError('CONFIG', '--b-codecs/--b-ptime/--b-srtp: only with --route (a routes file carries its own policy)');
   const hasTls = cfg.listenSip.some((l) => l.protocol === 'tls');
   if (hasTls && (cfg.tlsCert === undefined || cfg.tlsKey === undefined))
     throw new TandemError('CONFIG', '--listen-sip: a tls listener needs --tls-cert and --tls-key');

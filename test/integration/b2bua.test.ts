@@ -3,6 +3,8 @@ import { pino } from 'pino';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { SrtpContext } from '../../src/media/rtp/srtp.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTandem, type RunningTandem } from '../../src/main.js';
@@ -425,6 +427,42 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     rtpA.close();
     rtpB.close();
   }, 15_000);
+});
+
+describe('B2BUA media security per leg', () => {
+  it('--b-srtp=sdes: a plain caller reaches a callee over SDES-SRTP; media decrypts on both ends', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, bCodecs: ['PCMU'], bSrtp: 'sdes' });
+    const rtpA = await RtpPeer.open();
+    const rtpB = await RtpPeer.open();
+    caller.send(invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]) }).text, sipUdp);
+    const bInvite = await callee.next(isRequest('INVITE'));
+    const toB = bInvite.msg.body.toString();
+    expect(toB).toMatch(/^m=audio \d+ RTP\/SAVP 0/m);
+    const offered = [...toB.matchAll(/^a=crypto:(\d+) (\S+) inline:(\S+)/gm)];
+    expect(offered.map((m) => m[2])).toEqual(['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']);
+    const bKey = randomBytes(30);
+    const answer = sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }], [`a=crypto:${offered[0][1]} AES_CM_128_HMAC_SHA1_80 inline:${bKey.toString('base64')}`]).replace('RTP/AVP', 'RTP/SAVP');
+    callee.reply(bInvite, 200, { reason: 'OK', sdp: answer });
+    const ok = await caller.next(isResponse(200, 'INVITE'));
+    const toA = ok.msg.body.toString();
+    expect(toA).toMatch(/^m=audio \d+ RTP\/AVP 8/m);
+    expect(toA).not.toMatch(/a=crypto/);
+    // A → B: PCMA in, PCMU out, encrypted with the key Tandem offered B.
+    const pa = patternPayload(160, 1);
+    await rtpA.send(rtpPacket({ pt: 8, seq: 1, ts: 0, ssrc: 1, payload: pa }), audioPort(toA));
+    const [enc] = await rtpB.waitFor(1);
+    const fromTandem = new SrtpContext('AES_CM_128_HMAC_SHA1_80', Buffer.from(offered[0][3], 'base64').subarray(0, 16), Buffer.from(offered[0][3], 'base64').subarray(16));
+    const dec = fromTandem.unprotectRtp(enc);
+    expect(dec.ok && dec.packet.subarray(12).equals(Buffer.from(pa.map((x) => ALAW_TO_ULAW()[x])))).toBe(true);
+    // B → A: SRTP with B's key in, plain PCMA out.
+    const pb = patternPayload(160, 2);
+    const fromB = new SrtpContext('AES_CM_128_HMAC_SHA1_80', bKey.subarray(0, 16), bKey.subarray(16));
+    await rtpB.send(fromB.protectRtp(rtpPacket({ pt: 0, seq: 7, ts: 0, ssrc: 2, payload: pb })), audioPort(toB));
+    const [plain] = await rtpA.waitFor(1);
+    expect(plain.subarray(12)).toEqual(Buffer.from(pb.map((x) => ULAW_TO_ALAW()[x])));
+    rtpA.close();
+    rtpB.close();
+  });
 });
 
 describe('B2BUA request screening', () => {

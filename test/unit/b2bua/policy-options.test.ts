@@ -72,6 +72,13 @@ describe('codec policy → what each leg is offered', () => {
     expect(ans.replaceOrigin && ans.replaceSessionConnection).toBe(true);
   });
 
+  it('srtp per leg becomes the transport-protocol of offers to that leg', () => {
+    const p = policy({ srtp: 'sdes' }, { srtp: 'none' });
+    expect(offerMediaOptions(p, 'a-to-b').transportProtocol).toBe('RTP/SAVP');
+    expect(offerMediaOptions(p, 'b-to-a').transportProtocol).toBe('RTP/AVP');
+    expect(offerMediaOptions(policy({}), 'a-to-b').transportProtocol).toBeUndefined();
+  });
+
   it('checkOffer says why an offer cannot satisfy the receiving leg', () => {
     expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['PCMU', 'telephone-event'])).toBeNull();
     expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['G729'])).toMatch(/G729 can be transcoded to PCMA|none of G729/);

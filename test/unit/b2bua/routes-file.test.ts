@@ -72,6 +72,8 @@ describe('routes file', () => {
     expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"transcode": "yes"}}}]}')).toThrow(/policy\.b\.transcode/);
     expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"c": {}}}]}')).toThrow(/policy\.c: unknown key/);
     expect(bad('{"routes": [], "trustedProxySources": ["nope"]}')).toThrow(/trustedProxySources\[0\]/);
+    expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"srtp": "dtls"}}}]}')).toThrow(/policy\.b\.srtp: must be "sdes" or "none"/);
+    expect(parseRoutes('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"srtp": "sdes"}}}]}', 'r.json').routes[0].policy.b.srtp).toBe('sdes');
     expect(() => loadRoutesFile('/nonexistent/routes.json')).toThrow(/--routes-file: cannot read \/nonexistent\/routes\.json/);
   });
 

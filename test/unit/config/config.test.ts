@@ -88,7 +88,7 @@ describe('SIP options', () => {
     expect(() => run(['--listen-sip=ws:127.0.0.1:80'])).toThrow(/--listen-sip/);
     expect(() => run(['--listen-sip=tls:127.0.0.1:5061'])).toThrow(/tls listener needs --tls-cert/);
     expect(() => run(['--route=http://x'])).toThrow(/--route/);
-    expect(() => run(['--b-codecs=PCMU'])).toThrow(/--b-codecs\/--b-ptime: only with --route/);
+    expect(() => run(['--b-codecs=PCMU'])).toThrow(/--b-codecs\/--b-ptime\/--b-srtp: only with --route/);
     expect(() => run(['--route=sip:127.0.0.1', '--b-codecs=PC MU'])).toThrow(/--b-codecs/);
     expect(() => run(['--route=sip:127.0.0.1', '--b-ptime=5'])).toThrow(/--b-ptime/);
     expect(() => run(['--media=ng:localhost:2223'])).toThrow(/--media/);
