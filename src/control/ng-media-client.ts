@@ -110,7 +110,7 @@ export function optionsDict(o: MediaOptions): BDict {
   if (o.ptime !== undefined) d.ptime = o.ptime;
   if (o.ptimeReverse !== undefined) d['ptime-reverse'] = o.ptimeReverse;
   if (o.mediaEcho !== undefined) d['media echo'] = o.mediaEcho;
-  if (o.ice === 'remove') d.ICE = 'remove';
+  if (o.ice !== undefined && o.ice !== 'default') d.ICE = o.ice;
   if (o.rtcpMux.length > 0) d['rtcp-mux'] = [...o.rtcpMux];
   if (o.receivedFrom !== undefined) d['received-from'] = [o.receivedFrom.family, o.receivedFrom.address];
   if (o.mediaAddress !== undefined) d['media address'] = o.mediaAddress;

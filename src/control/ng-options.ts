@@ -198,6 +198,7 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
     }
     if (name.startsWith('ice-') ) {
       if (name === 'ice-remove') o.ice = 'remove';
+      else if (name === 'ice-force' || name === 'ice-lite') o.ice = name === 'ice-force' ? 'force' : 'lite';
       else warnings.push(`flag ${flag} not supported yet (ICE is removed from SDP)`);
       continue;
     }
@@ -237,7 +238,9 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
 
   const ice = f.string('ice');
   if (ice !== undefined) {
-    if (ice.toLowerCase() === 'remove') o.ice = 'remove';
+    const mode = ice.trim().toLowerCase();
+    if (mode === 'remove' || mode === 'force' || mode === 'lite' || mode === 'default') o.ice = mode;
+    else if (mode === 'force-relay' || mode === 'optional') warnings.push(`ICE=${ice} not supported; ICE-lite is used where the peer does ICE`);
     else warnings.push(`ICE=${ice} not supported yet (ICE attributes are removed)`);
   }
 

@@ -9,7 +9,12 @@ import type { CodecOptions } from '../sdp/negotiate.js';
 
 export type MediaEchoMode = 'forward' | 'backwards' | 'both' | 'blackhole';
 export type RtcpMuxMode = 'offer' | 'require' | 'demux' | 'accept' | 'reject';
-export type IceMode = 'remove' | 'default';
+/**
+ * ICE (rtpengine's `ICE` key): `remove` strips it; `force`/`lite` make Tandem an ICE-lite agent
+ * (RFC 8445 §2.5) toward the recipient of the offer; by default Tandem answers an offerer that
+ * uses ICE as an ICE-lite agent and strips ICE toward a recipient that did not ask for it.
+ */
+export type IceMode = 'remove' | 'default' | 'force' | 'lite';
 
 /** Codec manipulation, as in ng's `codec` dictionary (defined beside the planner that reads it). */
 export type { CodecOptions };

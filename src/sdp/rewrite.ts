@@ -13,6 +13,8 @@ export interface MediaRewrite {
   protocol?: string;
   /** SDES a=crypto lines to put instead of the input's; `[]` removes them. Unset: left as they are. */
   crypto?: { id: number; suite: string; config: string }[];
+  /** Our ICE-lite credentials and host candidate for this m= line (after the peer's ICE is removed). */
+  ice?: { ufrag: string; pwd: string };
 }
 
 export interface SdpRewrite {
@@ -59,7 +61,7 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
       if (r.crypto.length === 0) delete m.crypto;
       else m.crypto = r.crypto.map((c) => ({ ...c }));
     }
-    if (r.removeIce) {
+    if (r.removeIce || r.ice !== undefined) {
       delete m.candidates;
       delete m.iceUfrag;
       delete m.icePwd;
@@ -67,12 +69,22 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
       delete m.endOfCandidates;
       delete m.remoteCandidates;
     }
+    if (r.ice !== undefined) {
+      // One host candidate per component (RFC 8445 §5.1.2: type preference 126 for host).
+      m.iceUfrag = r.ice.ufrag;
+      m.icePwd = r.ice.pwd;
+      const cand = (component: number, port: number) => ({ foundation: '1', component, transport: 'UDP', priority: (126 << 24) | (65535 << 8) | (256 - component), ip: rw.address, port, type: 'host' });
+      m.candidates = r.rtcpMux ? [cand(1, r.port)] : [cand(1, r.port), cand(2, r.rtcpPort)];
+      m.endOfCandidates = 'end-of-candidates';
+    }
   });
-  if (rw.media.some((r) => r?.removeIce)) {
+  if (rw.media.some((r) => r?.removeIce || r?.ice !== undefined)) {
     delete s.iceUfrag;
     delete s.icePwd;
     delete s.iceOptions;
     delete s.icelite;
   }
+  // A lite agent says so at session level (RFC 8839 §5.3).
+  if (rw.media.some((r) => r?.ice !== undefined)) s.icelite = 'ice-lite';
   return serializeSdp(p);
 }

@@ -45,6 +45,8 @@ export interface SideConfig {
   clockRate: number;
   /** SDES-SRTP on this side (RFC 3711/4568): we decrypt what it sends and encrypt what we send it. */
   srtp?: SrtpSideConfig;
+  /** ICE-lite on this side (RFC 8445 §2.5): our credentials, to answer its connectivity checks. */
+  ice?: { ufrag: string; pwd: string };
 }
 
 export interface SrtpSideConfig {

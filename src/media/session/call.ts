@@ -33,6 +33,8 @@ export class CallMedia {
   /** Packet time each side receives, when we repacketize towards it. */
   framesTo: [number, number] = [0, 0];
   timedOut = false;
+  /** Our ICE-lite credentials toward each side that does ICE (kept for the call: re-offers keep them). */
+  ice: [{ ufrag: string; pwd: string } | undefined, { ufrag: string; pwd: string } | undefined] = [undefined, undefined];
   /** SDES-SRTP each side speaks, once both a=crypto halves are known. */
   srtp: [SrtpSideConfig | undefined, SrtpSideConfig | undefined] = [undefined, undefined];
   /**

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../common/log.js';
 import { callLogger } from '../../common/log.js';
 import { TandemError, errorMessage } from '../../common/errors.js';
@@ -133,6 +134,7 @@ export class LocalMedia implements MediaControl {
         ...(req.options.ptime !== undefined && audio ? { ptime: req.options.ptime } : {}),
         removeIce: true,
         ...sdesOffer(m, media, req.options),
+        ...iceOffer(sdp, m, media, offerSide, answerSide, req.options),
       });
     });
     warnings.push(...sdpWarnings(sdp, req.options));
@@ -209,6 +211,7 @@ export class LocalMedia implements MediaControl {
         ...(ptimeOut !== undefined && audio ? { ptime: ptimeOut } : {}),
         removeIce: true,
         ...sdesAnswer(m, media, offerSide, answerSide),
+        ...(media.ice[offerSide] !== undefined ? { ice: media.ice[offerSide] } : {}),
       });
       offerer.rtcpMux = mux;
     });
@@ -338,6 +341,7 @@ export class LocalMedia implements MediaControl {
       strictSource: o.strictSource,
       clockRate,
       ...(media.srtp[s] !== undefined ? { srtp: media.srtp[s] } : {}),
+      ...(media.ice[s] !== undefined ? { ice: media.ice[s] } : {}),
     };
   }
 
@@ -521,13 +525,31 @@ function applyEcho(dirs: [DirectionConfig, DirectionConfig], mode: string, reque
 }
 
 /** Things in an SDP we carry but do not terminate yet: say so instead of ignoring them. */
+function iceCredentials(): { ufrag: string; pwd: string } {
+  // ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 §5.4): ufrag ≥ 4, pwd ≥ 22 characters.
+  const chars = (n: number): string => randomBytes(n).toString('base64').replace(/[^A-Za-z0-9+/]/g, 'x').slice(0, n);
+  return { ufrag: chars(8), pwd: chars(24) };
+}
+
+/**
+ * ICE-lite per side: an offerer that does ICE is answered as a lite agent (its checks reach our
+ * port and get answered), and ICE=force/lite makes us a lite agent toward the recipient as well.
+ * Credentials are made once per side and kept, so a re-offer does not restart ICE.
+ */
+function iceOffer(sdp: ParsedSdp, m: ParsedSdp['session']['media'][number], media: CallMedia, offerSide: Side, answerSide: Side, o: MediaOptions): { ice?: { ufrag: string; pwd: string } } {
+  const offererDoesIce = m.iceUfrag !== undefined || sdp.session.iceUfrag !== undefined;
+  media.ice[offerSide] = offererDoesIce && o.ice !== 'remove' ? (media.ice[offerSide] ?? iceCredentials()) : undefined;
+  media.ice[answerSide] = o.ice === 'force' || o.ice === 'lite' ? (media.ice[answerSide] ?? iceCredentials()) : undefined;
+  return media.ice[answerSide] !== undefined ? { ice: media.ice[answerSide] } : {};
+}
+
 function sdpWarnings(sdp: ParsedSdp, options: MediaOptions): string[] {
   const w: string[] = [];
   const ms = sdp.session.media;
   if (options.transportProtocol === undefined && ms.some((m) => m.crypto !== undefined && m.crypto.length > 0))
     w.push('a=crypto passed through end to end (no transport-protocol given: SRTP is not terminated, no transcoding possible)');
   if (ms.some((m) => m.fingerprint !== undefined) || sdp.session.fingerprint !== undefined) w.push('DTLS-SRTP is not supported yet: fingerprint passed through end to end');
-  if (options.ice !== 'remove' && (ms.some((m) => m.candidates !== undefined || m.iceUfrag !== undefined) || sdp.session.iceUfrag !== undefined))
-    w.push('ICE is not supported yet: candidates removed');
+  if (options.ice === 'remove' && (ms.some((m) => m.candidates !== undefined || m.iceUfrag !== undefined) || sdp.session.iceUfrag !== undefined))
+    w.push('ICE removed (ICE=remove): the peer must not need connectivity checks');
   return w;
 }

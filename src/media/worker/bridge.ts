@@ -5,6 +5,7 @@ import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
 import { validateRtcpCompound } from '../rtp/rtcp.js';
 import { RtpReceiveStats } from '../rtp/stats.js';
 import { SrtpContext } from '../rtp/srtp.js';
+import { ATTR, STUN_TYPE, attribute, encodeXorMappedAddress, isStun, parseStun, serializeStun, verifyFingerprint, verifyMessageIntegrity } from '../rtp/stun.js';
 import { DirectionProcessor, type PacketSink } from './direction.js';
 import type { WorkerClock } from './clock.js';
 
@@ -29,6 +30,8 @@ const DROP = 2;
 class BridgeSide implements PacketSink {
   readonly rtpIn = new Counters();
   readonly rtcpIn = new Counters();
+  /** ICE connectivity checks answered (packets) and refused (errors). */
+  readonly stunIn = new Counters();
   readonly receive = new RtpReceiveStats();
   sent = 0;
   lastPacketMs = 0;
@@ -94,6 +97,11 @@ class BridgeSide implements PacketSink {
       this.onRtcp(received, rinfo);
       return;
     }
+    // RFC 7983 demultiplexing: STUN (first byte 0–3) on a side where we are an ICE-lite agent.
+    if (received[0] < 4 && this.cfg.ice !== undefined && isStun(received)) {
+      this.onStun(received, rinfo);
+      return;
+    }
     let msg = received;
     if (this.srtpIn !== undefined) {
       // Authenticate before anything else: a forged packet must not latch or count as media.
@@ -137,6 +145,49 @@ class BridgeSide implements PacketSink {
     }
     this.processor.process(msg, len, hdrLen);
   };
+
+  /**
+   * A connectivity check from the peer's ICE agent (RFC 8445 §7.3 for a lite agent): a Binding
+   * request whose USERNAME starts with our ufrag and whose MESSAGE-INTEGRITY verifies with our
+   * password gets a success response with its source as XOR-MAPPED-ADDRESS. A nominated pair
+   * (USE-CANDIDATE) becomes the peer media goes to. Anything else is counted and dropped.
+   */
+  private onStun(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const ice = this.cfg.ice;
+    const parsed = parseStun(msg);
+    if (ice === undefined || !parsed.ok || parsed.message.type !== STUN_TYPE.bindingRequest) {
+      this.stunIn.errors++;
+      return;
+    }
+    const m = parsed.message;
+    const username = attribute(m, ATTR.username)?.toString('utf8') ?? '';
+    const key = Buffer.from(ice.pwd, 'utf8');
+    const hasFingerprint = attribute(m, ATTR.fingerprint) !== undefined;
+    if (!username.startsWith(`${ice.ufrag}:`) || !verifyMessageIntegrity(msg, key) || (hasFingerprint && !verifyFingerprint(msg))) {
+      this.stunIn.errors++;
+      return;
+    }
+    this.stunIn.packets++;
+    this.stunIn.bytes += msg.length;
+    this.lastPacketMs = this.clock.coarseMs;
+    const family = rinfo.family === 'IPv6' ? 6 : 4;
+    const response = serializeStun(
+      { type: STUN_TYPE.bindingSuccess, transactionId: m.transactionId, attributes: [{ type: ATTR.xorMappedAddress, value: encodeXorMappedAddress({ family, address: rinfo.address, port: rinfo.port }, m.transactionId) }] },
+      { integrityKey: key, fingerprint: true },
+    );
+    const from: TransportAddress = { address: rinfo.address, port: rinfo.port };
+    if (attribute(m, ATTR.useCandidate) !== undefined && !sameAddress(this.peerRtp, from)) {
+      // Nomination moves the media peer to the checked address (RFC 8445 §8.2).
+      if (this.connectedTo !== null) {
+        this.rtpSocket.disconnect();
+        this.connectedTo = null;
+      }
+      this.peerRtp = from;
+      this.latchedRtp = false;
+    }
+    if (this.connectedTo !== null && sameAddress(this.connectedTo, from)) this.rtpSocket.send(response);
+    else if (this.connectedTo === null && !this.connecting) this.rtpSocket.send(response, rinfo.port, rinfo.address);
+  }
 
   private readonly onRtcpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     this.onRtcp(msg, rinfo);

@@ -72,9 +72,9 @@ describe('ng options', () => {
   });
 
   it('warns, naming them, about features not built yet and unknown keys or flags', () => {
-    const { warnings } = read({ DTLS: 'passive', SDES: ['pad'], 'record call': 'yes', flags: ['media-handover', 'no-such-flag'], 'transport-protocol': 'UDP/TLS/RTP/SAVPF', frobnicate: 1, ICE: 'force' });
+    const { warnings } = read({ DTLS: 'passive', SDES: ['pad'], 'record call': 'yes', flags: ['media-handover', 'no-such-flag'], 'transport-protocol': 'UDP/TLS/RTP/SAVPF', frobnicate: 1, ICE: 'force-relay' });
     const all = warnings.join('\n');
-    for (const name of ['dtls', 'SDES pad', 'record-call', 'media-handover', 'no-such-flag', 'transport-protocol UDP/TLS/RTP/SAVPF', 'frobnicate', 'ICE=force']) expect(all).toContain(name);
+    for (const name of ['dtls', 'SDES pad', 'record-call', 'media-handover', 'no-such-flag', 'transport-protocol UDP/TLS/RTP/SAVPF', 'frobnicate', 'ICE=force-relay']) expect(all).toContain(name);
   });
 
   it('reads transport-protocol and SDES as key or flags', () => {
