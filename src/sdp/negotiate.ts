@@ -24,7 +24,7 @@ export function isSupplemental(c: SdpCodec): boolean {
 }
 
 /** Pairs we can convert sample by sample. Grows with the codec library (Opus later). */
-const TRANSCODABLE: ReadonlySet<string> = new Set(['PCMA>PCMU', 'PCMU>PCMA']);
+const TRANSCODABLE: ReadonlySet<string> = new Set(['PCMA>PCMU', 'PCMU>PCMA', 'PCMA>OPUS', 'PCMU>OPUS', 'OPUS>PCMA', 'OPUS>PCMU']);
 
 export function canTranscode(from: SdpCodec | string, to: SdpCodec | string): boolean {
   const f = (typeof from === 'string' ? from : from.name).toUpperCase();
@@ -41,6 +41,8 @@ export function isG711(c: SdpCodec): boolean {
 const KNOWN: Record<string, Omit<SdpCodec, 'pt'> & { staticPt?: number }> = {
   PCMU: { name: 'PCMU', clockRate: 8000, channels: 1, staticPt: 0 },
   PCMA: { name: 'PCMA', clockRate: 8000, channels: 1, staticPt: 8 },
+  // RFC 7587 §7: always opus/48000/2 in SDP, whatever is sent; we send mono voice with in-band FEC.
+  OPUS: { name: 'opus', clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' },
 };
 
 /** Does a codec match an option entry: `all`, a payload type number, `NAME` or `NAME/RATE[/CH]`. */
@@ -90,7 +92,7 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions): OfferC
       if (!/^\d+$/.test(entry) && entry.toLowerCase() !== 'all') warnings.push(`codec ${entry} cannot be transcoded yet; ignored`);
       continue;
     }
-    const candidate: SdpCodec = { pt: -1, name: want.name, clockRate: want.clockRate, channels: want.channels };
+    const candidate: SdpCodec = { pt: -1, name: want.name, clockRate: want.clockRate, channels: want.channels, ...(want.fmtp !== undefined ? { fmtp: want.fmtp } : {}) };
     if (answererOffer.some((c) => sameFormat(c, candidate))) continue;
     if (!offererCodecs.some((c) => !isSupplemental(c) && canTranscode(c, candidate))) {
       warnings.push(`codec ${entry}: nothing in the offer transcodes to it; not added`);

@@ -7,7 +7,7 @@
  * A packet received on side s is processed by directions[s] and sent out of side 1-s.
  */
 
-export type SampleConversion = 'none' | 'alaw-ulaw' | 'ulaw-alaw';
+export type SampleConversion = 'none' | 'alaw-ulaw' | 'ulaw-alaw' | 'alaw-opus' | 'ulaw-opus' | 'opus-alaw' | 'opus-ulaw';
 
 export interface PayloadRule {
   inPt: number;

@@ -7,7 +7,7 @@ import type {
   OfferRequest, QueryRequest, SdpResult,
 } from '../api.js';
 import { WorkerPool } from '../pool/pool.js';
-import type { BridgeConfig, BridgePorts, BridgeStats, DirectionConfig, PayloadRule, SideConfig, WorkerMessage } from '../pool/protocol.js';
+import type { BridgeConfig, BridgePorts, BridgeStats, DirectionConfig, PayloadRule, SampleConversion, SideConfig, WorkerMessage } from '../pool/protocol.js';
 import { PortAllocator } from './ports.js';
 import { CallMedia, MediaCall, type PeerMedia, type Side } from './call.js';
 import { parseSdp, mediaCodecs, mediaConnection, isRtpMedia, type ParsedSdp } from '../../sdp/sdp.js';
@@ -487,10 +487,21 @@ export class LocalMedia implements MediaControl {
   }
 }
 
+const CONVERSIONS: Record<string, SampleConversion> = {
+  'PCMA>PCMU': 'alaw-ulaw', 'PCMU>PCMA': 'ulaw-alaw',
+  'PCMA>OPUS': 'alaw-opus', 'PCMU>OPUS': 'ulaw-opus', 'OPUS>PCMA': 'opus-alaw', 'OPUS>PCMU': 'opus-ulaw',
+};
+
+function conversion(from: string, to: string): SampleConversion {
+  const c = CONVERSIONS[`${from.toUpperCase()}>${to.toUpperCase()}`];
+  if (c === undefined) throw new TandemError('CODEC', `no conversion from ${from} to ${to}`);
+  return c;
+}
+
 function rule(mp: CodecMapping, way: 'forward' | 'reverse'): PayloadRule {
   const from = way === 'forward' ? mp.offererCodec : mp.answererCodec;
   const to = way === 'forward' ? mp.answererCodec : mp.offererCodec;
-  const convert = !mp.transcode ? 'none' : from.name.toUpperCase() === 'PCMA' ? 'alaw-ulaw' : 'ulaw-alaw';
+  const convert = !mp.transcode ? 'none' : conversion(from.name, to.name);
   return {
     inPt: way === 'forward' ? mp.offererPt : mp.answererPt,
     outPt: way === 'forward' ? mp.answererPt : mp.offererPt,

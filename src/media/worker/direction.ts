@@ -1,5 +1,6 @@
 import type { DirectionConfig, PayloadRule } from '../pool/protocol.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW, transcodeInPlace } from '../codecs/g711.js';
+import { G711ToOpus, OpusToG711 } from './opus-transcode.js';
 
 /** G.711 carries one byte per sample at 8000 Hz. */
 const G711_BYTES_PER_MS = 8;
@@ -19,6 +20,9 @@ export class DirectionProcessor {
   private readonly ruleIndexByPt = new Int16Array(128).fill(NO_RULE);
   private rules: PayloadRule[] = [];
   private tables: (Uint8Array | null)[] = [];
+  /** Opus codec state per rule (null for G.711-only rules), kept across re-configuration. */
+  private fromOpus: (OpusToG711 | null)[] = [];
+  private toOpus: (G711ToOpus | null)[] = [];
   private outFrameBytes = 0;
 
   // Repacketizer state (RFC 3550 §5.1: timestamps advance by samples, sequence by packets).
@@ -35,9 +39,25 @@ export class DirectionProcessor {
 
   configure(cfg: DirectionConfig): void {
     this.ruleIndexByPt.fill(NO_RULE);
+    // Codec state survives a re-negotiation that keeps the same conversion on the same PT.
+    const oldRules = this.rules;
+    const oldFrom = this.fromOpus;
+    const oldTo = this.toOpus;
     this.rules = cfg.rules.slice();
     this.tables = this.rules.map((r) =>
       r.convert === 'alaw-ulaw' ? ALAW_TO_ULAW() : r.convert === 'ulaw-alaw' ? ULAW_TO_ALAW() : null,
+    );
+    const reuse = <T>(r: PayloadRule, olds: (T | null)[]): T | null => {
+      const j = oldRules.findIndex((o) => o.inPt === r.inPt && o.convert === r.convert);
+      return j >= 0 ? (olds[j] ?? null) : null;
+    };
+    this.fromOpus = this.rules.map((r) =>
+      r.convert === 'opus-alaw' || r.convert === 'opus-ulaw' ? (reuse(r, oldFrom) ?? new OpusToG711(r.convert === 'opus-alaw' ? 'alaw' : 'ulaw')) : null,
+    );
+    this.toOpus = this.rules.map((r) =>
+      r.convert === 'alaw-opus' || r.convert === 'ulaw-opus'
+        ? (reuse(r, oldTo) ?? new G711ToOpus(r.convert === 'alaw-opus' ? 'alaw' : 'ulaw', (pkt) => this.sink.emit(pkt, pkt.length)))
+        : null,
     );
     this.rules.forEach((r, i) => {
       if (r.inPt >= 0 && r.inPt < 128) this.ruleIndexByPt[r.inPt] = i;
@@ -65,6 +85,19 @@ export class DirectionProcessor {
       return;
     }
     const rule = this.rules[ri];
+    const fromOpus = this.fromOpus[ri];
+    if (fromOpus !== null) {
+      const pkt = fromOpus.convert(buf, hdrLen, payloadEnd, rule.outPt);
+      if (pkt === null) return;
+      if (this.outFrameBytes > 0) this.repacketize(pkt, 12, pkt.length, rule.outPt);
+      else this.forward(pkt, pkt.length);
+      return;
+    }
+    const toOpus = this.toOpus[ri];
+    if (toOpus !== null) {
+      toOpus.push(buf, hdrLen, payloadEnd, rule.outPt);
+      return;
+    }
     const table = this.tables[ri];
     if (table !== null) transcodeInPlace(buf, hdrLen, payloadEnd, table);
 

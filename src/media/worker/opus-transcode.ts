@@ -1,0 +1,116 @@
+import { OpusDecoderStream, OpusEncoderStream, OPUS_FRAME_SAMPLES } from '../codecs/opus.js';
+import { Resampler } from '../codecs/resampler.js';
+import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw } from '../codecs/g711.js';
+
+/**
+ * Opus (48 kHz RTP clock, RFC 7587) ↔ G.711 (8 kHz) for one direction of one stream. Each object
+ * owns its codec and resampler state; RTP timestamps are mapped between the two clocks from the
+ * first packet on, following the sender's timestamp steps, so gaps stay gaps.
+ */
+type Law = 'alaw' | 'ulaw';
+const G711_FRAME = 160; // 20 ms at 8 kHz
+const RATIO = 6;
+
+/** Opus in → G.711 out: one G.711 packet per Opus packet. */
+export class OpusToG711 {
+  private readonly dec = new OpusDecoderStream();
+  private readonly down = new Resampler('48k-to-8k');
+  private lastTsIn = -1;
+  private tsOut = 0;
+  errors = 0;
+
+  constructor(private readonly law: Law) {}
+
+  /** Returns the G.711 RTP packet for an Opus RTP packet, or null when it cannot be decoded. */
+  convert(buf: Buffer, hdrLen: number, payloadEnd: number, outPt: number): Buffer | null {
+    let pcm48: Int16Array;
+    try {
+      pcm48 = this.dec.decode(buf.subarray(hdrLen, payloadEnd));
+    } catch {
+      this.errors++;
+      return null;
+    }
+    const usable = pcm48.length - (pcm48.length % RATIO);
+    const pcm8 = this.down.process(usable === pcm48.length ? pcm48 : pcm48.subarray(0, usable));
+    const tsIn = buf.readUInt32BE(4);
+    if (this.lastTsIn < 0) this.tsOut = Math.floor(tsIn / RATIO) >>> 0;
+    else {
+      const delta = (tsIn - this.lastTsIn) >>> 0;
+      // A step backwards (reordering) maps to the same place; a forward step scales to 8 kHz.
+      if (delta < 0x80000000) this.tsOut = (this.tsOut + Math.round(delta / RATIO)) >>> 0;
+    }
+    this.lastTsIn = tsIn;
+    const out = Buffer.allocUnsafe(12 + pcm8.length);
+    buf.copy(out, 0, 0, 12);
+    out[0] = 0x80;
+    out[1] = (buf[1] & 0x80) | outPt;
+    out.writeUInt32BE(this.tsOut, 4);
+    const codes = out.subarray(12);
+    if (this.law === 'alaw') encodeAlaw(pcm8, codes);
+    else encodeUlaw(pcm8, codes);
+    return out;
+  }
+}
+
+/** G.711 in → Opus out: audio gathered into 20 ms, resampled, encoded; our own sequence numbers. */
+export class G711ToOpus {
+  private readonly enc = new OpusEncoderStream();
+  private readonly up = new Resampler('8k-to-48k');
+  private readonly pending = new Int16Array(G711_FRAME * 4);
+  private fill = 0;
+  /** input timestamp of pending[0]; the next expected input timestamp. */
+  private pendingTs = 0;
+  private nextTsIn = -1;
+  private tsBaseIn = 0;
+  private tsBaseOut = 0;
+  private seq = Math.floor(Math.random() * 0x10000);
+  private marker = 0;
+
+  constructor(private readonly law: Law, private readonly emit: (pkt: Buffer) => void) {}
+
+  push(buf: Buffer, hdrLen: number, payloadEnd: number, outPt: number): void {
+    const tsIn = buf.readUInt32BE(4);
+    const n = payloadEnd - hdrLen;
+    if (this.nextTsIn < 0) {
+      this.tsBaseIn = tsIn;
+      this.tsBaseOut = Math.floor(Math.random() * 0x100000000) >>> 0;
+    } else if (tsIn !== this.nextTsIn) {
+      // A gap: what is buffered would be stretched across it; drop it and start a new frame here.
+      this.fill = 0;
+    }
+    if (this.fill === 0) {
+      this.pendingTs = tsIn;
+      this.marker = buf[1] & 0x80;
+    }
+    this.nextTsIn = (tsIn + n) >>> 0;
+    const codes = buf.subarray(hdrLen, payloadEnd);
+    let pos = 0;
+    while (pos < n) {
+      const take = Math.min(n - pos, this.pending.length - this.fill);
+      const dst = this.pending.subarray(this.fill, this.fill + take);
+      if (this.law === 'alaw') decodeAlaw(codes.subarray(pos, pos + take), dst);
+      else decodeUlaw(codes.subarray(pos, pos + take), dst);
+      this.fill += take;
+      pos += take;
+      while (this.fill >= G711_FRAME) this.encodeFrame(buf, outPt);
+    }
+  }
+
+  private encodeFrame(src: Buffer, outPt: number): void {
+    const pcm48 = this.up.process(this.pending.subarray(0, G711_FRAME));
+    const payload = this.enc.encode(pcm48.length === OPUS_FRAME_SAMPLES ? pcm48 : pcm48.subarray(0, OPUS_FRAME_SAMPLES));
+    const out = Buffer.allocUnsafe(12 + payload.length);
+    out[0] = 0x80;
+    out[1] = this.marker | outPt;
+    this.marker = 0;
+    out.writeUInt16BE(this.seq, 2);
+    this.seq = (this.seq + 1) & 0xffff;
+    out.writeUInt32BE((this.tsBaseOut + ((this.pendingTs - this.tsBaseIn) >>> 0) * RATIO) >>> 0, 4);
+    src.copy(out, 8, 8, 12);
+    payload.copy(out, 12);
+    this.pending.copyWithin(0, G711_FRAME, this.fill);
+    this.fill -= G711_FRAME;
+    this.pendingTs = (this.pendingTs + G711_FRAME) >>> 0;
+    this.emit(out);
+  }
+}

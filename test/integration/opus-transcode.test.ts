@@ -1,0 +1,95 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { RawNg } from '../helpers/ng.js';
+import { startTestTandem } from '../helpers/tandem.js';
+import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
+import { OpusDecoderStream, OpusEncoderStream } from '../../src/media/codecs/opus.js';
+import { decodeAlaw, encodeAlaw } from '../../src/media/codecs/g711.js';
+
+/** Opus (48 kHz) ↔ PCMA (8 kHz) through the media plane: tones keep their frequency and level. */
+let env: Awaited<ReturnType<typeof startTestTandem>>;
+let ng: RawNg;
+
+beforeAll(async () => {
+  env = await startTestTandem();
+  ng = env.ng;
+});
+afterAll(() => env.close());
+
+function goertzel(x: ArrayLike<number>, f: number, fs: number): number {
+  const c = 2 * Math.cos((2 * Math.PI * f) / fs);
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < x.length; i++) {
+    const s0 = x[i] + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return (2 * Math.sqrt(Math.max(s1 * s1 + s2 * s2 - c * s1 * s2, 0))) / x.length;
+}
+
+const tone = (f: number, fs: number, n: number, amp: number, at: number) => Int16Array.from({ length: n }, (_, i) => Math.round(amp * Math.sin((2 * Math.PI * f * (at + i)) / fs)));
+const dB = (a: number, b: number) => 20 * Math.log10(a / b);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Opus ↔ PCMA transcoding', () => {
+  it('an Opus offerer and a PCMA answerer hear each other’s tones', async () => {
+    const opusPeer = await RtpPeer.open();
+    const pcmaPeer = await RtpPeer.open();
+    const offer = await ng.request({
+      command: 'offer', 'call-id': 'opus-1', 'from-tag': 'a',
+      sdp: sdpFor({ port: opusPeer.port, pts: [111], rtpmaps: ['111 opus/48000/2'], extra: ['a=fmtp:111 minptime=10;useinbandfec=1', 'a=ptime:20'] }),
+      codec: { mask: ['opus'], transcode: ['PCMA'] },
+    });
+    expect(offer.result, String(offer['error-reason'])).toBe('ok');
+    expect(String(offer.sdp)).toMatch(/^m=audio \d+ RTP\/AVP 8\r?$/m);
+    const answer = await ng.request({ command: 'answer', 'call-id': 'opus-1', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: pcmaPeer.port, pts: [8], rtpmaps: ['8 PCMA/8000'] }) });
+    expect(answer.result, String(answer['error-reason'])).toBe('ok');
+    expect(String(answer.sdp)).toMatch(/^a=rtpmap:111 opus\/48000\/2/m);
+
+    // Opus → PCMA: 25 frames of 1 kHz.
+    const enc = new OpusEncoderStream();
+    for (let k = 0; k < 25; k++) {
+      await opusPeer.send(rtpPacket({ pt: 111, seq: k, ts: 1000 + k * 960, ssrc: 11, payload: enc.encode(tone(1000, 48000, 960, 8000, k * 960)) }), mediaTarget(String(answer.sdp)).port);
+      await sleep(2);
+    }
+    const atPcma = await pcmaPeer.waitFor(25, 5000);
+    expect(atPcma.every((p) => (p[1] & 0x7f) === 8 && p.length === 12 + 160)).toBe(true);
+    const ts = atPcma.map((p) => p.readUInt32BE(4));
+    expect(ts.slice(1).map((t, i) => (t - ts[i]) >>> 0)).toEqual(new Array(24).fill(160));
+    const pcm8 = new Int16Array(160 * 25);
+    atPcma.forEach((p, i) => decodeAlaw(p.subarray(12), pcm8.subarray(i * 160, (i + 1) * 160)));
+    const settled = pcm8.subarray(160 * 10);
+    expect(Math.abs(dB(goertzel(settled, 1000, 8000), 8000))).toBeLessThan(2);
+    expect(goertzel(settled, 1300, 8000)).toBeLessThan(goertzel(settled, 1000, 8000) / 20);
+
+    // PCMA → Opus: 25 frames of 440 Hz.
+    for (let k = 0; k < 25; k++) {
+      const codes = Buffer.alloc(160);
+      encodeAlaw(tone(440, 8000, 160, 8000, k * 160), codes);
+      await pcmaPeer.send(rtpPacket({ pt: 8, seq: k, ts: 5000 + k * 160, ssrc: 22, payload: codes }), mediaTarget(String(offer.sdp)).port);
+      await sleep(2);
+    }
+    const atOpus = await opusPeer.waitFor(25, 5000);
+    expect(atOpus.every((p) => (p[1] & 0x7f) === 111)).toBe(true);
+    const ots = atOpus.map((p) => p.readUInt32BE(4));
+    expect(ots.slice(1).map((t, i) => (t - ots[i]) >>> 0)).toEqual(new Array(24).fill(960));
+    const dec = new OpusDecoderStream();
+    const pcm48 = atOpus.flatMap((p) => [...dec.decode(p.subarray(12))]);
+    const tail = pcm48.slice(960 * 10);
+    expect(Math.abs(dB(goertzel(tail, 440, 48000), 8000))).toBeLessThan(2);
+    opusPeer.close();
+    pcmaPeer.close();
+  });
+
+  it('a PCMA offerer can be offered Opus toward the answerer (transcode=opus), with RFC 7587 fmtp', async () => {
+    const offer = await ng.request({
+      command: 'offer', 'call-id': 'opus-2', 'from-tag': 'a',
+      sdp: sdpFor({ port: 40100, pts: [8], rtpmaps: ['8 PCMA/8000'] }),
+      codec: { transcode: ['opus'] },
+    });
+    expect(offer.result).toBe('ok');
+    const sdp = String(offer.sdp);
+    expect(sdp).toMatch(/^a=rtpmap:(\d+) opus\/48000\/2/m);
+    expect(sdp).toMatch(/^a=fmtp:\d+ minptime=10;useinbandfec=1/m);
+  });
+});
