@@ -3,6 +3,7 @@ import { createLogger } from '../../common/log.js';
 import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest, BridgeStats } from '../pool/protocol.js';
 import { MediaBridge } from './bridge.js';
 import { WorkerClock } from './clock.js';
+import { warmUpCodecs } from './opus-transcode.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -91,6 +92,14 @@ if (init.mediaTimeoutMs > 0) {
     }
   }, Math.min(1000, Math.max(50, Math.floor(init.mediaTimeoutMs / 4))));
   check.unref();
+}
+
+// Codecs are warmed up before the worker says it is ready: calls placed on it never pay for it.
+try {
+  log.debug({ ms: Math.round(warmUpCodecs() * 10) / 10 }, 'codecs warmed up');
+} catch (err) {
+  // G.711 relaying and transcoding do not need Opus: say so and take calls anyway.
+  log.warn({ err: String(err) }, 'Opus codec warm-up failed; Opus transcoding will fail per call');
 }
 
 post({ kind: 'ready' });
