@@ -4,6 +4,7 @@ import { startTestTandem } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { OpusDecoderStream, OpusEncoderStream } from '../../src/media/codecs/opus.js';
 import { decodeAlaw, encodeAlaw } from '../../src/media/codecs/g711.js';
+import { goertzelAmplitude, tone, dB } from '../helpers/audio.js';
 
 /** Opus (48 kHz) ↔ PCMA (8 kHz) through the media plane: tones keep their frequency and level. */
 let env: Awaited<ReturnType<typeof startTestTandem>>;
@@ -15,20 +16,6 @@ beforeAll(async () => {
 });
 afterAll(() => env.close());
 
-function goertzel(x: ArrayLike<number>, f: number, fs: number): number {
-  const c = 2 * Math.cos((2 * Math.PI * f) / fs);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < x.length; i++) {
-    const s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return (2 * Math.sqrt(Math.max(s1 * s1 + s2 * s2 - c * s1 * s2, 0))) / x.length;
-}
-
-const tone = (f: number, fs: number, n: number, amp: number, at: number) => Int16Array.from({ length: n }, (_, i) => Math.round(amp * Math.sin((2 * Math.PI * f * (at + i)) / fs)));
-const dB = (a: number, b: number) => 20 * Math.log10(a / b);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Opus ↔ PCMA transcoding', () => {
@@ -59,8 +46,8 @@ describe('Opus ↔ PCMA transcoding', () => {
     const pcm8 = new Int16Array(160 * 25);
     atPcma.forEach((p, i) => decodeAlaw(p.subarray(12), pcm8.subarray(i * 160, (i + 1) * 160)));
     const settled = pcm8.subarray(160 * 10);
-    expect(Math.abs(dB(goertzel(settled, 1000, 8000), 8000))).toBeLessThan(2);
-    expect(goertzel(settled, 1300, 8000)).toBeLessThan(goertzel(settled, 1000, 8000) / 20);
+    expect(Math.abs(dB(goertzelAmplitude(settled, 1000, 8000), 8000))).toBeLessThan(2);
+    expect(goertzelAmplitude(settled, 1300, 8000)).toBeLessThan(goertzelAmplitude(settled, 1000, 8000) / 20);
 
     // PCMA → Opus: 25 frames of 440 Hz.
     for (let k = 0; k < 25; k++) {
@@ -76,7 +63,7 @@ describe('Opus ↔ PCMA transcoding', () => {
     const dec = new OpusDecoderStream();
     const pcm48 = atOpus.flatMap((p) => [...dec.decode(p.subarray(12))]);
     const tail = pcm48.slice(960 * 10);
-    expect(Math.abs(dB(goertzel(tail, 440, 48000), 8000))).toBeLessThan(2);
+    expect(Math.abs(dB(goertzelAmplitude(tail, 440, 48000), 8000))).toBeLessThan(2);
     opusPeer.close();
     pcmaPeer.close();
   });

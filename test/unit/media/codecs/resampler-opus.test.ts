@@ -1,27 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Resampler } from '../../../../src/media/codecs/resampler.js';
 import { OpusDecoderStream, OpusEncoderStream, OPUS_FRAME_SAMPLES } from '../../../../src/media/codecs/opus.js';
-
-/** Amplitude of frequency f in x (sample rate fs), by the Goertzel algorithm, over whole samples. */
-function goertzelAmplitude(x: ArrayLike<number>, f: number, fs: number): number {
-  const w = (2 * Math.PI * f) / fs;
-  const c = 2 * Math.cos(w);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < x.length; i++) {
-    const s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
-  return (2 * Math.sqrt(Math.max(power, 0))) / x.length;
-}
-
-function tone(f: number, fs: number, n: number, amp: number, phase0 = 0): Int16Array {
-  return Int16Array.from({ length: n }, (_, i) => Math.round(amp * Math.sin((2 * Math.PI * f * (i + phase0)) / fs)));
-}
-
-const dB = (a: number, b: number) => 20 * Math.log10(a / b);
+import { goertzelAmplitude, tone, dB } from '../../../helpers/audio.js';
 
 /** Runs `frames` frames through a resampler and returns the output after the filter has settled. */
 function run(r: Resampler, f: number, fsIn: number, frameLen: number, frames: number): Int16Array {
