@@ -15,6 +15,8 @@ export interface MediaRewrite {
   crypto?: { id: number; suite: string; config: string }[];
   /** Our ICE-lite credentials and host candidate for this m= line (after the peer's ICE is removed). */
   ice?: { ufrag: string; pwd: string };
+  /** DTLS-SRTP: our fingerprint and role (`a=fingerprint`, `a=setup`), or `remove` to drop the peer's. */
+  dtls?: { fingerprint: string; setup: 'active' | 'passive' | 'actpass' } | 'remove';
 }
 
 export interface SdpRewrite {
@@ -69,6 +71,15 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
       delete m.endOfCandidates;
       delete m.remoteCandidates;
     }
+    if (r.dtls !== undefined) {
+      delete m.fingerprint;
+      delete m.setup;
+      if (r.dtls !== 'remove') {
+        const [type, hash] = r.dtls.fingerprint.split(' ');
+        m.fingerprint = { type, hash };
+        m.setup = r.dtls.setup;
+      }
+    }
     if (r.ice !== undefined) {
       // One host candidate per component (RFC 8445 §5.1.2: type preference 126 for host).
       m.iceUfrag = r.ice.ufrag;
@@ -84,6 +95,8 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
     delete s.iceOptions;
     delete s.icelite;
   }
+  // Fingerprints are per m= line here; a session-level one would contradict ours.
+  if (rw.media.some((r) => r?.dtls !== undefined)) delete s.fingerprint;
   // A lite agent says so at session level (RFC 8839 §5.3).
   if (rw.media.some((r) => r?.ice !== undefined)) s.icelite = 'ice-lite';
   return serializeSdp(p);

@@ -47,6 +47,8 @@ export interface SideConfig {
   srtp?: SrtpSideConfig;
   /** ICE-lite on this side (RFC 8445 §2.5): our credentials, to answer its connectivity checks. */
   ice?: { ufrag: string; pwd: string };
+  /** DTLS-SRTP on this side (RFC 5763/5764): our role, our certificate, the peer's a=fingerprint. */
+  dtls?: { role: 'server' | 'client'; certPem: string; keyPem: string; peerFingerprint: string };
 }
 
 export interface SrtpSideConfig {

@@ -35,13 +35,15 @@ export class CallMedia {
   timedOut = false;
   /** Our ICE-lite credentials toward each side that does ICE (kept for the call: re-offers keep them). */
   ice: [{ ufrag: string; pwd: string } | undefined, { ufrag: string; pwd: string } | undefined] = [undefined, undefined];
+  /** DTLS-SRTP toward one side: our role there and the peer's certificate fingerprint. */
+  dtls?: { side: Side; role: 'server' | 'client'; peerFingerprint: string };
   /** SDES-SRTP each side speaks, once both a=crypto halves are known. */
   srtp: [SrtpSideConfig | undefined, SrtpSideConfig | undefined] = [undefined, undefined];
   /**
    * SDES between an offer and its answer: the offerer's key we chose (we answer it with ours), or
    * the keys we offered the answerer (its answer picks one by tag).
    */
-  sdes?: { offererKey?: SdesCrypto; ourKeyForOfferer?: Buffer; offeredToAnswerer?: SdesCrypto[]; offererProtocol: string };
+  sdes?: { offererKey?: SdesCrypto; ourKeyForOfferer?: Buffer; offeredToAnswerer?: SdesCrypto[]; offererProtocol: string; dtls?: boolean };
 
   constructor(
     readonly index: number,

@@ -15,6 +15,7 @@ import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, type CodecMa
 import { rewriteSdp, type MediaRewrite } from '../../sdp/rewrite.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 import { sdesAnswer, sdesOffer } from './sdes.js';
+import { createDtlsCertificate, type DtlsCertificate } from '../rtp/dtls.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to and SDP advertises. */
@@ -64,8 +65,17 @@ export class LocalMedia implements MediaControl {
     this.pool.on('worker-event', (_index: number, msg: Extract<WorkerMessage, { kind: 'event' }>) => this.onWorkerEvent(msg));
   }
 
-  ready(): Promise<void> {
-    return this.pool.ready();
+  /** The process's DTLS certificate (RFC 5763: one per process is enough), made at start-up. */
+  private dtlsCert: DtlsCertificate | undefined;
+
+  async ready(): Promise<void> {
+    await this.pool.ready();
+    try {
+      this.dtlsCert = await createDtlsCertificate();
+    } catch (err) {
+      // Plain RTP and SDES do not need it: say so and go on without DTLS-SRTP.
+      this.log.warn({ err: errorMessage(err) }, 'no DTLS certificate: DTLS-SRTP offers will be refused');
+    }
   }
 
   // ---- offer / answer ---------------------------------------------------------------------
@@ -133,7 +143,7 @@ export class LocalMedia implements MediaControl {
         codecs: isRtpMedia(m) ? plan.answererOffer : undefined,
         ...(req.options.ptime !== undefined && audio ? { ptime: req.options.ptime } : {}),
         removeIce: true,
-        ...sdesOffer(m, media, req.options),
+        ...sdesOffer(m, media, req.options, offerSide, sdp.session.fingerprint),
         ...iceOffer(sdp, m, media, offerSide, answerSide, req.options),
       });
     });
@@ -210,7 +220,7 @@ export class LocalMedia implements MediaControl {
         codecs: isRtpMedia(m) ? plan.offererAnswer : undefined,
         ...(ptimeOut !== undefined && audio ? { ptime: ptimeOut } : {}),
         removeIce: true,
-        ...sdesAnswer(m, media, offerSide, answerSide),
+        ...sdesAnswer(m, media, offerSide, answerSide, this.dtlsCert?.fingerprint),
         ...(media.ice[offerSide] !== undefined ? { ice: media.ice[offerSide] } : {}),
       });
       offerer.rtcpMux = mux;
@@ -342,6 +352,9 @@ export class LocalMedia implements MediaControl {
       clockRate,
       ...(media.srtp[s] !== undefined ? { srtp: media.srtp[s] } : {}),
       ...(media.ice[s] !== undefined ? { ice: media.ice[s] } : {}),
+      ...(media.dtls?.side === s && this.dtlsCert !== undefined
+        ? { dtls: { role: media.dtls.role, certPem: this.dtlsCert.certPem, keyPem: this.dtlsCert.keyPem, peerFingerprint: media.dtls.peerFingerprint } }
+        : {}),
     };
   }
 

@@ -16,15 +16,33 @@ import type { CallMedia, Side } from './call.js';
 export interface SdesRewrite {
   protocol?: string;
   crypto?: { id: number; suite: string; config: string }[];
+  dtls?: { fingerprint: string; setup: 'active' | 'passive' | 'actpass' } | 'remove';
 }
 
-export function sdesOffer(m: MediaDescription, media: CallMedia, options: MediaOptions): SdesRewrite {
+/** An m= line that asks for DTLS-SRTP (RFC 5763): a UDP/TLS profile with a fingerprint. */
+function dtlsFingerprint(sessionFp: { type: string; hash: string } | undefined, m: MediaDescription): string | undefined {
+  const fp = m.fingerprint ?? sessionFp;
+  if (!/TLS/i.test(m.protocol) || fp === undefined) return undefined;
+  return `${fp.type.toLowerCase()} ${fp.hash}`;
+}
+
+export function sdesOffer(m: MediaDescription, media: CallMedia, options: MediaOptions, offerSide: Side, sessionFp?: { type: string; hash: string }): SdesRewrite {
   const target = options.transportProtocol;
   media.sdes = undefined;
   if (target === undefined || target === m.protocol) return {};
   const fromSecure = isSecureProfile(m.protocol);
   const toSecure = isSecureProfile(target);
   if (fromSecure === toSecure) return { protocol: target };
+  const peerFp = fromSecure ? dtlsFingerprint(sessionFp, m) : undefined;
+  if (peerFp !== undefined) {
+    if (!peerFp.startsWith('sha-256 ')) throw new TandemError('BAD_SDP', `a=fingerprint ${peerFp.split(' ')[0]} is not supported (sha-256 only)`);
+    // Our role follows the offerer's a=setup (RFC 5763 §5): actpass or active → we are passive
+    // (DTLS server), passive → we connect. Decided once and kept (a later flip deadlocks).
+    const role = media.dtls?.side === offerSide ? media.dtls.role : m.setup === 'passive' ? 'client' : 'server';
+    media.dtls = { side: offerSide, role, peerFingerprint: peerFp };
+    media.sdes = { offererProtocol: m.protocol, dtls: true };
+    return { protocol: target, crypto: [], dtls: 'remove' };
+  }
   if (fromSecure) {
     const chosen = usableCryptos(m, options.sdes)[0];
     if (chosen === undefined) throw new TandemError('BAD_SDP', `${m.protocol} offer without a usable a=crypto (AES_CM_128_HMAC_SHA1_80/_32, inline key)`);
@@ -42,10 +60,15 @@ export function sdesOffer(m: MediaDescription, media: CallMedia, options: MediaO
  * The answer completes the picture: both sides' SRTP keys are known (media.srtp), and the answer
  * going back to the offerer gets the offerer's profile and, if it is secure, our a=crypto.
  */
-export function sdesAnswer(m: MediaDescription, media: CallMedia, offerSide: Side, answerSide: Side): SdesRewrite {
+export function sdesAnswer(m: MediaDescription, media: CallMedia, offerSide: Side, answerSide: Side, ourFingerprint?: string): SdesRewrite {
   const plan = media.sdes;
   if (plan === undefined) {
     return {};
+  }
+  if (plan.dtls === true && media.dtls !== undefined && ourFingerprint !== undefined) {
+    media.srtp[offerSide] = undefined;
+    media.srtp[answerSide] = undefined;
+    return { protocol: plan.offererProtocol, crypto: [], dtls: { fingerprint: ourFingerprint, setup: media.dtls.role === 'server' ? 'passive' : 'active' } };
   }
   if (plan.offererKey !== undefined && plan.ourKeyForOfferer !== undefined) {
     const k: SdesCrypto = plan.offererKey;

@@ -5,6 +5,7 @@ import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
 import { validateRtcpCompound } from '../rtp/rtcp.js';
 import { RtpReceiveStats } from '../rtp/stats.js';
 import { SrtpContext } from '../rtp/srtp.js';
+import { DtlsEndpoint } from '../rtp/dtls.js';
 import { ATTR, STUN_TYPE, attribute, encodeXorMappedAddress, isStun, parseStun, serializeStun, verifyFingerprint, verifyMessageIntegrity } from '../rtp/stun.js';
 import { DirectionProcessor, type PacketSink } from './direction.js';
 import type { WorkerClock } from './clock.js';
@@ -51,6 +52,10 @@ class BridgeSide implements PacketSink {
   /** SRTP contexts when this side speaks SDES-SRTP: what it sends us, what we send it. */
   private srtpIn: SrtpContext | undefined;
   private srtpOut: SrtpContext | undefined;
+  private dtls: DtlsEndpoint | undefined;
+  /** where DTLS records go: the source of the peer's records, else the SDP address. */
+  private dtlsPeer: TransportAddress | undefined;
+  dtlsState: 'none' | 'handshaking' | 'up' | 'failed' = 'none';
   private connecting = false;
   private heldWhileConnecting: Buffer[] | null = null;
 
@@ -70,7 +75,8 @@ class BridgeSide implements PacketSink {
     const moved = !sameAddress(this.cfg.peerRtp, cfg.peerRtp) || cfg.latch === 'asymmetric';
     const keysChanged = cfg.srtp?.recv !== this.cfg.srtp?.recv || cfg.srtp?.send !== this.cfg.srtp?.send || cfg.srtp?.profile !== this.cfg.srtp?.profile;
     this.cfg = cfg;
-    if (keysChanged) {
+    this.configureDtls(cfg);
+    if (keysChanged && cfg.dtls === undefined) {
       // New keys mean new contexts (rollover counters and replay windows start over, RFC 3711 §3.2).
       const s = cfg.srtp;
       const ctx = (b64: string): SrtpContext => {
@@ -92,6 +98,38 @@ class BridgeSide implements PacketSink {
     }
   }
 
+  private configureDtls(cfg: SideConfig): void {
+    const d = cfg.dtls;
+    if (d === undefined) {
+      this.dtls?.close();
+      this.dtls = undefined;
+      this.dtlsState = 'none';
+      return;
+    }
+    if (this.dtls !== undefined) return; // one association per side; re-offers keep it (RFC 5763 §6.6)
+    this.dtlsState = 'handshaking';
+    this.dtls = new DtlsEndpoint(
+      d.role,
+      d,
+      d.peerFingerprint,
+      (data) => {
+        const to = this.dtlsPeer ?? this.peerRtp;
+        if (to === undefined) return;
+        if (this.connectedTo !== null) this.rtpSocket.send(data);
+        else this.rtpSocket.send(data, to.port, to.address);
+      },
+      (keys) => {
+        this.srtpIn = new SrtpContext('AES_CM_128_HMAC_SHA1_80', keys.remoteKeySalt.subarray(0, 16), keys.remoteKeySalt.subarray(16));
+        this.srtpOut = new SrtpContext('AES_CM_128_HMAC_SHA1_80', keys.localKeySalt.subarray(0, 16), keys.localKeySalt.subarray(16));
+        this.dtlsState = 'up';
+      },
+      () => {
+        this.dtlsState = 'failed';
+      },
+    );
+    this.dtls.start();
+  }
+
   private readonly onRtpSocket = (received: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.cfg.rtcpMux && received.length >= 2 && isRtcpPacketType(received[1])) {
       this.onRtcp(received, rinfo);
@@ -100,6 +138,16 @@ class BridgeSide implements PacketSink {
     // RFC 7983 demultiplexing: STUN (first byte 0–3) on a side where we are an ICE-lite agent.
     if (received[0] < 4 && this.cfg.ice !== undefined && isStun(received)) {
       this.onStun(received, rinfo);
+      return;
+    }
+    // DTLS records (first byte 20–63) go to the association; nothing else is media until it is up.
+    if (received[0] >= 20 && received[0] <= 63 && this.dtls !== undefined) {
+      this.dtlsPeer = { address: rinfo.address, port: rinfo.port };
+      this.dtls.input(received, [rinfo.address, rinfo.port]);
+      return;
+    }
+    if (this.dtls !== undefined && this.srtpIn === undefined) {
+      this.rtpIn.errors++;
       return;
     }
     let msg = received;
@@ -253,6 +301,8 @@ class BridgeSide implements PacketSink {
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
   emit(buf: Buffer, len: number): void {
+    // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
+    if (this.dtls !== undefined && this.srtpOut === undefined) return;
     if (this.srtpOut !== undefined) {
       const out = this.srtpOut.protectRtp(len === buf.length ? buf : buf.subarray(0, len));
       if (this.sendToRtpPeer(out, out.length)) this.sent++;
@@ -311,6 +361,7 @@ class BridgeSide implements PacketSink {
   }
 
   sendRtcp(plain: Buffer): void {
+    if (this.dtls !== undefined && this.srtpOut === undefined) return;
     const msg = this.srtpOut !== undefined ? this.srtpOut.protectRtcp(plain) : plain;
     if (this.cfg.rtcpMux) {
       this.sendToRtpPeer(msg, msg.length);
@@ -336,6 +387,7 @@ class BridgeSide implements PacketSink {
   }
 
   close(): void {
+    this.dtls?.close();
     this.processor.flush();
     this.rtpSocket.close();
     this.rtcpSocket.close();

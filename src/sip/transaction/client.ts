@@ -1,23 +1,38 @@
 import type { Logger } from '../../common/log.js';
-import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Clock } from '../../common/clock.js';
 import { errorMessage } from '../../common/errors.js';
 import type { SipRequest, SipResponse } from '../message.js';
 import { buildNon2xxAck } from '../build.js';
 import { isReliable, type SipEndpoint, type SipSender } from '../transport/types.js';
 import type { ClientState, ClientTransaction, ClientTransactionHandler, TimerSettings } from './types.js';
+import { callUp, doubling, OneShot, Retransmitter, timerValues, toError, transmit, type TimerValues } from './timers.js';
+
+export interface ClientEnv {
+  sender: SipSender;
+  clock: Clock;
+  timers: TimerSettings;
+  /** already a child with this transaction's callId. */
+  log: Logger;
+  onRetransmit: () => void;
+  onTerminated: (t: ClientTxn) => void;
+}
 
 /**
  * A client transaction (RFC 3261 §17.1): the INVITE machine of §17.1.1 with the Accepted state of
- * RFC 6026 §7.2, or the non-INVITE machine of §17.1.2. Retransmissions happen over UDP only.
+ * RFC 6026 §7.2, or the non-INVITE machine of §17.1.2. Requests are retransmitted over UDP only
+ * (§17.1.1.2: a reliable transport does its own).
  */
 export class ClientTxn implements ClientTransaction {
   state: ClientState;
   private readonly invite: boolean;
-  private readonly reliable: boolean;
-  private retransmit: TimerHandle | undefined;
-  private timeout: TimerHandle | undefined;
-  private linger: TimerHandle | undefined;
-  private interval: number;
+  private readonly t: TimerValues;
+  /** Timer A or E. */
+  private readonly retransmit: Retransmitter;
+  /** Timer B or F. */
+  private readonly timeout: OneShot;
+  /** Timer D, K or M: how long the terminated-in-waiting machine keeps absorbing. */
+  private readonly linger: OneShot;
+  /** the ACK we sent for a non-2xx final; re-sent for each retransmission of that final (§17.1.1.2). */
   private ack: SipRequest | undefined;
 
   constructor(
@@ -25,122 +40,129 @@ export class ClientTxn implements ClientTransaction {
     readonly request: SipRequest,
     readonly destination: SipEndpoint,
     private readonly handler: ClientTransactionHandler,
-    private readonly env: { sender: SipSender; clock: Clock; timers: TimerSettings; log: Logger; onRetransmit: () => void; onTerminated: (t: ClientTxn) => void },
+    private readonly env: ClientEnv,
   ) {
     this.invite = request.method === 'INVITE';
-    this.reliable = isReliable(destination.protocol);
     this.state = this.invite ? 'calling' : 'trying';
-    this.interval = env.timers.t1;
+    this.t = timerValues(env.timers, isReliable(destination.protocol));
+    this.retransmit = new Retransmitter(env.clock);
+    this.timeout = new OneShot(env.clock);
+    this.linger = new OneShot(env.clock);
+  }
+
+  /** The request has not been answered yet: Timer B/F and transport errors still matter to the TU. */
+  private get waiting(): boolean {
+    return this.state === 'calling' || this.state === 'trying' || (!this.invite && this.state === 'proceeding');
   }
 
   start(): void {
-    const { t1 } = this.env.timers;
-    this.transmit(this.request);
-    if (!this.reliable) this.armRetransmit(t1);
-    // Timer B (§17.1.1.2) or Timer F (§17.1.2.2).
-    this.timeout = this.env.clock.setTimer(64 * t1, () => {
-      if (this.state === 'calling' || this.state === 'trying' || (!this.invite && this.state === 'proceeding')) {
-        this.terminate();
-        this.handler.onTimeout();
-      }
-    });
-  }
-
-  private transmit(msg: SipRequest): void {
-    this.env.sender.send(msg, this.destination).catch((err: unknown) => {
-      if (this.state === 'terminated') return;
-      this.env.log.debug({ err: errorMessage(err), txn: this.id }, 'transport error');
-      const wasWaiting = this.state === 'calling' || this.state === 'trying' || this.state === 'proceeding';
-      this.terminate();
-      if (wasWaiting) this.handler.onTransportError(err instanceof Error ? err : new Error(String(err)));
-    });
-  }
-
-  /** Timer A (INVITE: T1 doubling, §17.1.1.2) or Timer E (non-INVITE: doubling up to T2, §17.1.2.2). */
-  private armRetransmit(ms: number): void {
-    this.interval = ms;
-    this.retransmit = this.env.clock.setTimer(ms, () => {
+    this.send(this.request);
+    if (!isReliable(this.destination.protocol)) {
       const { t2 } = this.env.timers;
-      if (this.state === 'calling') {
+      // Timer A: T1, doubling with no cap (§17.1.1.2). Timer E: T1 doubling up to T2, and every T2
+      // once a provisional came (§17.1.2.2).
+      const next = this.invite ? doubling() : (ms: number) => (this.state === 'proceeding' ? t2 : Math.min(ms * 2, t2));
+      this.retransmit.start(this.invite ? this.t.A : this.t.E, next, () => {
+        if (!this.waiting) return false;
         this.env.onRetransmit();
-        this.transmit(this.request);
-        this.armRetransmit(this.interval * 2);
-      } else if (this.state === 'trying' || (!this.invite && this.state === 'proceeding')) {
-        this.env.onRetransmit();
-        this.transmit(this.request);
-        this.armRetransmit(this.state === 'proceeding' ? t2 : Math.min(this.interval * 2, t2));
-      }
+        this.send(this.request);
+        return true;
+      });
+    }
+    // Timer B (§17.1.1.2) or Timer F (§17.1.2.2): no final answer in 64*T1.
+    this.timeout.arm(this.invite ? this.t.B : this.t.F, () => {
+      if (!this.waiting) return;
+      this.env.log.debug({ txn: this.id, method: this.request.method }, this.invite ? 'Timer B fired' : 'Timer F fired');
+      this.terminate();
+      callUp(this.env.log, 'onTimeout', () => this.handler.onTimeout());
+    });
+  }
+
+  private send(msg: SipRequest): void {
+    transmit(this.env.sender, msg, this.destination).catch((err: unknown) => {
+      if (this.state === 'terminated') return;
+      const wasWaiting = this.waiting;
+      this.env.log.warn({ err: errorMessage(err), txn: this.id, method: msg.method }, 'transport error in a client transaction');
+      // §17.1.4: a transport error ends the transaction and is reported to the TU (as a 503,
+      // §8.1.3.1) — but only while the TU still waits for an answer; after the final, nobody asks.
+      this.terminate();
+      if (wasWaiting) callUp(this.env.log, 'onTransportError', () => this.handler.onTransportError(toError(err)));
     });
   }
 
   receive(res: SipResponse): void {
-    const s = res.status;
-    if (this.invite) this.receiveInvite(res, s);
-    else this.receiveNonInvite(res, s);
+    if (this.invite) this.receiveInvite(res);
+    else this.receiveNonInvite(res);
   }
 
-  private receiveInvite(res: SipResponse, s: number): void {
+  private receiveInvite(res: SipResponse): void {
+    const s = res.status;
     switch (this.state) {
       case 'calling':
       case 'proceeding':
         if (s < 200) {
+          // §17.1.1.2: a provisional stops Timer A; Timer B no longer applies (the TU may CANCEL).
           this.state = 'proceeding';
-          this.retransmit?.cancel();
-          this.handler.onProvisional?.(res);
+          this.retransmit.cancel();
+          this.timeout.cancel();
+          callUp(this.env.log, 'onProvisional', () => this.handler.onProvisional?.(res));
         } else if (s < 300) {
-          // RFC 6026 §7.2: Accepted absorbs nothing; every 2xx goes up so the TU can ACK it.
+          // RFC 6026 §7.2: Accepted, for Timer M; the TU ACKs the 2xx itself (§13.2.2.4).
           this.state = 'accepted';
-          this.cancelTimers();
-          this.linger = this.env.clock.setTimer(64 * this.env.timers.t1, () => this.terminate()); // Timer M
-          this.handler.onFinal(res);
+          this.stopWaiting();
+          this.linger.arm(this.t.M, () => this.terminate());
+          callUp(this.env.log, 'onFinal', () => this.handler.onFinal(res));
         } else {
+          // §17.1.1.3: the transaction ACKs a non-2xx final itself, then Timer D absorbs retransmissions.
           this.state = 'completed';
-          this.cancelTimers();
+          this.stopWaiting();
           this.ack = buildNon2xxAck(this.request, res);
-          this.transmit(this.ack);
-          // Timer D: long enough to absorb the server's retransmissions of the final response.
-          const d = this.reliable ? 0 : Math.max(64 * this.env.timers.t1, 32_000);
-          this.linger = this.env.clock.setTimer(d, () => this.terminate());
-          this.handler.onFinal(res);
+          this.send(this.ack);
+          this.linger.arm(this.t.D, () => this.terminate());
+          callUp(this.env.log, 'onFinal', () => this.handler.onFinal(res));
         }
         return;
       case 'accepted':
-        if (s >= 200 && s < 300) this.handler.onFinal(res);
+        // RFC 6026 §7.2: every 2xx (retransmission or another fork) goes up so the TU can ACK it.
+        if (s >= 200 && s < 300) callUp(this.env.log, 'onFinal', () => this.handler.onFinal(res));
         return;
       case 'completed':
-        if (s >= 300 && this.ack !== undefined) this.transmit(this.ack);
+        // §17.1.1.2: a retransmitted final means our ACK was lost: send it again, tell no one.
+        if (s >= 300 && this.ack !== undefined) {
+          this.env.onRetransmit();
+          this.send(this.ack);
+        }
         return;
       default:
         return;
     }
   }
 
-  private receiveNonInvite(res: SipResponse, s: number): void {
+  private receiveNonInvite(res: SipResponse): void {
+    // Completed absorbs every retransmitted response until Timer K (§17.1.2.2).
     if (this.state !== 'trying' && this.state !== 'proceeding') return;
-    if (s < 200) {
+    if (res.status < 200) {
       this.state = 'proceeding';
-      this.handler.onProvisional?.(res);
+      callUp(this.env.log, 'onProvisional', () => this.handler.onProvisional?.(res));
       return;
     }
     this.state = 'completed';
-    this.cancelTimers();
-    // Timer K: absorb retransmitted finals for T4 over UDP.
-    this.linger = this.env.clock.setTimer(this.reliable ? 0 : this.env.timers.t4, () => this.terminate());
-    this.handler.onFinal(res);
+    this.stopWaiting();
+    this.linger.arm(this.t.K, () => this.terminate());
+    callUp(this.env.log, 'onFinal', () => this.handler.onFinal(res));
   }
 
-  private cancelTimers(): void {
-    this.retransmit?.cancel();
-    this.timeout?.cancel();
-    this.retransmit = undefined;
-    this.timeout = undefined;
+  private stopWaiting(): void {
+    this.retransmit.cancel();
+    this.timeout.cancel();
   }
 
+  /** Ends the transaction silently (close(), or a timer that ran out). */
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    this.cancelTimers();
-    this.linger?.cancel();
+    this.stopWaiting();
+    this.linger.cancel();
     this.env.onTerminated(this);
   }
 }

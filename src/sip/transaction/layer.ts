@@ -1,18 +1,13 @@
 import type { Logger } from '../../common/log.js';
-import { systemClock, type Clock, type TimerHandle } from '../../common/clock.js';
-import { createResponse } from '../build.js';
-import { getCSeq, getCallId, getTo, getVias, type SipRequest, type SipResponse } from '../message.js';
+import { errorMessage } from '../../common/errors.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { BRANCH_COOKIE, createResponse } from '../build.js';
+import { getCSeq, getCallId, getTo, getVias, type SipRequest, type SipResponse, type Via } from '../message.js';
 import { isReliable, type InboundMessage, type SipEndpoint, type SipSender } from '../transport/types.js';
 import { ClientTxn } from './client.js';
 import { ServerTxn } from './server.js';
-import {
-  DEFAULT_TIMERS,
-  type ClientTransaction,
-  type ClientTransactionHandler,
-  type ServerTransaction,
-  type TimerSettings,
-  type TransactionUser,
-} from './types.js';
+import { callUp, doubling, OneShot, resolveTimers, Retransmitter, toError, transmit } from './timers.js';
+import type { ClientTransaction, ClientTransactionHandler, ServerTransaction, TimerSettings, TransactionUser } from './types.js';
 
 export interface TransactionLayerOptions {
   sender: SipSender;
@@ -23,28 +18,33 @@ export interface TransactionLayerOptions {
 }
 
 export interface TransactionCounters {
+  /** live client transactions (including ones lingering in Completed/Accepted). */
   clientTransactions: number;
+  /** live server transactions. */
   serverTransactions: number;
+  /** retransmissions sent: requests (A, E), finals (G, repeats for a retransmitted request), 2xx, re-ACKs. */
   retransmissions: number;
-  /** requests matched to an existing transaction (retransmissions from the peer). */
+  /** requests matched to an existing transaction (retransmissions from the peer) and not passed up. */
   absorbed: number;
-  /** messages without a usable Via or CSeq. */
+  /** messages without a usable Via (branch) or CSeq, or received after close(). */
   dropped: number;
 }
 
 /** A 2xx to INVITE waiting for its ACK (RFC 3261 §13.3.1.4): retransmitted over UDP until then. */
 interface Pending2xx {
-  txn: ServerTxn;
-  res: SipResponse;
-  retransmit: TimerHandle | undefined;
-  giveUp: TimerHandle;
+  retransmit: Retransmitter;
+  giveUp: OneShot;
 }
 
 /**
- * The transaction layer (RFC 3261 §17): matches messages to transactions, runs their timers on
- * an injected clock, and hands new requests, 2xx ACKs and stray responses to the transaction
- * user. Only RFC 3261 branches (`z9hG4bK…`) are matched; a request without one is matched by
- * branch text anyway, which is right for every UA written since 2002.
+ * The transaction layer (RFC 3261 §17): matches messages to transactions, runs their timers on an
+ * injected clock, and hands new requests, 2xx ACKs and stray responses to the transaction user.
+ *
+ * Matching (§17.1.3, §17.2.3) is by RFC 3261 branch. A request whose top Via has a branch without
+ * the `z9hG4bK` cookie (an RFC 2543 peer) is still matched by branch + sent-by + method rather
+ * than by the §17.2.3 RFC 2543 rules: such branches are unique in practice, and the full rules
+ * are not worth their weight today. A request with no branch at all is dropped and counted,
+ * except an ACK, which may still be the ACK for one of our 2xx (matched by dialog, not branch).
  */
 export class TransactionLayer {
   private readonly clients = new Map<string, ClientTxn>();
@@ -52,37 +52,67 @@ export class TransactionLayer {
   private readonly waitingAck = new Map<string, Pending2xx>();
   private readonly clock: Clock;
   private readonly timers: TimerSettings;
+  private readonly log: Logger;
   private readonly counts = { retransmissions: 0, absorbed: 0, dropped: 0 };
+  private closed = false;
 
   constructor(private readonly opts: TransactionLayerOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
+    this.timers = resolveTimers(opts.timers);
+    this.log = opts.log;
   }
 
+  /** A snapshot, for logs and tests. */
   get counters(): TransactionCounters {
     return { clientTransactions: this.clients.size, serverTransactions: this.servers.size, ...this.counts };
   }
 
-  /** What every transaction gets from the layer; a terminated one leaves `table`. */
-  private env<T extends { id: string }>(table: Map<string, T>) {
-    return {
-      sender: this.opts.sender,
-      clock: this.clock,
-      timers: this.timers,
-      log: this.opts.log,
-      onRetransmit: () => void this.counts.retransmissions++,
-      onTerminated: (t: T) => {
-        if (table.get(t.id) === t) table.delete(t.id);
-      },
-    };
+  private txnLog(msg: SipRequest | SipResponse): Logger {
+    const callId = safely(() => getCallId(msg));
+    return callId === undefined ? this.log : this.log.child({ callId });
   }
+
+  private readonly countRetransmission = (): void => {
+    this.counts.retransmissions++;
+  };
 
   // ---- client side --------------------------------------------------------------------------
 
+  /**
+   * Starts a client transaction. The request must carry its top Via with a `z9hG4bK` branch
+   * (§8.1.1.7); without one there is nothing to match responses with, so this throws (a bug in
+   * the caller, not a network condition). An ACK is not a transaction (§17.1.1.3: the ACK for a
+   * 2xx belongs to the TU): it is sent once and the returned handle is already terminated.
+   */
   sendRequest(request: SipRequest, destination: SipEndpoint, handler: ClientTransactionHandler): ClientTransaction {
-    const branch = getVias(request)[0]?.branch ?? '';
+    const branch = getVias(request)[0]?.branch;
+    if (branch === undefined || branch === '') throw new TypeError('sendRequest: the request has no top Via branch');
+    const log = this.txnLog(request);
     const id = `${branch}|${request.method}`;
-    const txn = new ClientTxn(id, request, destination, handler, this.env(this.clients));
+    if (request.method === 'ACK') {
+      transmit(this.opts.sender, request, destination).catch((err: unknown) => {
+        log.warn({ err: errorMessage(err) }, 'ACK could not be sent');
+        callUp(log, 'onTransportError', () => handler.onTransportError(toError(err)));
+      });
+      return { id, request, destination, state: 'terminated' };
+    }
+    if (!branch.startsWith(BRANCH_COOKIE)) log.warn({ branch }, 'client transaction with a non-RFC 3261 branch');
+    const previous = this.clients.get(id);
+    if (previous !== undefined) {
+      // A reused branch is a caller bug (§8.1.1.7: unique across space and time); the newer wins.
+      log.warn({ txn: id }, 'branch reused while its client transaction is alive; the old one is dropped');
+      previous.terminate();
+    }
+    const txn = new ClientTxn(id, request, destination, handler, {
+      sender: this.opts.sender,
+      clock: this.clock,
+      timers: this.timers,
+      log,
+      onRetransmit: this.countRetransmission,
+      onTerminated: (t) => {
+        if (this.clients.get(t.id) === t) this.clients.delete(t.id);
+      },
+    });
     this.clients.set(id, txn);
     txn.start();
     return txn;
@@ -90,42 +120,51 @@ export class TransactionLayer {
 
   // ---- server side --------------------------------------------------------------------------
 
-  private serverKey(req: SipRequest, method: string): string | undefined {
-    const via = getVias(req)[0];
-    if (via === undefined || via.branch === undefined) return undefined;
-    return `${via.branch}|${via.host}:${via.port ?? ''}|${method}`;
+  /** §17.2.3: branch + sent-by (host case-insensitive) + method; ACK is looked up with INVITE. */
+  private serverKey(via: Via | undefined, method: string): string | undefined {
+    if (via?.branch === undefined || via.branch === '') return undefined;
+    return `${via.branch}|${via.host.toLowerCase()}:${via.port ?? ''}|${method}`;
   }
 
+  /** RFC 3261 §9.2: the INVITE server transaction a CANCEL refers to (same branch and sent-by). */
   findInviteServerTransaction(cancel: SipRequest): ServerTransaction | undefined {
-    const key = this.serverKey(cancel, 'INVITE');
+    const key = safely(() => this.serverKey(getVias(cancel)[0], 'INVITE'));
     return key === undefined ? undefined : this.servers.get(key);
   }
 
-  private ackKey(callId: string, seq: number, toTag: string): string {
-    return `${callId}|${seq}|${toTag}`;
-  }
-
-  /** Every message from the transport. Never throws: a message we cannot place is counted and dropped. */
+  /** Every message from the transport. Never throws: a message it cannot place is counted and dropped. */
   receive(inbound: InboundMessage): void {
+    if (this.closed) {
+      this.counts.dropped++;
+      return;
+    }
     try {
       if (inbound.message.kind === 'response') this.receiveResponse(inbound.message, inbound);
       else this.receiveRequest(inbound.message, inbound);
     } catch (err) {
-      this.counts.dropped++;
-      this.opts.log.warn({ err: err instanceof Error ? err.message : String(err), source: inbound.source.address }, 'message dropped by the transaction layer');
+      // Only header accessors on a hand-built or damaged message get here (TU callbacks are guarded).
+      this.drop(inbound, errorMessage(err));
     }
   }
 
+  private drop(inbound: InboundMessage, why: string): void {
+    this.counts.dropped++;
+    const m = inbound.message;
+    this.log.debug({ why, source: `${inbound.source.address}:${inbound.source.port}`, what: m.kind === 'request' ? m.method : m.status }, 'message dropped by the transaction layer');
+  }
+
   private receiveResponse(res: SipResponse, inbound: InboundMessage): void {
+    // §17.1.3: top Via branch + CSeq method.
     const branch = getVias(res)[0]?.branch;
     const method = getCSeq(res)?.method;
     if (branch === undefined || method === undefined) {
-      this.counts.dropped++;
+      this.drop(inbound, 'response without a Via branch or CSeq');
       return;
     }
     const txn = this.clients.get(`${branch}|${method}`);
     if (txn === undefined) {
-      this.opts.user.onStrayResponse?.(res, inbound);
+      const user = this.opts.user;
+      callUp(this.log, 'onStrayResponse', () => user.onStrayResponse?.(res, inbound));
       return;
     }
     txn.receive(res);
@@ -133,17 +172,18 @@ export class TransactionLayer {
 
   private receiveRequest(req: SipRequest, inbound: InboundMessage): void {
     const cseq = getCSeq(req);
-    if (cseq === undefined || getVias(req).length === 0) {
-      this.counts.dropped++;
+    const via = getVias(req)[0];
+    if (cseq === undefined || via === undefined) {
+      this.drop(inbound, 'request without a Via or CSeq');
       return;
     }
     if (req.method === 'ACK') {
-      this.receiveAck(req, inbound, cseq.seq);
+      this.receiveAck(req, inbound, via, cseq.seq);
       return;
     }
-    const key = this.serverKey(req, req.method);
+    const key = this.serverKey(via, req.method);
     if (key === undefined) {
-      this.counts.dropped++;
+      this.drop(inbound, 'request without a Via branch');
       return;
     }
     const existing = this.servers.get(key);
@@ -152,67 +192,103 @@ export class TransactionLayer {
       existing.retransmitted();
       return;
     }
-    const txn = new ServerTxn(key, req, inbound.source, { ...this.env(this.servers), on2xx: (t, res) => this.await2xxAck(t, res) });
+    const log = this.txnLog(req);
+    const txn = new ServerTxn(key, req, inbound.source, {
+      sender: this.opts.sender,
+      clock: this.clock,
+      timers: this.timers,
+      log,
+      onRetransmit: this.countRetransmission,
+      onTerminated: (t) => {
+        if (this.servers.get(t.id) === t) this.servers.delete(t.id);
+      },
+      on2xx: (t, res) => this.await2xxAck(t, res, log),
+    });
     this.servers.set(key, txn);
-    // §17.2.1: answer an INVITE with 100 at once, so the caller stops retransmitting it.
+    // §17.2.1: answer an INVITE with 100 at once, so the caller stops retransmitting it (Timer A).
     if (req.method === 'INVITE') txn.respond(createResponse(req, 100));
-    this.opts.user.onRequest(req, txn, inbound);
+    callUp(log, 'onRequest', () => this.opts.user.onRequest(req, txn, inbound));
   }
 
-  private receiveAck(ack: SipRequest, inbound: InboundMessage, seq: number): void {
-    const key = this.serverKey(ack, 'INVITE');
+  private receiveAck(ack: SipRequest, inbound: InboundMessage, via: Via, seq: number): void {
+    // The ACK for a non-2xx final shares the INVITE's branch and is part of its transaction (§17.2.3).
+    const key = this.serverKey(via, 'INVITE');
     const txn = key === undefined ? undefined : this.servers.get(key);
     if (txn !== undefined && txn.state === 'completed') {
       txn.acked();
       return;
     }
     if (txn !== undefined && txn.state === 'confirmed') {
-      this.counts.absorbed++;
+      this.counts.absorbed++; // Timer I absorbs ACK retransmissions
       return;
     }
-    // The ACK for a 2xx is its own transaction (§17.1.1.3): match it to the 2xx by dialog and CSeq.
-    const pending = this.waitingAck.get(this.ackKey(getCallId(ack) ?? '', seq, getTo(ack)?.tag ?? ''));
+    // The ACK for a 2xx is a transaction of its own with a new branch (§17.1.1.3): match it to the
+    // 2xx by dialog (Call-ID, To tag) and CSeq number, stop retransmitting, and pass it up.
+    const ackKey = this.ackKey(getCallId(ack) ?? '', seq, getTo(ack)?.tag ?? '');
+    const pending = this.waitingAck.get(ackKey);
     if (pending !== undefined) {
-      pending.retransmit?.cancel();
+      pending.retransmit.cancel();
       pending.giveUp.cancel();
-      this.waitingAck.delete(this.ackKey(getCallId(ack) ?? '', seq, getTo(ack)?.tag ?? ''));
+      this.waitingAck.delete(ackKey);
     }
-    this.opts.user.onAck(ack, inbound);
+    callUp(this.log, 'onAck', () => this.opts.user.onAck(ack, inbound));
   }
 
-  /** RFC 3261 §13.3.1.4: the UAS core retransmits its 2xx (T1 doubling up to T2) until the ACK, 64*T1 at most. */
-  private await2xxAck(txn: ServerTxn, res: SipResponse): void {
-    const key = this.ackKey(getCallId(res) ?? '', getCSeq(res)?.seq ?? 0, getTo(res)?.tag ?? '');
-    const { t1, t2 } = this.timers;
-    const entry: Pending2xx = {
-      txn,
-      res,
-      retransmit: undefined,
-      giveUp: this.clock.setTimer(64 * t1, () => {
-        entry.retransmit?.cancel();
-        this.waitingAck.delete(key);
-        this.opts.user.onAckTimeout?.(txn);
-      }),
-    };
-    const arm = (ms: number): void => {
-      entry.retransmit = this.clock.setTimer(ms, () => {
-        this.counts.retransmissions++;
-        this.opts.sender.send(res, txn.source).catch(() => undefined);
-        arm(Math.min(ms * 2, t2));
-      });
-    };
-    if (!isReliable(txn.source.protocol)) arm(t1);
+  private ackKey(callId: string, seq: number, toTag: string): string {
+    return `${callId}|${seq}|${toTag}`;
+  }
+
+  /**
+   * RFC 3261 §13.3.1.4 (and RFC 6026 §8.1): the UAS core retransmits its 2xx over UDP, T1 doubling
+   * up to T2, until the ACK arrives; after 64*T1 without one the TU ends the dialog. The layer does
+   * it for the TU because it owns the clock and the transport.
+   */
+  private await2xxAck(txn: ServerTxn, res: SipResponse, log: Logger): void {
+    const key = this.ackKey(safely(() => getCallId(res)) ?? '', safely(() => getCSeq(res)?.seq) ?? 0, safely(() => getTo(res)?.tag) ?? '');
+    const old = this.waitingAck.get(key);
+    old?.retransmit.cancel();
+    old?.giveUp.cancel();
+    const entry: Pending2xx = { retransmit: new Retransmitter(this.clock), giveUp: new OneShot(this.clock) };
     this.waitingAck.set(key, entry);
+    const { t1, t2 } = this.timers;
+    if (!isReliable(txn.source.protocol)) {
+      entry.retransmit.start(t1, doubling(t2), () => {
+        this.counts.retransmissions++;
+        transmit(this.opts.sender, res, txn.source).catch((err: unknown) => {
+          // The peer is unreachable: retransmitting more is pointless; the ACK timeout still ends the dialog.
+          log.warn({ err: errorMessage(err) }, '2xx retransmission could not be sent');
+          entry.retransmit.cancel();
+        });
+        return true;
+      });
+    }
+    entry.giveUp.arm(64 * t1, () => {
+      entry.retransmit.cancel();
+      if (this.waitingAck.get(key) === entry) this.waitingAck.delete(key);
+      log.info({ status: res.status }, 'no ACK for a 2xx within 64*T1');
+      const user = this.opts.user;
+      callUp(log, 'onAckTimeout', () => user.onAckTimeout?.(txn));
+    });
   }
 
-  /** Cancels every timer; transactions in flight are dropped without telling anyone. */
+  /** Cancels every timer; transactions in flight are dropped without telling anyone. Later input is dropped. */
   close(): void {
+    this.closed = true;
     for (const t of [...this.clients.values()]) t.terminate();
     for (const t of [...this.servers.values()]) t.terminate();
     for (const p of this.waitingAck.values()) {
-      p.retransmit?.cancel();
+      p.retransmit.cancel();
       p.giveUp.cancel();
     }
     this.waitingAck.clear();
+  }
+}
+
+/** A header accessor that may throw on a hand-built message, as undefined instead. */
+function safely<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
   }
 }

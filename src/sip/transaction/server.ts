@@ -1,14 +1,16 @@
 import type { Logger } from '../../common/log.js';
-import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Clock } from '../../common/clock.js';
 import { errorMessage } from '../../common/errors.js';
 import type { SipRequest, SipResponse } from '../message.js';
 import { isReliable, type SipEndpoint, type SipSender } from '../transport/types.js';
 import type { ServerState, ServerTransaction, TimerSettings } from './types.js';
+import { doubling, OneShot, Retransmitter, timerValues, transmit, type TimerValues } from './timers.js';
 
 export interface ServerEnv {
   sender: SipSender;
   clock: Clock;
   timers: TimerSettings;
+  /** already a child with this transaction's callId. */
   log: Logger;
   onRetransmit: () => void;
   onTerminated: (t: ServerTxn) => void;
@@ -18,15 +20,18 @@ export interface ServerEnv {
 
 /**
  * A server transaction (RFC 3261 §17.2): the INVITE machine of §17.2.1 with RFC 6026's Accepted
- * state, or the non-INVITE machine of §17.2.2. Responses go back to where the request came from.
+ * state, or the non-INVITE machine of §17.2.2. Responses go back to where the request came from
+ * (RFC 3581 symmetric response routing; the transport resolves nothing for us here).
  */
 export class ServerTxn implements ServerTransaction {
   state: ServerState;
   lastResponse: SipResponse | undefined;
   private readonly invite: boolean;
-  private readonly reliable: boolean;
-  private retransmit: TimerHandle | undefined;
-  private linger: TimerHandle | undefined;
+  private readonly t: TimerValues;
+  /** Timer G. */
+  private readonly retransmit: Retransmitter;
+  /** Timer H, I, J or L. */
+  private readonly linger: OneShot;
 
   constructor(
     readonly id: string,
@@ -35,86 +40,100 @@ export class ServerTxn implements ServerTransaction {
     private readonly env: ServerEnv,
   ) {
     this.invite = request.method === 'INVITE';
-    this.reliable = isReliable(source.protocol);
     this.state = this.invite ? 'proceeding' : 'trying';
+    this.t = timerValues(env.timers, isReliable(source.protocol));
+    this.retransmit = new Retransmitter(env.clock);
+    this.linger = new OneShot(env.clock);
   }
 
-  private transmit(res: SipResponse): void {
-    this.env.sender.send(res, this.source).catch((err: unknown) => {
-      this.env.log.debug({ err: errorMessage(err), txn: this.id }, 'response could not be sent');
-      // §17.2.4: a transport failure ends the transaction.
+  private send(res: SipResponse): void {
+    transmit(this.env.sender, res, this.source).catch((err: unknown) => {
+      if (this.state === 'terminated') return;
+      // §17.2.4: the transport failed to deliver a response: the transaction ends. Nobody above
+      // can do better than the retransmitting peer (or Timer B/F on its side).
+      this.env.log.warn({ err: errorMessage(err), txn: this.id, status: res.status }, 'response could not be sent; transaction ends');
       this.terminate();
     });
   }
 
   respond(res: SipResponse): void {
-    if (this.state === 'completed' || this.state === 'confirmed' || this.state === 'terminated' || this.state === 'accepted') {
-      this.env.log.debug({ txn: this.id, status: res.status, state: this.state }, 'response after the final one ignored');
+    const s = res.status;
+    if (this.state === 'accepted' && this.invite && s >= 200 && s < 300) {
+      // RFC 6026 §8.7: a 2xx the TU passes down in Accepted (a retransmission) goes to the transport.
+      this.send(res);
+      return;
+    }
+    if (this.state !== 'trying' && this.state !== 'proceeding') {
+      this.env.log.debug({ txn: this.id, status: s, state: this.state }, 'response after the final one ignored');
+      return;
+    }
+    if (!Number.isInteger(s) || s < 100 || s > 699) {
+      this.env.log.warn({ txn: this.id, status: s }, 'response with an invalid status not sent');
       return;
     }
     this.lastResponse = res;
-    const s = res.status;
-    const { t1, t2 } = this.env.timers;
     if (s < 200) {
+      // §17.2.2: the first provisional moves a non-INVITE transaction to Proceeding.
       if (!this.invite) this.state = 'proceeding';
-      this.transmit(res);
+      this.send(res);
       return;
     }
     if (this.invite && s < 300) {
+      // RFC 6026 §8.5: Accepted; the 2xx and its ACK belong to the dialog (the layer retransmits
+      // the 2xx for the UAS core, §13.3.1.4). Timer L keeps absorbing INVITE retransmissions.
       this.state = 'accepted';
-      this.transmit(res);
+      this.send(res);
       this.env.on2xx(this, res);
-      this.linger = this.env.clock.setTimer(64 * t1, () => this.terminate()); // Timer L
+      this.linger.arm(this.t.L, () => this.terminate());
       return;
     }
     this.state = 'completed';
-    this.transmit(res);
+    this.send(res);
     if (this.invite) {
-      // Timer G (UDP): retransmit the final response, T1 doubling up to T2, until ACK; Timer H gives up.
-      if (!this.reliable) this.armG(t1, t2);
-      this.linger = this.env.clock.setTimer(64 * t1, () => {
-        this.env.log.debug({ txn: this.id }, 'no ACK for a final response (Timer H)');
+      // §17.2.1: Timer G retransmits the final over UDP (T1 doubling up to T2) until the ACK;
+      // Timer H gives up on the ACK after 64*T1.
+      if (!isReliable(this.source.protocol)) {
+        this.retransmit.start(this.t.G, doubling(this.env.timers.t2), () => {
+          if (this.state !== 'completed' || this.lastResponse === undefined) return false;
+          this.env.onRetransmit();
+          this.send(this.lastResponse);
+          return true;
+        });
+      }
+      this.linger.arm(this.t.H, () => {
+        this.env.log.debug({ txn: this.id, status: s }, 'no ACK for a final response (Timer H)');
         this.terminate();
       });
     } else {
-      // Timer J: absorb request retransmissions for 64*T1 over UDP.
-      this.linger = this.env.clock.setTimer(this.reliable ? 0 : 64 * t1, () => this.terminate());
+      // §17.2.2: Timer J absorbs request retransmissions (64*T1 over UDP, 0 reliable).
+      this.linger.arm(this.t.J, () => this.terminate());
     }
   }
 
-  private armG(ms: number, t2: number): void {
-    this.retransmit = this.env.clock.setTimer(ms, () => {
-      if (this.state !== 'completed' || this.lastResponse === undefined) return;
-      this.env.onRetransmit();
-      this.transmit(this.lastResponse);
-      this.armG(Math.min(ms * 2, t2), t2);
-    });
-  }
-
-  /** The same request again (a retransmission): repeat the last response, or absorb it. */
+  /** The same request again (a retransmission): repeat the last response, or absorb it (§17.2.1, §17.2.2). */
   retransmitted(): void {
-    if (this.lastResponse === undefined) return;
+    if (this.lastResponse === undefined) return; // non-INVITE Trying: nothing to repeat yet
     if (this.state === 'proceeding' || this.state === 'completed') {
       this.env.onRetransmit();
-      this.transmit(this.lastResponse);
+      this.send(this.lastResponse);
     }
+    // accepted (RFC 6026 §8.7), confirmed: absorbed.
   }
 
   /** ACK matching this INVITE transaction (the ACK for a non-2xx final response). */
   acked(): void {
     if (this.state !== 'completed') return;
+    // §17.2.1: Confirmed stops Timer G and H; Timer I absorbs ACK retransmissions.
     this.state = 'confirmed';
-    this.retransmit?.cancel();
-    this.linger?.cancel();
-    // Timer I: absorb ACK retransmissions for T4 over UDP.
-    this.linger = this.env.clock.setTimer(this.reliable ? 0 : this.env.timers.t4, () => this.terminate());
+    this.retransmit.cancel();
+    this.linger.arm(this.t.I, () => this.terminate());
   }
 
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    this.retransmit?.cancel();
-    this.linger?.cancel();
+    this.retransmit.cancel();
+    this.linger.cancel();
     this.env.onTerminated(this);
   }
 }

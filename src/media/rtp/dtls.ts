@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { TandemError } from '../../common/errors.js';
+
+/**
+ * DTLS-SRTP (RFC 5763/5764) on a media socket, with werift's DTLS state machine (Node has no DTLS).
+ * Only the handshake and the keying-material export are werift's; the peer's certificate is
+ * checked here against the SDP fingerprint (werift does not), and SRTP is ours.
+ *
+ * werift waits a fixed 500 ms before it looks whether the peer's next flight arrived, even when it
+ * arrived after a millisecond: every handshake cost ≥ 0.5 s. Its Flight.transmit is replaced by one
+ * that keeps the same retransmission schedule but polls every 5 ms.
+ */
+interface WeriftFlight {
+  state: string;
+  nextFlight: number | undefined;
+  flight: number;
+  dtls: { flight: number; sessionId?: string };
+  send(buffers: Buffer[]): Promise<unknown>;
+  setState(s: string): void;
+}
+
+interface WeriftSocket {
+  onConnect: { subscribe(fn: () => void): void };
+  onError: { subscribe(fn: (e: Error) => void): void };
+  connect?(): Promise<void>;
+  extractSessionKeys(keyLength: number, saltLength: number): { localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer };
+  readonly remoteCertificate: Buffer | undefined;
+  close(): void;
+}
+
+interface WeriftTransport {
+  type: string;
+  address: { address: string; port: number; family: string };
+  closed: boolean;
+  onData: (data: Buffer, addr: [string, number]) => void;
+  send: (data: Buffer) => Promise<void>;
+  close: () => Promise<void>;
+}
+
+interface WeriftDtls {
+  DtlsServer: new (o: object) => WeriftSocket;
+  DtlsClient: new (o: object) => WeriftSocket;
+  CipherContext: { createSelfSignedCertificateWithKey(sh: { hash: number; signature: number }, curve: number): Promise<{ certPem: string; keyPem: string }> };
+}
+
+const requireCjs = createRequire(import.meta.url);
+let lib: WeriftDtls | undefined;
+
+const SHA256 = 4;
+const ECDSA = 3;
+const SECP256R1 = 23;
+const SRTP_AES128_CM_HMAC_SHA1_80 = 1;
+
+function werift(): WeriftDtls {
+  if (lib !== undefined) return lib;
+  try {
+    lib = requireCjs('werift') as WeriftDtls;
+    const flightFile = join(dirname(requireCjs.resolve('werift')), '../../dtls/src/flight/flight.js');
+    const { Flight } = requireCjs(flightFile) as { Flight: { prototype: { transmit(b: Buffer[]): Promise<void> }; RetransmitCount: number } };
+    Flight.prototype.transmit = async function transmit(this: WeriftFlight, buffers: Buffer[]): Promise<void> {
+      for (let n = 0; n <= Flight.RetransmitCount; n++) {
+        this.setState('SENDING');
+        this.send(buffers).catch(() => undefined);
+        this.setState('WAITING');
+        if (this.nextFlight === undefined) {
+          this.setState('FINISHED');
+          return;
+        }
+        // Same back-off as werift (0.5 s, 1 s, 1.5 s …), but looking every 5 ms.
+        const until = performance.now() + 500 * (n + 1);
+        while (performance.now() < until) {
+          await new Promise((r) => setTimeout(r, 5));
+          if (this.dtls.flight >= this.nextFlight) {
+            this.setState('FINISHED');
+            return;
+          }
+        }
+      }
+      throw new Error(`DTLS flight ${this.flight} got no answer`);
+    };
+  } catch (err) {
+    throw new TandemError('CODEC', `cannot load werift DTLS: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return lib;
+}
+
+export interface DtlsCertificate {
+  certPem: string;
+  keyPem: string;
+  /** `sha-256 AB:CD:…` as a=fingerprint carries it. */
+  fingerprint: string;
+}
+
+/** SHA-256 fingerprint of a DER certificate, upper-case hex with colons (RFC 8122 §5). */
+export function fingerprintOf(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)?.join(':') ?? '';
+}
+
+function pemToDer(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
+/** One ECDSA P-256 certificate per process (RFC 8827 §6.5 allows one per session; one is plenty). */
+export async function createDtlsCertificate(): Promise<DtlsCertificate> {
+  const { certPem, keyPem } = await werift().CipherContext.createSelfSignedCertificateWithKey({ hash: SHA256, signature: ECDSA }, SECP256R1);
+  return { certPem, keyPem, fingerprint: `sha-256 ${fingerprintOf(pemToDer(certPem))}` };
+}
+
+export interface SrtpKeys {
+  /** what we encrypt with / the peer decrypts with */
+  localKeySalt: Buffer;
+  remoteKeySalt: Buffer;
+}
+
+/**
+ * One DTLS association on one media socket. `input` takes DTLS records (first byte 20–63, RFC 7983);
+ * `send` puts records on the wire. `onKeys` fires once the handshake is done and the peer's
+ * certificate matched the SDP fingerprint; `onFailure` otherwise.
+ */
+export class DtlsEndpoint {
+  private readonly socket: WeriftSocket;
+  private readonly transport: WeriftTransport;
+  private done = false;
+
+  constructor(
+    readonly role: 'server' | 'client',
+    cert: { certPem: string; keyPem: string },
+    private readonly peerFingerprint: string,
+    send: (data: Buffer) => void,
+    private readonly onKeys: (keys: SrtpKeys) => void,
+    private readonly onFailure: (why: string) => void,
+  ) {
+    const w = werift();
+    this.transport = {
+      type: 'udp',
+      address: { address: '0.0.0.0', port: 0, family: 'IPv4' },
+      closed: false,
+      onData: () => undefined,
+      send: async (data: Buffer) => send(data),
+      close: async () => undefined,
+    };
+    const opts = { transport: this.transport, cert: cert.certPem, key: cert.keyPem, signatureHash: { hash: SHA256, signature: ECDSA }, srtpProfiles: [SRTP_AES128_CM_HMAC_SHA1_80], certificateRequest: true };
+    this.socket = role === 'server' ? new w.DtlsServer(opts) : new w.DtlsClient(opts);
+    this.socket.onConnect.subscribe(() => this.connected());
+    this.socket.onError.subscribe((e) => this.fail(`DTLS error: ${e.message}`));
+  }
+
+  /** A client starts the handshake; a server waits for the ClientHello. */
+  start(): void {
+    if (this.role === 'client') this.socket.connect?.().catch((e: unknown) => this.fail(`DTLS handshake failed: ${String(e)}`));
+  }
+
+  input(record: Buffer, from: [string, number]): void {
+    this.transport.onData(record, from);
+  }
+
+  private connected(): void {
+    if (this.done) return;
+    this.done = true;
+    const cert = this.socket.remoteCertificate;
+    const got = cert === undefined ? '' : fingerprintOf(cert);
+    const want = this.peerFingerprint.replace(/^sha-256\s+/i, '').toUpperCase();
+    if (got === '' || got !== want) {
+      this.onFailure(`peer certificate fingerprint ${got || '(none)'} does not match a=fingerprint ${want}`);
+      return;
+    }
+    const k = this.socket.extractSessionKeys(16, 14);
+    this.onKeys({ localKeySalt: Buffer.concat([k.localKey, k.localSalt]), remoteKeySalt: Buffer.concat([k.remoteKey, k.remoteSalt]) });
+  }
+
+  private fail(why: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.onFailure(why);
+  }
+
+  close(): void {
+    this.transport.closed = true;
+    try {
+      this.socket.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}
