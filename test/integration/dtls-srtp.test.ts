@@ -37,7 +37,7 @@ async function browserSocket(): Promise<{ sock: dgram.Socket; port: number; got:
 }
 
 describe('DTLS-SRTP ↔ plain RTP', () => {
-  it('handshakes as DTLS server for an actpass offerer, checks the peer's fingerprint, and carries SRTP both ways', async () => {
+  it("handshakes as DTLS server for an actpass offerer, checks the peer's fingerprint, and carries SRTP both ways", async () => {
     const cert = await createDtlsCertificate();
     const b = await browserSocket();
     const plain = await RtpPeer.open();
