@@ -2,25 +2,29 @@ import { defaultMediaOptions, type MediaOptions } from '../media/api.js';
 import { canTranscode } from '../sdp/negotiate.js';
 
 /**
- * Codec normalisation per leg, declared once per route and applied to every offer in either
- * direction, so a re-INVITE cannot undo it. The B2BUA turns it into the media plane's options
- * (rtpengine's codec verbs), which is where Kamailio users otherwise hand-write direction-dependent
- * flags.
+ * Codec policy per leg, declared once per route and turned into the media plane's options (ng's
+ * `codec` dictionary) for every offer in either direction, so a re-INVITE from either side gets
+ * the same treatment as the initial INVITE. This is what Kamailio users otherwise hand-write as
+ * direction-dependent sdpops/rtpengine flags.
+ *
+ * Codec entries everywhere are a name (`PCMA`, `opus`, optionally `NAME/RATE[/CH]`) or an RTP
+ * payload type number. Static payload types (RFC 3551 §6) are known by name too, so `8` and
+ * `PCMA` are the same entry; a dynamic payload type (96–127) only matches that number in the SDP.
  */
 export interface LegPolicy {
-  /** codecs this leg may be offered, by name (`PCMA`) or payload type; undefined = whatever the peer brings. */
+  /** codecs this leg may be offered, in preference order; undefined = whatever the peer brings. */
   codecs?: string[];
   /** packetization time this leg receives, ms. */
   ptime?: number;
-  /** may the media plane transcode so this leg gets its codecs. */
+  /** may the media plane transcode so this leg gets one of its `codecs`. */
   transcode: boolean;
-  /** codecs never offered to this leg (Kamailio sdpops' sdp_remove_codecs_by_name/id, with media behind it). */
+  /** codecs removed from what this leg is offered and from what it sends (Kamailio sdpops' sdp_remove_codecs_by_*). */
   strip: string[];
-  /** if not empty, only these are offered to this leg (sdp_keep_codecs_by_name/id); telephone-event stays. */
+  /** if non-empty, only these survive in what this leg is offered (sdp_keep_codecs_by_*); telephone-event stays unless stripped. */
   keep: string[];
   /**
-   * Media security this leg gets: `sdes` = RTP/SAVP with SDES keys (RFC 4568), `none` = plain
-   * RTP/AVP; undefined = whatever the other leg offers (crypto then passes end to end).
+   * Extension beyond the B2BUA brief, kept for `--b-srtp` and routes files: `sdes` = this leg gets
+   * RTP/SAVP with SDES keys (RFC 4568), `none` = plain RTP/AVP; undefined = as the other leg offers.
    */
   srtp?: 'sdes' | 'none';
 }
@@ -33,63 +37,111 @@ export interface CallPolicy {
 /** Who offers: `a-to-b` is leg A's SDP offered toward leg B (initial INVITE, A's re-INVITE). */
 export type Direction = 'a-to-b' | 'b-to-a';
 
+/** An open leg: takes whatever the peer brings; transcoding allowed once `codecs` is set. */
 export function defaultLegPolicy(): LegPolicy {
   return { transcode: true, strip: [], keep: [] };
 }
 
-const SUPPLEMENTAL = ['telephone-event', 'CN'];
+const DTMF = 'telephone-event';
+/** RFC 3551 §6 static payload types, so `8` and `PCMA` compare equal. */
+const STATIC_PT: Readonly<Record<string, string>> = { 0: 'pcmu', 3: 'gsm', 4: 'g723', 8: 'pcma', 9: 'g722', 13: 'cn', 18: 'g729' };
 
-function sameName(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
+/** An entry's comparable key: lower-cased name without rate/channels, static PTs as names; dynamic PTs stay numbers. */
+function key(entry: string): string {
+  const e = entry.trim().toLowerCase();
+  if (/^\d+$/.test(e)) return STATIC_PT[String(Number(e))] ?? String(Number(e));
+  return e.split('/')[0];
 }
 
-/** The codec entries the receiving leg may be offered, or undefined when it takes anything. */
-function allowedFor(leg: LegPolicy): string[] | undefined {
+function isDynamicPt(entry: string): boolean {
+  return /^\d+$/.test(key(entry));
+}
+
+function sameEntry(a: string, b: string): boolean {
+  return key(a) === key(b);
+}
+
+function isSupplementalName(name: string): boolean {
+  const k = key(name);
+  return k === DTMF || k === 'cn';
+}
+
+function legs(policy: CallPolicy, dir: Direction): { offerer: LegPolicy; receiver: LegPolicy; o: string; r: string } {
+  return dir === 'a-to-b' ? { offerer: policy.a, receiver: policy.b, o: 'a', r: 'b' } : { offerer: policy.b, receiver: policy.a, o: 'b', r: 'a' };
+}
+
+/** What a leg may receive, resolved from codecs/keep/strip. */
+interface Receiving {
+  /** allowed entries in preference order; undefined = anything not stripped. */
+  allowed: string[] | undefined;
+  /** entries the media plane may add by transcoding (only from `codecs`, only with `transcode`). */
+  targets: string[];
+  /** telephone-event passes when the offerer has it. */
+  dtmf: boolean;
+}
+
+function receiving(leg: LegPolicy): Receiving {
   let allowed = leg.codecs;
-  if (leg.keep.length > 0) allowed = allowed === undefined ? [...leg.keep] : allowed.filter((c) => leg.keep.some((k) => sameName(k, c)));
-  if (allowed === undefined) return undefined;
-  return allowed.filter((c) => !leg.strip.some((s) => sameName(s, c)));
+  if (leg.keep.length > 0) allowed = allowed === undefined ? [...leg.keep] : allowed.filter((c) => leg.keep.some((k) => sameEntry(k, c)));
+  const dtmf = !leg.strip.some((s) => key(s) === DTMF);
+  if (allowed === undefined) return { allowed: undefined, targets: [], dtmf };
+  allowed = allowed.filter((c) => !leg.strip.some((s) => sameEntry(s, c)) && key(c) !== DTMF);
+  // `keep` alone filters (as sdpops does); only the `codecs` list is a promise worth transcoding for.
+  const targets = leg.transcode && leg.codecs !== undefined ? allowed.filter((c) => !isSupplementalName(c)) : [];
+  return { allowed, targets, dtmf };
 }
 
-function legs(policy: CallPolicy, dir: Direction): { offerer: LegPolicy; answerer: LegPolicy } {
-  return dir === 'a-to-b' ? { offerer: policy.a, answerer: policy.b } : { offerer: policy.b, answerer: policy.a };
+/** The name the planner knows a transcoding target by (static PTs become names; dynamic PTs cannot be added). */
+function targetName(entry: string): string | undefined {
+  if (isDynamicPt(entry)) return undefined;
+  return /^\d+$/.test(entry.trim()) ? key(entry).toUpperCase() : entry.trim();
 }
 
 /**
- * Options for an offer going to the answering leg:
- * - everything the answerer may not have is masked (`mask=all`, `except=<allowed>`): the offerer
- *   keeps it, so the media plane can still transcode from it;
- * - what the answerer wants but the offer lacks is added with `transcode=<allowed>` when the
- *   answerer's policy allows transcoding;
- * - the answerer's `strip` list is masked, the offerer's own `strip` list is stripped;
- * - `ptime` is what the answerer gets and `ptime-reverse` what the offerer gets (rtpengine's ng
- *   protocol: ptime applies to the SDP sent to the recipient of the offer, ptime-reverse to the
- *   other direction);
- * - both SDPs belong to the B2BUA, so origin and session connection are always replaced.
+ * Options for an offer going from the offering leg O to the receiving leg R, in the planner's
+ * terms (src/sdp/negotiate.ts, rtpengine's codec verbs):
+ * - `strip` = O's strip list: O may not send these, so they are not even a transcoding source.
+ * - R restricted (`codecs`/`keep`): `mask=[all]`, `except=[R's allowed…, telephone-event]`: R is
+ *   offered only its allowed codecs that O has; masked codecs stay with O as transcoding sources.
+ *   With R.transcode, `transcode=[R's codecs]` adds those O lacks when some O codec converts to them.
+ *   Known gap: the planner keeps O's order (added codecs after O's), not R's preference order.
+ * - R open: `mask` = R's strip list.
+ * - `except` overrides `strip` in the planner, so entries O strips are left out of `except` (and
+ *   reach R only by transcoding, if R allows it).
+ * - ptime: rtpengine's `ptime` is "used towards the endpoint receiving this offer" and
+ *   `ptime-reverse` "towards the endpoint who has sent the offer", both read in offers only
+ *   (ng_control_protocol.md). So `ptime` = R.ptime and `ptimeReverse` = O.ptime.
+ * - Both SDPs belong to the B2BUA: origin and session connection are always replaced.
  */
 export function offerMediaOptions(policy: CallPolicy, dir: Direction): MediaOptions {
-  const { offerer, answerer } = legs(policy, dir);
+  const { offerer, receiver } = legs(policy, dir);
   const o = defaultMediaOptions();
   o.replaceOrigin = true;
   o.replaceSessionConnection = true;
-  const allowed = allowedFor(answerer);
-  if (allowed !== undefined) {
+  o.codec.strip = [...offerer.strip];
+  const r = receiving(receiver);
+  if (r.allowed === undefined) {
+    o.codec.mask = [...receiver.strip];
+  } else {
+    const notStrippedByOfferer = (e: string): boolean => !offerer.strip.some((s) => sameEntry(s, e));
     o.codec.mask = ['all'];
-    const dtmfStripped = answerer.strip.some((s) => sameName(s, 'telephone-event'));
-    o.codec.except = [...allowed, ...SUPPLEMENTAL.filter((s) => !(s === 'telephone-event' && dtmfStripped))];
-    if (answerer.transcode) o.codec.transcode = allowed.filter((c) => !/^\d+$/.test(c));
-  } else if (answerer.strip.length > 0) {
-    o.codec.mask = [...answerer.strip];
+    o.codec.except = [...r.allowed, ...(r.dtmf ? [DTMF] : [])].filter(notStrippedByOfferer);
+    o.codec.transcode = r.targets.map(targetName).filter((n): n is string => n !== undefined);
+    // Once CodecOptions has `order` (R's preference; not in negotiate.ts yet):
+    // o.codec.order = r.allowed.map((e) => targetName(e) ?? e);
   }
-  if (offerer.strip.length > 0) o.codec.strip = [...offerer.strip];
-  if (answerer.srtp === 'sdes') o.transportProtocol = 'RTP/SAVP';
-  else if (answerer.srtp === 'none') o.transportProtocol = 'RTP/AVP';
-  if (answerer.ptime !== undefined) o.ptime = answerer.ptime;
+  if (receiver.srtp === 'sdes') o.transportProtocol = 'RTP/SAVP';
+  else if (receiver.srtp === 'none') o.transportProtocol = 'RTP/AVP';
+  if (receiver.ptime !== undefined) o.ptime = receiver.ptime;
   if (offerer.ptime !== undefined) o.ptimeReverse = offerer.ptime;
   return o;
 }
 
-/** Options for the answer: the offer already fixed codecs and ptime (rtpengine reads ptime in offers only). */
+/**
+ * Options for the answer. The offer fixed codecs and ptime for both directions (rtpengine reads
+ * codec manipulation, `ptime` and `ptime-reverse` in offers only), so only the B2BUA's ownership of
+ * both SDPs is stated here.
+ */
 export function answerMediaOptions(_policy: CallPolicy, _dir: Direction): MediaOptions {
   const o = defaultMediaOptions();
   o.replaceOrigin = true;
@@ -97,25 +149,38 @@ export function answerMediaOptions(_policy: CallPolicy, _dir: Direction): MediaO
   return o;
 }
 
+function matchesName(entry: string, name: string): boolean {
+  return key(entry) === key(name);
+}
+
 /**
- * Can the answering leg be given at least one allowed audio codec from this offer? Returns why
- * not (for a 488 and its Warning), or null. Payload-type entries match by number only when the
- * offered list carries numbers, so they are judged by name here and left to the planner.
+ * Before offering: can this offer satisfy the policy? Returns a reason (for a 488 and its
+ * Warning) or null. Judged on codec names only, so an allowed list with a dynamic payload type
+ * number cannot be judged and is let through (the planner then decides). The offering leg is
+ * checked too: its answer can only hold codecs it offered (RFC 3264 §6.1), so an offer with none
+ * of its own allowed codecs cannot end within its policy.
  */
 export function checkOffer(policy: CallPolicy, dir: Direction, offeredCodecNames: string[]): string | null {
-  const { offerer, answerer } = legs(policy, dir);
-  const audio = offeredCodecNames.filter((n) => !SUPPLEMENTAL.some((s) => sameName(s, n)));
-  const usable = audio.filter((n) => !offerer.strip.some((s) => sameName(s, n)));
-  if (offerer.codecs !== undefined && !usable.some((n) => offerer.codecs?.some((c) => sameName(c, n) || /^\d+$/.test(c)))) {
-    return `offer has none of ${offerer.codecs.join(', ')}`;
+  const { offerer, receiver, o, r } = legs(policy, dir);
+  const usable = offeredCodecNames.filter((n) => !offerer.strip.some((s) => matchesName(s, n)));
+  const audio = usable.filter((n) => !isSupplementalName(n));
+  if (audio.length === 0) return `offer has no usable audio codec (leg ${o})`;
+  const own = offerer.codecs;
+  if (own !== undefined && !own.some(isDynamicPt) && !audio.some((n) => own.some((c) => matchesName(c, n)))) {
+    return `offer has none of ${own.join(', ')}, the codecs leg ${o} may use`;
   }
-  const allowed = allowedFor(answerer);
-  if (allowed === undefined) return usable.length > 0 ? null : 'offer has no usable audio codec';
-  const named = allowed.filter((c) => !/^\d+$/.test(c));
-  if (named.length < allowed.length) return null;
-  if (usable.some((n) => named.some((c) => sameName(c, n)))) return null;
-  if (answerer.transcode && usable.some((n) => named.some((c) => canTranscode(n, c)))) return null;
-  return answerer.transcode
-    ? `none of ${usable.join(', ') || 'the offered codecs'} can be transcoded to ${named.join(', ')}`
-    : `offer has none of ${named.join(', ')} and transcoding is off`;
+  const rx = receiving(receiver);
+  if (rx.allowed === undefined) {
+    if (audio.some((n) => !receiver.strip.some((s) => matchesName(s, n)))) return null;
+    return `every offered codec (${audio.join(', ')}) is stripped for leg ${r}`;
+  }
+  const allowed = rx.allowed;
+  if (allowed.length === 0) return `leg ${r} has no allowed codec left after keep/strip`;
+  if (allowed.some(isDynamicPt)) return null;
+  if (audio.some((n) => allowed.some((c) => matchesName(c, n)))) return null;
+  const targets = rx.targets.map(targetName).filter((t): t is string => t !== undefined);
+  if (audio.some((n) => targets.some((t) => canTranscode(n, t.split('/')[0])))) return null;
+  if (targets.length > 0) return `none of ${audio.join(', ')} can be transcoded to ${targets.join(', ')} for leg ${r}`;
+  const why = receiver.codecs === undefined ? ' (keep filters, it does not transcode)' : ' and transcoding is off';
+  return `offer has none of ${allowed.join(', ')}${why} (leg ${r})`;
 }

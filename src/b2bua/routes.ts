@@ -6,22 +6,31 @@ import type { SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
 import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
 
 /**
- * Routes: which calls go where, and with which codec policy. The file is JSON:
+ * Routes: which calls go where, and under which codec policy. The file (`--routes-file`) is JSON:
  *
  *   {
- *     "routes": [
- *       { "name": "trunk",
- *         "match": { "userPrefix": "00", "domain": "example.com", "source": "127.0.0.0/8" },
- *         "targets": [ { "uri": "sip:127.0.0.1:5080;transport=udp", "priority": 1, "weight": 1 },
- *                      { "uri": "sip:127.0.0.1:5081", "priority": 2 } ],
- *         "policy": { "b": { "codecs": ["PCMA"], "ptime": 20, "transcode": true } } }
+ *     "routes": [                                   // tried in order; the first match wins
+ *       { "name": "trunk",                           // optional, default "routes[i]"
+ *         "match": {                                 // optional; every key given must match
+ *           "userPrefix": "00",                      //   Request-URI user (or tel: number) starts with it
+ *           "domain": "example.com",                 //   Request-URI host, any case
+ *           "source": "127.0.0.0/8" },               //   signalling source: IP or CIDR, IPv4 or IPv6
+ *         "targets": [                               // required, at least one
+ *           { "uri": "sip:127.0.0.1:5080;transport=udp",  // host an IP literal; ;transport=udp|tcp|tls, sips: = tls
+ *             "priority": 1,                         // optional 0–65535, lower first; default = position + 1
+ *             "weight": 1 } ],                       // optional 0–65535 within one priority (RFC 2782); default 1
+ *         "policy": {                                // optional, per leg (a = caller side, b = target side)
+ *           "a": { "codecs": null },                 // null or left out = whatever the other side brings
+ *           "b": { "codecs": ["PCMA"], "ptime": 20, "transcode": true, "strip": [], "keep": [] } } }
  *     ],
- *     "trustedProxySources": ["127.0.0.1"]
+ *     "trustedProxySources": ["127.0.0.1"]          // IPs/CIDRs whose X-Outbound-Proxy is obeyed
  *   }
  *
- * The first route whose every `match` key fits wins. Targets are tried in ascending priority
- * (failover on 408, 5xx, timeout or transport error); among equal priorities the order is drawn by
- * weight, as RFC 2782 does for SRV. Target hosts must be IP literals: Tandem does no DNS.
+ * A leg policy's keys: `codecs` (names or payload types 0–127), `ptime` (10–200 ms), `transcode`
+ * (boolean, default true), `strip`, `keep` (lists like `codecs`), `srtp` ("sdes" | "none").
+ * Unknown keys are errors, so a typo cannot silently disable a rule. Every error names the file
+ * and the key path (`routes.json: routes[1].targets[0].uri: …`). Tandem does no DNS: target hosts
+ * must be IP addresses.
  */
 export interface RouteTarget {
   uri: string;
@@ -58,101 +67,136 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function onlyKeys(file: string, path: string, o: Record<string, unknown>, keys: string[]): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) fail(file, `${path}.${k}`, `unknown key (expected one of ${keys.join(', ')})`);
+function onlyKeys(file: string, path: string, o: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) fail(file, path === '' ? k : `${path}.${k}`, `unknown key (expected one of ${keys.join(', ')})`);
 }
 
 function str(file: string, path: string, v: unknown): string {
-  if (typeof v !== 'string' || v === '') fail(file, path, 'must be a non-empty string');
-  return v;
+  if (typeof v !== 'string' || v.trim() === '') fail(file, path, 'must be a non-empty string');
+  return v.trim();
 }
 
-function strList(file: string, path: string, v: unknown): string[] {
-  if (!Array.isArray(v)) fail(file, path, 'must be a list of strings');
-  return v.map((x, i) => {
-    if (typeof x === 'number' && Number.isInteger(x)) return String(x);
-    return str(file, `${path}[${i}]`, x);
-  });
+/** A codec entry: payload type 0–127 (number or digits) or NAME[/RATE[/CHANNELS]]. */
+function codecEntry(file: string, path: string, v: unknown): string {
+  const s = typeof v === 'number' ? String(v) : str(file, path, v);
+  if (/^\d+$/.test(s)) {
+    if (Number(s) > 127) fail(file, path, `payload type ${s} is not 0–127`);
+    return String(Number(s));
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*(\/\d+(\/\d+)?)?$/.test(s)) fail(file, path, `"${s}" is not a codec name or payload type`);
+  return s;
 }
 
-function posInt(file: string, path: string, v: unknown, min: number, max: number): number {
+function codecList(file: string, path: string, v: unknown): string[] {
+  if (!Array.isArray(v)) fail(file, path, 'must be a list of codec names or payload types');
+  return v.map((x: unknown, i: number) => codecEntry(file, `${path}[${i}]`, x));
+}
+
+function intIn(file: string, path: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(file, path, `must be a whole number ${min}–${max}`);
   return v;
 }
 
-/** An IP or CIDR as [address bytes, prefix length], or undefined. */
+/** An IP or CIDR as address bytes and prefix length, or undefined when it is neither. */
 function parseCidr(text: string): { bytes: number[]; bits: number } | undefined {
-  const [addr, len] = text.split('/');
+  const slash = text.indexOf('/');
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  const len = slash < 0 ? undefined : text.slice(slash + 1);
   const v = isIP(addr);
   if (v === 0) return undefined;
-  const bytes = v === 4 ? addr.split('.').map(Number) : ipv6Bytes(addr);
   const max = v === 4 ? 32 : 128;
+  if (len !== undefined && !/^\d{1,3}$/.test(len)) return undefined;
   const bits = len === undefined ? max : Number(len);
-  if (!/^\d*$/.test(len ?? '') || !Number.isInteger(bits) || bits < 0 || bits > max) return undefined;
-  return { bytes, bits };
+  if (bits > max) return undefined;
+  return { bytes: v === 4 ? addr.split('.').map(Number) : ipv6Bytes(addr), bits };
 }
 
 function ipv6Bytes(addr: string): number[] {
   const [head, tail] = addr.split('::');
-  const part = (s: string | undefined): number[] => (s === undefined || s === '' ? [] : s.split(':').flatMap((g) => {
-    if (g.includes('.')) return g.split('.').map(Number);
-    const n = parseInt(g, 16);
-    return [n >> 8, n & 0xff];
-  }));
+  const part = (s: string | undefined): number[] =>
+    s === undefined || s === ''
+      ? []
+      : s.split(':').flatMap((g) => {
+          if (g.includes('.')) return g.split('.').map(Number); // embedded IPv4 (RFC 4291 §2.2)
+          const n = parseInt(g, 16);
+          return [n >> 8, n & 0xff];
+        });
   const h = part(head);
   const t = part(tail);
   return [...h, ...new Array<number>(16 - h.length - t.length).fill(0), ...t];
 }
 
+/** Is `address` (an IP; IPv4-mapped IPv6 counts as IPv4) inside `cidr` (an IP or CIDR)? */
 export function addressMatches(address: string, cidr: string): boolean {
   const net = parseCidr(cidr);
-  const a = parseCidr(address.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1'));
+  const a = parseCidr(address.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1'));
   if (net === undefined || a === undefined || net.bytes.length !== a.bytes.length) return false;
   for (let i = 0; i < net.bits; i++) {
-    const byte = i >> 3;
     const mask = 0x80 >> (i & 7);
-    if ((net.bytes[byte] & mask) !== (a.bytes[byte] & mask)) return false;
+    if ((net.bytes[i >> 3] & mask) !== (a.bytes[i >> 3] & mask)) return false;
   }
   return true;
 }
 
-/** A target URI → where to send. Host must be an IP literal; port 5060 (5061 for TLS) by default. */
+/**
+ * A target or next-hop URI → where to send. The host must be an IP literal (Tandem does no DNS,
+ * so no RFC 3263 lookups); port 5060, or 5061 for TLS (RFC 3261 §19.1.2); transport from
+ * `;transport=` (udp, tcp, tls), and sips: always TLS (§19.1).
+ */
 export function parseTargetUri(uri: string, where: string): { endpoint: SipEndpoint; uri: string } {
-  const r = parseUri(uri);
+  const r = parseUri(uri.trim());
   if (!r.ok) throw new TandemError('CONFIG', `${where}: "${uri}" is not a SIP URI (${r.reason})`);
   if (r.uri.type !== 'sip') throw new TandemError('CONFIG', `${where}: "${uri}" must be a sip: or sips: URI`);
   const host = r.uri.host.replace(/^\[|\]$/g, '');
-  if (isIP(host) === 0) throw new TandemError('CONFIG', `${where}: "${r.uri.host}" must be an IP address (Tandem does no DNS)`);
+  if (isIP(host) === 0) throw new TandemError('CONFIG', `${where}: host "${r.uri.host}" must be an IP address (Tandem does no DNS)`);
   const tp = r.uri.params.find((p) => p.name.toLowerCase() === 'transport')?.value?.toLowerCase();
   let protocol: TransportProtocol;
-  if (r.uri.secure) protocol = 'tls';
-  else if (tp === undefined || tp === 'udp') protocol = 'udp';
+  if (r.uri.secure) {
+    if (tp === 'udp') throw new TandemError('CONFIG', `${where}: a sips: URI cannot use transport=udp`);
+    protocol = 'tls';
+  } else if (tp === undefined || tp === 'udp') protocol = 'udp';
   else if (tp === 'tcp' || tp === 'tls') protocol = tp;
-  else throw new TandemError('CONFIG', `${where}: transport "${tp}" is not udp, tcp or tls`);
-  return { uri, endpoint: { protocol, address: host, port: r.uri.port ?? (protocol === 'tls' ? 5061 : 5060) } };
+  else throw new TandemError('CONFIG', `${where}: transport "${tp ?? ''}" is not udp, tcp or tls`);
+  const port = r.uri.port ?? (protocol === 'tls' ? 5061 : 5060);
+  if (port < 1 || port > 65535) throw new TandemError('CONFIG', `${where}: port ${port} is not 1–65535`);
+  return { uri: uri.trim(), endpoint: { protocol, address: host, port } };
 }
+
+const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp'] as const;
 
 function legPolicy(file: string, path: string, v: unknown): LegPolicy {
   const p = defaultLegPolicy();
-  if (v === undefined) return p;
+  if (v === undefined || v === null) return p;
   if (!isObject(v)) fail(file, path, 'must be an object');
-  onlyKeys(file, path, v, ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp']);
+  onlyKeys(file, path, v, LEG_KEYS);
   if (v.codecs !== undefined && v.codecs !== null) {
-    p.codecs = strList(file, `${path}.codecs`, v.codecs);
-    if (p.codecs.length === 0) fail(file, `${path}.codecs`, 'must name at least one codec (or be left out)');
+    p.codecs = codecList(file, `${path}.codecs`, v.codecs);
+    if (p.codecs.length === 0) fail(file, `${path}.codecs`, 'must name at least one codec (or be null for any)');
   }
-  if (v.ptime !== undefined) p.ptime = posInt(file, `${path}.ptime`, v.ptime, 10, 200);
+  if (v.ptime !== undefined) p.ptime = intIn(file, `${path}.ptime`, v.ptime, 10, 200);
   if (v.transcode !== undefined) {
     if (typeof v.transcode !== 'boolean') fail(file, `${path}.transcode`, 'must be true or false');
     p.transcode = v.transcode;
   }
-  if (v.strip !== undefined) p.strip = strList(file, `${path}.strip`, v.strip);
-  if (v.keep !== undefined) p.keep = strList(file, `${path}.keep`, v.keep);
+  if (v.strip !== undefined) p.strip = codecList(file, `${path}.strip`, v.strip);
+  if (v.keep !== undefined) p.keep = codecList(file, `${path}.keep`, v.keep);
   if (v.srtp !== undefined) {
     if (v.srtp !== 'sdes' && v.srtp !== 'none') fail(file, `${path}.srtp`, 'must be "sdes" or "none"');
     p.srtp = v.srtp;
   }
   return p;
+}
+
+function target(file: string, path: string, t: unknown, index: number): RouteTarget {
+  if (!isObject(t)) fail(file, path, 'must be an object');
+  onlyKeys(file, path, t, ['uri', 'weight', 'priority']);
+  const { endpoint, uri } = parseTargetUri(str(file, `${path}.uri`, t.uri), `${file}: ${path}.uri`);
+  return {
+    uri,
+    endpoint,
+    weight: t.weight === undefined ? 1 : intIn(file, `${path}.weight`, t.weight, 0, 65535),
+    priority: t.priority === undefined ? index + 1 : intIn(file, `${path}.priority`, t.priority, 0, 65535),
+  };
 }
 
 function route(file: string, path: string, v: unknown): Route {
@@ -161,31 +205,22 @@ function route(file: string, path: string, v: unknown): Route {
   const name = v.name === undefined ? path : str(file, `${path}.name`, v.name);
   const match: RouteMatch = {};
   if (v.match !== undefined) {
-    if (!isObject(v.match)) fail(file, `${path}.match`, 'must be an object');
-    onlyKeys(file, `${path}.match`, v.match, ['userPrefix', 'domain', 'source']);
-    if (v.match.userPrefix !== undefined) match.userPrefix = str(file, `${path}.match.userPrefix`, v.match.userPrefix);
-    if (v.match.domain !== undefined) match.domain = str(file, `${path}.match.domain`, v.match.domain).toLowerCase();
-    if (v.match.source !== undefined) {
-      const s = str(file, `${path}.match.source`, v.match.source);
+    const m = v.match;
+    if (!isObject(m)) fail(file, `${path}.match`, 'must be an object');
+    onlyKeys(file, `${path}.match`, m, ['userPrefix', 'domain', 'source']);
+    if (m.userPrefix !== undefined) match.userPrefix = str(file, `${path}.match.userPrefix`, m.userPrefix);
+    if (m.domain !== undefined) match.domain = str(file, `${path}.match.domain`, m.domain).toLowerCase();
+    if (m.source !== undefined) {
+      const s = str(file, `${path}.match.source`, m.source);
       if (parseCidr(s) === undefined) fail(file, `${path}.match.source`, `"${s}" is not an IP address or CIDR`);
       match.source = s;
     }
   }
+  if (v.targets === undefined) fail(file, `${path}.targets`, 'missing (a route needs at least one target)');
   if (!Array.isArray(v.targets) || v.targets.length === 0) fail(file, `${path}.targets`, 'must be a non-empty list');
-  const targets = v.targets.map((t: unknown, i: number): RouteTarget => {
-    const tp = `${path}.targets[${i}]`;
-    if (!isObject(t)) fail(file, tp, 'must be an object');
-    onlyKeys(file, tp, t, ['uri', 'weight', 'priority']);
-    const { endpoint, uri } = parseTargetUri(str(file, `${tp}.uri`, t.uri), `${file}: ${tp}.uri`);
-    return {
-      uri,
-      endpoint,
-      weight: t.weight === undefined ? 1 : posInt(file, `${tp}.weight`, t.weight, 0, 65535),
-      priority: t.priority === undefined ? i + 1 : posInt(file, `${tp}.priority`, t.priority, 0, 65535),
-    };
-  });
+  const targets = v.targets.map((t: unknown, i: number) => target(file, `${path}.targets[${i}]`, t, i));
   let policy: CallPolicy = { a: defaultLegPolicy(), b: defaultLegPolicy() };
-  if (v.policy !== undefined) {
+  if (v.policy !== undefined && v.policy !== null) {
     if (!isObject(v.policy)) fail(file, `${path}.policy`, 'must be an object');
     onlyKeys(file, `${path}.policy`, v.policy, ['a', 'b']);
     policy = { a: legPolicy(file, `${path}.policy.a`, v.policy.a), b: legPolicy(file, `${path}.policy.b`, v.policy.b) };
@@ -193,21 +228,76 @@ function route(file: string, path: string, v: unknown): Route {
   return { name, match, targets, policy };
 }
 
+/** Offset of the first JSON syntax error (V8's messages do not always carry one). */
+function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = (): void => {
+    while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
+  };
+  const value = (): boolean => {
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) return (i++, true);
+      for (;;) {
+        if (c === '{') {
+          ws();
+          if (text[i] !== '"' || !value()) return false;
+          ws();
+          if (text[i] !== ':') return false;
+          i++;
+        }
+        if (!value()) return false;
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === close) return (i++, true);
+        else return false;
+      }
+    }
+    if (c === '"') {
+      const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(i));
+      if (m === null) return false;
+      return ((i += m[0].length), true);
+    }
+    const m = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i));
+    if (m === null) return false;
+    return ((i += m[0].length), true);
+  };
+  if (value()) ws();
+  return i;
+}
+
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+}
+
 export function parseRoutes(text: string, file: string): RouteTable {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new TandemError('CONFIG', `${file}: not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    const at = jsonErrorOffset(text);
+    const why = err instanceof Error ? err.message.replace(/, ".*" is not valid JSON$/s, '') : String(err);
+    throw new TandemError('CONFIG', `${file}: not valid JSON at ${lineColumn(text, at)} (offset ${at}): ${why}`);
   }
   if (!isObject(json)) fail(file, '(top)', 'must be an object with "routes"');
-  onlyKeys(file, '(top)', json, ['routes', 'trustedProxySources']);
+  onlyKeys(file, '', json, ['routes', 'trustedProxySources']);
+  if (json.routes === undefined) fail(file, 'routes', 'missing');
   if (!Array.isArray(json.routes)) fail(file, 'routes', 'must be a list');
   const routes = json.routes.map((r: unknown, i: number) => route(file, `routes[${i}]`, r));
-  const trusted = json.trustedProxySources === undefined ? [] : strList(file, 'trustedProxySources', json.trustedProxySources);
-  trusted.forEach((t, i) => {
-    if (parseCidr(t) === undefined) fail(file, `trustedProxySources[${i}]`, `"${t}" is not an IP address or CIDR`);
-  });
+  const trusted: string[] = [];
+  if (json.trustedProxySources !== undefined) {
+    if (!Array.isArray(json.trustedProxySources)) fail(file, 'trustedProxySources', 'must be a list of IPs or CIDRs');
+    json.trustedProxySources.forEach((t: unknown, i: number) => {
+      const s = str(file, `trustedProxySources[${i}]`, t);
+      if (parseCidr(s) === undefined) fail(file, `trustedProxySources[${i}]`, `"${s}" is not an IP address or CIDR`);
+      trusted.push(s);
+    });
+  }
   return { routes, trustedProxySources: trusted };
 }
 
@@ -216,44 +306,49 @@ export function loadRoutesFile(path: string): RouteTable {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TandemError('CONFIG', `--routes-file: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    const why = isObject(err) && typeof err.code === 'string' ? err.code : err instanceof Error ? err.message : String(err);
+    throw new TandemError('CONFIG', `--routes-file: cannot read ${path}: ${why}`);
   }
   return parseRoutes(text, path);
 }
 
 /** `--route=URI` with `--b-codecs`/`--b-ptime`: one route that takes every call. */
-export function singleTargetTable(uri: string, b: Partial<LegPolicy> = {}): RouteTable {
-  const { endpoint } = parseTargetUri(uri, '--route');
+export function singleTargetTable(uri: string, bPolicy: Partial<LegPolicy> = {}): RouteTable {
+  const t = parseTargetUri(uri, '--route');
   return {
-    routes: [{ name: 'default', match: {}, targets: [{ uri, endpoint, weight: 1, priority: 1 }], policy: { a: defaultLegPolicy(), b: { ...defaultLegPolicy(), ...b } } }],
+    routes: [{ name: 'default', match: {}, targets: [{ uri: t.uri, endpoint: t.endpoint, weight: 1, priority: 1 }], policy: { a: defaultLegPolicy(), b: { ...defaultLegPolicy(), ...bPolicy } } }],
     trustedProxySources: [],
   };
 }
 
+/** The first route whose every given match key fits; a route without `match` takes everything. */
 export function selectRoute(table: RouteTable, req: { user?: string; domain?: string; source: string }): Route | undefined {
   return table.routes.find((r) => {
     const m = r.match;
     if (m.userPrefix !== undefined && !(req.user ?? '').startsWith(m.userPrefix)) return false;
-    if (m.domain !== undefined && (req.domain ?? '').toLowerCase() !== m.domain) return false;
+    if (m.domain !== undefined && (req.domain ?? '').replace(/^\[|\]$/g, '').toLowerCase() !== m.domain.replace(/^\[|\]$/g, '')) return false;
     if (m.source !== undefined && !addressMatches(req.source, m.source)) return false;
     return true;
   });
 }
 
-/** Ascending priority; within a priority, a weighted random order (RFC 2782's selection, repeated). */
+/**
+ * Failover order: ascending priority; within one priority, RFC 2782's weighted selection repeated
+ * until none is left (a target's chance to come next is its weight over the remaining total;
+ * weight 0 only after all weighted ones, in file order). `random` is injectable for tests.
+ */
 export function orderTargets(route: Route, random: () => number = Math.random): RouteTarget[] {
-  const byPriority = new Map<number, RouteTarget[]>();
-  for (const t of route.targets) byPriority.set(t.priority, [...(byPriority.get(t.priority) ?? []), t]);
+  const priorities = [...new Set(route.targets.map((t) => t.priority))].sort((a, b) => a - b);
   const out: RouteTarget[] = [];
-  for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
-    const pool = [...(byPriority.get(p) ?? [])];
+  for (const p of priorities) {
+    const pool = route.targets.filter((t) => t.priority === p);
     while (pool.length > 0) {
       const total = pool.reduce((s, t) => s + t.weight, 0);
       let pick = 0;
       if (total > 0) {
         let r = random() * total;
-        pick = pool.findIndex((t) => (r -= t.weight) < 0);
-        if (pick < 0) pick = pool.length - 1;
+        pick = pool.findIndex((t) => t.weight > 0 && (r -= t.weight) < 0);
+        if (pick < 0) pick = pool.map((t) => t.weight > 0).lastIndexOf(true); // random() near 1, rounding
       }
       out.push(pool.splice(pick, 1)[0]);
     }
