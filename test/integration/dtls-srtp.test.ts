@@ -36,6 +36,23 @@ async function browserSocket(): Promise<{ sock: dgram.Socket; port: number; got:
   return { sock, port: sock.address().port, got: [] };
 }
 
+/** werift's DTLS client on the test's socket: DTLS records to it, everything else into `media`. */
+function dtlsClient(sock: dgram.Socket, port: number, cert: { certPem: string; keyPem: string }, media: Buffer[]): Client {
+  let onData: (d: Buffer, a: [string, number]) => void = () => undefined;
+  sock.on('message', (m) => {
+    if (m[0] >= 20 && m[0] <= 63) onData(m, ['127.0.0.1', port]);
+    else media.push(m);
+  });
+  const transport = {
+    type: 'udp', closed: false, address: sock.address(),
+    set onData(f: (d: Buffer, a: [string, number]) => void) { onData = f; },
+    get onData() { return onData; },
+    send: (d: Buffer) => new Promise<void>((r) => sock.send(d, port, '127.0.0.1', () => r())),
+    close: async () => undefined,
+  };
+  return new DtlsClient({ transport, cert: cert.certPem, key: cert.keyPem, signatureHash: { hash: 4, signature: 3 }, srtpProfiles: [1] });
+}
+
 describe('DTLS-SRTP ↔ plain RTP', () => {
   it("handshakes as DTLS server for an actpass offerer, checks the peer's fingerprint, and carries SRTP both ways", async () => {
     const cert = await createDtlsCertificate();
@@ -56,20 +73,8 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     const port = mediaTarget(toBrowser).port;
 
     // The browser side: DTLS client over its own socket, SRTP from the exported keys.
-    let onData: (d: Buffer, a: [string, number]) => void = () => undefined;
     const media: Buffer[] = [];
-    b.sock.on('message', (m) => {
-      if (m[0] >= 20 && m[0] <= 63) onData(m, ['127.0.0.1', port]);
-      else media.push(m);
-    });
-    const transport = {
-      type: 'udp', closed: false, address: b.sock.address(),
-      set onData(f: (d: Buffer, a: [string, number]) => void) { onData = f; },
-      get onData() { return onData; },
-      send: (d: Buffer) => new Promise<void>((r) => b.sock.send(d, port, '127.0.0.1', () => r())),
-      close: async () => undefined,
-    };
-    const client = new DtlsClient({ transport, cert: cert.certPem, key: cert.keyPem, signatureHash: { hash: 4, signature: 3 }, srtpProfiles: [1] });
+    const client = dtlsClient(b.sock, port, cert, media);
     const t0 = performance.now();
     const up = new Promise<void>((r) => client.onConnect.subscribe(() => r()));
     void client.connect();
@@ -107,16 +112,7 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     const answer = await ng.request({ command: 'answer', 'call-id': 'dtls-2', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
     expect([offer.result, answer.result]).toEqual(['ok', 'ok']);
     const port = mediaTarget(String(answer.sdp)).port;
-    let onData: (d: Buffer, a: [string, number]) => void = () => undefined;
-    b.sock.on('message', (m) => onData(m, ['127.0.0.1', port]));
-    const transport = {
-      type: 'udp', closed: false, address: b.sock.address(),
-      set onData(f: (d: Buffer, a: [string, number]) => void) { onData = f; },
-      get onData() { return onData; },
-      send: (d: Buffer) => new Promise<void>((r) => b.sock.send(d, port, '127.0.0.1', () => r())),
-      close: async () => undefined,
-    };
-    const client = new DtlsClient({ transport, cert: cert.certPem, key: cert.keyPem, signatureHash: { hash: 4, signature: 3 }, srtpProfiles: [1] });
+    const client = dtlsClient(b.sock, port, cert, []);
     const up = new Promise<void>((r) => client.onConnect.subscribe(() => r()));
     void client.connect();
     await up;

@@ -84,6 +84,20 @@ export class TransactionLayer {
    * the caller, not a network condition). An ACK is not a transaction (§17.1.1.3: the ACK for a
    * 2xx belongs to the TU): it is sent once and the returned handle is already terminated.
    */
+  /** What every transaction gets from the layer; a terminated one leaves `table`. */
+  private env<T extends { id: string }>(table: Map<string, T>, log: Logger) {
+    return {
+      sender: this.opts.sender,
+      clock: this.clock,
+      timers: this.timers,
+      log,
+      onRetransmit: this.countRetransmission,
+      onTerminated: (t: T) => {
+        if (table.get(t.id) === t) table.delete(t.id);
+      },
+    };
+  }
+
   sendRequest(request: SipRequest, destination: SipEndpoint, handler: ClientTransactionHandler): ClientTransaction {
     const branch = getVias(request)[0]?.branch;
     if (branch === undefined || branch === '') throw new TypeError('sendRequest: the request has no top Via branch');
@@ -103,16 +117,7 @@ export class TransactionLayer {
       log.warn({ txn: id }, 'branch reused while its client transaction is alive; the old one is dropped');
       previous.terminate();
     }
-    const txn = new ClientTxn(id, request, destination, handler, {
-      sender: this.opts.sender,
-      clock: this.clock,
-      timers: this.timers,
-      log,
-      onRetransmit: this.countRetransmission,
-      onTerminated: (t) => {
-        if (this.clients.get(t.id) === t) this.clients.delete(t.id);
-      },
-    });
+    const txn = new ClientTxn(id, request, destination, handler, this.env(this.clients, log));
     this.clients.set(id, txn);
     txn.start();
     return txn;
@@ -193,17 +198,7 @@ export class TransactionLayer {
       return;
     }
     const log = this.txnLog(req);
-    const txn = new ServerTxn(key, req, inbound.source, {
-      sender: this.opts.sender,
-      clock: this.clock,
-      timers: this.timers,
-      log,
-      onRetransmit: this.countRetransmission,
-      onTerminated: (t) => {
-        if (this.servers.get(t.id) === t) this.servers.delete(t.id);
-      },
-      on2xx: (t, res) => this.await2xxAck(t, res, log),
-    });
+    const txn = new ServerTxn(key, req, inbound.source, { ...this.env(this.servers, log), on2xx: (t, res) => this.await2xxAck(t, res, log) });
     this.servers.set(key, txn);
     // §17.2.1: answer an INVITE with 100 at once, so the caller stops retransmitting it (Timer A).
     if (req.method === 'INVITE') txn.respond(createResponse(req, 100));
