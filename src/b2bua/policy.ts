@@ -104,7 +104,7 @@ function targetName(entry: string): string | undefined {
  * - R restricted (`codecs`/`keep`): `mask=[all]`, `except=[R's allowed…, telephone-event]`: R is
  *   offered only its allowed codecs that O has; masked codecs stay with O as transcoding sources.
  *   With R.transcode, `transcode=[R's codecs]` adds those O lacks when some O codec converts to them.
- *   Known gap: the planner keeps O's order (added codecs after O's), not R's preference order.
+ *   `order` = R's allowed list when R has `codecs`, so R gets them in its own preference order.
  * - R open: `mask` = R's strip list.
  * - `except` overrides `strip` in the planner, so entries O strips are left out of `except` (and
  *   reach R only by transcoding, if R allows it).
@@ -127,8 +127,8 @@ export function offerMediaOptions(policy: CallPolicy, dir: Direction): MediaOpti
     o.codec.mask = ['all'];
     o.codec.except = [...r.allowed, ...(r.dtmf ? [DTMF] : [])].filter(notStrippedByOfferer);
     o.codec.transcode = r.targets.map(targetName).filter((n): n is string => n !== undefined);
-    // Once CodecOptions has `order` (R's preference; not in negotiate.ts yet):
-    // o.codec.order = r.allowed.map((e) => targetName(e) ?? e);
+    // `codecs` is a preference; `keep` alone only filters and leaves the offer's order (as sdpops does).
+    if (receiver.codecs !== undefined) o.codec.order = r.allowed.map((e) => targetName(e) ?? e);
   }
   if (receiver.srtp === 'sdes') o.transportProtocol = 'RTP/SAVP';
   else if (receiver.srtp === 'none') o.transportProtocol = 'RTP/AVP';

@@ -93,7 +93,8 @@ function tags(req: OfferRequest): BDict {
 export function optionsDict(o: MediaOptions): BDict {
   const d: BDict = {};
   const codec: BDict = {};
-  for (const [op, list] of Object.entries(o.codec) as [string, string[]][]) if (list.length > 0) codec[op] = list;
+  // `order` is Tandem's own planner hint, not an ng key: a remote rtpengine would not know it.
+  for (const [op, list] of Object.entries(o.codec) as [string, string[] | undefined][]) if (op !== 'order' && list !== undefined && list.length > 0) codec[op] = list;
   if (Object.keys(codec).length > 0) d.codec = codec;
   const flags: string[] = [];
   if (o.alwaysTranscode) flags.push('always-transcode');

@@ -15,6 +15,11 @@ export interface CodecOptions {
   offer: string[];
   accept: string[];
   consume: string[];
+  /**
+   * Tandem's own (not an ng key): the answerer's preference order. Codecs it names come first, in
+   * that order; the rest keep their place; telephone-event and CN stay last. Set by B2BUA policy.
+   */
+  order?: string[];
 }
 
 /** Codecs that carry no audio of their own and follow the main codec (RFC 4733, RFC 3389). */
@@ -106,6 +111,16 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions): OfferC
   const firstSupp = answererOffer.findIndex(isSupplemental);
   const at = firstSupp < 0 ? answererOffer.length : firstSupp;
   answererOffer.splice(at, 0, ...added);
+  const order = opts.order;
+  if (order !== undefined && order.length > 0) {
+    const rank = (c: SdpCodec): number => {
+      if (isSupplemental(c)) return order.length + 1;
+      const i = order.findIndex((e) => codecMatches(c, e));
+      return i < 0 ? order.length : i;
+    };
+    // Array.prototype.sort is stable: codecs of equal rank keep the offerer's order.
+    answererOffer.sort((a, b) => rank(a) - rank(b));
+  }
   return { offererCodecs, answererOffer, added, warnings };
 }
 

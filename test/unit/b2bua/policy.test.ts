@@ -85,8 +85,12 @@ describe('offer a-to-b: leg B gets its allowed codecs that A has or that transco
     expect(plan.offererCodecs.map((c) => c.name)).toEqual(['PCMA', 'opus']); // masked opus stays a source
   });
 
-  // negotiate.ts keeps the offerer's order and appends added codecs; see the report's proposed `order` option.
-  it.todo('B sees its allowed codecs in B\'s preference order (needs CodecOptions.order in the planner)');
+  it("B sees its allowed codecs in B's preference order, telephone-event last", () => {
+    const plan = sent(policy({ codecs: ['PCMU', 'PCMA'] }), 'a-to-b', offer('PCMA', 'PCMU', 'telephone-event'));
+    expect(names(plan.answererOffer)).toEqual(['PCMU', 'PCMA', 'telephone-event']);
+    const added = sent(policy({ codecs: ['PCMU', 'PCMA'] }), 'a-to-b', offer('PCMA'));
+    expect(names(added.answererOffer)).toEqual(['PCMU', 'PCMA']);
+  });
 });
 
 describe('strip and keep, by name and by payload type', () => {
