@@ -41,7 +41,7 @@ export interface TandemConfig {
   trustedProxies: string[];
 }
 
-export type SipProtocolName = 'udp' | 'tcp' | 'tls';
+export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface SipListen {
   protocol: SipProtocolName;
@@ -68,7 +68,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'logLevel', name: 'log-level', arg: 'LEVEL', help: 'fatal|error|warn|info|debug|trace (default info)' },
   { key: 'maxSessions', name: 'max-sessions', arg: 'INT', help: 'concurrent calls before answering "load limit" (default 0 = no limit)' },
   { key: 'timeout', name: 'timeout', arg: 'SECONDS', help: 'end a call after this long without media (default 60)' },
-  { key: 'listenSip', name: 'listen-sip', arg: 'LIST', help: 'SIP listeners, e.g. udp:127.0.0.1:5060,tls:127.0.0.1:5061; IP:PORT = UDP+TCP; none = no SIP (default 127.0.0.1:5060)' },
+  { key: 'listenSip', name: 'listen-sip', arg: 'LIST', help: 'SIP listeners, e.g. udp:127.0.0.1:5060,tls:127.0.0.1:5061,ws:127.0.0.1:8080; IP:PORT = UDP+TCP; none = no SIP (default 127.0.0.1:5060)' },
   { key: 'route', name: 'route', arg: 'URI', help: 'send every call to this target, e.g. sip:127.0.0.1:5080;transport=tcp' },
   { key: 'routesFile', name: 'routes-file', arg: 'FILE', help: 'JSON routes: match → ordered targets with weights and codec policy (see README)' },
   { key: 'bCodecs', name: 'b-codecs', arg: 'LIST', help: 'with --route: codecs leg B gets, in order, e.g. PCMU or PCMA,PCMU' },
@@ -125,10 +125,10 @@ function list(raw: string): string[] {
 function parseSipListen(name: string, raw: string, where: string): SipListen[] {
   const out: SipListen[] = [];
   for (const item of list(raw)) {
-    const m = /^(udp|tcp|tls):(.*)$/i.exec(item);
+    const m = /^(udp|tcp|tls|wss|ws):(.*)$/i.exec(item);
     const hp = hostPort(m === null ? item : m[2]);
     if (hp === null || isIP(hp.address) === 0)
-      throw new TandemError('CONFIG', `${where}${name}: "${item}" must be [udp|tcp|tls:]IP:PORT`);
+      throw new TandemError('CONFIG', `${where}${name}: "${item}" must be [udp|tcp|tls|ws|wss:]IP:PORT`);
     const port = int(name, hp.port, 0, 65535, where);
     if (m === null) out.push({ protocol: 'udp', address: hp.address, port }, { protocol: 'tcp', address: hp.address, port });
     else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port });
@@ -264,8 +264,8 @@ export function validateConfig(cfg: TandemConfig): TandemConfig {
   if (cfg.route !== undefined && cfg.routesFile !== undefined) throw new TandemError('CONFIG', '--route and --routes-file: give one or the other');
   if ((cfg.bCodecs !== undefined || cfg.bPtime !== undefined || cfg.bSrtp !== undefined) && cfg.route === undefined)
     throw new TandemError('CONFIG', '--b-codecs/--b-ptime/--b-srtp: only with --route (a routes file carries its own policy)');
-  const hasTls = cfg.listenSip.some((l) => l.protocol === 'tls');
+  const hasTls = cfg.listenSip.some((l) => l.protocol === 'tls' || l.protocol === 'wss');
   if (hasTls && (cfg.tlsCert === undefined || cfg.tlsKey === undefined))
-    throw new TandemError('CONFIG', '--listen-sip: a tls listener needs --tls-cert and --tls-key');
+    throw new TandemError('CONFIG', '--listen-sip: a tls or wss listener needs --tls-cert and --tls-key');
   return cfg;
 }

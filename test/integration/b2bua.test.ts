@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import tls from 'node:tls';
+import { WebSocket } from 'ws';
 import { randomBytes } from 'node:crypto';
 import { SrtpContext } from '../../src/media/rtp/srtp.js';
 import { tmpdir } from 'node:os';
@@ -618,6 +619,59 @@ describe('B2BUA over TLS, in-dialog relays, outbound proxy, malformed input', ()
     expect(viaProxy.msg.kind === 'request' && viaProxy.msg.uri).toBe(`sip:100@127.0.0.1:${callee.port}`);
     expect(getHeader(viaProxy.msg, 'X-Outbound-Proxy')).toBeUndefined();
     expect(callee.count(isRequest('INVITE'))).toBe(0);
+    rtpA.close();
+  });
+
+  it('a SIP-over-WebSocket caller (RFC 7118) reaches a UDP callee; responses and the callee\'s BYE come back over the WebSocket', async () => {
+    await start({
+      route: `sip:127.0.0.1:${callee.port}`,
+      bCodecs: ['PCMU'],
+      listenSip: [
+        { protocol: 'udp', address: '127.0.0.1', port: 0 },
+        { protocol: 'ws', address: '127.0.0.1', port: 0 },
+      ],
+    });
+    const wsl = tandem.sip?.listeners.find((l) => l.protocol === 'ws');
+    if (wsl === undefined) throw new Error('no ws listener');
+    const ws = new WebSocket(`ws://127.0.0.1:${wsl.port}`, 'sip');
+    await new Promise<void>((res, rej) => ws.once('open', () => res()).once('error', rej));
+    expect(ws.protocol).toBe('sip');
+    const got: string[] = [];
+    ws.on('message', (d: Buffer) => got.push(d.toString()));
+    const rtpA = await RtpPeer.open();
+    const sdp = sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]);
+    const inviteText = [
+      `INVITE sip:100@127.0.0.1:${wsl.port};transport=ws SIP/2.0`,
+      'Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws1;rport',
+      'Max-Forwards: 70',
+      'From: <sip:alice@example.invalid>;tag=wstag',
+      'To: <sip:100@127.0.0.1>',
+      'Call-ID: ws-call-1',
+      'CSeq: 1 INVITE',
+      'Contact: <sip:alice@df7jal23ls0d.invalid;transport=ws>',
+      'Content-Type: application/sdp',
+      `Content-Length: ${Buffer.byteLength(sdp)}`,
+      '',
+      sdp,
+    ].join('\r\n');
+    ws.send(inviteText);
+    const bInvite = await callee.next(isRequest('INVITE'));
+    expect(headerLines(bInvite.msg, 'Via')[0]).toMatch(/^SIP\/2\.0\/UDP /);
+    callee.reply(bInvite, 200, { reason: 'OK', sdp: sdpOffer(40004, [{ pt: 0, name: 'PCMU' }]) });
+    await expect.poll(() => got.find((m) => /^SIP\/2\.0 200 /.test(m)), { timeout: 3000 }).toBeDefined();
+    const ok = got.find((m) => /^SIP\/2\.0 200 /.test(m)) ?? '';
+    expect(ok).toMatch(/^Contact: <sip:tandem@127\.0\.0\.1:\d+;transport=ws>/m);
+    expect(ok).toMatch(/^Via: SIP\/2\.0\/WS df7jal23ls0d\.invalid;branch=z9hG4bKws1;.*received=127\.0\.0\.1/m);
+    // BYE from the callee reaches the browser over its WebSocket (RFC 7118 §5: the flow it opened).
+    const toTag = /^To: .*;tag=(\S+)/m.exec(ok)?.[1] ?? '';
+    ws.send([
+      'ACK sip:tandem@127.0.0.1 SIP/2.0', 'Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws2', 'Max-Forwards: 70',
+      'From: <sip:alice@example.invalid>;tag=wstag', `To: <sip:100@127.0.0.1>;tag=${toTag}`, 'Call-ID: ws-call-1', 'CSeq: 1 ACK', 'Content-Length: 0', '', '',
+    ].join('\r\n'));
+    await callee.next(isRequest('ACK'));
+    callee.send(inDialog('BYE', { callId: getCallId(bInvite.msg) ?? '', localTag: callee.tag, remoteTag: (getHeader(bInvite.msg, 'From') ?? '').replace(/.*tag=/, ''), localUri: 'sip:100@127.0.0.1', remoteUri: 'sip:alice@127.0.0.1', target: contactUri(bInvite), seq: 2 }, callee), sipUdp);
+    await expect.poll(() => got.some((m) => /^BYE /.test(m)), { timeout: 3000 }).toBe(true);
+    ws.close();
     rtpA.close();
   });
 

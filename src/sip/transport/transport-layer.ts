@@ -7,6 +7,7 @@ import { parseSipMessage, parseSipStream, DEFAULT_MAX_BYTES, type ParseResult } 
 import { serializeSipMessage } from '../serialize.js';
 import { getVias, type SipMessage, type SipParseError, type SipResponse } from '../message.js';
 import type { InboundMessage, SipEndpoint, SipSender, TransportProtocol } from './types.js';
+import { WebSocketListener } from './websocket.js';
 
 export interface SipListenSpec {
   protocol: TransportProtocol;
@@ -93,6 +94,7 @@ function endpointKey(e: SipEndpoint): string {
 export class SipTransportLayer implements SipSender {
   private readonly udp: { socket: dgram.Socket; local: SipEndpoint }[] = [];
   private readonly servers: { server: net.Server; local: SipEndpoint }[] = [];
+  private readonly websockets: WebSocketListener[] = [];
   private readonly connections = new Map<string, StreamConnection>();
   private readonly connecting = new Map<string, Promise<StreamConnection>>();
   readonly counters: TransportCounters = { received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0, connections: 0 };
@@ -127,6 +129,16 @@ export class SipTransportLayer implements SipSender {
       socket.on('error', (err) => this.log.warn({ err: err.message }, 'UDP socket error'));
       socket.on('message', (buf, rinfo) => this.onDatagram(buf, { protocol: 'udp', address: rinfo.address, port: rinfo.port }, local));
       this.udp.push({ socket, local });
+      return;
+    }
+    if (spec.protocol === 'ws' || spec.protocol === 'wss') {
+      const l = await WebSocketListener.start(
+        { protocol: spec.protocol, address: spec.address, port: spec.port },
+        this.opts.tls,
+        (buf, remote, local) => this.deliver(parseSipMessage(buf, { maxBytes: this.maxBytes }), remote, local),
+        this.log,
+      );
+      this.websockets.push(l);
       return;
     }
     let server: net.Server;
@@ -235,6 +247,13 @@ export class SipTransportLayer implements SipSender {
 
   async send(message: SipMessage, destination: SipEndpoint): Promise<void> {
     const buf = serializeSipMessage(message);
+    if (destination.protocol === 'ws' || destination.protocol === 'wss') {
+      for (const l of this.websockets) if (await l.send(destination, buf)) {
+        this.counters.sent++;
+        return;
+      }
+      throw new Error(`no WebSocket connection from ${destination.address}:${destination.port}`);
+    }
     if (destination.protocol === 'udp') {
       const family = destination.address.includes(':') ? ':' : '.';
       const u = this.udp.find((x) => x.local.address.includes(family)) ?? this.udp[0];
@@ -292,7 +311,7 @@ export class SipTransportLayer implements SipSender {
   }
 
   listeners(): SipEndpoint[] {
-    return [...this.udp.map((u) => u.local), ...this.servers.map((s) => s.local)];
+    return [...this.udp.map((u) => u.local), ...this.servers.map((s) => s.local), ...this.websockets.map((w) => w.local)];
   }
 
   async close(): Promise<void> {
@@ -300,8 +319,10 @@ export class SipTransportLayer implements SipSender {
     this.connections.clear();
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
     for (const u of this.udp) u.socket.close();
+    for (const w of this.websockets) await w.close();
     this.udp.length = 0;
     this.servers.length = 0;
+    this.websockets.length = 0;
   }
 }
 

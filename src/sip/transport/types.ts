@@ -1,6 +1,7 @@
 import type { SipMessage } from '../message.js';
 
-export type TransportProtocol = 'udp' | 'tcp' | 'tls';
+/** `ws`/`wss`: SIP over WebSocket (RFC 7118), inbound only: browsers connect to us. */
+export type TransportProtocol = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 /** One end of a SIP hop: where a message came from or goes to. */
 export interface SipEndpoint {

@@ -81,12 +81,14 @@ describe('SIP options', () => {
     expect(c).toMatchObject({ route: 'sip:127.0.0.1:5080;transport=tcp', bCodecs: ['PCMU', '8'], bPtime: 30, bTranscode: false, sipT1: 100, sipT2: 800, uaDeny: [], trustedProxies: ['127.0.0.0/8'] });
     expect(c.media).toEqual({ kind: 'ng', address: '127.0.0.1', port: 2223 });
     expect(run(['--listen-sip=none']).listenSip).toEqual([]);
+    expect(run(['--listen-sip=ws:127.0.0.1:8080']).listenSip).toEqual([{ protocol: 'ws', address: '127.0.0.1', port: 8080 }]);
     expect(run(['--listen-sip=127.0.0.1:6000']).listenSip.map((l) => l.protocol)).toEqual(['udp', 'tcp']);
   });
 
   it('names the option in every SIP error', () => {
-    expect(() => run(['--listen-sip=ws:127.0.0.1:80'])).toThrow(/--listen-sip/);
-    expect(() => run(['--listen-sip=tls:127.0.0.1:5061'])).toThrow(/tls listener needs --tls-cert/);
+    expect(() => run(['--listen-sip=sctp:127.0.0.1:80'])).toThrow(/--listen-sip/);
+    expect(() => run(['--listen-sip=wss:127.0.0.1:8443'])).toThrow(/tls or wss listener needs --tls-cert/);
+    expect(() => run(['--listen-sip=tls:127.0.0.1:5061'])).toThrow(/tls or wss listener needs --tls-cert/);
     expect(() => run(['--route=http://x'])).toThrow(/--route/);
     expect(() => run(['--b-codecs=PCMU'])).toThrow(/--b-codecs\/--b-ptime\/--b-srtp: only with --route/);
     expect(() => run(['--route=sip:127.0.0.1', '--b-codecs=PC MU'])).toThrow(/--b-codecs/);
