@@ -118,6 +118,9 @@ export function offerMediaOptions(policy: CallPolicy, dir: Direction): MediaOpti
   const o = defaultMediaOptions();
   o.replaceOrigin = true;
   o.replaceSessionConnection = true;
+  // A WebRTC offerer requires rtcp-mux (RFC 8834 §5.1.1): keep it toward the offerer even when
+  // the other leg demultiplexes.
+  o.rtcpMux = ['accept'];
   o.codec.strip = [...offerer.strip];
   const r = receiving(receiver);
   if (r.allowed === undefined) {

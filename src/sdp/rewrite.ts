@@ -15,6 +15,8 @@ export interface MediaRewrite {
   crypto?: { id: number; suite: string; config: string }[];
   /** Our ICE-lite credentials and host candidate for this m= line (after the peer's ICE is removed). */
   ice?: { ufrag: string; pwd: string };
+  /** a=mid to carry (the offerer's, in an answer to it). */
+  mid?: string;
   /** DTLS-SRTP: our fingerprint and role (`a=fingerprint`, `a=setup`), or `remove` to drop the peer's. */
   dtls?: { fingerprint: string; setup: 'active' | 'passive' | 'actpass' } | 'remove';
 }
@@ -25,6 +27,8 @@ export interface SdpRewrite {
   replaceOrigin: boolean;
   /** One entry per m= line; null leaves a line alone (a rejected stream, port 0). */
   media: (MediaRewrite | null)[];
+  /** a=group lines to set (BUNDLE in an answer to a WebRTC offerer). */
+  groups?: { type: string; mids: string }[];
 }
 
 /**
@@ -71,9 +75,12 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
       delete m.endOfCandidates;
       delete m.remoteCandidates;
     }
+    if (r.mid !== undefined) m.mid = r.mid;
     if (r.dtls !== undefined) {
       delete m.fingerprint;
       delete m.setup;
+      // Toward a plain RTP endpoint the WebRTC bundling attributes mean nothing (RFC 9143 needs DTLS-era peers).
+      if (r.dtls === 'remove') delete m.mid;
       if (r.dtls !== 'remove') {
         const [type, hash] = r.dtls.fingerprint.split(' ');
         m.fingerprint = { type, hash };
@@ -95,6 +102,8 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
     delete s.iceOptions;
     delete s.icelite;
   }
+  if (rw.groups !== undefined) s.groups = rw.groups.map((g) => ({ ...g }));
+  else if (rw.media.some((r) => r?.dtls === 'remove')) delete s.groups;
   // Fingerprints are per m= line here; a session-level one would contradict ours.
   if (rw.media.some((r) => r?.dtls !== undefined)) delete s.fingerprint;
   // A lite agent says so at session level (RFC 8839 §5.3).

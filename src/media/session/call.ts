@@ -19,6 +19,8 @@ export interface PeerMedia {
   rtcpAddress?: string;
   rtcpMux: boolean;
   ptime?: number;
+  /** a=mid (RFC 9143): an answer to this peer must carry the same identification. */
+  mid?: string;
   options: MediaOptions;
 }
 
@@ -77,6 +79,8 @@ export class MediaCall {
   labels: [string | undefined, string | undefined] = [undefined, undefined];
   medias: CallMedia[] = [];
   echo?: { mode: MediaEchoMode; requestedBy: Side };
+  /** a=group lines of the last offer (BUNDLE): echoed in the answer to that offerer. */
+  offerGroups?: { type: string; mids: string }[];
 
   constructor(
     readonly callId: string,

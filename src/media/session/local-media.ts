@@ -106,6 +106,7 @@ export class LocalMedia implements MediaControl {
     }
     const answerSide: Side = offerSide === 0 ? 1 : 0;
     call.lastSignalMs = Date.now();
+    call.offerGroups = sdp.session.groups?.map((g) => ({ type: g.type, mids: String(g.mids) }));
     if (req.options.label !== undefined) call.labels[offerSide] = req.options.label;
     if (req.options.mediaEcho !== undefined) call.echo = { mode: req.options.mediaEcho, requestedBy: offerSide };
 
@@ -221,6 +222,7 @@ export class LocalMedia implements MediaControl {
         ...(ptimeOut !== undefined && audio ? { ptime: ptimeOut } : {}),
         removeIce: true,
         ...sdesAnswer(m, media, offerSide, answerSide, this.dtlsCert?.fingerprint),
+        ...(offerer.mid !== undefined ? { mid: offerer.mid } : {}),
         ...(media.ice[offerSide] !== undefined ? { ice: media.ice[offerSide] } : {}),
       });
       offerer.rtcpMux = mux;
@@ -239,6 +241,8 @@ export class LocalMedia implements MediaControl {
         family: req.options.addressFamily ?? (this.opts.interface.includes(':') ? 'IP6' : 'IP4'),
         replaceOrigin: req.options.replaceOrigin,
         media: rewrites,
+        // JSEP/BUNDLE (RFC 9143): the offerer's groups come back in its answer, with its mids.
+        ...(call.offerGroups !== undefined && call.offerGroups.length > 0 ? { groups: call.offerGroups } : {}),
       }),
       warnings,
     };
@@ -260,6 +264,7 @@ export class LocalMedia implements MediaControl {
       rtcpAddress: m.rtcp?.address,
       rtcpMux: m.rtcpMux !== undefined,
       ptime: m.ptime,
+      ...(m.mid !== undefined ? { mid: String(m.mid) } : {}),
       options,
     };
   }

@@ -1,0 +1,59 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { RawNg } from '../helpers/ng.js';
+import { startTestTandem } from '../helpers/tandem.js';
+import { createDtlsCertificate } from '../../src/media/rtp/dtls.js';
+
+/**
+ * A browser-shaped offer (what Chromium sends: BUNDLE, mid, rtcp-mux, ICE, DTLS, Opus, DTMF at
+ * 48 kHz and 8 kHz) turned into plain G.711 for a SIP phone, and the phone's answer turned back
+ * into what a browser accepts: same mid and BUNDLE group, rtcp-mux, ICE-lite, a=setup:passive and
+ * a fingerprint, Opus.
+ */
+let env: Awaited<ReturnType<typeof startTestTandem>>;
+let ng: RawNg;
+beforeAll(async () => {
+  env = await startTestTandem();
+  ng = env.ng;
+});
+afterAll(() => env.close());
+
+describe('WebRTC offer ↔ plain SIP phone', () => {
+  it('keeps what the browser needs in its answer and strips it toward the phone', async () => {
+    const cert = await createDtlsCertificate();
+    const browserOffer = [
+      'v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0',
+      'a=group:BUNDLE 0', 'a=extmap-allow-mixed', 'a=msid-semantic: WMS stream',
+      'm=audio 40200 UDP/TLS/RTP/SAVPF 111 63 110 126', 'c=IN IP4 127.0.0.1', 'a=rtcp:9 IN IP4 0.0.0.0',
+      'a=candidate:1 1 udp 2122260223 127.0.0.1 40200 typ host generation 0',
+      'a=ice-ufrag:Kq9d', 'a=ice-pwd:p7A7uD2g8p4Sk3Qm1HcV9Xy0', 'a=ice-options:trickle',
+      `a=fingerprint:${cert.fingerprint}`, 'a=setup:actpass', 'a=mid:0', 'a=sendrecv', 'a=rtcp-mux',
+      'a=rtpmap:111 opus/48000/2', 'a=rtcp-fb:111 transport-cc', 'a=fmtp:111 minptime=10;useinbandfec=1',
+      'a=rtpmap:63 red/48000/2', 'a=fmtp:63 111/111', 'a=rtpmap:110 telephone-event/48000', 'a=rtpmap:126 telephone-event/8000',
+      '',
+    ].join('\r\n');
+    const offer = await ng.request({
+      command: 'offer', 'call-id': 'webrtc-1', 'from-tag': 'browser', sdp: browserOffer,
+      'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'], codec: { mask: ['opus', 'red'], transcode: ['PCMU'] },
+    });
+    expect(offer.result, String(offer['error-reason'])).toBe('ok');
+    const toPhone = String(offer.sdp);
+    expect(toPhone).toMatch(/^m=audio \d+ RTP\/AVP 0 /m);
+    for (const gone of [/a=fingerprint/, /a=setup/, /a=ice-/, /a=candidate/, /a=group/, /a=mid/, /opus/]) expect(toPhone).not.toMatch(gone);
+
+    const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40300 RTP/AVP 0 126', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:126 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
+    const answer = await ng.request({ command: 'answer', 'call-id': 'webrtc-1', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer });
+    expect(answer.result, String(answer['error-reason'])).toBe('ok');
+    const toBrowser = String(answer.sdp);
+    expect(toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111/m);
+    expect(toBrowser).toMatch(/^a=group:BUNDLE 0$/m);
+    expect(toBrowser).toMatch(/^a=mid:0$/m);
+    expect(toBrowser).toMatch(/^a=rtcp-mux$/m);
+    expect(toBrowser).toMatch(/^a=ice-lite$/m);
+    expect(toBrowser).toMatch(/^a=ice-ufrag:\S{4,}$/m);
+    expect(toBrowser).toMatch(/^a=candidate:1 1 UDP \d+ 127\.0\.0\.1 \d+ typ host$/m);
+    expect(toBrowser).toMatch(/^a=setup:passive$/m);
+    expect(toBrowser).toMatch(/^a=fingerprint:sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$/m);
+    expect(toBrowser).toMatch(/^a=rtpmap:111 opus\/48000\/2$/m);
+    expect(toBrowser).not.toMatch(/a=crypto/);
+  });
+});
