@@ -16,7 +16,7 @@ import { runStep, type StepResult } from './lib/step.js';
 import { chartSvg } from './lib/svg.js';
 import { findMax, type FindMaxResult } from './lib/find-max.js';
 import { startSipSystem } from './lib/sip-systems.js';
-import { cpsTable, runCpsStep, type CpsResult } from './lib/cps.js';
+import { cpsTable, cpuParts, runCpsStep, type CpsResult } from './lib/cps.js';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const PORTS_PER_SERVER = 4000;
@@ -125,7 +125,7 @@ async function main(): Promise<number> {
       if (o.json) process.stdout.write(JSON.stringify(row) + '\n');
       else
         say(
-          `${row.server} N=${row.calls}: loss ${row.ab.lossPct}%/${row.ba.lossPct}%  lat p50 ${row.ab.latencyMedianMs}/${row.ba.latencyMedianMs} ms  MOS ${row.mos}  server CPU ${row.serverCpuPct ?? '-'}%  gen CPU ${row.genCpuPct}%${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`,
+          `${row.server} N=${row.calls}: loss ${row.ab.lossPct}%/${row.ba.lossPct}%  lat p50 ${row.ab.latencyMedianMs}/${row.ba.latencyMedianMs} ms  MOS ${row.mos}  server CPU ${row.serverCpuPct ?? '-'}%${row.serverCpuParts ? ` (${cpuParts(row.serverCpuParts)})` : ''}  gen CPU ${row.genCpuPct}%${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`,
         );
       return row;
     };
@@ -138,7 +138,7 @@ async function main(): Promise<number> {
           cpsRows.push(row);
           appendFileSync(jsonl, JSON.stringify(row) + '\n');
           if (o.json) process.stdout.write(JSON.stringify(row) + '\n');
-          else say(`${row.server} ${row.rate} calls/s: ${row.succeeded}/${row.attempted} ok, ${row.failed} failed, setup p50 ${row.setupMedianMs} ms p99 ${row.setupP99Ms} ms, server CPU ${row.serverCpuPct ?? '-'}%${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`);
+          else say(`${row.server} ${row.rate} calls/s: ${row.succeeded}/${row.attempted} ok, ${row.failed} failed, setup p50 ${row.setupMedianMs} ms p99 ${row.setupP99Ms} ms, server CPU ${row.serverCpuPct ?? '-'}%${row.serverCpuParts ? ` (${cpuParts(row.serverCpuParts)})` : ''}${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`);
         }
       }
     } else if (o.findMax) {

@@ -9,7 +9,7 @@ import { Histogram } from './metrics.js';
 import { buildSdp } from './sdp.js';
 import type { Scenario } from './scenario.js';
 import type { ServerHandle } from './server.js';
-import { systemCpuSeconds } from './step.js';
+import { partsCpuPct, partsCpuSeconds, systemCpuSeconds } from './step.js';
 
 export interface CpsResult {
   type: 'cps';
@@ -24,6 +24,8 @@ export interface CpsResult {
   setupMedianMs: number;
   setupP99Ms: number;
   serverCpuPct?: number;
+  /** the parts of serverCpuPct for a multi-program system (kamailio+rtpengine: {kamailio, rtpengine}). */
+  serverCpuParts?: Record<string, number>;
   genCpuPct: number;
   /** the generator kept the schedule (start lag p99 under 20 ms) and stayed under 85 % CPU. */
   valid: boolean;
@@ -46,6 +48,7 @@ export async function runCpsStep(server: ServerHandle, o: { scenario: Scenario; 
   let started = 0;
   let failedCount = 0;
   const cpu0 = systemCpuSeconds(server);
+  const parts0 = partsCpuSeconds(server);
   const gen0 = process.cpuUsage();
   const t0 = performance.now() + 50;
   const sdp = (port: number, law: Scenario['callerLaw'], ptime: number): string => buildSdp({ sessionId: port, port, law, ptime });
@@ -75,6 +78,7 @@ export async function runCpsStep(server: ServerHandle, o: { scenario: Scenario; 
   await Promise.all(running);
   const wallS = (performance.now() - t0) / 1000;
   const cpu1 = systemCpuSeconds(server);
+  const parts1 = partsCpuSeconds(server);
   const gen = process.cpuUsage(gen0);
   await signalling.close();
   const genCpuPct = (100 * (gen.user + gen.system)) / 1e6 / wallS;
@@ -95,21 +99,42 @@ export async function runCpsStep(server: ServerHandle, o: { scenario: Scenario; 
     setupMedianMs: r(setup.quantile(0.5), 2),
     setupP99Ms: r(setup.quantile(0.99), 2),
     serverCpuPct: cpu0 !== undefined && cpu1 !== undefined ? r((100 * (cpu1 - cpu0)) / wallS, 1) : undefined,
+    serverCpuParts: partsCpuPct(parts0, parts1, wallS),
     genCpuPct: r(genCpuPct, 1),
     valid: reasons.length === 0,
     ...(reasons.length > 0 ? { invalidReason: reasons.join('; ') } : {}),
   };
 }
 
+/** "kamailio 9.1 + rtpengine 4.8", or "-" for a single-program system. */
+export function cpuParts(parts: Record<string, number> | undefined): string {
+  if (parts === undefined) return '-';
+  return Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(' + ');
+}
+
 export function cpsTable(rows: CpsResult[]): string {
-  const head = ['rate/s', 'server', 'attempted', 'ok', 'failed', 'setup med ms', 'setup p99 ms', 'srv CPU %', 'gen CPU %', 'valid'];
-  const cells = [head, ...rows.map((x) => [String(x.rate), x.server, String(x.attempted), String(x.succeeded), String(x.failed), x.setupMedianMs.toFixed(2), x.setupP99Ms.toFixed(2), x.serverCpuPct?.toFixed(1) ?? '-', x.genCpuPct.toFixed(0), x.valid ? 'yes' : 'INVALID'])];
+  const head = ['rate/s', 'server', 'attempted', 'ok', 'failed', 'setup med ms', 'setup p99 ms', 'srv CPU %', 'CPU parts %', 'gen CPU %', 'valid'];
+  const cells = [
+    head,
+    ...rows.map((x) => [String(x.rate), x.server, String(x.attempted), String(x.succeeded), String(x.failed), x.setupMedianMs.toFixed(2), x.setupP99Ms.toFixed(2), x.serverCpuPct?.toFixed(1) ?? '-', cpuParts(x.serverCpuParts), x.genCpuPct.toFixed(0), x.valid ? 'yes' : 'INVALID']),
+  ];
   const w = head.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
   const lines = cells.map((c) => c.map((v, i) => (i === 1 ? v.padEnd(w[i]) : v.padStart(w[i]))).join('  '));
   lines.splice(1, 0, w.map((n) => '-'.repeat(n)).join('  '));
   const bySrv = new Map<string, number>();
   for (const x of rows) if (x.failed === 0 && x.valid) bySrv.set(x.server, Math.max(bySrv.get(x.server) ?? 0, x.rate));
   for (const [srv, rate] of bySrv) lines.push(`sustained with zero failed calls: ${srv} ≥ ${rate} calls/s`);
+  const servers = [...new Set(rows.map((x) => x.server))];
+  if (servers.length === 2) {
+    // Server CPU of the first system ÷ the second's, per rate (both runs of a rate must have it).
+    const ratios: string[] = [];
+    for (const rate of [...new Set(rows.map((x) => x.rate))].sort((a, b) => a - b)) {
+      const [a, b] = servers.map((srv) => rows.find((x) => x.server === srv && x.rate === rate)?.serverCpuPct);
+      if (a !== undefined && b !== undefined && b > 0) ratios.push(`${rate}/s ${(a / b).toFixed(2)}`);
+    }
+    if (ratios.length > 0) lines.push(`server CPU ${servers[0]} ÷ ${servers[1]}: ${ratios.join(', ')}`);
+  }
+  for (const x of rows) if (!x.valid) lines.push(`INVALID ${x.server} @${x.rate}/s: ${x.invalidReason ?? ''}`);
   for (const x of rows) if (x.failures.length > 0) lines.push(`${x.server} @${x.rate}/s failures: ${x.failures.join(' | ')}`);
   return lines.join('\n');
 }

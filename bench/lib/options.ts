@@ -35,7 +35,8 @@ export interface BenchOptions {
 
 export const HELP = `npm run bench -- [options]
 
-  --server tandem|rtpengine  server the bench starts itself (default tandem)
+  --server tandem|rtpengine|kamailio-rtpengine  server the bench starts itself (default tandem;
+                             kamailio-rtpengine only with --via sip)
   --via ng|sip               how calls are set up (default ng). sip: through Tandem's B2BUA
                              (--server tandem) or Kamailio + rtpengine (--server kamailio-rtpengine),
                              with the bench's own SIP caller and callee

@@ -1,5 +1,6 @@
 /** Human output: the final table and the comparison ratios. */
 import type { StepResult } from './step.js';
+import { cpuParts } from './cps.js';
 
 const COLS: [string, (r: StepResult) => string][] = [
   ['calls', (r) => `${r.callsUp}${r.callsUp < r.calls ? `/${r.calls}` : ''}`],
@@ -23,8 +24,12 @@ function fmt(v: number | undefined, d: number): string {
 }
 
 export function table(rows: StepResult[]): string {
-  const cells = [COLS.map(([h]) => h), ...rows.map((r) => COLS.map(([, f]) => f(r)))];
-  const w = COLS.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  // The parts of a multi-program system's CPU (Kamailio + rtpengine), only when some row has them.
+  const cols: typeof COLS = rows.some((r) => r.serverCpuParts !== undefined)
+    ? [...COLS.slice(0, 10), ['CPU parts %', (r) => cpuParts(r.serverCpuParts)], ...COLS.slice(10)]
+    : COLS;
+  const cells = [cols.map(([h]) => h), ...rows.map((r) => cols.map(([, f]) => f(r)))];
+  const w = cols.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   const line = (row: string[]): string => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   const out = [line(cells[0]), w.map((n) => '-'.repeat(n)).join('  '), ...cells.slice(1).map(line)];
   const notes = rows.filter((r) => !r.valid).map((r) => `INVALID ${r.server} N=${r.calls}: ${r.invalidReason}`);

@@ -24,6 +24,8 @@ export interface ServerHandle {
   pid?: number;
   /** Every process whose CPU and RSS count as the system's (e.g. Kamailio's workers and rtpengine); default [pid]. */
   pids?: () => number[];
+  /** For a system of several programs: each part's processes (e.g. kamailio: its group, rtpengine: its pid), reported beside the sum. */
+  parts?: () => Record<string, number[]>;
   /** How calls are set up; default: ng offer/answer/delete to `ng`. */
   signalling?: (offerFlags: BDict) => Promise<CallSignalling>;
   /** Last lines the server wrote on stderr (for error reports). */

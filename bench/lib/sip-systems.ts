@@ -152,6 +152,7 @@ export async function startSipSystem(o: SipSystemOptions): Promise<ServerHandle>
     ng: rtpengine.ng,
     pid: child.pid,
     pids: () => [...(child.pid !== undefined ? groupPids(child.pid) : []), ...(rtpengine.pid !== undefined ? [rtpengine.pid] : [])],
+    parts: () => ({ kamailio: child.pid !== undefined ? groupPids(child.pid) : [], rtpengine: rtpengine.pid !== undefined ? [rtpengine.pid] : [] }),
     signalling,
     logTail: () => `${w.tail()}\n--- rtpengine ---\n${rtpengine.logTail()}`,
     stop: async () => {

@@ -91,14 +91,40 @@ interface Pending {
 }
 
 /** Where a loose-routed in-dialog request goes: the first route if any, else the target (IP literals only). */
-function nextHop(routes: string[], target: string, fallback: Addr): Addr {
+export function nextHop(routes: string[], target: string, fallback: Addr): Addr {
   const uri = routes[0] ?? target;
   const m = /sips?:(?:[^@;>]+@)?([0-9.]+)(?::(\d+))?/.exec(uri);
   return m === null ? fallback : { address: m[1], port: m[2] !== undefined ? Number(m[2]) : 5060 };
 }
 
+/**
+ * The caller's dialog from the 2xx to its INVITE (RFC 3261 §12.1.2): remote target = the 2xx's Contact,
+ * route set = its Record-Routes in reverse order, remote tag = its To tag.
+ */
+export function uacDialog(r: SipResponse, o: { callId: string; fromTag: string; from: string; to: string; uri: string; fallback: Addr }): Dialog {
+  const contacts = getContacts(r);
+  const target = contacts !== '*' && contacts.length > 0 ? contacts[0].uriText : o.uri;
+  const routes = getRecordRoutes(r).map((x) => `<${x.uriText}>`).reverse();
+  return { callId: o.callId, fromTag: o.fromTag, toTag: getTo(r)?.tag ?? '', from: o.from, to: o.to, target, routes, next: nextHop(routes, target, o.fallback), cseq: 1 };
+}
+
+/** An in-dialog request from the caller (ACK for the 2xx, BYE): Request-URI = remote target, Route = route set. */
+export function inDialogRequest(d: Dialog, method: string, cseq: number, via: string): SipRequest {
+  return req(method, d.target, [
+    { name: 'Via', value: via },
+    ...d.routes.map((value) => ({ name: 'Route', value })),
+    { name: 'Max-Forwards', value: '70' },
+    { name: 'From', value: `${d.from};tag=${d.fromTag}` },
+    { name: 'To', value: `${d.to};tag=${d.toTag}` },
+    { name: 'Call-ID', value: d.callId },
+    { name: 'CSeq', value: `${cseq} ${method}` },
+  ]);
+}
+
 export class Uac extends UdpEndpoint {
   private readonly pending = new Map<string, Pending>();
+  /** The ACK sent for each established call's 2xx, resent if the 2xx is retransmitted (§13.2.2.4); dropped at BYE. */
+  private readonly acks = new Map<string, { ack: SipRequest; to: Addr }>();
 
   protected onMessage(msg: SipMessage, from: Addr): void {
     if (msg.kind !== 'response') {
@@ -109,7 +135,11 @@ export class Uac extends UdpEndpoint {
     const branch = getVias(msg)[0]?.branch ?? '';
     const p = this.pending.get(branch);
     if (p === undefined) {
-      // A 2xx retransmission after we answered it: the ACK was lost; the dialog layer would re-ACK.
+      // A 2xx to an INVITE retransmitted after we ACKed it: the ACK was lost; ACK again (§13.2.2.4).
+      if (msg.status >= 200 && msg.status < 300 && getCSeq(msg)?.method === 'INVITE') {
+        const a = this.acks.get(getCallId(msg) ?? '');
+        if (a !== undefined) this.send(a.ack, a.to);
+      }
       return;
     }
     if (msg.status < 200) {
@@ -176,7 +206,6 @@ export class Uac extends UdpEndpoint {
       o.sdp,
     );
     const r = await this.transact(invite, o.proxy, true);
-    const toTag = getTo(r)?.tag ?? '';
     if (r.status >= 300) {
       // The INVITE client transaction ACKs a failure itself, same branch (§17.1.1.3).
       this.send(req('ACK', uri, [
@@ -189,30 +218,30 @@ export class Uac extends UdpEndpoint {
       ]), o.proxy);
       throw new Error(`INVITE answered ${r.status} ${r.reason}`);
     }
-    const contacts = getContacts(r);
-    const target = contacts !== '*' && contacts.length > 0 ? contacts[0].uriText : uri;
-    const routes = getRecordRoutes(r).map((x) => `<${x.uriText}>`).reverse();
-    const dialog: Dialog = { callId: o.callId, fromTag, toTag, from, to, target, routes, next: nextHop(routes, target, o.proxy), cseq: 1 };
-    this.send(this.inDialog(dialog, 'ACK', 1), dialog.next);
+    const dialog = uacDialog(r, { callId: o.callId, fromTag, from, to, uri, fallback: o.proxy });
+    // The ACK for a 2xx is its own transaction (new branch), sent along the route set.
+    const ack = inDialogRequest(dialog, 'ACK', 1, this.via());
+    this.acks.set(o.callId, { ack, to: dialog.next });
+    this.send(ack, dialog.next);
     return { dialog, sdp: r.body.toString() };
   }
 
-  private inDialog(d: Dialog, method: string, cseq: number): SipRequest {
-    return req(method, d.target, [
-      { name: 'Via', value: this.via() },
-      ...d.routes.map((value) => ({ name: 'Route', value })),
-      { name: 'Max-Forwards', value: '70' },
-      { name: 'From', value: `${d.from};tag=${d.fromTag}` },
-      { name: 'To', value: `${d.to};tag=${d.toTag}` },
-      { name: 'Call-ID', value: d.callId },
-      { name: 'CSeq', value: `${cseq} ${method}` },
-    ]);
+  async bye(d: Dialog): Promise<void> {
+    this.acks.delete(d.callId);
+    d.cseq++;
+    const r = await this.transact(inDialogRequest(d, 'BYE', d.cseq, this.via()), d.next, false);
+    if (r.status >= 300) throw new Error(`BYE answered ${r.status} ${r.reason}`);
   }
 
-  async bye(d: Dialog): Promise<void> {
-    d.cseq++;
-    const r = await this.transact(this.inDialog(d, 'BYE', d.cseq), d.next, false);
-    if (r.status >= 300) throw new Error(`BYE answered ${r.status} ${r.reason}`);
+  override close(): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      clearTimeout(p.giveUp);
+      p.reject(new Error('caller closed'));
+    }
+    this.pending.clear();
+    this.acks.clear();
+    super.close();
   }
 }
 

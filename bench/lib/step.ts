@@ -15,6 +15,23 @@ export function systemCpuSeconds(server: ServerHandle): number | undefined {
   return each.length === 0 ? undefined : each.reduce((a, b) => a + b, 0);
 }
 
+/** CPU seconds per part of a multi-program system (undefined for a single program). */
+export function partsCpuSeconds(server: ServerHandle): Record<string, number> | undefined {
+  const parts = server.parts?.();
+  if (parts === undefined) return undefined;
+  const out: Record<string, number> = {};
+  for (const [name, pids] of Object.entries(parts)) out[name] = pids.map(processCpuSeconds).reduce<number>((a, b) => a + (b ?? 0), 0);
+  return out;
+}
+
+/** Per-part CPU % of one core over `wallS`, from two partsCpuSeconds samples. */
+export function partsCpuPct(before: Record<string, number> | undefined, after: Record<string, number> | undefined, wallS: number): Record<string, number> | undefined {
+  if (before === undefined || after === undefined || wallS <= 0) return undefined;
+  const out: Record<string, number> = {};
+  for (const [name, s] of Object.entries(after)) out[name] = Math.round((1000 * (s - (before[name] ?? 0))) / wallS) / 10;
+  return out;
+}
+
 export function systemRssMb(server: ServerHandle): number | undefined {
   const pids = server.pids?.() ?? (server.pid !== undefined ? [server.pid] : []);
   const each = pids.map(processRssMb).filter((x): x is number => x !== undefined);
@@ -55,6 +72,8 @@ export interface StepResult {
   ba: DirectionResult;
   mos: number; // worse direction
   serverCpuPct?: number;
+  /** the parts of serverCpuPct for a multi-program system (kamailio+rtpengine: {kamailio, rtpengine}). */
+  serverCpuParts?: Record<string, number>;
   cpuPerCallPct?: number;
   rssMb?: number;
   genCpuPct: number;
@@ -99,6 +118,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     const senderBase = new Map<object, number>();
     for (const c of set.calls) for (const l of [c.caller, c.callee]) senderBase.set(l.sender, l.sender.packets);
     const srvCpu0 = systemCpuSeconds(server);
+    const parts0 = partsCpuSeconds(server);
     const gen0 = process.cpuUsage();
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
@@ -114,6 +134,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     const wallS = (performance.now() - t0) / 1000;
     const gen = process.cpuUsage(gen0);
     const srvCpu1 = systemCpuSeconds(server);
+    const parts1 = partsCpuSeconds(server);
     rssMax = Math.max(rssMax, systemRssMb(server) ?? 0);
     set.stopWindow();
     loop.disable();
@@ -140,6 +161,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       ba,
       mos: Math.min(ab.mos, ba.mos),
       serverCpuPct: serverCpuPct === undefined ? undefined : round(serverCpuPct, 1),
+      serverCpuParts: partsCpuPct(parts0, parts1, wallS),
       cpuPerCallPct: serverCpuPct === undefined ? undefined : round(serverCpuPct / set.calls.length, 3),
       rssMb: rssMax ? round(rssMax, 1) : undefined,
       genCpuPct: round(genCpuPct, 1),

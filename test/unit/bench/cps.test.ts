@@ -19,3 +19,18 @@ describe('call-rate steps', () => {
     expect(text).toContain('a @100/s failures: INVITE timed out');
   });
 });
+
+describe('call-rate steps: CPU of a multi-program system', () => {
+  it('reports each part beside the sum and the per-rate CPU ratio of two systems', async () => {
+    const { partsCpuPct } = await import('../../../bench/lib/step.js');
+    expect(partsCpuPct({ kamailio: 1, rtpengine: 2 }, { kamailio: 1.5, rtpengine: 2.25 }, 5)).toEqual({ kamailio: 10, rtpengine: 5 });
+    expect(partsCpuPct(undefined, { a: 1 }, 5)).toBeUndefined();
+    const row = (server: string, rate: number, cpu: number, parts?: Record<string, number>): CpsResult => ({
+      type: 'cps', server, rate, durationS: 10, holdMs: 1000, attempted: 10, succeeded: 10, failed: 0, failures: [],
+      setupMedianMs: 1, setupP99Ms: 2, serverCpuPct: cpu, serverCpuParts: parts, genCpuPct: 5, valid: true,
+    });
+    const text = cpsTable([row('tandem-b2bua', 50, 30), row('kamailio+rtpengine', 50, 15, { kamailio: 10, rtpengine: 5 })]);
+    expect(text).toContain('kamailio 10.0 + rtpengine 5.0');
+    expect(text).toContain('server CPU tandem-b2bua ÷ kamailio+rtpengine: 50/s 2.00');
+  });
+});

@@ -1,0 +1,23 @@
+import { describe, it, expect } from 'vitest';
+import { parseOptions } from '../../../bench/lib/options.js';
+
+const parse = (s: string): ReturnType<typeof parseOptions> => parseOptions(s.split(' ').filter(Boolean), '/tmp/out');
+
+describe('bench options: --via sip', () => {
+  it('parses the SIP mode options', () => {
+    const o = parse('--via sip --compare kamailio-rtpengine --cps 20,50,100 --hold-ms 500 --sip-port 16060 --kamailio-children 8');
+    expect(o).toMatchObject({ via: 'sip', compare: 'kamailio-rtpengine', cps: [20, 50, 100], holdMs: 500, sipPort: 16060, kamailioChildren: 8 });
+    expect(parse('--via sip --server kamailio-rtpengine --calls 10')).toMatchObject({ via: 'sip', server: 'kamailio-rtpengine', calls: [10] });
+    expect(parse('')).toMatchObject({ via: 'ng', holdMs: 1000, sipPort: 15060, kamailioChildren: 4 });
+  });
+
+  it('rejects combinations that mean nothing', () => {
+    expect(() => parse('--cps 20')).toThrow(/--cps needs --via sip/);
+    expect(() => parse('--server kamailio-rtpengine')).toThrow(/needs --via sip/);
+    expect(() => parse('--via sip --server rtpengine')).toThrow(/no SIP side/);
+    expect(() => parse('--via sip --compare rtpengine')).toThrow(/kamailio-rtpengine/);
+    expect(() => parse('--via sip --ng 127.0.0.1:2223')).toThrow(/--ng does not apply/);
+    expect(() => parse('--via tcp')).toThrow(/expected ng or sip/);
+    expect(() => parse('--via sip --cps 0')).toThrow(/--cps 0/);
+  });
+});
