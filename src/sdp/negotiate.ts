@@ -88,7 +88,9 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions): OfferC
   const masked = (c: SdpCodec): boolean =>
     (matchesAny(c, opts.mask) || matchesAny(c, opts.consume)) && !matchesAny(c, opts.except);
   const answererOffer = offererCodecs.filter((c) => !masked(c));
-  const used = new Set(offerer.map((c) => c.pt));
+  // A stripped codec frees its payload type: a PCMA stripped from a browser's offer and then
+  // added back for transcoding keeps its static 8.
+  const used = new Set(offererCodecs.map((c) => c.pt));
   const added: SdpCodec[] = [];
 
   for (const entry of [...opts.transcode, ...opts.offer]) {

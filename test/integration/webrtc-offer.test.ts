@@ -56,4 +56,52 @@ describe('WebRTC offer ↔ plain SIP phone', () => {
     expect(toBrowser).toMatch(/^a=rtpmap:111 opus\/48000\/2$/m);
     expect(toBrowser).not.toMatch(/a=crypto/);
   });
+
+  it('Kamailio gateway flags: ICE removed and rtcp-mux demuxed toward the phone, ICE forced and rtcp-mux accepted back to the browser', async () => {
+    const cert = await createDtlsCertificate();
+    const browserOffer = [
+      'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0',
+      'm=audio 40400 UDP/TLS/RTP/SAVPF 111 0 8', 'c=IN IP4 127.0.0.1',
+      'a=candidate:1 1 udp 2122260223 127.0.0.1 40400 typ host', 'a=ice-ufrag:Kq9e', 'a=ice-pwd:p7A7uD2g8p4Sk3Qm1HcV9Xy1',
+      `a=fingerprint:${cert.fingerprint}`, 'a=setup:actpass', 'a=mid:0', 'a=sendrecv', 'a=rtcp-mux',
+      'a=rtpmap:111 opus/48000/2', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', '',
+    ].join('\r\n');
+    const offer = await ng.request({
+      command: 'offer', 'call-id': 'webrtc-2', 'from-tag': 'browser', sdp: browserOffer,
+      'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'], codec: { strip: ['PCMU', 'PCMA'], mask: ['opus'], transcode: ['PCMA'] },
+    });
+    expect(offer.result, String(offer['error-reason'])).toBe('ok');
+    const toPhone = String(offer.sdp);
+    // PCMA made from Opus keeps its static payload type although the browser's own PCMA was stripped.
+    expect(toPhone).toMatch(/^m=audio (\d+) RTP\/AVP 8\r$/m);
+    const rtp = Number(/^m=audio (\d+)/m.exec(toPhone)?.[1]);
+    expect(toPhone).toMatch(new RegExp(`^a=rtcp:${rtp + 1}\r$`, 'm'));
+    for (const gone of [/a=rtcp-mux/, /a=ice-/, /a=candidate/]) expect(toPhone).not.toMatch(gone);
+
+    const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40500 RTP/AVP 8', 'a=rtpmap:8 PCMA/8000', ''].join('\r\n');
+    const answer = await ng.request({ command: 'answer', 'call-id': 'webrtc-2', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer, ICE: 'force' });
+    expect(answer.result, String(answer['error-reason'])).toBe('ok');
+    const toBrowser = String(answer.sdp);
+    expect(toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111\r$/m);
+    expect(toBrowser).toMatch(/^a=rtcp-mux\r$/m);
+    expect(toBrowser).toMatch(/^a=ice-lite\r$/m);
+    expect(toBrowser).toMatch(/^a=ice-pwd:\S{22,}\r$/m);
+    expect(toBrowser).toMatch(/^a=candidate:1 1 UDP \d+ 127\.0\.0\.1 \d+ typ host\r$/m);
+  });
+
+  it('without ICE=force on the answer, ICE removed on the offer stays removed toward the browser', async () => {
+    const browserOffer = [
+      'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40600 RTP/AVP 0',
+      'a=ice-ufrag:Kq9f', 'a=ice-pwd:p7A7uD2g8p4Sk3Qm1HcV9Xy2', 'a=candidate:1 1 udp 2122260223 127.0.0.1 40600 typ host', '',
+    ].join('\r\n');
+    const offer = await ng.request({ command: 'offer', 'call-id': 'webrtc-3', 'from-tag': 'a', sdp: browserOffer, ICE: 'remove' });
+    expect(offer.result).toBe('ok');
+    const answer = await ng.request({
+      command: 'answer', 'call-id': 'webrtc-3', 'from-tag': 'a', 'to-tag': 'b',
+      sdp: ['v=0', 'o=b 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40700 RTP/AVP 0', ''].join('\r\n'),
+    });
+    expect(answer.result).toBe('ok');
+    expect(String(answer.sdp)).not.toMatch(/a=ice-|a=candidate/);
+  });
 });
+

@@ -192,6 +192,11 @@ export class LocalMedia implements MediaControl {
       }
       const audio = m.type === 'audio' && isRtpMedia(m);
       const offerOpts = media.offerOptions ?? req.options;
+      // ICE in the answer speaks for the offerer's side, the one the answer goes to: Kamailio's
+      // WebRTC configs remove ICE toward the phone on the offer and force it toward the browser
+      // on the reply.
+      if (req.options.ice === 'force' || req.options.ice === 'lite') media.ice[offerSide] ??= iceCredentials();
+      else if (req.options.ice === 'remove') media.ice[offerSide] = undefined;
       const plan = audio
         ? planAnswerCodecs(media.offerPlan, peer.codecs, { alwaysTranscode: offerOpts.alwaysTranscode || req.options.alwaysTranscode })
         : { offererAnswer: peer.codecs, mappings: [], transcoding: false, warnings: [] };
@@ -212,7 +217,10 @@ export class LocalMedia implements MediaControl {
         media.framesTo[answerSide] = toAnswerer;
         media.framesTo[offerSide] = toOfferer;
       }
-      const mux = offerer.rtcpMux && (peer.rtcpMux || req.options.rtcpMux.includes('accept') || offerOpts.rtcpMux.includes('accept'));
+      // rtcp-mux goes back to an offerer that offered it when the answerer muxes too, or when the
+      // offer said `accept` or `demux` (rtpengine: demux = not offered onward, accepted back).
+      const acceptMux = (o: MediaOptions): boolean => o.rtcpMux.includes('accept') || o.rtcpMux.includes('demux');
+      const mux = offerer.rtcpMux && (peer.rtcpMux || acceptMux(req.options) || acceptMux(offerOpts));
       const ptimeOut = toOfferer > 0 ? toOfferer : toAnswerer > 0 ? offerer.ptime ?? 20 : undefined;
       rewrites.push({
         port: media.localRtpPort(offerSide),

@@ -175,3 +175,40 @@ export async function startCapture(opts: { ports: number[]; timeoutMs: number })
     },
   };
 }
+
+/**
+ * An RTP pcap made from scratch for SIPp to play: `payloads` as 20 ms packets, Ethernet/IPv4/UDP
+ * on 127.0.0.1 (SIPp replaces addresses and ports, and paces by the pcap's timestamps).
+ */
+export function rtpPcapFrom(file: string, o: { payloadType: number; payloads: Buffer[]; samplesPerPacket: number }): string {
+  const records: PcapRecord[] = o.payloads.map((payload, i) => {
+    const rtp = Buffer.alloc(12 + payload.length);
+    rtp[0] = 0x80;
+    rtp[1] = (i === 0 ? 0x80 : 0) | o.payloadType;
+    rtp.writeUInt16BE(i & 0xffff, 2);
+    rtp.writeUInt32BE((i * o.samplesPerPacket) >>> 0, 4);
+    rtp.writeUInt32BE(0x5ec0ffee, 8);
+    payload.copy(rtp, 12);
+    const udp = Buffer.alloc(8);
+    udp.writeUInt16BE(4000, 0);
+    udp.writeUInt16BE(4002, 2);
+    udp.writeUInt16BE(8 + rtp.length, 4); // checksum 0 = none
+    const ip = Buffer.alloc(20);
+    ip[0] = 0x45;
+    ip.writeUInt16BE(20 + udp.length + rtp.length, 2);
+    ip[8] = 64;
+    ip[9] = 17;
+    ip.writeUInt32BE(0x7f000001, 12);
+    ip.writeUInt32BE(0x7f000001, 16);
+    let sum = 0;
+    for (let k = 0; k < 20; k += 2) sum += ip.readUInt16BE(k);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    ip.writeUInt16BE(~sum & 0xffff, 10);
+    const eth = Buffer.alloc(14);
+    eth.writeUInt16BE(0x0800, 12);
+    const ms = i * 20;
+    return { tsSec: Math.floor(ms / 1000), tsUsec: (ms % 1000) * 1000, frame: Buffer.concat([eth, ip, udp, rtp]) };
+  });
+  writePcap(file, { linkType: 1, records });
+  return file;
+}

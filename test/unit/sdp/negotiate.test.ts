@@ -33,6 +33,14 @@ describe('codec planning', () => {
     expect(p.offererCodecs).toEqual([PCMA, TE]);
   });
 
+  it('a stripped static codec added back by transcode keeps its static payload type', () => {
+    const OPUS: SdpCodec = { pt: 111, name: 'opus', clockRate: 48000, channels: 2 };
+    // A browser offers Opus, PCMU and PCMA; the phone must get PCMA made from Opus, not the browser's PCMA.
+    const p = planOfferCodecs([OPUS, PCMU, PCMA, TE], opts({ strip: ['PCMU', 'PCMA'], mask: ['opus'], transcode: ['PCMA'] }));
+    expect(p.answererOffer.map((c) => `${c.pt} ${c.name}`)).toEqual(['8 PCMA', '101 telephone-event']);
+    expect(p.offererCodecs.map((c) => c.name)).toEqual(['opus', 'telephone-event']);
+  });
+
   it('mask + transcode: the masked codec stays acceptable from the offerer, the added one goes before telephone-event', () => {
     const p = planOfferCodecs([PCMA, TE], opts({ mask: ['PCMA'], transcode: ['PCMU'] }));
     expect(p.answererOffer.map((c) => `${c.pt} ${c.name}`)).toEqual(['0 PCMU', '101 telephone-event']);

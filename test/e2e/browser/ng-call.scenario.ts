@@ -1,0 +1,106 @@
+// Scenario (run inside a private network namespace by webrtc-browser.test.ts):
+// Chromium's RTCPeerConnection offer → Tandem over ng (WebRTC → RTP/AVP PCMA) → a plain RTP
+// endpoint; the endpoint's answer comes back the same way. The browser's fake microphone plays
+// 1000 Hz, the plain endpoint plays 440 Hz; each side reports what it heard.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestTandem } from '../../helpers/tandem.js';
+import { RtpPeer, rtpPacket, mediaTarget } from '../../helpers/rtp-peer.js';
+import { goertzelAmplitude, tone } from '../../helpers/audio.js';
+import { decodeAlaw, encodeAlaw } from '../../../src/media/codecs/g711.js';
+import { startBrowser, writeToneWav, type Listened, type RtcState } from './browser.js';
+
+export interface NgCallResult {
+  toPhone: string;
+  toBrowser: string;
+  plain: { packets: number; payloadTypes: number[]; amp: Record<string, number> };
+  browser: { heard: Listened; state: RtcState };
+  log: string[];
+}
+
+const BROWSER_HZ = 1000;
+const PHONE_HZ = 440;
+const log = (m: string): void => void process.stderr.write(`[ng-call] ${m}\n`);
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-webrtc-'));
+  const wav = join(dir, 'mic.wav');
+  writeToneWav(wav, { hz: BROWSER_HZ, rate: 48000, seconds: 10, amplitude: 0.3 });
+  const tandem = await startTestTandem();
+  const phone = await RtpPeer.open();
+  const browser = await startBrowser({ wav });
+  const stop = async (): Promise<void> => {
+    phone.close();
+    await browser.close();
+    await tandem.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const offer = String(await browser.page.evaluate('makeOffer()'));
+    log(`browser offer: ${offer.split('\r\n').filter((l) => l.startsWith('m=') || l.startsWith('a=candidate')).join(' | ')}`);
+    // The flags of a usual Kamailio WebRTC gateway: plain RTP/AVP toward the phone with ICE and
+    // rtcp-mux removed there, Opus kept for the browser and PCMA made for the phone; on the
+    // reply, ICE forced toward the browser.
+    const o = await tandem.ng.request({
+      command: 'offer', 'call-id': 'chromium-ng', 'from-tag': 'browser', sdp: offer,
+      'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'],
+      codec: { strip: ['G722', 'PCMU', 'PCMA', 'CN', 'red'], mask: ['opus'], transcode: ['PCMA'] },
+    });
+    if (o.result !== 'ok') throw new Error(`ng offer: ${String(o['error-reason'])}`);
+    const toPhone = String(o.sdp);
+    const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phone.port} RTP/AVP 8`, 'a=rtpmap:8 PCMA/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
+    const a = await tandem.ng.request({ command: 'answer', 'call-id': 'chromium-ng', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer, ICE: 'force' });
+    if (a.result !== 'ok') throw new Error(`ng answer: ${String(a['error-reason'])}`);
+    const toBrowser = String(a.sdp);
+    await browser.page.evaluate(`acceptAnswer(${JSON.stringify(toBrowser)})`);
+
+    // The phone talks at once (a real phone does not wait for the browser's DTLS), 20 ms PCMA.
+    const target = mediaTarget(toPhone);
+    const t0 = Date.now();
+    let seq = 0;
+    const pcm = new Int16Array(160);
+    const alaw = new Uint8Array(160);
+    const sender = setInterval(() => {
+      // Catch up by the clock so a slow timer does not stretch the tone.
+      while (seq < Math.floor((Date.now() - t0) / 20) + 1 && seq < 400) {
+        pcm.set(tone(PHONE_HZ, 8000, 160, 8000, seq * 160));
+        encodeAlaw(pcm, alaw);
+        void phone.send(rtpPacket({ pt: 8, seq, ts: seq * 160, ssrc: 0x0ff1ce, payload: Buffer.from(alaw), marker: seq === 0 }), target.port);
+        seq++;
+      }
+    }, 10);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const heard = (await browser.page.evaluate(`listen(2500, [${PHONE_HZ}, ${BROWSER_HZ}])`)) as Listened;
+      const state = (await browser.page.evaluate('rtcState()')) as RtcState;
+      // What the phone got from the browser: PCMA, decoded, the last two seconds.
+      const payloads = phone.received.filter((b) => b.length > 12 && (b[1] & 0x7f) === 8).map((b) => b.subarray(12));
+      const tail = payloads.slice(-100);
+      const samples = new Int16Array(tail.length * 160);
+      tail.forEach((p, i) => decodeAlaw(new Uint8Array(p.buffer, p.byteOffset, Math.min(p.length, 160)), samples.subarray(i * 160, i * 160 + 160)));
+      const amp: Record<string, number> = {};
+      for (const f of [PHONE_HZ, BROWSER_HZ, 1500, 2500]) amp[f] = goertzelAmplitude(samples, f, 8000);
+      const result: NgCallResult = {
+        toPhone,
+        toBrowser,
+        plain: { packets: phone.received.length, payloadTypes: [...new Set(phone.received.map((b) => b[1] & 0x7f))], amp },
+        browser: { heard, state },
+        log: browser.log,
+      };
+      process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+    } finally {
+      clearInterval(sender);
+    }
+  } finally {
+    await stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  },
+);

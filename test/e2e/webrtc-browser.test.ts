@@ -1,0 +1,79 @@
+import { describe, it, expect } from 'vitest';
+import { existsSync } from 'node:fs';
+import { runScenarioInNetns } from './browser/netns.js';
+import { CHROMIUM_BIN } from './browser/browser.js';
+import type { NgCallResult } from './browser/ng-call.scenario.js';
+import type { SipCallResult } from './browser/sip-call.scenario.js';
+
+/**
+ * A real browser (Debian's headless Chromium) on one side, a plain G.711 endpoint on the other.
+ * Each scenario runs in its own network namespace with only `lo` (see browser/netns.ts): the
+ * browser's microphone plays 1000 Hz, the plain side plays 440 Hz, and each side must hear the
+ * other's tone, not silence and not its own.
+ */
+const BROWSER_HZ = '1000';
+const PHONE_HZ = '440';
+
+function explain(run: { code: number | null; output: string }): string {
+  return `scenario exit ${String(run.code)}\n${run.output.slice(-6000)}`;
+}
+
+describe('Chromium ↔ plain RTP through Tandem', () => {
+  it('has Debian chromium to drive', () => {
+    expect(existsSync(CHROMIUM_BIN), `${CHROMIUM_BIN} missing: apt-get install chromium`).toBe(true);
+  });
+
+  it('ng: a browser offer becomes RTP/AVP PCMA for the phone, and audio flows both ways (Opus ↔ PCMA)', async () => {
+    const run = await runScenarioInNetns<NgCallResult>('test/e2e/browser/ng-call.scenario.ts', [], 60_000);
+    const r = run.result;
+    expect(r, explain(run)).toBeDefined();
+    if (r === undefined) return;
+    // What each side was told.
+    expect(r.toPhone).toMatch(/^m=audio \d+ RTP\/AVP 8[ \r\n]/m);
+    for (const gone of [/a=fingerprint/, /a=setup/, /a=ice-/, /a=candidate/, /opus/, /a=rtcp-mux/]) expect(r.toPhone).not.toMatch(gone);
+    expect(r.toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111\r?$/m);
+    expect(r.toBrowser).toMatch(/^a=rtcp-mux\r?$/m);
+    expect(r.toBrowser).toMatch(/^a=setup:passive\r?$/m);
+    // The browser completed ICE and DTLS with Tandem and decodes Opus from it.
+    expect(r.browser.state, explain(run)).toMatchObject({ ice: 'connected', connection: 'connected', codec: 'audio/opus/48000' });
+    expect(r.browser.state.inbound).toBeGreaterThan(50);
+    // Phone side: PCMA only, and the browser's 1000 Hz tone dominates by far.
+    expect(r.plain.payloadTypes).toEqual([8]);
+    expect(r.plain.packets).toBeGreaterThan(50);
+    const amp = r.plain.amp;
+    expect(amp[BROWSER_HZ], explain(run)).toBeGreaterThan(2000); // the WAV peaks at 0.3 FS ≈ 9830
+    for (const other of [PHONE_HZ, '1500', '2500']) expect(amp[BROWSER_HZ] / amp[other]).toBeGreaterThan(100); // > 40 dB
+    // Browser side: the phone's 440 Hz is the spectral peak (FFT bins are 11.7 Hz wide), far above 1000 Hz.
+    expect(Math.abs(r.browser.heard.peakHz - 440)).toBeLessThan(20);
+    expect(r.browser.heard.at[PHONE_HZ]).toBeGreaterThan(-50);
+    expect(r.browser.heard.at[PHONE_HZ] - r.browser.heard.at[BROWSER_HZ]).toBeGreaterThan(30);
+  }, 70_000);
+
+  it('B2BUA: JsSIP over WSS calls a SIPp PCMU callee over UDP; Opus ↔ PCMU both ways, BYE ends both legs', async () => {
+    const run = await runScenarioInNetns<SipCallResult>('test/e2e/browser/sip-call.scenario.ts', [], 80_000);
+    const r = run.result;
+    expect(r, explain(run)).toBeDefined();
+    if (r === undefined) return;
+    // Leg A (browser): DTLS-SRTP, ICE-lite, rtcp-mux, BUNDLE kept, Opus only (the route strips G.711 from leg A).
+    expect(r.browserAnswer).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111( \d+)*\r?$/m);
+    expect(r.browserAnswer).toMatch(/^a=group:BUNDLE 0\r?$/m);
+    expect(r.browserAnswer).toMatch(/^a=ice-lite\r?$/m);
+    expect(r.browserAnswer).not.toMatch(/PCM[AU]/);
+    // Leg B (SIPp): plain RTP/AVP with PCMU, none of the browser's transport.
+    expect(r.legBInvite).toMatch(/^m=audio \d+ RTP\/AVP 0[ \r\n]/m);
+    for (const gone of [/a=fingerprint/, /a=setup/, /a=ice-/, /a=candidate/, /a=group/, /a=mid/, /opus/]) expect(r.legBInvite).not.toMatch(gone);
+    expect(r.browser.state, explain(run)).toMatchObject({ ice: 'connected', connection: 'connected', codec: 'audio/opus/48000' });
+    // SIPp got PCMU carrying the browser's 1000 Hz (dumpcap on its media port).
+    expect(r.callee.payloadTypes).toEqual([0]);
+    expect(r.callee.packets).toBeGreaterThan(50);
+    expect(r.callee.amp[BROWSER_HZ], explain(run)).toBeGreaterThan(2000);
+    for (const other of [PHONE_HZ, '1500', '2500']) expect(r.callee.amp[BROWSER_HZ] / r.callee.amp[other]).toBeGreaterThan(100);
+    // The browser hears SIPp's 440 Hz pcap.
+    expect(Math.abs(r.browser.heard.peakHz - 440)).toBeLessThan(20);
+    expect(r.browser.heard.at[PHONE_HZ] - r.browser.heard.at[BROWSER_HZ]).toBeGreaterThan(30);
+    // The browser's BYE ended the call at SIPp (its scenario ends with the BYE) and in the media plane.
+    expect(r.browser.hangup).toBe('ended');
+    expect(r.callee.exitCode).toBe(0);
+    expect(r.callsLeft).toBe(0);
+  }, 90_000);
+});
