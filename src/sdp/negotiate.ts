@@ -109,10 +109,17 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions): OfferC
     used.add(candidate.pt);
     added.push(candidate);
   }
+  // Clock rates whose audio codecs we changed: only there does telephone-event follow the audio.
+  const touched = new Set([
+    ...added.map((c) => c.clockRate),
+    ...offerer.filter((c) => !isSupplemental(c) && !answererOffer.includes(c)).map((c) => c.clockRate),
+  ]);
+  added.push(...dtmfForNewClockRates(answererOffer, added, touched, used));
   // Added codecs go after the offerer's audio codecs but before telephone-event and CN.
   const firstSupp = answererOffer.findIndex(isSupplemental);
   const at = firstSupp < 0 ? answererOffer.length : firstSupp;
   answererOffer.splice(at, 0, ...added);
+  dropStrayDtmf(answererOffer, touched);
   const order = opts.order;
   if (order !== undefined && order.length > 0) {
     const rank = (c: SdpCodec): number => {
@@ -124,6 +131,44 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions): OfferC
     answererOffer.sort((a, b) => rank(a) - rank(b));
   }
   return { offererCodecs, answererOffer, added, warnings };
+}
+
+export function isTelephoneEvent(c: SdpCodec): boolean {
+  return c.name.toLowerCase() === 'telephone-event';
+}
+
+/**
+ * DTMF follows the audio clock (RFC 4733 §2.1: events share the stream's timestamps), so when the
+ * offerer has telephone-event and we offer audio at a clock rate it has no telephone-event for (Opus
+ * at 48 kHz added to G.711, or G.711 added to a browser's Opus), the recipient is offered
+ * telephone-event at that rate too; the worker converts events between the clocks. This is what
+ * rtpengine's supplemental-codec tracking does; we keep the offerer's fmtp (its event list).
+ */
+function dtmfForNewClockRates(offer: SdpCodec[], added: SdpCodec[], touched: Set<number>, used: Set<number>): SdpCodec[] {
+  const template = offer.find(isTelephoneEvent);
+  if (template === undefined) return [];
+  const out: SdpCodec[] = [];
+  for (const rate of touched) {
+    const hasAudio = [...offer, ...added].some((c) => !isSupplemental(c) && c.clockRate === rate);
+    if (!hasAudio || offer.some((c) => isTelephoneEvent(c) && c.clockRate === rate)) continue;
+    const pt = freeDynamicPt(used);
+    used.add(pt);
+    out.push({ pt, name: template.name, clockRate: rate, channels: 1, fmtp: template.fmtp ?? '0-15' });
+  }
+  return out;
+}
+
+/**
+ * telephone-event at a clock rate whose audio codecs we took away has nothing to ride on (a
+ * browser's telephone-event/48000 once Opus is masked toward a G.711 phone): rtpengine drops it, so
+ * do we. Rates we did not touch keep whatever the offerer wrote.
+ */
+function dropStrayDtmf(codecs: SdpCodec[], touched: Set<number>): void {
+  for (let i = codecs.length - 1; i >= 0; i--) {
+    const c = codecs[i];
+    if (!isTelephoneEvent(c) || !touched.has(c.clockRate)) continue;
+    if (!codecs.some((a) => !isSupplemental(a) && a.clockRate === c.clockRate)) codecs.splice(i, 1);
+  }
 }
 
 function freeDynamicPt(used: Set<number>): number {
@@ -158,8 +203,9 @@ export interface AnswerCodecPlan {
 /**
  * Decides what the offerer gets in the answer. If the answerer picked a codec the offerer
  * has, media passes through untouched; if it picked one we added, we transcode from the
- * offerer's most preferred convertible codec. telephone-event survives only when both
- * sides have it at the same rate (its payload type is mapped, events are not converted).
+ * offerer's most preferred convertible codec. telephone-event survives when both sides have
+ * it: the offerer gets back its own payload type, preferably at its audio codec's clock rate
+ * (Opus 48 kHz ↔ G.711 8 kHz events are converted by the worker, same-rate ones only mapped).
  */
 export function planAnswerCodecs(
   offer: OfferCodecPlan,
@@ -197,8 +243,13 @@ export function planAnswerCodecs(
   }
   const mappings: CodecMapping[] = [{ offererPt: aMain.pt, answererPt: bMain.pt, offererCodec: aMain, answererCodec: bMain, transcode: true }];
   const offererAnswer: SdpCodec[] = [aMain];
-  const bDtmf = answerer.find((c) => c.name.toLowerCase() === 'telephone-event');
-  const aDtmf = offer.offererCodecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === bDtmf?.clockRate);
+  // Each side's telephone-event at its own audio clock when it has one (the worker converts the
+  // timestamps and durations between them); otherwise the same rate on both, as before.
+  const bDtmf = answerer.find((c) => isTelephoneEvent(c) && c.clockRate === bMain.clockRate) ?? answerer.find(isTelephoneEvent);
+  const aDtmfs = offer.offererCodecs.filter(isTelephoneEvent);
+  const aDtmf = bDtmf === undefined
+    ? undefined
+    : (aDtmfs.find((c) => c.clockRate === aMain.clockRate) ?? aDtmfs.find((c) => c.clockRate === bDtmf.clockRate));
   if (bDtmf !== undefined && aDtmf !== undefined) {
     offererAnswer.push(aDtmf);
     mappings.push({ offererPt: aDtmf.pt, answererPt: bDtmf.pt, offererCodec: aDtmf, answererCodec: bDtmf, transcode: false });

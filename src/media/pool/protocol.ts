@@ -15,6 +15,11 @@ export interface PayloadRule {
   convert: SampleConversion;
   /** G.711 audio that may be repacketized to the direction's frame size (not telephone-event). */
   audio: boolean;
+  /**
+   * telephone-event (RFC 4733) and the clock rates it arrives and leaves with: malformed events are
+   * dropped; where the direction transcodes Opus, timestamps follow the audio and durations scale.
+   */
+  event?: { inRate: number; outRate: number };
 }
 
 export type DirectionAction = 'relay' | 'echo' | 'drop';

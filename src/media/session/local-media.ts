@@ -11,7 +11,7 @@ import type { BridgeConfig, BridgePorts, BridgeStats, DirectionConfig, PayloadRu
 import { PortAllocator } from './ports.js';
 import { CallMedia, MediaCall, type PeerMedia, type Side } from './call.js';
 import { parseSdp, mediaCodecs, mediaConnection, isRtpMedia, type ParsedSdp } from '../../sdp/sdp.js';
-import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, type CodecMapping } from '../../sdp/negotiate.js';
+import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, isTelephoneEvent, type CodecMapping } from '../../sdp/negotiate.js';
 import { rewriteSdp, type MediaRewrite } from '../../sdp/rewrite.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 import { sdesAnswer, sdesOffer } from './sdes.js';
@@ -533,6 +533,7 @@ function rule(mp: CodecMapping, way: 'forward' | 'reverse'): PayloadRule {
     outPt: way === 'forward' ? mp.answererPt : mp.offererPt,
     convert,
     audio: isG711(from) && isG711(to),
+    ...(isTelephoneEvent(from) && isTelephoneEvent(to) ? { event: { inRate: from.clockRate, outRate: to.clockRate } } : {}),
   };
 }
 

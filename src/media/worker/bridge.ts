@@ -191,7 +191,7 @@ class BridgeSide implements PacketSink {
       this.sent++;
       return;
     }
-    this.processor.process(msg, len, hdrLen);
+    if (!this.processor.process(msg, len, hdrLen)) this.rtpIn.errors++;
   };
 
   /**

@@ -1,6 +1,7 @@
 import type { DirectionConfig, PayloadRule } from '../pool/protocol.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW, transcodeInPlace } from '../codecs/g711.js';
 import { G711ToOpus, OpusToG711 } from './opus-transcode.js';
+import { EventRelay, type Timeline } from './dtmf.js';
 
 /** G.711 carries one byte per sample at 8000 Hz. */
 const G711_BYTES_PER_MS = 8;
@@ -12,9 +13,9 @@ export interface PacketSink {
 }
 
 /**
- * One direction of a bridge: payload-type mapping, A-law/µ-law conversion and G.711
- * repacketization (ptime change). Tables and rules are resolved when the direction is
- * configured, so the per-packet path is array indexing only.
+ * One direction of a bridge: payload-type mapping, A-law/µ-law conversion, Opus ↔ G.711,
+ * telephone-event across clock rates and G.711 repacketization (ptime change). Tables and rules
+ * are resolved when the direction is configured, so the per-packet path is array indexing only.
  */
 export class DirectionProcessor {
   private readonly ruleIndexByPt = new Int16Array(128).fill(NO_RULE);
@@ -23,6 +24,13 @@ export class DirectionProcessor {
   /** Opus codec state per rule (null for G.711-only rules), kept across re-configuration. */
   private fromOpus: (OpusToG711 | null)[] = [];
   private toOpus: (G711ToOpus | null)[] = [];
+  /** telephone-event handling per rule (null for audio rules). */
+  private events: (EventRelay | null)[] = [];
+  private eventList: EventRelay[] = [];
+  /** The Opus transcoder whose output timeline events are put on; null when timestamps pass as they are. */
+  private timeline: Timeline | null = null;
+  /** Whether outgoing packets get our sequence numbers (we repacketize or transcode Opus). */
+  private renumber = false;
   private outFrameBytes = 0;
 
   // Repacketizer state (RFC 3550 §5.1: timestamps advance by samples, sequence by packets).
@@ -56,9 +64,19 @@ export class DirectionProcessor {
     );
     this.toOpus = this.rules.map((r) =>
       r.convert === 'alaw-opus' || r.convert === 'ulaw-opus'
-        ? (reuse(r, oldTo) ?? new G711ToOpus(r.convert === 'alaw-opus' ? 'alaw' : 'ulaw', (pkt) => this.sink.emit(pkt, pkt.length)))
+        ? (reuse(r, oldTo) ?? new G711ToOpus(r.convert === 'alaw-opus' ? 'alaw' : 'ulaw', (pkt) => this.forward(pkt, pkt.length)))
         : null,
     );
+    this.timeline = this.fromOpus.find((t) => t !== null) ?? this.toOpus.find((t) => t !== null) ?? null;
+    // Event timestamps are on the sender's audio timeline, whose clock is the audio codec's.
+    const audioInRate = this.fromOpus.some((t) => t !== null) ? 48000 : this.toOpus.some((t) => t !== null) ? 8000 : 0;
+    const oldEvents = this.events;
+    this.events = this.rules.map((r) => {
+      if (r.event === undefined) return null;
+      const j = oldRules.findIndex((o) => o.inPt === r.inPt && o.event?.inRate === r.event?.inRate && o.event?.outRate === r.event?.outRate);
+      return (j >= 0 ? oldEvents[j] : null) ?? new EventRelay(r.event.inRate, r.event.outRate, audioInRate || r.event.inRate);
+    });
+    this.eventList = this.events.filter((e): e is EventRelay => e !== null);
     this.rules.forEach((r, i) => {
       if (r.inPt >= 0 && r.inPt < 128) this.ruleIndexByPt[r.inPt] = i;
     });
@@ -68,51 +86,74 @@ export class DirectionProcessor {
       this.frame = null;
       this.frameFill = 0;
     }
+    // Opus output is our own packet stream: audio, events and anything else share one sequence.
+    this.renumber = this.outFrameBytes > 0 || this.timeline !== null;
   }
 
   get repacketizing(): boolean {
     return this.outFrameBytes > 0;
   }
 
-  /** Processes one valid RTP packet (header length already checked) and hands results to the sink. */
-  process(buf: Buffer, len: number, hdrLen: number): void {
+  /**
+   * Processes one valid RTP packet (header length already checked) and hands results to the sink.
+   * Returns false for a packet dropped as malformed (the caller counts it as an error).
+   */
+  process(buf: Buffer, len: number, hdrLen: number): boolean {
     const pt = buf[1] & 0x7f;
     const ri = this.ruleIndexByPt[pt];
     const payloadEnd = buf[0] & 0x20 ? len - buf[len - 1] : len;
+    if (!this.seqStarted) {
+      this.outSeq = buf.readUInt16BE(2);
+      this.seqStarted = true;
+    }
 
     if (ri === NO_RULE) {
       this.forward(buf, len);
-      return;
+      return true;
     }
     const rule = this.rules[ri];
+    const event = this.events[ri];
+    if (event !== null) {
+      if (!event.rewrite(buf, hdrLen, payloadEnd, rule.outPt, this.timeline)) return false;
+      this.forward(buf, len);
+      return true;
+    }
     const fromOpus = this.fromOpus[ri];
+    const toOpus = this.toOpus[ri];
+    if ((fromOpus !== null || toOpus !== null) && this.inEvent(buf.readUInt32BE(4))) return true;
     if (fromOpus !== null) {
       const pkt = fromOpus.convert(buf, hdrLen, payloadEnd, rule.outPt);
-      if (pkt === null) return;
+      if (pkt === null) return true;
       if (this.outFrameBytes > 0) this.repacketize(pkt, 12, pkt.length, rule.outPt);
       else this.forward(pkt, pkt.length);
-      return;
+      return true;
     }
-    const toOpus = this.toOpus[ri];
     if (toOpus !== null) {
       toOpus.push(buf, hdrLen, payloadEnd, rule.outPt);
-      return;
+      return true;
     }
     const table = this.tables[ri];
     if (table !== null) transcodeInPlace(buf, hdrLen, payloadEnd, table);
 
     if (this.outFrameBytes > 0 && rule.audio) {
       this.repacketize(buf, hdrLen, payloadEnd, rule.outPt);
-      return;
+      return true;
     }
     buf[1] = (buf[1] & 0x80) | rule.outPt;
     this.forward(buf, len);
+    return true;
+  }
+
+  /** Audio inside a telephone-event in progress is held back (see EventRelay). */
+  private inEvent(tsIn: number): boolean {
+    for (const e of this.eventList) if (e.suppresses(tsIn)) return true;
+    return false;
   }
 
   /** Packets that keep their framing still need our sequence numbers once we renumber any. */
   private forward(buf: Buffer, len: number): void {
-    if (this.outFrameBytes > 0) {
-      this.noteSsrc(buf);
+    if (this.outFrameBytes > 0) this.noteSsrc(buf);
+    if (this.renumber) {
       buf.writeUInt16BE(this.outSeq, 2);
       this.outSeq = (this.outSeq + 1) & 0xffff;
     }
@@ -121,10 +162,6 @@ export class DirectionProcessor {
 
   private noteSsrc(buf: Buffer): void {
     const ssrc = buf.readUInt32BE(8);
-    if (!this.seqStarted) {
-      this.outSeq = buf.readUInt16BE(2);
-      this.seqStarted = true;
-    }
     if (ssrc !== this.ssrc) {
       this.flush();
       this.ssrc = ssrc;

@@ -1,6 +1,7 @@
 import { OpusDecoderStream, OpusEncoderStream, OPUS_FRAME_SAMPLES } from '../codecs/opus.js';
 import { Resampler } from '../codecs/resampler.js';
 import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw } from '../codecs/g711.js';
+import type { Timeline } from './dtmf.js';
 
 /**
  * Opus (48 kHz RTP clock, RFC 7587) ↔ G.711 (8 kHz) for one direction of one stream. Each object
@@ -12,7 +13,7 @@ const G711_FRAME = 160; // 20 ms at 8 kHz
 const RATIO = 6;
 
 /** Opus in → G.711 out: one G.711 packet per Opus packet. */
-export class OpusToG711 {
+export class OpusToG711 implements Timeline {
   private readonly dec = new OpusDecoderStream();
   private readonly down = new Resampler('48k-to-8k');
   private lastTsIn = -1;
@@ -50,10 +51,26 @@ export class OpusToG711 {
     else encodeUlaw(pcm8, codes);
     return out;
   }
+
+  /**
+   * Where an input timestamp (a telephone-event's start) falls on the 8 kHz output: relative to the
+   * last audio packet, either way. Before any audio, it starts the mapping as audio would.
+   */
+  outTs(tsIn: number): number {
+    if (this.lastTsIn < 0) {
+      this.tsOut = Math.floor(tsIn / RATIO) >>> 0;
+      this.lastTsIn = tsIn;
+      return this.tsOut;
+    }
+    return (this.tsOut + Math.round(((tsIn - this.lastTsIn) | 0) / RATIO)) >>> 0;
+  }
 }
 
-/** G.711 in → Opus out: audio gathered into 20 ms, resampled, encoded; our own sequence numbers. */
-export class G711ToOpus {
+/**
+ * G.711 in → Opus out: audio gathered into 20 ms, resampled, encoded. Sequence numbers are left to
+ * the caller, which numbers events and audio in one space.
+ */
+export class G711ToOpus implements Timeline {
   private readonly enc = new OpusEncoderStream();
   private readonly up = new Resampler('8k-to-48k');
   private readonly pending = new Int16Array(G711_FRAME * 4);
@@ -61,9 +78,9 @@ export class G711ToOpus {
   /** input timestamp of pending[0]; the next expected input timestamp. */
   private pendingTs = 0;
   private nextTsIn = -1;
+  private based = false;
   private tsBaseIn = 0;
   private tsBaseOut = 0;
-  private seq = Math.floor(Math.random() * 0x10000);
   private marker = 0;
 
   constructor(private readonly law: Law, private readonly emit: (pkt: Buffer) => void) {}
@@ -71,10 +88,8 @@ export class G711ToOpus {
   push(buf: Buffer, hdrLen: number, payloadEnd: number, outPt: number): void {
     const tsIn = buf.readUInt32BE(4);
     const n = payloadEnd - hdrLen;
-    if (this.nextTsIn < 0) {
-      this.tsBaseIn = tsIn;
-      this.tsBaseOut = Math.floor(Math.random() * 0x100000000) >>> 0;
-    } else if (tsIn !== this.nextTsIn) {
+    if (!this.based) this.setBase(tsIn);
+    if (this.nextTsIn >= 0 && tsIn !== this.nextTsIn) {
       // A gap: what is buffered would be stretched across it; drop it and start a new frame here.
       this.fill = 0;
     }
@@ -96,6 +111,18 @@ export class G711ToOpus {
     }
   }
 
+  /** The output timeline is linear in the input one (×6 mod 2^32), so any input timestamp maps. */
+  outTs(tsIn: number): number {
+    if (!this.based) this.setBase(tsIn);
+    return (this.tsBaseOut + ((tsIn - this.tsBaseIn) >>> 0) * RATIO) >>> 0;
+  }
+
+  private setBase(tsIn: number): void {
+    this.based = true;
+    this.tsBaseIn = tsIn;
+    this.tsBaseOut = Math.floor(Math.random() * 0x100000000) >>> 0;
+  }
+
   private encodeFrame(src: Buffer, outPt: number): void {
     const pcm48 = this.up.process(this.pending.subarray(0, G711_FRAME));
     const payload = this.enc.encode(pcm48.length === OPUS_FRAME_SAMPLES ? pcm48 : pcm48.subarray(0, OPUS_FRAME_SAMPLES));
@@ -103,9 +130,8 @@ export class G711ToOpus {
     out[0] = 0x80;
     out[1] = this.marker | outPt;
     this.marker = 0;
-    out.writeUInt16BE(this.seq, 2);
-    this.seq = (this.seq + 1) & 0xffff;
-    out.writeUInt32BE((this.tsBaseOut + ((this.pendingTs - this.tsBaseIn) >>> 0) * RATIO) >>> 0, 4);
+    out.writeUInt16BE(0, 2);
+    out.writeUInt32BE(this.outTs(this.pendingTs), 4);
     src.copy(out, 8, 8, 12);
     payload.copy(out, 12);
     this.pending.copyWithin(0, G711_FRAME, this.fill);

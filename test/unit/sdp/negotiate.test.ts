@@ -69,6 +69,58 @@ describe('codec planning', () => {
     expect(withTe.mappings.map((m) => [m.offererPt, m.answererPt, m.transcode])).toEqual([[8, 0, true], [101, 100, false]]);
   });
 
+  describe('telephone-event across clock rates (Opus 48 kHz ↔ G.711 8 kHz)', () => {
+    const OPUS: SdpCodec = { pt: 111, name: 'opus', clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' };
+    const TE48: SdpCodec = { pt: 110, name: 'telephone-event', clockRate: 48000, channels: 1 };
+    const TE8: SdpCodec = { pt: 126, name: 'telephone-event', clockRate: 8000, channels: 1 };
+    const label = (cs: SdpCodec[]): string[] => cs.map((c) => `${c.pt} ${c.name}/${c.clockRate}`);
+
+    it('a browser offer masked to PCMA offers telephone-event/8000 and drops the 48 kHz one', () => {
+      const p = planOfferCodecs([OPUS, TE48], opts({ mask: ['opus'], transcode: ['PCMA'] }));
+      expect(label(p.answererOffer)).toEqual(['8 PCMA/8000', '96 telephone-event/8000']);
+      expect(p.answererOffer[1].fmtp).toBe('0-15');
+      expect(p.offererCodecs).toEqual([OPUS, TE48]);
+    });
+
+    it('keeps the offerer’s own telephone-event/8000 when it has one', () => {
+      const p = planOfferCodecs([OPUS, TE48, TE8], opts({ mask: ['opus'], transcode: ['PCMU'] }));
+      expect(label(p.answererOffer)).toEqual(['0 PCMU/8000', '126 telephone-event/8000']);
+    });
+
+    it('Opus added next to PCMA brings telephone-event/48000 along (like rtpengine), with the offerer’s event list', () => {
+      const p = planOfferCodecs([PCMA, TE], opts({ transcode: ['opus'] }));
+      expect(label(p.answererOffer)).toEqual(['8 PCMA/8000', '96 opus/48000', '97 telephone-event/48000', '101 telephone-event/8000']);
+      expect(p.answererOffer[2].fmtp).toBe('0-16');
+      const masked = planOfferCodecs([PCMA, TE], opts({ mask: ['PCMA'], transcode: ['opus'] }));
+      expect(label(masked.answererOffer)).toEqual(['96 opus/48000', '97 telephone-event/48000']);
+    });
+
+    it('adds no telephone-event when the offerer has none, or it was stripped', () => {
+      expect(label(planOfferCodecs([OPUS], opts({ mask: ['opus'], transcode: ['PCMA'] })).answererOffer)).toEqual(['8 PCMA/8000']);
+      expect(label(planOfferCodecs([OPUS, TE48], opts({ strip: ['telephone-event'], mask: ['opus'], transcode: ['PCMA'] })).answererOffer)).toEqual(['8 PCMA/8000']);
+    });
+
+    it('the answer maps each side’s telephone-event at its own audio clock and keeps the offerer’s PT', () => {
+      const offer = planOfferCodecs([OPUS, TE48, TE8], opts({ mask: ['opus'], transcode: ['PCMA'] }));
+      const a = planAnswerCodecs(offer, [PCMA, { ...TE, pt: 126 }], { alwaysTranscode: false });
+      expect(label(a.offererAnswer)).toEqual(['111 opus/48000', '110 telephone-event/48000']);
+      expect(a.mappings.map((m) => [m.offererPt, m.answererPt, m.offererCodec.clockRate, m.answererCodec.clockRate])).toEqual([
+        [111, 8, 48000, 8000],
+        [110, 126, 48000, 8000],
+      ]);
+      const back = planOfferCodecs([PCMA, TE], opts({ mask: ['PCMA'], transcode: ['opus'] }));
+      const b = planAnswerCodecs(back, [{ ...OPUS, pt: 96 }, { ...TE48, pt: 97 }], { alwaysTranscode: false });
+      expect(label(b.offererAnswer)).toEqual(['8 PCMA/8000', '101 telephone-event/8000']);
+      expect(b.mappings[1]).toMatchObject({ offererPt: 101, answererPt: 97 });
+    });
+
+    it('falls back to the same rate on both sides when the offerer has no event at its audio clock', () => {
+      const offer = planOfferCodecs([OPUS, TE8], opts({ mask: ['opus'], transcode: ['PCMA'] }));
+      const a = planAnswerCodecs(offer, [PCMA, TE8], { alwaysTranscode: false });
+      expect(label(a.offererAnswer)).toEqual(['111 opus/48000', '126 telephone-event/8000']);
+    });
+  });
+
   it('answer with a codec the offerer has is plain pass-through', () => {
     const offer = planOfferCodecs([PCMU, PCMA], opts({ transcode: ['PCMA'] }));
     const a = planAnswerCodecs(offer, [PCMA], { alwaysTranscode: false });
