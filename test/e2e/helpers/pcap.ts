@@ -100,16 +100,18 @@ export function rtpOf(d: UdpDatagram): Omit<CapturedRtp, 'srcPort' | 'dstPort' |
 
 /**
  * A copy of an RTP pcap with only the first `count` packets, and optionally every RTP payload
- * mapped byte by byte and the payload type changed (PCMA → PCMU for a codec-change test).
+ * mapped byte by byte, the payload type changed (PCMA → PCMU for a codec-change test) and the SSRC
+ * set (so a second play can be told from the first on the wire).
  */
-export function deriveRtpPcap(src: string, opts: { count: number; table?: Buffer; payloadType?: number }): string {
+export function deriveRtpPcap(src: string, opts: { count: number; table?: Buffer; payloadType?: number; ssrc?: number }): string {
   const p = readPcap(src);
   const records = p.records.slice(0, opts.count).map((r) => {
     const frame = Buffer.from(r.frame);
     const d = udpOf(frame, p.linkType);
-    if (d !== undefined && (opts.table !== undefined || opts.payloadType !== undefined)) {
+    if (d !== undefined && (opts.table !== undefined || opts.payloadType !== undefined || opts.ssrc !== undefined)) {
       const rtp = d.payloadOffset;
       if (opts.payloadType !== undefined) frame[rtp + 1] = (frame[rtp + 1] & 0x80) | opts.payloadType;
+      if (opts.ssrc !== undefined) frame.writeUInt32BE(opts.ssrc >>> 0, rtp + 8);
       if (opts.table !== undefined) for (let i = rtp + 12; i < rtp + d.payload.length; i++) frame[i] = opts.table[frame[i]];
       // A zero UDP checksum means "none": the bytes changed, so the old one would be wrong.
       frame.writeUInt16BE(0, d.payloadOffset - 2);
