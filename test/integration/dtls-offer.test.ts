@@ -141,6 +141,24 @@ describe('plain RTP offerer → DTLS-SRTP answerer (Tandem offers DTLS)', () => 
     phone.close();
   });
 
+  it('an SDES offerer toward a DTLS answerer: each side keeps its own keying (a=crypto answered with ours, DTLS toward the answerer)', async () => {
+    const phone = await RtpPeer.open();
+    const callId = `dtls-offer-${++n}`;
+    const key = Buffer.alloc(30, 7).toString('base64');
+    const sdesOffer = sdpFor({ port: phone.port, pts: [8], rtpmaps: ['8 PCMA/8000'], extra: [`a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:${key}`] }).replace('RTP/AVP', 'RTP/SAVP');
+    const toDtls = await ok({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: sdesOffer, 'transport-protocol': 'UDP/TLS/RTP/SAVPF' });
+    expect(toDtls).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 8\r?$/m);
+    expect(toDtls).toMatch(/^a=setup:actpass\r?$/m);
+    expect(toDtls).not.toMatch(/a=crypto/);
+    const cert = await createDtlsCertificate();
+    const answer = sdpFor({ port: 40400, pts: [8], rtpmaps: ['8 PCMA/8000'], extra: [`a=fingerprint:${cert.fingerprint}`, 'a=setup:active'] }).replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
+    const toSdes = await ok({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: answer });
+    expect(toSdes).toMatch(/^m=audio \d+ RTP\/SAVP 8\r?$/m);
+    expect(toSdes).toMatch(/^a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:\S+\r?$/m);
+    expect(toSdes).not.toMatch(/a=fingerprint|a=setup/);
+    phone.close();
+  });
+
   it('a UDP/TLS answer without a fingerprint is an ng error', async () => {
     const phone = await RtpPeer.open();
     const callId = `dtls-offer-${++n}`;
