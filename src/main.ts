@@ -49,6 +49,7 @@ function routeTable(config: TandemConfig): RouteTable {
       ...(config.bCodecs !== undefined ? { codecs: config.bCodecs } : {}),
       ...(config.bPtime !== undefined ? { ptime: config.bPtime } : {}),
       ...(config.bSrtp !== undefined ? { srtp: config.bSrtp } : {}),
+      ...(config.bIce !== undefined ? { ice: config.bIce } : {}),
       transcode: config.bTranscode,
     });
   } else table = { routes: [], trustedProxySources: [] };

@@ -23,10 +23,16 @@ export interface LegPolicy {
   /** if non-empty, only these survive in what this leg is offered (sdp_keep_codecs_by_*); telephone-event stays unless stripped. */
   keep: string[];
   /**
-   * Extension beyond the B2BUA brief, kept for `--b-srtp` and routes files: `sdes` = this leg gets
-   * RTP/SAVP with SDES keys (RFC 4568), `none` = plain RTP/AVP; undefined = as the other leg offers.
+   * Media security toward this leg (`--b-srtp`, routes files): `dtls` = UDP/TLS/RTP/SAVPF with
+   * DTLS-SRTP (RFC 5763/5764) as a browser expects it, `sdes` = RTP/SAVP with SDES keys (RFC 4568),
+   * `none` = plain RTP/AVP; undefined = as the other leg offers.
    */
-  srtp?: 'sdes' | 'none';
+  srtp?: 'dtls' | 'sdes' | 'none';
+  /**
+   * ICE toward this leg (`--b-ice`): `lite` = Tandem is an ICE-lite agent there (RFC 8445 §2.5),
+   * `remove` = no ICE attributes; undefined = ICE only if the other leg does ICE (and with `dtls`).
+   */
+  ice?: 'lite' | 'remove';
 }
 
 export interface CallPolicy {
@@ -133,8 +139,21 @@ export function offerMediaOptions(policy: CallPolicy, dir: Direction): MediaOpti
     // `codecs` is a preference; `keep` alone only filters and leaves the offer's order (as sdpops does).
     if (receiver.codecs !== undefined) o.codec.order = r.allowed.map((e) => targetName(e) ?? e);
   }
-  if (receiver.srtp === 'sdes') o.transportProtocol = 'RTP/SAVP';
-  else if (receiver.srtp === 'none') o.transportProtocol = 'RTP/AVP';
+  if (receiver.srtp === 'dtls') {
+    // What rtpengine's `WebRTC` flag stands for: a browser rejects an offer without ICE, rtcp-mux
+    // or (for BUNDLE) a mid; it needs no a=crypto beside the fingerprint.
+    o.transportProtocol = 'UDP/TLS/RTP/SAVPF';
+    o.ice = receiver.ice === 'remove' ? 'remove' : 'force';
+    o.rtcpMux = ['accept', 'offer', 'require'];
+    o.generateMid = true;
+    o.noRtcpAttribute = true;
+    o.sdes.off = true;
+  } else {
+    if (receiver.srtp === 'sdes') o.transportProtocol = 'RTP/SAVP';
+    else if (receiver.srtp === 'none') o.transportProtocol = 'RTP/AVP';
+    if (receiver.ice === 'lite') o.ice = 'force';
+    else if (receiver.ice === 'remove') o.ice = 'remove';
+  }
   if (receiver.ptime !== undefined) o.ptime = receiver.ptime;
   if (offerer.ptime !== undefined) o.ptimeReverse = offerer.ptime;
   return o;

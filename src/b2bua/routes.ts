@@ -27,7 +27,8 @@ import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
  *   }
  *
  * A leg policy's keys: `codecs` (names or payload types 0–127), `ptime` (10–200 ms), `transcode`
- * (boolean, default true), `strip`, `keep` (lists like `codecs`), `srtp` ("sdes" | "none").
+ * (boolean, default true), `strip`, `keep` (lists like `codecs`), `srtp` ("dtls" | "sdes" | "none"),
+ * `ice` ("lite" | "remove").
  * Unknown keys are errors, so a typo cannot silently disable a rule. Every error names the file
  * and the key path (`routes.json: routes[1].targets[0].uri: …`). Tandem does no DNS: target hosts
  * must be IP addresses.
@@ -162,7 +163,7 @@ export function parseTargetUri(uri: string, where: string): { endpoint: SipEndpo
   return { uri: uri.trim(), endpoint: { protocol, address: host, port } };
 }
 
-const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp'] as const;
+const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp', 'ice'] as const;
 
 function legPolicy(file: string, path: string, v: unknown): LegPolicy {
   const p = defaultLegPolicy();
@@ -181,8 +182,12 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
   if (v.strip !== undefined) p.strip = codecList(file, `${path}.strip`, v.strip);
   if (v.keep !== undefined) p.keep = codecList(file, `${path}.keep`, v.keep);
   if (v.srtp !== undefined) {
-    if (v.srtp !== 'sdes' && v.srtp !== 'none') fail(file, `${path}.srtp`, 'must be "sdes" or "none"');
+    if (v.srtp !== 'dtls' && v.srtp !== 'sdes' && v.srtp !== 'none') fail(file, `${path}.srtp`, 'must be "dtls", "sdes" or "none"');
     p.srtp = v.srtp;
+  }
+  if (v.ice !== undefined) {
+    if (v.ice !== 'lite' && v.ice !== 'remove') fail(file, `${path}.ice`, 'must be "lite" or "remove"');
+    p.ice = v.ice;
   }
   return p;
 }

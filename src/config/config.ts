@@ -23,8 +23,10 @@ export interface TandemConfig {
   bCodecs?: string[];
   bPtime?: number;
   bTranscode: boolean;
-  /** Leg B's media security with --route: SDES-SRTP or plain RTP. */
-  bSrtp?: 'sdes' | 'none';
+  /** Leg B's media security with --route: DTLS-SRTP (WebRTC), SDES-SRTP or plain RTP. */
+  bSrtp?: 'dtls' | 'sdes' | 'none';
+  /** ICE toward leg B with --route: Tandem as ICE-lite agent, or none. */
+  bIce?: 'lite' | 'remove';
   /** Where the B2BUA's media plane lives: in-process, or a remote Tandem/rtpengine over ng. */
   media: MediaPlaneConfig;
   /** RFC 3261 §17 timer bases, ms. */
@@ -74,7 +76,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bCodecs', name: 'b-codecs', arg: 'LIST', help: 'with --route: codecs leg B gets, in order, e.g. PCMU or PCMA,PCMU' },
   { key: 'bPtime', name: 'b-ptime', arg: 'MS', help: 'with --route: packetization time leg B gets' },
   { key: 'bTranscode', name: 'b-transcode', arg: 'yes|no', help: 'with --route: may transcode to satisfy --b-codecs (default yes)' },
-  { key: 'bSrtp', name: 'b-srtp', arg: 'sdes|none', help: 'with --route: leg B gets SDES-SRTP (RTP/SAVP) or plain RTP' },
+  { key: 'bSrtp', name: 'b-srtp', arg: 'dtls|sdes|none', help: 'with --route: leg B gets DTLS-SRTP as a browser expects (UDP/TLS/RTP/SAVPF, ICE, rtcp-mux), SDES-SRTP (RTP/SAVP) or plain RTP' },
+  { key: 'bIce', name: 'b-ice', arg: 'lite|remove', help: 'with --route: ICE toward leg B, Tandem as ICE-lite agent or none (default: lite with --b-srtp=dtls, else as leg A)' },
   { key: 'media', name: 'media', arg: 'local|ng:IP:PORT', help: 'media plane for SIP calls: in-process (default) or a Tandem/rtpengine over ng' },
   { key: 'sipT1', name: 'sip-t1', arg: 'MS', help: 'SIP timer T1, RTT estimate (default 500)' },
   { key: 'sipT2', name: 'sip-t2', arg: 'MS', help: 'SIP timer T2, longest non-INVITE retransmit interval (default 4000)' },
@@ -207,8 +210,12 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       cfg.bTranscode = /^(yes|true|1)$/i.test(v);
       break;
     case 'bSrtp':
-      if (v !== 'sdes' && v !== 'none') throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be sdes or none`);
+      if (v !== 'dtls' && v !== 'sdes' && v !== 'none') throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be dtls, sdes or none`);
       cfg.bSrtp = v;
+      break;
+    case 'bIce':
+      if (v !== 'lite' && v !== 'remove') throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be lite or remove`);
+      cfg.bIce = v;
       break;
     case 'media': {
       if (v.toLowerCase() === 'local') {
@@ -262,8 +269,8 @@ export function validateConfig(cfg: TandemConfig): TandemConfig {
   if (cfg.portMax - cfg.portMin < 3) throw new TandemError('CONFIG', `--port-min/--port-max: the range must hold at least two port pairs`);
   if (cfg.sipT2 < cfg.sipT1) throw new TandemError('CONFIG', `--sip-t2 (${cfg.sipT2}) must not be below --sip-t1 (${cfg.sipT1})`);
   if (cfg.route !== undefined && cfg.routesFile !== undefined) throw new TandemError('CONFIG', '--route and --routes-file: give one or the other');
-  if ((cfg.bCodecs !== undefined || cfg.bPtime !== undefined || cfg.bSrtp !== undefined) && cfg.route === undefined)
-    throw new TandemError('CONFIG', '--b-codecs/--b-ptime/--b-srtp: only with --route (a routes file carries its own policy)');
+  if ((cfg.bCodecs !== undefined || cfg.bPtime !== undefined || cfg.bSrtp !== undefined || cfg.bIce !== undefined) && cfg.route === undefined)
+    throw new TandemError('CONFIG', '--b-codecs/--b-ptime/--b-srtp/--b-ice: only with --route (a routes file carries its own policy)');
   const hasTls = cfg.listenSip.some((l) => l.protocol === 'tls' || l.protocol === 'wss');
   if (hasTls && (cfg.tlsCert === undefined || cfg.tlsKey === undefined))
     throw new TandemError('CONFIG', '--listen-sip: a tls or wss listener needs --tls-cert and --tls-key');

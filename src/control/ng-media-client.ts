@@ -103,6 +103,8 @@ export function optionsDict(o: MediaOptions): BDict {
   if (o.asymmetric) flags.push('asymmetric');
   if (o.strictSource) flags.push('strict-source');
   if (o.portLatching) flags.push('port-latching');
+  if (o.generateMid) flags.push('generate-mid');
+  if (o.noRtcpAttribute) flags.push('no-rtcp-attribute');
   if (flags.length > 0) d.flags = flags;
   const replace: string[] = [];
   if (o.replaceOrigin) replace.push('origin');
@@ -120,6 +122,7 @@ export function optionsDict(o: MediaOptions): BDict {
   if (o.transportProtocol !== undefined) d['transport-protocol'] = o.transportProtocol;
   const sdes = [...(o.sdes.off ? ['off'] : []), ...o.sdes.no.map((x) => `no-${x}`), ...o.sdes.only.map((x) => `only-${x}`)];
   if (sdes.length > 0) d.SDES = sdes;
+  if (o.dtls !== undefined) d.DTLS = o.dtls;
   return d;
 }
 

@@ -1,7 +1,7 @@
 import type { BDict, BValue } from './bencode.js';
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
-import { defaultMediaOptions, TRANSPORT_PROTOCOLS, type CodecOptions, type MediaEchoMode, type MediaOptions, type RtcpMuxMode } from '../media/api.js';
+import { defaultMediaOptions, TRANSPORT_PROTOCOLS, type CodecOptions, type DtlsMode, type MediaEchoMode, type MediaOptions, type RtcpMuxMode } from '../media/api.js';
 
 /**
  * ng message → typed MediaOptions. Keys and flags are accepted as rtpengine accepts them:
@@ -92,7 +92,7 @@ type CodecOp = (typeof CODEC_OPS)[number];
 const HANDLED_KEYS = new Set([
   'command', 'call-id', 'from-tag', 'to-tag', 'via-branch', 'sdp', 'flags', 'replace', 'codec', 'ptime',
   'ptime-reverse', 'reverse-ptime', 'media-echo', 'ice', 'rtcp-mux', 'received-from', 'media-address', 'address-family',
-  'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code', 'transport-protocol', 'sdes',
+  'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code', 'transport-protocol', 'sdes', 'dtls',
 ]);
 
 /** Flags we accept and honour. */
@@ -107,16 +107,27 @@ const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
   'allow-transcoding': () => undefined,
   'reuse-codecs': () => undefined,
   'loop-protect': () => undefined,
-  'no-rtcp-attribute': () => undefined,
+  'no-rtcp-attribute': (o) => { o.noRtcpAttribute = true; },
+  'generate-mid': (o) => { o.generateMid = true; },
+  // rtpengine's alias for talking to a browser (ng_control_protocol.md, `WebRTC`); trickle ICE is
+  // left out: Tandem lists its one candidate up front and ends the list.
+  webrtc: (o) => {
+    o.transportProtocol = 'UDP/TLS/RTP/SAVPF';
+    o.ice = 'force';
+    for (const m of ['offer', 'require'] as const) if (!o.rtcpMux.includes(m)) o.rtcpMux.push(m);
+    o.noRtcpAttribute = true;
+    o.sdes.off = true;
+    o.generateMid = true;
+  },
   'full-rtcp-attribute': () => undefined,
   'original-sendrecv': () => undefined,
 };
 
 /** Flags we know but whose feature is not built yet: answered with a warning. */
 const UNSUPPORTED_FLAGS = new Set([
-  'fatal', 'fast', 'media-handover', 'record-call', 'generate-mid', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
+  'fatal', 'fast', 'media-handover', 'record-call', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
   'unidirectional', 'port-latching-', 'early-media', 'inject-dtmf', 'block-dtmf', 'block-media', 'trickle-ice',
-  'no-jitter-buffer', 'debug', 'webrtc', 'osrtp', 'dtls-passive', 'dtls-active', 'fragment', 'all',
+  'no-jitter-buffer', 'debug', 'osrtp', 'fragment', 'all',
 ]);
 
 const ECHO_MODES: Record<string, MediaEchoMode> = {
@@ -127,7 +138,7 @@ const RTCP_MUX: ReadonlySet<string> = new Set(['offer', 'require', 'demux', 'acc
 
 /** Keys of features we do not have yet: a warning names each one present. */
 const UNSUPPORTED_KEYS = new Set([
-  'dtls', 'record-call', 'metadata', 'xmlrpc-callback', 'tos', 'delete-delay',
+  'record-call', 'metadata', 'xmlrpc-callback', 'tos', 'delete-delay',
   't38', 't.38', 'direction', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
   'to-label', 'interface', 'sdp-attr', 'output-destination', 'recording-file', 'recording-path', 'recording-pattern',
   'media-address-family', 'trigger', 'trigger-end', 'delay-buffer', 'xmlrpc', 'moh', 'blob', 'file', 'db-id',
@@ -150,7 +161,8 @@ export function expandRtppFlags(f: NgFields): void {
     if (key.startsWith('replace-') && value === undefined) replace.push(key.slice('replace-'.length));
     else if (value !== undefined && ['ptime', 'ptime-reverse', 'media-echo', 'ice', 'address-family', 'media-address', 'label', 'direction', 'via-branch', 'from-tag', 'to-tag', 'call-id'].includes(key))
       f.set(key, value);
-    else if (value !== undefined && key === 'rtcp-mux') f.set(key, [...f.list('rtcp-mux'), value]);
+    else if (value !== undefined && ['transport-protocol', 'dtls'].includes(key)) f.set(key, value);
+    else if (value !== undefined && (key === 'rtcp-mux' || key === 'sdes')) f.set(key, [...f.list(key), value]);
     else flags.push(tok);
   }
   f.set('flags', flags);
@@ -205,6 +217,7 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
     const set = BOOLEAN_FLAGS[name];
     if (set !== undefined) set(o);
     else if (name.startsWith('sdes-')) applySdes(o, name.slice('sdes-'.length), warnings);
+    else if (name.startsWith('dtls-') && dtlsMode(name.slice('dtls-'.length)) !== undefined) o.dtls = dtlsMode(name.slice('dtls-'.length));
     else if (UNSUPPORTED_FLAGS.has(name) || name.startsWith('dtls-') || name.startsWith('record'))
       warnings.push(`flag ${flag} not supported yet; ignored`);
     else warnings.push(`flag ${flag} unknown; ignored`);
@@ -280,6 +293,11 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
     else o.transportProtocol = want;
   }
   for (const v of f.list('sdes')) applySdes(o, normalizeKey(v), warnings);
+  for (const v of f.list('dtls')) {
+    const mode = dtlsMode(normalizeKey(v));
+    if (mode === undefined) throw new TandemError('BAD_REQUEST', `key "DTLS" has unknown value "${v}" (off, passive or active)`);
+    o.dtls = mode;
+  }
 
   for (const key of f.keys()) {
     if (HANDLED_KEYS.has(key)) continue;
@@ -287,6 +305,13 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
     else warnings.push(`unknown key "${key}" ignored`);
   }
   return { options: o, warnings };
+}
+
+/** rtpengine's `DTLS` values (also accepted as `DTLS-<value>` flags). */
+function dtlsMode(v: string): DtlsMode | undefined {
+  if (v === 'off' || v === 'no' || v === 'disable' || v === 'disabled') return 'off';
+  if (v === 'passive' || v === 'active') return v;
+  return undefined;
 }
 
 /** `SDES` values (or `SDES-<value>` flags): off, no-<suite>, only-<suite>. */

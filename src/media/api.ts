@@ -53,15 +53,27 @@ export interface MediaOptions {
   label?: string;
   /**
    * The profile the SDP going out of this offer gets (`transport-protocol`): RTP/AVP ↔ RTP/SAVP
-   * bridges plain RTP and SDES-SRTP. Unset: the offerer's profile, crypto passed end to end.
+   * bridges plain RTP and SDES-SRTP, UDP/TLS/RTP/SAVP(F) makes Tandem offer DTLS-SRTP.
+   * Unset: the offerer's profile (or, on a re-offer, the profile the receiving side negotiated).
    */
   transportProtocol?: TransportProtocolName;
   /** SDES (RFC 4568) choices, as rtpengine's `SDES` key spells them. */
   sdes: SdesOptions;
+  /**
+   * rtpengine's `DTLS` key: `off` never offers DTLS-SRTP; `passive`/`active` is the a=setup Tandem
+   * offers (RFC 5763 §5); unset offers `actpass` and lets the answer decide.
+   */
+  dtls?: DtlsMode;
+  /** `generate-mid`: add a=mid to m= lines that have none (WebRTC peers need it for BUNDLE). */
+  generateMid: boolean;
+  /** `no-rtcp-attribute`: leave a=rtcp out of the outgoing SDP. */
+  noRtcpAttribute: boolean;
 }
 
-export type TransportProtocolName = 'RTP/AVP' | 'RTP/SAVP' | 'RTP/AVPF' | 'RTP/SAVPF';
-export const TRANSPORT_PROTOCOLS: readonly TransportProtocolName[] = ['RTP/AVP', 'RTP/SAVP', 'RTP/AVPF', 'RTP/SAVPF'];
+export type DtlsMode = 'off' | 'passive' | 'active';
+
+export type TransportProtocolName = 'RTP/AVP' | 'RTP/SAVP' | 'RTP/AVPF' | 'RTP/SAVPF' | 'UDP/TLS/RTP/SAVP' | 'UDP/TLS/RTP/SAVPF';
+export const TRANSPORT_PROTOCOLS: readonly TransportProtocolName[] = ['RTP/AVP', 'RTP/SAVP', 'RTP/AVPF', 'RTP/SAVPF', 'UDP/TLS/RTP/SAVP', 'UDP/TLS/RTP/SAVPF'];
 
 export interface SdesOptions {
   /** `SDES=off`: never offer a=crypto. */
@@ -195,5 +207,7 @@ export function defaultMediaOptions(): MediaOptions {
     replaceOrigin: false,
     replaceSessionConnection: false,
     sdes: { off: false, no: [], only: [] },
+    generateMid: false,
+    noRtcpAttribute: false,
   };
 }

@@ -5,6 +5,13 @@ export interface MediaRewrite {
   port: number;
   rtcpPort: number;
   rtcpMux: boolean;
+  /**
+   * rtcp-mux offered but not required (RFC 5761 §5.1.3): a=rtcp and the ICE candidates still name
+   * the separate RTCP port, in case the answerer declines multiplexing.
+   */
+  rtcpFallback?: boolean;
+  /** Leave a=rtcp out (`no-rtcp-attribute`; some WebRTC stacks reject its short form). */
+  noRtcpAttribute?: boolean;
   codecs?: SdpCodec[];
   ptime?: number;
   /** We do not run ICE (yet): the peer's candidates would point around us. */
@@ -56,11 +63,12 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
     if (r.ptime !== undefined) m.ptime = r.ptime;
     if (r.rtcpMux) {
       m.rtcpMux = 'rtcp-mux';
-      m.rtcp = { port: r.port };
+      m.rtcp = { port: r.rtcpFallback === true ? r.rtcpPort : r.port };
     } else {
       delete m.rtcpMux;
       m.rtcp = { port: r.rtcpPort };
     }
+    if (r.noRtcpAttribute === true) delete m.rtcp;
     if (m.direction === undefined) m.direction = 'sendrecv';
     if (r.protocol !== undefined) m.protocol = r.protocol;
     if (r.crypto !== undefined) {
@@ -92,7 +100,7 @@ export function rewriteSdp(input: ParsedSdp, rw: SdpRewrite): string {
       m.iceUfrag = r.ice.ufrag;
       m.icePwd = r.ice.pwd;
       const cand = (component: number, port: number) => ({ foundation: '1', component, transport: 'UDP', priority: (126 << 24) | (65535 << 8) | (256 - component), ip: rw.address, port, type: 'host' });
-      m.candidates = r.rtcpMux ? [cand(1, r.port)] : [cand(1, r.port), cand(2, r.rtcpPort)];
+      m.candidates = r.rtcpMux && r.rtcpFallback !== true ? [cand(1, r.port)] : [cand(1, r.port), cand(2, r.rtcpPort)];
       m.endOfCandidates = 'end-of-candidates';
     }
   });

@@ -14,6 +14,7 @@ import { getCSeq, getHeader, getTo, getCallId, headerLines, type SipRequest } fr
 import { parseSdp, mediaCodecs } from '../../src/sdp/sdp.js';
 import { SipPeer, isRequest, isResponse, sdpOffer, type Received } from '../helpers/sip-peer.js';
 import { RtpPeer, rtpPacket, patternPayload } from '../helpers/rtp-peer.js';
+import { WebRtcPeer } from '../helpers/webrtc-peer.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW } from '../../src/media/codecs/g711.js';
 
 /**
@@ -463,6 +464,50 @@ describe('B2BUA media security per leg', () => {
     expect(plain.subarray(12)).toEqual(Buffer.from(pb.map((x) => ULAW_TO_ALAW()[x])));
     rtpA.close();
     rtpB.close();
+  });
+});
+
+describe('B2BUA toward a WebRTC callee', () => {
+  it('--b-srtp=dtls: a plain caller reaches a DTLS-SRTP callee (werift RTCPeerConnection); leg B gets a browser offer, leg A plain RTP; media both ways', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}`, bSrtp: 'dtls' });
+    const rtpA = await RtpPeer.open();
+    // a=ssrc: werift routes RTP by signalled SSRC only (browsers also take an unsignalled one).
+    caller.send(invite({ sdp: sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }], ['a=ssrc:4660 cname:caller']) }).text, sipUdp);
+    const bInvite = await callee.next(isRequest('INVITE'));
+    const toB = bInvite.msg.body.toString();
+    expect(toB).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 8\r?$/m);
+    expect(toB).toMatch(/^a=fingerprint:sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}\r?$/m);
+    expect(toB).toMatch(/^a=setup:actpass\r?$/m);
+    expect(toB).toMatch(/^a=ice-lite\r?$/m);
+    expect(toB).toMatch(/^a=ice-ufrag:\S+\r?$/m);
+    expect(toB).toMatch(/^a=candidate:1 1 UDP \d+ 127\.0\.0\.1 \d+ typ host\r?$/m);
+    expect(toB).toMatch(/^a=rtcp-mux\r?$/m);
+    expect(toB).toMatch(/^a=mid:0\r?$/m);
+    expect(toB).not.toMatch(/a=crypto/);
+
+    const browser = WebRtcPeer.create();
+    try {
+      callee.reply(bInvite, 200, { reason: 'OK', sdp: await browser.answer(toB) });
+      const ok = await caller.next(isResponse(200, 'INVITE'));
+      const toA = ok.msg.body.toString();
+      expect(toA).toMatch(/^m=audio \d+ RTP\/AVP 8\r?$/m);
+      for (const gone of [/a=fingerprint/, /a=setup/, /a=ice-/, /a=candidate/, /a=mid/, /a=group/, /a=crypto/]) expect(toA).not.toMatch(gone);
+      await browser.connected();
+
+      const pa = patternPayload(160, 11);
+      for (let i = 0; i < 3; i++) await rtpA.send(rtpPacket({ pt: 8, seq: i, ts: 160 * i, ssrc: 4660, payload: pa }), audioPort(toA));
+      const [atBrowser] = await browser.waitFor(1);
+      expect(atBrowser.payload).toEqual(pa);
+      const pb = patternPayload(160, 12);
+      await expect.poll(async () => {
+        await browser.send(pb);
+        return rtpA.received.length;
+      }, { timeout: 3000, interval: 50 }).toBeGreaterThan(0);
+      expect(rtpA.received[0].subarray(12)).toEqual(pb);
+    } finally {
+      await browser.close();
+      rtpA.close();
+    }
   });
 });
 

@@ -28,7 +28,12 @@ interface WeriftSocket {
   extractSessionKeys(keyLength: number, saltLength: number): { localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer };
   readonly remoteCertificate: Buffer | undefined;
   close(): void;
+  /** werift internals used to send one encrypted alert record (see DtlsEndpoint.refuse). */
+  dtls?: { version: unknown; epoch: number; recordSequenceNumber: number };
+  cipher?: { encryptPacket(p: unknown): { serialize(): Buffer } };
 }
+
+type CreatePlaintext = (dtls: object) => (fragments: { type: number; fragment: Buffer }[], seq: number) => unknown[];
 
 interface WeriftTransport {
   type: string;
@@ -47,17 +52,23 @@ interface WeriftDtls {
 
 const requireCjs = createRequire(import.meta.url);
 let lib: WeriftDtls | undefined;
+let createPlaintext: CreatePlaintext | undefined;
 
 const SHA256 = 4;
 const ECDSA = 3;
 const SECP256R1 = 23;
 const SRTP_AES128_CM_HMAC_SHA1_80 = 1;
+const CONTENT_ALERT = 21;
+/** RFC 5246 §7.2: level fatal, bad_certificate. */
+const ALERT_BAD_CERTIFICATE = Buffer.from([2, 42]);
 
 function werift(): WeriftDtls {
   if (lib !== undefined) return lib;
   try {
     lib = requireCjs('werift') as WeriftDtls;
-    const flightFile = join(dirname(requireCjs.resolve('werift')), '../../dtls/src/flight/flight.js');
+    const dtlsSrc = join(dirname(requireCjs.resolve('werift')), '../../dtls/src');
+    createPlaintext = (requireCjs(join(dtlsSrc, 'record/builder.js')) as { createPlaintext: CreatePlaintext }).createPlaintext;
+    const flightFile = join(dtlsSrc, 'flight/flight.js');
     const { Flight } = requireCjs(flightFile) as { Flight: { prototype: { transmit(b: Buffer[]): Promise<void> }; RetransmitCount: number } };
     Flight.prototype.transmit = async function transmit(this: WeriftFlight, buffers: Buffer[]): Promise<void> {
       for (let n = 0; n <= Flight.RetransmitCount; n++) {
@@ -163,11 +174,28 @@ export class DtlsEndpoint {
     const got = cert === undefined ? '' : fingerprintOf(cert);
     const want = this.peerFingerprint.replace(/^sha-256\s+/i, '').toUpperCase();
     if (got === '' || got !== want) {
+      this.refuse();
       this.onFailure(`peer certificate fingerprint ${got || '(none)'} does not match a=fingerprint ${want}`);
       return;
     }
     const k = this.socket.extractSessionKeys(16, 14);
     this.onKeys({ localKeySalt: Buffer.concat([k.localKey, k.localSalt]), remoteKeySalt: Buffer.concat([k.remoteKey, k.remoteSalt]) });
+  }
+
+  /**
+   * werift finishes the handshake before we can look at the certificate; a fatal bad_certificate
+   * alert (RFC 5246 §7.2.2) tells the peer at once that this association is refused, instead of
+   * leaving it to send SRTP nobody decrypts. Best effort: it needs werift internals.
+   */
+  private refuse(): void {
+    try {
+      const { dtls, cipher } = this.socket;
+      if (dtls === undefined || cipher === undefined || createPlaintext === undefined) return;
+      const [record] = createPlaintext(dtls)([{ type: CONTENT_ALERT, fragment: ALERT_BAD_CERTIFICATE }], ++dtls.recordSequenceNumber);
+      void this.transport.send(cipher.encryptPacket(record).serialize());
+    } catch {
+      /* the refusal still holds: nothing is decrypted or forwarded */
+    }
   }
 
   private fail(why: string): void {

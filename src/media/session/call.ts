@@ -42,10 +42,24 @@ export class CallMedia {
   /** SDES-SRTP each side speaks, once both a=crypto halves are known. */
   srtp: [SrtpSideConfig | undefined, SrtpSideConfig | undefined] = [undefined, undefined];
   /**
-   * SDES between an offer and its answer: the offerer's key we chose (we answer it with ours), or
-   * the keys we offered the answerer (its answer picks one by tag).
+   * SRTP keying between an offer and its answer (sdes.ts). Offerer side: the SDES key we chose
+   * (we answer it with ours) or DTLS. Answerer side: the SDES keys we offered (its answer picks one
+   * by tag) or the a=setup we offered with our fingerprint.
    */
-  sdes?: { offererKey?: SdesCrypto; ourKeyForOfferer?: Buffer; offeredToAnswerer?: SdesCrypto[]; offererProtocol: string; dtls?: boolean };
+  sdes?: {
+    offererProtocol: string;
+    offererKey?: SdesCrypto;
+    ourKeyForOfferer?: Buffer;
+    offererDtls?: boolean;
+    offeredToAnswerer?: SdesCrypto[];
+    dtlsOffered?: 'actpass' | 'active' | 'passive';
+  };
+  /**
+   * Tandem changed the profile between the sides (transport-protocol): a later offer without
+   * transport-protocol keeps each side on the profile it negotiated, so a re-INVITE from either
+   * side does not drop the SRTP termination.
+   */
+  bridgedProfiles = false;
 
   constructor(
     readonly index: number,

@@ -119,8 +119,13 @@ export class LocalMedia implements MediaControl {
 
     const rewrites: (MediaRewrite | null)[] = [];
     const family = req.options.addressFamily ?? (this.opts.interface.includes(':') ? 'IP6' : 'IP4');
+    const usedMids = new Set(sdp.session.media.flatMap((m) => (m.mid !== undefined ? [String(m.mid)] : [])));
     sdp.session.media.forEach((m, i) => {
       const media = call.medias[i];
+      // The profile the receiving side gets: as asked, else (a re-offer of a call whose profiles we
+      // bridged, e.g. a re-INVITE from the other leg) the one that side negotiated before.
+      const known = media.peer[answerSide]?.protocol;
+      const target = req.options.transportProtocol ?? (media.bridgedProfiles ? known : undefined);
       const peer = this.peerMedia(sdp, i, req.options);
       media.peer[offerSide] = peer;
       media.offerSide = offerSide;
@@ -136,19 +141,35 @@ export class LocalMedia implements MediaControl {
         : { offererCodecs: peer.codecs, answererOffer: peer.codecs, added: [], warnings: [] };
       media.offerPlan = plan;
       warnings.push(...plan.warnings);
-      const mux = peer.rtcpMux && !req.options.rtcpMux.includes('demux') && !req.options.rtcpMux.includes('reject');
+      const muxKept = peer.rtcpMux && !req.options.rtcpMux.includes('demux') && !req.options.rtcpMux.includes('reject');
+      // rtcp-mux-offer/require (RFC 5761 §5.1.3): offered to the answerer even if the offerer does
+      // not multiplex; with `offer` alone a=rtcp still names the separate port in case it declines.
+      const muxRequired = req.options.rtcpMux.includes('require');
+      const muxOffered = muxRequired || req.options.rtcpMux.includes('offer');
+      const srtp = sdesOffer({
+        m, media, options: req.options, offerSide, answerSide, target,
+        sessionFp: sdp.session.fingerprint, ourFingerprint: this.dtlsCert?.fingerprint,
+      });
+      media.bridgedProfiles = srtp.protocol !== undefined;
+      const mid = m.mid === undefined && req.options.generateMid ? freshMid(usedMids, i) : undefined;
       rewrites.push({
         port: media.localRtpPort(answerSide),
         rtcpPort: media.localRtcpPort(answerSide),
-        rtcpMux: mux,
+        rtcpMux: muxKept || muxOffered,
+        ...(!muxKept && muxOffered && !muxRequired ? { rtcpFallback: true } : {}),
+        ...(req.options.noRtcpAttribute ? { noRtcpAttribute: true } : {}),
         codecs: isRtpMedia(m) ? plan.answererOffer : undefined,
         ...(req.options.ptime !== undefined && audio ? { ptime: req.options.ptime } : {}),
         removeIce: true,
-        ...sdesOffer(m, media, req.options, offerSide, sdp.session.fingerprint),
+        ...srtp,
+        ...(mid !== undefined ? { mid } : {}),
         ...iceOffer(sdp, m, media, offerSide, answerSide, req.options),
       });
     });
-    warnings.push(...sdpWarnings(sdp, req.options));
+    warnings.push(...sdpWarnings(sdp, req.options, call.medias.some((x) => x.sdes?.offererDtls === true)));
+    if (req.options.transportProtocol !== undefined && /TLS/.test(req.options.transportProtocol) && req.options.ice !== 'force' && req.options.ice !== 'lite')
+      warnings.push('UDP/TLS offered without ICE=force: a WebRTC answerer needs ICE (the WebRTC flag sets it)');
+    const groups = bundleGroup(sdp, rewrites, req.options.generateMid);
 
     await this.configureAll(call);
     call.log.info({ fromTag: req.fromTag, offerSide, medias: call.medias.length, worker: call.workerIndex }, 'offer');
@@ -158,6 +179,7 @@ export class LocalMedia implements MediaControl {
         family,
         replaceOrigin: req.options.replaceOrigin,
         media: rewrites,
+        ...(groups !== undefined ? { groups } : {}),
       }),
       warnings,
     };
@@ -180,6 +202,7 @@ export class LocalMedia implements MediaControl {
       throw new TandemError('BAD_SDP', 'answer has more m= lines than the offer', { 'call-id': req.callId });
 
     const warnings: string[] = [];
+    const notes: string[] = [];
     const rewrites: (MediaRewrite | null)[] = [];
     sdp.session.media.forEach((m, i) => {
       const media = call.medias[i];
@@ -197,6 +220,8 @@ export class LocalMedia implements MediaControl {
       // on the reply.
       if (req.options.ice === 'force' || req.options.ice === 'lite') media.ice[offerSide] ??= iceCredentials();
       else if (req.options.ice === 'remove') media.ice[offerSide] = undefined;
+      // rtcp-mux-require: the answerer is taken to multiplex whatever its answer says (rtpengine).
+      if (offerOpts.rtcpMux.includes('require')) peer.rtcpMux = true;
       const plan = audio
         ? planAnswerCodecs(media.offerPlan, peer.codecs, { alwaysTranscode: offerOpts.alwaysTranscode || req.options.alwaysTranscode })
         : { offererAnswer: peer.codecs, mappings: [], transcoding: false, warnings: [] };
@@ -226,18 +251,25 @@ export class LocalMedia implements MediaControl {
         port: media.localRtpPort(offerSide),
         rtcpPort: media.localRtcpPort(offerSide),
         rtcpMux: mux,
+        // A multiplexing DTLS (WebRTC) offerer needs no a=rtcp, and some stacks (werift) reject its short form.
+        ...(req.options.noRtcpAttribute || (mux && /TLS/i.test(offerer.protocol)) ? { noRtcpAttribute: true } : {}),
         codecs: isRtpMedia(m) ? plan.offererAnswer : undefined,
         ...(ptimeOut !== undefined && audio ? { ptime: ptimeOut } : {}),
         removeIce: true,
-        ...sdesAnswer(m, media, offerSide, answerSide, this.dtlsCert?.fingerprint),
+        ...sdesAnswer({
+          m, media, offerSide, answerSide, sessionFp: sdp.session.fingerprint, sessionSetup: sdp.session.setup,
+          ourFingerprint: this.dtlsCert?.fingerprint, notes,
+        }),
         ...(offerer.mid !== undefined ? { mid: offerer.mid } : {}),
         ...(media.ice[offerSide] !== undefined ? { ice: media.ice[offerSide] } : {}),
       });
       offerer.rtcpMux = mux;
     });
-    warnings.push(...sdpWarnings(sdp, req.options));
+    warnings.push(...sdpWarnings(sdp, req.options, call.medias.some((x) => x.sdes?.dtlsOffered !== undefined)));
     if (req.options.ptime !== undefined || req.options.ptimeReverse !== undefined)
       warnings.push('ptime and ptime-reverse are read in offers only; ignored in this answer');
+    if (req.options.dtls === 'passive' || req.options.dtls === 'active') warnings.push(`DTLS=${req.options.dtls} is read in offers only; ignored in this answer`);
+    for (const note of notes) call.log.warn({ toTag: req.toTag }, note);
     await this.configureAll(call);
     call.log.info(
       { toTag: req.toTag, transcoding: call.medias.some((m) => m.transcoding), framesTo: call.medias[0]?.framesTo },
@@ -562,7 +594,6 @@ function applyEcho(dirs: [DirectionConfig, DirectionConfig], mode: string, reque
   }
 }
 
-/** Things in an SDP we carry but do not terminate yet: say so instead of ignoring them. */
 function iceCredentials(): { ufrag: string; pwd: string } {
   // ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 §5.4): ufrag ≥ 4, pwd ≥ 22 characters.
   const chars = (n: number): string => randomBytes(n).toString('base64').replace(/[^A-Za-z0-9+/]/g, 'x').slice(0, n);
@@ -581,12 +612,35 @@ function iceOffer(sdp: ParsedSdp, m: ParsedSdp['session']['media'][number], medi
   return media.ice[answerSide] !== undefined ? { ice: media.ice[answerSide] } : {};
 }
 
-function sdpWarnings(sdp: ParsedSdp, options: MediaOptions): string[] {
+/** A mid for an m= line that has none (`generate-mid`): its index, unless another line uses it. */
+function freshMid(used: Set<string>, index: number): string {
+  let n = index;
+  while (used.has(String(n))) n++;
+  used.add(String(n));
+  return String(n);
+}
+
+/**
+ * `generate-mid` toward a WebRTC peer: a=group:BUNDLE naming the one m= line. Each m= line here
+ * has its own ports, so with several lines no group is offered: a peer that bundled them would
+ * send everything to the first line's port.
+ */
+function bundleGroup(sdp: ParsedSdp, rewrites: (MediaRewrite | null)[], generateMid: boolean): { type: string; mids: string }[] | undefined {
+  if (!generateMid || (sdp.session.groups?.length ?? 0) > 0) return undefined;
+  const live = sdp.session.media.map((m, i) => ({ m, r: rewrites[i] })).filter((x) => x.r !== null && x.r !== undefined);
+  if (live.length !== 1 || sdp.session.media.length !== 1) return undefined;
+  const mid = live[0].r?.mid ?? live[0].m.mid;
+  return mid === undefined ? undefined : [{ type: 'BUNDLE', mids: String(mid) }];
+}
+
+/** Things in an SDP we carry but do not terminate: say so instead of ignoring them. */
+function sdpWarnings(sdp: ParsedSdp, options: MediaOptions, dtlsTerminated: boolean): string[] {
   const w: string[] = [];
   const ms = sdp.session.media;
   if (options.transportProtocol === undefined && ms.some((m) => m.crypto !== undefined && m.crypto.length > 0))
     w.push('a=crypto passed through end to end (no transport-protocol given: SRTP is not terminated, no transcoding possible)');
-  if (ms.some((m) => m.fingerprint !== undefined) || sdp.session.fingerprint !== undefined) w.push('DTLS-SRTP is not supported yet: fingerprint passed through end to end');
+  if (!dtlsTerminated && (ms.some((m) => m.fingerprint !== undefined) || sdp.session.fingerprint !== undefined))
+    w.push('a=fingerprint passed through end to end (no transport-protocol given: DTLS-SRTP is not terminated)');
   if (options.ice === 'remove' && (ms.some((m) => m.candidates !== undefined || m.iceUfrag !== undefined) || sdp.session.iceUfrag !== undefined))
     w.push('ICE removed (ICE=remove): the peer must not need connectivity checks');
   return w;

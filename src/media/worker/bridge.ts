@@ -122,6 +122,17 @@ class BridgeSide implements PacketSink {
         this.srtpIn = new SrtpContext('AES_CM_128_HMAC_SHA1_80', keys.remoteKeySalt.subarray(0, 16), keys.remoteKeySalt.subarray(16));
         this.srtpOut = new SrtpContext('AES_CM_128_HMAC_SHA1_80', keys.localKeySalt.subarray(0, 16), keys.localKeySalt.subarray(16));
         this.dtlsState = 'up';
+        // The handshake proved who sits at the records' source (its certificate matched the SDP
+        // fingerprint): media goes there until a packet latches or ICE nominates. A WebRTC answer's
+        // SDP address is a placeholder (c=0.0.0.0, port 9), so without this nothing would reach it.
+        const from = this.dtlsPeer;
+        if (from !== undefined && !this.latchedRtp && this.cfg.latch !== 'asymmetric' && !sameAddress(this.peerRtp, from)) {
+          if (this.connectedTo !== null) {
+            this.rtpSocket.disconnect();
+            this.connectedTo = null;
+          }
+          this.peerRtp = from;
+        }
       },
       () => {
         this.dtlsState = 'failed';
@@ -224,6 +235,9 @@ class BridgeSide implements PacketSink {
       { integrityKey: key, fingerprint: true },
     );
     const from: TransportAddress = { address: rinfo.address, port: rinfo.port };
+    // As DTLS client we must send the first record: an authenticated check says where the peer's
+    // ICE agent listens, which the SDP (c=0.0.0.0 from a WebRTC peer) may not.
+    if (this.dtls !== undefined && (this.dtlsPeer === undefined || attribute(m, ATTR.useCandidate) !== undefined)) this.dtlsPeer = from;
     if (attribute(m, ATTR.useCandidate) !== undefined && !sameAddress(this.peerRtp, from)) {
       // Nomination moves the media peer to the checked address (RFC 8445 §8.2).
       if (this.connectedTo !== null) {

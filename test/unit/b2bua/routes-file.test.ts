@@ -72,8 +72,11 @@ describe('routes file', () => {
     expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"transcode": "yes"}}}]}')).toThrow(/policy\.b\.transcode/);
     expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"c": {}}}]}')).toThrow(/policy\.c: unknown key/);
     expect(bad('{"routes": [], "trustedProxySources": ["nope"]}')).toThrow(/trustedProxySources\[0\]/);
-    expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"srtp": "dtls"}}}]}')).toThrow(/policy\.b\.srtp: must be "sdes" or "none"/);
+    expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"srtp": "zrtp"}}}]}')).toThrow(/policy\.b\.srtp: must be "dtls", "sdes" or "none"/);
+    expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"ice": "full"}}}]}')).toThrow(/policy\.b\.ice: must be "lite" or "remove"/);
     expect(parseRoutes('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"srtp": "sdes"}}}]}', 'r.json').routes[0].policy.b.srtp).toBe('sdes');
+    const webrtc = parseRoutes('{"routes": [{"targets": [{"uri": "sip:127.0.0.1"}], "policy": {"b": {"srtp": "dtls", "ice": "remove"}}}]}', 'r.json').routes[0].policy.b;
+    expect([webrtc.srtp, webrtc.ice]).toEqual(['dtls', 'remove']);
     expect(() => loadRoutesFile('/nonexistent/routes.json')).toThrow(/--routes-file: cannot read \/nonexistent\/routes\.json/);
   });
 

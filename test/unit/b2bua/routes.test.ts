@@ -162,7 +162,8 @@ describe('routes file: every bad input names the file and key', () => {
       [`{${t}, "policy": {"b": {"transcode": "yes"}}}`, /routes\[0\]\.policy\.b\.transcode: must be true or false/],
       [`{${t}, "policy": {"a": {"strip": "G729"}}}`, /routes\[0\]\.policy\.a\.strip: must be a list/],
       [`{${t}, "policy": {"a": {"keep": [null]}}}`, /routes\[0\]\.policy\.a\.keep\[0\]: must be a non-empty string/],
-      [`{${t}, "policy": {"b": {"srtp": "dtls"}}}`, /routes\[0\]\.policy\.b\.srtp: must be "sdes" or "none"/],
+      [`{${t}, "policy": {"b": {"srtp": "zrtp"}}}`, /routes\[0\]\.policy\.b\.srtp: must be "dtls", "sdes" or "none"/],
+      [`{${t}, "policy": {"a": {"ice": true}}}`, /routes\[0\]\.policy\.a\.ice: must be "lite" or "remove"/],
     ];
     for (const [json, want] of cases) expect(oneRoute(json)).toMatch(new RegExp(`^r\\.json: ${want.source}`));
   });

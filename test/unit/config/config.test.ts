@@ -90,7 +90,11 @@ describe('SIP options', () => {
     expect(() => run(['--listen-sip=wss:127.0.0.1:8443'])).toThrow(/tls or wss listener needs --tls-cert/);
     expect(() => run(['--listen-sip=tls:127.0.0.1:5061'])).toThrow(/tls or wss listener needs --tls-cert/);
     expect(() => run(['--route=http://x'])).toThrow(/--route/);
-    expect(() => run(['--b-codecs=PCMU'])).toThrow(/--b-codecs\/--b-ptime\/--b-srtp: only with --route/);
+    expect(() => run(['--b-codecs=PCMU'])).toThrow(/--b-codecs\/--b-ptime\/--b-srtp\/--b-ice: only with --route/);
+    expect(() => run(['--b-ice=lite'])).toThrow(/only with --route/);
+    expect(() => run(['--route=sip:127.0.0.1', '--b-srtp=zrtp'])).toThrow(/--b-srtp: "zrtp" must be dtls, sdes or none/);
+    expect(() => run(['--route=sip:127.0.0.1', '--b-ice=full'])).toThrow(/--b-ice: "full" must be lite or remove/);
+    expect(run(['--route=sip:127.0.0.1', '--b-srtp=dtls', '--b-ice=remove'])).toMatchObject({ bSrtp: 'dtls', bIce: 'remove' });
     expect(() => run(['--route=sip:127.0.0.1', '--b-codecs=PC MU'])).toThrow(/--b-codecs/);
     expect(() => run(['--route=sip:127.0.0.1', '--b-ptime=5'])).toThrow(/--b-ptime/);
     expect(() => run(['--media=ng:localhost:2223'])).toThrow(/--media/);

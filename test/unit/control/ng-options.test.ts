@@ -72,9 +72,9 @@ describe('ng options', () => {
   });
 
   it('warns, naming them, about features not built yet and unknown keys or flags', () => {
-    const { warnings } = read({ DTLS: 'passive', SDES: ['pad'], 'record call': 'yes', flags: ['media-handover', 'no-such-flag'], 'transport-protocol': 'UDP/TLS/RTP/SAVPF', frobnicate: 1, ICE: 'force-relay' });
+    const { warnings } = read({ 'DTLS-fingerprint': 'SHA-1', SDES: ['pad'], 'record call': 'yes', flags: ['media-handover', 'no-such-flag', 'DTLS-reverse'], 'transport-protocol': 'TCP/RTP/AVP', frobnicate: 1, ICE: 'force-relay' });
     const all = warnings.join('\n');
-    for (const name of ['dtls', 'SDES pad', 'record-call', 'media-handover', 'no-such-flag', 'transport-protocol UDP/TLS/RTP/SAVPF', 'frobnicate', 'ICE=force-relay']) expect(all).toContain(name);
+    for (const name of ['dtls-fingerprint', 'DTLS-reverse', 'SDES pad', 'record-call', 'media-handover', 'no-such-flag', 'transport-protocol TCP/RTP/AVP', 'frobnicate', 'ICE=force-relay']) expect(all).toContain(name);
   });
 
   it('reads transport-protocol and SDES as key or flags', () => {
@@ -84,6 +84,30 @@ describe('ng options', () => {
     const b = read({ flags: ['SDES-off', 'SDES-only-AES_CM_128_HMAC_SHA1_80'] });
     expect(b.options.sdes).toEqual({ off: true, no: [], only: ['AES_CM_128_HMAC_SHA1_80'] });
     expect(b.warnings).toEqual([]);
+  });
+
+  it('reads UDP/TLS transport protocols and DTLS as key, flag or rtpp-flags token', () => {
+    const a = read({ 'transport-protocol': 'udp/tls/rtp/savpf', DTLS: 'passive' });
+    expect(a.warnings).toEqual([]);
+    expect([a.options.transportProtocol, a.options.dtls]).toEqual(['UDP/TLS/RTP/SAVPF', 'passive']);
+    expect(read({ flags: ['DTLS-off'] }).options.dtls).toBe('off');
+    expect(read({ DTLS: 'disable' }).options.dtls).toBe('off');
+    const k = read({ 'rtpp-flags': 'transport-protocol=UDP/TLS/RTP/SAVP DTLS=active SDES=off' });
+    expect(k.warnings).toEqual([]);
+    expect([k.options.transportProtocol, k.options.dtls, k.options.sdes.off]).toEqual(['UDP/TLS/RTP/SAVP', 'active', true]);
+    expect(() => read({ DTLS: 'sideways' })).toThrow(/DTLS/);
+  });
+
+  it('WebRTC stands for what a browser needs (rtpengine\'s alias): DTLS profile, ICE, rtcp-mux, mid, no SDES', () => {
+    const { options, warnings } = read({ flags: ['WebRTC'] });
+    expect(warnings).toEqual([]);
+    expect(options.transportProtocol).toBe('UDP/TLS/RTP/SAVPF');
+    expect(options.ice).toBe('force');
+    expect(options.rtcpMux).toEqual(['offer', 'require']);
+    expect(options.sdes.off).toBe(true);
+    expect(options.generateMid && options.noRtcpAttribute).toBe(true);
+    // Explicit keys still win over the alias.
+    expect(read({ flags: ['WebRTC'], ICE: 'remove' }).options.ice).toBe('remove');
   });
 
   it('rejects bad values with an error naming the key', () => {
