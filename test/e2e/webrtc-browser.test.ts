@@ -24,7 +24,7 @@ describe('Chromium ↔ plain RTP through Tandem', () => {
   });
 
   it('ng: a browser offer becomes RTP/AVP PCMA for the phone, and audio flows both ways (Opus ↔ PCMA)', async () => {
-    const run = await runScenarioInNetns<NgCallResult>('test/e2e/browser/ng-call.scenario.ts', [], 60_000);
+    const run = await runScenarioInNetns<NgCallResult>('test/e2e/browser/ng-call.scenario.ts', ['browser-offers'], 60_000);
     const r = run.result;
     expect(r, explain(run)).toBeDefined();
     if (r === undefined) return;
@@ -46,6 +46,29 @@ describe('Chromium ↔ plain RTP through Tandem', () => {
     // Browser side: the phone's 440 Hz is the spectral peak (FFT bins are 11.7 Hz wide), far above 1000 Hz.
     expect(Math.abs(r.browser.heard.peakHz - 440)).toBeLessThan(20);
     expect(r.browser.heard.at[PHONE_HZ]).toBeGreaterThan(-50);
+    expect(r.browser.heard.at[PHONE_HZ] - r.browser.heard.at[BROWSER_HZ]).toBeGreaterThan(30);
+  }, 70_000);
+
+  it('ng: a phone\'s PCMA offer made WebRTC (`WebRTC` flag, Opus added) is answered by the browser; Tandem offers DTLS actpass and the browser picks its role', async () => {
+    const run = await runScenarioInNetns<NgCallResult>('test/e2e/browser/ng-call.scenario.ts', ['phone-offers'], 60_000);
+    const r = run.result;
+    expect(r, explain(run)).toBeDefined();
+    if (r === undefined) return;
+    // What Tandem offered the browser, and what the phone got back.
+    expect(r.toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 96 97\r?$/m);
+    expect(r.toBrowser).toMatch(/^a=rtpmap:96 opus\/48000\/2\r?$/m);
+    expect(r.toBrowser).toMatch(/^a=setup:actpass\r?$/m);
+    expect(r.toBrowser).toMatch(/^a=ice-lite\r?$/m);
+    expect(r.toBrowser).toMatch(/^a=rtcp-mux\r?$/m);
+    expect(r.toBrowser).toMatch(/^a=fingerprint:sha-256 /m);
+    expect(r.toBrowser).not.toMatch(/PCMA|a=crypto/);
+    expect(r.toPhone).toMatch(/^m=audio \d+ RTP\/AVP 8 101\r?$/m);
+    for (const gone of [/a=fingerprint/, /a=setup/, /a=ice-/, /a=candidate/, /opus/, /a=rtcp-mux/, /a=group/]) expect(r.toPhone).not.toMatch(gone);
+    expect(r.browser.state, explain(run)).toMatchObject({ ice: 'connected', connection: 'connected', codec: 'audio/opus/48000' });
+    expect(r.plain.payloadTypes).toEqual([8]);
+    expect(r.plain.amp[BROWSER_HZ], explain(run)).toBeGreaterThan(2000);
+    for (const other of [PHONE_HZ, '1500', '2500']) expect(r.plain.amp[BROWSER_HZ] / r.plain.amp[other]).toBeGreaterThan(100);
+    expect(Math.abs(r.browser.heard.peakHz - 440)).toBeLessThan(20);
     expect(r.browser.heard.at[PHONE_HZ] - r.browser.heard.at[BROWSER_HZ]).toBeGreaterThan(30);
   }, 70_000);
 

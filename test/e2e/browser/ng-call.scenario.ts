@@ -1,6 +1,8 @@
-// Scenario (run inside a private network namespace by webrtc-browser.test.ts):
-// Chromium's RTCPeerConnection offer → Tandem over ng (WebRTC → RTP/AVP PCMA) → a plain RTP
-// endpoint; the endpoint's answer comes back the same way. The browser's fake microphone plays
+// Scenario (run inside a private network namespace by webrtc-browser.test.ts), two ways round:
+// - browser-offers: Chromium's RTCPeerConnection offer → Tandem over ng (WebRTC → RTP/AVP PCMA) →
+//   a plain RTP endpoint; the endpoint's answer comes back the same way;
+// - phone-offers: the plain endpoint's PCMA offer → Tandem (`WebRTC` flag, Opus added) → Chromium,
+//   which answers; Tandem offers DTLS (actpass) and ICE-lite, Chromium picks the DTLS role. The browser's fake microphone plays
 // 1000 Hz, the plain endpoint plays 440 Hz; each side reports what it heard.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,9 @@ const BROWSER_HZ = 1000;
 const PHONE_HZ = 440;
 const log = (m: string): void => void process.stderr.write(`[ng-call] ${m}\n`);
 
-async function main(): Promise<void> {
+type Mode = 'browser-offers' | 'phone-offers';
+
+async function main(mode: Mode): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-webrtc-'));
   const wav = join(dir, 'mic.wav');
   writeToneWav(wav, { hz: BROWSER_HZ, rate: 48000, seconds: 10, amplitude: 0.3 });
@@ -37,24 +41,41 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const offer = String(await browser.page.evaluate('makeOffer()'));
-    log(`browser offer: ${offer.split('\r\n').filter((l) => l.startsWith('m=') || l.startsWith('a=candidate')).join(' | ')}`);
-    // The flags of a usual Kamailio WebRTC gateway: plain RTP/AVP toward the phone with ICE and
-    // rtcp-mux removed there, Opus kept for the browser and PCMA made for the phone; on the
-    // reply, ICE forced toward the browser.
-    const o = await tandem.ng.request({
-      command: 'offer', 'call-id': 'chromium-ng', 'from-tag': 'browser', sdp: offer,
-      'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'],
-      codec: { strip: ['G722', 'PCMU', 'PCMA', 'CN', 'red'], mask: ['opus'], transcode: ['PCMA'] },
-    });
-    if (o.result !== 'ok') throw new Error(`ng offer: ${String(o['error-reason'])}`);
-    const toPhone = String(o.sdp);
-    const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phone.port} RTP/AVP 8`, 'a=rtpmap:8 PCMA/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
-    const a = await tandem.ng.request({ command: 'answer', 'call-id': 'chromium-ng', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer, ICE: 'force' });
-    if (a.result !== 'ok') throw new Error(`ng answer: ${String(a['error-reason'])}`);
-    const toBrowser = String(a.sdp);
-    await browser.page.evaluate(`acceptAnswer(${JSON.stringify(toBrowser)})`);
+    async function browserOffers(): Promise<{ toPhone: string; toBrowser: string }> {
+      const offer = String(await browser.page.evaluate('makeOffer()'));
+      log(`browser offer: ${offer.split('\r\n').filter((l) => l.startsWith('m=') || l.startsWith('a=candidate')).join(' | ')}`);
+      // The flags of a usual Kamailio WebRTC gateway: plain RTP/AVP toward the phone with ICE and
+      // rtcp-mux removed there, Opus kept for the browser and PCMA made for the phone; on the
+      // reply, ICE forced toward the browser.
+      const o = await tandem.ng.request({
+        command: 'offer', 'call-id': 'chromium-ng', 'from-tag': 'browser', sdp: offer,
+        'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'],
+        codec: { strip: ['G722', 'PCMU', 'PCMA', 'CN', 'red'], mask: ['opus'], transcode: ['PCMA'] },
+      });
+      if (o.result !== 'ok') throw new Error(`ng offer: ${String(o['error-reason'])}`);
+      const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phone.port} RTP/AVP 8`, 'a=rtpmap:8 PCMA/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
+      const a = await tandem.ng.request({ command: 'answer', 'call-id': 'chromium-ng', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer, ICE: 'force' });
+      if (a.result !== 'ok') throw new Error(`ng answer: ${String(a['error-reason'])}`);
+      await browser.page.evaluate(`acceptAnswer(${JSON.stringify(String(a.sdp))})`);
+      return { toPhone: String(o.sdp), toBrowser: String(a.sdp) };
+    }
 
+    /** A SIP phone calls the browser: its PCMA offer is made WebRTC (the `WebRTC` flag) with Opus added. */
+    async function phoneOffers(): Promise<{ toPhone: string; toBrowser: string }> {
+      const phoneOffer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phone.port} RTP/AVP 8 101`, 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
+      const o = await tandem.ng.request({
+        command: 'offer', 'call-id': 'chromium-ng', 'from-tag': 'phone', sdp: phoneOffer,
+        flags: ['WebRTC'], codec: { mask: ['PCMA'], transcode: ['opus'] },
+      });
+      if (o.result !== 'ok') throw new Error(`ng offer: ${String(o['error-reason'])}`);
+      const answer = String(await browser.page.evaluate(`makeAnswer(${JSON.stringify(String(o.sdp))})`));
+      log(`browser answer: ${answer.split('\r\n').filter((l) => /^(m=|a=setup|a=candidate)/.test(l)).join(' | ')}`);
+      const a = await tandem.ng.request({ command: 'answer', 'call-id': 'chromium-ng', 'from-tag': 'phone', 'to-tag': 'browser', sdp: answer });
+      if (a.result !== 'ok') throw new Error(`ng answer: ${String(a['error-reason'])}`);
+      return { toPhone: String(a.sdp), toBrowser: String(o.sdp) };
+    }
+
+    const { toPhone, toBrowser } = mode === 'browser-offers' ? await browserOffers() : await phoneOffers();
     // The phone talks at once (a real phone does not wait for the browser's DTLS), 20 ms PCMA.
     const target = mediaTarget(toPhone);
     const t0 = Date.now();
@@ -97,7 +118,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+const mode = process.argv[2];
+if (mode !== 'browser-offers' && mode !== 'phone-offers') throw new Error(`mode: browser-offers | phone-offers, not ${String(mode)}`);
+main(mode).then(
   () => process.exit(0),
   (e: unknown) => {
     log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -43,6 +43,18 @@ window.makeOffer = async function makeOffer() {
   return pc.localDescription.sdp;
 };
 
+/** The browser as answerer: takes an offer (e.g. a SIP phone's, made WebRTC by the media server). */
+window.makeAnswer = async function makeAnswer(offerSdp) {
+  const mic = await navigator.mediaDevices.getUserMedia({ audio: MIC });
+  pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  keepRemote(pc);
+  await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+  for (const t of mic.getTracks()) pc.addTrack(t, mic);
+  await pc.setLocalDescription(await pc.createAnswer());
+  await waitGathering(pc, 3000);
+  return pc.localDescription.sdp;
+};
+
 window.acceptAnswer = async function acceptAnswer(sdp) {
   await pc.setRemoteDescription({ type: 'answer', sdp });
 };
