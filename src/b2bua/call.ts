@@ -7,7 +7,8 @@ import { acceptRemoteCSeq, dialogDestination, dialogRequest, refreshTarget, uacD
 import type { InboundMessage, SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
 import type { ClientTransactionHandler, ServerTransaction } from '../sip/transaction/types.js';
 import { ALLOW, relayedBody, sdpBody, type SipContext } from './sip-context.js';
-import { answerMediaOptions, offerMediaOptions, type CallPolicy, type Direction } from './policy.js';
+import { answerMediaOptions, offerMediaOptions, offererStrips, type CallPolicy, type Direction } from './policy.js';
+import { audioCodecNames } from '../sdp/sdp.js';
 import type { RouteTarget } from './routes.js';
 
 export type Side = 'a' | 'b';
@@ -156,7 +157,8 @@ export class B2buaCall {
 
   private async mediaOffer(dir: Direction, sdp: string): Promise<string> {
     const { fromTag } = this.mediaTags(dir);
-    const r = await this.ctx.media.offer({ callId: this.mediaCallId, fromTag, sdp, options: offerMediaOptions(this.policyFor(), dir) });
+    const strips = offererStrips(this.setup.policy, dir, audioCodecNames(sdp));
+    const r = await this.ctx.media.offer({ callId: this.mediaCallId, fromTag, sdp, options: offerMediaOptions(this.policyFor(), dir, strips) });
     if (r.warnings.length > 0) this.log.info({ warnings: r.warnings, dir }, 'media offer warnings');
     this.lastMediaChangeMs = this.ctx.clock.now();
     return r.sdp;

@@ -119,20 +119,21 @@ function targetName(entry: string): string | undefined {
  *   (ng_control_protocol.md). So `ptime` = R.ptime and `ptimeReverse` = O.ptime.
  * - Both SDPs belong to the B2BUA: origin and session connection are always replaced.
  */
-export function offerMediaOptions(policy: CallPolicy, dir: Direction): MediaOptions {
+export function offerMediaOptions(policy: CallPolicy, dir: Direction, offererAlsoStrips: string[] = []): MediaOptions {
   const { offerer, receiver } = legs(policy, dir);
   const o = defaultMediaOptions();
   o.replaceOrigin = true;
   o.replaceSessionConnection = true;
   // A WebRTC offerer requires rtcp-mux (RFC 8834 §5.1.1): keep it toward the offerer even when
-  // the other leg demultiplexes.
-  o.rtcpMux = ['accept'];
-  o.codec.strip = [...offerer.strip];
+  // the other leg demultiplexes (`demux` toward a plain RTP leg: a SIP phone is not asked to mux).
+  o.rtcpMux = receiver.srtp === 'none' ? ['demux'] : ['accept'];
+  const offererStrip = [...offerer.strip, ...offererAlsoStrips];
+  o.codec.strip = offererStrip;
   const r = receiving(receiver);
   if (r.allowed === undefined) {
     o.codec.mask = [...receiver.strip];
   } else {
-    const notStrippedByOfferer = (e: string): boolean => !offerer.strip.some((s) => sameEntry(s, e));
+    const notStrippedByOfferer = (e: string): boolean => !offererStrip.some((s) => sameEntry(s, e));
     o.codec.mask = ['all'];
     o.codec.except = [...r.allowed, ...(r.dtmf ? [DTMF] : [])].filter(notStrippedByOfferer);
     o.codec.transcode = r.targets.map(targetName).filter((n): n is string => n !== undefined);
@@ -157,6 +158,22 @@ export function offerMediaOptions(policy: CallPolicy, dir: Direction): MediaOpti
   if (receiver.ptime !== undefined) o.ptime = receiver.ptime;
   if (offerer.ptime !== undefined) o.ptimeReverse = offerer.ptime;
   return o;
+}
+
+/**
+ * The offering leg's own `codecs` bind what it may use: when it offers some of them, the codecs it
+ * offers outside that list are stripped, so its answer holds only allowed ones and the other leg gets them by transcoding
+ * ("leg A is Opus only" makes a browser that also offers G.711 talk Opus). Only a route's explicit
+ * list counts: the caller's pinned first offer must not strip what a re-INVITE from it adds.
+ */
+export function offererStrips(routePolicy: CallPolicy, dir: Direction, offeredNames: string[]): string[] {
+  const own = legs(routePolicy, dir).offerer.codecs;
+  if (own === undefined || own.some(isDynamicPt)) return [];
+  const names = [...new Set(offeredNames.filter((n) => !isSupplementalName(n)))];
+  const outside = names.filter((n) => !own.some((c) => matchesName(c, n)));
+  // An offer with none of the leg's codecs (a callee's re-INVITE that changes codec) is left whole:
+  // the media plane transcodes it, as before.
+  return outside.length === names.length ? [] : outside;
 }
 
 /**

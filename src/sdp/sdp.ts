@@ -135,3 +135,12 @@ export function mediaConnection(p: ParsedSdp, m: MediaDescription): { address: s
   if (c === undefined) return undefined;
   return { address: c.ip.split('/')[0], family: c.version === 6 ? 'IP6' : 'IP4' };
 }
+
+/** The codec names of an SDP's active audio m= lines, in order (empty for SDP that does not parse). */
+export function audioCodecNames(text: string): string[] {
+  try {
+    return parseSdp(text).session.media.filter((m) => m.type === 'audio' && m.port !== 0).flatMap((m) => mediaCodecs(m).map((c) => c.name));
+  } catch {
+    return [];
+  }
+}

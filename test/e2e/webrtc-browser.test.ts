@@ -77,7 +77,7 @@ describe('Chromium ↔ plain RTP through Tandem', () => {
     const r = run.result;
     expect(r, explain(run)).toBeDefined();
     if (r === undefined) return;
-    // Leg A (browser): DTLS-SRTP, ICE-lite, rtcp-mux, BUNDLE kept, Opus only (the route strips G.711 from leg A).
+    // Leg A (browser): DTLS-SRTP, ICE-lite, rtcp-mux, BUNDLE kept, Opus only (the route allows leg A Opus alone).
     expect(r.browserAnswer).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111( \d+)*\r?$/m);
     expect(r.browserAnswer).toMatch(/^a=group:BUNDLE 0\r?$/m);
     expect(r.browserAnswer).toMatch(/^a=ice-lite\r?$/m);

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
       name: 'browser-to-phone',
       match: {},
       targets: [{ uri: `sip:127.0.0.1:${CALLEE_SIP}` }],
-      policy: { a: { strip: ['PCMU', 'PCMA', 'G722', 'red', 'CN'] }, b: { codecs: ['PCMU'], transcode: true, srtp: 'none' } },
+      policy: { a: { codecs: ['opus'] }, b: { codecs: ['PCMU'], transcode: true, srtp: 'none' } },
     }],
   }));
   const payloads = Array.from({ length: 400 }, (_, i) => {

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { pino } from 'pino';
-import { offerMediaOptions, answerMediaOptions, defaultLegPolicy, type CallPolicy, type LegPolicy } from '../../../src/b2bua/policy.js';
+import { offerMediaOptions, answerMediaOptions, offererStrips, defaultLegPolicy, type CallPolicy, type LegPolicy } from '../../../src/b2bua/policy.js';
 import { LocalMedia } from '../../../src/media/session/local-media.js';
 
 /**
@@ -82,4 +82,33 @@ describe('srtp / ice per leg → the SDP each leg gets', () => {
     expect([o.transportProtocol, o.ice, o.generateMid]).toEqual(['UDP/TLS/RTP/SAVPF', 'force', true]);
     expect(offerMediaOptions(policy({}, { srtp: 'dtls' }), 'a-to-b').transportProtocol).toBeUndefined();
   });
+
+  it('leg A restricted to Opus: a browser that also offers G.711 answers Opus, and the plain leg B gets PCMU by transcoding, no rtcp-mux', async () => {
+    const p = policy({ codecs: ['PCMU'], srtp: 'none' }, { codecs: ['opus'] });
+    const browser = [
+      'v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40200 RTP/AVP 111 0 8 101',
+      'a=rtpmap:111 opus/48000/2', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000', 'a=rtcp-mux', '',
+    ].join('\r\n');
+    const names = ['opus', 'PCMU', 'PCMA', 'telephone-event'];
+    const strips = offererStrips(p, 'a-to-b', names);
+    expect(strips).toEqual(['PCMU', 'PCMA']);
+    const callId = `pol-${++n}`;
+    const toBSdp = (await media.offer({ callId, fromTag: 'a', sdp: browser, options: offerMediaOptions(p, 'a-to-b', strips) })).sdp;
+    expect(toBSdp).toMatch(/^m=audio \d+ RTP\/AVP 0 101\r?$/m);
+    expect(toBSdp).not.toMatch(/a=rtcp-mux/);
+    const phone = ['v=0', 'o=- 2 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40300 RTP/AVP 0 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', ''].join('\r\n');
+    const toA = (await media.answer({ callId, fromTag: 'a', toTag: 'b', sdp: phone, options: answerMediaOptions(p, 'a-to-b') })).sdp;
+    expect(toA).toMatch(/^m=audio \d+ RTP\/AVP 111 101\r?$/m);
+    // rtcp-mux is accepted back to the browser although leg B was not asked to multiplex.
+    expect(toA).toMatch(/^a=rtcp-mux\r?$/m);
+  });
+
+  it('the pinned caller list is not a restriction: without a route list for the offering leg nothing is stripped', () => {
+    expect(offererStrips(policy({ codecs: ['PCMU'] }), 'a-to-b', ['PCMA', 'PCMU'])).toEqual([]);
+    expect(offererStrips(policy({}, { codecs: ['PCMA'] }), 'b-to-a', ['PCMU'])).toEqual([]);
+    // An offer with none of the leg's codecs is left whole (transcoded), not emptied.
+    expect(offererStrips(policy({ codecs: ['PCMU'] }), 'b-to-a', ['PCMA', 'telephone-event'])).toEqual([]);
+    expect(offererStrips(policy({ codecs: ['PCMU'] }), 'b-to-a', ['PCMA', 'PCMU'])).toEqual(['PCMA']);
+  });
 });
+
