@@ -105,4 +105,48 @@ describe('ICE-lite', () => {
     });
     expect(iceOf(String(removed.sdp))).toEqual({ ufrag: '', pwd: '', lite: false, candidates: [] });
   });
+
+  it('a peer that does not multiplex gets its component-2 checks answered on the RTCP port, and RTCP follows the nominated pair', async () => {
+    const peerRtp = await RtpPeer.open();
+    const peerRtcp = await RtpPeer.open();
+    const plain = await RtpPeer.open();
+    const callId = `ice-${++n}`;
+    const offerSdp = sdpFor({
+      port: peerRtp.port, pts: [0], rtpmaps: ['0 PCMU/8000'],
+      extra: ['a=ice-ufrag:sfph', 'a=ice-pwd:softphonepasswordsoftph', `a=candidate:1 1 UDP 2130706431 127.0.0.1 ${peerRtp.port} typ host`, `a=candidate:1 2 UDP 2130706430 127.0.0.1 ${peerRtcp.port} typ host`],
+    });
+    const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: offerSdp });
+    expect(offer.result).toBe('ok');
+    const offerToPlain = String(offer.sdp);
+    const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    const toPeer = String(answer.sdp);
+    const ice = iceOf(toPeer);
+    const rtpPort = mediaTarget(toPeer).port;
+    const rtcpCandidate = ice.candidates.find((c) => /^1 2 /.test(c));
+    expect(rtcpCandidate).toMatch(new RegExp(`^1 2 UDP \\d+ 127\\.0\\.0\\.1 ${rtpPort + 1} typ host$`));
+
+    // A check with the wrong password on component 2 gets nothing; the right one an authenticated success.
+    await peerRtcp.send(bindingRequest({ ufrag: ice.ufrag, pwd: 'wrongpasswordwrongpassword', peerUfrag: 'sfph', nominate: true }), rtpPort + 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(peerRtcp.received).toHaveLength(0);
+    await peerRtcp.send(bindingRequest({ ufrag: ice.ufrag, pwd: ice.pwd, peerUfrag: 'sfph', nominate: true }), rtpPort + 1);
+    const [res] = await peerRtcp.waitFor(1);
+    const parsed = parseStun(res);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(parsed.message.type).toBe(STUN_TYPE.bindingSuccess);
+    expect(verifyMessageIntegrity(res, Buffer.from(ice.pwd))).toBe(true);
+    const xma = attribute(parsed.message, ATTR.xorMappedAddress);
+    expect(xma && decodeXorMappedAddress(xma, parsed.message.transactionId)).toEqual({ family: 4, address: '127.0.0.1', port: peerRtcp.port });
+    expect(peerRtp.received).toHaveLength(0);
+
+    // RTCP from the plain side reaches the peer's nominated component-2 address (not RTP port + 1).
+    const rr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 8]); // an empty receiver report, SSRC 8
+    await plain.send(rr, mediaTarget(offerToPlain).port + 1);
+    const got = await peerRtcp.waitFor(2);
+    expect(got[1]).toEqual(rr);
+    peerRtp.close();
+    peerRtcp.close();
+    plain.close();
+  });
 });
+

@@ -211,7 +211,7 @@ class BridgeSide implements PacketSink {
    * password gets a success response with its source as XOR-MAPPED-ADDRESS. A nominated pair
    * (USE-CANDIDATE) becomes the peer media goes to. Anything else is counted and dropped.
    */
-  private onStun(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onStun(msg: Buffer, rinfo: dgram.RemoteInfo, component: 'rtp' | 'rtcp' = 'rtp'): void {
     const ice = this.cfg.ice;
     const parsed = parseStun(msg);
     if (ice === undefined || !parsed.ok || parsed.message.type !== STUN_TYPE.bindingRequest) {
@@ -235,6 +235,16 @@ class BridgeSide implements PacketSink {
       { integrityKey: key, fingerprint: true },
     );
     const from: TransportAddress = { address: rinfo.address, port: rinfo.port };
+    if (component === 'rtcp') {
+      // Component 2 of a peer that does not multiplex (RFC 8445 §5.1.1): its checks arrive on our
+      // RTCP port and are answered from it; a nominated pair moves where RTCP goes.
+      if (attribute(m, ATTR.useCandidate) !== undefined) {
+        this.peerRtcp = from;
+        this.latchedRtcp = false;
+      }
+      this.rtcpSocket.send(response, rinfo.port, rinfo.address);
+      return;
+    }
     // As DTLS client we must send the first record: an authenticated check says where the peer's
     // ICE agent listens, which the SDP (c=0.0.0.0 from a WebRTC peer) may not.
     if (this.dtls !== undefined && (this.dtlsPeer === undefined || attribute(m, ATTR.useCandidate) !== undefined)) this.dtlsPeer = from;
@@ -252,6 +262,10 @@ class BridgeSide implements PacketSink {
   }
 
   private readonly onRtcpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (msg.length > 0 && msg[0] < 4 && this.cfg.ice !== undefined && isStun(msg)) {
+      this.onStun(msg, rinfo, 'rtcp');
+      return;
+    }
     this.onRtcp(msg, rinfo);
   };
 
