@@ -10,7 +10,7 @@ import { WorkerPool } from '../pool/pool.js';
 import type { BridgeConfig, BridgePorts, BridgeStats, DirectionConfig, PayloadRule, SampleConversion, SideConfig, WorkerMessage } from '../pool/protocol.js';
 import { PortAllocator } from './ports.js';
 import { CallMedia, MediaCall, type PeerMedia, type Side } from './call.js';
-import { parseSdp, mediaCodecs, mediaConnection, isRtpMedia, type ParsedSdp } from '../../sdp/sdp.js';
+import { parseSdp, mediaCodecs, mediaConnection, isRtpMedia, type ParsedSdp, type SdpCodec } from '../../sdp/sdp.js';
 import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, isTelephoneEvent, type CodecMapping } from '../../sdp/negotiate.js';
 import { rewriteSdp, type MediaRewrite } from '../../sdp/rewrite.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
@@ -234,14 +234,15 @@ export class LocalMedia implements MediaControl {
       const toAnswerer = offerOpts.ptime ?? 0;
       let toOfferer = offerOpts.ptimeReverse ?? (toAnswerer > 0 ? offerer.ptime ?? 20 : 0);
       if (toOfferer > 0 && toOfferer === (toAnswerer || peer.ptime)) toOfferer = 0;
-      const g711 = plan.offererMain !== undefined && plan.answererMain !== undefined && isG711(plan.offererMain) && isG711(plan.answererMain);
-      if ((toAnswerer > 0 || toOfferer > 0) && !g711) {
-        warnings.push('ptime change needs G.711 on both sides; media keeps its framing');
-        media.framesTo = [0, 0];
-      } else {
-        media.framesTo[answerSide] = toAnswerer;
-        media.framesTo[offerSide] = toOfferer;
-      }
+      // Frames are cut where G.711 goes out, whatever came in (G.711 of another ptime, or Opus
+      // decoded): Opus 20 ms ↔ G.711 20/30 ms. Opus itself always goes out in 20 ms frames.
+      const framed = (ms: number, c: SdpCodec | undefined, who: string): number => {
+        if (ms === 0 || (c !== undefined && isG711(c))) return ms;
+        if (!(ms === 20 && c?.name.toLowerCase() === 'opus')) warnings.push(`ptime ${ms} toward the ${who} needs G.711 there (${c?.name ?? 'no codec'}); media keeps its framing`);
+        return 0;
+      };
+      media.framesTo[answerSide] = framed(toAnswerer, plan.answererMain, 'answerer');
+      media.framesTo[offerSide] = framed(toOfferer, plan.offererMain, 'offerer');
       // rtcp-mux goes back to an offerer that offered it when the answerer muxes too, or when the
       // offer said `accept` or `demux` (rtpengine: demux = not offered onward, accepted back).
       const acceptMux = (o: MediaOptions): boolean => o.rtcpMux.includes('accept') || o.rtcpMux.includes('demux');
