@@ -75,15 +75,10 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     // The browser side: DTLS client over its own socket, SRTP from the exported keys.
     const media: Buffer[] = [];
     const client = dtlsClient(b.sock, port, cert, media);
-    const t0 = performance.now();
+    // How long the handshake takes is measured in bench/ (`--dtls-setup`), not asserted here.
     const up = new Promise<void>((r) => client.onConnect.subscribe(() => r()));
     void client.connect();
     await up;
-    const handshakeMs = performance.now() - t0;
-    // (werift's client does not keep the server's certificate, so the answer's fingerprint is
-    // checked for form above; a browser checks it for real.)
-    // werift alone waits ≥ 500 ms per flight; with Tandem's patched flight timer this stays short.
-    expect(handshakeMs).toBeLessThan(400);
     const k = client.extractSessionKeys(16, 14);
     const tx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', k.localKey, k.localSalt);
     const rx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', k.remoteKey, k.remoteSalt);
@@ -125,4 +120,70 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     b.sock.close();
     plain.close();
   });
+
+  it('garbage in the DTLS, STUN and RTP ranges on a DTLS side is dropped; the handshake and media still work', async () => {
+    const cert = await createDtlsCertificate();
+    const b = await browserSocket();
+    const plain = await RtpPeer.open();
+    const offerSdp = sdpFor({ port: b.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: ['a=rtcp-mux', `a=fingerprint:${cert.fingerprint}`, 'a=setup:actpass', 'a=ice-ufrag:grbg', 'a=ice-pwd:garbagegarbagegarbage12'] }).replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
+    const offer = await ng.request({ command: 'offer', 'call-id': 'dtls-3', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
+    const answer = await ng.request({ command: 'answer', 'call-id': 'dtls-3', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    expect([offer.result, answer.result]).toEqual(['ok', 'ok']);
+    const port = mediaTarget(String(answer.sdp)).port;
+    const send = (m: Buffer): Promise<void> => new Promise((r) => b.sock.send(m, port, '127.0.0.1', () => r()));
+    // Deterministic junk: truncated and corrupted DTLS records (20–63), STUN-looking bytes (0–3),
+    // unkeyed RTP (128–191), empty and one-byte datagrams.
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+    const junk: Buffer[] = [Buffer.alloc(0), Buffer.from([22]), Buffer.from([1])];
+    for (let i = 0; i < 60; i++) {
+      const first = [22, 23, 20, 21, 63, 0, 1, 3, 0x80, 0x90][i % 10];
+      const len = 1 + ((i * 37) % 300);
+      const buf = Buffer.from(Array.from({ length: len }, rnd));
+      buf[0] = first;
+      junk.push(buf);
+    }
+    // A ClientHello-shaped record with a length that runs past the datagram.
+    junk.push(Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 0, 0, 0x40]));
+    // Well-framed records with junk inside: handshake messages of every type, a plaintext alert,
+    // application data in epoch 0, an epoch-1 record nobody can decrypt.
+    const record = (type: number, epoch: number, body: Buffer): Buffer => {
+      const h = Buffer.alloc(13);
+      h[0] = type;
+      h[1] = 0xfe;
+      h[2] = 0xfd;
+      h.writeUInt16BE(epoch, 3);
+      h.writeUIntBE(junk.length, 5, 6);
+      h.writeUInt16BE(body.length, 11);
+      return Buffer.concat([h, body]);
+    };
+    for (const msgType of [1, 2, 3, 11, 12, 13, 14, 15, 16, 20]) {
+      const body = Buffer.from(Array.from({ length: 40 }, rnd));
+      body[0] = msgType;
+      junk.push(record(22, 0, body));
+    }
+    junk.push(record(21, 0, Buffer.from([2, 40])), record(23, 0, Buffer.from('hello')), record(22, 1, Buffer.from(Array.from({ length: 48 }, rnd))));
+    for (const m of junk) await send(m);
+
+    const media: Buffer[] = [];
+    const client = dtlsClient(b.sock, port, cert, media);
+    const up = new Promise<void>((r) => client.onConnect.subscribe(() => r()));
+    void client.connect();
+    await Promise.race([up, new Promise((_, j) => setTimeout(() => j(new Error('no DTLS handshake after the junk')), 8000))]);
+    const k = client.extractSessionKeys(16, 14);
+    const tx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', k.localKey, k.localSalt);
+    const p = patternPayload(160, 9);
+    await send(tx.protectRtp(rtpPacket({ pt: 0, seq: 1, ts: 0, ssrc: 3, payload: p })));
+    const [atPlain] = await plain.waitFor(1);
+    expect(atPlain.subarray(12)).toEqual(p);
+    // None of the junk reached the plain side, and it shows as errors on the call.
+    expect(plain.received).toHaveLength(1);
+    const q = await ng.request({ command: 'query', 'call-id': 'dtls-3' });
+    expect(q.result).toBe('ok');
+    expect(JSON.stringify(q)).toMatch(/"errors":[1-9]/);
+    client.close();
+    b.sock.close();
+    plain.close();
+  });
 });
+

@@ -119,6 +119,34 @@ export async function createDtlsCertificate(): Promise<DtlsCertificate> {
   return { certPem, keyPem, fingerprint: `sha-256 ${fingerprintOf(pemToDer(certPem))}` };
 }
 
+const CONTENT_CHANGE_CIPHER_SPEC = 20;
+const CONTENT_HANDSHAKE = 22;
+const CONTENT_APPLICATION_DATA = 23;
+const RECORD_HEADER = 13;
+
+/**
+ * Whether a datagram is a run of whole DTLS records (RFC 6347 §4.1) worth giving to the state
+ * machine: content type 20–23, version DTLS 1.0 or 1.2, lengths that add up exactly, and no alert or
+ * application data in epoch 0 (unauthenticated: one spoofed plaintext alert would otherwise tear the
+ * association down). Anything else is dropped by the caller, as RFC 6347 §4.1.2.7 asks.
+ */
+export function acceptableRecords(d: Buffer): boolean {
+  let off = 0;
+  if (d.length < RECORD_HEADER) return false;
+  while (off < d.length) {
+    if (d.length - off < RECORD_HEADER) return false;
+    const type = d[off];
+    if (type < CONTENT_CHANGE_CIPHER_SPEC || type > CONTENT_APPLICATION_DATA) return false;
+    if (d[off + 1] !== 0xfe || (d[off + 2] !== 0xfd && d[off + 2] !== 0xff)) return false;
+    const epoch = d.readUInt16BE(off + 3);
+    if (epoch === 0 && type !== CONTENT_HANDSHAKE && type !== CONTENT_CHANGE_CIPHER_SPEC) return false;
+    const len = d.readUInt16BE(off + 11);
+    if (len === 0 || off + RECORD_HEADER + len > d.length) return false;
+    off += RECORD_HEADER + len;
+  }
+  return true;
+}
+
 export interface SrtpKeys {
   /** what we encrypt with / the peer decrypts with */
   localKeySalt: Buffer;
@@ -142,6 +170,8 @@ export class DtlsEndpoint {
     send: (data: Buffer) => void,
     private readonly onKeys: (keys: SrtpKeys) => void,
     private readonly onFailure: (why: string) => void,
+    /** A record the state machine could not use (well framed, bad inside): counted by the owner. */
+    private readonly onBadRecord: () => void = () => undefined,
   ) {
     const w = werift();
     this.transport = {
@@ -155,7 +185,13 @@ export class DtlsEndpoint {
     const opts = { transport: this.transport, cert: cert.certPem, key: cert.keyPem, signatureHash: { hash: SHA256, signature: ECDSA }, srtpProfiles: [SRTP_AES128_CM_HMAC_SHA1_80], certificateRequest: true };
     this.socket = role === 'server' ? new w.DtlsServer(opts) : new w.DtlsClient(opts);
     this.socket.onConnect.subscribe(() => this.connected());
-    this.socket.onError.subscribe((e) => this.fail(`DTLS error: ${e.message}`));
+    // werift reports a handshake message it cannot parse as an error; its state is left as it was,
+    // so a forged or corrupt record only costs that record. Only a flight that got no answer (our
+    // Flight.transmit, after the last retransmission) ends the association.
+    this.socket.onError.subscribe((e) => {
+      if (/got no answer/.test(e.message)) this.fail(`DTLS error: ${e.message}`);
+      else this.onBadRecord();
+    });
   }
 
   /** A client starts the handshake; a server waits for the ClientHello. */
@@ -163,8 +199,15 @@ export class DtlsEndpoint {
     if (this.role === 'client') this.socket.connect?.().catch((e: unknown) => this.fail(`DTLS handshake failed: ${String(e)}`));
   }
 
-  input(record: Buffer, from: [string, number]): void {
-    this.transport.onData(record, from);
+  /** Gives a datagram of records to the state machine; false (and nothing done) if it is not acceptable. */
+  input(record: Buffer, from: [string, number]): boolean {
+    if (!acceptableRecords(record)) return false;
+    try {
+      this.transport.onData(record, from);
+    } catch {
+      return false;
+    }
+    return true;
   }
 
   private connected(): void {

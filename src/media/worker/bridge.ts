@@ -137,6 +137,9 @@ class BridgeSide implements PacketSink {
       () => {
         this.dtlsState = 'failed';
       },
+      () => {
+        this.rtpIn.errors++;
+      },
     );
     this.dtls.start();
   }
@@ -153,8 +156,10 @@ class BridgeSide implements PacketSink {
     }
     // DTLS records (first byte 20–63) go to the association; nothing else is media until it is up.
     if (received[0] >= 20 && received[0] <= 63 && this.dtls !== undefined) {
-      this.dtlsPeer = { address: rinfo.address, port: rinfo.port };
-      this.dtls.input(received, [rinfo.address, rinfo.port]);
+      // Only a datagram the association takes may say where its peer is: junk from elsewhere must
+      // not redirect the handshake.
+      if (this.dtls.input(received, [rinfo.address, rinfo.port])) this.dtlsPeer = { address: rinfo.address, port: rinfo.port };
+      else this.rtpIn.errors++;
       return;
     }
     if (this.dtls !== undefined && this.srtpIn === undefined) {
