@@ -115,7 +115,7 @@ async function main(): Promise<number> {
     const measure = async (srv: ServerHandle, n: number): Promise<StepResult> => {
       let row: StepResult;
       try {
-        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, runId, progress });
+        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, ie: o.ie, decodeCalls: o.decodeCalls, runId, progress });
       } catch (e) {
         const tail = srv.logTail();
         throw new Error(`${srv.name} N=${n}: ${(e as Error).message}${tail ? `\n--- ${srv.name} log tail ---\n${tail}` : ''}`);

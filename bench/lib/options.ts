@@ -1,5 +1,5 @@
 /** Command line → BenchOptions (an unknown or malformed option is an error that names it). */
-import type { ScenarioName } from './scenario.js';
+import { SCENARIOS, type ScenarioName } from './scenario.js';
 
 export interface BenchOptions {
   server: 'tandem' | 'rtpengine' | 'kamailio-rtpengine';
@@ -21,6 +21,10 @@ export interface BenchOptions {
   json: boolean;
   threads: number;
   plc: boolean;
+  /** E-model equipment impairment of the codec chain (undefined: the scenario's, 0). */
+  ie?: number;
+  /** Scenarios with Opus: calls whose received Opus is decoded and checked. */
+  decodeCalls: number;
   ngPort: number;
   portBase: number;
   outDir: string;
@@ -50,6 +54,10 @@ export const HELP = `npm run bench -- [options]
   --pid PID                  process to read CPU/RSS of, with --ng
   --calls 50,100,200         concurrent calls per step (default 100)
   --scenario S               transcode (PCMA↔PCMU, default) | relay (PCMU both) | ptime (20 ms ↔ 30 ms)
+                             | opus (Opus caller ↔ PCMA callee, transcoded both ways)
+  --decode-calls N           opus: how many calls decode the Opus they receive to check it and
+                             measure its latency (default 8; the others count packets only)
+  --ie N                     E-model equipment impairment of the codec chain (default 0; see README)
   --duration S               measured seconds per step (default 10)
   --warmup S                 excluded seconds before each step's window (default 2)
   --compare rtpengine        run every step against Tandem and rtpengine alternately, print ratios
@@ -80,6 +88,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     json: false,
     threads: 2,
     plc: true,
+    decodeCalls: 8,
     ngPort: 19990,
     portBase: 20000,
     outDir: defaultOut,
@@ -158,8 +167,9 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
       }
       case '--scenario': {
         const v = value();
-        if (v !== 'transcode' && v !== 'relay' && v !== 'ptime') throw new Error(`--scenario ${v}: expected transcode, relay or ptime`);
-        o.scenario = v;
+        const name = SCENARIOS.find((x) => x === v);
+        if (name === undefined) throw new Error(`--scenario ${v}: expected ${SCENARIOS.join(', ')}`);
+        o.scenario = name;
         break;
       }
       case '--duration':
@@ -179,6 +189,12 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         break;
       case '--no-plc':
         o.plc = false;
+        break;
+      case '--ie':
+        o.ie = num(0, 95);
+        break;
+      case '--decode-calls':
+        o.decodeCalls = num(0, 2000);
         break;
       case '--ng-port':
         o.ngPort = num(1024, 65000);

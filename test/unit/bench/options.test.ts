@@ -21,3 +21,13 @@ describe('bench options: --via sip', () => {
     expect(() => parse('--via sip --cps 0')).toThrow(/--cps 0/);
   });
 });
+
+describe('bench options: the opus scenario', () => {
+  it('parses --scenario opus, --ie and --decode-calls', () => {
+    expect(parse('--scenario opus --ie 5 --decode-calls 4')).toMatchObject({ scenario: 'opus', ie: 5, decodeCalls: 4 });
+    expect(parse('--scenario opus')).toMatchObject({ scenario: 'opus', decodeCalls: 8 });
+    expect(parse('').ie).toBeUndefined();
+    expect(() => parse('--scenario g729')).toThrow(/transcode, relay, ptime, opus/);
+    expect(() => parse('--ie 120')).toThrow(/--ie 120/);
+  });
+});
