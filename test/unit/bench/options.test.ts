@@ -31,3 +31,14 @@ describe('bench options: the opus scenario', () => {
     expect(() => parse('--ie 120')).toThrow(/--ie 120/);
   });
 });
+
+describe('bench options: --dtls-setup', () => {
+  it('parses the WebRTC setup options and refuses them where they mean nothing', () => {
+    expect(parse('--dtls-setup 40 --dtls-concurrency 4 --dtls-ice keep --compare rtpengine')).toMatchObject({ dtlsSetup: 40, dtlsConcurrency: 4, dtlsIce: 'keep', compare: 'rtpengine' });
+    expect(parse('')).toMatchObject({ dtlsConcurrency: 1, dtlsIce: 'remove' });
+    expect(parse('').dtlsSetup).toBeUndefined();
+    expect(() => parse('--dtls-setup 5 --via sip')).toThrow(/not with --via sip/);
+    expect(() => parse('--dtls-setup 5 --find-max')).toThrow(/--find-max/);
+    expect(() => parse('--dtls-ice maybe')).toThrow(/remove or keep/);
+  });
+});
