@@ -42,8 +42,41 @@ export const LOCATE_WINDOW_MS = 500;
 const LOCATE_MIN_RHO = 0.7;
 /** The narrow search around the direction's typical lag, each side. */
 const PRIOR_MS = 50;
-/** Packets a stream waits after a failed search before it gathers again. */
+/** Packets a stream waits after a failed search before it gathers again; doubles per failure up to 16×. */
 const RETRY_PACKETS = 25;
+const RETRY_MAX_PACKETS = 400;
+
+/**
+ * All streams' searches share a time budget (a token bucket of LOCATE_BUDGET_MS, refilled at
+ * LOCATE_BUDGET_SHARE of wall time): an overloaded server whose audio comes later than the window
+ * must not turn the generator into the bottleneck by making every stream search again and again.
+ * A stream that finds the bucket empty waits a few packets.
+ */
+export const LOCATE_BUDGET_SHARE = 0.1;
+const LOCATE_BUDGET_MS = 100;
+export class LocateBudget {
+  private tokens: number;
+  private last: number;
+  constructor(
+    private readonly share = LOCATE_BUDGET_SHARE,
+    private readonly capacity = LOCATE_BUDGET_MS,
+    now = performance.now(),
+  ) {
+    this.tokens = capacity;
+    this.last = now;
+  }
+  /** May a search start now? */
+  take(now = performance.now()): boolean {
+    this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.share);
+    this.last = now;
+    return this.tokens > 0;
+  }
+  /** A search took `ms`. */
+  spend(ms: number): void {
+    this.tokens -= ms;
+  }
+}
+const sharedBudget = new LocateBudget();
 const LOOP48 = SIGNAL_SAMPLES * 6;
 const RING_MASK = RING - 1;
 
@@ -102,6 +135,7 @@ export class AudioReceiver implements LegReceiver {
   private base48 = 0; // absolute 48 kHz position (in the peer's sent stream) of the sample with timestamp tsBase
   private badRun = 0;
   private wait = 0; // packets to skip before gathering again after a failed search
+  private retry = RETRY_PACKETS;
   /** 48 kHz positions per RTP timestamp unit: 6 for an 8 kHz clock, 1 for Opus's 48 kHz. */
   private readonly tsTo48: number;
 
@@ -112,6 +146,7 @@ export class AudioReceiver implements LegReceiver {
     private readonly reference: AudioReference,
     readonly stats: DirectionStats,
     private readonly prior: LocatePrior = new LocatePrior(),
+    private readonly budget: LocateBudget = sharedBudget,
   ) {
     this.tsTo48 = 48000 / clockHz;
     this.opus = decode === 'opus' ? new OpusStreamDecoder() : undefined;
@@ -222,6 +257,12 @@ export class AudioReceiver implements LegReceiver {
       this.bufLen = 0;
       return;
     }
+    const t0 = performance.now();
+    if (!this.budget.take(t0)) {
+      this.bufLen = 0;
+      this.wait = 5;
+      return;
+    }
     let found: Located | undefined;
     const typical = this.prior.median();
     if (typical !== undefined) {
@@ -230,11 +271,15 @@ export class AudioReceiver implements LegReceiver {
       if (narrow.rho >= LOCATE_MIN_RHO) found = narrow;
     }
     found ??= locateInLoop(this.buf, 0, this.bufLen, this.reference.ref48, LOOP48, lo, hi);
+    this.budget.spend(performance.now() - t0);
     this.bufLen = 0;
     if (found.rho < LOCATE_MIN_RHO) {
-      this.wait = RETRY_PACKETS; // a server still settling, or audio older than the window
+      // A server still settling, or audio older than the window: wait, longer each time.
+      this.wait = this.retry;
+      this.retry = Math.min(RETRY_MAX_PACKETS, 2 * this.retry);
       return;
     }
+    this.retry = RETRY_PACKETS;
     this.prior.add(hi - found.at48);
     this.located = true;
     this.tsBase = this.bufTs;
