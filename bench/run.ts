@@ -134,7 +134,7 @@ async function main(): Promise<number> {
       const total = o.dtlsSetup;
       // Rounds of up to 10 calls per server, alternating which goes first, so both see the same box.
       const cert = await createDtlsCertificate();
-      warmUpGenerator();
+      await warmUpGenerator(cert);
       const acc = new Map(servers.map((s) => [s, { times: [] as SetupTimes[], failures: [] as string[], attempted: 0 }]));
       const startedAt = new Date().toISOString();
       const per = Math.max(10, o.dtlsConcurrency);
