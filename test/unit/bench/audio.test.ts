@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type dgram from 'node:dgram';
 import { locateInLoop, ncc, nccToSnrDb, upsample6Loop, withTail } from '../../../bench/lib/audio.js';
-import { AudioReceiver, latencyOfLast, LocatePrior } from '../../../bench/lib/audio-leg.js';
+import { AudioReceiver, latencyOfLast, LocateBudget, LocatePrior } from '../../../bench/lib/audio-leg.js';
 import { codecMedia, linearTable } from '../../../bench/lib/calls.js';
 import { minMos } from '../../../bench/lib/find-max.js';
 import { mos, rFactor } from '../../../bench/lib/metrics.js';
@@ -150,5 +150,20 @@ describe('bench Opus scenario plumbing', () => {
     expect(stats.latency.quantile(0.5)).toBeGreaterThanOrEqual(D / 8 - 0.01);
     expect(stats.latency.quantile(0.5)).toBeLessThan(D / 8 + 5);
     expect(rx.jitterMs()).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('bench audio: the shared search budget', () => {
+  it('lets searches run while tokens last and refills at its share of wall time', () => {
+    const b = new LocateBudget(0.1, 100, 0);
+    expect(b.take(0)).toBe(true);
+    b.spend(150); // one long search may overdraw
+    expect(b.take(0)).toBe(false);
+    expect(b.take(400)).toBe(false); // −50 + 40
+    expect(b.take(600)).toBe(true); // −10 + 20
+    b.spend(10);
+    expect(b.take(10_000)).toBe(true);
+    b.spend(100); // capped at 100: nothing left
+    expect(b.take(10_000)).toBe(false);
   });
 });
