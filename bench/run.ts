@@ -17,6 +17,7 @@ import { chartSvg } from './lib/svg.js';
 import { findMax, type FindMaxResult } from './lib/find-max.js';
 import { startSipSystem } from './lib/sip-systems.js';
 import { cpsTable, cpuParts, runCpsStep, type CpsResult } from './lib/cps.js';
+import { createDtlsCertificate, warmUpGenerator, runSetupRound, setupResult, setupTable, type DtlsSetupResult, type SetupTimes } from './lib/webrtc-setup.js';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const PORTS_PER_SERVER = 4000;
@@ -39,7 +40,7 @@ async function main(): Promise<number> {
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   mkdirSync(o.outDir, { recursive: true });
-  const base = join(o.outDir, `bench-${stamp}-${o.via === 'sip' ? 'sip-' : ''}${o.cps ? 'cps' : o.scenario}`);
+  const base = join(o.outDir, `bench-${stamp}-${o.via === 'sip' ? 'sip-' : ''}${o.dtlsSetup !== undefined ? 'dtls-setup' : o.cps ? 'cps' : o.scenario}`);
   const jsonl = `${base}.jsonl`;
 
   const servers: ServerHandle[] = [];
@@ -115,7 +116,7 @@ async function main(): Promise<number> {
     const measure = async (srv: ServerHandle, n: number): Promise<StepResult> => {
       let row: StepResult;
       try {
-        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, runId, progress });
+        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, ie: o.ie, decodeCalls: o.decodeCalls, runId, progress });
       } catch (e) {
         const tail = srv.logTail();
         throw new Error(`${srv.name} N=${n}: ${(e as Error).message}${tail ? `\n--- ${srv.name} log tail ---\n${tail}` : ''}`);
@@ -129,7 +130,32 @@ async function main(): Promise<number> {
         );
       return row;
     };
-    if (o.cps) {
+    if (o.dtlsSetup !== undefined) {
+      const total = o.dtlsSetup;
+      // Rounds of up to 10 calls per server, alternating which goes first, so both see the same box.
+      const cert = await createDtlsCertificate();
+      await warmUpGenerator(cert);
+      const acc = new Map(servers.map((s) => [s, { times: [] as SetupTimes[], failures: [] as string[], attempted: 0 }]));
+      const startedAt = new Date().toISOString();
+      const per = Math.max(10, o.dtlsConcurrency);
+      for (let round = 0, done = 0; done < total; round++) {
+        const n = Math.min(per, total - done);
+        for (const srv of round % 2 === 0 ? servers : [...servers].reverse()) {
+          if (stopping) return 130;
+          await runSetupRound(srv, { calls: n, concurrency: o.dtlsConcurrency, runId, round, ice: o.dtlsIce }, cert, acc.get(srv) ?? { times: [], failures: [], attempted: 0 });
+          progress?.(`dtls-setup: ${done + n}/${total} calls per server`);
+        }
+        done += n;
+      }
+      const results: DtlsSetupResult[] = servers.map((s) => setupResult(s.name, o.dtlsConcurrency, acc.get(s) ?? { times: [], failures: [], attempted: 0 }, startedAt));
+      for (const r of results) {
+        appendFileSync(jsonl, JSON.stringify(r) + '\n');
+        if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
+      }
+      if (!o.json) say('\n' + setupTable(results));
+      say(`\nresults: ${jsonl}`);
+      return results.every((r) => r.ok === r.attempted) ? 0 : 3;
+    } else if (o.cps) {
       for (const [k, rate] of o.cps.entries()) {
         const order = k % 2 === 0 ? servers : [...servers].reverse();
         for (const srv of order) {

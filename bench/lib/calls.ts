@@ -8,16 +8,19 @@ import { performance } from 'node:perf_hooks';
 import type dgram from 'node:dgram';
 import { Histogram } from './metrics.js';
 import type { CallSignalling, Established } from './signalling.js';
-import { DirectionStats, Receiver, Sender, connectSocket, openSocket } from './rtp-leg.js';
+import { DirectionStats, Receiver, Sender, connectSocket, openSocket, type LegReceiver } from './rtp-leg.js';
 import { buildSdp, parseSdp, PT } from './sdp.js';
-import { encodedSignal, expectedSignal, SignalIndex } from './signal.js';
-import { rankTable, type G711Law } from './g711.js';
-import type { Scenario } from './scenario.js';
+import { encodedSignal, expectedSignal, SignalIndex, speechLikePcm } from './signal.js';
+import { alawToLinear, rankTable, ulawToLinear, type G711Law } from './g711.js';
+import type { Codec, Scenario } from './scenario.js';
+import { upsample6Loop, withTail } from './audio.js';
+import { AudioReceiver, LocatePrior, type AudioReference } from './audio-leg.js';
+import { decodeLoop, encodeLoop, OPUS_FRAME } from './opus.js';
 
 export interface Leg {
   socket: dgram.Socket;
   sender: Sender;
-  receiver: Receiver;
+  receiver: LegReceiver;
 }
 
 export interface Call {
@@ -38,21 +41,91 @@ export interface Media {
 }
 
 const mediaCache = new Map<string, Media>();
-export function mediaFor(sc: Scenario): Media {
-  const key = `${sc.callerLaw}-${sc.calleeLaw}`;
+export function mediaFor(sc: { callerCodec: G711Law; calleeCodec: G711Law }): Media {
+  const key = `${sc.callerCodec}-${sc.calleeCodec}`;
   let m = mediaCache.get(key);
   if (!m) {
     m = {
-      callerSignal: Buffer.from(encodedSignal(sc.callerLaw)),
-      calleeSignal: Buffer.from(encodedSignal(sc.calleeLaw)),
-      atCallee: new SignalIndex(expectedSignal(sc.callerLaw, sc.calleeLaw)),
-      atCaller: new SignalIndex(expectedSignal(sc.calleeLaw, sc.callerLaw)),
-      calleeRank: rankTable(sc.calleeLaw),
-      callerRank: rankTable(sc.callerLaw),
+      callerSignal: Buffer.from(encodedSignal(sc.callerCodec)),
+      calleeSignal: Buffer.from(encodedSignal(sc.calleeCodec)),
+      atCallee: new SignalIndex(expectedSignal(sc.callerCodec, sc.calleeCodec)),
+      atCaller: new SignalIndex(expectedSignal(sc.calleeCodec, sc.callerCodec)),
+      calleeRank: rankTable(sc.calleeCodec),
+      callerRank: rankTable(sc.callerCodec),
     };
     mediaCache.set(key, m);
   }
   return m;
+}
+
+/**
+ * What one codec sends and what its receivers compare against, for scenarios with Opus on a side (built
+ * once per codec): the payload loop (G.711 bytes, or 600 pre-encoded 20 ms Opus packets of the same
+ * speech-like signal interpolated to 48 kHz), and the reference — the loop as a decoder outputs it
+ * (for Opus: our own packets decoded, so the encoder's look-ahead is not counted as the server's latency).
+ */
+export interface CodecMedia {
+  signal: Buffer | Buffer[];
+  reference: Float32Array; // 48 kHz, looped, with a tail
+}
+
+const codecCache = new Map<Codec, CodecMedia>();
+/** Reference tail: the longest window located (2 × 200 ms at 8 kHz, in 48 kHz samples) and a margin. */
+const REF_TAIL = 6 * 3200 + 64;
+export function codecMedia(codec: Codec): CodecMedia {
+  let m = codecCache.get(codec);
+  if (m) return m;
+  const pcm8 = speechLikePcm();
+  if (codec === 'opus') {
+    const up = upsample6Loop(pcm8);
+    const pcm48 = Int16Array.from(up, (v) => (v > 32767 ? 32767 : v < -32768 ? -32768 : Math.round(v)));
+    const frames = encodeLoop(pcm48, 32000);
+    m = { signal: frames, reference: withTail(Float32Array.from(decodeLoop(frames)), REF_TAIL) };
+  } else {
+    const bytes = encodedSignal(codec);
+    const lin = linearTable(codec);
+    const decoded = Float32Array.from(bytes.subarray(0, pcm8.length), (b) => lin[b]);
+    m = { signal: Buffer.from(bytes), reference: withTail(upsample6Loop(decoded), REF_TAIL) };
+  }
+  codecCache.set(codec, m);
+  return m;
+}
+
+/** G.711 code → linear sample. */
+export function linearTable(law: G711Law): Float32Array {
+  const f = law === 'PCMA' ? alawToLinear : ulawToLinear;
+  return Float32Array.from({ length: 256 }, (_, b) => f(b));
+}
+
+/** Both legs of a call in a scenario with Opus on a side: senders and AudioReceivers. */
+function transcodedLegs(
+  sc: Scenario,
+  calleePtime: number,
+  sa: dgram.Socket,
+  sb: dgram.Socket,
+  dirs: Directions,
+  priors: { ab: LocatePrior; ba: LocatePrior },
+  decodeOpus: boolean,
+): { caller: Leg; callee: Leg } {
+  const sender = (socket: dgram.Socket, codec: Codec, ptime: number): Sender => {
+    const m = codecMedia(codec);
+    const spp = (8000 * ptime) / 1000;
+    if (codec === 'opus' && ptime !== OPUS_FRAME / 48) throw new Error(`the bench sends Opus in 20 ms frames, not ${ptime} ms`);
+    return new Sender(socket, m.signal, PT[codec], spp, ptime, codec === 'opus' ? OPUS_FRAME : spp);
+  };
+  const receiver = (peer: Sender, peerCodec: Codec, own: Codec, stats: DirectionStats, prior: LocatePrior): AudioReceiver => {
+    const ref: AudioReference = { ref48: codecMedia(peerCodec).reference, table: own === 'opus' ? undefined : linearTable(own) };
+    const decode = own === 'opus' ? (decodeOpus ? 'opus' : 'none') : own === 'PCMA' ? 'alaw' : 'ulaw';
+    return new AudioReceiver(peer, own === 'opus' ? 48000 : 8000, decode, ref, stats, prior);
+  };
+  const sendA = sender(sa, sc.callerCodec, sc.callerPtime);
+  const sendB = sender(sb, sc.calleeCodec, calleePtime);
+  sendA.stats = dirs.ab;
+  sendB.stats = dirs.ba;
+  return {
+    caller: { socket: sa, sender: sendA, receiver: receiver(sendB, sc.calleeCodec, sc.callerCodec, dirs.ba, priors.ba) },
+    callee: { socket: sb, sender: sendB, receiver: receiver(sendA, sc.callerCodec, sc.calleeCodec, dirs.ab, priors.ab) },
+  };
 }
 
 export interface CallSetOptions {
@@ -61,6 +134,8 @@ export interface CallSetOptions {
   calls: number;
   runId: string;
   setupConcurrency?: number;
+  /** Scenarios with Opus: how many calls decode the Opus they receive (the first ones); the rest only count packets. */
+  decodeCalls?: number;
 }
 
 /** Both directions' stats: "a→b" is received by callees (sent by callers). */
@@ -73,6 +148,8 @@ export class CallSet {
   readonly calls: Call[] = [];
   readonly dirs: Directions = { ab: new DirectionStats('a→b'), ba: new DirectionStats('b→a') };
   readonly timerLag = new Histogram(0.05, 20_000); // ms, up to 1 s
+  /** transcoded audio: where the located streams of each direction lay, to narrow the next search */
+  private readonly priors = { ab: new LocatePrior(), ba: new LocatePrior() };
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   setupErrors: string[] = [];
@@ -98,32 +175,39 @@ export class CallSet {
 
   private async setupCall(i: number): Promise<Call> {
     const sc = this.o.scenario;
-    const media = mediaFor(sc);
     const callId = `${this.o.runId}-${i}`;
     const [sa, sb] = await Promise.all([openSocket(), openSocket()]);
     try {
       let calleePtime = sc.calleePtime;
       const signalled = await this.o.signalling.establish(
         callId,
-        buildSdp({ sessionId: 1000 + i, port: sa.address().port, law: sc.callerLaw, ptime: sc.callerPtime }),
+        buildSdp({ sessionId: 1000 + i, port: sa.address().port, codec: sc.callerCodec, ptime: sc.callerPtime }),
         (offerSdp) => {
           const offered = parseSdp(offerSdp);
-          if (!offered.payloadTypes.includes(PT[sc.calleeLaw])) {
-            throw new Error(`offer to callee lacks ${sc.calleeLaw}: m= payload types ${offered.payloadTypes.join(' ')}`);
+          if (!offered.payloadTypes.includes(PT[sc.calleeCodec])) {
+            throw new Error(`offer to callee lacks ${sc.calleeCodec}: m= payload types ${offered.payloadTypes.join(' ')}`);
           }
           calleePtime = offered.ptime ?? sc.calleePtime;
-          return buildSdp({ sessionId: 2000 + i, port: sb.address().port, law: sc.calleeLaw, ptime: calleePtime });
+          return buildSdp({ sessionId: 2000 + i, port: sb.address().port, codec: sc.calleeCodec, ptime: calleePtime });
         },
       );
       const toCallee = parseSdp(signalled.toCallee);
       const toCaller = parseSdp(signalled.toCaller);
-      if (!toCaller.payloadTypes.includes(PT[sc.callerLaw])) {
+      if (!toCaller.payloadTypes.includes(PT[sc.callerCodec])) {
         await signalled.release().catch(() => undefined);
-        throw new Error(`answer to caller lacks ${sc.callerLaw}: m= payload types ${toCaller.payloadTypes.join(' ')}`);
+        throw new Error(`answer to caller lacks ${sc.callerCodec}: m= payload types ${toCaller.payloadTypes.join(' ')}`);
       }
       await Promise.all([connectSocket(sa, toCaller.port, toCaller.address), connectSocket(sb, toCallee.port, toCallee.address)]);
-      const sendA = new Sender(sa, media.callerSignal, PT[sc.callerLaw], (8000 * sc.callerPtime) / 1000, sc.callerPtime);
-      const sendB = new Sender(sb, media.calleeSignal, PT[sc.calleeLaw], (8000 * calleePtime) / 1000, calleePtime);
+      const { callerCodec, calleeCodec } = sc;
+      if (callerCodec === 'opus' || calleeCodec === 'opus') {
+        const legs = transcodedLegs(sc, calleePtime, sa, sb, this.dirs, this.priors, i < (this.o.decodeCalls ?? 8));
+        sa.on('message', (m) => legs.caller.receiver.onMessage(m));
+        sb.on('message', (m) => legs.callee.receiver.onMessage(m));
+        return { callId, signalled, ...legs };
+      }
+      const media = mediaFor({ callerCodec, calleeCodec });
+      const sendA = new Sender(sa, media.callerSignal, PT[callerCodec], (8000 * sc.callerPtime) / 1000, sc.callerPtime);
+      const sendB = new Sender(sb, media.calleeSignal, PT[calleeCodec], (8000 * calleePtime) / 1000, calleePtime);
       sendA.stats = this.dirs.ab;
       sendB.stats = this.dirs.ba;
       const recvB = new Receiver(sendA, media.atCallee, media.calleeRank, this.dirs.ab);

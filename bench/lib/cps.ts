@@ -51,12 +51,12 @@ export async function runCpsStep(server: ServerHandle, o: { scenario: Scenario; 
   const parts0 = partsCpuSeconds(server);
   const gen0 = process.cpuUsage();
   const t0 = performance.now() + 50;
-  const sdp = (port: number, law: Scenario['callerLaw'], ptime: number): string => buildSdp({ sessionId: port, port, law, ptime });
+  const sdp = (port: number, codec: Scenario['callerCodec'], ptime: number): string => buildSdp({ sessionId: port, port, codec, ptime });
   const one = async (k: number): Promise<void> => {
     const t = performance.now();
     try {
       // No media: the discard port (9) in both SDPs; the media servers still allocate and free ports.
-      const call = await signalling.establish(`${o.runId}-${o.rate}-${k}`, sdp(9, o.scenario.callerLaw, o.scenario.callerPtime), () => sdp(9, o.scenario.calleeLaw, o.scenario.calleePtime));
+      const call = await signalling.establish(`${o.runId}-${o.rate}-${k}`, sdp(9, o.scenario.callerCodec, o.scenario.callerPtime), () => sdp(9, o.scenario.calleeCodec, o.scenario.calleePtime));
       setup.add(performance.now() - t);
       await new Promise((r) => setTimeout(r, o.holdMs));
       await call.release();

@@ -5,11 +5,22 @@
  * A step the generator could not drive (invalid) ends the search: the answer is then "at least
  * the last pass", and the limit is the generator's, not the server's.
  */
+import { mosFromR, R_DEFAULT } from './metrics.js';
 import type { StepResult } from './step.js';
 
 export const CRITERIA = { maxLossPct: 0.1, maxJitterMs: 5, minMos: 4.3 } as const;
 
 export type Verdict = 'pass' | 'fail' | 'invalid';
+
+/**
+ * The MOS a step must reach: 4.3, lowered by as much as the codec chain's Ie (--ie) lowers the MOS
+ * ceiling (no loss, no delay) below G.711's 4.41, so the criterion stays "the server costs ≤ 0.11 MOS".
+ */
+export function minMos(r: Pick<StepResult, 'mosCeiling'>): number {
+  const g711 = mosFromR(R_DEFAULT);
+  const drop = r.mosCeiling === undefined ? 0 : g711 - r.mosCeiling;
+  return drop < 0.001 ? CRITERIA.minMos : CRITERIA.minMos - drop;
+}
 
 export function judge(r: StepResult): Verdict {
   if (!r.valid) return 'invalid';
@@ -19,7 +30,7 @@ export function judge(r: StepResult): Verdict {
     r.ba.lossPct < CRITERIA.maxLossPct &&
     r.ab.jitterMeanMs < CRITERIA.maxJitterMs &&
     r.ba.jitterMeanMs < CRITERIA.maxJitterMs &&
-    r.mos >= CRITERIA.minMos;
+    r.mos >= minMos(r);
   return ok ? 'pass' : 'fail';
 }
 

@@ -175,9 +175,13 @@ export function effectiveEquipmentImpairment(ppl: number, ie = G711_IE, bpl = G7
   return ie + ((95 - ie) * p) / (p / burstR + bpl);
 }
 
-export function rFactor(opts: { lossPercent: number; oneWayDelayMs: number; plc?: boolean }): number {
+/**
+ * `ie`: the codec chain's equipment impairment (default G.711's 0). G.107 adds the Ie of codecs in
+ * tandem; G.113 has no value for Opus, see bench/README.md "MOS".
+ */
+export function rFactor(opts: { lossPercent: number; oneWayDelayMs: number; plc?: boolean; ie?: number }): number {
   const bpl = opts.plc === false ? G711_BPL_NO_PLC : G711_BPL_PLC;
-  return R_DEFAULT - delayImpairment(opts.oneWayDelayMs) - effectiveEquipmentImpairment(opts.lossPercent, G711_IE, bpl);
+  return R_DEFAULT - delayImpairment(opts.oneWayDelayMs) - effectiveEquipmentImpairment(opts.lossPercent, opts.ie ?? G711_IE, bpl);
 }
 
 /** G.107 Annex B: R → MOS (CQE). */
@@ -187,6 +191,6 @@ export function mosFromR(r: number): number {
   return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
 }
 
-export function mos(opts: { lossPercent: number; oneWayDelayMs: number; plc?: boolean }): number {
+export function mos(opts: { lossPercent: number; oneWayDelayMs: number; plc?: boolean; ie?: number }): number {
   return mosFromR(rFactor(opts));
 }

@@ -1,5 +1,5 @@
 /** Command line → BenchOptions (an unknown or malformed option is an error that names it). */
-import type { ScenarioName } from './scenario.js';
+import { SCENARIOS, type ScenarioName } from './scenario.js';
 
 export interface BenchOptions {
   server: 'tandem' | 'rtpengine' | 'kamailio-rtpengine';
@@ -21,6 +21,16 @@ export interface BenchOptions {
   json: boolean;
   threads: number;
   plc: boolean;
+  /** E-model equipment impairment of the codec chain (undefined: the scenario's, 0). */
+  ie?: number;
+  /** Scenarios with Opus: calls whose received Opus is decoded and checked. */
+  decodeCalls: number;
+  /** WebRTC call-setup time: this many calls (offer → first decrypted SRTP packet) instead of load steps. */
+  dtlsSetup?: number;
+  /** …and how many of them at a time. */
+  dtlsConcurrency: number;
+  /** --dtls-setup: send ICE=remove on the offer (the usual gateway flags) or leave the key out. */
+  dtlsIce: 'remove' | 'keep';
   ngPort: number;
   portBase: number;
   outDir: string;
@@ -50,6 +60,16 @@ export const HELP = `npm run bench -- [options]
   --pid PID                  process to read CPU/RSS of, with --ng
   --calls 50,100,200         concurrent calls per step (default 100)
   --scenario S               transcode (PCMA↔PCMU, default) | relay (PCMU both) | ptime (20 ms ↔ 30 ms)
+                             | opus (Opus caller ↔ PCMA callee, transcoded both ways)
+  --decode-calls N           opus: how many calls decode the Opus they receive to check it and
+                             measure its latency (default 8; the others count packets only)
+  --ie N                     E-model equipment impairment of the codec chain (default 0; see README)
+  --dtls-setup N             WebRTC call setup instead of load steps: N calls from a browser-like
+                             DTLS-SRTP/ICE offer, timed from the ng offer to the first SRTP packet the
+                             browser decrypts (with --compare rtpengine: both, in alternating rounds)
+  --dtls-concurrency C       --dtls-setup calls in flight at once (default 1: sequential)
+  --dtls-ice remove|keep     --dtls-setup offer flags: ICE=remove (default, as a Kamailio WebRTC
+                             gateway sends) or no ICE key (the server's default)
   --duration S               measured seconds per step (default 10)
   --warmup S                 excluded seconds before each step's window (default 2)
   --compare rtpengine        run every step against Tandem and rtpengine alternately, print ratios
@@ -80,6 +100,9 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     json: false,
     threads: 2,
     plc: true,
+    decodeCalls: 8,
+    dtlsConcurrency: 1,
+    dtlsIce: 'remove',
     ngPort: 19990,
     portBase: 20000,
     outDir: defaultOut,
@@ -158,8 +181,9 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
       }
       case '--scenario': {
         const v = value();
-        if (v !== 'transcode' && v !== 'relay' && v !== 'ptime') throw new Error(`--scenario ${v}: expected transcode, relay or ptime`);
-        o.scenario = v;
+        const name = SCENARIOS.find((x) => x === v);
+        if (name === undefined) throw new Error(`--scenario ${v}: expected ${SCENARIOS.join(', ')}`);
+        o.scenario = name;
         break;
       }
       case '--duration':
@@ -180,6 +204,24 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
       case '--no-plc':
         o.plc = false;
         break;
+      case '--ie':
+        o.ie = num(0, 95);
+        break;
+      case '--decode-calls':
+        o.decodeCalls = num(0, 2000);
+        break;
+      case '--dtls-setup':
+        o.dtlsSetup = num(1, 2000);
+        break;
+      case '--dtls-concurrency':
+        o.dtlsConcurrency = num(1, 50);
+        break;
+      case '--dtls-ice': {
+        const v = value();
+        if (v !== 'remove' && v !== 'keep') throw new Error(`--dtls-ice ${v}: expected remove or keep`);
+        o.dtlsIce = v;
+        break;
+      }
       case '--ng-port':
         o.ngPort = num(1024, 65000);
         break;
@@ -207,6 +249,10 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
   }
   if (o.findMax && !callsGiven) o.calls = [50];
   if (o.ng && o.compare) throw new Error('--ng and --compare cannot be combined: --compare starts both servers itself');
+  if (o.dtlsSetup !== undefined) {
+    if (o.via === 'sip') throw new Error('--dtls-setup runs over ng: not with --via sip');
+    if (o.findMax) throw new Error('--dtls-setup and --find-max are different runs');
+  }
   if (o.via === 'sip') {
     if (o.ng) throw new Error('--via sip starts its systems itself: --ng does not apply');
     if (o.server === 'rtpengine') throw new Error('--via sip: rtpengine has no SIP side; use --server kamailio-rtpengine');

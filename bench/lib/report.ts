@@ -23,17 +23,28 @@ function fmt(v: number | undefined, d: number): string {
   return v === undefined || v === null || !Number.isFinite(v) ? '-' : v.toFixed(d);
 }
 
+/** Transcoded audio (Opus scenarios): median signal-to-distortion ratio of the decoded packets, per direction. */
+const SDR_COL: (typeof COLS)[number] = ['SDR dB', (r) => `${fmt(r.ab.audio?.snrMedianDb, 1)}/${fmt(r.ba.audio?.snrMedianDb, 1)}`];
+
 export function table(rows: StepResult[]): string {
+  let cols: typeof COLS = COLS;
   // The parts of a multi-program system's CPU (Kamailio + rtpengine), only when some row has them.
-  const cols: typeof COLS = rows.some((r) => r.serverCpuParts !== undefined)
-    ? [...COLS.slice(0, 10), ['CPU parts %', (r) => cpuParts(r.serverCpuParts)], ...COLS.slice(10)]
-    : COLS;
+  if (rows.some((r) => r.serverCpuParts !== undefined)) cols = [...cols.slice(0, 10), ['CPU parts %', (r) => cpuParts(r.serverCpuParts)], ...cols.slice(10)];
+  if (rows.some((r) => r.ab.audio !== undefined || r.ba.audio !== undefined)) cols = [...cols.slice(0, 8), SDR_COL, ...cols.slice(8)];
   const cells = [cols.map(([h]) => h), ...rows.map((r) => cols.map(([, f]) => f(r)))];
   const w = cols.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   const line = (row: string[]): string => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   const out = [line(cells[0]), w.map((n) => '-'.repeat(n)).join('  '), ...cells.slice(1).map(line)];
   const notes = rows.filter((r) => !r.valid).map((r) => `INVALID ${r.server} N=${r.calls}: ${r.invalidReason}`);
   out.push('', 'jitter/latency/payload columns: a→b (caller→callee) / b→a. MOS: worse direction (G.107 E-model, see bench/README.md).');
+  const audio = rows.find((r) => r.ab.audio !== undefined || r.ba.audio !== undefined);
+  if (audio) {
+    const dec = (d: StepResult['ab']): string => (d.audio ? `${d.audio.decodedStreams} stream(s)` : 'none');
+    out.push(
+      `transcoded audio: payload ok % = decoded packets correlating ≥ 0.8 with what was sent; SDR = median signal-to-distortion (ρ²/(1−ρ²));`,
+      `  decoded a→b ${dec(audio.ab)}, b→a ${dec(audio.ba)} per step (latency of a direction comes from its decoded streams only); Ie = ${audio.ie}.`,
+    );
+  }
   const g = rows.filter((r) => r.valid).map((r) => r.genPktsPerCpuS);
   if (g.length) out.push(`generator: ${Math.min(...g)}–${Math.max(...g)} packets (sent+received) per CPU-second`);
   return [...out, ...notes].join('\n');

@@ -31,16 +31,22 @@ export class DirectionStats {
   unlocated = 0; // packets whose payload could not be found in the signal
   resyncs = 0;
   unmatched = 0; // located but no send time (too old / from the future)
-  jitterSum = 0; // sum over packets of the running RFC 3550 jitter (samples)
+  jitterSum = 0; // sum over packets of the running RFC 3550 jitter (8 kHz samples)
   jitterN = 0;
   readonly latency = new Histogram(0.01, 200_000); // ms, 10 µs bins up to 2 s
+  // Transcoded audio (audio-leg.ts): packets decoded and compared with what was sent, by correlation.
+  audioChecked = 0;
+  audioOk = 0; // correlation ≥ AUDIO_OK_RHO
+  readonly snrDb = new Histogram(0.1, 600); // dB, 0.1 dB bins up to 60 dB (below 0 dB counts as 0)
 
   constructor(readonly name: string) {}
 
   reset(): void {
     this.sent = this.received = this.rtcp = this.payloadBytes = this.exactBytes = this.nearBytes = 0;
     this.payloadLenSum = this.unlocated = this.resyncs = this.unmatched = this.jitterSum = this.jitterN = 0;
+    this.audioChecked = this.audioOk = 0;
     this.latency.reset();
+    this.snrDb.reset();
   }
 }
 
@@ -51,16 +57,27 @@ export class Sender {
   private seq: number;
   private ts: number;
   private sigOff = 0;
+  private frame = 0;
+  /** RTP timestamp units per packet (spp for G.711; 960 for 20 ms of Opus at its 48 kHz clock). */
+  readonly tsStep: number;
   stats!: DirectionStats;
 
+  /**
+   * `signal`: either one buffer of G.711 bytes (SIGNAL_SAMPLES + tail), `spp` of them per packet, or a
+   * loop of pre-encoded frames (SIGNAL_SAMPLES / spp of them), one per packet, replayed in a circle.
+   * Either way packet k carries the loop's samples [k·spp, (k+1)·spp) at 8 kHz (mod the loop).
+   */
   constructor(
     readonly socket: dgram.Socket,
-    readonly signal: Buffer, // encoded in this leg's codec, SIGNAL_SAMPLES (+ tail) bytes
+    readonly signal: Buffer | readonly Buffer[],
     readonly pt: number,
-    readonly spp: number, // samples (= bytes for G.711) per packet
+    readonly spp: number, // 8 kHz samples of the loop per packet (= bytes for G.711)
     readonly ptimeMs: number,
+    tsStep?: number,
   ) {
-    this.buf = Buffer.alloc(12 + spp);
+    this.tsStep = tsStep ?? spp;
+    const maxPayload = Buffer.isBuffer(signal) ? spp : Math.max(...signal.map((f) => f.length));
+    this.buf = Buffer.alloc(12 + maxPayload);
     this.seq = (Math.random() * 65536) | 0;
     this.ts = (Math.random() * 2 ** 32) >>> 0;
     this.buf[0] = 0x80;
@@ -74,19 +91,39 @@ export class Sender {
     b[2] = this.seq >>> 8;
     b[3] = this.seq & 0xff;
     b.writeUInt32BE(this.ts, 4);
-    this.signal.copy(b, 12, this.sigOff, this.sigOff + this.spp);
     this.sendTimes[this.packets & RING_MASK] = now;
-    this.socket.send(b);
+    const sig = this.signal;
+    if (Buffer.isBuffer(sig)) {
+      sig.copy(b, 12, this.sigOff, this.sigOff + this.spp);
+      this.socket.send(b);
+    } else {
+      const f = sig[this.frame];
+      f.copy(b, 12);
+      this.socket.send(b, 0, 12 + f.length);
+      if (++this.frame === sig.length) this.frame = 0;
+    }
     this.packets++;
     this.stats.sent++;
     this.seq = (this.seq + 1) & 0xffff;
-    this.ts = (this.ts + this.spp) >>> 0;
+    this.ts = (this.ts + this.tsStep) >>> 0;
     this.sigOff += this.spp;
     if (this.sigOff >= SIGNAL_SAMPLES) this.sigOff = 0;
   }
 }
 
-export class Receiver {
+/** What calls.ts and step.ts need of a leg's receiver, whatever it checks. */
+export interface LegReceiver {
+  /** the sender at the other end of this direction */
+  readonly peer: Sender;
+  readonly seq: SeqTracker;
+  measuring: boolean;
+  /** the stream's RFC 3550 interarrival jitter now, in ms */
+  jitterMs(): number;
+  onMessage(msg: Buffer): void;
+  startWindow(): void;
+}
+
+export class Receiver implements LegReceiver {
   readonly seq = new SeqTracker();
   readonly jitter = new JitterEstimator();
   measuring = false;
@@ -101,6 +138,10 @@ export class Receiver {
     readonly rank: Int16Array, // code → level rank, for the within-one-step check
     readonly stats: DirectionStats,
   ) {}
+
+  jitterMs(): number {
+    return this.jitter.jitter / 8;
+  }
 
   private near = (got: number, want: number): boolean => got === want || Math.abs(this.rank[got] - this.rank[want]) <= 1;
 

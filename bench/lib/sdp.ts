@@ -1,10 +1,18 @@
 /** Just enough SDP (RFC 4566) for the bench: build one audio m-line, read back address, port, ptime. */
-import type { G711Law } from './g711.js';
+import type { Codec } from './scenario.js';
 
-export const PT: Record<G711Law, number> = { PCMU: 0, PCMA: 8 };
+/** RTP payload types: G.711's static ones (RFC 3551); Opus on 111, where browsers put it. */
+export const PT: Record<Codec, number> = { PCMU: 0, PCMA: 8, opus: 111 };
 
-export function buildSdp(opts: { sessionId: number; port: number; law: G711Law; ptime: number }): string {
-  const pt = PT[opts.law];
+/** a=rtpmap (and a=fmtp) of a codec; Opus is always `opus/48000/2` in SDP (RFC 7587 §7). */
+function rtpmap(codec: Codec): string[] {
+  const pt = PT[codec];
+  if (codec === 'opus') return [`a=rtpmap:${pt} opus/48000/2`, `a=fmtp:${pt} minptime=10;useinbandfec=1`];
+  return [`a=rtpmap:${pt} ${codec}/8000`];
+}
+
+export function buildSdp(opts: { sessionId: number; port: number; codec: Codec; ptime: number }): string {
+  const pt = PT[opts.codec];
   return (
     [
       'v=0',
@@ -13,7 +21,7 @@ export function buildSdp(opts: { sessionId: number; port: number; law: G711Law; 
       'c=IN IP4 127.0.0.1',
       't=0 0',
       `m=audio ${opts.port} RTP/AVP ${pt}`,
-      `a=rtpmap:${pt} ${opts.law}/8000`,
+      ...rtpmap(opts.codec),
       `a=ptime:${opts.ptime}`,
       'a=sendrecv',
     ].join('\r\n') + '\r\n'

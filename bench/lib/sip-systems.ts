@@ -86,7 +86,7 @@ function watch(child: ChildProcess, name: string): { tail: () => string; exited:
 /** Kamailio's rtpengine flags for a scenario: what a Kamailio user writes for the same job. */
 function kamailioOfferFlags(sc: Scenario): string {
   const f = ['replace-origin', 'replace-session-connection'];
-  if (sc.callerLaw !== sc.calleeLaw) f.push(`codec-mask=${sc.callerLaw}`, `codec-transcode=${sc.calleeLaw}`);
+  if (sc.callerCodec !== sc.calleeCodec) f.push(`codec-mask=${sc.callerCodec}`, `codec-transcode=${sc.calleeCodec}`);
   if (sc.calleePtime !== sc.callerPtime) f.push(`ptime=${sc.calleePtime}`);
   return f.join(' ');
 }
@@ -102,7 +102,7 @@ export async function startSipSystem(o: SipSystemOptions): Promise<ServerHandle>
       `--listen-ng=127.0.0.1:${o.ngPort}`,
       `--listen-sip=udp:127.0.0.1:${o.sipPort}`,
       `--route=sip:127.0.0.1:${o.calleePort}`,
-      `--b-codecs=${o.scenario.calleeLaw}`,
+      `--b-codecs=${o.scenario.calleeCodec}`,
       ...(o.scenario.calleePtime !== o.scenario.callerPtime ? [`--b-ptime=${o.scenario.calleePtime}`] : []),
       `--port-min=${o.portMin}`,
       `--port-max=${o.portMax}`,

@@ -1,5 +1,6 @@
 /** One step: N calls against one server — set up, warm up, measure, tear down — and its result row. */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { AudioReceiver } from './audio-leg.js';
 import { CallSet } from './calls.js';
 import { lossPercent, mos, rFactor } from './metrics.js';
 import { NgClient } from './ng.js';
@@ -57,6 +58,9 @@ export interface DirectionResult {
   unlocated: number;
   resyncs: number;
   rtcp: number;
+  /** Transcoded audio (scenarios with Opus): streams decoded and compared, packets compared, % with
+   * correlation ≥ 0.8 (also in payloadOkPct), signal-to-distortion ratio median and 5th percentile. */
+  audio?: { decodedStreams: number; checked: number; okPct: number; snrMedianDb: number; snrP05Db: number };
   r: number;
   mos: number;
 }
@@ -71,6 +75,9 @@ export interface StepResult {
   ab: DirectionResult;
   ba: DirectionResult;
   mos: number; // worse direction
+  /** the codec chain's equipment impairment Ie used, and the MOS it allows with no loss and no delay */
+  ie: number;
+  mosCeiling: number;
   serverCpuPct?: number;
   /** the parts of serverCpuPct for a multi-program system (kamailio+rtpengine: {kamailio, rtpengine}). */
   serverCpuParts?: Record<string, number>;
@@ -94,6 +101,10 @@ export interface StepOptions {
   durationS: number;
   warmupS: number;
   plc: boolean;
+  /** the codec chain's Ie for the E-model (default 0: G.711; see README "MOS" for Opus) */
+  ie?: number;
+  /** scenarios with Opus: how many calls decode received Opus (default 8) */
+  decodeCalls?: number;
   runId: string;
   progress?: (line: string) => void;
 }
@@ -106,7 +117,8 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
   const signalling = server.signalling !== undefined
     ? await server.signalling(o.scenario.offerFlags)
     : new NgSignalling(new NgClient({ ...server.ng, timeoutMs: 1000, retries: 4 }), o.scenario.offerFlags);
-  const set = new CallSet({ signalling, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}` });
+  const set = new CallSet({ signalling, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}`, decodeCalls: o.decodeCalls });
+  const ie = o.ie ?? 0;
   try {
     await set.setup();
     if (set.calls.length === 0) throw new Error(`no call could be set up on ${server.name}: ${set.setupErrors.slice(0, 3).join('; ')}`);
@@ -139,8 +151,8 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     set.stopWindow();
     loop.disable();
 
-    const ab = direction(set.dirs.ab, set, 'ab', senderBase, o.plc);
-    const ba = direction(set.dirs.ba, set, 'ba', senderBase, o.plc);
+    const ab = direction(set.dirs.ab, set, 'ab', senderBase, o.plc, ie);
+    const ba = direction(set.dirs.ba, set, 'ba', senderBase, o.plc, ie);
     const genCpuS = (gen.user + gen.system) / 1e6;
     const genCpuPct = (100 * genCpuS) / wallS;
     const serverCpuPct = srvCpu0 !== undefined && srvCpu1 !== undefined ? (100 * (srvCpu1 - srvCpu0)) / wallS : undefined;
@@ -160,6 +172,8 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       ab,
       ba,
       mos: Math.min(ab.mos, ba.mos),
+      ie,
+      mosCeiling: round(mos({ lossPercent: 0, oneWayDelayMs: 0, ie }), 3),
       serverCpuPct: serverCpuPct === undefined ? undefined : round(serverCpuPct, 1),
       serverCpuParts: partsCpuPct(parts0, parts1, wallS),
       cpuPerCallPct: serverCpuPct === undefined ? undefined : round(serverCpuPct / set.calls.length, 3),
@@ -181,7 +195,8 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
   }
 }
 
-function direction(d: DirectionStats, set: CallSet, which: 'ab' | 'ba', base: Map<object, number>, plc: boolean): DirectionResult {
+function direction(d: DirectionStats, set: CallSet, which: 'ab' | 'ba', base: Map<object, number>, plc: boolean, ie: number): DirectionResult {
+  let decodedStreams = 0;
   let expected = 0;
   let lost = 0;
   let duplicates = 0;
@@ -202,12 +217,23 @@ function direction(d: DirectionStats, set: CallSet, which: 'ab' | 'ba', base: Ma
     }
     duplicates += t.duplicates;
     reordered += t.reordered;
-    jitterMax = Math.max(jitterMax, recv.jitter.jitter);
+    jitterMax = Math.max(jitterMax, recv.jitterMs());
+    if (recv instanceof AudioReceiver && recv.decode !== 'none') decodedStreams++;
   }
   const lossPct = lossPercent(expected, lost);
   const latencyMedianMs = d.latency.quantile(0.5);
   const oneWay = Number.isFinite(latencyMedianMs) ? latencyMedianMs : 0;
-  const r = rFactor({ lossPercent: lossPct, oneWayDelayMs: oneWay, plc });
+  const r = rFactor({ lossPercent: lossPct, oneWayDelayMs: oneWay, plc, ie });
+  const audio =
+    d.audioChecked > 0 || decodedStreams > 0
+      ? {
+          decodedStreams,
+          checked: d.audioChecked,
+          okPct: round(d.audioChecked ? (100 * d.audioOk) / d.audioChecked : NaN, 3),
+          snrMedianDb: round(d.snrDb.quantile(0.5), 1),
+          snrP05Db: round(d.snrDb.quantile(0.05), 1),
+        }
+      : undefined;
   return {
     sent: d.sent,
     received: d.received,
@@ -217,18 +243,19 @@ function direction(d: DirectionStats, set: CallSet, which: 'ab' | 'ba', base: Ma
     duplicates,
     reordered,
     jitterMeanMs: round(d.jitterN ? d.jitterSum / d.jitterN / 8 : NaN, 3),
-    jitterMaxMs: round(jitterMax / 8, 3),
+    jitterMaxMs: round(jitterMax, 3),
     latencyMedianMs: round(latencyMedianMs, 3),
     latencyP99Ms: round(d.latency.quantile(0.99), 3),
     latencyMeanMs: round(d.latency.mean, 3),
     payloadLenMean: round(d.received ? d.payloadLenSum / d.received : NaN, 1),
     payloadExactPct: round(d.payloadBytes ? (100 * d.exactBytes) / d.payloadBytes : NaN, 3),
-    payloadOkPct: round(d.payloadBytes ? (100 * (d.exactBytes + d.nearBytes)) / d.payloadBytes : NaN, 3),
+    payloadOkPct: audio ? audio.okPct : round(d.payloadBytes ? (100 * (d.exactBytes + d.nearBytes)) / d.payloadBytes : NaN, 3),
     unlocated: d.unlocated,
     resyncs: d.resyncs,
     rtcp: d.rtcp,
+    audio,
     r: round(r, 2),
-    mos: round(mos({ lossPercent: lossPct, oneWayDelayMs: oneWay, plc }), 3),
+    mos: round(mos({ lossPercent: lossPct, oneWayDelayMs: oneWay, plc, ie }), 3),
   };
 }
 

@@ -21,3 +21,24 @@ describe('bench options: --via sip', () => {
     expect(() => parse('--via sip --cps 0')).toThrow(/--cps 0/);
   });
 });
+
+describe('bench options: the opus scenario', () => {
+  it('parses --scenario opus, --ie and --decode-calls', () => {
+    expect(parse('--scenario opus --ie 5 --decode-calls 4')).toMatchObject({ scenario: 'opus', ie: 5, decodeCalls: 4 });
+    expect(parse('--scenario opus')).toMatchObject({ scenario: 'opus', decodeCalls: 8 });
+    expect(parse('').ie).toBeUndefined();
+    expect(() => parse('--scenario g729')).toThrow(/transcode, relay, ptime, opus/);
+    expect(() => parse('--ie 120')).toThrow(/--ie 120/);
+  });
+});
+
+describe('bench options: --dtls-setup', () => {
+  it('parses the WebRTC setup options and refuses them where they mean nothing', () => {
+    expect(parse('--dtls-setup 40 --dtls-concurrency 4 --dtls-ice keep --compare rtpengine')).toMatchObject({ dtlsSetup: 40, dtlsConcurrency: 4, dtlsIce: 'keep', compare: 'rtpengine' });
+    expect(parse('')).toMatchObject({ dtlsConcurrency: 1, dtlsIce: 'remove' });
+    expect(parse('').dtlsSetup).toBeUndefined();
+    expect(() => parse('--dtls-setup 5 --via sip')).toThrow(/not with --via sip/);
+    expect(() => parse('--dtls-setup 5 --find-max')).toThrow(/--find-max/);
+    expect(() => parse('--dtls-ice maybe')).toThrow(/remove or keep/);
+  });
+});
