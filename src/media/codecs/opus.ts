@@ -8,8 +8,12 @@ import { TandemError } from '../../common/errors.js';
  */
 interface OpusEncoder {
   encode(pcm: ArrayBufferView): Uint8Array;
-  bitrate: number;
+  /** opus_encoder_ctl: a request with an argument sets, without one gets. */
+  ctl(request: number, value?: number): number;
 }
+/** libopus's opus_defines.h. */
+const OPUS_SET_BITRATE_REQUEST = 4002;
+const OPUS_GET_BITRATE_REQUEST = 4003;
 interface OpusDecoder {
   decode(packet: ArrayBufferView): Uint8Array;
 }
@@ -38,7 +42,13 @@ export class OpusEncoderStream {
   private readonly enc: OpusEncoder;
   constructor(bitrate = 32000) {
     this.enc = new (opus().Encoder)({ channels: 1, sample_rate: 48000, application: 'voip' });
-    this.enc.bitrate = bitrate;
+    // The wasm build's Encoder has no `bitrate` property (assigning one does nothing, and libopus
+    // then picks ~51 kb/s for mono voice): the rate goes through opus_encoder_ctl.
+    this.enc.ctl(OPUS_SET_BITRATE_REQUEST, bitrate);
+  }
+  /** The bit rate libopus is set to, as it reports it. */
+  get bitrate(): number {
+    return this.enc.ctl(OPUS_GET_BITRATE_REQUEST);
   }
   /** 960 samples (20 ms at 48 kHz) → one Opus packet. */
   encode(pcm: Int16Array): Buffer {

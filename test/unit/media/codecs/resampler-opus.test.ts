@@ -72,6 +72,17 @@ describe('Opus (libopus via wasm)', () => {
     expect(bytes / 25).toBeLessThan(120);
   });
 
+  it('encodes at the bit rate asked for (32 kb/s ≈ 80 bytes per 20 ms frame of voice-band audio)', () => {
+    const enc = new OpusEncoderStream(32000);
+    expect(enc.bitrate).toBe(32000);
+    let bytes = 0;
+    for (let k = 0; k < 50; k++) bytes += enc.encode(tone(440 + (k % 5) * 200, 48000, OPUS_FRAME_SAMPLES, 8000, k * OPUS_FRAME_SAMPLES)).length;
+    // 1 s of audio: 4000 bytes at 32 kb/s; libopus's VBR stays near it (it used ~6400 at its default).
+    expect(bytes).toBeGreaterThan(2800);
+    expect(bytes).toBeLessThan(4800);
+    expect(new OpusEncoderStream(16000).bitrate).toBe(16000);
+  });
+
   it('a garbage packet is a CODEC error, not a crash', () => {
     const dec = new OpusDecoderStream();
     let err: unknown;
