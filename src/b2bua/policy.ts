@@ -155,6 +155,8 @@ export function offerMediaOptions(policy: CallPolicy, dir: Direction, offererAls
     if (receiver.ice === 'lite') o.ice = 'force';
     else if (receiver.ice === 'remove') o.ice = 'remove';
   }
+  // A leg with `ice: remove` gets no ICE in answers to its own offers either.
+  if (offerer.ice === 'remove') o.rejectIce = true;
   if (receiver.ptime !== undefined) o.ptime = receiver.ptime;
   if (offerer.ptime !== undefined) o.ptimeReverse = offerer.ptime;
   return o;

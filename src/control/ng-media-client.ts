@@ -105,6 +105,7 @@ export function optionsDict(o: MediaOptions): BDict {
   if (o.portLatching) flags.push('port-latching');
   if (o.generateMid) flags.push('generate-mid');
   if (o.noRtcpAttribute) flags.push('no-rtcp-attribute');
+  if (o.rejectIce === true) flags.push('reject-ICE');
   if (flags.length > 0) d.flags = flags;
   const replace: string[] = [];
   if (o.replaceOrigin) replace.push('origin');

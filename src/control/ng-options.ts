@@ -109,6 +109,7 @@ const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
   'loop-protect': () => undefined,
   'no-rtcp-attribute': (o) => { o.noRtcpAttribute = true; },
   'generate-mid': (o) => { o.generateMid = true; },
+  'reject-ice': (o) => { o.rejectIce = true; },
   // rtpengine's alias for talking to a browser (ng_control_protocol.md, `WebRTC`); trickle ICE is
   // left out: Tandem lists its one candidate up front and ends the list.
   webrtc: (o) => {

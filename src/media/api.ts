@@ -32,7 +32,10 @@ export interface MediaOptions {
   ptime?: number;
   ptimeReverse?: number;
   mediaEcho?: MediaEchoMode;
+  /** ICE toward the recipient of this SDP (rtpengine's `ICE` key). */
   ice?: IceMode;
+  /** `reject ICE` on an offer: no ICE toward the offerer either (ICE=remove strips only the offer). */
+  rejectIce?: boolean;
   rtcpMux: RtcpMuxMode[];
   /** Use the SDP's addresses as given (default behaviour; the flag is accepted for compatibility). */
   trustAddress: boolean;

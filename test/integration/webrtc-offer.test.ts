@@ -89,19 +89,27 @@ describe('WebRTC offer ↔ plain SIP phone', () => {
     expect(toBrowser).toMatch(/^a=candidate:1 1 UDP \d+ 127\.0\.0\.1 \d+ typ host\r$/m);
   });
 
-  it('without ICE=force on the answer, ICE removed on the offer stays removed toward the browser', async () => {
+  it('ICE=remove on the offer strips ICE toward the recipient only; `reject ICE` (or ICE=remove on the answer) removes it toward the offerer', async () => {
     const browserOffer = [
       'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40600 RTP/AVP 0',
       'a=ice-ufrag:Kq9f', 'a=ice-pwd:p7A7uD2g8p4Sk3Qm1HcV9Xy2', 'a=candidate:1 1 udp 2122260223 127.0.0.1 40600 typ host', '',
     ].join('\r\n');
-    const offer = await ng.request({ command: 'offer', 'call-id': 'webrtc-3', 'from-tag': 'a', sdp: browserOffer, ICE: 'remove' });
-    expect(offer.result).toBe('ok');
-    const answer = await ng.request({
-      command: 'answer', 'call-id': 'webrtc-3', 'from-tag': 'a', 'to-tag': 'b',
-      sdp: ['v=0', 'o=b 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40700 RTP/AVP 0', ''].join('\r\n'),
-    });
-    expect(answer.result).toBe('ok');
-    expect(String(answer.sdp)).not.toMatch(/a=ice-|a=candidate/);
+    const phoneAnswer = ['v=0', 'o=b 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40700 RTP/AVP 0', ''].join('\r\n');
+    const run = async (callId: string, offerExtra: Record<string, unknown>, answerExtra: Record<string, unknown>): Promise<{ toPhone: string; toBrowser: string }> => {
+      const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: browserOffer, ICE: 'remove', ...offerExtra });
+      expect(offer.result).toBe('ok');
+      const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: phoneAnswer, ...answerExtra });
+      expect(answer.result).toBe('ok');
+      return { toPhone: String(offer.sdp), toBrowser: String(answer.sdp) };
+    };
+    const plain = await run('webrtc-3', {}, {});
+    expect(plain.toPhone).not.toMatch(/a=ice-|a=candidate/);
+    expect(plain.toBrowser).toMatch(/^a=ice-lite\r$/m);
+    expect(plain.toBrowser).toMatch(/^a=candidate:1 1 UDP \d+ 127\.0\.0\.1 \d+ typ host\r$/m);
+    for (const [id, offerExtra, answerExtra] of [['webrtc-4', { flags: ['reject-ICE'] }, {}], ['webrtc-5', {}, { ICE: 'remove' }]] as const) {
+      const r = await run(id, offerExtra, answerExtra);
+      expect(r.toBrowser, id).not.toMatch(/a=ice-|a=candidate/);
+    }
   });
 });
 

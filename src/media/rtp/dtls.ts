@@ -97,6 +97,15 @@ function werift(): WeriftDtls {
   return lib;
 }
 
+/**
+ * Loads werift and patches its flight timer now. A worker calls it before it reports ready: loading
+ * werift's module graph takes a few hundred ms, which the first DTLS call would otherwise wait for
+ * inside its ng offer or answer.
+ */
+export function preloadDtls(): void {
+  werift();
+}
+
 export interface DtlsCertificate {
   certPem: string;
   keyPem: string;

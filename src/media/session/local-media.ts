@@ -608,7 +608,9 @@ function iceCredentials(): { ufrag: string; pwd: string } {
  */
 function iceOffer(sdp: ParsedSdp, m: ParsedSdp['session']['media'][number], media: CallMedia, offerSide: Side, answerSide: Side, o: MediaOptions): { ice?: { ufrag: string; pwd: string } } {
   const offererDoesIce = m.iceUfrag !== undefined || sdp.session.iceUfrag !== undefined;
-  media.ice[offerSide] = offererDoesIce && o.ice !== 'remove' ? (media.ice[offerSide] ?? iceCredentials()) : undefined;
+  // ICE=remove strips ICE from the offer going on; the offerer, if it does ICE, is still answered as
+  // a lite agent unless the offer says `reject ICE` (rtpengine's split between the two).
+  media.ice[offerSide] = offererDoesIce && o.rejectIce !== true ? (media.ice[offerSide] ?? iceCredentials()) : undefined;
   media.ice[answerSide] = o.ice === 'force' || o.ice === 'lite' ? (media.ice[answerSide] ?? iceCredentials()) : undefined;
   return media.ice[answerSide] !== undefined ? { ice: media.ice[answerSide] } : {};
 }

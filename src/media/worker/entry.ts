@@ -4,6 +4,7 @@ import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest, Bridg
 import { MediaBridge } from './bridge.js';
 import { WorkerClock } from './clock.js';
 import { warmUpCodecs } from './opus-transcode.js';
+import { preloadDtls } from '../rtp/dtls.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -100,6 +101,14 @@ try {
 } catch (err) {
   // G.711 relaying and transcoding do not need Opus: say so and take calls anyway.
   log.warn({ err: String(err) }, 'Opus codec warm-up failed; Opus transcoding will fail per call');
+}
+
+try {
+  const t0 = performance.now();
+  preloadDtls();
+  log.debug({ ms: Math.round((performance.now() - t0) * 10) / 10 }, 'DTLS loaded');
+} catch (err) {
+  log.warn({ err: String(err) }, 'DTLS (werift) failed to load; DTLS-SRTP calls will fail');
 }
 
 post({ kind: 'ready' });

@@ -110,5 +110,10 @@ describe('srtp / ice per leg → the SDP each leg gets', () => {
     expect(offererStrips(policy({ codecs: ['PCMU'] }), 'b-to-a', ['PCMA', 'telephone-event'])).toEqual([]);
     expect(offererStrips(policy({ codecs: ['PCMU'] }), 'b-to-a', ['PCMA', 'PCMU'])).toEqual(['PCMA']);
   });
+
+  it('ice remove on the offering leg: no ICE in the answer to it either (reject ICE)', () => {
+    expect(offerMediaOptions(policy({}, { ice: 'remove' }), 'a-to-b').rejectIce).toBe(true);
+    expect(offerMediaOptions(policy({ ice: 'remove' }), 'a-to-b').rejectIce).toBeUndefined();
+  });
 });
 

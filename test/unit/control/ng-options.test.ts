@@ -98,6 +98,16 @@ describe('ng options', () => {
     expect(() => read({ DTLS: 'sideways' })).toThrow(/DTLS/);
   });
 
+  it('`reject ICE` (flag, any spelling) is kept apart from ICE=remove', () => {
+    for (const flag of ['reject-ICE', 'reject ICE', 'reject_ice']) {
+      const { options, warnings } = read({ flags: [flag], ICE: 'remove' });
+      expect(warnings).toEqual([]);
+      expect(options.rejectIce).toBe(true);
+      expect(options.ice).toBe('remove');
+    }
+    expect(read({ ICE: 'remove' }).options.rejectIce).toBeUndefined();
+  });
+
   it('WebRTC stands for what a browser needs (rtpengine\'s alias): DTLS profile, ICE, rtcp-mux, mid, no SDES', () => {
     const { options, warnings } = read({ flags: ['WebRTC'] });
     expect(warnings).toEqual([]);
