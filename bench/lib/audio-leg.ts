@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { locateInLoop, ncc, nccToSnrDb, type Located } from './audio.js';
 import { JitterEstimator, SeqTracker } from './metrics.js';
 import { OpusStreamDecoder } from './opus.js';
-import { RING, type DirectionStats, type LegReceiver, type Sender } from './rtp-leg.js';
+import { RING, rtpPayloadStart, type DirectionStats, type LegReceiver, type Sender } from './rtp-leg.js';
 import { SIGNAL_SAMPLES } from './signal.js';
 
 /** Correlation at or above which a packet's audio counts as intact (≈ 4.4 dB SDR; Opus at 32 kb/s gives ~0.95–0.99). */
@@ -163,17 +163,9 @@ export class AudioReceiver implements LegReceiver {
 
   onMessage(msg: Buffer): void {
     const now = performance.now();
-    const len = msg.length;
-    if (len < 12 || msg[0] >> 6 !== 2) return;
-    const pt = msg[1] & 0x7f;
-    if (pt >= 72 && pt <= 76) {
-      this.stats.rtcp++;
-      return;
-    }
-    let hdr = 12 + (msg[0] & 0x0f) * 4;
-    if (msg[0] & 0x10) hdr += 4 + 4 * ((msg[hdr + 2] << 8) | msg[hdr + 3]);
-    const plen = len - hdr - (msg[0] & 0x20 ? msg[len - 1] : 0);
-    if (plen <= 0) return;
+    const hdr = rtpPayloadStart(msg, this.stats);
+    if (hdr < 0) return;
+    const plen = msg.length - hdr - (msg[0] & 0x20 ? msg[msg.length - 1] : 0);
     const seq = (msg[2] << 8) | msg[3];
     const ts = msg.readUInt32BE(4);
     const st = this.stats;

@@ -15,6 +15,28 @@ import { performance } from 'node:perf_hooks';
 import { Histogram, JitterEstimator, SeqTracker } from './metrics.js';
 import { SIGNAL_SAMPLES, type SignalIndex } from './signal.js';
 
+/**
+ * Where an arriving datagram's RTP payload starts (after CSRCs and a header extension), or -1 for
+ * something that is not RTP media: too short, not version 2, RTCP muxed on the port (PT 200–204 with
+ * the marker bit, RFC 5761 §4; counted in `stats.rtcp`), or an empty payload after padding.
+ */
+export function rtpPayloadStart(msg: Buffer, stats: { rtcp: number }): number {
+  const len = msg.length;
+  if (len < 12 || msg[0] >> 6 !== 2) return -1;
+  const pt = msg[1] & 0x7f;
+  if (pt >= 72 && pt <= 76) {
+    stats.rtcp++;
+    return -1;
+  }
+  let hdr = 12 + (msg[0] & 0x0f) * 4;
+  if (msg[0] & 0x10) {
+    if (hdr + 4 > len) return -1;
+    hdr += 4 + 4 * ((msg[hdr + 2] << 8) | msg[hdr + 3]);
+  }
+  const plen = len - hdr - (msg[0] & 0x20 ? msg[len - 1] : 0);
+  return plen > 0 ? hdr : -1;
+}
+
 /** Send times kept per leg: 2^9 packets = 10 s at 20 ms, far more than any latency we accept. */
 const RING = 512;
 const RING_MASK = RING - 1;
@@ -147,18 +169,9 @@ export class Receiver implements LegReceiver {
 
   onMessage(msg: Buffer): void {
     const now = performance.now();
-    const len = msg.length;
-    if (len < 12 || msg[0] >> 6 !== 2) return;
-    const pt = msg[1] & 0x7f;
-    if (pt >= 72 && pt <= 76) {
-      // RTCP SR/RR/SDES/BYE/APP (PT 200–204 with the marker bit): RFC 5761 §4
-      this.stats.rtcp++;
-      return;
-    }
-    let hdr = 12 + (msg[0] & 0x0f) * 4;
-    if (msg[0] & 0x10) hdr += 4 + 4 * ((msg[hdr + 2] << 8) | msg[hdr + 3]);
-    const plen = len - hdr - (msg[0] & 0x20 ? msg[len - 1] : 0);
-    if (plen <= 0) return;
+    const hdr = rtpPayloadStart(msg, this.stats);
+    if (hdr < 0) return;
+    const plen = msg.length - hdr - (msg[0] & 0x20 ? msg[msg.length - 1] : 0);
     const seq = (msg[2] << 8) | msg[3];
     const ts = msg.readUInt32BE(4);
     const st = this.stats;
