@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { pino } from 'pino';
 import { startTandem, type RunningTandem } from '../../src/main.js';
 import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
@@ -19,6 +20,34 @@ export async function startTestTandem(over: Partial<TandemConfig> = {}): Promise
     async close() {
       ng.close();
       await t.close();
+    },
+  };
+}
+
+export type TestTandem = Awaited<ReturnType<typeof startTestTandem>>;
+
+/**
+ * One Tandem for a whole test file: started before its first test, closed after its last. Read
+ * `.ng` and `.env` inside tests (they throw before the start).
+ */
+export function tandemPerFile(over: Partial<TandemConfig> = {}): { readonly env: TestTandem; readonly ng: RawNg } {
+  let env: TestTandem | undefined;
+  beforeAll(async () => {
+    env = await startTestTandem(over);
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+  const started = (): TestTandem => {
+    if (env === undefined) throw new Error('the test Tandem is not started yet');
+    return env;
+  };
+  return {
+    get env() {
+      return started();
+    },
+    get ng() {
+      return started().ng;
     },
   };
 }

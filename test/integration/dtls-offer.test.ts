@@ -1,8 +1,7 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
-import { RawNg } from '../helpers/ng.js';
-import { startTestTandem } from '../helpers/tandem.js';
+import { tandemPerFile } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { WebRtcPeer } from '../helpers/webrtc-peer.js';
 import { SrtpContext } from '../../src/media/rtp/srtp.js';
@@ -13,14 +12,8 @@ import { createDtlsCertificate } from '../../src/media/rtp/dtls.js';
  * transport-protocol UDP/TLS/RTP/SAVPF), an offer a browser accepts. The browser is werift's
  * RTCPeerConnection (full ICE agent + DTLS + SRTP), talking to Tandem's ICE-lite port on loopback.
  */
-let env: Awaited<ReturnType<typeof startTestTandem>>;
-let ng: RawNg;
+const tandem = tandemPerFile();
 let n = 0;
-beforeAll(async () => {
-  env = await startTestTandem();
-  ng = env.ng;
-});
-afterAll(() => env.close());
 
 // The phone signals its SSRC: werift routes received RTP by signalled SSRC only (a browser also
 // takes an unsignalled one on a single m= line); Tandem passes the line and the SSRC through.
@@ -28,7 +21,7 @@ const PHONE_SSRC = 0x1234;
 const pcma = (port: number): string => sdpFor({ port, pts: [8], rtpmaps: ['8 PCMA/8000'], extra: [`a=ssrc:${PHONE_SSRC} cname:phone`] });
 
 async function ok(msg: Record<string, unknown>): Promise<string> {
-  const r = await ng.request(msg as never);
+  const r = await tandem.ng.request(msg as never);
   expect(r.result, String(r['error-reason'])).toBe('ok');
   return String(r.sdp);
 }
@@ -136,7 +129,7 @@ describe('plain RTP offerer → DTLS-SRTP answerer (Tandem offers DTLS)', () => 
     const active = await ok({ command: 'offer', 'call-id': `dtls-offer-${++n}`, 'from-tag': 'a', sdp: pcma(phone.port), 'transport-protocol': 'UDP/TLS/RTP/SAVPF', flags: ['DTLS-active'] });
     expect(active).toMatch(/^a=setup:active\r?$/m);
     // DTLS=off: no DTLS, so a UDP/TLS profile cannot be offered.
-    const off = await ng.request({ command: 'offer', 'call-id': `dtls-offer-${++n}`, 'from-tag': 'a', sdp: pcma(phone.port), 'transport-protocol': 'UDP/TLS/RTP/SAVPF', DTLS: 'off' });
+    const off = await tandem.ng.request({ command: 'offer', 'call-id': `dtls-offer-${++n}`, 'from-tag': 'a', sdp: pcma(phone.port), 'transport-protocol': 'UDP/TLS/RTP/SAVPF', DTLS: 'off' });
     expect([off.result, String(off['error-reason'])]).toEqual(['error', expect.stringMatching(/DTLS=off/)]);
     phone.close();
   });
@@ -164,7 +157,7 @@ describe('plain RTP offerer → DTLS-SRTP answerer (Tandem offers DTLS)', () => 
     const callId = `dtls-offer-${++n}`;
     await ok({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: pcma(phone.port), 'transport-protocol': 'UDP/TLS/RTP/SAVPF' });
     const answer = sdpFor({ port: 40400, pts: [8], rtpmaps: ['8 PCMA/8000'], extra: ['a=setup:active'] }).replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
-    const r = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: answer });
+    const r = await tandem.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: answer });
     expect(r.result).toBe('error');
     expect(String(r['error-reason'])).toMatch(/fingerprint/);
     phone.close();
@@ -301,7 +294,7 @@ describe('the answer\'s fingerprint', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(bad.phone.received).toHaveLength(0);
     expect(bad.peer.media).toHaveLength(0);
-    const q = await ng.request({ command: 'query', 'call-id': badId });
+    const q = await tandem.ng.request({ command: 'query', 'call-id': badId });
     expect(JSON.stringify(q)).toMatch(/"errors":4/);
     for (const c of [bad, fine]) {
       c.phone.close();

@@ -1,8 +1,7 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
-import { RawNg } from '../helpers/ng.js';
-import { startTestTandem } from '../helpers/tandem.js';
+import { tandemPerFile } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { SrtpContext } from '../../src/media/rtp/srtp.js';
 import { createDtlsCertificate } from '../../src/media/rtp/dtls.js';
@@ -22,13 +21,7 @@ interface Client {
 }
 const { DtlsClient } = requireCjs('werift') as { DtlsClient: new (o: object) => Client };
 
-let env: Awaited<ReturnType<typeof startTestTandem>>;
-let ng: RawNg;
-beforeAll(async () => {
-  env = await startTestTandem();
-  ng = env.ng;
-});
-afterAll(() => env.close());
+const tandem = tandemPerFile();
 
 async function browserSocket(): Promise<{ sock: dgram.Socket; port: number; got: Buffer[] }> {
   const sock = dgram.createSocket('udp4');
@@ -59,11 +52,11 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     const b = await browserSocket();
     const plain = await RtpPeer.open();
     const offerSdp = sdpFor({ port: b.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: ['a=rtcp-mux', `a=fingerprint:${cert.fingerprint}`, 'a=setup:actpass'] }).replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
-    const offer = await ng.request({ command: 'offer', 'call-id': 'dtls-1', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': 'dtls-1', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
     expect(offer.result, String(offer['error-reason'])).toBe('ok');
     expect(String(offer.sdp)).toMatch(/^m=audio \d+ RTP\/AVP 0/m);
     expect(String(offer.sdp)).not.toMatch(/a=fingerprint|a=setup/);
-    const answer = await ng.request({ command: 'answer', 'call-id': 'dtls-1', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': 'dtls-1', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
     expect(answer.result, String(answer['error-reason'])).toBe('ok');
     const toBrowser = String(answer.sdp);
     expect(toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 0/m);
@@ -103,8 +96,8 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     const b = await browserSocket();
     const plain = await RtpPeer.open();
     const offerSdp = sdpFor({ port: b.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: ['a=rtcp-mux', `a=fingerprint:${other.fingerprint}`, 'a=setup:actpass'] }).replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
-    const offer = await ng.request({ command: 'offer', 'call-id': 'dtls-2', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
-    const answer = await ng.request({ command: 'answer', 'call-id': 'dtls-2', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': 'dtls-2', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': 'dtls-2', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
     expect([offer.result, answer.result]).toEqual(['ok', 'ok']);
     const port = mediaTarget(String(answer.sdp)).port;
     const client = dtlsClient(b.sock, port, cert, []);
@@ -126,8 +119,8 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     const b = await browserSocket();
     const plain = await RtpPeer.open();
     const offerSdp = sdpFor({ port: b.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: ['a=rtcp-mux', `a=fingerprint:${cert.fingerprint}`, 'a=setup:actpass', 'a=ice-ufrag:grbg', 'a=ice-pwd:garbagegarbagegarbage12'] }).replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
-    const offer = await ng.request({ command: 'offer', 'call-id': 'dtls-3', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
-    const answer = await ng.request({ command: 'answer', 'call-id': 'dtls-3', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': 'dtls-3', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': 'dtls-3', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
     expect([offer.result, answer.result]).toEqual(['ok', 'ok']);
     const port = mediaTarget(String(answer.sdp)).port;
     const send = (m: Buffer): Promise<void> => new Promise((r) => b.sock.send(m, port, '127.0.0.1', () => r()));
@@ -178,7 +171,7 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     expect(atPlain.subarray(12)).toEqual(p);
     // None of the junk reached the plain side, and it shows as errors on the call.
     expect(plain.received).toHaveLength(1);
-    const q = await ng.request({ command: 'query', 'call-id': 'dtls-3' });
+    const q = await tandem.ng.request({ command: 'query', 'call-id': 'dtls-3' });
     expect(q.result).toBe('ok');
     expect(JSON.stringify(q)).toMatch(/"errors":[1-9]/);
     client.close();

@@ -1,7 +1,6 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import type { BDict } from '../../src/control/bencode.js';
-import { RawNg } from '../helpers/ng.js';
-import { startTestTandem } from '../helpers/tandem.js';
+import { tandemPerFile } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { OpusEncoderStream } from '../../src/media/codecs/opus.js';
 import { encodeAlaw } from '../../src/media/codecs/g711.js';
@@ -13,13 +12,7 @@ import { tone } from '../helpers/audio.js';
  * timeline, durations scaled by the clock ratio, one sequence with the audio, audio held back
  * during the event (rtpengine's default when transcoding).
  */
-let env: Awaited<ReturnType<typeof startTestTandem>>;
-let ng: RawNg;
-beforeAll(async () => {
-  env = await startTestTandem();
-  ng = env.ng;
-});
-afterAll(() => env.close());
+const tandem = tandemPerFile();
 
 /** event, E|R|volume, duration (RFC 4733 §2.3). */
 const ev = (event: number, duration: number, end = false, volume = 10): Buffer =>
@@ -86,7 +79,7 @@ describe('DTMF across Opus (48 kHz) ↔ PCMA (8 kHz)', () => {
   it('negotiates telephone-event at each side’s clock and converts events both ways', async () => {
     const browser = await RtpPeer.open();
     const phone = await RtpPeer.open();
-    const offer = await ng.request({
+    const offer = await tandem.ng.request({
       command: 'offer', 'call-id': 'dtmf-1', 'from-tag': 'browser',
       sdp: sdpFor({ port: browser.port, pts: [111, 110], rtpmaps: ['111 opus/48000/2', '110 telephone-event/48000'], extra: ['a=fmtp:111 minptime=10;useinbandfec=1', 'a=fmtp:110 0-16'] }),
       codec: { mask: ['opus'], transcode: ['PCMA'] },
@@ -98,7 +91,7 @@ describe('DTMF across Opus (48 kHz) ↔ PCMA (8 kHz)', () => {
     expect(toPhone).toMatch(/^a=fmtp:96 0-16\r$/m);
     expect(toPhone).not.toMatch(/48000/);
 
-    const answer = await ng.request({
+    const answer = await tandem.ng.request({
       command: 'answer', 'call-id': 'dtmf-1', 'from-tag': 'browser', 'to-tag': 'phone',
       sdp: sdpFor({ port: phone.port, pts: [8, 96], rtpmaps: ['8 PCMA/8000', '96 telephone-event/8000'], extra: ['a=fmtp:96 0-16'] }),
     });
@@ -129,9 +122,9 @@ describe('DTMF across Opus (48 kHz) ↔ PCMA (8 kHz)', () => {
     expectStream(atPhone, { audioPt: 8, eventPt: 96, frame: 160, unit: 160, eventEnd: 640 });
     expect(atPhone.filter((p) => (p[1] & 0x7f) === 8).every((p) => p.length === 12 + 160)).toBe(true);
 
-    const q = await ng.request({ command: 'query', 'call-id': 'dtmf-1' });
+    const q = await tandem.ng.request({ command: 'query', 'call-id': 'dtmf-1' });
     expect(((q.totals as BDict).RTP as BDict).errors).toBe(1);
-    await ng.request({ command: 'delete', 'call-id': 'dtmf-1' });
+    await tandem.ng.request({ command: 'delete', 'call-id': 'dtmf-1' });
     browser.close();
     phone.close();
   });

@@ -1,7 +1,6 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { RawNg } from '../helpers/ng.js';
-import { startTestTandem } from '../helpers/tandem.js';
+import { tandemPerFile } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import {
   ATTR, STUN_TYPE, attribute, decodeXorMappedAddress, parseStun, serializeStun, verifyFingerprint, verifyMessageIntegrity,
@@ -11,15 +10,8 @@ import {
  * Tandem as an ICE-lite agent (RFC 8445 §2.5) on a media port: the peer's full agent sends
  * Binding requests; the right credentials get a success response, wrong ones get nothing.
  */
-let env: Awaited<ReturnType<typeof startTestTandem>>;
-let ng: RawNg;
+const tandem = tandemPerFile();
 let n = 0;
-
-beforeAll(async () => {
-  env = await startTestTandem();
-  ng = env.ng;
-});
-afterAll(() => env.close());
 
 function iceOf(sdp: string): { ufrag: string; pwd: string; lite: boolean; candidates: string[] } {
   return {
@@ -56,10 +48,10 @@ describe('ICE-lite', () => {
       extra: ['a=ice-ufrag:brws', 'a=ice-pwd:browserpasswordbrowserpw', `a=candidate:1 1 UDP 2130706431 127.0.0.1 ${browser.port} typ host`, 'a=rtcp-mux'],
     });
     // rtcp-mux accept: the browser side keeps RTP and RTCP on one port, so one candidate.
-    const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: offerSdp, 'rtcp-mux': ['accept'] });
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: offerSdp, 'rtcp-mux': ['accept'] });
     expect(offer.result).toBe('ok');
     expect(iceOf(String(offer.sdp))).toMatchObject({ ufrag: '', lite: false, candidates: [] });
-    const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
     expect(answer.result).toBe('ok');
     const toBrowser = String(answer.sdp);
     const ice = iceOf(toBrowser);
@@ -96,10 +88,10 @@ describe('ICE-lite', () => {
   });
 
   it('ICE=force makes Tandem a lite agent toward the recipient too; ICE=remove strips it both ways', async () => {
-    const forced = await ng.request({ command: 'offer', 'call-id': `ice-${++n}`, 'from-tag': 'a', sdp: sdpFor({ port: 40010, pts: [0], rtpmaps: ['0 PCMU/8000'] }), ICE: 'force' });
+    const forced = await tandem.ng.request({ command: 'offer', 'call-id': `ice-${++n}`, 'from-tag': 'a', sdp: sdpFor({ port: 40010, pts: [0], rtpmaps: ['0 PCMU/8000'] }), ICE: 'force' });
     expect(iceOf(String(forced.sdp))).toMatchObject({ lite: true });
     expect(iceOf(String(forced.sdp)).candidates).toHaveLength(2); // RTP and RTCP: no rtcp-mux offered
-    const removed = await ng.request({
+    const removed = await tandem.ng.request({
       command: 'offer', 'call-id': `ice-${++n}`, 'from-tag': 'a', ICE: 'remove',
       sdp: sdpFor({ port: 40012, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: ['a=ice-ufrag:abcd', 'a=ice-pwd:abcdabcdabcdabcdabcdabcd', 'a=candidate:1 1 UDP 1 127.0.0.1 40012 typ host'] }),
     });
@@ -115,10 +107,10 @@ describe('ICE-lite', () => {
       port: peerRtp.port, pts: [0], rtpmaps: ['0 PCMU/8000'],
       extra: ['a=ice-ufrag:sfph', 'a=ice-pwd:softphonepasswordsoftph', `a=candidate:1 1 UDP 2130706431 127.0.0.1 ${peerRtp.port} typ host`, `a=candidate:1 2 UDP 2130706430 127.0.0.1 ${peerRtcp.port} typ host`],
     });
-    const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: offerSdp });
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: offerSdp });
     expect(offer.result).toBe('ok');
     const offerToPlain = String(offer.sdp);
-    const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
     const toPeer = String(answer.sdp);
     const ice = iceOf(toPeer);
     const rtpPort = mediaTarget(toPeer).port;

@@ -1,20 +1,12 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { RawNg } from '../helpers/ng.js';
-import { startTestTandem } from '../helpers/tandem.js';
+import { describe, it, expect } from 'vitest';
+import { tandemPerFile } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { OpusDecoderStream, OpusEncoderStream } from '../../src/media/codecs/opus.js';
 import { decodeAlaw, encodeAlaw } from '../../src/media/codecs/g711.js';
 import { goertzelAmplitude, tone, dB } from '../helpers/audio.js';
 
 /** Opus (48 kHz) ↔ PCMA (8 kHz) through the media plane: tones keep their frequency and level. */
-let env: Awaited<ReturnType<typeof startTestTandem>>;
-let ng: RawNg;
-
-beforeAll(async () => {
-  env = await startTestTandem();
-  ng = env.ng;
-});
-afterAll(() => env.close());
+const tandem = tandemPerFile();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,14 +14,14 @@ describe('Opus ↔ PCMA transcoding', () => {
   it('an Opus offerer and a PCMA answerer hear each other’s tones', async () => {
     const opusPeer = await RtpPeer.open();
     const pcmaPeer = await RtpPeer.open();
-    const offer = await ng.request({
+    const offer = await tandem.ng.request({
       command: 'offer', 'call-id': 'opus-1', 'from-tag': 'a',
       sdp: sdpFor({ port: opusPeer.port, pts: [111], rtpmaps: ['111 opus/48000/2'], extra: ['a=fmtp:111 minptime=10;useinbandfec=1', 'a=ptime:20'] }),
       codec: { mask: ['opus'], transcode: ['PCMA'] },
     });
     expect(offer.result, String(offer['error-reason'])).toBe('ok');
     expect(String(offer.sdp)).toMatch(/^m=audio \d+ RTP\/AVP 8\r?$/m);
-    const answer = await ng.request({ command: 'answer', 'call-id': 'opus-1', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: pcmaPeer.port, pts: [8], rtpmaps: ['8 PCMA/8000'] }) });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': 'opus-1', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: pcmaPeer.port, pts: [8], rtpmaps: ['8 PCMA/8000'] }) });
     expect(answer.result, String(answer['error-reason'])).toBe('ok');
     expect(String(answer.sdp)).toMatch(/^a=rtpmap:111 opus\/48000\/2/m);
 
@@ -71,14 +63,14 @@ describe('Opus ↔ PCMA transcoding', () => {
   it('ptime: Opus 20 ms toward a PCMA phone at 30 ms, and the phone\'s 30 ms frames back as 20 ms Opus', async () => {
     const opusPeer = await RtpPeer.open();
     const pcmaPeer = await RtpPeer.open();
-    const offer = await ng.request({
+    const offer = await tandem.ng.request({
       command: 'offer', 'call-id': 'opus-ptime', 'from-tag': 'a',
       sdp: sdpFor({ port: opusPeer.port, pts: [111], rtpmaps: ['111 opus/48000/2'], extra: ['a=fmtp:111 minptime=10;useinbandfec=1', 'a=ptime:20'] }),
       codec: { mask: ['opus'], transcode: ['PCMA'] }, ptime: 30,
     });
     expect(offer.result, String(offer['error-reason'])).toBe('ok');
     expect(String(offer.sdp)).toMatch(/^a=ptime:30\r?$/m);
-    const answer = await ng.request({ command: 'answer', 'call-id': 'opus-ptime', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: pcmaPeer.port, pts: [8], rtpmaps: ['8 PCMA/8000'], ptime: 30 }) });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': 'opus-ptime', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: pcmaPeer.port, pts: [8], rtpmaps: ['8 PCMA/8000'], ptime: 30 }) });
     expect(answer.result, String(answer['error-reason'])).toBe('ok');
     expect(answer.warnings).toBeUndefined();
     expect(String(answer.sdp)).toMatch(/^a=ptime:20\r?$/m);
@@ -117,7 +109,7 @@ describe('Opus ↔ PCMA transcoding', () => {
   });
 
   it('a PCMA offerer can be offered Opus toward the answerer (transcode=opus), with RFC 7587 fmtp', async () => {
-    const offer = await ng.request({
+    const offer = await tandem.ng.request({
       command: 'offer', 'call-id': 'opus-2', 'from-tag': 'a',
       sdp: sdpFor({ port: 40100, pts: [8], rtpmaps: ['8 PCMA/8000'] }),
       codec: { transcode: ['opus'] },

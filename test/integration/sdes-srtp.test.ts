@@ -1,7 +1,6 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { RawNg } from '../helpers/ng.js';
-import { startTestTandem } from '../helpers/tandem.js';
+import { tandemPerFile } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { SrtpContext } from '../../src/media/rtp/srtp.js';
 
@@ -10,15 +9,8 @@ import { SrtpContext } from '../../src/media/rtp/srtp.js';
  * keeps its own SRTP contexts (src/media/rtp/srtp.ts, checked against RFC 3711's vectors), and
  * the plain side must see exactly the payloads the SRTP side encrypted, and the other way round.
  */
-let env: Awaited<ReturnType<typeof startTestTandem>>;
-let ng: RawNg;
+const tandem = tandemPerFile();
 let n = 0;
-
-beforeAll(async () => {
-  env = await startTestTandem();
-  ng = env.ng;
-});
-afterAll(() => env.close());
 
 function cryptoOf(sdp: string): { tag: number; suite: string; keySalt: Buffer }[] {
   return [...sdp.matchAll(/^a=crypto:(\d+) (\S+) inline:([A-Za-z0-9+/=]+)/gm)].map((m) => ({ tag: Number(m[1]), suite: m[2], keySalt: Buffer.from(m[3], 'base64') }));
@@ -35,12 +27,12 @@ describe('SDES-SRTP ↔ plain RTP bridging', () => {
     const theirKey = randomBytes(30);
     const callId = `sdes-${++n}`;
     const offerSdp = sdpFor({ port: srtpPeer.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: [`a=crypto:7 AES_CM_128_HMAC_SHA1_32 inline:${theirKey.toString('base64')}`] }).replace('RTP/AVP', 'RTP/SAVP');
-    const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP' });
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP' });
     expect(offer.result, String(offer['error-reason'])).toBe('ok');
     const toPlain = offer.sdp as string;
     expect(toPlain).toMatch(/^m=audio \d+ RTP\/AVP 0/m);
     expect(toPlain).not.toMatch(/a=crypto/);
-    const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plainPeer.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plainPeer.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
     expect(answer.result, String(answer['error-reason'])).toBe('ok');
     const toSrtp = answer.sdp as string;
     expect(toSrtp).toMatch(/^m=audio \d+ RTP\/SAVP 0/m);
@@ -72,7 +64,7 @@ describe('SDES-SRTP ↔ plain RTP bridging', () => {
     await srtpPeer.send(forged, mediaTarget(toSrtp).port);
     await new Promise((r) => setTimeout(r, 100));
     expect(plainPeer.received).toHaveLength(5);
-    const q = await ng.request({ command: 'query', 'call-id': callId });
+    const q = await tandem.ng.request({ command: 'query', 'call-id': callId });
     expect(JSON.stringify(q)).toMatch(/"errors":1/);
     srtpPeer.close();
     plainPeer.close();
@@ -82,7 +74,7 @@ describe('SDES-SRTP ↔ plain RTP bridging', () => {
     const plainPeer = await RtpPeer.open();
     const srtpPeer = await RtpPeer.open();
     const callId = `sdes-${++n}`;
-    const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: sdpFor({ port: plainPeer.port, pts: [8], rtpmaps: ['8 PCMA/8000'] }), 'transport-protocol': 'RTP/SAVP' });
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: sdpFor({ port: plainPeer.port, pts: [8], rtpmaps: ['8 PCMA/8000'] }), 'transport-protocol': 'RTP/SAVP' });
     expect(offer.result, String(offer['error-reason'])).toBe('ok');
     const toSrtp = offer.sdp as string;
     expect(toSrtp).toMatch(/^m=audio \d+ RTP\/SAVP 8/m);
@@ -90,7 +82,7 @@ describe('SDES-SRTP ↔ plain RTP bridging', () => {
     expect(offered.map((c) => c.suite)).toEqual(['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']);
     const theirKey = randomBytes(30);
     const answerSdp = sdpFor({ port: srtpPeer.port, pts: [8], rtpmaps: ['8 PCMA/8000'], extra: [`a=crypto:${offered[0].tag} AES_CM_128_HMAC_SHA1_80 inline:${theirKey.toString('base64')}`] }).replace('RTP/AVP', 'RTP/SAVP');
-    const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: answerSdp });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: answerSdp });
     expect(answer.result, String(answer['error-reason'])).toBe('ok');
     const toPlain = answer.sdp as string;
     expect(toPlain).toMatch(/^m=audio \d+ RTP\/AVP 8/m);
@@ -112,13 +104,13 @@ describe('SDES-SRTP ↔ plain RTP bridging', () => {
 
   it('refuses an SRTP offer without a usable key, and SDES=off where SDES is needed, with clear errors', async () => {
     const noKey = sdpFor({ port: 40000, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: ['a=crypto:1 F8_128_HMAC_SHA1_80 inline:AAAA'] }).replace('RTP/AVP', 'RTP/SAVP');
-    const r1 = await ng.request({ command: 'offer', 'call-id': `sdes-${++n}`, 'from-tag': 'a', sdp: noKey, 'transport-protocol': 'RTP/AVP' });
+    const r1 = await tandem.ng.request({ command: 'offer', 'call-id': `sdes-${++n}`, 'from-tag': 'a', sdp: noKey, 'transport-protocol': 'RTP/AVP' });
     expect(r1.result).toBe('error');
     expect(String(r1['error-reason'])).toMatch(/usable a=crypto/);
-    const r2 = await ng.request({ command: 'offer', 'call-id': `sdes-${++n}`, 'from-tag': 'a', sdp: sdpFor({ port: 40002, pts: [0], rtpmaps: ['0 PCMU/8000'] }), 'transport-protocol': 'RTP/SAVP', SDES: ['off'] });
+    const r2 = await tandem.ng.request({ command: 'offer', 'call-id': `sdes-${++n}`, 'from-tag': 'a', sdp: sdpFor({ port: 40002, pts: [0], rtpmaps: ['0 PCMU/8000'] }), 'transport-protocol': 'RTP/SAVP', SDES: ['off'] });
     expect(r2.result).toBe('error');
     expect(String(r2['error-reason'])).toMatch(/SDES=off/);
-    const r3 = await ng.request({ command: 'offer', 'call-id': `sdes-${++n}`, 'from-tag': 'a', sdp: sdpFor({ port: 40004, pts: [0], rtpmaps: ['0 PCMU/8000'] }), 'transport-protocol': 'RTP/SAVP', SDES: ['only-AES_CM_128_HMAC_SHA1_32'] });
+    const r3 = await tandem.ng.request({ command: 'offer', 'call-id': `sdes-${++n}`, 'from-tag': 'a', sdp: sdpFor({ port: 40004, pts: [0], rtpmaps: ['0 PCMU/8000'] }), 'transport-protocol': 'RTP/SAVP', SDES: ['only-AES_CM_128_HMAC_SHA1_32'] });
     expect(r3.result).toBe('ok');
     expect(cryptoOf(r3.sdp as string).map((c) => c.suite)).toEqual(['AES_CM_128_HMAC_SHA1_32']);
   });

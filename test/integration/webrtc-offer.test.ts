@@ -1,6 +1,5 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { RawNg } from '../helpers/ng.js';
-import { startTestTandem } from '../helpers/tandem.js';
+import { describe, it, expect } from 'vitest';
+import { tandemPerFile } from '../helpers/tandem.js';
 import { createDtlsCertificate } from '../../src/media/rtp/dtls.js';
 
 /**
@@ -9,13 +8,7 @@ import { createDtlsCertificate } from '../../src/media/rtp/dtls.js';
  * into what a browser accepts: same mid and BUNDLE group, rtcp-mux, ICE-lite, a=setup:passive and
  * a fingerprint, Opus.
  */
-let env: Awaited<ReturnType<typeof startTestTandem>>;
-let ng: RawNg;
-beforeAll(async () => {
-  env = await startTestTandem();
-  ng = env.ng;
-});
-afterAll(() => env.close());
+const tandem = tandemPerFile();
 
 describe('WebRTC offer ↔ plain SIP phone', () => {
   it('keeps what the browser needs in its answer and strips it toward the phone', async () => {
@@ -31,7 +24,7 @@ describe('WebRTC offer ↔ plain SIP phone', () => {
       'a=rtpmap:63 red/48000/2', 'a=fmtp:63 111/111', 'a=rtpmap:110 telephone-event/48000', 'a=rtpmap:126 telephone-event/8000',
       '',
     ].join('\r\n');
-    const offer = await ng.request({
+    const offer = await tandem.ng.request({
       command: 'offer', 'call-id': 'webrtc-1', 'from-tag': 'browser', sdp: browserOffer,
       'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'], codec: { mask: ['opus', 'red'], transcode: ['PCMU'] },
     });
@@ -41,7 +34,7 @@ describe('WebRTC offer ↔ plain SIP phone', () => {
     for (const gone of [/a=fingerprint/, /a=setup/, /a=ice-/, /a=candidate/, /a=group/, /a=mid/, /opus/]) expect(toPhone).not.toMatch(gone);
 
     const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40300 RTP/AVP 0 126', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:126 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
-    const answer = await ng.request({ command: 'answer', 'call-id': 'webrtc-1', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': 'webrtc-1', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer });
     expect(answer.result, String(answer['error-reason'])).toBe('ok');
     const toBrowser = String(answer.sdp);
     expect(toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111/m);
@@ -66,7 +59,7 @@ describe('WebRTC offer ↔ plain SIP phone', () => {
       `a=fingerprint:${cert.fingerprint}`, 'a=setup:actpass', 'a=mid:0', 'a=sendrecv', 'a=rtcp-mux',
       'a=rtpmap:111 opus/48000/2', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', '',
     ].join('\r\n');
-    const offer = await ng.request({
+    const offer = await tandem.ng.request({
       command: 'offer', 'call-id': 'webrtc-2', 'from-tag': 'browser', sdp: browserOffer,
       'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'], codec: { strip: ['PCMU', 'PCMA'], mask: ['opus'], transcode: ['PCMA'] },
     });
@@ -79,7 +72,7 @@ describe('WebRTC offer ↔ plain SIP phone', () => {
     for (const gone of [/a=rtcp-mux/, /a=ice-/, /a=candidate/]) expect(toPhone).not.toMatch(gone);
 
     const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40500 RTP/AVP 8', 'a=rtpmap:8 PCMA/8000', ''].join('\r\n');
-    const answer = await ng.request({ command: 'answer', 'call-id': 'webrtc-2', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer, ICE: 'force' });
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': 'webrtc-2', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer, ICE: 'force' });
     expect(answer.result, String(answer['error-reason'])).toBe('ok');
     const toBrowser = String(answer.sdp);
     expect(toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111\r$/m);
@@ -96,9 +89,9 @@ describe('WebRTC offer ↔ plain SIP phone', () => {
     ].join('\r\n');
     const phoneAnswer = ['v=0', 'o=b 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40700 RTP/AVP 0', ''].join('\r\n');
     const run = async (callId: string, offerExtra: Record<string, unknown>, answerExtra: Record<string, unknown>): Promise<{ toPhone: string; toBrowser: string }> => {
-      const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: browserOffer, ICE: 'remove', ...offerExtra });
+      const offer = await tandem.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: browserOffer, ICE: 'remove', ...offerExtra });
       expect(offer.result).toBe('ok');
-      const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: phoneAnswer, ...answerExtra });
+      const answer = await tandem.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: phoneAnswer, ...answerExtra });
       expect(answer.result).toBe('ok');
       return { toPhone: String(offer.sdp), toBrowser: String(answer.sdp) };
     };
