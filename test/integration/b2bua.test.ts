@@ -720,6 +720,55 @@ describe('B2BUA over TLS, in-dialog relays, outbound proxy, malformed input', ()
     rtpA.close();
   });
 
+  it('SIP over WebSocket: garbage, binary junk, a bad request and an oversized message get a 400 or nothing; a wrong subprotocol is refused; the listener keeps serving', async () => {
+    await start({
+      route: `sip:127.0.0.1:${callee.port}`,
+      listenSip: [
+        { protocol: 'udp', address: '127.0.0.1', port: 0 },
+        { protocol: 'ws', address: '127.0.0.1', port: 0 },
+      ],
+    });
+    const wsl = tandem.sip?.listeners.find((l) => l.protocol === 'ws');
+    if (wsl === undefined) throw new Error('no ws listener');
+    const open = async (protocol: string): Promise<{ ws: WebSocket; got: string[]; closed: Promise<number> }> => {
+      const ws = new WebSocket(`ws://127.0.0.1:${wsl.port}`, protocol);
+      const got: string[] = [];
+      ws.on('message', (d: Buffer) => got.push(d.toString()));
+      const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
+      ws.on('error', () => undefined);
+      await new Promise<void>((res) => ws.once('open', () => res()).once('close', () => res()));
+      return { ws, got, closed };
+    };
+    // RFC 7118 §4: no "sip" subprotocol, no SIP.
+    const wrong = await open('chat');
+    expect(wrong.ws.protocol).not.toBe('sip');
+    expect(await wrong.closed).toBeGreaterThan(0);
+
+    const a = await open('sip');
+    for (let i = 0; i < 50; i++) a.ws.send(`garbage ${i} \u0000\u00ff`);
+    a.ws.send(Buffer.from([0x00, 0xff, 0x13, 0x37, 0x80]));
+    // A request whose CSeq method does not match: a 400 that names the fault, back over the socket.
+    a.ws.send([
+      'OPTIONS sip:127.0.0.1 SIP/2.0', 'Via: SIP/2.0/WS junk.invalid;branch=z9hG4bKwsbad', 'Max-Forwards: 70',
+      'From: <sip:x@junk.invalid>;tag=j1', 'To: <sip:127.0.0.1>', 'Call-ID: ws-bad-1', 'CSeq: 1 INVITE', 'Content-Length: 0', '', '',
+    ].join('\r\n'));
+    await expect.poll(() => a.got.find((m) => /^SIP\/2\.0 400 /.test(m)), { timeout: 3000 }).toBeDefined();
+    expect(a.got.find((m) => /^SIP\/2\.0 400 /.test(m))).toMatch(/^SIP\/2\.0 400 [^\r\n]*CSeq/i);
+    expect(a.got.filter((m) => /^SIP\/2\.0 /.test(m))).toHaveLength(1);
+    // Over the 64 KiB message limit: that connection is closed (1009), nothing else happens.
+    a.ws.send('X'.repeat(70 * 1024));
+    expect(await a.closed).toBe(1009);
+
+    // A fresh connection is served as before.
+    const b = await open('sip');
+    b.ws.send([
+      `OPTIONS sip:127.0.0.1:${wsl.port};transport=ws SIP/2.0`, 'Via: SIP/2.0/WS ok.invalid;branch=z9hG4bKwsok', 'Max-Forwards: 70',
+      'From: <sip:mon@ok.invalid>;tag=o1', 'To: <sip:127.0.0.1>', 'Call-ID: ws-ok-1', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', '',
+    ].join('\r\n'));
+    await expect.poll(() => b.got.find((m) => /^SIP\/2\.0 200 /.test(m)), { timeout: 3000 }).toBeDefined();
+    b.ws.close();
+  });
+
   it('answers a malformed request with 400 naming the fault, and keeps serving', async () => {
     await start({ route: `sip:127.0.0.1:${callee.port}` });
     const rtpA = await RtpPeer.open();
