@@ -140,5 +140,22 @@ describe('ICE-lite', () => {
     peerRtcp.close();
     plain.close();
   });
+
+  it('the recipient of an ICE=force offer is answered from the offer on: a browser checks before its answer reaches us', async () => {
+    const browser = await RtpPeer.open();
+    const callId = `ice-${++n}`;
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: sdpFor({ port: 40020, pts: [0], rtpmaps: ['0 PCMU/8000'] }), ICE: 'force', 'rtcp-mux': ['offer', 'require'] });
+    expect(offer.result).toBe('ok');
+    const toBrowser = String(offer.sdp);
+    const ice = iceOf(toBrowser);
+    const port = mediaTarget(toBrowser).port;
+    await browser.send(bindingRequest({ ufrag: ice.ufrag, pwd: ice.pwd, peerUfrag: 'late', nominate: true }), port);
+    const [res] = await browser.waitFor(1);
+    const parsed = parseStun(res);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(parsed.message.type).toBe(STUN_TYPE.bindingSuccess);
+    expect(verifyMessageIntegrity(res, Buffer.from(ice.pwd))).toBe(true);
+    browser.close();
+  });
 });
 

@@ -54,6 +54,8 @@ export interface SideConfig {
   ice?: { ufrag: string; pwd: string };
   /** DTLS-SRTP on this side (RFC 5763/5764): our role, our certificate, the peer's a=fingerprint. */
   dtls?: { role: 'server' | 'client'; certPem: string; keyPem: string; peerFingerprint: string };
+  /** We offered DTLS toward this side and its answer (which fixes the roles) has not come yet. */
+  awaitingDtls?: boolean;
 }
 
 export interface SrtpSideConfig {

@@ -384,8 +384,17 @@ export class LocalMedia implements MediaControl {
   private sideConfig(media: CallMedia, s: Side): SideConfig {
     const peer = media.peer[s];
     const clockRate = peer?.codecs.find((c) => !isSupplemental(c))?.clockRate ?? 8000;
+    // We offered DTLS toward this side and wait for its answer to fix the roles.
+    const awaitingDtls = media.sdes?.dtlsOffered !== undefined && s !== media.offerSide && media.dtls?.side !== s;
     if (peer === undefined || peer.address === undefined || peer.port === 0) {
-      return { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate };
+      // No answer yet, but a browser answering our offer checks (and nominates) and starts DTLS as
+      // soon as it has the offer, before its answer reaches us: its checks are answered from now
+      // on, and its first DTLS records are kept for the association the answer creates.
+      return {
+        rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate,
+        ...(media.ice[s] !== undefined ? { ice: media.ice[s] } : {}),
+        ...(awaitingDtls ? { awaitingDtls } : {}),
+      };
     }
     const o = peer.options;
     const rtcpPort = peer.rtcpPort ?? peer.port + 1;

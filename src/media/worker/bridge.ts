@@ -38,6 +38,14 @@ class BridgeSide implements PacketSink {
   lastPacketMs = 0;
   latchedRtp = false;
   latchedRtcp = false;
+  /** An authenticated check with USE-CANDIDATE chose where media goes (RFC 8445 §8.2). */
+  private iceNominated = false;
+  /**
+   * DTLS records that came before the association exists: a browser answering our actpass offer
+   * sends its ClientHello right after ICE, before its answer (which fixes the roles) reaches us.
+   * A few are kept and given to the association when the answer creates it.
+   */
+  private earlyDtls: { record: Buffer; from: TransportAddress; atMs: number }[] = [];
   peerRtp: TransportAddress | undefined;
   peerRtcp: TransportAddress | undefined;
   cfg: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
@@ -72,6 +80,7 @@ class BridgeSide implements PacketSink {
   configure(cfg: SideConfig): void {
     // A re-negotiation that changes the SDP address moves the peer and starts learning again;
     // one that keeps it (e.g. the other leg's re-INVITE) keeps what we latched.
+    const previous = this.cfg;
     const moved = !sameAddress(this.cfg.peerRtp, cfg.peerRtp) || cfg.latch === 'asymmetric';
     const keysChanged = cfg.srtp?.recv !== this.cfg.srtp?.recv || cfg.srtp?.send !== this.cfg.srtp?.send || cfg.srtp?.profile !== this.cfg.srtp?.profile;
     this.cfg = cfg;
@@ -86,7 +95,10 @@ class BridgeSide implements PacketSink {
       this.srtpIn = s === undefined ? undefined : ctx(s.recv);
       this.srtpOut = s === undefined ? undefined : ctx(s.send);
     }
-    if (!this.latchedRtp || moved) this.peerRtp = cfg.peerRtp;
+    // A browser answering our ICE-lite offer checks and nominates before its answer reaches us: the
+    // first address the SDP gives must not undo that nomination.
+    const keepNominated = this.iceNominated && previous.peerRtp === undefined && cfg.ice !== undefined;
+    if ((!this.latchedRtp || moved) && !keepNominated) this.peerRtp = cfg.peerRtp;
     if (!this.latchedRtcp || moved) this.peerRtcp = cfg.peerRtcp;
     if (moved) {
       this.latchedRtp = false;
@@ -107,6 +119,8 @@ class BridgeSide implements PacketSink {
       return;
     }
     if (this.dtls !== undefined) return; // one association per side; re-offers keep it (RFC 5763 §6.6)
+    const early = this.earlyDtls.filter((e) => this.clock.coarseMs - e.atMs < EARLY_DTLS_MAX_AGE_MS);
+    this.earlyDtls = [];
     this.dtlsState = 'handshaking';
     this.dtls = new DtlsEndpoint(
       d.role,
@@ -142,6 +156,7 @@ class BridgeSide implements PacketSink {
       },
     );
     this.dtls.start();
+    for (const e of early) if (this.dtls.input(e.record, [e.from.address, e.from.port])) this.dtlsPeer = e.from;
   }
 
   private readonly onRtpSocket = (received: Buffer, rinfo: dgram.RemoteInfo): void => {
@@ -155,6 +170,11 @@ class BridgeSide implements PacketSink {
       return;
     }
     // DTLS records (first byte 20–63) go to the association; nothing else is media until it is up.
+    if (received[0] >= 20 && received[0] <= 63 && this.dtls === undefined && this.cfg.awaitingDtls === true) {
+      if (this.earlyDtls.length < EARLY_DTLS_MAX) this.earlyDtls.push({ record: Buffer.from(received), from: { address: rinfo.address, port: rinfo.port }, atMs: this.clock.coarseMs });
+      else this.rtpIn.errors++;
+      return;
+    }
     if (received[0] >= 20 && received[0] <= 63 && this.dtls !== undefined) {
       // Only a datagram the association takes may say where its peer is: junk from elsewhere must
       // not redirect the handshake.
@@ -261,6 +281,7 @@ class BridgeSide implements PacketSink {
       }
       this.peerRtp = from;
       this.latchedRtp = false;
+      this.iceNominated = true;
     }
     if (this.connectedTo !== null && sameAddress(this.connectedTo, from)) this.rtpSocket.send(response);
     else if (this.connectedTo === null && !this.connecting) this.rtpSocket.send(response, rinfo.port, rinfo.address);
@@ -450,6 +471,10 @@ function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promi
 }
 
 /** One media section of a call: two sides relaying to each other. */
+/** Early DTLS records kept per side (a fragmented ClientHello and one retransmission) and for how long. */
+const EARLY_DTLS_MAX = 4;
+const EARLY_DTLS_MAX_AGE_MS = 3000;
+
 export class MediaBridge {
   readonly createdMs: number;
   configuredMs: number;

@@ -4,7 +4,7 @@ import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest, Bridg
 import { MediaBridge } from './bridge.js';
 import { WorkerClock } from './clock.js';
 import { warmUpCodecs } from './opus-transcode.js';
-import { preloadDtls } from '../rtp/dtls.js';
+import { preloadDtls, warmUpDtls } from '../rtp/dtls.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -103,12 +103,12 @@ try {
   log.warn({ err: String(err) }, 'Opus codec warm-up failed; Opus transcoding will fail per call');
 }
 
+// DTLS too: werift is loaded and one in-memory handshake compiles its paths before any call.
 try {
-  const t0 = performance.now();
   preloadDtls();
-  log.debug({ ms: Math.round((performance.now() - t0) * 10) / 10 }, 'DTLS loaded');
+  log.debug({ ms: Math.round((await warmUpDtls()) * 10) / 10 }, 'DTLS warmed up');
 } catch (err) {
-  log.warn({ err: String(err) }, 'DTLS (werift) failed to load; DTLS-SRTP calls will fail');
+  log.warn({ err: String(err) }, 'DTLS warm-up failed; DTLS-SRTP calls may fail or start slowly');
 }
 
 post({ kind: 'ready' });

@@ -17,7 +17,7 @@ export interface NgCallResult {
   toPhone: string;
   toBrowser: string;
   plain: { packets: number; payloadTypes: number[]; amp: Record<string, number> };
-  browser: { heard: Listened; state: RtcState };
+  browser: { heard: Listened; state: RtcState; firstPacketMs: number | undefined };
   log: string[];
 }
 
@@ -47,6 +47,7 @@ async function main(mode: Mode): Promise<void> {
       // The flags of a usual Kamailio WebRTC gateway: plain RTP/AVP toward the phone with ICE and
       // rtcp-mux removed there, Opus kept for the browser and PCMA made for the phone; on the
       // reply, ICE forced toward the browser.
+      offerSentAt = performance.now();
       const o = await tandem.ng.request({
         command: 'offer', 'call-id': 'chromium-ng', 'from-tag': 'browser', sdp: offer,
         'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'],
@@ -63,6 +64,7 @@ async function main(mode: Mode): Promise<void> {
     /** A SIP phone calls the browser: its PCMA offer is made WebRTC (the `WebRTC` flag) with Opus added. */
     async function phoneOffers(): Promise<{ toPhone: string; toBrowser: string }> {
       const phoneOffer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phone.port} RTP/AVP 8 101`, 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
+      offerSentAt = performance.now();
       const o = await tandem.ng.request({
         command: 'offer', 'call-id': 'chromium-ng', 'from-tag': 'phone', sdp: phoneOffer,
         flags: ['WebRTC'], codec: { mask: ['PCMA'], transcode: ['opus'] },
@@ -75,6 +77,7 @@ async function main(mode: Mode): Promise<void> {
       return { toPhone: String(a.sdp), toBrowser: String(o.sdp) };
     }
 
+    let offerSentAt = 0;
     const { toPhone, toBrowser } = mode === 'browser-offers' ? await browserOffers() : await phoneOffers();
     // The phone talks at once (a real phone does not wait for the browser's DTLS), 20 ms PCMA.
     const target = mediaTarget(toPhone);
@@ -92,6 +95,17 @@ async function main(mode: Mode): Promise<void> {
       }
     }, 10);
     try {
+      // Informational (never asserted): ng offer sent → first packet Chromium decrypted and counted.
+      let firstPacketMs: number | undefined;
+      while (firstPacketMs === undefined && performance.now() - offerSentAt < 5000) {
+        if (((await browser.page.evaluate('rtcState()')) as RtcState).inbound > 0) firstPacketMs = performance.now() - offerSentAt;
+        else await new Promise((r) => setTimeout(r, 5));
+      }
+      log(`offer → first packet decrypted by Chromium: ${firstPacketMs?.toFixed(1) ?? 'none in 5 s'} ms`);
+      const pageNow = Number(await browser.page.evaluate('performance.now()'));
+      const skew = pageNow - performance.now();
+      const events = (await browser.page.evaluate('window.rtcEvents')) as { t: number; what: string }[];
+      log(`browser states after the offer: ${events.map((e) => `${e.what} ${(e.t - skew - offerSentAt).toFixed(0)} ms`).join(', ')}`);
       await new Promise((r) => setTimeout(r, 1500));
       const heard = (await browser.page.evaluate(`listen(2500, [${PHONE_HZ}, ${BROWSER_HZ}])`)) as Listened;
       const state = (await browser.page.evaluate('rtcState()')) as RtcState;
@@ -106,7 +120,7 @@ async function main(mode: Mode): Promise<void> {
         toPhone,
         toBrowser,
         plain: { packets: phone.received.length, payloadTypes: [...new Set(phone.received.map((b) => b[1] & 0x7f))], amp },
-        browser: { heard, state },
+        browser: { heard, state, firstPacketMs },
         log: browser.log,
       };
       process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);

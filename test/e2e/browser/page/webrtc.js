@@ -20,7 +20,17 @@ function waitGathering(p, ms) {
   });
 }
 
+/** State changes with page timestamps, for the scenario's timing log. */
+window.rtcEvents = [];
+function logStates(p) {
+  const at = (what) => window.rtcEvents.push({ t: performance.now(), what });
+  p.addEventListener('iceconnectionstatechange', () => at('ice ' + p.iceConnectionState));
+  p.addEventListener('connectionstatechange', () => at('connection ' + p.connectionState));
+  p.addEventListener('track', () => at('track'));
+}
+
 function keepRemote(p) {
+  logStates(p);
   p.addEventListener('track', (ev) => {
     remoteStream = ev.streams[0] || new MediaStream([ev.track]);
     // WebAudio only gets remote WebRTC audio while the stream is also played by a media element.
