@@ -31,7 +31,7 @@ describe('Chromium ↔ plain RTP through Tandem', () => {
     // What each side was told.
     expect(r.toPhone).toMatch(/^m=audio \d+ RTP\/AVP 8[ \r\n]/m);
     for (const gone of [/a=fingerprint/, /a=setup/, /a=ice-/, /a=candidate/, /opus/, /a=rtcp-mux/]) expect(r.toPhone).not.toMatch(gone);
-    expect(r.toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111\r?$/m);
+    expect(r.toBrowser).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111 \d+\r?$/m); // Opus and its telephone-event
     expect(r.toBrowser).toMatch(/^a=rtcp-mux\r?$/m);
     expect(r.toBrowser).toMatch(/^a=setup:passive\r?$/m);
     // The browser completed ICE and DTLS with Tandem and decodes Opus from it.
@@ -47,6 +47,24 @@ describe('Chromium ↔ plain RTP through Tandem', () => {
     expect(Math.abs(r.browser.heard.peakHz - 440)).toBeLessThan(20);
     expect(r.browser.heard.at[PHONE_HZ]).toBeGreaterThan(-50);
     expect(r.browser.heard.at[PHONE_HZ] - r.browser.heard.at[BROWSER_HZ]).toBeGreaterThan(30);
+    // DTMF: the browser's RTCDTMFSender sends '5' for 200 ms as telephone-event/48000 beside Opus;
+    // the phone gets it as telephone-event/8000 (RFC 4733): one event timestamp on its audio timeline,
+    // durations ÷6 (200 ms = 1600 at 8 kHz), the three end packets, sequence numbers without gaps.
+    expect(r.toPhone).toMatch(/^a=rtpmap:\d+ telephone-event\/8000\r?$/m);
+    expect(r.toPhone).not.toMatch(/telephone-event\/48000/);
+    expect(r.toBrowser).toMatch(/^a=rtpmap:\d+ telephone-event\/48000\r?$/m);
+    const dtmf = r.plain.dtmf;
+    expect(dtmf.length, explain(run)).toBeGreaterThanOrEqual(4);
+    expect(dtmf.every((d) => d.event === 5)).toBe(true);
+    expect(new Set(dtmf.map((d) => d.ts)).size).toBe(1);
+    expect(dtmf[0].ts).toBeGreaterThanOrEqual(r.plain.audioTsRange[0]);
+    expect(dtmf[0].ts).toBeLessThanOrEqual(r.plain.audioTsRange[1]);
+    expect(dtmf.slice(1).map((d, i) => (d.seq - dtmf[i].seq) & 0xffff).every((step) => step === 1)).toBe(true);
+    expect(dtmf.slice(1).every((d, i) => d.duration >= dtmf[i].duration)).toBe(true);
+    const ends = dtmf.filter((d) => d.end);
+    expect(ends.length).toBeGreaterThanOrEqual(1);
+    expect(ends[0].duration).toBeGreaterThanOrEqual(1200);
+    expect(ends[0].duration).toBeLessThanOrEqual(2400);
   }, 70_000);
 
   it('ng: a phone\'s PCMA offer made WebRTC (`WebRTC` flag, Opus added) is answered by the browser; Tandem offers DTLS actpass and the browser picks its role', async () => {

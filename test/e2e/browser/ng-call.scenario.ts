@@ -13,10 +13,19 @@ import { goertzelAmplitude, tone } from '../../helpers/audio.js';
 import { decodeAlaw, encodeAlaw } from '../../../src/media/codecs/g711.js';
 import { startBrowser, writeToneWav, type Listened, type RtcState } from './browser.js';
 
+/** One telephone-event packet as the phone received it (RFC 4733 §2.3). */
+export interface DtmfSeen {
+  event: number;
+  end: boolean;
+  duration: number;
+  ts: number;
+  seq: number;
+}
+
 export interface NgCallResult {
   toPhone: string;
   toBrowser: string;
-  plain: { packets: number; payloadTypes: number[]; amp: Record<string, number> };
+  plain: { packets: number; payloadTypes: number[]; amp: Record<string, number>; dtmf: DtmfSeen[]; audioTsRange: [number, number] };
   browser: { heard: Listened; state: RtcState; firstPacketMs: number | undefined };
   log: string[];
 }
@@ -54,7 +63,7 @@ async function main(mode: Mode): Promise<void> {
         codec: { strip: ['G722', 'PCMU', 'PCMA', 'CN', 'red'], mask: ['opus'], transcode: ['PCMA'] },
       });
       if (o.result !== 'ok') throw new Error(`ng offer: ${String(o['error-reason'])}`);
-      const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phone.port} RTP/AVP 8`, 'a=rtpmap:8 PCMA/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
+      const phoneAnswer = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phone.port} RTP/AVP 8 101`, 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
       const a = await tandem.ng.request({ command: 'answer', 'call-id': 'chromium-ng', 'from-tag': 'browser', 'to-tag': 'phone', sdp: phoneAnswer, ICE: 'force' });
       if (a.result !== 'ok') throw new Error(`ng answer: ${String(a['error-reason'])}`);
       await browser.page.evaluate(`acceptAnswer(${JSON.stringify(String(a.sdp))})`);
@@ -116,10 +125,25 @@ async function main(mode: Mode): Promise<void> {
       tail.forEach((p, i) => decodeAlaw(new Uint8Array(p.buffer, p.byteOffset, Math.min(p.length, 160)), samples.subarray(i * 160, i * 160 + 160)));
       const amp: Record<string, number> = {};
       for (const f of [PHONE_HZ, BROWSER_HZ, 1500, 2500]) amp[f] = goertzelAmplitude(samples, f, 8000);
+      const payloadTypes = [...new Set(phone.received.map((b) => b[1] & 0x7f))];
+      // DTMF from the browser's own sender (telephone-event/48000 next to Opus) as the phone sees it.
+      const dtmf: DtmfSeen[] = [];
+      if (mode === 'browser-offers') {
+        const from = phone.received.length;
+        if ((await browser.page.evaluate(`sendDtmf('5', 200)`)) !== true) throw new Error('the browser cannot send DTMF');
+        await new Promise((r) => setTimeout(r, 900));
+        for (const b of phone.received.slice(from)) {
+          if ((b[1] & 0x7f) !== 101 || b.length < 16) continue;
+          dtmf.push({ event: b[12], end: (b[13] & 0x80) !== 0, duration: b.readUInt16BE(14), ts: b.readUInt32BE(4), seq: b.readUInt16BE(2) });
+        }
+        const audio = phone.received.slice(from).filter((b) => (b[1] & 0x7f) === 8).map((b) => b.readUInt32BE(4));
+        log(`DTMF at the phone: ${dtmf.length} packets, durations ${dtmf.map((d) => d.duration).join(',')}, audio ts ${audio[0]}…${audio[audio.length - 1]}`);
+      }
+      const audioTs = phone.received.filter((b) => (b[1] & 0x7f) === 8).map((b) => b.readUInt32BE(4));
       const result: NgCallResult = {
         toPhone,
         toBrowser,
-        plain: { packets: phone.received.length, payloadTypes: [...new Set(phone.received.map((b) => b[1] & 0x7f))], amp },
+        plain: { packets: phone.received.length, payloadTypes, amp, dtmf, audioTsRange: [Math.min(...audioTs), Math.max(...audioTs)] },
         browser: { heard, state, firstPacketMs },
         log: browser.log,
       };

@@ -144,6 +144,14 @@ window.listen = async function listen(ms, freqs) {
   return { peakHz: peak * binHz, peakDb: sum[peak] / frames, at, frames };
 };
 
+/** RFC 4733 events from the browser's own DTMF sender (RTCDTMFSender), e.g. sendDtmf('5', 200). */
+window.sendDtmf = function sendDtmf(tones, ms) {
+  const sender = pc.getSenders().find((s) => s.dtmf);
+  if (!sender || !sender.dtmf.canInsertDTMF) return false;
+  sender.dtmf.insertDTMF(tones, ms, 70);
+  return true;
+};
+
 window.rtcState = async function rtcState() {
   const out = { ice: pc.iceConnectionState, connection: pc.connectionState, inbound: 0, outbound: 0, codec: '' };
   const stats = await pc.getStats();
