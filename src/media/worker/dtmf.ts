@@ -7,6 +7,8 @@
 
 /** event (8) | E R volume (8) | duration (16): RFC 4733 §2.3. */
 export const EVENT_PAYLOAD_BYTES = 4;
+/** The duration field is 16 bits. */
+const MAX_DURATION = 0xffff;
 
 /** Where the audio transcoder of a direction puts an input timestamp on its output timeline. */
 export interface Timeline {
@@ -66,10 +68,16 @@ export class EventRelay {
       this.ended = false;
     }
     buf[1] = (buf[1] & 0x80) | outPt;
-    buf.writeUInt32BE(this.tsOut, 4);
     const duration = buf.readUInt16BE(hdrLen + 2);
+    // A long event can outgrow the 16-bit field on a faster clock (a 1.4 s key press at 8 kHz is
+    // ~72000 at 48 kHz): it goes on in segments (RFC 4733 §2.5.1.3), each starting where the one
+    // before reached 0xffff, so the receiver sees one long event, not a capped one.
+    const out = Math.round((duration * this.outRate) / this.inRate);
+    const segments = out > MAX_DURATION ? Math.floor((out - 1) / MAX_DURATION) : 0;
+    buf.writeUInt32BE((this.tsOut + segments * MAX_DURATION) >>> 0, 4);
+    buf.writeUInt16BE(out - segments * MAX_DURATION, hdrLen + 2);
     // One event per packet is the rule (redundancy goes in RED); scale any further whole block alike.
-    for (let p = hdrLen; p + EVENT_PAYLOAD_BYTES <= payloadEnd; p += EVENT_PAYLOAD_BYTES) {
+    for (let p = hdrLen + EVENT_PAYLOAD_BYTES; p + EVENT_PAYLOAD_BYTES <= payloadEnd; p += EVENT_PAYLOAD_BYTES) {
       buf.writeUInt16BE(scaleDuration(buf.readUInt16BE(p + 2), this.inRate, this.outRate), p + 2);
     }
     // A late update after an end packet must not start holding audio back again.

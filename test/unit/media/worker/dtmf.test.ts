@@ -58,6 +58,24 @@ describe('EventRelay', () => {
     ]);
   });
 
+  it('an event too long for 16 bits at 48 kHz goes on in segments (RFC 4733 §2.5.1.3), not capped', () => {
+    const r = new EventRelay(8000, 48000, 8000);
+    const timeline: Timeline = { outTs: (ts) => (ts * 6) >>> 0 };
+    // A 1.5 s key press from a phone: 12000 at 8 kHz is 72000 at 48 kHz.
+    const durations = [8000, 10922, 10923, 12000];
+    const out = durations.map((d, i) => {
+      const b = pkt(101, i, 1000, ev(7, d, i === durations.length - 1));
+      expect(r.rewrite(b, 12, b.length, 110, timeline)).toBe(true);
+      return [b.readUInt32BE(4), b.readUInt16BE(14), b[13] >> 7];
+    });
+    expect(out).toEqual([
+      [6000, 48000, 0],
+      [6000, 65532, 0],
+      [6000 + 0xffff, 3, 0], // 65538 = one full segment of 0xffff, then 3 into the next
+      [6000 + 0xffff, 72000 - 0xffff, 1],
+    ]);
+  });
+
   it('a new event start maps again; without a timeline the timestamp stays', () => {
     const r = new EventRelay(48000, 8000, 48000);
     const a = pkt(110, 1, 96000, ev(1, 960));
