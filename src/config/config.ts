@@ -237,6 +237,8 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       const m = /^ng:(.*)$/i.exec(v);
       const hp = m === null ? null : hostPort(m[1]);
       if (hp === null || isIP(hp.address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be local or ng:IP:PORT`);
+      // The ng client accepts replies only from this address; nothing answers from 0.0.0.0 or ::.
+      if (/^(0\.0\.0\.0|::|\[::\])$/.test(hp.address)) throw new TandemError('CONFIG', `${where}${name}: "${hp.address}" is not an address a media server answers from; give its IP`);
       cfg.media = { kind: 'ng', address: hp.address, port: int(name, hp.port, 1, 65535, where) };
       break;
     }

@@ -98,6 +98,8 @@ describe('SIP options', () => {
     expect(() => run(['--route=sip:127.0.0.1', '--b-codecs=PC MU'])).toThrow(/--b-codecs/);
     expect(() => run(['--route=sip:127.0.0.1', '--b-ptime=5'])).toThrow(/--b-ptime/);
     expect(() => run(['--media=ng:localhost:2223'])).toThrow(/--media/);
+    expect(() => run(['--media=ng:0.0.0.0:2223'])).toThrow(/--media: "0.0.0.0" is not an address a media server answers from/);
+    expect(() => run(['--media=ng:[::]:2223'])).toThrow(/--media: "::"/);
     expect(() => run(['--sip-t1=1000', '--sip-t2=500'])).toThrow(/--sip-t2/);
     expect(() => run(['--route=sip:127.0.0.1', '--routes-file=r.json'])).toThrow(/--route and --routes-file/);
     expect(() => run(['--trusted-proxy=evil'])).toThrow(/--trusted-proxy/);
