@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { NgClient, NgClientError } from '../../src/control/ng-client.js';
+import { NgMediaClient } from '../../src/control/ng-media-client.js';
 import { parseNgDatagram, formatNgDatagram } from '../../src/control/ng-wire.js';
 import type { BDict } from '../../src/control/bencode.js';
 
@@ -213,5 +214,16 @@ describe('NgClient over UDP', () => {
     for (const c of cookies) expect(c).toMatch(/^[A-Za-z0-9_-]{16}$/);
     // A counter-based scheme shares a prefix between consecutive requests; random ones almost never do.
     for (let i = 1; i < cookies.length; i++) expect(cookies[i].slice(0, 4)).not.toBe(cookies[i - 1].slice(0, 4));
+  });
+
+  it('NgMediaClient cuts a huge error reason from the server before it reaches logs and SIP headers', async () => {
+    const server = new FakeNgServer((r) => formatNgDatagram(r.cookie, { result: 'error', 'error-reason': `Unknown call-id ${'x'.repeat(20_000)}` }));
+    const port = await server.start();
+    const media = new NgMediaClient({ host: '127.0.0.1', port, bindAddress: '127.0.0.1' });
+    cleanups.push(() => server.close(), () => media.close());
+    const err = await media.query({ callId: 'c' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^Unknown call-id x+…/);
+    expect((err as Error).message.length).toBeLessThan(400);
   });
 });
