@@ -8,7 +8,7 @@ export class RawNg {
 
   /** `bindAddress`: any 127/8 address, to test per-source rules (`--ng-allow`) from one host. */
   constructor(
-    private readonly port: number,
+    readonly port: number,
     private readonly bindAddress = '127.0.0.1',
   ) {}
 
