@@ -226,4 +226,13 @@ describe('NgClient over UDP', () => {
     expect((err as Error).message).toMatch(/^Unknown call-id x+…/);
     expect((err as Error).message.length).toBeLessThan(400);
   });
+
+  it('NgMediaClient names a reply without a usable result instead of printing [object Object]', async () => {
+    const server = new FakeNgServer((r) => formatNgDatagram(r.cookie, r.message.command === 'query' ? {} : { result: { nested: 'x' } }));
+    const port = await server.start();
+    const media = new NgMediaClient({ host: '127.0.0.1', port, bindAddress: '127.0.0.1' });
+    cleanups.push(() => server.close(), () => media.close());
+    await expect(media.query({ callId: 'c' })).rejects.toThrow(/^a reply without a result/);
+    await expect(media.list()).rejects.toThrow(/^a reply without a result/);
+  });
 });
