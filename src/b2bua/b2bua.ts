@@ -176,7 +176,7 @@ export class B2bua implements TransactionUser {
       this.reject(txn, 400, 'Malformed SDP', errorMessage(err));
       return;
     }
-    const refusal = sdp === undefined ? null : checkOffer(route.policy, 'a-to-b', codecs);
+    const refusal = sdp === undefined ? null : checkOffer(route.policy, 'a-to-b', codecs, this.opts.media.codecs);
     if (refusal !== null) {
       this.reject(txn, 488, 'Not Acceptable Here', refusal, [{ name: 'Warning', value: `305 tandem "${refusal.replace(/"/g, "'")}"` }]);
       return;

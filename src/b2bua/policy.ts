@@ -1,5 +1,5 @@
 import { defaultMediaOptions, type MediaOptions } from '../media/api.js';
-import { canTranscode } from '../sdp/negotiate.js';
+import type { CodecCapabilities } from '../sdp/negotiate.js';
 
 /**
  * Codec policy per leg, declared once per route and turned into the media plane's options (ng's
@@ -201,7 +201,7 @@ function matchesName(entry: string, name: string): boolean {
  * checked too: its answer can only hold codecs it offered (RFC 3264 §6.1), so an offer with none
  * of its own allowed codecs cannot end within its policy.
  */
-export function checkOffer(policy: CallPolicy, dir: Direction, offeredCodecNames: string[]): string | null {
+export function checkOffer(policy: CallPolicy, dir: Direction, offeredCodecNames: string[], caps: CodecCapabilities): string | null {
   const { offerer, receiver, o, r } = legs(policy, dir);
   const usable = offeredCodecNames.filter((n) => !offerer.strip.some((s) => matchesName(s, n)));
   const audio = usable.filter((n) => !isSupplementalName(n));
@@ -220,7 +220,7 @@ export function checkOffer(policy: CallPolicy, dir: Direction, offeredCodecNames
   if (allowed.some(isDynamicPt)) return null;
   if (audio.some((n) => allowed.some((c) => matchesName(c, n)))) return null;
   const targets = rx.targets.map(targetName).filter((t): t is string => t !== undefined);
-  if (audio.some((n) => targets.some((t) => canTranscode(n, t.split('/')[0])))) return null;
+  if (audio.some((n) => targets.some((t) => caps.canTranscode(n, t.split('/')[0])))) return null;
   if (targets.length > 0) return `none of ${audio.join(', ')} can be transcoded to ${targets.join(', ')} for leg ${r}`;
   const why = receiver.codecs === undefined ? ' (keep filters, it does not transcode)' : ' and transcoding is off';
   return `offer has none of ${allowed.join(', ')}${why} (leg ${r})`;

@@ -1,6 +1,7 @@
 import type { BDict, BValue } from './bencode.js';
 import { NgClient, type NgClientOptions } from './ng-client.js';
 import { TandemError, type ErrorCode } from '../common/errors.js';
+import { RTPENGINE_CODEC_CAPABILITIES } from './rtpengine-codecs.js';
 import type {
   AnswerRequest, CallStats, DeleteRequest, EndpointAddress, GlobalStatistics, LegStats, MediaControl, MediaOptions,
   MediaStats, OfferRequest, PacketCounters, QueryRequest, SdpResult, StreamStats,
@@ -11,6 +12,8 @@ import type {
  * or rtpengine). Options become the ng keys rtpengine documents; replies become typed results.
  */
 export class NgMediaClient implements MediaControl {
+  /** The node's abilities from rtpengine's documented table (ng cannot ask). */
+  readonly codecs = RTPENGINE_CODEC_CAPABILITIES;
   private readonly ng: NgClient;
 
   constructor(opts: NgClientOptions) {

@@ -1,4 +1,4 @@
-import type { CodecOptions } from '../sdp/negotiate.js';
+import type { CodecCapabilities, CodecOptions } from '../sdp/negotiate.js';
 
 /**
  * MediaControl: the one door into the media plane. The ng server (control/) and the
@@ -184,6 +184,8 @@ export interface GlobalStatistics {
 }
 
 export interface MediaControl {
+  /** What this media plane can transcode: the B2BUA checks offers against it before routing. */
+  readonly codecs: CodecCapabilities;
   offer(req: OfferRequest): Promise<SdpResult>;
   answer(req: AnswerRequest): Promise<SdpResult>;
   delete(req: DeleteRequest): Promise<CallStats>;

@@ -28,27 +28,31 @@ export function isSupplemental(c: SdpCodec): boolean {
   return n === 'telephone-event' || n === 'cn';
 }
 
-/** Pairs we can convert sample by sample. Grows with the codec library (Opus later). */
-const TRANSCODABLE: ReadonlySet<string> = new Set(['PCMA>PCMU', 'PCMU>PCMA', 'PCMA>OPUS', 'PCMU>OPUS', 'OPUS>PCMA', 'OPUS>PCMU']);
+/** A format a media plane can add to an offer because it can produce it by transcoding. */
+export interface AddableCodec {
+  name: string;
+  clockRate: number;
+  channels: number;
+  fmtp?: string;
+  /** RFC 3551 static payload type, used when the offer leaves it free. */
+  staticPt?: number;
+}
 
-export function canTranscode(from: SdpCodec | string, to: SdpCodec | string): boolean {
-  const f = (typeof from === 'string' ? from : from.name).toUpperCase();
-  const t = (typeof to === 'string' ? to : to.name).toUpperCase();
-  return TRANSCODABLE.has(`${f}>${t}`);
+/**
+ * What the media plane in use can convert. The planner is pure and does not know which plane that
+ * is: the local one answers from media/codecs' registry, an ng client from rtpengine's table.
+ */
+export interface CodecCapabilities {
+  /** Whether audio in `from` can be converted to `to` (encoding names, any case; false when equal). */
+  canTranscode(from: string, to: string): boolean;
+  /** The SDP form of a codec the plane can add to an offer, by encoding name (any case). */
+  addable(name: string): AddableCodec | undefined;
 }
 
 export function isG711(c: SdpCodec): boolean {
   const n = c.name.toUpperCase();
   return (n === 'PCMA' || n === 'PCMU') && c.clockRate === 8000;
 }
-
-/** Well-known formats we can add to an offer, with their RFC 3551 static payload types. */
-const KNOWN: Record<string, Omit<SdpCodec, 'pt'> & { staticPt?: number }> = {
-  PCMU: { name: 'PCMU', clockRate: 8000, channels: 1, staticPt: 0 },
-  PCMA: { name: 'PCMA', clockRate: 8000, channels: 1, staticPt: 8 },
-  // RFC 7587 §7: always opus/48000/2 in SDP, whatever is sent; we send mono voice with in-band FEC.
-  OPUS: { name: 'opus', clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' },
-};
 
 /** Does a codec match an option entry: `all`, a payload type number, `NAME` or `NAME/RATE[/CH]`. */
 export function codecMatches(c: SdpCodec, entry: string): boolean {
@@ -81,7 +85,7 @@ export interface OfferCodecPlan {
 }
 
 /** Builds the codec list of an offer going to the answerer. */
-export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions): OfferCodecPlan {
+export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions, caps: CodecCapabilities): OfferCodecPlan {
   const warnings: string[] = [];
   const stripped = (c: SdpCodec): boolean => matchesAny(c, opts.strip) && !matchesAny(c, opts.except);
   const offererCodecs = offerer.filter((c) => !stripped(c));
@@ -94,14 +98,14 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions): OfferC
   const added: SdpCodec[] = [];
 
   for (const entry of [...opts.transcode, ...opts.offer]) {
-    const want = KNOWN[entry.split('/')[0].toUpperCase()];
+    const want = caps.addable(entry.split('/')[0]);
     if (want === undefined) {
       if (!/^\d+$/.test(entry) && entry.toLowerCase() !== 'all') warnings.push(`codec ${entry} cannot be transcoded yet; ignored`);
       continue;
     }
     const candidate: SdpCodec = { pt: -1, name: want.name, clockRate: want.clockRate, channels: want.channels, ...(want.fmtp !== undefined ? { fmtp: want.fmtp } : {}) };
     if (answererOffer.some((c) => sameFormat(c, candidate))) continue;
-    if (!offererCodecs.some((c) => !isSupplemental(c) && canTranscode(c, candidate))) {
+    if (!offererCodecs.some((c) => !isSupplemental(c) && caps.canTranscode(c.name, candidate.name))) {
       warnings.push(`codec ${entry}: nothing in the offer transcodes to it; not added`);
       continue;
     }
@@ -211,7 +215,9 @@ export function planAnswerCodecs(
   offer: OfferCodecPlan,
   answerer: SdpCodec[],
   opts: { alwaysTranscode: boolean },
+  caps: CodecCapabilities,
 ): AnswerCodecPlan {
+  const canTranscode = (from: SdpCodec, to: SdpCodec): boolean => caps.canTranscode(from.name, to.name);
   const warnings: string[] = [];
   const bMain = answerer.find((c) => !isSupplemental(c));
   if (bMain === undefined) {

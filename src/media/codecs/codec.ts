@@ -1,6 +1,8 @@
 /**
- * The codec registry the SDP and session code use: which codecs Tandem knows by name and clock rate,
- * their static RTP payload types (RFC 3551 §6, Table 4), and which pairs the media plane can transcode.
+ * The codec registry: which codecs Tandem knows by name and clock rate, their static RTP payload
+ * types (RFC 3551 §6, Table 4), and which pairs the local media plane transcodes. This is the one
+ * table: the session layer plans offers and answers with `LOCAL_CODEC_CAPABILITIES`, the B2BUA asks
+ * the same object through MediaControl, and the worker configuration is derived from its pairs.
  */
 
 export interface CodecInfo {
@@ -12,6 +14,8 @@ export interface CodecInfo {
   readonly channels: number;
   /** RFC 3551 static payload type; absent for codecs that only use dynamic types (96–127). */
   readonly staticPt?: number;
+  /** The a=fmtp Tandem writes when it adds this codec to an offer. */
+  readonly fmtp?: string;
 }
 
 export const KNOWN_CODECS: readonly CodecInfo[] = Object.freeze([
@@ -24,8 +28,8 @@ export const KNOWN_CODECS: readonly CodecInfo[] = Object.freeze([
   // RFC 4733 §2.1: telephone-event runs at the clock of the audio it accompanies; 48000 is WebRTC's (with opus).
   { name: 'telephone-event', clockRate: 8000, channels: 1 },
   { name: 'telephone-event', clockRate: 48000, channels: 1 },
-  // RFC 7587 §7: always opus/48000/2 in SDP, whatever is actually sent.
-  { name: 'opus', clockRate: 48000, channels: 2 },
+  // RFC 7587 §7: always opus/48000/2 in SDP, whatever is actually sent; we send mono voice with in-band FEC.
+  { name: 'opus', clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' },
 ].map((c) => Object.freeze(c)));
 
 /** The known codec with this encoding name (any case) and clock rate, or undefined. */
@@ -39,16 +43,40 @@ export function codecByStaticPt(pt: number): CodecInfo | undefined {
   return KNOWN_CODECS.find((c) => c.staticPt === pt);
 }
 
-/** Pairs (lower-case "from>to") the media plane converts. PCMA↔PCMU: a byte table (see g711.ts). */
-const TRANSCODABLE: ReadonlySet<string> = new Set(['pcma>pcmu', 'pcmu>pcma']);
+/** The audio codecs the local media plane decodes and encodes. */
+export type LocalAudioCodec = 'PCMA' | 'PCMU' | 'opus';
 
 /**
- * Whether the media plane can convert `fromName` to `toName` (names in any case). False for the same
- * codec on both sides: that needs no transcoding, so callers test for equality first.
+ * Pairs the local media plane converts: PCMA↔PCMU by a byte table (g711.ts), G.711↔Opus through
+ * the 8↔48 kHz resampler and libopus (worker/opus-transcode.ts).
  */
-export function canTranscode(fromName: string, toName: string): boolean {
-  return TRANSCODABLE.has(`${fromName.toLowerCase()}>${toName.toLowerCase()}`);
+export const LOCAL_TRANSCODING: readonly (readonly [LocalAudioCodec, LocalAudioCodec])[] = [
+  ['PCMA', 'PCMU'], ['PCMU', 'PCMA'],
+  ['PCMA', 'opus'], ['PCMU', 'opus'], ['opus', 'PCMA'], ['opus', 'PCMU'],
+];
+
+const LOCAL_PAIRS: ReadonlySet<string> = new Set(LOCAL_TRANSCODING.map(([f, t]) => `${f.toLowerCase()}>${t.toLowerCase()}`));
+
+/** The registry's spelling of a codec the local plane handles (any case in), or undefined. */
+export function localAudioCodec(name: string): LocalAudioCodec | undefined {
+  const n = name.toLowerCase();
+  return n === 'pcma' ? 'PCMA' : n === 'pcmu' ? 'PCMU' : n === 'opus' ? 'opus' : undefined;
 }
+
+/**
+ * What the local media plane can convert and add to offers (sdp/negotiate's CodecCapabilities,
+ * matched by shape). False for the same codec on both sides: that needs no transcoding.
+ */
+export const LOCAL_CODEC_CAPABILITIES = Object.freeze({
+  canTranscode(from: string, to: string): boolean {
+    return LOCAL_PAIRS.has(`${from.toLowerCase()}>${to.toLowerCase()}`);
+  },
+  addable(name: string): CodecInfo | undefined {
+    const n = name.toLowerCase();
+    if (!LOCAL_TRANSCODING.some(([, t]) => t.toLowerCase() === n)) return undefined;
+    return KNOWN_CODECS.find((c) => c.name.toLowerCase() === n);
+  },
+});
 
 /** G.711 payload bytes per millisecond (8000 samples/s, one byte each): 160 bytes for ptime 20. */
 export const g711BytesPerMs = 8;

@@ -7,7 +7,8 @@
  * A packet received on side s is processed by directions[s] and sent out of side 1-s.
  */
 
-export type SampleConversion = 'none' | 'alaw-ulaw' | 'ulaw-alaw' | 'alaw-opus' | 'ulaw-opus' | 'opus-alaw' | 'opus-ulaw';
+export const SAMPLE_CONVERSIONS = ['none', 'alaw-ulaw', 'ulaw-alaw', 'alaw-opus', 'ulaw-opus', 'opus-alaw', 'opus-ulaw'] as const;
+export type SampleConversion = (typeof SAMPLE_CONVERSIONS)[number];
 
 export interface PayloadRule {
   inPt: number;

@@ -28,18 +28,28 @@
  * Never reads at or past `len`.
  */
 export function rtpHeaderLength(buf: Uint8Array, len: number): number {
+  const h = rtpHeaderSize(buf, len);
+  if (h < 0) return -1;
+  if (buf[0] & 0x20) {
+    const pad = buf[len - 1];
+    if (pad === 0 || h + pad > len) return -1;
+  }
+  return h;
+}
+
+/**
+ * The header alone (fixed part, CSRCs, extension), or -1: version other than 2, shorter than 12
+ * bytes, CSRCs or extension not fitting in `len`. Padding is not checked: SRTP (RFC 3711 §3.1)
+ * encrypts it, so its last byte is unreadable before decryption. Plain RTP uses rtpHeaderLength.
+ */
+export function rtpHeaderSize(buf: Uint8Array, len: number): number {
   if (len < 12 || len > buf.length || (buf[0] & 0xc0) !== 0x80) return -1;
   let h = 12 + (buf[0] & 0x0f) * 4;
   if (buf[0] & 0x10) {
     if (h + 4 > len) return -1;
     h += 4 + ((buf[h + 2] << 8) | buf[h + 3]) * 4;
   }
-  if (h > len) return -1;
-  if (buf[0] & 0x20) {
-    const pad = buf[len - 1];
-    if (pad === 0 || h + pad > len) return -1;
-  }
-  return h;
+  return h > len ? -1 : h;
 }
 
 /** Padding bytes at the end of a packet `rtpHeaderLength` accepted (0 without the P bit). */

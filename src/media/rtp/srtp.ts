@@ -1,4 +1,5 @@
 import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { rtpHeaderSize } from './packet.js';
 
 /**
  * SRTP and SRTCP (RFC 3711) with the two SDES/DTLS-SRTP suites everybody speaks:
@@ -53,16 +54,6 @@ function aesCm(key: Buffer, iv: Buffer, data: Buffer): Buffer {
   return createCipheriv('aes-128-ctr', key, iv).update(data);
 }
 
-/** Length of the RTP header, CSRCs and extension included; -1 if the packet is too short for it. */
-function rtpHeaderLength(p: Buffer): number {
-  if (p.length < 12) return -1;
-  let n = 12 + 4 * (p[0] & 0x0f);
-  if (p[0] & 0x10) {
-    if (p.length < n + 4) return -1;
-    n += 4 + 4 * p.readUInt16BE(n + 2);
-  }
-  return p.length < n ? -1 : n;
-}
 
 interface ReceiveState {
   roc: number;
@@ -141,7 +132,7 @@ export class SrtpContext {
 
   /** RTP → SRTP. The sender's rollover counter advances when the sequence number wraps (§3.3.1). */
   protectRtp(packet: Buffer): Buffer {
-    const hl = rtpHeaderLength(packet);
+    const hl = rtpHeaderSize(packet, packet.length);
     if (hl < 0) throw new RangeError('RTP packet shorter than its header');
     const ssrc = packet.readUInt32BE(8);
     const seq = packet.readUInt16BE(2);
@@ -164,7 +155,7 @@ export class SrtpContext {
 
   /** SRTP → RTP: authenticate (with the estimated ROC), check replay, decrypt. */
   unprotectRtp(packet: Buffer): UnprotectResult {
-    const hl = rtpHeaderLength(packet);
+    const hl = rtpHeaderSize(packet, packet.length);
     if (hl < 0 || packet.length < hl + this.tagLength) {
       this.counters.malformed++;
       return { ok: false, reason: hl < 0 ? 'malformed' : 'short' };

@@ -7,11 +7,12 @@ import type {
   OfferRequest, QueryRequest, SdpResult,
 } from '../api.js';
 import { WorkerPool } from '../pool/pool.js';
-import type { BridgeConfig, BridgePorts, BridgeStats, DirectionConfig, PayloadRule, SampleConversion, SideConfig, WorkerMessage } from '../pool/protocol.js';
+import { SAMPLE_CONVERSIONS, type BridgeConfig, type BridgePorts, type BridgeStats, type DirectionConfig, type PayloadRule, type SampleConversion, type SideConfig, type WorkerMessage } from '../pool/protocol.js';
 import { PortAllocator } from './ports.js';
 import { CallMedia, MediaCall, type PeerMedia, type Side } from './call.js';
 import { parseSdp, mediaCodecs, mediaConnection, isRtpMedia, type ParsedSdp, type SdpCodec } from '../../sdp/sdp.js';
-import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, isTelephoneEvent, type CodecMapping } from '../../sdp/negotiate.js';
+import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, isTelephoneEvent, type CodecCapabilities, type CodecMapping } from '../../sdp/negotiate.js';
+import { LOCAL_CODEC_CAPABILITIES, localAudioCodec } from '../codecs/codec.js';
 import { rewriteSdp, type MediaRewrite } from '../../sdp/rewrite.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 import { sdesAnswer, sdesOffer } from './sdes.js';
@@ -38,6 +39,7 @@ const TOMBSTONE_MS = 10 * 60_000;
  * packets on worker threads. Implements MediaControl for the ng server and the B2BUA.
  */
 export class LocalMedia implements MediaControl {
+  readonly codecs: CodecCapabilities = LOCAL_CODEC_CAPABILITIES;
   readonly pool: WorkerPool;
   private readonly ports: PortAllocator;
   private readonly calls = new Map<string, MediaCall>();
@@ -137,7 +139,7 @@ export class LocalMedia implements MediaControl {
       }
       const audio = m.type === 'audio' && isRtpMedia(m);
       const plan = audio
-        ? planOfferCodecs(peer.codecs, req.options.codec)
+        ? planOfferCodecs(peer.codecs, req.options.codec, LOCAL_CODEC_CAPABILITIES)
         : { offererCodecs: peer.codecs, answererOffer: peer.codecs, added: [], warnings: [] };
       media.offerPlan = plan;
       warnings.push(...plan.warnings);
@@ -223,7 +225,7 @@ export class LocalMedia implements MediaControl {
       // rtcp-mux-require: the answerer is taken to multiplex whatever its answer says (rtpengine).
       if (offerOpts.rtcpMux.includes('require')) peer.rtcpMux = true;
       const plan = audio
-        ? planAnswerCodecs(media.offerPlan, peer.codecs, { alwaysTranscode: offerOpts.alwaysTranscode || req.options.alwaysTranscode })
+        ? planAnswerCodecs(media.offerPlan, peer.codecs, { alwaysTranscode: offerOpts.alwaysTranscode || req.options.alwaysTranscode }, LOCAL_CODEC_CAPABILITIES)
         : { offererAnswer: peer.codecs, mappings: [], transcoding: false, warnings: [] };
       media.answerPlan = plan;
       warnings.push(...plan.warnings);
@@ -555,15 +557,16 @@ export class LocalMedia implements MediaControl {
   }
 }
 
-const CONVERSIONS: Record<string, SampleConversion> = {
-  'PCMA>PCMU': 'alaw-ulaw', 'PCMU>PCMA': 'ulaw-alaw',
-  'PCMA>OPUS': 'alaw-opus', 'PCMU>OPUS': 'ulaw-opus', 'OPUS>PCMA': 'opus-alaw', 'OPUS>PCMU': 'opus-ulaw',
-};
+const WORKER_CODEC = { PCMA: 'alaw', PCMU: 'ulaw', opus: 'opus' } as const;
 
-function conversion(from: string, to: string): SampleConversion {
-  const c = CONVERSIONS[`${from.toUpperCase()}>${to.toUpperCase()}`];
-  if (c === undefined) throw new TandemError('CODEC', `no conversion from ${from} to ${to}`);
-  return c;
+/** The worker's name for a conversion the registry (media/codecs/codec.ts) says the plane can do. */
+export function conversion(from: string, to: string): SampleConversion {
+  const f = localAudioCodec(from);
+  const t = localAudioCodec(to);
+  const name = f !== undefined && t !== undefined && LOCAL_CODEC_CAPABILITIES.canTranscode(f, t) ? `${WORKER_CODEC[f]}-${WORKER_CODEC[t]}` : '';
+  const known = SAMPLE_CONVERSIONS.find((c) => c === name);
+  if (known === undefined) throw new TandemError('CODEC', `no conversion from ${from} to ${to}`);
+  return known;
 }
 
 function rule(mp: CodecMapping, way: 'forward' | 'reverse'): PayloadRule {

@@ -1,3 +1,4 @@
+import { LOCAL_CODEC_CAPABILITIES } from '../../../src/media/codecs/codec.js';
 import { describe, it, expect } from 'vitest';
 import { offerMediaOptions, answerMediaOptions, checkOffer, defaultLegPolicy, type CallPolicy, type LegPolicy } from '../../../src/b2bua/policy.js';
 import { planOfferCodecs, planAnswerCodecs } from '../../../src/sdp/negotiate.js';
@@ -21,9 +22,9 @@ const names = (cs: SdpCodec[]) => cs.map((c) => c.name);
 describe('codec policy → what each leg is offered', () => {
   it('"leg B gets PCMU; transcode whatever A brings": PCMA caller → B sees PCMU (+DTMF), A is answered PCMA, transcoding on', () => {
     const o = offerMediaOptions(policy({ codecs: ['PCMU'] }), 'a-to-b');
-    const plan = planOfferCodecs([PCMA, DTMF], o.codec);
+    const plan = planOfferCodecs([PCMA, DTMF], o.codec, LOCAL_CODEC_CAPABILITIES);
     expect(names(plan.answererOffer)).toEqual(['PCMU', 'telephone-event']);
-    const answer = planAnswerCodecs(plan, [PCMU, DTMF], { alwaysTranscode: o.alwaysTranscode });
+    const answer = planAnswerCodecs(plan, [PCMU, DTMF], { alwaysTranscode: o.alwaysTranscode }, LOCAL_CODEC_CAPABILITIES);
     expect(answer.transcoding).toBe(true);
     expect(names(answer.offererAnswer)).toEqual(['PCMA', 'telephone-event']);
   });
@@ -31,28 +32,28 @@ describe('codec policy → what each leg is offered', () => {
   it('without transcoding, only the allowed codecs the caller has are offered', () => {
     const o = offerMediaOptions(policy({ codecs: ['PCMA'], transcode: false }), 'a-to-b');
     expect(o.codec.transcode).toEqual([]);
-    expect(names(planOfferCodecs([PCMU, PCMA, G729], o.codec).answererOffer)).toEqual(['PCMA']);
+    expect(names(planOfferCodecs([PCMU, PCMA, G729], o.codec, LOCAL_CODEC_CAPABILITIES).answererOffer)).toEqual(['PCMA']);
   });
 
   it('a codec the caller already has is not transcoded: PCMU caller, B [PCMU] → pass-through', () => {
     const o = offerMediaOptions(policy({ codecs: ['PCMU'] }), 'a-to-b');
-    const plan = planOfferCodecs([G729, PCMU], o.codec);
+    const plan = planOfferCodecs([G729, PCMU], o.codec, LOCAL_CODEC_CAPABILITIES);
     expect(names(plan.answererOffer)).toEqual(['PCMU']);
-    expect(planAnswerCodecs(plan, [PCMU], { alwaysTranscode: false }).transcoding).toBe(false);
+    expect(planAnswerCodecs(plan, [PCMU], { alwaysTranscode: false }, LOCAL_CODEC_CAPABILITIES).transcoding).toBe(false);
   });
 
   it('strip and keep work by name and by payload type', () => {
     const strip = offerMediaOptions(policy({ strip: ['G729', '0'] }), 'a-to-b');
-    expect(names(planOfferCodecs([G729, PCMU, PCMA, DTMF], strip.codec).answererOffer)).toEqual(['PCMA', 'telephone-event']);
+    expect(names(planOfferCodecs([G729, PCMU, PCMA, DTMF], strip.codec, LOCAL_CODEC_CAPABILITIES).answererOffer)).toEqual(['PCMA', 'telephone-event']);
     const keep = offerMediaOptions(policy({ keep: ['8'] }), 'a-to-b');
-    expect(names(planOfferCodecs([G729, PCMU, PCMA, DTMF], keep.codec).answererOffer)).toEqual(['PCMA', 'telephone-event']);
+    expect(names(planOfferCodecs([G729, PCMU, PCMA, DTMF], keep.codec, LOCAL_CODEC_CAPABILITIES).answererOffer)).toEqual(['PCMA', 'telephone-event']);
     const noDtmf = offerMediaOptions(policy({ codecs: ['PCMA'], strip: ['telephone-event'] }), 'a-to-b');
-    expect(names(planOfferCodecs([PCMA, DTMF], noDtmf.codec).answererOffer)).toEqual(['PCMA']);
+    expect(names(planOfferCodecs([PCMA, DTMF], noDtmf.codec, LOCAL_CODEC_CAPABILITIES).answererOffer)).toEqual(['PCMA']);
   });
 
   it("the offerer's own strip list removes codecs it may not use at all", () => {
     const o = offerMediaOptions(policy({}, { strip: ['G729'] }), 'a-to-b');
-    const plan = planOfferCodecs([G729, PCMA], o.codec);
+    const plan = planOfferCodecs([G729, PCMA], o.codec, LOCAL_CODEC_CAPABILITIES);
     expect(names(plan.offererCodecs)).toEqual(['PCMA']);
     expect(names(plan.answererOffer)).toEqual(['PCMA']);
   });
@@ -60,7 +61,7 @@ describe('codec policy → what each leg is offered', () => {
   it('mirrors for offers from leg B: A\'s policy decides what A is offered', () => {
     const p = policy({ codecs: ['PCMU'] }, { codecs: ['PCMA'] });
     const o = offerMediaOptions(p, 'b-to-a');
-    expect(names(planOfferCodecs([PCMU, DTMF], o.codec).answererOffer)).toEqual(['PCMA', 'telephone-event']);
+    expect(names(planOfferCodecs([PCMU, DTMF], o.codec, LOCAL_CODEC_CAPABILITIES).answererOffer)).toEqual(['PCMA', 'telephone-event']);
   });
 
   it('ptime: the receiving leg gets ptime, the offering leg ptime-reverse; answers carry none', () => {
@@ -80,10 +81,10 @@ describe('codec policy → what each leg is offered', () => {
   });
 
   it('checkOffer says why an offer cannot satisfy the receiving leg', () => {
-    expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['PCMU', 'telephone-event'])).toBeNull();
-    expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['G729'])).toMatch(/G729 can be transcoded to PCMA|none of G729/);
-    expect(checkOffer(policy({ codecs: ['PCMA'], transcode: false }), 'a-to-b', ['PCMU'])).toMatch(/transcoding is off/);
-    expect(checkOffer(policy({}, { codecs: ['PCMA'] }), 'a-to-b', ['PCMU'])).toMatch(/none of PCMA/);
-    expect(checkOffer(policy({}), 'a-to-b', ['telephone-event'])).toMatch(/no usable audio codec/);
+    expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['PCMU', 'telephone-event'], LOCAL_CODEC_CAPABILITIES)).toBeNull();
+    expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['G729'], LOCAL_CODEC_CAPABILITIES)).toMatch(/G729 can be transcoded to PCMA|none of G729/);
+    expect(checkOffer(policy({ codecs: ['PCMA'], transcode: false }), 'a-to-b', ['PCMU'], LOCAL_CODEC_CAPABILITIES)).toMatch(/transcoding is off/);
+    expect(checkOffer(policy({}, { codecs: ['PCMA'] }), 'a-to-b', ['PCMU'], LOCAL_CODEC_CAPABILITIES)).toMatch(/none of PCMA/);
+    expect(checkOffer(policy({}), 'a-to-b', ['telephone-event'], LOCAL_CODEC_CAPABILITIES)).toMatch(/no usable audio codec/);
   });
 });

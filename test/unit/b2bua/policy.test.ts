@@ -1,3 +1,4 @@
+import { LOCAL_CODEC_CAPABILITIES } from '../../../src/media/codecs/codec.js';
 import { describe, it, expect } from 'vitest';
 import { answerMediaOptions, checkOffer, defaultLegPolicy, offerMediaOptions, type CallPolicy, type Direction, type LegPolicy } from '../../../src/b2bua/policy.js';
 import { planAnswerCodecs, planOfferCodecs, type OfferCodecPlan } from '../../../src/sdp/negotiate.js';
@@ -36,7 +37,7 @@ const names = (cs: SdpCodec[]): string[] => cs.map((c) => c.name);
 
 /** What the receiving leg is offered when `offered` goes out in direction `dir`. */
 function sent(p: CallPolicy, dir: Direction, offered: SdpCodec[]): OfferCodecPlan {
-  return planOfferCodecs(offered, offerMediaOptions(p, dir).codec);
+  return planOfferCodecs(offered, offerMediaOptions(p, dir).codec, LOCAL_CODEC_CAPABILITIES);
 }
 
 describe('offer a-to-b: leg B gets its allowed codecs that A has or that transcoding reaches', () => {
@@ -45,7 +46,7 @@ describe('offer a-to-b: leg B gets its allowed codecs that A has or that transco
     const plan = sent(p, 'a-to-b', offer('PCMA', 'telephone-event'));
     expect(names(plan.answererOffer)).toEqual(['PCMU', 'telephone-event']);
     expect(plan.answererOffer[0].pt).toBe(0); // static PT, free in A's offer
-    const answer = planAnswerCodecs(plan, offer('PCMU', 'telephone-event'), { alwaysTranscode: offerMediaOptions(p, 'a-to-b').alwaysTranscode });
+    const answer = planAnswerCodecs(plan, offer('PCMU', 'telephone-event'), { alwaysTranscode: offerMediaOptions(p, 'a-to-b').alwaysTranscode }, LOCAL_CODEC_CAPABILITIES);
     expect(answer.transcoding).toBe(true);
     expect(names(answer.offererAnswer)).toEqual(['PCMA', 'telephone-event']);
   });
@@ -53,22 +54,22 @@ describe('offer a-to-b: leg B gets its allowed codecs that A has or that transco
   it('A offers PCMU, PCMA; B [PCMA] without transcoding → B sees PCMA only, nothing is added', () => {
     const o = offerMediaOptions(policy({ codecs: ['PCMA'], transcode: false }), 'a-to-b');
     expect(o.codec).toMatchObject({ mask: ['all'], except: ['PCMA', 'telephone-event'], transcode: [], strip: [] });
-    const plan = planOfferCodecs(offer('PCMU', 'PCMA'), o.codec);
+    const plan = planOfferCodecs(offer('PCMU', 'PCMA'), o.codec, LOCAL_CODEC_CAPABILITIES);
     expect(names(plan.answererOffer)).toEqual(['PCMA']);
     expect(plan.added).toEqual([]);
-    expect(planAnswerCodecs(plan, offer('PCMA'), { alwaysTranscode: false }).transcoding).toBe(false);
+    expect(planAnswerCodecs(plan, offer('PCMA'), { alwaysTranscode: false }, LOCAL_CODEC_CAPABILITIES).transcoding).toBe(false);
   });
 
   it('a codec A already has is passed through, not transcoded', () => {
     const plan = sent(policy({ codecs: ['PCMU'] }), 'a-to-b', offer('G729', 'PCMU'));
     expect(names(plan.answererOffer)).toEqual(['PCMU']);
     expect(plan.added).toEqual([]);
-    expect(planAnswerCodecs(plan, offer('PCMU'), { alwaysTranscode: false }).transcoding).toBe(false);
+    expect(planAnswerCodecs(plan, offer('PCMU'), { alwaysTranscode: false }, LOCAL_CODEC_CAPABILITIES).transcoding).toBe(false);
   });
 
   it('A offers G729 only, B [PCMA] with transcoding → checkOffer refuses (G729 cannot be transcoded), B would get no audio', () => {
     const p = policy({ codecs: ['PCMA'], transcode: true });
-    expect(checkOffer(p, 'a-to-b', ['G729'])).toMatch(/none of G729 can be transcoded to PCMA/);
+    expect(checkOffer(p, 'a-to-b', ['G729'], LOCAL_CODEC_CAPABILITIES)).toMatch(/none of G729 can be transcoded to PCMA/);
     expect(names(sent(p, 'a-to-b', offer('G729')).answererOffer)).toEqual([]);
   });
 
@@ -110,22 +111,22 @@ describe('strip and keep, by name and by payload type', () => {
   it('keep alone filters and never transcodes', () => {
     const o = offerMediaOptions(policy({ keep: ['PCMU'], transcode: true }), 'a-to-b');
     expect(o.codec.transcode).toEqual([]);
-    expect(names(planOfferCodecs(offer('PCMA'), o.codec).answererOffer)).toEqual([]);
-    expect(checkOffer(policy({ keep: ['PCMU'] }), 'a-to-b', ['PCMA'])).toMatch(/keep filters/);
+    expect(names(planOfferCodecs(offer('PCMA'), o.codec, LOCAL_CODEC_CAPABILITIES).answererOffer)).toEqual([]);
+    expect(checkOffer(policy({ keep: ['PCMU'] }), 'a-to-b', ['PCMA'], LOCAL_CODEC_CAPABILITIES)).toMatch(/keep filters/);
   });
 
   it('codecs ∩ keep, minus strip, with static PTs equal to their names', () => {
     expect(names(sent(policy({ codecs: ['PCMU', 'PCMA'], keep: ['8'] }), 'a-to-b', all()).answererOffer)).toEqual(['PCMA', 'telephone-event']);
     const o = offerMediaOptions(policy({ codecs: ['PCMA', 'PCMU'], strip: ['8'] }), 'a-to-b');
     expect(o.codec.except).toEqual(['PCMU', 'telephone-event']);
-    expect(names(planOfferCodecs(all(), o.codec).answererOffer)).toEqual(['PCMU', 'telephone-event']);
+    expect(names(planOfferCodecs(all(), o.codec, LOCAL_CODEC_CAPABILITIES).answererOffer)).toEqual(['PCMU', 'telephone-event']);
   });
 
   it('codecs by payload type become named transcoding targets', () => {
     const o = offerMediaOptions(policy({ codecs: ['0'] }), 'a-to-b');
     expect(o.codec.except).toEqual(['0', 'telephone-event']);
     expect(o.codec.transcode).toEqual(['PCMU']);
-    expect(names(planOfferCodecs(offer('PCMA'), o.codec).answererOffer)).toEqual(['PCMU']);
+    expect(names(planOfferCodecs(offer('PCMA'), o.codec, LOCAL_CODEC_CAPABILITIES).answererOffer)).toEqual(['PCMU']);
   });
 
   it("the offering leg's strip list removes what it may not send, even a codec the receiver allows", () => {
@@ -133,11 +134,11 @@ describe('strip and keep, by name and by payload type', () => {
     const o = offerMediaOptions(p, 'a-to-b');
     expect(o.codec.strip).toEqual(['PCMA', 'G729']);
     expect(o.codec.except).toEqual(['telephone-event']); // except would override strip in the planner
-    const plan = planOfferCodecs(offer('G729', 'PCMA', 'PCMU'), o.codec);
+    const plan = planOfferCodecs(offer('G729', 'PCMA', 'PCMU'), o.codec, LOCAL_CODEC_CAPABILITIES);
     expect(names(plan.offererCodecs)).toEqual(['PCMU']);
     expect(names(plan.answererOffer)).toEqual(['PCMA']); // reached from PCMU by transcoding
     expect(plan.added.map((c) => c.name)).toEqual(['PCMA']);
-    expect(checkOffer(policy({ codecs: ['PCMA'], transcode: false }, { strip: ['PCMA'] }), 'a-to-b', ['PCMA', 'PCMU'])).toMatch(/transcoding is off/);
+    expect(checkOffer(policy({ codecs: ['PCMA'], transcode: false }, { strip: ['PCMA'] }), 'a-to-b', ['PCMA', 'PCMU'], LOCAL_CODEC_CAPABILITIES)).toMatch(/transcoding is off/);
   });
 });
 
@@ -146,7 +147,7 @@ describe('offer b-to-a: the mirror, with leg A\'s policy deciding what A sees', 
     const p = policy({ codecs: ['PCMU'] }, { codecs: ['PCMA'] });
     const plan = sent(p, 'b-to-a', offer('PCMU', 'telephone-event'));
     expect(names(plan.answererOffer)).toEqual(['PCMA', 'telephone-event']);
-    const answer = planAnswerCodecs(plan, offer('PCMA', 'telephone-event'), { alwaysTranscode: false });
+    const answer = planAnswerCodecs(plan, offer('PCMA', 'telephone-event'), { alwaysTranscode: false }, LOCAL_CODEC_CAPABILITIES);
     expect(names(answer.offererAnswer)).toEqual(['PCMU', 'telephone-event']);
     expect(answer.transcoding).toBe(true);
   });
@@ -200,26 +201,26 @@ describe('ptime and SDP ownership', () => {
 
 describe('checkOffer', () => {
   it('accepts what the receiver has or can be transcoded to', () => {
-    expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['PCMA'])).toBeNull();
-    expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['PCMU', 'telephone-event'])).toBeNull();
-    expect(checkOffer(policy({ codecs: ['8'] }), 'a-to-b', ['PCMA'])).toBeNull();
-    expect(checkOffer(policy({}), 'a-to-b', ['G729'])).toBeNull();
-    expect(checkOffer(policy({}, { codecs: ['PCMA'] }), 'b-to-a', ['opus'])).toBeNull();
+    expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['PCMA'], LOCAL_CODEC_CAPABILITIES)).toBeNull();
+    expect(checkOffer(policy({ codecs: ['PCMA'] }), 'a-to-b', ['PCMU', 'telephone-event'], LOCAL_CODEC_CAPABILITIES)).toBeNull();
+    expect(checkOffer(policy({ codecs: ['8'] }), 'a-to-b', ['PCMA'], LOCAL_CODEC_CAPABILITIES)).toBeNull();
+    expect(checkOffer(policy({}), 'a-to-b', ['G729'], LOCAL_CODEC_CAPABILITIES)).toBeNull();
+    expect(checkOffer(policy({}, { codecs: ['PCMA'] }), 'b-to-a', ['opus'], LOCAL_CODEC_CAPABILITIES)).toBeNull();
   });
 
   it('gives a reason naming the fault otherwise', () => {
-    expect(checkOffer(policy({ codecs: ['PCMU'], transcode: false }), 'a-to-b', ['PCMA'])).toMatch(/offer has none of PCMU and transcoding is off \(leg b\)/);
-    expect(checkOffer(policy({}), 'a-to-b', ['telephone-event', 'CN'])).toMatch(/no usable audio codec/);
-    expect(checkOffer(policy({}, { strip: ['G729'] }), 'a-to-b', ['G729'])).toMatch(/no usable audio codec \(leg a\)/);
-    expect(checkOffer(policy({ strip: ['G729'] }), 'a-to-b', ['G729'])).toMatch(/stripped for leg b/);
-    expect(checkOffer(policy({ codecs: ['PCMA'], strip: ['PCMA'] }), 'a-to-b', ['PCMA'])).toMatch(/no allowed codec left/);
+    expect(checkOffer(policy({ codecs: ['PCMU'], transcode: false }), 'a-to-b', ['PCMA'], LOCAL_CODEC_CAPABILITIES)).toMatch(/offer has none of PCMU and transcoding is off \(leg b\)/);
+    expect(checkOffer(policy({}), 'a-to-b', ['telephone-event', 'CN'], LOCAL_CODEC_CAPABILITIES)).toMatch(/no usable audio codec/);
+    expect(checkOffer(policy({}, { strip: ['G729'] }), 'a-to-b', ['G729'], LOCAL_CODEC_CAPABILITIES)).toMatch(/no usable audio codec \(leg a\)/);
+    expect(checkOffer(policy({ strip: ['G729'] }), 'a-to-b', ['G729'], LOCAL_CODEC_CAPABILITIES)).toMatch(/stripped for leg b/);
+    expect(checkOffer(policy({ codecs: ['PCMA'], strip: ['PCMA'] }), 'a-to-b', ['PCMA'], LOCAL_CODEC_CAPABILITIES)).toMatch(/no allowed codec left/);
     // the offering leg's answer is a subset of its offer (RFC 3264 §6.1)
-    expect(checkOffer(policy({}, { codecs: ['PCMA'] }), 'a-to-b', ['PCMU'])).toMatch(/none of PCMA, the codecs leg a may use/);
+    expect(checkOffer(policy({}, { codecs: ['PCMA'] }), 'a-to-b', ['PCMU'], LOCAL_CODEC_CAPABILITIES)).toMatch(/none of PCMA, the codecs leg a may use/);
     // mirror: B re-offers G729 only, A takes PCMA
-    expect(checkOffer(policy({}, { codecs: ['PCMA'] }), 'b-to-a', ['G729'])).toMatch(/can be transcoded to PCMA for leg a/);
+    expect(checkOffer(policy({}, { codecs: ['PCMA'] }), 'b-to-a', ['G729'], LOCAL_CODEC_CAPABILITIES)).toMatch(/can be transcoded to PCMA for leg a/);
   });
 
   it('cannot judge dynamic payload types by name, so lets them through', () => {
-    expect(checkOffer(policy({ codecs: ['96'], transcode: false }), 'a-to-b', ['opus'])).toBeNull();
+    expect(checkOffer(policy({ codecs: ['96'], transcode: false }), 'a-to-b', ['opus'], LOCAL_CODEC_CAPABILITIES)).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import {
-  rtpHeaderLength, rtpPaddingLength, parseRtp, serializeRtp, rtpSeq, rtpTimestamp, rtpSsrc, rtpPayloadType, rtpMarker,
+  rtpHeaderLength, rtpHeaderSize, rtpPaddingLength, parseRtp, serializeRtp, rtpSeq, rtpTimestamp, rtpSsrc, rtpPayloadType, rtpMarker,
   setRtpPayloadType, setRtpMarker, setRtpSeq, setRtpTimestamp, setRtpSsrc, isRtcpPacketType, RtpFormatError, type RtpPacket,
 } from '../../../../src/media/rtp/packet.js';
 
@@ -10,6 +10,18 @@ const full: RtpPacket = {
   payload: Buffer.from('payload'), paddingLength: 3,
 };
 const plain: RtpPacket = { marker: false, payloadType: 0, sequenceNumber: 1, timestamp: 160, ssrc: 0x12345678, csrcs: [], payload: Buffer.alloc(160, 0xff), paddingLength: 0 };
+
+describe('RTP header size without the padding check (what SRTP reads)', () => {
+  it('accepts an unreadable padding count that rtpHeaderLength refuses, and refuses what it refuses otherwise', () => {
+    const p = Buffer.from([0xa0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 9, 9, 9, 0]); // P set, last byte 0
+    expect(rtpHeaderLength(p, p.length)).toBe(-1);
+    expect(rtpHeaderSize(p, p.length)).toBe(12);
+    expect(rtpHeaderSize(Buffer.from([0x40, ...p.subarray(1)]), p.length)).toBe(-1); // version 1
+    expect(rtpHeaderSize(p, 11)).toBe(-1);
+    const ext = Buffer.from([0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0, 2, 1, 2, 3, 4]); // extension of 2 words, 1 present
+    expect(rtpHeaderSize(ext, ext.length)).toBe(-1);
+  });
+});
 
 describe('RTP packet (RFC 3550 §5.1)', () => {
   it('serializes a plain PCMU packet to the expected bytes and back', () => {

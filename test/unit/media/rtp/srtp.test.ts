@@ -94,6 +94,22 @@ describe('SRTP context', () => {
     expect(rx.unprotectRtp(Buffer.alloc(5))).toEqual({ ok: false, reason: 'malformed' });
   });
 
+  it('reads the header with the same rules as plain RTP, except for the encrypted padding', () => {
+    const tx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', key, salt);
+    const rx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', key, salt);
+    // P bit set: the padding count is encrypted with the payload, so it is checked after decryption.
+    const padded = rtp(7);
+    padded[0] |= 0x20;
+    padded[padded.length - 1] = 4;
+    const r = rx.unprotectRtp(tx.protectRtp(padded));
+    expect(r.ok && r.packet.equals(padded)).toBe(true);
+    // Version 1 is not RTP, encrypted or not.
+    const v1 = tx.protectRtp(rtp(8));
+    v1[0] = (v1[0] & 0x3f) | 0x40;
+    expect(rx.unprotectRtp(v1)).toEqual({ ok: false, reason: 'malformed' });
+    expect(() => tx.protectRtp(Buffer.from([0x40, ...rtp(9).subarray(1)]))).toThrow(RangeError);
+  });
+
   it('accepts reordering inside the window exactly once', () => {
     const tx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', key, salt);
     const rx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', key, salt);
