@@ -2,7 +2,7 @@ import type { BDict, BValue } from './bencode.js';
 import { NgClient, type NgClientOptions } from './ng-client.js';
 import { TandemError, type ErrorCode } from '../common/errors.js';
 import type {
-  AnswerRequest, CallStats, DeleteRequest, EndpointAddress, GlobalStatistics, LegStats, MediaControl, MediaOptions,
+  AnswerRequest, CallEnd, CallStats, DeleteRequest, EndpointAddress, GlobalStatistics, LegStats, MediaControl, MediaOptions,
   MediaStats, OfferRequest, PacketCounters, QueryRequest, SdpResult, StreamStats,
 } from '../media/api.js';
 
@@ -37,6 +37,18 @@ export class NgMediaClient implements MediaControl {
   async list(limit?: number): Promise<string[]> {
     const reply = await this.call({ command: 'list', ...(limit !== undefined ? { limit } : {}) });
     return Array.isArray(reply.calls) ? reply.calls.filter((c): c is string => typeof c === 'string') : [];
+  }
+
+  /** A Tandem media node says why in `query`'s error ("Call ended: …"); rtpengine does not. */
+  async ended(callId: string): Promise<CallEnd | undefined> {
+    try {
+      await this.call({ command: 'query', 'call-id': callId });
+      return undefined;
+    } catch (err) {
+      const m = /Call ended: (.*)$/.exec(err instanceof Error ? err.message : '');
+      if (m === null) return undefined;
+      return { cause: /^media worker failed/.test(m[1]) ? 'worker-failure' : 'media-timeout', reason: m[1] };
+    }
   }
 
   async statistics(): Promise<GlobalStatistics> {

@@ -183,12 +183,26 @@ export interface GlobalStatistics {
   endedByWorkerFailure: number;
 }
 
+/** Why the media plane ended a call by itself. */
+export type CallEndCause = 'media-timeout' | 'worker-failure';
+
+export interface CallEnd {
+  cause: CallEndCause;
+  /** Human-readable, as `query` reports it. */
+  reason: string;
+}
+
 export interface MediaControl {
   offer(req: OfferRequest): Promise<SdpResult>;
   answer(req: AnswerRequest): Promise<SdpResult>;
   delete(req: DeleteRequest): Promise<CallStats>;
   query(req: QueryRequest): Promise<CallStats>;
   list(limit?: number): Promise<string[]>;
+  /**
+   * Why a call that is no longer listed ended, if the media plane ended it by itself and still
+   * remembers; undefined when unknown (e.g. deleted, or a media server that does not say).
+   */
+  ended?(callId: string): Promise<CallEnd | undefined>;
   statistics(): Promise<GlobalStatistics>;
   close(): Promise<void>;
 }

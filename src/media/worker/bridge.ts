@@ -9,6 +9,7 @@ import { DtlsEndpoint } from '../rtp/dtls.js';
 import { ATTR, STUN_TYPE, attribute, encodeXorMappedAddress, isStun, parseStun, serializeStun, verifyFingerprint, verifyMessageIntegrity } from '../rtp/stun.js';
 import { DirectionProcessor, type PacketSink } from './direction.js';
 import type { WorkerClock } from './clock.js';
+import { guardHandler, safeSend } from './guard.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
 class Counters {
@@ -69,12 +70,13 @@ class BridgeSide implements PacketSink {
 
   constructor(
     readonly index: 0 | 1,
+    private readonly callId: string,
     readonly rtpSocket: dgram.Socket,
     readonly rtcpSocket: dgram.Socket,
     private readonly clock: WorkerClock,
   ) {
-    rtpSocket.on('message', this.onRtpSocket);
-    rtcpSocket.on('message', this.onRtcpSocket);
+    rtpSocket.on('message', guardHandler(callId, 'rtp', this.onRtpSocket, () => this.rtpIn.errors++));
+    rtcpSocket.on('message', guardHandler(callId, 'rtcp', this.onRtcpSocket, () => this.rtcpIn.errors++));
   }
 
   configure(cfg: SideConfig): void {
@@ -129,8 +131,8 @@ class BridgeSide implements PacketSink {
       (data) => {
         const to = this.dtlsPeer ?? this.peerRtp;
         if (to === undefined) return;
-        if (this.connectedTo !== null) this.rtpSocket.send(data);
-        else this.rtpSocket.send(data, to.port, to.address);
+        if (this.connectedTo !== null) safeSend(this.rtpSocket, this.callId, data, data.length);
+        else safeSend(this.rtpSocket, this.callId, data, data.length, to);
       },
       (keys) => {
         this.srtpIn = new SrtpContext('AES_CM_128_HMAC_SHA1_80', keys.remoteKeySalt.subarray(0, 16), keys.remoteKeySalt.subarray(16));
@@ -267,7 +269,7 @@ class BridgeSide implements PacketSink {
         this.peerRtcp = from;
         this.latchedRtcp = false;
       }
-      this.rtcpSocket.send(response, rinfo.port, rinfo.address);
+      safeSend(this.rtcpSocket, this.callId, response, response.length, rinfo);
       return;
     }
     // As DTLS client we must send the first record: an authenticated check says where the peer's
@@ -283,8 +285,8 @@ class BridgeSide implements PacketSink {
       this.latchedRtp = false;
       this.iceNominated = true;
     }
-    if (this.connectedTo !== null && sameAddress(this.connectedTo, from)) this.rtpSocket.send(response);
-    else if (this.connectedTo === null && !this.connecting) this.rtpSocket.send(response, rinfo.port, rinfo.address);
+    if (this.connectedTo !== null && sameAddress(this.connectedTo, from)) safeSend(this.rtpSocket, this.callId, response, response.length);
+    else if (this.connectedTo === null && !this.connecting) safeSend(this.rtpSocket, this.callId, response, response.length, rinfo);
   }
 
   private readonly onRtcpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
@@ -319,11 +321,11 @@ class BridgeSide implements PacketSink {
     if (this.action === DROP) return;
     if (this.action === ECHO) {
       const out = this.srtpOut !== undefined ? this.srtpOut.protectRtcp(msg) : msg;
-      if (!this.cfg.rtcpMux) this.rtcpSocket.send(out, 0, out.length, rinfo.port, rinfo.address);
+      if (!this.cfg.rtcpMux) safeSend(this.rtcpSocket, this.callId, out, out.length, rinfo);
       else this.sendBack(out, out.length, rinfo);
       return;
     }
-    this.target.sendRtcp(msg);
+    if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
   /** Symmetric latching (learn the peer from its first packet) and strict-source filtering. */
@@ -344,7 +346,7 @@ class BridgeSide implements PacketSink {
         this.latchedRtp = true;
         this.connectTo(learned);
         // Without a separate RTCP packet yet, RTCP goes next to the learned RTP port (RFC 3550 §11).
-        if (!this.latchedRtcp && !this.cfg.rtcpMux) this.peerRtcp = { address: learned.address, port: learned.port + 1 };
+        if (!this.latchedRtcp && !this.cfg.rtcpMux) this.peerRtcp = learned.port < 65535 ? { address: learned.address, port: learned.port + 1 } : undefined;
       }
       return true;
     }
@@ -373,8 +375,7 @@ class BridgeSide implements PacketSink {
    */
   private sendToRtpPeer(buf: Buffer, len: number): boolean {
     if (this.connectedTo !== null) {
-      this.rtpSocket.send(buf, 0, len);
-      return true;
+      return safeSend(this.rtpSocket, this.callId, buf, len);
     }
     const peer = this.peerRtp;
     if (peer === undefined) return false;
@@ -384,15 +385,14 @@ class BridgeSide implements PacketSink {
       (this.heldWhileConnecting ??= []).push(len === buf.length ? buf : buf.subarray(0, len));
       return true;
     }
-    this.rtpSocket.send(buf, 0, len, peer.port, peer.address);
-    return true;
+    return safeSend(this.rtpSocket, this.callId, buf, len, peer);
   }
 
   /** Echo through the RTP socket: a connected socket only hears its peer, so that is the sender. */
   private sendBack(msg: Buffer, len: number, rinfo: dgram.RemoteInfo): void {
-    if (this.connectedTo !== null) this.rtpSocket.send(msg, 0, len);
+    if (this.connectedTo !== null) safeSend(this.rtpSocket, this.callId, msg, len);
     else if (this.connecting) (this.heldWhileConnecting ??= []).push(len === msg.length ? msg : msg.subarray(0, len));
-    else this.rtpSocket.send(msg, 0, len, rinfo.port, rinfo.address);
+    else safeSend(this.rtpSocket, this.callId, msg, len, rinfo);
   }
 
   private connectTo(peer: TransportAddress): void {
@@ -406,7 +406,7 @@ class BridgeSide implements PacketSink {
       // The peer may have moved while we were connecting: only adopt the connection if not.
       if (this.peerRtp === peer) {
         this.connectedTo = peer;
-        if (held !== null) for (const b of held) this.rtpSocket.send(b);
+        if (held !== null) for (const b of held) safeSend(this.rtpSocket, this.callId, b, b.length);
       } else {
         this.rtpSocket.disconnect();
         if (held !== null) for (const b of held) this.sendToRtpPeer(b, b.length);
@@ -414,15 +414,13 @@ class BridgeSide implements PacketSink {
     });
   }
 
-  sendRtcp(plain: Buffer): void {
-    if (this.dtls !== undefined && this.srtpOut === undefined) return;
+  /** false when the RTCP could not go anywhere (no usable RTCP port, or the send failed). */
+  sendRtcp(plain: Buffer): boolean {
+    if (this.dtls !== undefined && this.srtpOut === undefined) return true;
     const msg = this.srtpOut !== undefined ? this.srtpOut.protectRtcp(plain) : plain;
-    if (this.cfg.rtcpMux) {
-      this.sendToRtpPeer(msg, msg.length);
-      return;
-    }
+    if (this.cfg.rtcpMux) return this.sendToRtpPeer(msg, msg.length);
     const peer = this.peerRtcp;
-    if (peer !== undefined) this.rtcpSocket.send(msg, 0, msg.length, peer.port, peer.address);
+    return peer !== undefined && safeSend(this.rtcpSocket, this.callId, msg, msg.length, peer);
   }
 
   stats(): SideStats {
@@ -504,8 +502,8 @@ export class MediaBridge {
       throw err;
     }
     const sides: [BridgeSide, BridgeSide] = [
-      new BridgeSide(0, opened[0], opened[1], clock),
-      new BridgeSide(1, opened[2], opened[3], clock),
+      new BridgeSide(0, callId, opened[0], opened[1], clock),
+      new BridgeSide(1, callId, opened[2], opened[3], clock),
     ];
     return new MediaBridge(bridgeId, callId, sides, clock);
   }
