@@ -114,6 +114,7 @@ export function optionsDict(o: MediaOptions): BDict {
   if (o.sipSourceAddress) flags.push('SIP-source-address');
   if (o.asymmetric) flags.push('asymmetric');
   if (o.strictSource) flags.push('strict-source');
+  if (o.mediaHandover) flags.push('media-handover');
   if (o.portLatching) flags.push('port-latching');
   if (o.generateMid) flags.push('generate-mid');
   if (o.noRtcpAttribute) flags.push('no-rtcp-attribute');

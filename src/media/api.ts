@@ -43,8 +43,10 @@ export interface MediaOptions {
   sipSourceAddress: boolean;
   /** Never learn the peer from packets: always send to the SDP address. */
   asymmetric: boolean;
-  /** After latching, drop packets from any other source. */
+  /** Accept media only from the SDP address (or, once latched, the latched peer): no NAT learning. */
   strictSource: boolean;
+  /** rtpengine's `media-handover`: a new source may take the peer over at any time. */
+  mediaHandover: boolean;
   /** Latch to the first packet's source port but keep the SDP address. */
   portLatching: boolean;
   receivedFrom?: EndpointAddress;
@@ -220,6 +222,7 @@ export function defaultMediaOptions(): MediaOptions {
     sipSourceAddress: false,
     asymmetric: false,
     strictSource: false,
+    mediaHandover: false,
     portLatching: false,
     replaceOrigin: false,
     replaceSessionConnection: false,

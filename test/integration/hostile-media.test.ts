@@ -144,3 +144,123 @@ describe('worker failures: backoff, watchdog, the true reason', () => {
     }
   }, 15_000);
 });
+
+describe('the first packet to a media port does not win the call', () => {
+  const frame = (seed: number, ssrc: number): Buffer => rtpPacket({ pt: 0, seq: seed, ts: seed * 160, ssrc, payload: patternPayload(160, seed) });
+  const payloadSeeds = (pkts: Buffer[]): number[] => pkts.map((p) => p.readUInt16BE(2));
+
+  /** A call whose caller announces `callerSdp` (RTP port, a=rtcp port); the callee is a plain endpoint with its own RTCP socket. */
+  async function setup(ng: RawNg, callerRtpPort: number, callerRtcpPort: number, flags: string[] = []) {
+    const callee = await RtpPeer.open();
+    const calleeRtcp = await RtpPeer.open();
+    const i = ids();
+    const offer = await ng.request({
+      command: 'offer', 'call-id': i.callId, 'from-tag': i.fromTag, flags,
+      sdp: sdpFor({ port: callerRtpPort, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: [`a=rtcp:${callerRtcpPort}`] }),
+    });
+    expect(offer.result, String(offer['error-reason'])).toBe('ok');
+    const answer = await ng.request({
+      command: 'answer', 'call-id': i.callId, 'from-tag': i.fromTag, 'to-tag': i.toTag,
+      sdp: sdpFor({ port: callee.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: [`a=rtcp:${calleeRtcp.port}`] }),
+    });
+    expect(answer.result, String(answer['error-reason'])).toBe('ok');
+    return { callId: i.callId, callee, calleeRtcp, towardCallee: mediaTarget(answer.sdp as string).port, towardCaller: mediaTarget(offer.sdp as string).port };
+  }
+
+  it('an attacker who sends first loses the call to the SDP address, receives nothing after it was heard, and its RTCP is dropped', async () => {
+    const env = await startTestTandem({ numThreads: 1 });
+    const caller = await RtpPeer.open();
+    const callerRtcp = await RtpPeer.open();
+    const attacker = await RtpPeer.open();
+    const c = await setup(env.ng, caller.port, callerRtcp.port);
+    try {
+      // The attack: the attacker's packet reaches the caller-facing port first and latches it.
+      await attacker.send(frame(1, 0xbad), c.towardCallee);
+      await c.callee.waitFor(1);
+      await c.callee.send(frame(2, 0xca11ee), c.towardCaller);
+      await attacker.waitFor(1);
+      // The real caller speaks from its SDP address: the peer moves back to it.
+      await caller.send(frame(3, 0xca11e5), c.towardCallee);
+      await c.callee.waitFor(2);
+      // The attacker keeps sending: dropped. The caller's next packet (positive control) arrives after.
+      await attacker.send(frame(4, 0xbad), c.towardCallee);
+      await caller.send(frame(5, 0xca11e5), c.towardCallee);
+      await c.callee.waitFor(3);
+      expect(payloadSeeds(c.callee.received)).toEqual([1, 3, 5]);
+      // The callee's media goes to the caller only.
+      for (const s of [6, 7, 8]) await c.callee.send(frame(s, 0xca11ee), c.towardCaller);
+      await caller.waitFor(3);
+      expect(payloadSeeds(caller.received)).toEqual([6, 7, 8]);
+      expect(payloadSeeds(attacker.received)).toEqual([2]);
+      // RTCP: the attacker's is dropped, the caller's (from its a=rtcp port) is relayed after it.
+      await attacker.send(rr(0xbad), c.towardCallee + 1);
+      await callerRtcp.send(rr(0xca11e5), c.towardCallee + 1);
+      const [gotRtcp] = await c.calleeRtcp.waitFor(1);
+      expect(gotRtcp.readUInt32BE(4)).toBe(0xca11e5);
+      expect(c.calleeRtcp.received.length).toBe(1);
+      const q = await env.ng.request({ command: 'query', 'call-id': c.callId });
+      const totals = q.totals as BDict;
+      expect((totals.RTP as BDict).errors).toBe(1);
+      expect((totals.RTCP as BDict).errors).toBe(1);
+    } finally {
+      for (const p of [caller, callerRtcp, attacker, c.callee, c.calleeRtcp]) p.close();
+      await env.close();
+    }
+  });
+
+  it('a caller behind NAT (another source than its SDP, which never speaks) still latches', async () => {
+    const env = await startTestTandem({ numThreads: 1 });
+    const sdpAddr = await RtpPeer.open(); // what the SDP announces; it never sends
+    const natted = await RtpPeer.open();
+    const c = await setup(env.ng, sdpAddr.port, sdpAddr.port + 1);
+    try {
+      await natted.send(frame(1, 0x4a7), c.towardCallee);
+      await c.callee.waitFor(1);
+      await c.callee.send(frame(2, 0xca11ee), c.towardCaller);
+      const [got] = await natted.waitFor(1);
+      expect(got.readUInt16BE(2)).toBe(2);
+      expect(sdpAddr.received.length).toBe(0);
+    } finally {
+      for (const p of [sdpAddr, natted, c.callee, c.calleeRtcp]) p.close();
+      await env.close();
+    }
+  });
+
+  it('with strict-source the NAT source is refused and only the SDP address is heard', async () => {
+    const env = await startTestTandem({ numThreads: 1 });
+    const sdpAddr = await RtpPeer.open();
+    const natted = await RtpPeer.open();
+    const c = await setup(env.ng, sdpAddr.port, sdpAddr.port + 1, ['strict-source']);
+    try {
+      await natted.send(frame(1, 0x4a7), c.towardCallee);
+      await sdpAddr.send(frame(2, 0xca11e5), c.towardCallee);
+      await c.callee.waitFor(1);
+      expect(payloadSeeds(c.callee.received)).toEqual([2]);
+      await c.callee.send(frame(3, 0xca11ee), c.towardCaller);
+      await sdpAddr.waitFor(1);
+      expect(natted.received.length).toBe(0);
+    } finally {
+      for (const p of [sdpAddr, natted, c.callee, c.calleeRtcp]) p.close();
+      await env.close();
+    }
+  });
+
+  it('with media-handover a new source takes the call over even after the SDP address was heard', async () => {
+    const env = await startTestTandem({ numThreads: 1 });
+    const caller = await RtpPeer.open();
+    const moved = await RtpPeer.open();
+    const c = await setup(env.ng, caller.port, caller.port + 1, ['media-handover']);
+    try {
+      await caller.send(frame(1, 1), c.towardCallee);
+      await c.callee.waitFor(1);
+      await moved.send(frame(2, 1), c.towardCallee);
+      await c.callee.waitFor(2);
+      await c.callee.send(frame(3, 2), c.towardCaller);
+      await moved.waitFor(1);
+      expect(caller.received.length).toBe(0);
+    } finally {
+      for (const p of [caller, moved, c.callee, c.calleeRtcp]) p.close();
+      await env.close();
+    }
+  });
+});

@@ -46,6 +46,8 @@ export interface SideConfig {
   rtcpMux: boolean;
   latch: LatchMode;
   strictSource: boolean;
+  /** rtpengine's `media-handover`: a new source may take the peer over at any time. */
+  mediaHandover?: boolean;
   /** Clock rate of what this side sends us, for jitter. */
   clockRate: number;
   /** SDES-SRTP on this side (RFC 3711/4568): we decrypt what it sends and encrypt what we send it. */

@@ -411,6 +411,7 @@ export class LocalMedia implements MediaControl {
       rtcpMux: peer.rtcpMux,
       latch: o.asymmetric ? 'asymmetric' : o.portLatching ? 'port' : 'symmetric',
       strictSource: o.strictSource,
+      ...(o.mediaHandover ? { mediaHandover: true } : {}),
       clockRate,
       ...(media.srtp[s] !== undefined ? { srtp: media.srtp[s] } : {}),
       ...(media.ice[s] !== undefined ? { ice: media.ice[s] } : {}),

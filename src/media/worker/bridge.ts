@@ -10,6 +10,7 @@ import { ATTR, STUN_TYPE, attribute, encodeXorMappedAddress, isStun, parseStun, 
 import { DirectionProcessor, type PacketSink } from './direction.js';
 import type { WorkerClock } from './clock.js';
 import { guardHandler, safeSend } from './guard.js';
+import { isExpected, latchVerdict, sameAddress, type LatchState } from './latch.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
 class Counters {
@@ -39,6 +40,12 @@ class BridgeSide implements PacketSink {
   lastPacketMs = 0;
   latchedRtp = false;
   latchedRtcp = false;
+  /** Where packets are expected from (SDP, ICE nomination, DTLS association) and whether they came: latch.ts. */
+  private expectedRtp: TransportAddress | undefined;
+  private expectedRtcp: TransportAddress | undefined;
+  private heardRtp = false;
+  private heardRtcp = false;
+  private rtcpNominated = false;
   /** An authenticated check with USE-CANDIDATE chose where media goes (RFC 8445 §8.2). */
   private iceNominated = false;
   /**
@@ -105,7 +112,12 @@ class BridgeSide implements PacketSink {
     if (moved) {
       this.latchedRtp = false;
       this.latchedRtcp = false;
+      this.heardRtp = false;
+      this.heardRtcp = false;
+      this.rtcpNominated = false;
     }
+    if ((moved || !this.iceNominated) && !keepNominated) this.expectedRtp = cfg.peerRtp;
+    if (!this.rtcpNominated) this.expectedRtcp = cfg.peerRtcp;
     if (this.connectedTo !== null && (moved || cfg.latch === 'asymmetric')) {
       this.rtpSocket.disconnect();
       this.connectedTo = null;
@@ -148,6 +160,9 @@ class BridgeSide implements PacketSink {
             this.connectedTo = null;
           }
           this.peerRtp = from;
+          // The certificate proved who is there: no other source may latch now.
+          this.expectedRtp = from;
+          this.heardRtp = true;
         }
       },
       () => {
@@ -268,6 +283,9 @@ class BridgeSide implements PacketSink {
       if (attribute(m, ATTR.useCandidate) !== undefined) {
         this.peerRtcp = from;
         this.latchedRtcp = false;
+        this.expectedRtcp = from;
+        this.heardRtcp = true;
+        this.rtcpNominated = true;
       }
       safeSend(this.rtcpSocket, this.callId, response, response.length, rinfo);
       return;
@@ -284,6 +302,9 @@ class BridgeSide implements PacketSink {
       this.peerRtp = from;
       this.latchedRtp = false;
       this.iceNominated = true;
+      // An authenticated nomination is as good as hearing the SDP source: NAT learning ends.
+      this.expectedRtp = from;
+      this.heardRtp = true;
     }
     if (this.connectedTo !== null && sameAddress(this.connectedTo, from)) safeSend(this.rtpSocket, this.callId, response, response.length);
     else if (this.connectedTo === null && !this.connecting) safeSend(this.rtpSocket, this.callId, response, response.length, rinfo);
@@ -328,31 +349,44 @@ class BridgeSide implements PacketSink {
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
-  /** Symmetric latching (learn the peer from its first packet) and strict-source filtering. */
+  /** Whether a packet from this source is accepted, and where the peer is afterwards (latch.ts). */
   private acceptSource(rinfo: dgram.RemoteInfo, rtcp: boolean): boolean {
-    const muxed = rtcp && this.cfg.rtcpMux;
-    const latched = rtcp && !muxed ? this.latchedRtcp : this.latchedRtp;
-    if (!latched) {
-      if (this.cfg.latch === 'asymmetric') return true;
-      const learned: TransportAddress =
-        this.cfg.latch === 'port'
-          ? { address: (rtcp && !muxed ? this.peerRtcp : this.peerRtp)?.address ?? rinfo.address, port: rinfo.port }
-          : { address: rinfo.address, port: rinfo.port };
-      if (rtcp && !muxed) {
-        this.peerRtcp = learned;
+    const src: TransportAddress = { address: rinfo.address, port: rinfo.port };
+    const { latch: mode, strictSource } = this.cfg;
+    const mediaHandover = this.cfg.mediaHandover === true;
+    if (rtcp && !this.cfg.rtcpMux) {
+      // A peer that proved its SDP address for RTP is not behind NAT: its RTCP must come from the SDP too.
+      const st: LatchState = { mode, strictSource, mediaHandover, expected: this.expectedRtcp, peer: this.peerRtcp, latched: this.latchedRtcp, expectedHeard: this.heardRtcp, learningAllowed: !this.heardRtp };
+      const v = latchVerdict(src, st);
+      if (v === 'drop') return false;
+      if (isExpected(src, st)) this.heardRtcp = true;
+      if (v === 'latch') {
+        this.peerRtcp = mode === 'port' ? { address: this.expectedRtcp?.address ?? src.address, port: src.port } : src;
         this.latchedRtcp = true;
-      } else {
-        this.peerRtp = learned;
-        this.latchedRtp = true;
-        this.connectTo(learned);
-        // Without a separate RTCP packet yet, RTCP goes next to the learned RTP port (RFC 3550 §11).
-        if (!this.latchedRtcp && !this.cfg.rtcpMux) this.peerRtcp = learned.port < 65535 ? { address: learned.address, port: learned.port + 1 } : undefined;
       }
       return true;
     }
-    if (!this.cfg.strictSource) return true;
-    const peer = rtcp && !muxed ? this.peerRtcp : this.peerRtp;
-    return peer !== undefined && peer.port === rinfo.port && peer.address === rinfo.address;
+    const st: LatchState = { mode, strictSource, mediaHandover, expected: this.expectedRtp, peer: this.peerRtp, latched: this.latchedRtp, expectedHeard: this.heardRtp, learningAllowed: true };
+    const v = latchVerdict(src, st);
+    if (v === 'drop') return false;
+    const fromExpected = isExpected(src, st);
+    if (fromExpected) this.heardRtp = true;
+    if (v === 'keep') return true;
+    const learned: TransportAddress = mode === 'port' ? { address: this.expectedRtp?.address ?? src.address, port: src.port } : src;
+    if (this.connectedTo !== null && !sameAddress(this.connectedTo, learned)) {
+      this.rtpSocket.disconnect();
+      this.connectedTo = null;
+    }
+    this.peerRtp = learned;
+    this.latchedRtp = true;
+    // Until RTCP shows where it comes from: the SDP's RTCP address for the SDP source, else next to
+    // the learned RTP port (RFC 3550 §11; there is none above 65535).
+    if (!this.latchedRtcp && !this.cfg.rtcpMux)
+      this.peerRtcp = fromExpected && this.expectedRtcp !== undefined ? this.expectedRtcp : learned.port < 65535 ? { address: learned.address, port: learned.port + 1 } : undefined;
+    // Only the confirmed peer gets a connected socket: while a NAT'd source is latched, the SDP
+    // source must still be heard (it takes the peer back); with media-handover anyone may.
+    if (fromExpected && !mediaHandover) this.connectTo(learned);
+    return true;
   }
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
@@ -446,10 +480,6 @@ class BridgeSide implements PacketSink {
   }
 }
 
-function sameAddress(a: TransportAddress | undefined, b: TransportAddress | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.address === b.address && a.port === b.port;
-}
 
 function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
