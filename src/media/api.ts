@@ -183,6 +183,12 @@ export interface GlobalStatistics {
   uptimeSeconds: number;
   endedByTimeout: number;
   endedByWorkerFailure: number;
+  /** Tandem's own counters (a remote rtpengine does not report them). */
+  rejectedMediaLimit?: number;
+  workerFailures?: number;
+  workerRespawns?: number;
+  watchdogKills?: number;
+  packetsGuarded?: number;
 }
 
 /** Why the media plane ended a call by itself. */

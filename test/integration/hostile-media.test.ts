@@ -264,3 +264,30 @@ describe('the first packet to a media port does not win the call', () => {
     }
   });
 });
+
+describe('one offer cannot take every port', () => {
+  it('refuses an offer with more m= lines than max-media-per-call, names the limit, counts it and takes no port', async () => {
+    const env = await startTestTandem({ numThreads: 1, maxMediaPerCall: 4 });
+    try {
+      const lines = (n: number): string => {
+        const one = sdpFor({ port: 40000, pts: [0], rtpmaps: ['0 PCMU/8000'] });
+        const [head, media] = [one.slice(0, one.indexOf('m=audio')), one.slice(one.indexOf('m=audio'))];
+        return head + Array.from({ length: n }, (_v, i) => media.replace('m=audio 40000', `m=audio ${40000 + 2 * i}`)).join('');
+      };
+      const free = env.t.media.freePorts;
+      const big = await env.ng.request({ command: 'offer', 'call-id': 'many-m', 'from-tag': 'a', sdp: lines(499) });
+      expect(big.result).toBe('error');
+      expect(String(big['error-reason'])).toMatch(/499 m= lines; the limit is 4 \(max-media-per-call\)/);
+      expect(env.t.media.freePorts).toBe(free);
+      expect((await env.ng.request({ command: 'list' })).calls).toEqual([]);
+      // Positive control: at the limit the offer goes through.
+      const ok = await env.ng.request({ command: 'offer', 'call-id': 'four-m', 'from-tag': 'a', sdp: lines(4) });
+      expect(ok.result, String(ok['error-reason'])).toBe('ok');
+      expect(env.t.media.freePorts).toBe(free - 8);
+      const st = await env.ng.request({ command: 'statistics' });
+      expect(((st.statistics as BDict).totalstatistics as BDict).rejectedmedialimit).toBe(1);
+    } finally {
+      await env.close();
+    }
+  });
+});

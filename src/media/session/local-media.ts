@@ -26,6 +26,8 @@ export interface LocalMediaOptions {
   workers: number;
   /** 0 = no limit. */
   maxSessions: number;
+  /** m= lines per call (default 16): one offer must not take every port. */
+  maxMediaPerCall?: number;
   mediaTimeoutMs: number;
   logLevel: string;
   log: Logger;
@@ -34,6 +36,11 @@ export interface LocalMediaOptions {
 }
 
 const BIND_RETRIES = 8;
+/**
+ * Audio, video, a screen share, BFCP and a data channel fit many times over; each m= line costs a
+ * bridge and 4 ports, so 16 caps one call at 64 ports (one 499-line offer once took the whole range).
+ */
+const DEFAULT_MAX_MEDIA_PER_CALL = 16;
 const TOMBSTONE_MS = 10 * 60_000;
 
 /**
@@ -51,7 +58,10 @@ export class LocalMedia implements MediaControl {
   private totalSessions = 0;
   private endedByTimeout = 0;
   private endedByWorkerFailure = 0;
+  private rejectedMediaLimit = 0;
   private readonly startedMs = Date.now();
+  /** Packets the workers dropped because handling them threw (worker/guard.ts), at the last sample. */
+  private guarded = 0;
   private rate = { packets: 0, bytes: 0, errors: 0, atMs: Date.now(), pps: 0, bps: 0, eps: 0 };
   private readonly log: Logger;
 
@@ -86,6 +96,12 @@ export class LocalMedia implements MediaControl {
 
   async offer(req: OfferRequest): Promise<SdpResult> {
     const sdp = parseSdp(req.sdp);
+    const maxMedia = this.opts.maxMediaPerCall ?? DEFAULT_MAX_MEDIA_PER_CALL;
+    if (sdp.session.media.length > maxMedia) {
+      this.rejectedMediaLimit++;
+      this.log.warn({ callId: req.callId, medias: sdp.session.media.length, maxMedia }, 'offer refused: too many m= lines');
+      throw new TandemError('BAD_SDP', `offer has ${sdp.session.media.length} m= lines; the limit is ${maxMedia} (max-media-per-call)`, { 'call-id': req.callId });
+    }
     let call = this.calls.get(req.callId);
     const isNew = call === undefined;
     if (call === undefined) {
@@ -465,6 +481,11 @@ export class LocalMedia implements MediaControl {
       uptimeSeconds: Math.round((Date.now() - this.startedMs) / 1000),
       endedByTimeout: this.endedByTimeout,
       endedByWorkerFailure: this.endedByWorkerFailure,
+      rejectedMediaLimit: this.rejectedMediaLimit,
+      workerFailures: this.pool.counters.failures,
+      workerRespawns: this.pool.counters.respawns,
+      watchdogKills: this.pool.counters.watchdogKills,
+      packetsGuarded: this.guarded,
     };
   }
 
@@ -476,13 +497,16 @@ export class LocalMedia implements MediaControl {
     const replies = await Promise.allSettled(
       Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' })),
     );
+    let guarded = 0;
     for (const r of replies) {
       if (r.status === 'fulfilled' && r.value.op === 'totals') {
+        guarded += r.value.totals.guarded;
         packets += r.value.totals.packets;
         bytes += r.value.totals.bytes;
         errors += r.value.totals.errors;
       }
     }
+    this.guarded = guarded;
     const now = Date.now();
     const dt = (now - this.rate.atMs) / 1000;
     if (dt > 0.05) {
