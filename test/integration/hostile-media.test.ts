@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import type { BDict } from '../../src/control/bencode.js';
 import { defaultMediaOptions } from '../../src/media/api.js';
 import { LocalMedia } from '../../src/media/session/local-media.js';
+import { NgMediaClient } from '../../src/control/ng-media-client.js';
 import { startTestTandem } from '../helpers/tandem.js';
 import type { RawNg } from '../helpers/ng.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
@@ -287,6 +288,24 @@ describe('one offer cannot take every port', () => {
       const st = await env.ng.request({ command: 'statistics' });
       expect(((st.statistics as BDict).totalstatistics as BDict).rejectedmedialimit).toBe(1);
     } finally {
+      await env.close();
+    }
+  });
+});
+
+describe('the true reason over ng', () => {
+  it('NgMediaClient.ended() reports a worker failure of a remote Tandem', async () => {
+    const env = await startTestTandem({ numThreads: 1 });
+    const client = new NgMediaClient({ host: '127.0.0.1', port: env.t.ngAddress.port });
+    try {
+      await client.offer({ callId: 'remote-1', fromTag: 'a', sdp: sdpFor({ port: 40000, pts: [0], rtpmaps: ['0 PCMU/8000'] }), options: defaultMediaOptions() });
+      expect(await client.ended('remote-1')).toBeUndefined(); // still up
+      const exited = new Promise<void>((r) => env.t.media.pool.once('worker-exit', () => r()));
+      await env.t.media.pool.kill(0);
+      await exited;
+      expect(await client.ended('remote-1')).toEqual({ cause: 'worker-failure', reason: expect.stringMatching(/^media worker failed: worker 0 exited/) });
+    } finally {
+      await client.close();
       await env.close();
     }
   });
