@@ -112,7 +112,8 @@ class BridgeSide implements PacketSink {
     if (moved) {
       this.latchedRtp = false;
       this.latchedRtcp = false;
-      this.heardRtp = false;
+      // A nomination made before the answer arrived still stands for the answer's placeholder address.
+      if (!keepNominated) this.heardRtp = false;
       this.heardRtcp = false;
       this.rtcpNominated = false;
     }
