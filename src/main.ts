@@ -105,6 +105,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     portMax: config.portMax,
     workers: config.numThreads,
     maxSessions: config.maxSessions,
+    maxMediaPerCall: config.maxMediaPerCall,
     mediaTimeoutMs: config.timeout * 1000,
     logLevel: config.logLevel,
     log,

@@ -33,6 +33,8 @@ export interface B2buaCounters {
   rejected: number;
   dropped: number;
   mediaTimeouts: number;
+  /** Calls ended because the media worker carrying them failed. */
+  mediaFailures: number;
 }
 
 /**
@@ -45,7 +47,7 @@ export class B2bua implements TransactionUser {
   private readonly live = new Set<B2buaCall>();
   private watch: TimerHandle | undefined;
   private watching = false;
-  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0 };
+  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0 };
 
   constructor(private readonly opts: B2buaOptions) {}
 
@@ -257,6 +259,15 @@ export class B2bua implements TransactionUser {
       const listed = new Set(await this.opts.media.list(1_000_000));
       for (const call of candidates) {
         if (call.state !== 'confirmed' || listed.has(call.mediaCallId)) continue;
+        // The BYE says what really happened: a dead media worker is not a silent peer.
+        const end = await this.opts.media.ended?.(call.mediaCallId).catch(() => undefined);
+        if (call.state !== 'confirmed') continue;
+        if (end?.cause === 'worker-failure') {
+          this.counters.mediaFailures++;
+          call.log.warn({ reason: end.reason }, 'media session ended by a media worker failure; ending the call');
+          call.end('media worker failed', { sipReason: 'SIP;cause=500;text="media worker failed"' });
+          continue;
+        }
         this.counters.mediaTimeouts++;
         call.log.warn('media session is gone from the media plane (timeout); ending the call');
         call.end('media timeout', { sipReason: 'SIP;cause=408;text="media timeout"' });

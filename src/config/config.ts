@@ -15,6 +15,8 @@ export interface TandemConfig {
   numThreads: number;
   logLevel: string;
   maxSessions: number;
+  /** m= lines one call may have (each costs a bridge and 4 ports). */
+  maxMediaPerCall: number;
   /** Seconds without RTP before a call is ended. */
   timeout: number;
   /** SIP listeners of the B2BUA; empty = no SIP (media plane and ng only). */
@@ -73,6 +75,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'numThreads', name: 'num-threads', arg: 'INT', help: 'media worker threads (default: number of cores)' },
   { key: 'logLevel', name: 'log-level', arg: 'LEVEL', help: 'fatal|error|warn|info|debug|trace (default info)' },
   { key: 'maxSessions', name: 'max-sessions', arg: 'INT', help: 'concurrent calls before answering "load limit" (default 0 = no limit)' },
+  { key: 'maxMediaPerCall', name: 'max-media-per-call', arg: 'INT', help: 'm= lines one call may have, 4 media ports each; an offer with more is refused (default 16)' },
   { key: 'timeout', name: 'timeout', arg: 'SECONDS', help: 'end a call after this long without media (default 60)' },
   { key: 'listenSip', name: 'listen-sip', arg: 'LIST', help: 'SIP listeners, e.g. udp:127.0.0.1:5060,tls:127.0.0.1:5061,ws:127.0.0.1:8080; IP:PORT = UDP+TCP; none = no SIP (default 127.0.0.1:5060)' },
   { key: 'route', name: 'route', arg: 'URI', help: 'send every call to this target, e.g. sip:127.0.0.1:5080;transport=tcp' },
@@ -102,6 +105,7 @@ export function defaultConfig(): TandemConfig {
     numThreads: Math.max(1, availableParallelism()),
     logLevel: 'info',
     maxSessions: 0,
+    maxMediaPerCall: 16,
     timeout: 60,
     listenSip: [
       { protocol: 'udp', address: '127.0.0.1', port: 5060 },
@@ -192,6 +196,9 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       break;
     case 'maxSessions':
       cfg.maxSessions = int(name, v, 0, 10_000_000, where);
+      break;
+    case 'maxMediaPerCall':
+      cfg.maxMediaPerCall = int(name, v, 1, 1000, where);
       break;
     case 'timeout':
       cfg.timeout = int(name, v, 0, 86_400, where);

@@ -3,7 +3,7 @@ import { NgClient, type NgClientOptions } from './ng-client.js';
 import { TandemError, type ErrorCode } from '../common/errors.js';
 import { RTPENGINE_CODEC_CAPABILITIES } from './rtpengine-codecs.js';
 import type {
-  AnswerRequest, CallStats, DeleteRequest, EndpointAddress, GlobalStatistics, LegStats, MediaControl, MediaOptions,
+  AnswerRequest, CallEnd, CallStats, DeleteRequest, EndpointAddress, GlobalStatistics, LegStats, MediaControl, MediaOptions,
   MediaStats, OfferRequest, PacketCounters, QueryRequest, SdpResult, StreamStats,
 } from '../media/api.js';
 
@@ -40,6 +40,18 @@ export class NgMediaClient implements MediaControl {
   async list(limit?: number): Promise<string[]> {
     const reply = await this.call({ command: 'list', ...(limit !== undefined ? { limit } : {}) });
     return Array.isArray(reply.calls) ? reply.calls.filter((c): c is string => typeof c === 'string') : [];
+  }
+
+  /** A Tandem media node says why in `query`'s error ("Call ended: …"); rtpengine does not. */
+  async ended(callId: string): Promise<CallEnd | undefined> {
+    try {
+      await this.call({ command: 'query', 'call-id': callId });
+      return undefined;
+    } catch (err) {
+      const m = /Call ended: (.*)$/.exec(err instanceof Error ? err.message : '');
+      if (m === null) return undefined;
+      return { cause: /^media worker failed/.test(m[1]) ? 'worker-failure' : 'media-timeout', reason: m[1] };
+    }
   }
 
   async statistics(): Promise<GlobalStatistics> {
@@ -111,6 +123,7 @@ export function optionsDict(o: MediaOptions): BDict {
   if (o.sipSourceAddress) flags.push('SIP-source-address');
   if (o.asymmetric) flags.push('asymmetric');
   if (o.strictSource) flags.push('strict-source');
+  if (o.mediaHandover) flags.push('media-handover');
   if (o.portLatching) flags.push('port-latching');
   if (o.generateMid) flags.push('generate-mid');
   if (o.noRtcpAttribute) flags.push('no-rtcp-attribute');

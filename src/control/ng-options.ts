@@ -102,6 +102,7 @@ const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
   symmetric: (o) => { o.asymmetric = false; },
   asymmetric: (o) => { o.asymmetric = true; },
   'strict-source': (o) => { o.strictSource = true; },
+  'media-handover': (o) => { o.mediaHandover = true; },
   'port-latching': (o) => { o.portLatching = true; },
   'always-transcode': (o) => { o.alwaysTranscode = true; },
   'allow-transcoding': () => undefined,
@@ -126,7 +127,7 @@ const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
 
 /** Flags we know but whose feature is not built yet: answered with a warning. */
 const UNSUPPORTED_FLAGS = new Set([
-  'fatal', 'fast', 'media-handover', 'record-call', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
+  'fatal', 'fast', 'record-call', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
   'unidirectional', 'port-latching-', 'early-media', 'inject-dtmf', 'block-dtmf', 'block-media', 'trickle-ice',
   'no-jitter-buffer', 'debug', 'osrtp', 'fragment', 'all',
 ]);

@@ -86,6 +86,12 @@ export function statisticsDict(g: GlobalStatistics): BDict {
         managedsessions: g.totalSessions,
         timeoutsessions: g.endedByTimeout,
         failedsessions: g.endedByWorkerFailure,
+        // Tandem's own (ng clients ignore keys they do not know).
+        ...(g.rejectedMediaLimit !== undefined ? { rejectedmedialimit: g.rejectedMediaLimit } : {}),
+        ...(g.workerFailures !== undefined ? { workerfailures: g.workerFailures } : {}),
+        ...(g.workerRespawns !== undefined ? { workerrespawns: g.workerRespawns } : {}),
+        ...(g.watchdogKills !== undefined ? { watchdogkills: g.watchdogKills } : {}),
+        ...(g.packetsGuarded !== undefined ? { packetsguarded: g.packetsGuarded } : {}),
       },
       workers: g.workers,
     },

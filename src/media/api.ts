@@ -43,8 +43,10 @@ export interface MediaOptions {
   sipSourceAddress: boolean;
   /** Never learn the peer from packets: always send to the SDP address. */
   asymmetric: boolean;
-  /** After latching, drop packets from any other source. */
+  /** Accept media only from the SDP address (or, once latched, the latched peer): no NAT learning. */
   strictSource: boolean;
+  /** rtpengine's `media-handover`: a new source may take the peer over at any time. */
+  mediaHandover: boolean;
   /** Latch to the first packet's source port but keep the SDP address. */
   portLatching: boolean;
   receivedFrom?: EndpointAddress;
@@ -181,6 +183,21 @@ export interface GlobalStatistics {
   uptimeSeconds: number;
   endedByTimeout: number;
   endedByWorkerFailure: number;
+  /** Tandem's own counters (a remote rtpengine does not report them). */
+  rejectedMediaLimit?: number;
+  workerFailures?: number;
+  workerRespawns?: number;
+  watchdogKills?: number;
+  packetsGuarded?: number;
+}
+
+/** Why the media plane ended a call by itself. */
+export type CallEndCause = 'media-timeout' | 'worker-failure';
+
+export interface CallEnd {
+  cause: CallEndCause;
+  /** Human-readable, as `query` reports it. */
+  reason: string;
 }
 
 export interface MediaControl {
@@ -191,6 +208,11 @@ export interface MediaControl {
   delete(req: DeleteRequest): Promise<CallStats>;
   query(req: QueryRequest): Promise<CallStats>;
   list(limit?: number): Promise<string[]>;
+  /**
+   * Why a call that is no longer listed ended, if the media plane ended it by itself and still
+   * remembers; undefined when unknown (e.g. deleted, or a media server that does not say).
+   */
+  ended?(callId: string): Promise<CallEnd | undefined>;
   statistics(): Promise<GlobalStatistics>;
   close(): Promise<void>;
 }
@@ -208,6 +230,7 @@ export function defaultMediaOptions(): MediaOptions {
     sipSourceAddress: false,
     asymmetric: false,
     strictSource: false,
+    mediaHandover: false,
     portLatching: false,
     replaceOrigin: false,
     replaceSessionConnection: false,

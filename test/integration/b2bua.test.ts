@@ -428,6 +428,18 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     rtpA.close();
     rtpB.close();
   }, 15_000);
+
+  it('a media worker failure ends the call with BYE on both legs saying so, not "media timeout"', async () => {
+    await start({ route: `sip:127.0.0.1:${callee.port}` });
+    const { rtpA, rtpB } = await connectedCall();
+    await tandem.media.pool.kill(0);
+    const byeA = await caller.next(isRequest('BYE'), 9000);
+    const byeB = await callee.next(isRequest('BYE'), 9000);
+    expect(getHeader(byeA.msg, 'Reason')).toBe('SIP;cause=500;text="media worker failed"');
+    expect(getHeader(byeB.msg, 'Reason')).toBe('SIP;cause=500;text="media worker failed"');
+    rtpA.close();
+    rtpB.close();
+  }, 15_000);
 });
 
 describe('B2BUA media security per leg', () => {

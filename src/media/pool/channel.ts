@@ -22,6 +22,7 @@ export class WorkerChannel extends EventEmitter {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private exited = false;
+  private readyFlag = false;
   readonly ready: Promise<void>;
 
   constructor(
@@ -59,14 +60,18 @@ export class WorkerChannel extends EventEmitter {
     return !this.exited;
   }
 
-  request(body: RequestBody): Promise<WorkerReplyResult> {
+  get isReady(): boolean {
+    return this.readyFlag && !this.exited;
+  }
+
+  request(body: RequestBody, timeoutMs = this.requestTimeoutMs): Promise<WorkerReplyResult> {
     if (this.exited) return Promise.reject(new TandemError('WORKER', `media worker ${this.index} is gone`));
     const id = this.nextId++;
     return new Promise<WorkerReplyResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new TandemError('WORKER', `media worker ${this.index} did not answer ${body.op} in ${this.requestTimeoutMs} ms`));
-      }, this.requestTimeoutMs);
+        reject(new TandemError('WORKER', `media worker ${this.index} did not answer ${body.op} in ${timeoutMs} ms`));
+      }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       this.worker.postMessage({ ...body, id } as WorkerRequest);
     });
@@ -74,6 +79,7 @@ export class WorkerChannel extends EventEmitter {
 
   private onMessage(msg: WorkerMessage): void {
     if (msg.kind === 'ready') {
+      this.readyFlag = true;
       this.emit('ready');
       return;
     }

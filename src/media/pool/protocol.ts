@@ -47,6 +47,8 @@ export interface SideConfig {
   rtcpMux: boolean;
   latch: LatchMode;
   strictSource: boolean;
+  /** rtpengine's `media-handover`: a new source may take the peer over at any time. */
+  mediaHandover?: boolean;
   /** Clock rate of what this side sends us, for jitter. */
   clockRate: number;
   /** SDES-SRTP on this side (RFC 3711/4568): we decrypt what it sends and encrypt what we send it. */
@@ -103,6 +105,8 @@ export interface WorkerTotals {
   bytes: number;
   errors: number;
   bridges: number;
+  /** Packets dropped because handling or sending them threw (worker/guard.ts). */
+  guarded: number;
 }
 
 /** The ports one bridge binds: [side0 RTP, side0 RTCP, side1 RTP, side1 RTCP]. */
@@ -113,14 +117,20 @@ export type WorkerRequest =
   | { op: 'configure'; id: number; bridgeId: number; config: BridgeConfig }
   | { op: 'destroy'; id: number; bridgeId: number }
   | { op: 'stats'; id: number; bridgeIds: number[] }
-  | { op: 'totals'; id: number };
+  | { op: 'totals'; id: number }
+  /** The pool's watchdog: a worker that does not answer in time is replaced. */
+  | { op: 'ping'; id: number }
+  /** Test-only (refused unless WorkerInit.testOps): block the event loop, as a hung worker would. */
+  | { op: 'block'; id: number; ms: number };
 
 export type WorkerReplyResult =
   | { op: 'create'; bound: true }
   | { op: 'configure' }
   | { op: 'destroy'; stats?: BridgeStats }
   | { op: 'stats'; stats: BridgeStats[] }
-  | { op: 'totals'; totals: WorkerTotals };
+  | { op: 'totals'; totals: WorkerTotals }
+  | { op: 'ping' }
+  | { op: 'block' };
 
 export type WorkerMessage =
   | { kind: 'ready' }
@@ -132,4 +142,6 @@ export interface WorkerInit {
   workerIndex: number;
   logLevel: string;
   mediaTimeoutMs: number;
+  /** Accept test-only requests (`block`). */
+  testOps?: boolean;
 }

@@ -3,12 +3,13 @@ import type { Logger } from '../../common/log.js';
 import { callLogger } from '../../common/log.js';
 import { TandemError, errorMessage } from '../../common/errors.js';
 import type {
-  AnswerRequest, CallStats, DeleteRequest, GlobalStatistics, MediaControl, MediaOptions,
+  AnswerRequest, CallEnd, CallEndCause, CallStats, DeleteRequest, GlobalStatistics, MediaControl, MediaOptions,
   OfferRequest, QueryRequest, SdpResult,
 } from '../api.js';
-import { WorkerPool } from '../pool/pool.js';
+import { WorkerPool, type WorkerPoolOptions } from '../pool/pool.js';
 import { SAMPLE_CONVERSIONS, type BridgeConfig, type BridgePorts, type BridgeStats, type DirectionConfig, type PayloadRule, type SampleConversion, type SideConfig, type WorkerMessage } from '../pool/protocol.js';
 import { PortAllocator } from './ports.js';
+import { checkAddress, checkPorts } from './endpoint.js';
 import { CallMedia, MediaCall, type PeerMedia, type Side } from './call.js';
 import { parseSdp, mediaCodecs, mediaConnection, isRtpMedia, type ParsedSdp, type SdpCodec } from '../../sdp/sdp.js';
 import { planOfferCodecs, planAnswerCodecs, isG711, isSupplemental, isTelephoneEvent, type CodecCapabilities, type CodecMapping } from '../../sdp/negotiate.js';
@@ -26,12 +27,21 @@ export interface LocalMediaOptions {
   workers: number;
   /** 0 = no limit. */
   maxSessions: number;
+  /** m= lines per call (default 16): one offer must not take every port. */
+  maxMediaPerCall?: number;
   mediaTimeoutMs: number;
   logLevel: string;
   log: Logger;
+  /** Respawn backoff and watchdog timings (tests shorten them). */
+  poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
 }
 
 const BIND_RETRIES = 8;
+/**
+ * Audio, video, a screen share, BFCP and a data channel fit many times over; each m= line costs a
+ * bridge and 4 ports, so 16 caps one call at 64 ports (one 499-line offer once took the whole range).
+ */
+const DEFAULT_MAX_MEDIA_PER_CALL = 16;
 const TOMBSTONE_MS = 10 * 60_000;
 
 /**
@@ -45,12 +55,15 @@ export class LocalMedia implements MediaControl {
   private readonly calls = new Map<string, MediaCall>();
   private readonly callByBridge = new Map<number, MediaCall>();
   /** Calls that ended on their own (timeout, worker failure), so query can say why. */
-  private readonly ended = new Map<string, { reason: string; atMs: number }>();
+  private readonly tombstones = new Map<string, { reason: string; cause: CallEndCause; atMs: number }>();
   private nextBridgeId = 1;
   private totalSessions = 0;
   private endedByTimeout = 0;
   private endedByWorkerFailure = 0;
+  private rejectedMediaLimit = 0;
   private readonly startedMs = Date.now();
+  /** Packets the workers dropped because handling them threw (worker/guard.ts), at the last sample. */
+  private guarded = 0;
   private rate = { packets: 0, bytes: 0, errors: 0, atMs: Date.now(), pps: 0, bps: 0, eps: 0 };
   private readonly log: Logger;
 
@@ -62,8 +75,9 @@ export class LocalMedia implements MediaControl {
       logLevel: opts.logLevel,
       mediaTimeoutMs: opts.mediaTimeoutMs,
       log: opts.log,
+      ...opts.poolTuning,
     });
-    this.pool.on('worker-exit', (index: number, code: number) => this.onWorkerExit(index, code));
+    this.pool.on('worker-exit', (index: number, code: number, why: string) => this.onWorkerExit(index, code, why));
     this.pool.on('worker-event', (_index: number, msg: Extract<WorkerMessage, { kind: 'event' }>) => this.onWorkerEvent(msg));
   }
 
@@ -84,6 +98,12 @@ export class LocalMedia implements MediaControl {
 
   async offer(req: OfferRequest): Promise<SdpResult> {
     const sdp = parseSdp(req.sdp);
+    const maxMedia = this.opts.maxMediaPerCall ?? DEFAULT_MAX_MEDIA_PER_CALL;
+    if (sdp.session.media.length > maxMedia) {
+      this.rejectedMediaLimit++;
+      this.log.warn({ callId: req.callId, medias: sdp.session.media.length, maxMedia }, 'offer refused: too many m= lines');
+      throw new TandemError('BAD_SDP', `offer has ${sdp.session.media.length} m= lines; the limit is ${maxMedia} (max-media-per-call)`, { 'call-id': req.callId });
+    }
     let call = this.calls.get(req.callId);
     const isNew = call === undefined;
     if (call === undefined) {
@@ -92,7 +112,7 @@ export class LocalMedia implements MediaControl {
       call = new MediaCall(req.callId, this.pool.place(), callLogger(this.log, req.callId));
       call.tags[0] = req.fromTag;
       this.calls.set(req.callId, call);
-      this.ended.delete(req.callId);
+      this.tombstones.delete(req.callId);
       this.totalSessions++;
     }
     const warnings: string[] = [];
@@ -128,7 +148,7 @@ export class LocalMedia implements MediaControl {
       // bridged, e.g. a re-INVITE from the other leg) the one that side negotiated before.
       const known = media.peer[answerSide]?.protocol;
       const target = req.options.transportProtocol ?? (media.bridgedProfiles ? known : undefined);
-      const peer = this.peerMedia(sdp, i, req.options);
+      const peer = this.peerMedia(sdp, i, req.options, req.callId, warnings);
       media.peer[offerSide] = peer;
       media.offerSide = offerSide;
       media.offerOptions = req.options;
@@ -208,7 +228,7 @@ export class LocalMedia implements MediaControl {
     const rewrites: (MediaRewrite | null)[] = [];
     sdp.session.media.forEach((m, i) => {
       const media = call.medias[i];
-      const peer = this.peerMedia(sdp, i, req.options);
+      const peer = this.peerMedia(sdp, i, req.options, req.callId, warnings);
       media.peer[answerSide] = peer;
       const offerer = media.peer[offerSide];
       if (m.port === 0 || offerer === undefined || media.offerPlan === undefined) {
@@ -291,11 +311,15 @@ export class LocalMedia implements MediaControl {
     };
   }
 
-  private peerMedia(sdp: ParsedSdp, i: number, options: MediaOptions): PeerMedia {
+  private peerMedia(sdp: ParsedSdp, i: number, options: MediaOptions, callId: string, warnings: string[]): PeerMedia {
     const m = sdp.session.media[i];
     const conn = mediaConnection(sdp, m);
     // rtpengine trusts the SDP address unless told to use the signalling source instead.
     const address = options.sipSourceAddress && options.receivedFrom !== undefined ? options.receivedFrom.address : conn?.address;
+    const ports = checkPorts(m.port, m.rtcp?.port, i, callId);
+    warnings.push(...ports.ignored);
+    if (m.port !== 0 && address !== undefined) checkAddress(address, 'connection address', i, callId);
+    if (m.port !== 0 && m.rtcp?.address !== undefined) checkAddress(m.rtcp.address, 'a=rtcp address', i, callId);
     return {
       type: m.type,
       protocol: m.protocol,
@@ -303,7 +327,7 @@ export class LocalMedia implements MediaControl {
       address,
       family: conn?.family ?? 'IP4',
       port: m.port,
-      rtcpPort: m.rtcp?.port,
+      rtcpPort: ports.rtcpPort,
       rtcpAddress: m.rtcp?.address,
       rtcpMux: m.rtcpMux !== undefined,
       ptime: m.ptime,
@@ -399,13 +423,13 @@ export class LocalMedia implements MediaControl {
       };
     }
     const o = peer.options;
-    const rtcpPort = peer.rtcpPort ?? peer.port + 1;
     return {
       peerRtp: { address: peer.address, port: peer.port },
-      peerRtcp: { address: peer.rtcpAddress ?? peer.address, port: rtcpPort },
+      ...(peer.rtcpPort !== undefined ? { peerRtcp: { address: peer.rtcpAddress ?? peer.address, port: peer.rtcpPort } } : {}),
       rtcpMux: peer.rtcpMux,
       latch: o.asymmetric ? 'asymmetric' : o.portLatching ? 'port' : 'symmetric',
       strictSource: o.strictSource,
+      ...(o.mediaHandover ? { mediaHandover: true } : {}),
       clockRate,
       ...(media.srtp[s] !== undefined ? { srtp: media.srtp[s] } : {}),
       ...(media.ice[s] !== undefined ? { ice: media.ice[s] } : {}),
@@ -433,6 +457,12 @@ export class LocalMedia implements MediaControl {
     return callStatsFrom(call, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
   }
 
+  /** Why a call this media plane ended by itself, while its tombstone lasts. */
+  async ended(callId: string): Promise<CallEnd | undefined> {
+    const e = this.tombstones.get(callId);
+    return e === undefined ? undefined : { cause: e.cause, reason: e.reason };
+  }
+
   async list(limit?: number): Promise<string[]> {
     const ids = [...this.calls.keys()];
     return limit !== undefined && limit >= 0 ? ids.slice(0, limit) : ids;
@@ -453,6 +483,11 @@ export class LocalMedia implements MediaControl {
       uptimeSeconds: Math.round((Date.now() - this.startedMs) / 1000),
       endedByTimeout: this.endedByTimeout,
       endedByWorkerFailure: this.endedByWorkerFailure,
+      rejectedMediaLimit: this.rejectedMediaLimit,
+      workerFailures: this.pool.counters.failures,
+      workerRespawns: this.pool.counters.respawns,
+      watchdogKills: this.pool.counters.watchdogKills,
+      packetsGuarded: this.guarded,
     };
   }
 
@@ -464,13 +499,16 @@ export class LocalMedia implements MediaControl {
     const replies = await Promise.allSettled(
       Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' })),
     );
+    let guarded = 0;
     for (const r of replies) {
       if (r.status === 'fulfilled' && r.value.op === 'totals') {
+        guarded += r.value.totals.guarded;
         packets += r.value.totals.packets;
         bytes += r.value.totals.bytes;
         errors += r.value.totals.errors;
       }
     }
+    this.guarded = guarded;
     const now = Date.now();
     const dt = (now - this.rate.atMs) / 1000;
     if (dt > 0.05) {
@@ -484,7 +522,7 @@ export class LocalMedia implements MediaControl {
   }
 
   private unknownCall(callId: string): TandemError {
-    const ended = this.ended.get(callId);
+    const ended = this.tombstones.get(callId);
     if (ended !== undefined) return new TandemError('UNKNOWN_CALL', `Call ended: ${ended.reason}`, { 'call-id': callId });
     return new TandemError('UNKNOWN_CALL', 'Unknown call-id', { 'call-id': callId });
   }
@@ -509,22 +547,22 @@ export class LocalMedia implements MediaControl {
     return callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
   }
 
-  private remember(callId: string, reason: string): void {
+  private remember(callId: string, reason: string, cause: CallEndCause): void {
     const now = Date.now();
-    this.ended.set(callId, { reason, atMs: now });
-    for (const [id, e] of this.ended) {
-      if (now - e.atMs < TOMBSTONE_MS && this.ended.size <= 10_000) break;
-      this.ended.delete(id);
+    this.tombstones.set(callId, { reason, cause, atMs: now });
+    for (const [id, e] of this.tombstones) {
+      if (now - e.atMs < TOMBSTONE_MS && this.tombstones.size <= 10_000) break;
+      this.tombstones.delete(id);
     }
   }
 
-  private onWorkerExit(index: number, code: number): void {
+  private onWorkerExit(index: number, code: number, why: string): void {
     for (const call of [...this.calls.values()]) {
       if (call.workerIndex !== index) continue;
-      const reason = `media worker ${index} exited (code ${code})`;
-      call.log.error({ worker: index }, `call ended: ${reason}`);
+      const reason = `media worker failed: worker ${index} ${why}`;
+      call.log.error({ worker: index, code }, `call ended: ${reason}`);
       this.endedByWorkerFailure++;
-      this.remember(call.callId, reason);
+      this.remember(call.callId, reason, 'worker-failure');
       void this.teardown(call, true);
     }
   }
@@ -538,7 +576,7 @@ export class LocalMedia implements MediaControl {
     const reason = `media timeout (no media for ${Math.round(msg.idleMs / 1000)} s)`;
     call.log.warn({ idleMs: msg.idleMs }, `call ended: ${reason}`);
     this.endedByTimeout++;
-    this.remember(call.callId, reason);
+    this.remember(call.callId, reason, 'media-timeout');
     void this.teardown(call).catch((err: unknown) => call.log.error({ err: errorMessage(err) }, 'teardown after timeout failed'));
   }
 

@@ -37,8 +37,9 @@ export function callStatsFrom(call: MediaCall, localAddress: string, bridgeStats
         family,
         endpoint: endpointOf(rtcpStream ? st.peerRtcp : st.peerRtp, peer?.family),
         advertisedEndpoint:
-          peer?.address !== undefined
-            ? { family: peer.family, address: peer.address, port: rtcpStream ? peer.rtcpPort ?? peer.port + 1 : peer.port }
+          // The RTCP port is known (a=rtcp or m= port + 1) unless the m= port was 65535: then there is none.
+          peer?.address !== undefined && (!rtcpStream || peer.rtcpPort !== undefined)
+            ? { family: peer.family, address: peer.address, port: rtcpStream ? peer.rtcpPort ?? 0 : peer.port }
             : undefined,
         rtcp: rtcpStream,
         lastPacket: Math.floor(st.lastPacketMs / 1000),

@@ -9,6 +9,8 @@ import { DtlsEndpoint } from '../rtp/dtls.js';
 import { ATTR, STUN_TYPE, attribute, encodeXorMappedAddress, isStun, parseStun, serializeStun, verifyFingerprint, verifyMessageIntegrity } from '../rtp/stun.js';
 import { DirectionProcessor, type PacketSink } from './direction.js';
 import type { WorkerClock } from './clock.js';
+import { guardHandler, safeSend } from './guard.js';
+import { isExpected, latchVerdict, sameAddress, type LatchState } from './latch.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
 class Counters {
@@ -38,6 +40,12 @@ class BridgeSide implements PacketSink {
   lastPacketMs = 0;
   latchedRtp = false;
   latchedRtcp = false;
+  /** Where packets are expected from (SDP, ICE nomination, DTLS association) and whether they came: latch.ts. */
+  private expectedRtp: TransportAddress | undefined;
+  private expectedRtcp: TransportAddress | undefined;
+  private heardRtp = false;
+  private heardRtcp = false;
+  private rtcpNominated = false;
   /** An authenticated check with USE-CANDIDATE chose where media goes (RFC 8445 §8.2). */
   private iceNominated = false;
   /**
@@ -69,12 +77,13 @@ class BridgeSide implements PacketSink {
 
   constructor(
     readonly index: 0 | 1,
+    private readonly callId: string,
     readonly rtpSocket: dgram.Socket,
     readonly rtcpSocket: dgram.Socket,
     private readonly clock: WorkerClock,
   ) {
-    rtpSocket.on('message', this.onRtpSocket);
-    rtcpSocket.on('message', this.onRtcpSocket);
+    rtpSocket.on('message', guardHandler(callId, 'rtp', this.onRtpSocket, () => this.rtpIn.errors++));
+    rtcpSocket.on('message', guardHandler(callId, 'rtcp', this.onRtcpSocket, () => this.rtcpIn.errors++));
   }
 
   configure(cfg: SideConfig): void {
@@ -103,7 +112,13 @@ class BridgeSide implements PacketSink {
     if (moved) {
       this.latchedRtp = false;
       this.latchedRtcp = false;
+      // A nomination made before the answer arrived still stands for the answer's placeholder address.
+      if (!keepNominated) this.heardRtp = false;
+      this.heardRtcp = false;
+      this.rtcpNominated = false;
     }
+    if ((moved || !this.iceNominated) && !keepNominated) this.expectedRtp = cfg.peerRtp;
+    if (!this.rtcpNominated) this.expectedRtcp = cfg.peerRtcp;
     if (this.connectedTo !== null && (moved || cfg.latch === 'asymmetric')) {
       this.rtpSocket.disconnect();
       this.connectedTo = null;
@@ -129,8 +144,8 @@ class BridgeSide implements PacketSink {
       (data) => {
         const to = this.dtlsPeer ?? this.peerRtp;
         if (to === undefined) return;
-        if (this.connectedTo !== null) this.rtpSocket.send(data);
-        else this.rtpSocket.send(data, to.port, to.address);
+        if (this.connectedTo !== null) safeSend(this.rtpSocket, this.callId, data, data.length);
+        else safeSend(this.rtpSocket, this.callId, data, data.length, to);
       },
       (keys) => {
         this.srtpIn = new SrtpContext('AES_CM_128_HMAC_SHA1_80', keys.remoteKeySalt.subarray(0, 16), keys.remoteKeySalt.subarray(16));
@@ -146,6 +161,9 @@ class BridgeSide implements PacketSink {
             this.connectedTo = null;
           }
           this.peerRtp = from;
+          // The certificate proved who is there: no other source may latch now.
+          this.expectedRtp = from;
+          this.heardRtp = true;
         }
       },
       () => {
@@ -266,8 +284,11 @@ class BridgeSide implements PacketSink {
       if (attribute(m, ATTR.useCandidate) !== undefined) {
         this.peerRtcp = from;
         this.latchedRtcp = false;
+        this.expectedRtcp = from;
+        this.heardRtcp = true;
+        this.rtcpNominated = true;
       }
-      this.rtcpSocket.send(response, rinfo.port, rinfo.address);
+      safeSend(this.rtcpSocket, this.callId, response, response.length, rinfo);
       return;
     }
     // As DTLS client we must send the first record: an authenticated check says where the peer's
@@ -282,9 +303,12 @@ class BridgeSide implements PacketSink {
       this.peerRtp = from;
       this.latchedRtp = false;
       this.iceNominated = true;
+      // An authenticated nomination is as good as hearing the SDP source: NAT learning ends.
+      this.expectedRtp = from;
+      this.heardRtp = true;
     }
-    if (this.connectedTo !== null && sameAddress(this.connectedTo, from)) this.rtpSocket.send(response);
-    else if (this.connectedTo === null && !this.connecting) this.rtpSocket.send(response, rinfo.port, rinfo.address);
+    if (this.connectedTo !== null && sameAddress(this.connectedTo, from)) safeSend(this.rtpSocket, this.callId, response, response.length);
+    else if (this.connectedTo === null && !this.connecting) safeSend(this.rtpSocket, this.callId, response, response.length, rinfo);
   }
 
   private readonly onRtcpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
@@ -319,38 +343,51 @@ class BridgeSide implements PacketSink {
     if (this.action === DROP) return;
     if (this.action === ECHO) {
       const out = this.srtpOut !== undefined ? this.srtpOut.protectRtcp(msg) : msg;
-      if (!this.cfg.rtcpMux) this.rtcpSocket.send(out, 0, out.length, rinfo.port, rinfo.address);
+      if (!this.cfg.rtcpMux) safeSend(this.rtcpSocket, this.callId, out, out.length, rinfo);
       else this.sendBack(out, out.length, rinfo);
       return;
     }
-    this.target.sendRtcp(msg);
+    if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
-  /** Symmetric latching (learn the peer from its first packet) and strict-source filtering. */
+  /** Whether a packet from this source is accepted, and where the peer is afterwards (latch.ts). */
   private acceptSource(rinfo: dgram.RemoteInfo, rtcp: boolean): boolean {
-    const muxed = rtcp && this.cfg.rtcpMux;
-    const latched = rtcp && !muxed ? this.latchedRtcp : this.latchedRtp;
-    if (!latched) {
-      if (this.cfg.latch === 'asymmetric') return true;
-      const learned: TransportAddress =
-        this.cfg.latch === 'port'
-          ? { address: (rtcp && !muxed ? this.peerRtcp : this.peerRtp)?.address ?? rinfo.address, port: rinfo.port }
-          : { address: rinfo.address, port: rinfo.port };
-      if (rtcp && !muxed) {
-        this.peerRtcp = learned;
+    const src: TransportAddress = { address: rinfo.address, port: rinfo.port };
+    const { latch: mode, strictSource } = this.cfg;
+    const mediaHandover = this.cfg.mediaHandover === true;
+    if (rtcp && !this.cfg.rtcpMux) {
+      // A peer that proved its SDP address for RTP is not behind NAT: its RTCP must come from the SDP too.
+      const st: LatchState = { mode, strictSource, mediaHandover, expected: this.expectedRtcp, peer: this.peerRtcp, latched: this.latchedRtcp, expectedHeard: this.heardRtcp, learningAllowed: !this.heardRtp };
+      const v = latchVerdict(src, st);
+      if (v === 'drop') return false;
+      if (isExpected(src, st)) this.heardRtcp = true;
+      if (v === 'latch') {
+        this.peerRtcp = mode === 'port' ? { address: this.expectedRtcp?.address ?? src.address, port: src.port } : src;
         this.latchedRtcp = true;
-      } else {
-        this.peerRtp = learned;
-        this.latchedRtp = true;
-        this.connectTo(learned);
-        // Without a separate RTCP packet yet, RTCP goes next to the learned RTP port (RFC 3550 §11).
-        if (!this.latchedRtcp && !this.cfg.rtcpMux) this.peerRtcp = { address: learned.address, port: learned.port + 1 };
       }
       return true;
     }
-    if (!this.cfg.strictSource) return true;
-    const peer = rtcp && !muxed ? this.peerRtcp : this.peerRtp;
-    return peer !== undefined && peer.port === rinfo.port && peer.address === rinfo.address;
+    const st: LatchState = { mode, strictSource, mediaHandover, expected: this.expectedRtp, peer: this.peerRtp, latched: this.latchedRtp, expectedHeard: this.heardRtp, learningAllowed: true };
+    const v = latchVerdict(src, st);
+    if (v === 'drop') return false;
+    const fromExpected = isExpected(src, st);
+    if (fromExpected) this.heardRtp = true;
+    if (v === 'keep') return true;
+    const learned: TransportAddress = mode === 'port' ? { address: this.expectedRtp?.address ?? src.address, port: src.port } : src;
+    if (this.connectedTo !== null && !sameAddress(this.connectedTo, learned)) {
+      this.rtpSocket.disconnect();
+      this.connectedTo = null;
+    }
+    this.peerRtp = learned;
+    this.latchedRtp = true;
+    // Until RTCP shows where it comes from: the SDP's RTCP address for the SDP source, else next to
+    // the learned RTP port (RFC 3550 §11; there is none above 65535).
+    if (!this.latchedRtcp && !this.cfg.rtcpMux)
+      this.peerRtcp = fromExpected && this.expectedRtcp !== undefined ? this.expectedRtcp : learned.port < 65535 ? { address: learned.address, port: learned.port + 1 } : undefined;
+    // Only the confirmed peer gets a connected socket: while a NAT'd source is latched, the SDP
+    // source must still be heard (it takes the peer back); with media-handover anyone may.
+    if (fromExpected && !mediaHandover) this.connectTo(learned);
+    return true;
   }
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
@@ -373,8 +410,7 @@ class BridgeSide implements PacketSink {
    */
   private sendToRtpPeer(buf: Buffer, len: number): boolean {
     if (this.connectedTo !== null) {
-      this.rtpSocket.send(buf, 0, len);
-      return true;
+      return safeSend(this.rtpSocket, this.callId, buf, len);
     }
     const peer = this.peerRtp;
     if (peer === undefined) return false;
@@ -384,15 +420,14 @@ class BridgeSide implements PacketSink {
       (this.heldWhileConnecting ??= []).push(len === buf.length ? buf : buf.subarray(0, len));
       return true;
     }
-    this.rtpSocket.send(buf, 0, len, peer.port, peer.address);
-    return true;
+    return safeSend(this.rtpSocket, this.callId, buf, len, peer);
   }
 
   /** Echo through the RTP socket: a connected socket only hears its peer, so that is the sender. */
   private sendBack(msg: Buffer, len: number, rinfo: dgram.RemoteInfo): void {
-    if (this.connectedTo !== null) this.rtpSocket.send(msg, 0, len);
+    if (this.connectedTo !== null) safeSend(this.rtpSocket, this.callId, msg, len);
     else if (this.connecting) (this.heldWhileConnecting ??= []).push(len === msg.length ? msg : msg.subarray(0, len));
-    else this.rtpSocket.send(msg, 0, len, rinfo.port, rinfo.address);
+    else safeSend(this.rtpSocket, this.callId, msg, len, rinfo);
   }
 
   private connectTo(peer: TransportAddress): void {
@@ -406,7 +441,7 @@ class BridgeSide implements PacketSink {
       // The peer may have moved while we were connecting: only adopt the connection if not.
       if (this.peerRtp === peer) {
         this.connectedTo = peer;
-        if (held !== null) for (const b of held) this.rtpSocket.send(b);
+        if (held !== null) for (const b of held) safeSend(this.rtpSocket, this.callId, b, b.length);
       } else {
         this.rtpSocket.disconnect();
         if (held !== null) for (const b of held) this.sendToRtpPeer(b, b.length);
@@ -414,15 +449,13 @@ class BridgeSide implements PacketSink {
     });
   }
 
-  sendRtcp(plain: Buffer): void {
-    if (this.dtls !== undefined && this.srtpOut === undefined) return;
+  /** false when the RTCP could not go anywhere (no usable RTCP port, or the send failed). */
+  sendRtcp(plain: Buffer): boolean {
+    if (this.dtls !== undefined && this.srtpOut === undefined) return true;
     const msg = this.srtpOut !== undefined ? this.srtpOut.protectRtcp(plain) : plain;
-    if (this.cfg.rtcpMux) {
-      this.sendToRtpPeer(msg, msg.length);
-      return;
-    }
+    if (this.cfg.rtcpMux) return this.sendToRtpPeer(msg, msg.length);
     const peer = this.peerRtcp;
-    if (peer !== undefined) this.rtcpSocket.send(msg, 0, msg.length, peer.port, peer.address);
+    return peer !== undefined && safeSend(this.rtcpSocket, this.callId, msg, msg.length, peer);
   }
 
   stats(): SideStats {
@@ -448,10 +481,6 @@ class BridgeSide implements PacketSink {
   }
 }
 
-function sameAddress(a: TransportAddress | undefined, b: TransportAddress | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.address === b.address && a.port === b.port;
-}
 
 function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
@@ -504,8 +533,8 @@ export class MediaBridge {
       throw err;
     }
     const sides: [BridgeSide, BridgeSide] = [
-      new BridgeSide(0, opened[0], opened[1], clock),
-      new BridgeSide(1, opened[2], opened[3], clock),
+      new BridgeSide(0, callId, opened[0], opened[1], clock),
+      new BridgeSide(1, callId, opened[2], opened[3], clock),
     ];
     return new MediaBridge(bridgeId, callId, sides, clock);
   }

@@ -5,6 +5,7 @@ import { MediaBridge } from './bridge.js';
 import { WorkerClock } from './clock.js';
 import { warmUpCodecs } from './opus-transcode.js';
 import { preloadDtls, warmUpDtls } from '../rtp/dtls.js';
+import { guardCounters, setGuardLog } from './guard.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -14,6 +15,7 @@ const init = workerData as WorkerInit;
 const port = parentPort;
 if (port === null) throw new Error('media worker must run in a worker thread');
 const log = createLogger({ level: init.logLevel, name: `media-worker-${init.workerIndex}` });
+setGuardLog(log);
 const clock = new WorkerClock();
 clock.start();
 const bridges = new Map<number, MediaBridge>();
@@ -62,7 +64,17 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
           errors += s.rtpIn.errors + s.rtcpIn.errors;
         }
       }
-      return { op: 'totals', totals: { packets, bytes, errors, bridges: bridges.size } };
+      return { op: 'totals', totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught } };
+    }
+    case 'ping':
+      return { op: 'ping' };
+    case 'block': {
+      if (init.testOps !== true) throw new Error('block is a test-only request');
+      const until = Date.now() + req.ms;
+      while (Date.now() < until) {
+        // a hung worker: nothing else runs on this thread until the watchdog replaces it
+      }
+      return { op: 'block' };
     }
   }
 }

@@ -29,6 +29,17 @@ describe('command line and config file', () => {
     expect(() => parseArgs(['--frobnicate=1'])).toThrow(/--frobnicate/);
     expect(() => parseArgs(['--port-min=40000', '--port-max=30000'])).toThrow(/--port-min/);
     expect(() => parseArgs(['--port-max'])).toThrow(/--port-max: needs a value/);
+    expect(() => parseArgs(['--max-media-per-call=0'])).toThrow(/--max-media-per-call/);
+    expect(() => parseArgs(['--max-media-per-call=many'])).toThrow(/--max-media-per-call/);
+  });
+
+  it('caps m= lines per call at 16 unless told otherwise', () => {
+    const d = parseArgs([]);
+    const r = parseArgs(['--max-media-per-call=4']);
+    if (d.kind !== 'run' || r.kind !== 'run') throw new Error('expected run');
+    expect(d.config.maxMediaPerCall).toBe(16);
+    expect(r.config.maxMediaPerCall).toBe(4);
+    expect(helpText()).toContain('--max-media-per-call');
   });
 
   it('reads a [tandem] config file; the command line wins; errors name file, line and key', () => {

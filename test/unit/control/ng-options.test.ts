@@ -72,9 +72,14 @@ describe('ng options', () => {
   });
 
   it('warns, naming them, about features not built yet and unknown keys or flags', () => {
-    const { warnings } = read({ 'DTLS-fingerprint': 'SHA-1', SDES: ['pad'], 'record call': 'yes', flags: ['media-handover', 'no-such-flag', 'DTLS-reverse'], 'transport-protocol': 'TCP/RTP/AVP', frobnicate: 1, ICE: 'force-relay' });
+    const { warnings } = read({ 'DTLS-fingerprint': 'SHA-1', SDES: ['pad'], 'record call': 'yes', flags: ['fast', 'no-such-flag', 'DTLS-reverse'], 'transport-protocol': 'TCP/RTP/AVP', frobnicate: 1, ICE: 'force-relay' });
     const all = warnings.join('\n');
-    for (const name of ['dtls-fingerprint', 'DTLS-reverse', 'SDES pad', 'record-call', 'media-handover', 'no-such-flag', 'transport-protocol TCP/RTP/AVP', 'frobnicate', 'ICE=force-relay']) expect(all).toContain(name);
+    for (const name of ['dtls-fingerprint', 'DTLS-reverse', 'SDES pad', 'record-call', 'fast', 'no-such-flag', 'transport-protocol TCP/RTP/AVP', 'frobnicate', 'ICE=force-relay']) expect(all).toContain(name);
+  });
+
+  it('reads media-handover as a flag (the latching policy honours it)', () => {
+    expect(read({ flags: ['media-handover'] }).options.mediaHandover).toBe(true);
+    expect(read({}).options.mediaHandover).toBe(false);
   });
 
   it('reads transport-protocol and SDES as key or flags', () => {
