@@ -61,10 +61,23 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
   const routes = routeTable(config);
   const cert = readPem('tls-cert', config.tlsCert);
   const key = readPem('tls-key', config.tlsKey);
+  const ca = readPem('tls-ca', config.tlsCa);
+  const noVerify = routes.routes.flatMap((r) => r.targets.filter((t) => t.tlsVerify === false).map((t) => ({ route: r.name, uri: t.uri, endpoint: t.endpoint })));
+  // An unverified TLS peer can be impersonated: say so at every start, not only in the routes file.
+  for (const t of noVerify) log.warn({ route: t.route, target: t.uri }, 'TLS certificate of this target is not verified (tlsVerify: false)');
   let deliver: ((inbound: InboundMessage) => void) | undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
+    tlsClient: { ...(ca !== undefined ? { ca } : {}), noVerify: noVerify.map((t) => t.endpoint) },
+    limits: {
+      maxConnections: config.sipMaxConnections,
+      maxConnectionsPerSource: config.sipMaxConnectionsPerSource,
+      idleMs: config.sipIdleTimeout,
+      messageMs: config.sipMessageTimeout,
+      tlsHandshakeMs: config.tlsHandshakeTimeout,
+      wsPingMs: config.wsPingInterval,
+    },
     log: log.child({ component: 'sip' }),
     onMessage: (inbound) => deliver?.(inbound),
   });
