@@ -143,7 +143,7 @@ export function tooLarge(buf: Buffer, bodyStart: number | undefined): SipParseEr
     head = last < 0 ? Buffer.alloc(0) : buf.subarray(0, last);
   }
   const response = head.length === 0 ? undefined : contextOf(Buffer.concat([head, HEAD_END]));
-  return new SipParseError('message too large', { status: 513, ...(response !== undefined ? { response } : {}) });
+  return new SipParseError('Message Too Large', { status: 513, ...(response !== undefined ? { response } : {}) });
 }
 
 /** For a datagram (UDP, one WebSocket message) over the limit: its header section, if it has one. */
