@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { SipTransportLayer, type SipConnectionLimits } from '../../src/sip/transport/transport-layer.js';
 import type { InboundMessage, TransportProtocol } from '../../src/sip/transport/types.js';
+import { createResponse } from '../../src/sip/build.js';
 
 /**
  * Issue 10, defect 5: hostile peers on real loopback sockets against the stream-connection limits
@@ -205,5 +206,29 @@ describe('stream connection limits (issue 10, defect 5)', () => {
     expect(got[0].message.body.toString()).toBe(body);
     const conn = t.connectionTo(got[0].source);
     expect(conn?.parses).toBe(2);
+  });
+});
+
+describe('write backlog (sibling of defect 5)', () => {
+  it('a peer that never reads what we send is closed once 1 MiB is queued; a reading peer gets everything', async () => {
+    const t = await start(['tcp']);
+    const big = (m: InboundMessage): Parameters<SipTransportLayer['send']>[0] => ({ ...createResponse(m.message as never, 200), body: Buffer.alloc(60_000, 0x61) });
+    // The reading peer first (positive control): 40 × 60 kB, each awaited, all arrive.
+    const reader = await tcp(port(t, 'tcp'));
+    let read = 0;
+    reader.on('data', (d: Buffer) => (read += d.length));
+    reader.write(options(20));
+    await expect.poll(() => got.length).toBe(1);
+    for (let k = 0; k < 40; k++) await t.send(big(got[0]), got[0].source);
+    await expect.poll(() => read).toBeGreaterThan(40 * 60_000);
+    // The peer that does not read: sends pile up in our queue until the limit closes it.
+    const sink = await tcp(port(t, 'tcp'));
+    sink.pause();
+    sink.write(options(21));
+    await expect.poll(() => got.length).toBe(2);
+    const sends = await Promise.allSettled(Array.from({ length: 300 }, () => t.send(big(got[1]), got[1].source)));
+    expect(sends.some((s) => s.status === 'rejected' && /does not read/.test(String(s.reason)))).toBe(true);
+    expect(t.stats().writeBacklogCloses).toBe(1);
+    expect(reader.destroyed).toBe(false);
   });
 });

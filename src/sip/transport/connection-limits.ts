@@ -14,6 +14,12 @@ export const CONNECTION_DEFAULTS = {
   wsPingMs: 30_000,
 } as const;
 
+/**
+ * Bytes we may have queued toward a peer that does not read: past this the connection is closed
+ * (a peer that sends requests and never reads the responses would otherwise grow our memory).
+ */
+export const MAX_WRITE_BACKLOG = 1024 * 1024;
+
 /** Assumed when the process's descriptor limit cannot be read (not Linux). */
 export const DEFAULT_FD_LIMIT = 1024;
 

@@ -3,6 +3,7 @@ import type { ParseResult } from '../parse.js';
 import type { SipParseError } from '../message.js';
 import type { SipEndpoint } from './types.js';
 import { StreamFramer } from './stream-framer.js';
+import { MAX_WRITE_BACKLOG } from './connection-limits.js';
 
 export interface StreamTimeouts {
   /** no message in progress, none received or sent for this long: close. */
@@ -17,12 +18,13 @@ export interface StreamConnectionHost {
   deliver(r: ParseResult | { ok: false; error: SipParseError }, source: SipEndpoint, local: SipEndpoint): void;
   forget(c: StreamConnection): void;
   /** a limit closed the connection: count it and log (rate-limited). */
-  limitHit(kind: 'idle' | 'message', remote: SipEndpoint): void;
+  limitHit(kind: 'idle' | 'message' | 'backlog', remote: SipEndpoint): void;
   debug(fields: Record<string, unknown>, msg: string): void;
 }
 
 /** A half-closed connection whose peer never closes its side is destroyed after this long. */
 const LINGER_MS = 2000;
+
 
 /**
  * A TCP or TLS connection, framed by Content-Length (RFC 3261 §18.3). Two deadlines guard it, and
@@ -92,6 +94,12 @@ export class StreamConnection {
   }
 
   write(buf: Buffer): Promise<void> {
+    if (this.socket.destroyed) return Promise.reject(new Error(`${this.remote.protocol} connection to ${this.remote.address}:${this.remote.port} is closed`));
+    if (this.socket.writableLength + buf.length > MAX_WRITE_BACKLOG) {
+      this.host.limitHit('backlog', this.remote);
+      this.socket.destroy();
+      return Promise.reject(new Error(`${this.remote.protocol} peer ${this.remote.address}:${this.remote.port} does not read: ${this.socket.writableLength} bytes queued, connection closed`));
+    }
     if (!this.framer.inProgress && !this.closing) this.arm('idle');
     return new Promise((resolve, reject) => this.socket.write(buf, (err) => (err ? reject(err) : resolve())));
   }

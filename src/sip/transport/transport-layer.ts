@@ -60,6 +60,8 @@ export interface TransportCounters {
   idleTimeouts: number;
   messageTimeouts: number;
   tlsHandshakeTimeouts: number;
+  /** connections closed because the peer did not read what we sent (MAX_WRITE_BACKLOG). */
+  writeBacklogCloses: number;
   /** outbound TLS connections refused because the peer's certificate did not verify. */
   tlsVerifyFailures: number;
   /** warning lines not written by the per-source log rate limit. */
@@ -93,7 +95,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   private readonly connecting = new Map<string, Promise<StreamConnection>>();
   readonly counters: TransportCounters = {
     received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0, connections: 0, oversized: 0,
-    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, tlsVerifyFailures: 0, logsSuppressed: 0,
+    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0, logsSuppressed: 0,
   };
   readonly maxBytes: number;
   readonly log: Logger;
@@ -214,11 +216,12 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     return this.connections.get(endpointKey(remote));
   }
 
-  limitHit(kind: 'idle' | 'message' | 'handshake' | 'ping', remote: SipEndpoint): void {
+  limitHit(kind: 'idle' | 'message' | 'handshake' | 'ping' | 'backlog', remote: SipEndpoint): void {
     if (kind === 'idle') this.counters.idleTimeouts++;
+    else if (kind === 'backlog') this.counters.writeBacklogCloses++;
     else if (kind === 'message') this.counters.messageTimeouts++;
     else if (kind === 'handshake') this.counters.tlsHandshakeTimeouts++;
-    this.warnLimited(remote, `${kind} timeout`, {}, 'connection closed by a limit');
+    this.warnLimited(remote, kind === 'backlog' ? 'peer does not read' : `${kind} timeout`, {}, 'connection closed by a limit');
   }
 
   debug(fields: Record<string, unknown>, msg: string): void {

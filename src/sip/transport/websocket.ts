@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import type { SipEndpoint } from './types.js';
-import type { ConnectionLimits } from './connection-limits.js';
+import { MAX_WRITE_BACKLOG, type ConnectionLimits } from './connection-limits.js';
 
 export interface WebSocketListenerOptions {
   spec: { protocol: 'ws' | 'wss'; address: string; port: number };
@@ -16,7 +16,7 @@ export interface WebSocketListenerOptions {
   /** SIP message size limit; bigger WebSocket messages are still read (up to twice this) so they can get a 513. */
   maxBytes: number;
   onMessage: (data: Buffer, remote: SipEndpoint, local: SipEndpoint) => void;
-  onLimit: (kind: 'idle' | 'ping' | 'handshake', remote: SipEndpoint) => void;
+  onLimit: (kind: 'idle' | 'ping' | 'handshake' | 'backlog', remote: SipEndpoint) => void;
   log: Logger;
 }
 
@@ -38,6 +38,7 @@ export class WebSocketListener {
     readonly local: SipEndpoint,
     private readonly http: http.Server | https.Server,
     private readonly wss: WebSocketServer,
+    private readonly onLimit: WebSocketListenerOptions['onLimit'],
   ) {}
 
   static async start(o: WebSocketListenerOptions): Promise<WebSocketListener> {
@@ -79,7 +80,7 @@ export class WebSocketListener {
       // RFC 7118 §4: the handshake must negotiate the "sip" subprotocol.
       handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
     });
-    const l = new WebSocketListener(local, server, wss);
+    const l = new WebSocketListener(local, server, wss, o.onLimit);
     listener = l;
     const alive = new WeakSet<WebSocket>();
     wss.on('connection', (ws, req) => {
@@ -142,6 +143,12 @@ export class WebSocketListener {
   send(remote: SipEndpoint, data: Buffer): Promise<boolean> {
     const ws = this.peers.get(`${remote.address}|${remote.port}`);
     if (ws === undefined || ws.readyState !== ws.OPEN) return Promise.resolve(false);
+    if (ws.bufferedAmount + data.length > MAX_WRITE_BACKLOG) {
+      // A peer that does not read what we send is not kept (our queue toward it would only grow).
+      this.onLimit('backlog', remote);
+      ws.terminate();
+      return Promise.reject(new Error(`WebSocket peer ${remote.address}:${remote.port} does not read: connection closed`));
+    }
     this.touchers.get(ws)?.();
     return new Promise((resolve, reject) => ws.send(data, (err) => (err ? reject(err) : resolve(true))));
   }
