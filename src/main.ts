@@ -104,7 +104,8 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
   deliver = (inbound) => {
     if (b2bua.screen(inbound)) transactions.receive(inbound);
   };
-  log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name) }, 'SIP ready');
+  const limits = transport.stats();
+  log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name), maxConnections: limits.maxConnections, maxConnectionsPerSource: config.sipMaxConnectionsPerSource }, 'SIP ready');
   return { b2bua, transport, transactions, listeners, media };
 }
 
