@@ -171,6 +171,23 @@ describe('stream connection limits (issue 10, defect 5)', () => {
     expect(first.every((s) => !s.destroyed)).toBe(true);
   });
 
+  it('per-source cap before the TLS handshake: the refused connection never gets one, the listener keeps serving', async () => {
+    const t = await start(['tls'], { maxConnectionsPerSource: 1 });
+    const good = tls.connect({ host: '127.0.0.1', port: port(t, 'tls'), ca: cert });
+    sockets.push(good);
+    await new Promise((r) => good.once('secureConnect', r));
+    const refused = tls.connect({ host: '127.0.0.1', port: port(t, 'tls'), ca: cert });
+    sockets.push(refused);
+    let secured = false;
+    refused.on('secureConnect', () => (secured = true));
+    refused.on('error', () => undefined);
+    await closed(refused as net.Socket);
+    expect(secured).toBe(false);
+    expect(t.stats().refusedConnectionsPerSource).toBe(1);
+    good.write(options(12));
+    await expect.poll(callIds).toEqual(['limits-12']);
+  });
+
   it('total cap: the connection over the cap is closed at once and counted; a freed slot is usable again', async () => {
     const t = await start(['tcp', 'ws'], { maxConnections: 2, maxConnectionsPerSource: 10 });
     const a = await tcp(port(t, 'tcp'));
