@@ -25,12 +25,13 @@ export const DEFAULT_FD_LIMIT = 1024;
 
 /**
  * The soft RLIMIT_NOFILE of this process. Node 20 has no process.getrlimit, so it is read from
- * /proc/self/limits on Linux; elsewhere (or unlimited) the default above is assumed.
+ * /proc/self/limits on Linux; elsewhere the default above is assumed.
  */
 export function readFdLimit(path = '/proc/self/limits'): { limit: number; source: string } {
   try {
     const line = readFileSync(path, 'latin1').split('\n').find((l) => l.startsWith('Max open files'));
-    const soft = line === undefined ? undefined : /^Max open files\s+(\d+)/.exec(line)?.[1];
+    const soft = line === undefined ? undefined : /^Max open files\s+(\d+|unlimited)\s/.exec(line)?.[1];
+    if (soft === 'unlimited') return { limit: Number.POSITIVE_INFINITY, source: path };
     if (soft !== undefined) return { limit: Number(soft), source: path };
   } catch {
     // not Linux, or /proc not mounted: fall through to the default

@@ -105,7 +105,9 @@ describe('descriptor budget', () => {
     writeFileSync(file, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            4096                 524288               files\n');
     expect(readFdLimit(file)).toEqual({ limit: 4096, source: file });
     writeFileSync(file, 'Max open files            unlimited            unlimited            files\n');
-    expect(readFdLimit(file).limit).toBe(DEFAULT_FD_LIMIT);
+    expect(readFdLimit(file).limit).toBe(Number.POSITIVE_INFINITY);
+    writeFileSync(file, 'nothing useful\n');
+    expect(readFdLimit(file)).toEqual({ limit: DEFAULT_FD_LIMIT, source: 'default' });
     expect(readFdLimit(join(dir, 'absent')).source).toBe('default');
   });
 
@@ -113,6 +115,7 @@ describe('descriptor budget', () => {
     expect(effectiveConnectionCap(1024, 20_000)).toBe(1024);
     expect(effectiveConnectionCap(1024, 1024)).toBe(256);
     expect(effectiveConnectionCap(1024, 2)).toBe(1);
+    expect(effectiveConnectionCap(1024, Number.POSITIVE_INFINITY)).toBe(1024);
   });
 });
 
