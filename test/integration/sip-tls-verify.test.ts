@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import tls from 'node:tls';
+import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,6 +118,24 @@ describe('outbound TLS verification (issue 10, defect 6)', () => {
     await expect.poll(() => received).toMatch(/^OPTIONS /);
     await expect(t.send(options, other.endpoint)).rejects.toThrow(/self[- ]signed/);
     other.server.close();
+  });
+});
+
+describe('outbound connect deadline (sibling: the TLS client had none)', () => {
+  it('a peer that accepts TCP and never completes the TLS handshake fails the send at the deadline', async () => {
+    const mute = net.createServer((s) => s.on('error', () => undefined));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    const to: SipEndpoint = { protocol: 'tls', address: '127.0.0.1', port: (mute.address() as { port: number }).port };
+    layer = await SipTransportLayer.start({
+      listen: [{ protocol: 'udp', address: '127.0.0.1', port: 0 }],
+      limits: { tlsHandshakeMs: 300 },
+      log: pino({ level: 'silent' }),
+      onMessage: () => undefined,
+    });
+    await expect(layer.send(options, to)).rejects.toThrow(/no TLS handshake within 300 ms/);
+    const t = layer;
+    await expect.poll(() => t.stats()).toMatchObject({ tlsHandshakeTimeouts: 1, openConnections: 0 });
+    mute.close();
   });
 });
 

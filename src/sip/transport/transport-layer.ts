@@ -64,11 +64,11 @@ export interface TransportCounters {
   writeBacklogCloses: number;
   /** outbound TLS connections refused because the peer's certificate did not verify. */
   tlsVerifyFailures: number;
-  /** warning lines not written by the per-source log rate limit. */
-  logsSuppressed: number;
 }
 
 export interface TransportStats extends TransportCounters {
+  /** warning lines not written by the per-source log rate limit. */
+  logsSuppressed: number;
   /** stream sockets open now (handshakes included), WebSocket ones too. */
   openConnections: number;
   refusedConnections: number;
@@ -95,7 +95,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   private readonly connecting = new Map<string, Promise<StreamConnection>>();
   readonly counters: TransportCounters = {
     received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0, connections: 0, oversized: 0,
-    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0, logsSuppressed: 0,
+    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0,
   };
   readonly maxBytes: number;
   readonly log: Logger;
