@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration and e2e suites bind real sockets and start processes: keep files sequential on a 2-core box.
     fileParallelism: false,
     reporters: ['default'],
+    // Lists the groups skipped for want of a real peer (Kamailio, rtpengine, SIPp, …) after the run.
+    globalSetup: ['test/peers-global-setup.ts'],
   },
 });

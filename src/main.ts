@@ -124,7 +124,13 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     log,
   });
   await media.ready();
-  const ng = new NgServer({ address: config.listenNg.address, port: config.listenNg.port, context: { media }, log });
+  const ng = new NgServer({
+    address: config.listenNg.address,
+    port: config.listenNg.port,
+    ...(config.ngAllow !== undefined ? { allow: config.ngAllow } : {}),
+    context: { media },
+    log,
+  });
   let ngAddress: { address: string; port: number };
   let sip: RunningSip | undefined;
   let remote: NgMediaClient | undefined;

@@ -2,11 +2,14 @@ import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
 import { isLogLevel } from '../common/log.js';
+import { cidrError } from '../common/cidr.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
 export interface TandemConfig {
   interface: string;
   listenNg: { address: string; port: number };
+  /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
+  ngAllow?: string[];
   portMin: number;
   portMax: number;
   numThreads: number;
@@ -73,6 +76,7 @@ export interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'interface', name: 'interface', arg: 'IP', help: 'address media sockets bind to and SDP advertises (default 127.0.0.1)' },
   { key: 'listenNg', name: 'listen-ng', arg: 'IP:PORT', help: 'ng control protocol listener (default 127.0.0.1:22222)' },
+  { key: 'ngAllow', name: 'ng-allow', arg: 'LIST', help: 'IPs/CIDRs whose ng commands are obeyed, e.g. 127.0.0.1,10.0.0.0/24; others are dropped unread (default: every source that reaches --listen-ng)' },
   { key: 'portMin', name: 'port-min', arg: 'INT', help: 'lowest media port (default 30000)' },
   { key: 'portMax', name: 'port-max', arg: 'INT', help: 'highest media port (default 40000)' },
   { key: 'numThreads', name: 'num-threads', arg: 'INT', help: 'media worker threads (default: number of cores)' },
@@ -187,6 +191,14 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       cfg.listenNg = { address, port };
       break;
     }
+    case 'ngAllow': {
+      const entries = list(v);
+      if (entries.length === 0) throw new TandemError('CONFIG', `${where}${name}: needs at least one IP or CIDR (leave it out to obey every source)`);
+      const bad = entries.map(cidrError).find((e) => e !== undefined);
+      if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: ${bad}`);
+      cfg.ngAllow = entries;
+      break;
+    }
     case 'portMin':
       cfg.portMin = int(name, v, 1024, 65535, where);
       break;
@@ -247,6 +259,8 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       const m = /^ng:(.*)$/i.exec(v);
       const hp = m === null ? null : hostPort(m[1]);
       if (hp === null || isIP(hp.address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be local or ng:IP:PORT`);
+      // The ng client accepts replies only from this address; nothing answers from 0.0.0.0 or ::.
+      if (/^(0\.0\.0\.0|::|\[::\])$/.test(hp.address)) throw new TandemError('CONFIG', `${where}${name}: "${hp.address}" is not an address a media server answers from; give its IP`);
       cfg.media = { kind: 'ng', address: hp.address, port: int(name, hp.port, 1, 65535, where) };
       break;
     }

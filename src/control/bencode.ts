@@ -17,6 +17,8 @@
  * - Input dictionaries need not be sorted (Kamailio's rtpengine module sends them unsorted), but
  *   duplicate keys are rejected. Output dictionaries are always sorted by the keys' UTF-8 bytes.
  * - Containers nest at most {@link MAX_DEPTH} deep, both ways (ng messages nest 3–4 deep).
+ * - Decoding stops after {@link MAX_ELEMENTS} values (strings, integers, lists, dictionaries and
+ *   keys all count), so a datagram of `lelelele…` cannot make tens of thousands of objects.
  */
 export type BValue = string | number | BValue[] | BDict;
 export interface BDict {
@@ -36,6 +38,17 @@ export class BencodeError extends Error {
 
 /** Deepest nesting of lists/dictionaries accepted (a top-level list alone is depth 1). */
 export const MAX_DEPTH = 64;
+
+/**
+ * Most values one decode accepts by default. An ng request is a few dozen (a WebRTC offer with
+ * every flag: ~100) and a `list` reply one per call-id; 65507 bytes hold at most ~32 000.
+ */
+export const MAX_ELEMENTS = 10_000;
+
+export interface DecodeOptions {
+  /** Most values accepted (default {@link MAX_ELEMENTS}). */
+  maxElements?: number;
+}
 
 const COLON = 0x3a;
 const MINUS = 0x2d;
@@ -112,10 +125,10 @@ function sortedKeys(d: BDict): string[] {
 // decode
 
 /** Decodes exactly one value filling the whole input. Throws {@link BencodeError}. */
-export function decode(input: Buffer | Uint8Array): BValue {
+export function decode(input: Buffer | Uint8Array, opts: DecodeOptions = {}): BValue {
   const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   if (buf.length === 0) throw new BencodeError('empty input', 0);
-  const r = new Reader(buf);
+  const r = new Reader(buf, opts.maxElements ?? MAX_ELEMENTS);
   const value = r.value(0);
   if (r.pos !== buf.length) throw new BencodeError(`${buf.length - r.pos} trailing byte(s) after the value`, r.pos);
   return value;
@@ -123,13 +136,22 @@ export function decode(input: Buffer | Uint8Array): BValue {
 
 class Reader {
   pos = 0;
+  private elements = 0;
 
-  constructor(private readonly buf: Buffer) {}
+  constructor(
+    private readonly buf: Buffer,
+    private readonly maxElements: number,
+  ) {}
+
+  private count(at: number): void {
+    if (++this.elements > this.maxElements) throw new BencodeError(`more than ${this.maxElements} elements`, at);
+  }
 
   value(depth: number): BValue {
     const { buf } = this;
     const at = this.pos;
     if (at >= buf.length) throw new BencodeError('truncated input: value expected', at);
+    this.count(at);
     const c = buf[at];
     if (c === I) return this.int();
     if (c >= ZERO && c <= NINE) return this.string();
@@ -166,6 +188,7 @@ class Reader {
         return out;
       }
       if (buf[at] < ZERO || buf[at] > NINE) throw new BencodeError('dictionary key is not a string', at);
+      this.count(at);
       const key = this.string();
       if (Object.prototype.hasOwnProperty.call(out, key)) throw new BencodeError(`duplicate key ${JSON.stringify(key)}`, at);
       if (this.pos >= buf.length) throw new BencodeError(`truncated input: no value for key ${JSON.stringify(key)}`, this.pos);

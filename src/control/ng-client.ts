@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { isIPv6, type AddressInfo } from 'node:net';
+import { isIP, isIPv6, SocketAddress, type AddressInfo } from 'node:net';
 import type { BDict } from './bencode.js';
 import { formatNgDatagram, parseNgDatagram, NgWireError } from './ng-wire.js';
 import { errorMessage } from '../common/errors.js';
@@ -11,10 +11,15 @@ import { errorMessage } from '../common/errors.js';
  * the very same bytes are retransmitted after each timeout, the first reply carrying the cookie
  * resolves the request and later ones (answers to retransmissions) are ignored.
  *
+ * Only the server's address and port can answer: a datagram from anywhere else is counted and
+ * dropped, even with a pending cookie. Cookies are 96 random bits (not a counter), so nobody who
+ * has not seen the request can guess one.
+ *
  * Used by tests, the bench and, behind MediaControl, by the B2BUA to drive a remote Tandem or
  * rtpengine. A `{result: "error"}` reply is a reply: it resolves, and the caller reads `result`.
  */
 export interface NgClientOptions {
+  /** The server's IP address (no DNS: replies are matched against it). */
   host: string;
   port: number;
   /** Wait for a reply this long before each retransmission, ms. Default 1000 (Kamailio). */
@@ -65,20 +70,24 @@ export class NgClient {
   private readonly tries: number;
   private readonly bindAddress: string | undefined;
   private readonly pending = new Map<string, Pending>();
-  /** Random per client, so two clients (or a restarted one) never reuse a cookie the server cached. */
-  private readonly cookiePrefix = randomBytes(6).toString('hex');
-  private seq = 0;
+  /** The server's address as dgram reports a source, to compare replies against. */
+  private readonly serverAddress: string;
   private socket: dgram.Socket | undefined;
   private bound: Promise<dgram.Socket> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
-  /** Replies that matched no pending request (late answers to retransmissions, strangers). */
+  /** Replies from the server that matched no pending request (late answers to retransmissions). */
   strayReplies = 0;
+  /** Datagrams from anyone but the server, dropped whatever cookie they carry. */
+  foreignReplies = 0;
   /** Retransmissions sent (every send after the first of a request). */
   retransmissions = 0;
 
   constructor(opts: NgClientOptions) {
     if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new RangeError(`ng client: invalid port ${opts.port}`);
+    this.serverAddress = canonicalAddress(opts.host);
+    // Replies to a datagram sent to 0.0.0.0 or :: come from some other local address.
+    if (this.serverAddress === '0.0.0.0' || this.serverAddress === '::') throw new RangeError(`ng client: host ${opts.host} is not an address replies can come from`);
     const timeoutMs = opts.timeoutMs ?? 1000;
     if (!(timeoutMs > 0)) throw new RangeError(`ng client: timeoutMs must be > 0, got ${timeoutMs}`);
     const retries = opts.retries ?? 5;
@@ -103,7 +112,8 @@ export class NgClient {
   /** Sends one request and resolves with the reply dictionary carrying its cookie. */
   async request(message: BDict): Promise<BDict> {
     if (this.closed) throw new NgClientError('NG_CLOSED', 'ng client is closed', '-');
-    const cookie = `${this.cookiePrefix}_${++this.seq}`;
+    let cookie = newCookie();
+    while (this.pending.has(cookie)) cookie = newCookie();
     const command = typeof message.command === 'string' ? message.command : '?';
     let bytes: Buffer;
     try {
@@ -164,7 +174,12 @@ export class NgClient {
     else p.resolve(result);
   }
 
-  private onMessage(msg: Buffer): void {
+  private onMessage(msg: Buffer, from: dgram.RemoteInfo): void {
+    // Before the cookie is read: a spoofed reply must neither resolve nor reject a request.
+    if (from.port !== this.port || canonicalAddress(from.address) !== this.serverAddress) {
+      this.foreignReplies++;
+      return;
+    }
     let cookie: string;
     let reply: BDict;
     try {
@@ -186,7 +201,7 @@ export class NgClient {
     const family = this.bindAddress !== undefined ? (isIPv6(this.bindAddress) ? 'udp6' : 'udp4') : isIPv6(this.host) ? 'udp6' : 'udp4';
     const socket = dgram.createSocket(family);
     this.socket = socket;
-    socket.on('message', (msg) => this.onMessage(msg));
+    socket.on('message', (msg, from) => this.onMessage(msg, from));
     socket.on('error', (err) => {
       this.failAll('NG_CLOSED', `ng client socket error: ${err.message}`);
       void this.close();
@@ -205,4 +220,19 @@ export class NgClient {
   private failAll(code: NgClientErrorCode, reason: string): void {
     for (const [cookie, p] of [...this.pending]) this.settle(cookie, p, new NgClientError(code, `${reason} while ${p.command} was pending`, cookie));
   }
+}
+
+/** 16 characters of base64url: 96 random bits. */
+function newCookie(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/** One spelling per address (`0:0::1` and `::1` are the same source). Throws RangeError for a non-IP. */
+function canonicalAddress(ip: string): string {
+  const family = isIP(ip);
+  if (family === 0) throw new RangeError(`ng client: host must be an IP address, got ${JSON.stringify(ip)}`);
+  if (family === 4) return ip;
+  const v6 = new SocketAddress({ address: ip, family: 'ipv6' }).address;
+  // A udp6 socket reports an IPv4 server as ::ffff:a.b.c.d.
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(v6) ? v6.slice(7) : v6;
 }

@@ -71,7 +71,13 @@ export class NgMediaClient implements MediaControl {
       throw new TandemError('REMOTE', `media server did not answer ${String(msg.command)}: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (reply.result === 'ok' || reply.result === 'pong') return reply;
-    const reason = typeof reply['error-reason'] === 'string' ? reply['error-reason'] : String(reply.message ?? reply.result);
+    const full =
+      typeof reply['error-reason'] === 'string' ? reply['error-reason']
+      : typeof reply.message === 'string' ? reply.message
+      : typeof reply.result === 'string' ? `result "${reply.result}"`
+      : 'a reply without a result';
+    // The reason ends up in logs and SIP Warning headers: a server's text must not be large there.
+    const reason = full.length <= 300 ? full : `${full.slice(0, 300)}…`;
     throw new TandemError(errorCodeFor(reply.result, reason), reason, { cmd: String(msg.command) });
   }
 }

@@ -10,8 +10,9 @@ import { startTandem, type RunningTandem } from '../../src/main.js';
 import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW } from '../../src/media/codecs/g711.js';
 import { freeUdpPort, makeTempDir, randomPortRange } from './helpers/proc.js';
-import { startMediaServer, RTPENGINE_BIN, type MediaServer } from './helpers/media-servers.js';
-import { SIPP_BIN, receivedMessages, startSipp, type SippResult } from './helpers/sipp-run.js';
+import { describeWithPeers, type PeerName } from '../helpers/peers.js';
+import { startMediaServer, type MediaServer } from './helpers/media-servers.js';
+import { receivedMessages, startSipp, type SippResult } from './helpers/sipp-run.js';
 import { deriveRtpPcap, rtpPayloads, startCapture, type CapturedRtp } from './helpers/pcap.js';
 import { soxG711Tables } from './helpers/rtp.js';
 
@@ -21,8 +22,8 @@ const PLAY_MS = 1900;
 const TIMEOUT_MS = 20_000;
 
 type MediaKind = 'local' | 'rtpengine';
-const kinds: MediaKind[] = existsSync(RTPENGINE_BIN) ? ['local', 'rtpengine'] : ['local'];
-const ready = existsSync(SIPP_BIN) && existsSync(G711A_PCAP);
+const kinds: MediaKind[] = ['local', 'rtpengine'];
+const peersFor = (kind: MediaKind): PeerName[] => ['sipp', 'dumpcap', 'sox', ...(kind === 'rtpengine' ? (['rtpengine'] as const) : [])];
 
 function byteTable(fn: () => Uint8Array | Buffer): Buffer {
   return Buffer.from(fn());
@@ -33,7 +34,7 @@ function sippMediaPort(): number {
   return 30000 + 4 * Math.floor(Math.random() * 500);
 }
 
-(ready ? describe : describe.skip).each(kinds)('SIPp through the B2BUA, media plane: %s', (kind) => {
+for (const kind of kinds) describeWithPeers(`SIPp through the B2BUA, media plane: ${kind}`, peersFor(kind), () => {
   let rtpengine: MediaServer | undefined;
   let tandem: RunningTandem | undefined;
   let pcapA = '';

@@ -6,12 +6,12 @@
 // Run: npx vitest run test/e2e/kamailio.test.ts        (E2E_MEDIA_SERVERS=rtpengine|tandem to narrow)
 // Tandem needs `npm run build` first (dist/cli/tandem.js).
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, waitFor } from './helpers/proc.js';
 import { NgTap, TestNgClient, type BDict, type BValue, type NgTapRecord } from './helpers/ng.js';
-import { mediaServerKinds, startMediaServer, type MediaServer, type MediaServerKind } from './helpers/media-servers.js';
-import { startKamailio, KAMAILIO_BIN, type Kamailio } from './helpers/kamailio.js';
+import { describeWithPeers } from '../helpers/peers.js';
+import { mediaServerKinds, peersFor, startMediaServer, type MediaServer, type MediaServerKind } from './helpers/media-servers.js';
+import { startKamailio, type Kamailio } from './helpers/kamailio.js';
 import { SipUa, audioSdp, parseAudioSdp, type Dialog, type AudioSdpInfo } from './helpers/sip-ua.js';
 import { patternPayloads, soxG711Tables, type RtpPacket } from './helpers/rtp.js';
 
@@ -35,9 +35,7 @@ function renderNg(d: BValue): string {
 
 const loggedNgFor = new Set<MediaServerKind>();
 
-const hasKamailio = existsSync(KAMAILIO_BIN);
-
-(hasKamailio ? describe : describe.skip).each(mediaServerKinds())('Kamailio 5.6 rtpengine module -> %s', (kind) => {
+for (const kind of mediaServerKinds()) describeWithPeers(`Kamailio 5.6 rtpengine module -> ${kind}`, ['kamailio', 'sox', ...peersFor(kind)], () => {
   let logDir = '';
   let media: MediaServer | undefined;
   let tap: NgTap | undefined;

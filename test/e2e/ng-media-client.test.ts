@@ -3,14 +3,15 @@ import { NgMediaClient } from '../../src/control/ng-media-client.js';
 import { defaultMediaOptions, type MediaOptions } from '../../src/media/api.js';
 import { isTandemError } from '../../src/common/errors.js';
 import { makeTempDir } from './helpers/proc.js';
-import { mediaServerKinds, startMediaServer, type MediaServer } from './helpers/media-servers.js';
+import { describeWithPeers } from '../helpers/peers.js';
+import { mediaServerKinds, peersFor, startMediaServer, type MediaServer } from './helpers/media-servers.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 
 /**
  * MediaControl over ng (the B2BUA's door to a remote media node) against a real media server
  * process: Tandem's CLI and, when installed, Debian's rtpengine. Same calls, same expectations.
  */
-describe.each(mediaServerKinds())('NgMediaClient → %s', (kind) => {
+for (const kind of mediaServerKinds()) describeWithPeers(`NgMediaClient → ${kind}`, peersFor(kind), () => {
   let server: MediaServer;
   let media: NgMediaClient;
 

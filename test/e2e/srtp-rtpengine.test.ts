@@ -4,14 +4,14 @@
 //
 //   caller (RTP/AVP) ⇄ rtpengine [AVP→SAVP] ⇄ (RTP/SAVP, a=crypto) ⇄ Tandem [SAVP→AVP] ⇄ callee (RTP/AVP)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { makeTempDir } from './helpers/proc.js';
 import { TestNgClient, type BDict } from './helpers/ng.js';
-import { RTPENGINE_BIN, startMediaServer, type MediaServer } from './helpers/media-servers.js';
+import { describeWithPeers } from '../helpers/peers.js';
+import { startMediaServer, type MediaServer } from './helpers/media-servers.js';
 import { startTestTandem } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 
-(existsSync(RTPENGINE_BIN) ? describe : describe.skip)('SDES-SRTP between rtpengine and Tandem', () => {
+describeWithPeers('SDES-SRTP between rtpengine and Tandem', ['rtpengine'], () => {
   let rtpengine: MediaServer;
   let reNg: TestNgClient;
   let tandem: Awaited<ReturnType<typeof startTestTandem>>;

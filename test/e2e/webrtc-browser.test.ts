@@ -1,7 +1,6 @@
-import { describe, it, expect } from 'vitest';
-import { existsSync } from 'node:fs';
+import { it, expect } from 'vitest';
+import { describeWithPeers, itWithPeers } from '../helpers/peers.js';
 import { runScenarioInNetns } from './browser/netns.js';
-import { CHROMIUM_BIN } from './browser/browser.js';
 import type { NgCallResult } from './browser/ng-call.scenario.js';
 import type { SipCallResult } from './browser/sip-call.scenario.js';
 
@@ -18,11 +17,7 @@ function explain(run: { code: number | null; output: string }): string {
   return `scenario exit ${String(run.code)}\n${run.output.slice(-6000)}`;
 }
 
-describe('Chromium ↔ plain RTP through Tandem', () => {
-  it('has Debian chromium to drive', () => {
-    expect(existsSync(CHROMIUM_BIN), `${CHROMIUM_BIN} missing: apt-get install chromium`).toBe(true);
-  });
-
+describeWithPeers('Chromium ↔ plain RTP through Tandem', ['chromium', 'unshare'], () => {
   it('ng: a browser offer becomes RTP/AVP PCMA for the phone, and audio flows both ways (Opus ↔ PCMA)', async () => {
     const run = await runScenarioInNetns<NgCallResult>('test/e2e/browser/ng-call.scenario.ts', ['browser-offers'], 60_000);
     const r = run.result;
@@ -90,7 +85,7 @@ describe('Chromium ↔ plain RTP through Tandem', () => {
     expect(r.browser.heard.at[PHONE_HZ] - r.browser.heard.at[BROWSER_HZ]).toBeGreaterThan(30);
   }, 70_000);
 
-  it('B2BUA: JsSIP over WSS calls a SIPp PCMU callee over UDP; Opus ↔ PCMU both ways, BYE ends both legs', async () => {
+  itWithPeers('B2BUA: JsSIP over WSS calls a SIPp PCMU callee over UDP; Opus ↔ PCMU both ways, BYE ends both legs', ['sipp', 'dumpcap'], async () => {
     const run = await runScenarioInNetns<SipCallResult>('test/e2e/browser/sip-call.scenario.ts', [], 80_000);
     const r = run.result;
     expect(r, explain(run)).toBeDefined();

@@ -6,10 +6,14 @@ export class RawNg {
   readonly socket = dgram.createSocket('udp4');
   private seq = 0;
 
-  constructor(private readonly port: number) {}
+  /** `bindAddress`: any 127/8 address, to test per-source rules (`--ng-allow`) from one host. */
+  constructor(
+    readonly port: number,
+    private readonly bindAddress = '127.0.0.1',
+  ) {}
 
   async open(): Promise<this> {
-    await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => this.socket.bind(0, this.bindAddress, () => r()));
     return this;
   }
 

@@ -245,9 +245,6 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     const ok = await caller.next(isResponse(200, 'INVITE'));
     const offerToA = ok.msg.body.toString();
     expect(codecNames(offerToA)).toEqual(['PCMU']);
-    // Leg B is not ACKed before the caller has answered.
-    await new Promise((r) => setTimeout(r, 100));
-    expect(callee.count(isRequest('ACK'))).toBe(0);
     const seq = getCSeq(ok.msg)?.seq ?? 0;
     caller.send(
       [
@@ -266,6 +263,8 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     );
     const bAck = await callee.next(isRequest('ACK'));
     expect(codecNames(bAck.msg.body.toString())).toEqual(['PCMU']);
+    // Leg B was not ACKed before the caller had answered: an early ACK would have come before this one.
+    expect(callee.count(isRequest('ACK'))).toBe(1);
     // Media flows with the ports the late offer/answer set up.
     const payload = patternPayload(160, 4);
     await rtpA.send(rtpPacket({ pt: 0, seq: 1, ts: 160, ssrc: 3, payload }), audioPort(offerToA));
@@ -336,8 +335,6 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     const bOk = await callee.next(isResponse(200, 'INVITE'), 3000, 0);
     const toB = bOk.msg.body.toString();
     expect(codecNames(toB)).toEqual(['PCMU', 'telephone-event']);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(caller.count((m) => m.kind === 'request' && m.method === 'ACK')).toBe(0);
     callee.send(
       [
         `ACK ${contactUri(bOk)} SIP/2.0`,
@@ -355,6 +352,8 @@ describe('B2BUA call flows (UDP, local media plane)', () => {
     );
     const aAck = await caller.next(isRequest('ACK'), 3000, markA);
     expect(codecNames(aAck.msg.body.toString())).toEqual(['PCMA']);
+    // Leg A was not ACKed before B had answered: an early ACK would have come before this one.
+    expect(caller.count((m) => m.kind === 'request' && m.method === 'ACK')).toBe(1);
     rtpA.close();
     rtpB.close();
   });

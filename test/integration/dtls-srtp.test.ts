@@ -107,7 +107,8 @@ describe('DTLS-SRTP ↔ plain RTP', () => {
     const k = client.extractSessionKeys(16, 14);
     const tx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', k.localKey, k.localSalt);
     for (let i = 0; i < 3; i++) await new Promise<void>((r) => b.sock.send(tx.protectRtp(rtpPacket({ pt: 0, seq: i, ts: 0, ssrc: 3, payload: patternPayload(160, i) })), port, '127.0.0.1', () => r()));
-    await new Promise((r) => setTimeout(r, 200));
+    // Positive control: Tandem has seen all three (counted as errors) before we look at the plain side.
+    await expect.poll(async () => JSON.stringify(await tandem.ng.request({ command: 'query', 'call-id': 'dtls-2' })), { timeout: 3000 }).toMatch(/"errors":3/);
     expect(plain.received).toHaveLength(0);
     client.close();
     b.sock.close();

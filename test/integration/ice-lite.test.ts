@@ -22,6 +22,13 @@ function iceOf(sdp: string): { ufrag: string; pwd: string; lite: boolean; candid
   };
 }
 
+/** The transaction id of a STUN message we built (answers carry the request's). */
+function transactionIdOf(req: Buffer): Buffer {
+  const parsed = parseStun(req);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.message.transactionId;
+}
+
 function bindingRequest(o: { ufrag: string; pwd: string; peerUfrag: string; nominate: boolean }): Buffer {
   return serializeStun(
     {
@@ -61,16 +68,17 @@ describe('ICE-lite', () => {
     expect(ice.pwd.length).toBeGreaterThanOrEqual(22);
     expect(ice.candidates).toEqual([expect.stringMatching(new RegExp(`^1 1 UDP \\d+ 127\\.0\\.0\\.1 ${port} typ host$`))]);
 
-    // Wrong password: no answer at all.
+    // Wrong password: no answer at all. The right check right after it is the positive control: its
+    // answer must be the first (and only) thing back, which an answer to the wrong one would precede.
     await browser.send(bindingRequest({ ufrag: ice.ufrag, pwd: 'wrongpasswordwrongpassword', peerUfrag: 'brws', nominate: true }), port);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(browser.received).toHaveLength(0);
-
-    await browser.send(bindingRequest({ ufrag: ice.ufrag, pwd: ice.pwd, peerUfrag: 'brws', nominate: true }), port);
+    const good = bindingRequest({ ufrag: ice.ufrag, pwd: ice.pwd, peerUfrag: 'brws', nominate: true });
+    await browser.send(good, port);
     const [res] = await browser.waitFor(1);
+    expect(browser.received).toHaveLength(1);
     const parsed = parseStun(res);
     if (!parsed.ok) throw new Error(parsed.reason);
     expect(parsed.message.type).toBe(STUN_TYPE.bindingSuccess);
+    expect(parsed.message.transactionId).toEqual(transactionIdOf(good));
     expect(verifyMessageIntegrity(res, Buffer.from(ice.pwd))).toBe(true);
     expect(verifyFingerprint(res)).toBe(true);
     const xma = attribute(parsed.message, ATTR.xorMappedAddress);
@@ -119,13 +127,14 @@ describe('ICE-lite', () => {
 
     // A check with the wrong password on component 2 gets nothing; the right one an authenticated success.
     await peerRtcp.send(bindingRequest({ ufrag: ice.ufrag, pwd: 'wrongpasswordwrongpassword', peerUfrag: 'sfph', nominate: true }), rtpPort + 1);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(peerRtcp.received).toHaveLength(0);
-    await peerRtcp.send(bindingRequest({ ufrag: ice.ufrag, pwd: ice.pwd, peerUfrag: 'sfph', nominate: true }), rtpPort + 1);
+    const good = bindingRequest({ ufrag: ice.ufrag, pwd: ice.pwd, peerUfrag: 'sfph', nominate: true });
+    await peerRtcp.send(good, rtpPort + 1);
     const [res] = await peerRtcp.waitFor(1);
+    expect(peerRtcp.received).toHaveLength(1);
     const parsed = parseStun(res);
     if (!parsed.ok) throw new Error(parsed.reason);
     expect(parsed.message.type).toBe(STUN_TYPE.bindingSuccess);
+    expect(parsed.message.transactionId).toEqual(transactionIdOf(good));
     expect(verifyMessageIntegrity(res, Buffer.from(ice.pwd))).toBe(true);
     const xma = attribute(parsed.message, ATTR.xorMappedAddress);
     expect(xma && decodeXorMappedAddress(xma, parsed.message.transactionId)).toEqual({ family: 4, address: '127.0.0.1', port: peerRtcp.port });

@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { NgClient, NgClientError } from '../../src/control/ng-client.js';
+import { NgMediaClient } from '../../src/control/ng-media-client.js';
 import { parseNgDatagram, formatNgDatagram } from '../../src/control/ng-wire.js';
 import type { BDict } from '../../src/control/bencode.js';
 
@@ -176,7 +177,62 @@ describe('NgClient over UDP', () => {
 
   it('validates its options', () => {
     expect(() => new NgClient({ host: '127.0.0.1', port: 0 })).toThrow(RangeError);
+    expect(() => new NgClient({ host: 'localhost', port: 1 })).toThrow(/must be an IP address/);
+    expect(() => new NgClient({ host: '0.0.0.0', port: 1 })).toThrow(/not an address replies can come from/);
     expect(() => new NgClient({ host: '127.0.0.1', port: 1, retries: 0 })).toThrow(RangeError);
     expect(() => new NgClient({ host: '127.0.0.1', port: 1, timeoutMs: 0 })).toThrow(RangeError);
+  });
+
+  // Issue 10, "Hostile peers": whoever can reach the client's port must not answer for the server.
+  it('ignores a spoofed reply from another port, even one carrying the pending cookie; the real reply is then accepted', async () => {
+    const spoofer = dgram.createSocket('udp4');
+    spoofer.bind(0, '127.0.0.1');
+    await once(spoofer, 'listening');
+    cleanups.push(() => new Promise((r) => spoofer.close(() => r())));
+    let release: (() => void) | undefined;
+    const { server, client } = await setup((r) => {
+      // The attacker races the server: a forged answer and a broken body, both with the live cookie.
+      spoofer.send(formatNgDatagram(r.cookie, { result: 'ok', forged: 1 }), r.from.port, r.from.address);
+      spoofer.send(Buffer.from(`${r.cookie} d6:result`), r.from.port, r.from.address);
+      release = () => server.send(formatNgDatagram(r.cookie, { result: 'ok', real: 1 }), r.from);
+      return undefined;
+    });
+    const reply = client.request({ command: 'query', 'call-id': 'c' });
+    await server.next();
+    while (client.foreignReplies < 2) await new Promise((r) => setImmediate(r));
+    expect(client.pendingCount).toBe(1); // neither resolved nor rejected by the spoofer
+    release?.();
+    await expect(reply).resolves.toEqual({ result: 'ok', real: 1 });
+    expect(client.foreignReplies).toBe(2);
+  });
+
+  it('uses unpredictable cookies: 96 random bits each, no counter', async () => {
+    const { server, client } = await setup(pong);
+    for (let i = 0; i < 20; i++) await client.request({ command: 'ping' });
+    const cookies = server.received.map((r) => r.cookie);
+    expect(new Set(cookies).size).toBe(20);
+    for (const c of cookies) expect(c).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    // A counter-based scheme shares a prefix between consecutive requests; random ones almost never do.
+    for (let i = 1; i < cookies.length; i++) expect(cookies[i].slice(0, 4)).not.toBe(cookies[i - 1].slice(0, 4));
+  });
+
+  it('NgMediaClient cuts a huge error reason from the server before it reaches logs and SIP headers', async () => {
+    const server = new FakeNgServer((r) => formatNgDatagram(r.cookie, { result: 'error', 'error-reason': `Unknown call-id ${'x'.repeat(20_000)}` }));
+    const port = await server.start();
+    const media = new NgMediaClient({ host: '127.0.0.1', port, bindAddress: '127.0.0.1' });
+    cleanups.push(() => server.close(), () => media.close());
+    const err = await media.query({ callId: 'c' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^Unknown call-id x+…/);
+    expect((err as Error).message.length).toBeLessThan(400);
+  });
+
+  it('NgMediaClient names a reply without a usable result instead of printing [object Object]', async () => {
+    const server = new FakeNgServer((r) => formatNgDatagram(r.cookie, r.message.command === 'query' ? {} : { result: { nested: 'x' } }));
+    const port = await server.start();
+    const media = new NgMediaClient({ host: '127.0.0.1', port, bindAddress: '127.0.0.1' });
+    cleanups.push(() => server.close(), () => media.close());
+    await expect(media.query({ callId: 'c' })).rejects.toThrow(/^a reply without a result/);
+    await expect(media.list()).rejects.toThrow(/^a reply without a result/);
   });
 });

@@ -62,8 +62,12 @@ describe('SDES-SRTP ↔ plain RTP bridging', () => {
     const forged = tx.protectRtp(rtpPacket({ pt: 0, seq: 200, ts: 0, ssrc: 0xabc, payload: patternPayload(160, 9) }));
     forged[20] ^= 0xff;
     await srtpPeer.send(forged, mediaTarget(toSrtp).port);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(plainPeer.received).toHaveLength(5);
+    // Positive control: a genuine packet sent after the forged one arrives, and is the only new one.
+    const genuine = patternPayload(160, 10);
+    await srtpPeer.send(tx.protectRtp(rtpPacket({ pt: 0, seq: 201, ts: 160, ssrc: 0xabc, payload: genuine })), mediaTarget(toSrtp).port);
+    const afterForged = await plainPeer.waitFor(6);
+    expect(plainPeer.received).toHaveLength(6);
+    expect(afterForged[5].subarray(12)).toEqual(genuine);
     const q = await tandem.ng.request({ command: 'query', 'call-id': callId });
     expect(JSON.stringify(q)).toMatch(/"errors":1/);
     srtpPeer.close();

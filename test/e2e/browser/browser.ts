@@ -10,6 +10,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'esbuild';
 
 /** Debian's binary itself: /usr/bin/chromium is a shell wrapper that adds flags of its own. */
+/** Debian's real Chromium binary (/usr/bin/chromium is a wrapper script; peers.ts checks both). */
 export const CHROMIUM_BIN = '/usr/lib/chromium/chromium';
 
 const PAGE_DIR = fileURLToPath(new URL('./page/', import.meta.url));

@@ -2,9 +2,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SipUa } from './sip-ua.js';
+import { peerPath } from '../../helpers/peers.js';
 import { freeUdpPort, startProcess, waitFor, type RunningProcess } from './proc.js';
 
-export const KAMAILIO_BIN = '/usr/sbin/kamailio';
+/** Kamailio as found on PATH (Debian: /usr/sbin/kamailio). */
+export const KAMAILIO_BIN = peerPath('kamailio') ?? '/usr/sbin/kamailio';
 
 export interface Kamailio {
   proc: RunningProcess;

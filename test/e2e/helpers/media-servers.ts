@@ -4,13 +4,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestNgClient } from './ng.js';
+import { peerPath, type PeerName } from '../../helpers/peers.js';
 import { freeUdpPort, randomPortRange, startProcess, waitFor, type RunningProcess } from './proc.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const RTPENGINE_BIN = '/usr/bin/rtpengine';
+export const RTPENGINE_BIN = peerPath('rtpengine') ?? '/usr/bin/rtpengine';
 export const TANDEM_CLI = join(REPO_ROOT, 'dist/cli/tandem.js');
 
 export type MediaServerKind = 'rtpengine' | 'tandem';
+
+/** The real peers a media server kind needs. */
+export function peersFor(kind: MediaServerKind): PeerName[] {
+  return kind === 'rtpengine' ? ['rtpengine'] : [];
+}
 
 export interface MediaServer {
   kind: MediaServerKind;
@@ -21,13 +27,12 @@ export interface MediaServer {
 }
 
 /**
- * The servers to run the e2e suites against: rtpengine when installed, Tandem always (its suite fails
- * with a clear message if dist/cli/tandem.js is missing). E2E_MEDIA_SERVERS=rtpengine,tandem narrows it.
+ * The servers to run the e2e suites against: rtpengine and Tandem (a group for rtpengine is registered
+ * even when it is not installed, and skipped or failed by describeWithPeers; Tandem's fails with a
+ * clear message if dist/cli/tandem.js is missing). E2E_MEDIA_SERVERS=rtpengine,tandem narrows it.
  */
 export function mediaServerKinds(): MediaServerKind[] {
-  const all: MediaServerKind[] = [];
-  if (existsSync(RTPENGINE_BIN)) all.push('rtpengine');
-  all.push('tandem');
+  const all: MediaServerKind[] = ['rtpengine', 'tandem'];
   const only = process.env.E2E_MEDIA_SERVERS?.split(',').map((s) => s.trim()).filter(Boolean);
   return only ? all.filter((k) => only.includes(k)) : all;
 }

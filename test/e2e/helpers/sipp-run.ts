@@ -6,8 +6,9 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from './proc.js';
+import { peerPath } from '../../helpers/peers.js';
 
-export const SIPP_BIN = '/usr/bin/sipp';
+export const SIPP_BIN = peerPath('sipp') ?? '/usr/bin/sipp';
 const SCENARIOS = fileURLToPath(new URL('../sipp/', import.meta.url));
 
 export interface SippRun {

@@ -98,8 +98,42 @@ describe('SIP options', () => {
     expect(() => run(['--route=sip:127.0.0.1', '--b-codecs=PC MU'])).toThrow(/--b-codecs/);
     expect(() => run(['--route=sip:127.0.0.1', '--b-ptime=5'])).toThrow(/--b-ptime/);
     expect(() => run(['--media=ng:localhost:2223'])).toThrow(/--media/);
+    expect(() => run(['--media=ng:0.0.0.0:2223'])).toThrow(/--media: "0.0.0.0" is not an address a media server answers from/);
+    expect(() => run(['--media=ng:[::]:2223'])).toThrow(/--media: "::"/);
     expect(() => run(['--sip-t1=1000', '--sip-t2=500'])).toThrow(/--sip-t2/);
     expect(() => run(['--route=sip:127.0.0.1', '--routes-file=r.json'])).toThrow(/--route and --routes-file/);
     expect(() => run(['--trusted-proxy=evil'])).toThrow(/--trusted-proxy/);
+  });
+});
+
+describe('--ng-allow (issue 10: hostile peers)', () => {
+  const run = (argv: string[]) => {
+    const r = parseArgs(argv);
+    if (r.kind !== 'run') throw new Error('expected run');
+    return r.config;
+  };
+
+  it('is unset by default (every source that reaches --listen-ng), and takes IPs and CIDRs of both families', () => {
+    expect(run([]).ngAllow).toBeUndefined();
+    expect(run(['--ng-allow=127.0.0.1, 10.0.0.0/24,::1,fd00::/8']).ngAllow).toEqual(['127.0.0.1', '10.0.0.0/24', '::1', 'fd00::/8']);
+    expect(helpText()).toContain('--ng-allow');
+  });
+
+  it('names the option and the bad entry; an empty list is an error, not "allow nobody"', () => {
+    expect(() => run(['--ng-allow=127.0.0.1,evil'])).toThrow(/--ng-allow: "evil" is not an IP address or CIDR/);
+    expect(() => run(['--ng-allow=10.0.0.0/33'])).toThrow(/--ng-allow: "10.0.0.0\/33": prefix \/33 is longer than 32/);
+    expect(() => run(['--ng-allow=::1/129'])).toThrow(/--ng-allow/);
+    expect(() => run(['--ng-allow=127.0.0.1/'])).toThrow(/--ng-allow/);
+    expect(() => run(['--ng-allow=none'])).toThrow(/--ng-allow: needs at least one IP or CIDR/);
+  });
+
+  it('is read from a [tandem] file as ng-allow (or ng_allow), errors naming file and line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-cfg-'));
+    const good = join(dir, 'good.conf');
+    writeFileSync(good, '[tandem]\nng_allow = 127.0.0.0/8\n');
+    expect(run([`--config=${good}`]).ngAllow).toEqual(['127.0.0.0/8']);
+    const bad = join(dir, 'bad.conf');
+    writeFileSync(bad, '[tandem]\n\nng-allow = 300.1.1.1\n');
+    expect(() => run([`--config=${bad}`])).toThrow(/bad\.conf:3: ng-allow: "300.1.1.1" is not an IP/);
   });
 });

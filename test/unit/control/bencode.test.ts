@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encode, decode, BencodeError, MAX_DEPTH, type BDict, type BValue } from '../../../src/control/bencode.js';
+import { encode, decode, BencodeError, MAX_DEPTH, MAX_ELEMENTS, type BDict, type BValue } from '../../../src/control/bencode.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -213,5 +213,21 @@ describe('bencode against the real Kamailio ↔ rtpengine exchange', () => {
 
   it('rejects the delete reply, which the fixture cut at 1500 characters, as truncated', () => {
     expect(() => decode(body(datagrams[5]))).toThrow(/truncated/);
+  });
+});
+
+describe('bencode element cap (issue 10: hostile peers)', () => {
+  const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+  it('refuses more than MAX_ELEMENTS values in one input, naming the cap', () => {
+    // A 64 KB datagram of empty lists would otherwise be ~32 000 objects.
+    const flood = 'l' + 'le'.repeat(MAX_ELEMENTS) + 'e'; // MAX_ELEMENTS + 1 values
+    expect(() => decode(b(flood))).toThrow(new RegExp(`more than ${MAX_ELEMENTS} elements`));
+    expect(() => decode(b('l' + 'le'.repeat(MAX_ELEMENTS - 1) + 'e'))).not.toThrow();
+  });
+
+  it('counts dictionary keys too, and the cap can be set per call', () => {
+    expect(() => decode(b('d1:ai1e1:bi2ee'), { maxElements: 4 })).toThrow(/more than 4 elements/);
+    expect(decode(b('d1:ai1e1:bi2ee'), { maxElements: 5 })).toEqual({ a: 1, b: 2 });
   });
 });

@@ -18,13 +18,14 @@ import {
   ulawToLinear,
 } from '../../../../src/media/codecs/g711.js';
 import { wasmPath } from '../../../../src/media/codecs/wasm.js';
+import { describeWithPeers, itWithPeers } from '../../../helpers/peers.js';
 import { canTranscode, codecByStaticPt, g711BytesPerMs, lookupCodec } from '../../../../src/media/codecs/codec.js';
 
 const ALL_CODES = Uint8Array.from({ length: 256 }, (_, i) => i);
 
 /**
- * sox is the independent implementation the codec is checked against: a missing sox is a failure,
- * not a skip, so a green run always means "compared".
+ * sox is the independent implementation the codec is checked against: a missing sox is a visible
+ * skip (a failure with REQUIRE_PEERS=1, as in CI), so a green CI run always means "compared".
  * `-D` turns off sox's automatic dither: without it µ-law → A-law (14 → 13 bits) adds random noise
  * and the output differs from run to run.
  */
@@ -58,7 +59,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('A-law ↔ µ-law tables against sox', () => {
+describeWithPeers('A-law ↔ µ-law tables against sox', ['sox'], () => {
   it('ALAW_TO_ULAW equals `sox -t al … -t ul` for all 256 codes', () => {
     const expected = sox(['-t', 'al'], ['-t', 'ul'], ALL_CODES);
     expect(expected.length).toBe(256);
@@ -92,7 +93,7 @@ describe('decode', () => {
     expect(alawToLinear(0x2a)).toBe(-32256);
   });
 
-  it('all 256 A-law codes equal sox decode to signed 16-bit', () => {
+  itWithPeers('all 256 A-law codes equal sox decode to signed 16-bit', ['sox'], () => {
     const expected = int16Of(sox(['-t', 'al'], S16, ALL_CODES));
     const got = new Int16Array(256);
     expect(decodeAlaw(ALL_CODES, got)).toBe(256);
@@ -100,7 +101,7 @@ describe('decode', () => {
     for (let c = 0; c < 256; c++) expect(alawToLinear(c)).toBe(got[c]);
   });
 
-  it('all 256 µ-law codes equal sox decode to signed 16-bit', () => {
+  itWithPeers('all 256 µ-law codes equal sox decode to signed 16-bit', ['sox'], () => {
     const expected = int16Of(sox(['-t', 'ul'], S16, ALL_CODES));
     const got = new Int16Array(256);
     expect(decodeUlaw(ALL_CODES, got)).toBe(256);
@@ -169,7 +170,7 @@ describe('encode', () => {
     }
   });
 
-  it('encodes every int16 value as sox does once the value is on the 13/14-bit grid', () => {
+  itWithPeers('encodes every int16 value as sox does once the value is on the 13/14-bit grid', ['sox'], () => {
     // See the ULAW_TO_ALAW test: sox rounds to 13 (A) / 14 (µ) bits, the reference truncates.
     for (const [type, enc, dropMask] of [
       ['al', encodeAlaw, ~7],
