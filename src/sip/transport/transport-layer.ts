@@ -11,7 +11,7 @@ import { WebSocketListener } from './websocket.js';
 import { StreamConnection, type StreamConnectionHost } from './stream-connection.js';
 import { datagramTooLarge } from './stream-framer.js';
 import { CONNECTION_DEFAULTS, ConnectionLimits, effectiveConnectionCap, readFdLimit } from './connection-limits.js';
-import { LogLimiter } from './log-limiter.js';
+import { LogLimiter } from '../../common/log-limit.js';
 import { markReceived } from './received.js';
 
 export interface SipListenSpec {
@@ -102,6 +102,8 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   readonly limits: SipConnectionLimits;
   private readonly caps: ConnectionLimits;
   private readonly warnings = new LogLimiter();
+  private logsSuppressed = 0;
+  private lastSweep = Date.now();
   private readonly noVerify: Set<string>;
 
   private constructor(private readonly opts: SipTransportOptions) {
@@ -131,7 +133,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   stats(): TransportStats {
     return {
       ...this.counters,
-      logsSuppressed: this.warnings.suppressed,
+      logsSuppressed: this.logsSuppressed,
       openConnections: this.caps.counters.open,
       refusedConnections: this.caps.counters.refusedTotal,
       refusedConnectionsPerSource: this.caps.counters.refusedPerSource,
@@ -230,9 +232,18 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
 
   /** A warning about what a peer sent: the first per source and reason, then one per 10 s. */
   private warnLimited(source: SipEndpoint, reason: string, fields: Record<string, unknown>, msg: string): void {
-    const ok = this.warnings.allow(`${source.address}|${reason}`);
-    if (ok === undefined) return;
-    this.log.warn({ source: formatEndpoint(source), reason, ...fields, ...(ok.suppressed > 0 ? { suppressed: ok.suppressed } : {}) }, msg);
+    const now = Date.now();
+    // Swept lazily: sources that went quiet free their slots without a timer of our own.
+    if (now - this.lastSweep >= 10_000) {
+      this.warnings.sweep();
+      this.lastSweep = now;
+    }
+    const suppressed = this.warnings.admit(`${source.address}|${reason}`);
+    if (suppressed === undefined) {
+      this.logsSuppressed++;
+      return;
+    }
+    this.log.warn({ source: formatEndpoint(source), reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
   }
 
   private onDatagram(buf: Buffer, source: SipEndpoint, local: SipEndpoint): void {

@@ -3,7 +3,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamFramer, datagramTooLarge } from '../../../../src/sip/transport/stream-framer.js';
-import { LogLimiter } from '../../../../src/sip/transport/log-limiter.js';
 import { DEFAULT_FD_LIMIT, effectiveConnectionCap, readFdLimit } from '../../../../src/sip/transport/connection-limits.js';
 import { parseArgs, helpText } from '../../../../src/config/load.js';
 
@@ -80,21 +79,6 @@ describe('StreamFramer (incremental Content-Length framing)', () => {
     const e = datagramTooLarge(Buffer.from(options(8, 'z'.repeat(2000))));
     expect(e.status).toBe(513);
     expect(e.response?.callId).toBe('framer-8');
-  });
-});
-
-describe('LogLimiter', () => {
-  it('first line per key, then one per interval carrying the number suppressed', () => {
-    let now = 0;
-    const l = new LogLimiter(10_000, 100, () => now);
-    expect(l.allow('a|x')).toEqual({ suppressed: 0 });
-    for (let i = 0; i < 5; i++) expect(l.allow('a|x')).toBeUndefined();
-    expect(l.allow('b|x')).toEqual({ suppressed: 0 });
-    now = 9_999;
-    expect(l.allow('a|x')).toBeUndefined();
-    now = 10_000;
-    expect(l.allow('a|x')).toEqual({ suppressed: 6 });
-    expect(l.suppressed).toBe(6);
   });
 });
 
