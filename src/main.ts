@@ -112,7 +112,12 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
 /** Composition root: config → media plane → ng listener → SIP B2BUA. */
 export async function startTandem(config: TandemConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningTandem> {
   // Routes and certificates are read before anything binds, so a bad file fails fast and clean.
-  if (config.listenSip.length > 0) routeTable(config);
+  if (config.listenSip.length > 0) {
+    routeTable(config);
+    readPem('tls-cert', config.tlsCert);
+    readPem('tls-key', config.tlsKey);
+    readPem('tls-ca', config.tlsCa);
+  }
   const media = new LocalMedia({
     interface: config.interface,
     portMin: config.portMin,

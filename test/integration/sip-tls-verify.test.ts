@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { Writable } from 'node:stream';
 import { SipTransportLayer, type SipTransportOptions } from '../../src/sip/transport/transport-layer.js';
 import type { SipEndpoint } from '../../src/sip/transport/types.js';
 import type { SipRequest } from '../../src/sip/message.js';
@@ -147,7 +148,16 @@ async function startSecondTrunk(): Promise<{ server: tls.Server; endpoint: SipEn
 }
 
 describe('B2BUA toward a sips: trunk with a self-signed certificate', () => {
+  const warnings: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l.trim() !== '') warnings.push((JSON.parse(l) as { msg: string }).msg);
+      cb();
+    },
+  });
+
   async function call(over: { tlsCa?: string; tlsVerify?: boolean }): Promise<{ fallback: SipPeer }> {
+    warnings.length = 0;
     await startTrunk();
     const caller = await SipPeer.udp();
     const fallback = await SipPeer.udp();
@@ -176,7 +186,7 @@ describe('B2BUA toward a sips: trunk with a self-signed certificate', () => {
         routesFile: file,
         ...(over.tlsCa !== undefined ? { tlsCa: over.tlsCa } : {}),
       },
-      pino({ level: 'silent' }),
+      pino({ level: 'warn' }, sink),
     );
     const udp = tandem.sip?.listeners.find((l) => l.protocol === 'udp');
     if (udp === undefined) throw new Error('no UDP listener');
@@ -199,6 +209,7 @@ describe('B2BUA toward a sips: trunk with a self-signed certificate', () => {
 
   it('by default the trunk is refused and the call fails over to the next target', async () => {
     const { fallback } = await call({});
+    expect(warnings).not.toContain('TLS certificate of this target is not verified (tlsVerify: false)');
     await fallback.next(isRequest('INVITE'));
     expect(received).toBe('');
     expect(tandem?.sip?.transport.stats().tlsVerifyFailures).toBe(1);
@@ -210,9 +221,14 @@ describe('B2BUA toward a sips: trunk with a self-signed certificate', () => {
     expect(fallback.count(isRequest('INVITE'))).toBe(0);
   });
 
-  it('with "tlsVerify": false on the target the trunk gets the INVITE', async () => {
+  it('with "tlsVerify": false on the target the trunk gets the INVITE, and the start says so', async () => {
     const { fallback } = await call({ tlsVerify: false });
+    expect(warnings).toContain('TLS certificate of this target is not verified (tlsVerify: false)');
     await expect.poll(() => received).toMatch(/^INVITE sips?:/);
     expect(fallback.count(isRequest('INVITE'))).toBe(0);
+  });
+
+  it('an unreadable --tls-ca is a config error naming the option', async () => {
+    await expect(call({ tlsCa: join(dir, 'absent.pem') })).rejects.toThrow(/--tls-ca: cannot read .*absent\.pem/);
   });
 });
