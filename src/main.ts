@@ -61,10 +61,23 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
   const routes = routeTable(config);
   const cert = readPem('tls-cert', config.tlsCert);
   const key = readPem('tls-key', config.tlsKey);
+  const ca = readPem('tls-ca', config.tlsCa);
+  const noVerify = routes.routes.flatMap((r) => r.targets.filter((t) => t.tlsVerify === false).map((t) => ({ route: r.name, uri: t.uri, endpoint: t.endpoint })));
+  // An unverified TLS peer can be impersonated: say so at every start, not only in the routes file.
+  for (const t of noVerify) log.warn({ route: t.route, target: t.uri }, 'TLS certificate of this target is not verified (tlsVerify: false)');
   let deliver: ((inbound: InboundMessage) => void) | undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
+    tlsClient: { ...(ca !== undefined ? { ca } : {}), noVerify: noVerify.map((t) => t.endpoint) },
+    limits: {
+      maxConnections: config.sipMaxConnections,
+      maxConnectionsPerSource: config.sipMaxConnectionsPerSource,
+      idleMs: config.sipIdleTimeout,
+      messageMs: config.sipMessageTimeout,
+      tlsHandshakeMs: config.tlsHandshakeTimeout,
+      wsPingMs: config.wsPingInterval,
+    },
     log: log.child({ component: 'sip' }),
     onMessage: (inbound) => deliver?.(inbound),
   });
@@ -91,14 +104,20 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
   deliver = (inbound) => {
     if (b2bua.screen(inbound)) transactions.receive(inbound);
   };
-  log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name) }, 'SIP ready');
+  const limits = transport.stats();
+  log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name), maxConnections: limits.maxConnections, maxConnectionsPerSource: config.sipMaxConnectionsPerSource }, 'SIP ready');
   return { b2bua, transport, transactions, listeners, media };
 }
 
 /** Composition root: config → media plane → ng listener → SIP B2BUA. */
 export async function startTandem(config: TandemConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningTandem> {
   // Routes and certificates are read before anything binds, so a bad file fails fast and clean.
-  if (config.listenSip.length > 0) routeTable(config);
+  if (config.listenSip.length > 0) {
+    routeTable(config);
+    readPem('tls-cert', config.tlsCert);
+    readPem('tls-key', config.tlsKey);
+    readPem('tls-ca', config.tlsCa);
+  }
   const media = new LocalMedia({
     interface: config.interface,
     portMin: config.portMin,

@@ -18,7 +18,8 @@ import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
  *         "targets": [                               // required, at least one
  *           { "uri": "sip:127.0.0.1:5080;transport=udp",  // host an IP literal; ;transport=udp|tcp|tls, sips: = tls
  *             "priority": 1,                         // optional 0–65535, lower first; default = position + 1
- *             "weight": 1 } ],                       // optional 0–65535 within one priority (RFC 2782); default 1
+ *             "weight": 1,                           // optional 0–65535 within one priority (RFC 2782); default 1
+ *             "tlsVerify": true } ],                 // optional, TLS targets only: false = do not check its certificate
  *         "policy": {                                // optional, per leg (a = caller side, b = target side)
  *           "a": { "codecs": null },                 // null or left out = whatever the other side brings
  *           "b": { "codecs": ["PCMA"], "ptime": 20, "transcode": true, "strip": [], "keep": [] } } }
@@ -38,6 +39,8 @@ export interface RouteTarget {
   endpoint: SipEndpoint;
   weight: number;
   priority: number;
+  /** false: this TLS target's certificate is not verified (an explicit, logged opt-out). */
+  tlsVerify?: boolean;
 }
 
 export interface RouteMatch {
@@ -194,11 +197,16 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
 
 function target(file: string, path: string, t: unknown, index: number): RouteTarget {
   if (!isObject(t)) fail(file, path, 'must be an object');
-  onlyKeys(file, path, t, ['uri', 'weight', 'priority']);
+  onlyKeys(file, path, t, ['uri', 'weight', 'priority', 'tlsVerify']);
   const { endpoint, uri } = parseTargetUri(str(file, `${path}.uri`, t.uri), `${file}: ${path}.uri`);
+  if (t.tlsVerify !== undefined) {
+    if (typeof t.tlsVerify !== 'boolean') fail(file, `${path}.tlsVerify`, 'must be true or false');
+    if (endpoint.protocol !== 'tls') fail(file, `${path}.tlsVerify`, 'only for a TLS target (sips: or ;transport=tls)');
+  }
   return {
     uri,
     endpoint,
+    ...(t.tlsVerify === false ? { tlsVerify: false } : {}),
     weight: t.weight === undefined ? 1 : intIn(file, `${path}.weight`, t.weight, 0, 65535),
     priority: t.priority === undefined ? index + 1 : intIn(file, `${path}.priority`, t.priority, 0, 65535),
   };

@@ -40,6 +40,15 @@ export interface TandemConfig {
   sipT4: number;
   tlsCert?: string;
   tlsKey?: string;
+  /** PEM CA bundle outbound TLS certificates are verified against (default: the system CAs). */
+  tlsCa?: string;
+  /** Stream connections (TCP, TLS, WebSocket): caps and deadlines, ms. */
+  sipMaxConnections: number;
+  sipMaxConnectionsPerSource: number;
+  sipIdleTimeout: number;
+  sipMessageTimeout: number;
+  tlsHandshakeTimeout: number;
+  wsPingInterval: number;
   /** User-Agent substrings (case-insensitive) whose requests are silently dropped. */
   uaDeny: string[];
   /** Headers copied from leg A's INVITE to leg B's (everything else is rebuilt: topology hiding). */
@@ -91,6 +100,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sipT4', name: 'sip-t4', arg: 'MS', help: 'SIP timer T4, how long a message stays in the network (default 5000)' },
   { key: 'tlsCert', name: 'tls-cert', arg: 'FILE', help: 'PEM certificate for SIP over TLS' },
   { key: 'tlsKey', name: 'tls-key', arg: 'FILE', help: 'PEM private key for SIP over TLS' },
+  { key: 'tlsCa', name: 'tls-ca', arg: 'FILE', help: 'PEM CA certificates outbound TLS peers must chain to (default: the system CAs); a target may opt out with "tlsVerify": false in the routes file' },
+  { key: 'sipMaxConnections', name: 'sip-max-connections', arg: 'INT', help: 'open TCP/TLS/WebSocket connections at most; further ones are closed at once (default 1024, and at most a quarter of the open-files limit)' },
+  { key: 'sipMaxConnectionsPerSource', name: 'sip-max-connections-per-source', arg: 'INT', help: 'open connections from one IP address at most (default 32)' },
+  { key: 'sipIdleTimeout', name: 'sip-idle-timeout', arg: 'MS', help: 'close a connection after this long without a message or keep-alive (default 600000)' },
+  { key: 'sipMessageTimeout', name: 'sip-message-timeout', arg: 'MS', help: 'close a connection whose message is not complete this long after its first byte (default 10000)' },
+  { key: 'tlsHandshakeTimeout', name: 'tls-handshake-timeout', arg: 'MS', help: 'close a connection whose TLS handshake (or WebSocket upgrade) is not done after this long; also the outbound connect deadline (default 5000)' },
+  { key: 'wsPingInterval', name: 'ws-ping-interval', arg: 'MS', help: 'WebSocket ping period; a peer that has not answered the last ping is terminated (default 30000)' },
   { key: 'uaDeny', name: 'ua-deny', arg: 'LIST', help: 'drop requests whose User-Agent contains one of these (default friendly-scanner,sipvicious,sipcli,sip-scan); none = drop nothing' },
   { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy)' },
   { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured' },
@@ -116,6 +132,12 @@ export function defaultConfig(): TandemConfig {
     sipT1: 500,
     sipT2: 4000,
     sipT4: 5000,
+    sipMaxConnections: 1024,
+    sipMaxConnectionsPerSource: 32,
+    sipIdleTimeout: 600_000,
+    sipMessageTimeout: 10_000,
+    tlsHandshakeTimeout: 5_000,
+    wsPingInterval: 30_000,
     uaDeny: ['friendly-scanner', 'sipvicious', 'sipcli', 'sip-scan'],
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
@@ -263,6 +285,28 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       break;
     case 'tlsKey':
       cfg.tlsKey = v;
+      break;
+    case 'tlsCa':
+      if (v === '') throw new TandemError('CONFIG', `${where}${name}: needs a file name`);
+      cfg.tlsCa = v;
+      break;
+    case 'sipMaxConnections':
+      cfg.sipMaxConnections = int(name, v, 1, 1_000_000, where);
+      break;
+    case 'sipMaxConnectionsPerSource':
+      cfg.sipMaxConnectionsPerSource = int(name, v, 1, 1_000_000, where);
+      break;
+    case 'sipIdleTimeout':
+      cfg.sipIdleTimeout = int(name, v, 100, 86_400_000, where);
+      break;
+    case 'sipMessageTimeout':
+      cfg.sipMessageTimeout = int(name, v, 100, 600_000, where);
+      break;
+    case 'tlsHandshakeTimeout':
+      cfg.tlsHandshakeTimeout = int(name, v, 100, 600_000, where);
+      break;
+    case 'wsPingInterval':
+      cfg.wsPingInterval = int(name, v, 100, 3_600_000, where);
       break;
     case 'uaDeny':
       cfg.uaDeny = list(v);

@@ -2,12 +2,17 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../common/log.js';
-import { TandemError, errorMessage } from '../../common/errors.js';
-import { parseSipMessage, parseSipStream, DEFAULT_MAX_BYTES, type ParseResult } from '../parse.js';
+import { TandemError } from '../../common/errors.js';
+import { parseSipMessage, DEFAULT_MAX_BYTES, type ParseResult } from '../parse.js';
 import { serializeSipMessage } from '../serialize.js';
-import { getVias, type SipMessage, type SipParseError, type SipResponse } from '../message.js';
-import type { InboundMessage, SipEndpoint, SipSender, TransportProtocol } from './types.js';
+import { type SipMessage, type SipParseError, type SipResponse } from '../message.js';
+import { formatEndpoint, type InboundMessage, type SipEndpoint, type SipSender, type TransportProtocol } from './types.js';
 import { WebSocketListener } from './websocket.js';
+import { StreamConnection, type StreamConnectionHost } from './stream-connection.js';
+import { datagramTooLarge } from './stream-framer.js';
+import { CONNECTION_DEFAULTS, ConnectionLimits, effectiveConnectionCap, readFdLimit } from './connection-limits.js';
+import { LogLimiter } from '../../common/log-limit.js';
+import { markReceived } from './received.js';
 
 export interface SipListenSpec {
   protocol: TransportProtocol;
@@ -15,13 +20,29 @@ export interface SipListenSpec {
   port: number;
 }
 
+/** Stream-connection limits (TCP, TLS, WebSocket); defaults in CONNECTION_DEFAULTS. */
+export interface SipConnectionLimits {
+  maxConnections: number;
+  maxConnectionsPerSource: number;
+  idleMs: number;
+  messageMs: number;
+  tlsHandshakeMs: number;
+  wsPingMs: number;
+}
+
 export interface SipTransportOptions {
   listen: SipListenSpec[];
-  /** PEM texts. Needed for a TLS listener; outbound TLS works without (no client certificate). */
-  tls?: { cert: string; key: string; ca?: string; rejectUnauthorized?: boolean };
+  /** PEM texts for TLS and WSS listeners. */
+  tls?: { cert: string; key: string };
+  /**
+   * Outbound TLS: certificates are verified against `ca` (PEM) or the system CAs, and the target's
+   * IP; `noVerify` lists the targets whose certificate is not checked (routes file `tlsVerify: false`).
+   */
+  tlsClient?: { ca?: string; noVerify?: SipEndpoint[] };
   maxMessageBytes?: number;
-  /** Close a stream connection after this long without traffic (default 10 minutes). */
-  idleMs?: number;
+  limits?: Partial<SipConnectionLimits>;
+  /** descriptor limit the connection cap is kept under; read from the system when left out. */
+  fdLimit?: number;
   log: Logger;
   onMessage: (inbound: InboundMessage) => void;
 }
@@ -32,54 +53,29 @@ export interface TransportCounters {
   malformed: number;
   rejected: number;
   dropped: number;
+  /** stream connections ever adopted (inbound after any TLS handshake, and outbound). */
   connections: number;
+  /** messages over the size limit (answered 513 when the headers allow it). */
+  oversized: number;
+  idleTimeouts: number;
+  messageTimeouts: number;
+  tlsHandshakeTimeouts: number;
+  /** connections closed because the peer did not read what we sent (MAX_WRITE_BACKLOG). */
+  writeBacklogCloses: number;
+  /** outbound TLS connections refused because the peer's certificate did not verify. */
+  tlsVerifyFailures: number;
 }
 
-/** A TCP or TLS connection, framed by Content-Length (RFC 3261 §18.3). */
-class StreamConnection {
-  private rest: Buffer = Buffer.alloc(0);
-  private idle: NodeJS.Timeout | undefined;
-
-  constructor(
-    readonly socket: net.Socket,
-    readonly remote: SipEndpoint,
-    readonly local: SipEndpoint,
-    private readonly layer: SipTransportLayer,
-    private readonly idleMs: number,
-  ) {
-    socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('error', (err) => layer.log.debug({ remote: `${remote.address}:${remote.port}`, err: err.message }, 'connection error'));
-    socket.on('close', () => {
-      if (this.idle !== undefined) clearTimeout(this.idle);
-      layer.forget(this);
-    });
-    this.touch();
-  }
-
-  private touch(): void {
-    if (this.idle !== undefined) clearTimeout(this.idle);
-    this.idle = setTimeout(() => this.socket.destroy(), this.idleMs);
-    this.idle.unref();
-  }
-
-  private onData(d: Buffer): void {
-    this.touch();
-    const r = parseSipStream(this.rest.length === 0 ? d : Buffer.concat([this.rest, d]), { maxBytes: this.layer.maxBytes });
-    this.rest = r.rest;
-    for (const x of r.results) this.layer.deliver(x, this.remote, this.local);
-    if (r.fatal !== undefined) {
-      // The stream cannot be resynchronised after a framing error: answer if we can, then close.
-      this.layer.deliver({ ok: false, error: r.fatal }, this.remote, this.local);
-      // The 400 is written from a promise chain: close after it has been queued.
-      setImmediate(() => this.socket.end());
-      this.rest = Buffer.alloc(0);
-    }
-  }
-
-  write(buf: Buffer): Promise<void> {
-    this.touch();
-    return new Promise((resolve, reject) => this.socket.write(buf, (err) => (err ? reject(err) : resolve())));
-  }
+export interface TransportStats extends TransportCounters {
+  /** warning lines not written by the per-source log rate limit. */
+  logsSuppressed: number;
+  /** stream sockets open now (handshakes included), WebSocket ones too. */
+  openConnections: number;
+  refusedConnections: number;
+  refusedConnectionsPerSource: number;
+  wsPingTimeouts: number;
+  /** the connection cap enforced (configured, lowered to a quarter of the descriptor limit). */
+  maxConnections: number;
 }
 
 function endpointKey(e: SipEndpoint): string {
@@ -91,19 +87,35 @@ function endpointKey(e: SipEndpoint): string {
  * parses; a malformed request gets the 4xx/5xx its fault deserves when a response can be formed at
  * all, and anything else unusable is counted and dropped.
  */
-export class SipTransportLayer implements SipSender {
+export class SipTransportLayer implements SipSender, StreamConnectionHost {
   private readonly udp: { socket: dgram.Socket; local: SipEndpoint }[] = [];
   private readonly servers: { server: net.Server; local: SipEndpoint }[] = [];
   private readonly websockets: WebSocketListener[] = [];
   private readonly connections = new Map<string, StreamConnection>();
   private readonly connecting = new Map<string, Promise<StreamConnection>>();
-  readonly counters: TransportCounters = { received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0, connections: 0 };
+  readonly counters: TransportCounters = {
+    received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0, connections: 0, oversized: 0,
+    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0,
+  };
   readonly maxBytes: number;
   readonly log: Logger;
+  readonly limits: SipConnectionLimits;
+  private readonly caps: ConnectionLimits;
+  private readonly warnings = new LogLimiter();
+  private logsSuppressed = 0;
+  private lastSweep = Date.now();
+  private readonly noVerify: Set<string>;
 
   private constructor(private readonly opts: SipTransportOptions) {
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_BYTES;
     this.log = opts.log;
+    this.limits = { ...CONNECTION_DEFAULTS, ...opts.limits };
+    const fd = opts.fdLimit !== undefined ? { limit: opts.fdLimit, source: 'configured' } : readFdLimit();
+    const cap = effectiveConnectionCap(this.limits.maxConnections, fd.limit);
+    if (cap < this.limits.maxConnections)
+      this.log.warn({ configured: this.limits.maxConnections, cap, fdLimit: fd.limit, fdLimitFrom: fd.source }, 'SIP connection cap lowered to a quarter of the descriptor limit (the rest is kept for media)');
+    this.caps = new ConnectionLimits(cap, this.limits.maxConnectionsPerSource);
+    this.noVerify = new Set((opts.tlsClient?.noVerify ?? []).map(endpointKey));
   }
 
   static async start(opts: SipTransportOptions): Promise<SipTransportLayer> {
@@ -117,6 +129,19 @@ export class SipTransportLayer implements SipSender {
     return t;
   }
 
+  /** Counters and the connection limits' state. */
+  stats(): TransportStats {
+    return {
+      ...this.counters,
+      logsSuppressed: this.logsSuppressed,
+      openConnections: this.caps.counters.open,
+      refusedConnections: this.caps.counters.refusedTotal,
+      refusedConnectionsPerSource: this.caps.counters.refusedPerSource,
+      wsPingTimeouts: this.websockets.reduce((n, w) => n + w.counters.pingTimeouts, 0),
+      maxConnections: this.caps.maxTotal,
+    };
+  }
+
   private async listen(spec: SipListenSpec): Promise<void> {
     const where = `${spec.protocol}:${spec.address}:${spec.port}`;
     if (spec.protocol === 'udp') {
@@ -126,27 +151,41 @@ export class SipTransportLayer implements SipSender {
         socket.bind(spec.port, spec.address, () => resolve());
       });
       const local: SipEndpoint = { protocol: 'udp', address: spec.address, port: socket.address().port };
-      socket.on('error', (err) => this.log.warn({ err: err.message }, 'UDP socket error'));
+      socket.on('error', (err) => this.log.warn({ err }, 'UDP socket error'));
       socket.on('message', (buf, rinfo) => this.onDatagram(buf, { protocol: 'udp', address: rinfo.address, port: rinfo.port }, local));
       this.udp.push({ socket, local });
       return;
     }
     if (spec.protocol === 'ws' || spec.protocol === 'wss') {
-      const l = await WebSocketListener.start(
-        { protocol: spec.protocol, address: spec.address, port: spec.port },
-        this.opts.tls,
-        (buf, remote, local) => this.deliver(parseSipMessage(buf, { maxBytes: this.maxBytes }), remote, local),
-        this.log,
-      );
+      const l = await WebSocketListener.start({
+        spec: { protocol: spec.protocol, address: spec.address, port: spec.port },
+        tls: this.opts.tls,
+        caps: this.caps,
+        limits: this.limits,
+        maxBytes: this.maxBytes,
+        onMessage: (buf, remote, local) => this.onDatagram(buf, remote, local),
+        onLimit: (kind, remote) => this.limitHit(kind, remote),
+        log: this.log,
+      });
       this.websockets.push(l);
       return;
     }
     let server: net.Server;
     if (spec.protocol === 'tls') {
       if (this.opts.tls === undefined) throw new TandemError('CONFIG', `--listen-sip: ${where} needs --tls-cert and --tls-key`);
-      server = tls.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key });
-      server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'));
+      server = tls.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key, handshakeTimeout: this.limits.tlsHandshakeMs });
+      server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+        const remote = { protocol: 'tls' as const, address: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 };
+        if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.limitHit('handshake', remote);
+        else this.debug({ remote: formatEndpoint(remote), err }, 'TLS handshake failed');
+        // Node reports the failure (the deadline included) but leaves the socket open.
+        socket.destroy();
+      });
     } else server = net.createServer();
+    // Counted from the first byte of the TCP handshake: that is when a descriptor is spent.
+    server.prependListener('connection', (socket: net.Socket) => {
+      this.caps.admitInbound(socket);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new TandemError('CONFIG', `--listen-sip: cannot listen on ${where}: ${err.message}`)));
       server.listen(spec.port, spec.address, () => resolve());
@@ -154,6 +193,7 @@ export class SipTransportLayer implements SipSender {
     const addr = server.address() as net.AddressInfo;
     const local: SipEndpoint = { protocol: spec.protocol, address: spec.address, port: addr.port };
     server.on(spec.protocol === 'tls' ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+      if (socket.destroyed) return;
       const remote: SipEndpoint = { protocol: spec.protocol, address: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 };
       this.adopt(socket, remote, local);
     });
@@ -161,7 +201,7 @@ export class SipTransportLayer implements SipSender {
   }
 
   private adopt(socket: net.Socket, remote: SipEndpoint, local: SipEndpoint): StreamConnection {
-    const c = new StreamConnection(socket, remote, local, this, this.opts.idleMs ?? 600_000);
+    const c = new StreamConnection(socket, remote, local, this, { idleMs: this.limits.idleMs, messageMs: this.limits.messageMs });
     this.connections.set(endpointKey(remote), c);
     this.counters.connections++;
     return c;
@@ -173,60 +213,75 @@ export class SipTransportLayer implements SipSender {
     if (this.connections.get(key) === c) this.connections.delete(key);
   }
 
+  /** Test hook: the open connection from or to `remote`. */
+  connectionTo(remote: SipEndpoint): StreamConnection | undefined {
+    return this.connections.get(endpointKey(remote));
+  }
+
+  limitHit(kind: 'idle' | 'message' | 'handshake' | 'ping' | 'backlog', remote: SipEndpoint): void {
+    if (kind === 'idle') this.counters.idleTimeouts++;
+    else if (kind === 'backlog') this.counters.writeBacklogCloses++;
+    else if (kind === 'message') this.counters.messageTimeouts++;
+    else if (kind === 'handshake') this.counters.tlsHandshakeTimeouts++;
+    this.warnLimited(remote, kind === 'backlog' ? 'peer does not read' : `${kind} timeout`, {}, 'connection closed by a limit');
+  }
+
+  debug(fields: Record<string, unknown>, msg: string): void {
+    this.log.debug(fields, msg);
+  }
+
+  /** A warning about what a peer sent: the first per source and reason, then one per 10 s. */
+  private warnLimited(source: SipEndpoint, reason: string, fields: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    // Swept lazily: sources that went quiet free their slots without a timer of our own.
+    if (now - this.lastSweep >= 10_000) {
+      this.warnings.sweep();
+      this.lastSweep = now;
+    }
+    const suppressed = this.warnings.admit(`${source.address}|${reason}`);
+    if (suppressed === undefined) {
+      this.logsSuppressed++;
+      return;
+    }
+    this.log.warn({ source: formatEndpoint(source), reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+  }
+
   private onDatagram(buf: Buffer, source: SipEndpoint, local: SipEndpoint): void {
     // RFC 5626 §4.4.1 keepalives (CRLF) are not messages.
     if (buf.length <= 4 && buf.toString('latin1').trim() === '') return;
-    this.deliver(parseSipMessage(buf, { maxBytes: this.maxBytes }), source, local);
+    // Over the limit: the parser would only say "too large"; find what a 513 needs.
+    if (buf.length > this.maxBytes) this.deliver({ ok: false, error: datagramTooLarge(buf) }, source, local);
+    else this.deliver(parseSipMessage(buf, { maxBytes: this.maxBytes }), source, local);
   }
 
   /** One parsed (or failed) message from any transport. */
   deliver(r: ParseResult | { ok: false; error: SipParseError }, source: SipEndpoint, local: SipEndpoint): void {
     if (!r.ok) {
       this.counters.malformed++;
+      if (r.error.status === 513) this.counters.oversized++;
       this.rejectMalformed(r.error, source);
       return;
     }
     this.counters.received++;
     const message = r.message;
-    if (message.kind === 'request') this.markReceived(message, source);
+    if (message.kind === 'request') markReceived(message, source);
     try {
       this.opts.onMessage({ message, source, local });
     } catch (err) {
       // A fault above must not take the socket down with it.
-      this.log.error({ err: errorMessage(err), source: `${source.address}:${source.port}` }, 'message handler failed');
+      this.log.error({ err, source: formatEndpoint(source) }, 'message handler failed');
     }
-  }
-
-  /** RFC 3261 §18.2.1 received=, RFC 3581 rport= on the top Via of a request. */
-  private markReceived(msg: SipMessage, source: SipEndpoint): void {
-    const i = msg.headers.findIndex((h) => /^(via|v)$/i.test(h.name));
-    if (i < 0) return;
-    let via;
-    try {
-      via = getVias(msg)[0];
-    } catch {
-      return;
-    }
-    if (via === undefined) return;
-    const line = msg.headers[i].value;
-    // The top Via may share a line with others: edit only the first element.
-    const comma = firstTopLevelComma(line);
-    let first = comma < 0 ? line : line.slice(0, comma);
-    const tail = comma < 0 ? '' : line.slice(comma);
-    if (via.host.replace(/^\[|\]$/g, '') !== source.address && via.received === undefined) first += `;received=${source.address}`;
-    if (via.rport === null) first = first.replace(/;\s*rport(?=\s*(;|$))/i, `;rport=${source.port}`);
-    msg.headers[i] = { name: msg.headers[i].name, value: first + tail };
   }
 
   private rejectMalformed(error: SipParseError, source: SipEndpoint): void {
     const ctx = error.response;
     if (ctx === undefined) {
       this.counters.dropped++;
-      this.log.warn({ source: `${source.protocol}:${source.address}:${source.port}`, reason: error.reason }, 'unusable SIP message dropped');
+      this.warnLimited(source, error.reason, { status: error.status }, 'unusable SIP message dropped');
       return;
     }
     this.counters.rejected++;
-    this.log.warn({ source: `${source.protocol}:${source.address}:${source.port}`, callId: ctx.callId, reason: error.reason, status: error.status }, 'malformed request rejected');
+    this.warnLimited(source, error.reason, { callId: ctx.callId, status: error.status }, 'malformed request rejected');
     const to = /;\s*tag=/i.test(ctx.to) ? ctx.to : `${ctx.to};tag=malformed`;
     const res: SipResponse = {
       kind: 'response',
@@ -242,7 +297,7 @@ export class SipTransportLayer implements SipSender {
       ],
       body: Buffer.alloc(0),
     };
-    this.send(res, source).catch((err: unknown) => this.log.debug({ err: errorMessage(err) }, 'could not answer a malformed request'));
+    this.send(res, source).catch((err: unknown) => this.log.debug({ err, callId: ctx.callId }, 'could not answer a malformed request'));
   }
 
   async send(message: SipMessage, destination: SipEndpoint): Promise<void> {
@@ -274,24 +329,44 @@ export class SipTransportLayer implements SipSender {
     const inFlight = this.connecting.get(key);
     if (inFlight !== undefined) return inFlight;
     const local = this.servers.find((s) => s.local.protocol === to.protocol)?.local ?? { protocol: to.protocol, address: '0.0.0.0', port: 0 };
+    const verify = !this.noVerify.has(key);
     const p = new Promise<StreamConnection>((resolve, reject) => {
-      const socket =
+      const socket = this.caps.admitOutbound(() =>
         to.protocol === 'tls'
           ? tls.connect({
               host: to.address,
               port: to.port,
-              ...(this.opts.tls?.ca !== undefined ? { ca: this.opts.tls.ca } : {}),
-              // Lab and SBC deployments talk to peers by IP with self-signed certificates; verification
-              // is opt-in until Tandem has a CA setting per route.
-              rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? false,
+              // SNI carries host names only; an IP target is checked against the certificate's IP SANs.
+              ...(net.isIP(to.address) === 0 ? { servername: to.address } : {}),
+              ...(this.opts.tlsClient?.ca !== undefined ? { ca: this.opts.tlsClient.ca } : {}),
+              rejectUnauthorized: verify,
             })
-          : net.connect(to.port, to.address);
+          : net.connect(to.port, to.address),
+      );
+      if (socket === undefined) {
+        reject(new Error(`${to.protocol} connect to ${to.address}:${to.port} refused: ${this.caps.maxTotal} SIP connections open (connection cap)`));
+        return;
+      }
+      // A peer that accepts TCP but never completes the TLS handshake must not hold the request.
+      const deadline = setTimeout(() => {
+        if (to.protocol === 'tls') this.counters.tlsHandshakeTimeouts++;
+        socket.destroy(new Error(`no ${to.protocol === 'tls' ? 'TLS handshake' : 'connection'} within ${this.limits.tlsHandshakeMs} ms`));
+      }, this.limits.tlsHandshakeMs);
+      deadline.unref();
       const ready = to.protocol === 'tls' ? 'secureConnect' : 'connect';
       socket.once(ready, () => {
+        clearTimeout(deadline);
         socket.removeAllListeners('error');
         resolve(this.adopt(socket, to, local));
       });
-      socket.once('error', (err) => reject(new Error(`${to.protocol} connect to ${to.address}:${to.port} failed: ${err.message}`)));
+      socket.once('error', (err: Error & { code?: string }) => {
+        clearTimeout(deadline);
+        if (to.protocol === 'tls' && isCertificateError(err)) {
+          this.counters.tlsVerifyFailures++;
+          this.warnLimited(to, 'certificate not verified', { err }, 'TLS peer refused: its certificate does not verify (--tls-ca, or tlsVerify: false on the target)');
+        }
+        reject(new Error(`${to.protocol} connect to ${to.address}:${to.port} failed: ${err.message}`));
+      });
     });
     this.connecting.set(key, p);
     const done = (): void => {
@@ -326,12 +401,7 @@ export class SipTransportLayer implements SipSender {
   }
 }
 
-function firstTopLevelComma(s: string): number {
-  let quoted = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '"') quoted = !quoted;
-    else if (c === ',' && !quoted) return i;
-  }
-  return -1;
+/** OpenSSL's verification failures (as opposed to a refused or reset connection). */
+function isCertificateError(err: Error & { code?: string }): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME/.test(err.code ?? '');
 }

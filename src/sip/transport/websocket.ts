@@ -5,31 +5,64 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import type { SipEndpoint } from './types.js';
+import { MAX_WRITE_BACKLOG, type ConnectionLimits } from './connection-limits.js';
+
+export interface WebSocketListenerOptions {
+  spec: { protocol: 'ws' | 'wss'; address: string; port: number };
+  tls: { cert: string; key: string } | undefined;
+  /** shared with the TCP/TLS listeners: one cap on descriptors. */
+  caps: ConnectionLimits;
+  limits: { idleMs: number; tlsHandshakeMs: number; wsPingMs: number };
+  /** SIP message size limit; bigger WebSocket messages are still read (up to twice this) so they can get a 513. */
+  maxBytes: number;
+  onMessage: (data: Buffer, remote: SipEndpoint, local: SipEndpoint) => void;
+  onLimit: (kind: 'idle' | 'ping' | 'handshake' | 'backlog', remote: SipEndpoint) => void;
+  log: Logger;
+}
 
 /**
  * SIP over WebSocket (RFC 7118): an HTTP(S) listener that upgrades to WebSocket with the `sip`
  * subprotocol. Each WebSocket message carries exactly one SIP message (§5), so framing is the
  * datagram kind. Connections are inbound only (browsers connect to us); replies and in-dialog
- * requests go back over the connection the peer opened.
+ * requests go back over the connection the peer opened. A connection must finish its TLS and
+ * HTTP upgrade handshakes within the handshake deadline and answer every ping before the next one;
+ * one that carries neither a SIP message nor a pong for the idle period is closed.
  */
 export class WebSocketListener {
   private readonly peers = new Map<string, WebSocket>();
+  readonly counters = { pingTimeouts: 0 };
+  private readonly touchers = new WeakMap<WebSocket, () => void>();
+  private pinger: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly local: SipEndpoint,
     private readonly http: http.Server | https.Server,
     private readonly wss: WebSocketServer,
+    private readonly onLimit: WebSocketListenerOptions['onLimit'],
   ) {}
 
-  static async start(
-    spec: { protocol: 'ws' | 'wss'; address: string; port: number },
-    tls: { cert: string; key: string } | undefined,
-    onMessage: (data: Buffer, remote: SipEndpoint, local: SipEndpoint) => void,
-    log: Logger,
-  ): Promise<WebSocketListener> {
+  static async start(o: WebSocketListenerOptions): Promise<WebSocketListener> {
+    const { spec, tls, log } = o;
     const where = `${spec.protocol}:${spec.address}:${spec.port}`;
     if (spec.protocol === 'wss' && tls === undefined) throw new TandemError('CONFIG', `--listen-sip: ${where} needs --tls-cert and --tls-key`);
     const server = spec.protocol === 'wss' && tls !== undefined ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();
+    let listener: WebSocketListener | undefined;
+    // TLS and the HTTP upgrade together must be done within the handshake deadline from accept.
+    server.prependListener('connection', (socket: net.Socket) => {
+      if (!o.caps.admitInbound(socket)) return;
+      const remote: SipEndpoint = { protocol: spec.protocol, address: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 };
+      const deadline = setTimeout(() => {
+        if (listener?.peers.has(`${remote.address}|${remote.port}`) === true) return;
+        o.onLimit('handshake', remote);
+        socket.destroy();
+      }, o.limits.tlsHandshakeMs);
+      deadline.unref();
+      socket.once('close', () => clearTimeout(deadline));
+    });
+    server.on('tlsClientError', (err: Error, socket: net.Socket) => {
+      log.debug({ err, remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}` }, 'TLS handshake failed');
+      socket.destroy();
+    });
     // Plain HTTP requests get a short answer: this port speaks SIP over WebSocket only.
     server.on('request', (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' });
@@ -43,11 +76,13 @@ export class WebSocketListener {
     const local: SipEndpoint = { protocol: spec.protocol, address: spec.address, port };
     const wss = new WebSocketServer({
       server,
-      maxPayload: 64 * 1024,
+      maxPayload: 2 * o.maxBytes,
       // RFC 7118 §4: the handshake must negotiate the "sip" subprotocol.
       handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
     });
-    const listener = new WebSocketListener(local, server, wss);
+    const l = new WebSocketListener(local, server, wss, o.onLimit);
+    listener = l;
+    const alive = new WeakSet<WebSocket>();
     wss.on('connection', (ws, req) => {
       if (ws.protocol !== 'sip') {
         ws.close(1002, 'Sec-WebSocket-Protocol must be sip');
@@ -55,23 +90,66 @@ export class WebSocketListener {
       }
       const remote: SipEndpoint = { protocol: spec.protocol, address: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''), port: req.socket.remotePort ?? 0 };
       const key = `${remote.address}|${remote.port}`;
-      listener.peers.set(key, ws);
+      l.peers.set(key, ws);
+      alive.add(ws);
+      // Idle: no SIP message either way and no pong (the WebSocket keep-alive) for idleMs.
+      let idle: NodeJS.Timeout | undefined;
+      const touch = (): void => {
+        if (idle !== undefined) clearTimeout(idle);
+        idle = setTimeout(() => {
+          o.onLimit('idle', remote);
+          ws.terminate();
+        }, o.limits.idleMs);
+        idle.unref();
+      };
+      touch();
+      l.touchers.set(ws, touch);
+      ws.on('pong', () => {
+        alive.add(ws);
+        touch();
+      });
       ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
         const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-        onMessage(buf, remote, local);
+        touch();
+        o.onMessage(buf, remote, local);
+        // The 513 for it has been queued (sends are in order); the peer does not get to try again.
+        if (buf.length > o.maxBytes) ws.close(1009, 'SIP message too large');
       });
       ws.on('close', () => {
-        if (listener.peers.get(key) === ws) listener.peers.delete(key);
+        if (idle !== undefined) clearTimeout(idle);
+        if (l.peers.get(key) === ws) l.peers.delete(key);
       });
-      ws.on('error', (err) => log.debug({ err: err.message, remote: key }, 'WebSocket error'));
+      ws.on('error', (err) => log.debug({ err, remote: key }, 'WebSocket error'));
     });
-    return listener;
+    // One timer for all connections: a peer that has not answered the last ping is terminated.
+    l.pinger = setInterval(() => {
+      for (const [key, ws] of l.peers) {
+        if (!alive.has(ws)) {
+          l.counters.pingTimeouts++;
+          const [address, p] = key.split('|');
+          o.onLimit('ping', { protocol: spec.protocol, address, port: Number(p) });
+          ws.terminate();
+          continue;
+        }
+        alive.delete(ws);
+        ws.ping();
+      }
+    }, o.limits.wsPingMs);
+    l.pinger.unref();
+    return l;
   }
 
   /** Sends over the connection the peer opened; false if there is none (we cannot dial a browser). */
   send(remote: SipEndpoint, data: Buffer): Promise<boolean> {
     const ws = this.peers.get(`${remote.address}|${remote.port}`);
     if (ws === undefined || ws.readyState !== ws.OPEN) return Promise.resolve(false);
+    if (ws.bufferedAmount + data.length > MAX_WRITE_BACKLOG) {
+      // A peer that does not read what we send is not kept (our queue toward it would only grow).
+      this.onLimit('backlog', remote);
+      ws.terminate();
+      return Promise.reject(new Error(`WebSocket peer ${remote.address}:${remote.port} does not read: connection closed`));
+    }
+    this.touchers.get(ws)?.();
     return new Promise((resolve, reject) => ws.send(data, (err) => (err ? reject(err) : resolve(true))));
   }
 
@@ -80,6 +158,7 @@ export class WebSocketListener {
   }
 
   async close(): Promise<void> {
+    if (this.pinger !== undefined) clearInterval(this.pinger);
     for (const ws of this.peers.values()) ws.terminate();
     this.peers.clear();
     await new Promise<void>((r) => this.wss.close(() => r()));
