@@ -2,6 +2,7 @@ import sdpTransform from 'sdp-transform';
 import type { SessionDescription, MediaDescription } from 'sdp-transform';
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
+import { normalizeSession } from './normalize.js';
 
 export type { SessionDescription, MediaDescription };
 
@@ -41,7 +42,7 @@ export function parseSdp(text: string): ParsedSdp {
   if (origin === null) throw new TandemError('BAD_SDP', 'missing or malformed o= line');
   let session: SessionDescription;
   try {
-    session = sdpTransform.parse(text);
+    session = normalizeSession(sdpTransform.parse(text));
   } catch (e) {
     throw new TandemError('BAD_SDP', `unparseable SDP: ${e instanceof Error ? e.message : String(e)}`);
   }
