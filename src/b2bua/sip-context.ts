@@ -71,6 +71,15 @@ export class SipContext {
   }
 }
 
+/**
+ * RFC 3261 §20.43 Warning naming why a request was refused: 305 (incompatible media format) by
+ * default, 399 (miscellaneous) for an SDP we could not read. Quotes and line breaks of the text
+ * are replaced so a peer's input cannot break the header.
+ */
+export function warning(why: string, code = 305): SipHeader {
+  return { name: 'Warning', value: `${code} tandem "${why.replace(/["\\\r\n]/g, "'").slice(0, 200)}"` };
+}
+
 /** The SDP of a message, or undefined (no body, or not application/sdp). */
 export function sdpBody(msg: SipRequest | SipResponse): string | undefined {
   if (msg.body.length === 0) return undefined;
