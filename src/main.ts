@@ -52,8 +52,12 @@ function routeTable(config: TandemConfig): RouteTable {
       ...(config.bIce !== undefined ? { ice: config.bIce } : {}),
       transcode: config.bTranscode,
     });
-  } else table = { routes: [], trustedProxySources: [] };
-  return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies] };
+  } else table = { routes: [], trustedProxySources: [], trusted: [] };
+  return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies], trusted: [...table.trusted, ...config.trusted] };
+}
+
+function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
 }
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
@@ -92,6 +96,14 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     if (b2bua.screen(inbound)) transactions.receive(inbound);
   };
   log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name) }, 'SIP ready');
+  const exposed = listeners.filter((l) => !isLoopback(l.address));
+  if (exposed.length > 0) {
+    // There is no authentication yet: whoever reaches such a listener can place calls on every route.
+    log.warn(
+      { listeners: exposed.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name) },
+      'SIP listens beyond loopback without authentication: any caller that reaches it can use every route (trusted networks only; restrict with match.source or a firewall)',
+    );
+  }
   return { b2bua, transport, transactions, listeners, media };
 }
 

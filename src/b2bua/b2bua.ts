@@ -10,7 +10,8 @@ import { parseSdp, mediaCodecs } from '../sdp/sdp.js';
 import { ALLOW, SipContext, sdpBody, warning, type TransactionApi } from './sip-context.js';
 import { B2buaCall, type Side } from './call.js';
 import { checkOffer } from './policy.js';
-import { isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
+import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
+import { headersToCopy } from './identity.js';
 import { checkRequest } from './sanity.js';
 
 export interface B2buaOptions {
@@ -182,7 +183,7 @@ export class B2bua implements TransactionUser {
     let nextHop: SipEndpoint | undefined;
     const xop = getHeader(req, 'X-Outbound-Proxy');
     if (xop !== undefined) {
-      if (isTrustedSource(this.opts.routes, inbound.source.address)) {
+      if (isTrustedProxy(this.opts.routes, inbound.source.address)) {
         try {
           nextHop = parseTargetUri(xop.trim().replace(/^<|>$/g, ''), 'X-Outbound-Proxy').endpoint;
         } catch (err) {
@@ -208,9 +209,12 @@ export class B2bua implements TransactionUser {
       this.reject(txn, 488, 'Not Acceptable Here', refusal, [warning(refusal)]);
       return;
     }
+    const { copy, withheld } = headersToCopy(this.opts.copyHeaders, isTrustedSource(this.opts.routes, inbound.source.address));
+    if (withheld.some((h) => getHeader(req, h) !== undefined))
+      this.opts.log.info({ callId: getCallId(req), source: inbound.source.address, withheld }, 'identity headers from an untrusted source not copied to leg B');
     const call = new B2buaCall(
       ctx,
-      { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: this.opts.copyHeaders, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
+      { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
       (c) => this.forget(c),
     );
     this.counters.calls++;

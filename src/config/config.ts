@@ -39,8 +39,10 @@ export interface TandemConfig {
   uaDeny: string[];
   /** Headers copied from leg A's INVITE to leg B's (everything else is rebuilt: topology hiding). */
   copyHeaders: string[];
-  /** Sources allowed to set leg B's next hop with X-Outbound-Proxy (used with --route). */
+  /** Sources allowed to set leg B's next hop with X-Outbound-Proxy (used with --route); trusted too. */
   trustedProxies: string[];
+  /** Trusted sources: their identity headers (P-Asserted-Identity, Privacy…) cross to leg B. */
+  trusted: string[];
 }
 
 export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
@@ -85,8 +87,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'tlsCert', name: 'tls-cert', arg: 'FILE', help: 'PEM certificate for SIP over TLS' },
   { key: 'tlsKey', name: 'tls-key', arg: 'FILE', help: 'PEM private key for SIP over TLS' },
   { key: 'uaDeny', name: 'ua-deny', arg: 'LIST', help: 'drop requests whose User-Agent contains one of these (default friendly-scanner,sipvicious,sipcli,sip-scan); none = drop nothing' },
-  { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy)' },
-  { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured' },
+  { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy; identity headers only from --trusted sources)' },
+  { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured (they count as trusted too)' },
+  { key: 'trusted', name: 'trusted', arg: 'LIST', help: 'IPs/CIDRs whose P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID and Privacy cross to leg B (default none: removed)' },
 ];
 
 export function defaultConfig(): TandemConfig {
@@ -111,6 +114,7 @@ export function defaultConfig(): TandemConfig {
     uaDeny: ['friendly-scanner', 'sipvicious', 'sipcli', 'sip-scan'],
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
+    trusted: [],
   };
 }
 
@@ -137,6 +141,19 @@ function parseSipListen(name: string, raw: string, where: string): SipListen[] {
     else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port });
   }
   return out;
+}
+
+/** IPs or CIDRs (`IP/LEN`, LEN within the family's bits). */
+function cidrs(name: string, raw: string, where: string): string[] {
+  const items = list(raw);
+  const bad = items.find((x) => {
+    const [ip, len, extra] = x.split('/');
+    const family = isIP(ip);
+    if (family === 0 || extra !== undefined) return true;
+    return len !== undefined && (!/^\d{1,3}$/.test(len) || Number(len) > (family === 4 ? 32 : 128));
+  });
+  if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad}" is not an IP address or CIDR`);
+  return items;
 }
 
 function int(name: string, raw: string, min: number, max: number, where: string): number {
@@ -253,13 +270,12 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       cfg.copyHeaders = names;
       break;
     }
-    case 'trustedProxies': {
-      const ips = list(v);
-      const bad = ips.find((x) => isIP(x.split('/')[0]) === 0);
-      if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad}" is not an IP address or CIDR`);
-      cfg.trustedProxies = ips;
+    case 'trustedProxies':
+      cfg.trustedProxies = cidrs(name, v, where);
       break;
-    }
+    case 'trusted':
+      cfg.trusted = cidrs(name, v, where);
+      break;
   }
 }
 
