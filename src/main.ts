@@ -82,7 +82,7 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     uaDeny: config.uaDeny,
     clock: systemClock,
     log: log.child({ component: 'b2bua' }),
-    userAgent: 'Tandem',
+    ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}),
   });
   const transactions = new TransactionLayer({
     sender: transport,

@@ -7,7 +7,8 @@ import type { InboundMessage, SipEndpoint, SipSender } from '../sip/transport/ty
 import type { ServerTransaction, TransactionUser } from '../sip/transaction/types.js';
 import type { MediaControl } from '../media/api.js';
 import { parseSdp, mediaCodecs } from '../sdp/sdp.js';
-import { ALLOW, SipContext, sdpBody, warning, type TransactionApi } from './sip-context.js';
+import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context.js';
+import { ALLOW_OUT_OF_DIALOG } from './methods.js';
 import { B2buaCall, type Side } from './call.js';
 import { checkOffer } from './policy.js';
 import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
@@ -24,7 +25,8 @@ export interface B2buaOptions {
   uaDeny: string[];
   clock: Clock;
   log: Logger;
-  userAgent: string;
+  /** Server of our responses and User-Agent of our requests; absent = neither header (the product is not named). */
+  userAgent?: string;
   /** how often calls are checked against the media plane's list (media timeout → BYE); 0 = never. */
   mediaWatchMs?: number;
 }
@@ -144,13 +146,14 @@ export class B2bua implements TransactionUser {
     switch (req.method) {
       case 'OPTIONS':
         // Out of dialog, OPTIONS is a keepalive/capability probe addressed to us (RFC 3261 §11.2).
-        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: ALLOW }, { name: 'Accept', value: 'application/sdp' }] });
+        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: ALLOW_OUT_OF_DIALOG }, { name: 'Accept', value: 'application/sdp' }] });
         return;
       case 'INVITE':
         this.onInvite(req, txn, inbound);
         return;
       case 'MESSAGE':
-        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: ALLOW }] });
+        // Only inside a call is a MESSAGE relayed; here it has nowhere to go.
+        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: ALLOW_OUT_OF_DIALOG }] });
         return;
       default:
         ctx.respond(txn, 481);
@@ -241,7 +244,8 @@ export class B2bua implements TransactionUser {
       ctx.respond(txn, 481);
       return;
     }
-    ctx.respond(txn, 200);
+    // RFC 3261 §9.2: the 200 to the CANCEL carries the To tag of the INVITE's responses.
+    ctx.respond(txn, 200, { toTag: call.aLocalTag });
     call.cancelFromA();
   }
 

@@ -237,7 +237,7 @@ export class B2buaCall {
       { name: 'CSeq', value: `${this.bSeq} INVITE` },
       { name: 'Contact', value: this.b.contact },
       { name: 'Allow', value: ALLOW },
-      { name: 'User-Agent', value: this.ctx.userAgent },
+      ...this.ctx.userAgentHeaders(),
     ];
     // Only the configured headers cross: topology hiding by construction.
     for (const name of this.setup.copyHeaders) for (const value of headerLines(inv, name)) headers.push({ name, value });

@@ -43,6 +43,8 @@ export interface TandemConfig {
   trustedProxies: string[];
   /** Trusted sources: their identity headers (P-Asserted-Identity, Privacy…) cross to leg B. */
   trusted: string[];
+  /** Server header of our responses and User-Agent of our requests; undefined = neither (the product is not named). */
+  serverHeader?: string;
 }
 
 export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
@@ -90,6 +92,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy; identity headers only from --trusted sources)' },
   { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured (they count as trusted too)' },
   { key: 'trusted', name: 'trusted', arg: 'LIST', help: 'IPs/CIDRs whose P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID and Privacy cross to leg B (default none: removed)' },
+  { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
 export function defaultConfig(): TandemConfig {
@@ -275,6 +278,12 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       break;
     case 'trusted':
       cfg.trusted = cidrs(name, v, where);
+      break;
+    case 'serverHeader':
+      if (v.toLowerCase() === 'none') delete cfg.serverHeader;
+      // RFC 3261 §20.35 server-val: printable text on one line; bounded so it cannot bloat every response.
+      else if (!/^[\x21-\x7e][\x20-\x7e]{0,127}$/.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be 1–128 printable ASCII characters, or none`);
+      else cfg.serverHeader = v;
       break;
   }
 }
