@@ -88,6 +88,7 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     sender: transport,
     clock: systemClock,
     timers: { t1: config.sipT1, t2: config.sipT2, t4: config.sipT4 },
+    inviteDeadlineMs: config.sipTimerC,
     log: log.child({ component: 'sip-transaction' }),
     user: b2bua,
   });

@@ -33,6 +33,8 @@ export interface TandemConfig {
   sipT1: number;
   sipT2: number;
   sipT4: number;
+  /** How long leg A's INVITE may go without a final response before Tandem answers 408 and ends the call (ms). */
+  sipTimerC: number;
   tlsCert?: string;
   tlsKey?: string;
   /** User-Agent substrings (case-insensitive) whose requests are silently dropped. */
@@ -86,6 +88,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sipT1', name: 'sip-t1', arg: 'MS', help: 'SIP timer T1, RTT estimate (default 500)' },
   { key: 'sipT2', name: 'sip-t2', arg: 'MS', help: 'SIP timer T2, longest non-INVITE retransmit interval (default 4000)' },
   { key: 'sipT4', name: 'sip-t4', arg: 'MS', help: 'SIP timer T4, how long a message stays in the network (default 5000)' },
+  { key: 'sipTimerC', name: 'sip-timer-c', arg: 'MS', help: 'longest an incoming INVITE waits for a final response; then 408 and the call ends (default 180000, RFC 3261 Timer C)' },
   { key: 'tlsCert', name: 'tls-cert', arg: 'FILE', help: 'PEM certificate for SIP over TLS' },
   { key: 'tlsKey', name: 'tls-key', arg: 'FILE', help: 'PEM private key for SIP over TLS' },
   { key: 'uaDeny', name: 'ua-deny', arg: 'LIST', help: 'drop requests whose User-Agent contains one of these (default friendly-scanner,sipvicious,sipcli,sip-scan); none = drop nothing' },
@@ -114,6 +117,7 @@ export function defaultConfig(): TandemConfig {
     sipT1: 500,
     sipT2: 4000,
     sipT4: 5000,
+    sipTimerC: 180_000,
     uaDeny: ['friendly-scanner', 'sipvicious', 'sipcli', 'sip-scan'],
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
@@ -256,6 +260,9 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       break;
     case 'sipT4':
       cfg.sipT4 = int(name, v, 0, 600_000, where);
+      break;
+    case 'sipTimerC':
+      cfg.sipTimerC = int(name, v, 100, 86_400_000, where);
       break;
     case 'tlsCert':
       cfg.tlsCert = v;

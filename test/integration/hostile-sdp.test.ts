@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningTandem } from '../../src/main.js';
 import { getHeader } from '../../src/sip/message.js';
-import { SipPeer, isRequest, sdpOffer, type Received } from '../helpers/sip-peer.js';
+import { SipPeer, isRequest, isResponse, sdpOffer, type Received } from '../helpers/sip-peer.js';
 import { ackAndBye, ackNon2xx, autoAnswer, isFinalFor, outOfDialog, startB2bua } from '../helpers/b2bua-env.js';
 
 /**
@@ -99,6 +99,29 @@ describe('an all-digit codec name (a=rtpmap:8 1234/8000)', () => {
     expect(tandem.sip?.b2bua.counters.rejected).toBe(500);
     expect(callee.count(isRequest('INVITE'))).toBe(0);
   }, 30_000);
+});
+
+describe('an INVITE that never gets a final response', () => {
+  it('a callee that rings for ever: at --sip-timer-c the caller gets 408, leg B a CANCEL, and nothing is left', async () => {
+    ({ tandem, sip } = await startB2bua({ route: `sip:127.0.0.1:${callee.port}`, sipTimerC: 600 }));
+    const inv = outOfDialog('INVITE', caller, sip, { sdp: GOOD(40000) });
+    caller.send(inv.text, sip);
+    const bInv = await callee.next(isRequest('INVITE'));
+    callee.reply(bInv, 180, { reason: 'Ringing' });
+    await caller.next(isResponse(180, 'INVITE'));
+    expect(await tandem.media.list()).toEqual([inv.callId]);
+    const final = await caller.next(isFinalFor(inv.callId), 3000);
+    expect(final.msg.kind === 'response' && final.msg.status).toBe(408);
+    ackNon2xx(final, inv, caller, sip);
+    const cancel = await callee.next(isRequest('CANCEL'));
+    callee.reply(cancel, 200, { reason: 'OK' });
+    callee.reply(bInv, 487, { reason: 'Request Terminated' });
+    expect(tandem.sip?.transactions.counters.deadlines).toBe(1);
+    expect(tandem.sip?.b2bua.counters.deadlines).toBe(1);
+    await expect.poll(() => tandem.sip?.b2bua.activeCalls(), { timeout: 2000 }).toBe(0);
+    await expect.poll(() => tandem.media.list(), { timeout: 2000 }).toEqual([]);
+    await expect.poll(() => tandem.sip?.transactions.counters.serverTransactions, { timeout: 3000 }).toBe(0);
+  });
 });
 
 // ---- seeded fuzz of the SDP path through the B2BUA ---------------------------------------------

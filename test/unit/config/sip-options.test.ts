@@ -18,3 +18,16 @@ describe('--server-header', () => {
     expect(helpText()).toContain('--server-header=TEXT|none');
   });
 });
+
+describe('--sip-timer-c', () => {
+  it('defaults to 3 minutes (RFC 3261 Timer C); a bad value is an error naming the option', () => {
+    const r = parseArgs(['--sip-timer-c=1000']);
+    if (r.kind !== 'run') throw new Error('expected run');
+    expect(r.config.sipTimerC).toBe(1000);
+    const d = parseArgs([]);
+    if (d.kind !== 'run') throw new Error('expected run');
+    expect(d.config.sipTimerC).toBe(180_000);
+    expect(() => parseArgs(['--sip-timer-c=0'])).toThrow(/--sip-timer-c/);
+    expect(() => parseArgs(['--sip-timer-c=soon'])).toThrow(/--sip-timer-c/);
+  });
+});
