@@ -208,7 +208,7 @@ describe('checkOffer', () => {
   });
 
   it('gives a reason naming the fault otherwise', () => {
-    expect(checkOffer(policy({ codecs: ['PCMU'], transcode: false }), 'a-to-b', ['PCMA'])).toMatch(/offer has none of PCMU and transcoding is off \(leg b\)/);
+    expect(checkOffer(policy({ codecs: ['PCMU'], transcode: false }), 'a-to-b', ['PCMA'])).toMatch(/offer \(PCMA\) has none of PCMU and transcoding is off \(leg b\)/);
     expect(checkOffer(policy({}), 'a-to-b', ['telephone-event', 'CN'])).toMatch(/no usable audio codec/);
     expect(checkOffer(policy({}, { strip: ['G729'] }), 'a-to-b', ['G729'])).toMatch(/no usable audio codec \(leg a\)/);
     expect(checkOffer(policy({ strip: ['G729'] }), 'a-to-b', ['G729'])).toMatch(/stripped for leg b/);
