@@ -124,6 +124,27 @@ describe('an INVITE that never gets a final response', () => {
   });
 });
 
+describe('a callee that never finalises a cancelled INVITE', () => {
+  it('the caller cancels, the callee answers the CANCEL but never sends 487: leg B\'s INVITE transaction is gone after 64*T1', async () => {
+    ({ tandem, sip } = await startB2bua({ route: `sip:127.0.0.1:${callee.port}` }));
+    const inv = outOfDialog('INVITE', caller, sip, { sdp: GOOD(40000) });
+    caller.send(inv.text, sip);
+    const bInv = await callee.next(isRequest('INVITE'));
+    callee.reply(bInv, 180, { reason: 'Ringing' });
+    await caller.next(isResponse(180, 'INVITE'));
+    const cancel = inv.text.split('\n\n')[0].replace(/^INVITE /, 'CANCEL ').replace(/CSeq: (\d+) INVITE/, 'CSeq: $1 CANCEL').replace('Content-Type: application/sdp\n', '');
+    caller.send(`${cancel}\n\n`, sip);
+    const r487 = await caller.next(isFinalFor(inv.callId));
+    expect(r487.msg.kind === 'response' && r487.msg.status).toBe(487);
+    ackNon2xx(r487, inv, caller, sip);
+    const bCancel = await callee.next(isRequest('CANCEL'));
+    callee.reply(bCancel, 200, { reason: 'OK' });
+    expect(tandem.sip?.transactions.counters.clientTransactions).toBeGreaterThan(0);
+    // 64*T1 = 1.28 s here; then nothing is left on either side.
+    await settled();
+  });
+});
+
 // ---- seeded fuzz of the SDP path through the B2BUA ---------------------------------------------
 
 /** mulberry32: a small seeded PRNG, so a failure can be replayed from its seed. */

@@ -133,6 +133,8 @@ export class TransactionLayer {
     const txn = new ClientTxn(id, request, destination, handler, this.env(this.clients, log));
     this.clients.set(id, txn);
     txn.start();
+    // §9.1: a CANCEL shares its INVITE's branch; that INVITE may now wait only 64*T1 for its final.
+    if (request.method === 'CANCEL') this.clients.get(`${branch}|INVITE`)?.cancelSent();
     return txn;
   }
 

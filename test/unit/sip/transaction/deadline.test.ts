@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import { TransactionLayer } from '../../../../src/sip/transaction/layer.js';
 import { getTo } from '../../../../src/sip/message.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
-import { inbound, isStatus, recordingUser, RecordingSender, request, response, type RecordingUser } from './harness.js';
+import { inbound, isStatus, PEER, recordingHandler, recordingUser, RecordingSender, request, response, type RecordingUser } from './harness.js';
+import { buildCancel } from '../../../../src/sip/build.js';
 
 /** Issue 10, defect 2: a server transaction can never outlive its timers, whatever the TU does. */
 
@@ -93,5 +94,40 @@ describe('server transactions the TU does not answer', () => {
     expect(sender.of(isStatus(408))).toHaveLength(1);
     clock.advance(32_000);
     expect(layer.counters.serverTransactions).toBe(0);
+  });
+});
+
+describe('client INVITE after CANCEL (RFC 3261 §9.1)', () => {
+  it('a callee that never sends the final after CANCEL: the INVITE transaction is destroyed after 64*T1 and the TU hears a timeout', () => {
+    const { layer, clock } = setup();
+    const inv = request('INVITE', { branch: 'z9hG4bKcl1' });
+    const h = recordingHandler();
+    layer.sendRequest(inv, PEER, h);
+    layer.receive(inbound(response(inv, 180, 'r1')));
+    clock.advance(60_000); // ringing: no timer runs, the transaction stays (that is allowed)
+    expect(layer.counters.clientTransactions).toBe(1);
+    const cancel = buildCancel(inv);
+    layer.sendRequest(cancel, PEER, recordingHandler());
+    layer.receive(inbound(response(cancel, 200, 'r1')));
+    layer.receive(inbound(response(inv, 183, 'r1'))); // a late provisional does not restart anything
+    clock.advance(31_999);
+    expect(h.events).toEqual(['provisional 180', 'provisional 183']);
+    clock.advance(1);
+    expect(h.events).toEqual(['provisional 180', 'provisional 183', 'timeout']);
+    clock.advance(10_000); // CANCEL's Timer K
+    expect(layer.counters.clientTransactions).toBe(0);
+  });
+
+  it('the 487 in time ends it the normal way, with no timeout (positive control)', () => {
+    const { layer, clock } = setup();
+    const inv = request('INVITE', { branch: 'z9hG4bKcl2' });
+    const h = recordingHandler();
+    layer.sendRequest(inv, PEER, h);
+    layer.receive(inbound(response(inv, 180, 'r1')));
+    layer.sendRequest(buildCancel(inv), PEER, recordingHandler());
+    layer.receive(inbound(response(inv, 487, 'r1')));
+    clock.advance(64_000);
+    expect(h.events).toEqual(['provisional 180', 'final 487']);
+    expect(layer.counters.clientTransactions).toBe(0);
   });
 });
