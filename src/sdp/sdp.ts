@@ -54,6 +54,15 @@ export function parseSdp(text: string): ParsedSdp {
     if (typeof m.protocol !== 'string' || m.protocol === '') throw new TandemError('BAD_SDP', `m= line ${i} has no protocol`);
     const pts = payloadTypes(m);
     if (pts === null) throw new TandemError('BAD_SDP', `m= line ${i} has invalid payload types`);
+    for (const r of m.rtp ?? []) {
+      // A clock rate of 0 or a channel count that is not a small positive integer makes no codec;
+      // downstream they would divide by zero or size buffers from them.
+      if (r.rate !== undefined && !(Number.isInteger(r.rate) && r.rate >= 1 && r.rate <= 10_000_000))
+        throw new TandemError('BAD_SDP', `m= line ${i}: a=rtpmap:${r.payload} has clock rate ${String(r.rate)}`);
+      const ch: unknown = r.encoding;
+      if (ch !== undefined && !(Number.isInteger(ch) && (ch as number) >= 1 && (ch as number) <= 255))
+        throw new TandemError('BAD_SDP', `m= line ${i}: a=rtpmap:${r.payload} has encoding parameters "${String(ch)}" (channels 1–255 expected)`);
+    }
     if (m.port !== 0 && m.connection?.ip === undefined && session.connection?.ip === undefined)
       throw new TandemError('BAD_SDP', `m= line ${i} has no c= address (session or media level)`);
     // Media goes wherever the SDP says: only IP literals, never a name we would have to resolve.

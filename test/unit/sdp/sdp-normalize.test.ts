@@ -64,3 +64,15 @@ describe('SDP parse boundary: text fields are strings, numeric fields numbers', 
     expect(() => parseSdp(bad)).toThrow(/c= address "1" is not an IP address/);
   });
 });
+
+describe('rtpmap numbers that make no codec', () => {
+  const sdp = (map: string): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 4000 RTP/AVP 96', map, ''].join('\r\n');
+  it('clock rate 0 and channels 0, -1 or text are BAD_SDP errors naming the line; sane ones parse (positive control)', () => {
+    expect(() => parseSdp(sdp('a=rtpmap:96 opus/0/2'))).toThrow(/a=rtpmap:96 has clock rate 0/);
+    expect(() => parseSdp(sdp('a=rtpmap:96 opus/48000/0'))).toThrow(/a=rtpmap:96 has encoding parameters "0"/);
+    expect(() => parseSdp(sdp('a=rtpmap:96 opus/48000/-1'))).toThrow(/encoding parameters "-1"/);
+    expect(() => parseSdp(sdp('a=rtpmap:96 opus/48000/two'))).toThrow(/encoding parameters "two"/);
+    expect(mediaCodecs(parseSdp(sdp('a=rtpmap:96 opus/48000/2')).session.media[0])).toEqual([{ pt: 96, name: 'opus', clockRate: 48000, channels: 2 }]);
+    expect(mediaCodecs(parseSdp(sdp('a=rtpmap:96 H264/90000')).session.media[0])[0].clockRate).toBe(90000);
+  });
+});
