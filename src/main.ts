@@ -12,6 +12,7 @@ import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
+import { exposedListeners } from './b2bua/exposure.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -56,10 +57,6 @@ function routeTable(config: TandemConfig): RouteTable {
   return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies], trusted: [...table.trusted, ...config.trusted] };
 }
 
-function isLoopback(address: string): boolean {
-  return /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
-}
-
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
 async function startSip(config: TandemConfig, media: MediaControl, log: Logger): Promise<RunningSip> {
   const routes = routeTable(config);
@@ -97,11 +94,11 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     if (b2bua.screen(inbound)) transactions.receive(inbound);
   };
   log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name) }, 'SIP ready');
-  const exposed = listeners.filter((l) => !isLoopback(l.address));
+  const exposed = exposedListeners(listeners);
   if (exposed.length > 0) {
     // There is no authentication yet: whoever reaches such a listener can place calls on every route.
     log.warn(
-      { listeners: exposed.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name) },
+      { listeners: exposed, routes: routes.routes.map((r) => r.name) },
       'SIP listens beyond loopback without authentication: any caller that reaches it can use every route (trusted networks only; restrict with match.source or a firewall)',
     );
   }

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { parseArgs, helpText } from '../../../src/config/load.js';
 import { headersToCopy } from '../../../src/b2bua/identity.js';
 import { isTrustedProxy, isTrustedSource, parseRoutes } from '../../../src/b2bua/routes.js';
+import { exposedListeners } from '../../../src/b2bua/exposure.js';
 
 /** Issue 10, defect 4: who is trusted with identity headers, and how it is configured. */
 
@@ -42,5 +43,20 @@ describe('trusted sources', () => {
     expect(() => parseArgs(['--trusted=10.0.0.0/33'])).toThrow(/--trusted: "10.0.0.0\/33"/);
     expect(() => parseArgs(['--trusted-proxy=10.0.0.0/x'])).toThrow(/--trusted-proxy: "10.0.0.0\/x"/);
     expect(helpText()).toContain('--trusted=LIST');
+  });
+});
+
+describe('listeners beyond loopback (the start warns: no authentication yet)', () => {
+  it('names every listener not on 127.0.0.0/8 or ::1', () => {
+    expect(
+      exposedListeners([
+        { protocol: 'udp', address: '127.0.0.1', port: 5060 },
+        { protocol: 'tcp', address: '127.1.2.3', port: 5060 },
+        { protocol: 'ws', address: '::1', port: 8080 },
+        { protocol: 'udp', address: '0.0.0.0', port: 5060 },
+        { protocol: 'tls', address: '192.0.2.10', port: 5061 },
+        { protocol: 'tcp', address: '::', port: 5060 },
+      ]),
+    ).toEqual(['udp:0.0.0.0:5060', 'tls:192.0.2.10:5061', 'tcp:[::]:5060']);
   });
 });
