@@ -20,7 +20,8 @@ import { ALLOW, ALLOW_OUT_OF_DIALOG, IN_DIALOG_METHODS } from './methods.js';
  *    (§8.1.1, §8.2.6.2 wants a 400 naming the fault) → 400.
  * 4. Content-Length, when present, equal to the body's octets (§18.3, §20.14) → 400.
  * 5. Method: unknown → 501 (§21.5.2), known but not handled here → 405 (§8.2.1); both with Allow
- *    (§20.5) for the request's context: in a dialog or outside one (methods.ts). This runs before Require because §8.2.1 (method inspection) precedes §8.2.2.3
+ *    (§20.5) for the request's context: in a dialog or outside one (methods.ts).
+ *    This runs before Require because §8.2.1 (method inspection) precedes §8.2.2.3
  *    (extensions): a client that got 420 and dropped the extension would only get 405/501 next.
  * 6. Require with an option tag not in `supportedExtensions` → 420 with Unsupported (§8.2.2.3).
  *    Not for ACK and CANCEL, which §8.2.2.3 exempts. Proxy-Require is for proxies (§20.29): a
