@@ -76,3 +76,10 @@ describe('rtpmap numbers that make no codec', () => {
     expect(mediaCodecs(parseSdp(sdp('a=rtpmap:96 H264/90000')).session.media[0])[0].clockRate).toBe(90000);
   });
 });
+
+describe('an empty rtpmap clock rate (a truncated line)', () => {
+  it('is read as absent: the static codec keeps its rate', () => {
+    const sdp = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 4000 RTP/AVP 8', 'a=rtpmap:8 PCMA/'].join('\r\n');
+    expect(mediaCodecs(parseSdp(sdp).session.media[0])).toEqual([{ pt: 8, name: 'PCMA', clockRate: 8000, channels: 1 }]);
+  });
+});
