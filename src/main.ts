@@ -12,6 +12,7 @@ import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
+import { exposedListeners } from './b2bua/exposure.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -52,8 +53,8 @@ function routeTable(config: TandemConfig): RouteTable {
       ...(config.bIce !== undefined ? { ice: config.bIce } : {}),
       transcode: config.bTranscode,
     });
-  } else table = { routes: [], trustedProxySources: [] };
-  return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies] };
+  } else table = { routes: [], trustedProxySources: [], trusted: [] };
+  return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies], trusted: [...table.trusted, ...config.trusted] };
 }
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
@@ -91,12 +92,13 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     uaDeny: config.uaDeny,
     clock: systemClock,
     log: log.child({ component: 'b2bua' }),
-    userAgent: 'Tandem',
+    ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}),
   });
   const transactions = new TransactionLayer({
     sender: transport,
     clock: systemClock,
     timers: { t1: config.sipT1, t2: config.sipT2, t4: config.sipT4 },
+    inviteDeadlineMs: config.sipTimerC,
     log: log.child({ component: 'sip-transaction' }),
     user: b2bua,
   });
@@ -106,6 +108,14 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
   };
   const limits = transport.stats();
   log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name), maxConnections: limits.maxConnections, maxConnectionsPerSource: config.sipMaxConnectionsPerSource }, 'SIP ready');
+  const exposed = exposedListeners(listeners);
+  if (exposed.length > 0) {
+    // There is no authentication yet: whoever reaches such a listener can place calls on every route.
+    log.warn(
+      { listeners: exposed, routes: routes.routes.map((r) => r.name) },
+      'SIP listens beyond loopback without authentication: any caller that reaches it can use every route (trusted networks only; restrict with match.source or a firewall)',
+    );
+  }
   return { b2bua, transport, transactions, listeners, media };
 }
 

@@ -1,16 +1,18 @@
 import type { Logger } from '../common/log.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, isTandemError } from '../common/errors.js';
 import { getCallId, getHeader, getTo, getUserAgent, type SipRequest, type SipResponse, type Via } from '../sip/message.js';
 import { parseUri } from '../sip/uri.js';
 import type { InboundMessage, SipEndpoint, SipSender } from '../sip/transport/types.js';
 import type { ServerTransaction, TransactionUser } from '../sip/transaction/types.js';
 import type { MediaControl } from '../media/api.js';
 import { parseSdp, mediaCodecs } from '../sdp/sdp.js';
-import { ALLOW, SipContext, sdpBody, type TransactionApi } from './sip-context.js';
+import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context.js';
+import { ALLOW_OUT_OF_DIALOG } from './methods.js';
 import { B2buaCall, type Side } from './call.js';
 import { checkOffer } from './policy.js';
-import { isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
+import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
+import { headersToCopy } from './identity.js';
 import { checkRequest } from './sanity.js';
 
 export interface B2buaOptions {
@@ -23,7 +25,8 @@ export interface B2buaOptions {
   uaDeny: string[];
   clock: Clock;
   log: Logger;
-  userAgent: string;
+  /** Server of our responses and User-Agent of our requests; absent = neither header (the product is not named). */
+  userAgent?: string;
   /** how often calls are checked against the media plane's list (media timeout → BYE); 0 = never. */
   mediaWatchMs?: number;
 }
@@ -35,6 +38,10 @@ export interface B2buaCounters {
   mediaTimeouts: number;
   /** Calls ended because the media worker carrying them failed. */
   mediaFailures: number;
+  /** requests whose handling threw: answered 500 (488 for an SDP fault), call state released. */
+  internalErrors: number;
+  /** calls ended because leg A's INVITE got no final response by the transaction layer's deadline. */
+  deadlines: number;
 }
 
 /**
@@ -47,7 +54,7 @@ export class B2bua implements TransactionUser {
   private readonly live = new Set<B2buaCall>();
   private watch: TimerHandle | undefined;
   private watching = false;
-  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0 };
+  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, deadlines: 0 };
 
   constructor(private readonly opts: B2buaOptions) {}
 
@@ -64,6 +71,11 @@ export class B2bua implements TransactionUser {
 
   activeCalls(): number {
     return this.live.size;
+  }
+
+  /** What the B2BUA holds: live calls, and dialog keys (kept 32 s after a call ends for late requests). */
+  held(): { calls: number; dialogKeys: number } {
+    return { calls: this.live.size, dialogKeys: this.byKey.size };
   }
 
   /**
@@ -88,7 +100,25 @@ export class B2bua implements TransactionUser {
     return this.opts.ownEndpoints.some((e) => e.address === host && e.port === port);
   };
 
+  /**
+   * Every request from the transaction layer. Whatever goes wrong in handling it ends in a final
+   * response here (the layer's own 500 is only the backstop) and leaves no call behind.
+   */
   onRequest(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
+    try {
+      this.handleRequest(req, txn, inbound);
+    } catch (err) {
+      this.counters.internalErrors++;
+      const sdpFault = isTandemError(err) && (err.code === 'BAD_SDP' || err.code === 'CODEC');
+      this.opts.log.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
+      for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: sdpFault ? 488 : 500 });
+      if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
+      if (sdpFault) this.reject(txn, 488, 'Not Acceptable Here', errorMessage(err), [warning(errorMessage(err))]);
+      else this.reject(txn, 500, 'Server Internal Error', errorMessage(err));
+    }
+  }
+
+  private handleRequest(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
     const ctx = this.context();
     const verdict = checkRequest(req, { uaDeny: this.opts.uaDeny, supportedExtensions: [], isOwnVia: this.isOwnVia });
     if (verdict.action === 'drop') {
@@ -118,13 +148,14 @@ export class B2bua implements TransactionUser {
     switch (req.method) {
       case 'OPTIONS':
         // Out of dialog, OPTIONS is a keepalive/capability probe addressed to us (RFC 3261 §11.2).
-        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: ALLOW }, { name: 'Accept', value: 'application/sdp' }] });
+        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: ALLOW_OUT_OF_DIALOG }, { name: 'Accept', value: 'application/sdp' }] });
         return;
       case 'INVITE':
         this.onInvite(req, txn, inbound);
         return;
       case 'MESSAGE':
-        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: ALLOW }] });
+        // Only inside a call is a MESSAGE relayed; here it has nowhere to go.
+        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: ALLOW_OUT_OF_DIALOG }] });
         return;
       default:
         ctx.respond(txn, 481);
@@ -157,7 +188,7 @@ export class B2bua implements TransactionUser {
     let nextHop: SipEndpoint | undefined;
     const xop = getHeader(req, 'X-Outbound-Proxy');
     if (xop !== undefined) {
-      if (isTrustedSource(this.opts.routes, inbound.source.address)) {
+      if (isTrustedProxy(this.opts.routes, inbound.source.address)) {
         try {
           nextHop = parseTargetUri(xop.trim().replace(/^<|>$/g, ''), 'X-Outbound-Proxy').endpoint;
         } catch (err) {
@@ -175,17 +206,20 @@ export class B2bua implements TransactionUser {
         codecs = parsed.session.media.filter((m) => m.type === 'audio' && m.port !== 0).flatMap((m) => mediaCodecs(m).map((c) => c.name));
       }
     } catch (err) {
-      this.reject(txn, 400, 'Malformed SDP', errorMessage(err));
+      this.reject(txn, 400, 'Malformed SDP', errorMessage(err), [warning(errorMessage(err), 399)]);
       return;
     }
     const refusal = sdp === undefined ? null : checkOffer(route.policy, 'a-to-b', codecs, this.opts.media.codecs);
     if (refusal !== null) {
-      this.reject(txn, 488, 'Not Acceptable Here', refusal, [{ name: 'Warning', value: `305 tandem "${refusal.replace(/"/g, "'")}"` }]);
+      this.reject(txn, 488, 'Not Acceptable Here', refusal, [warning(refusal)]);
       return;
     }
+    const { copy, withheld } = headersToCopy(this.opts.copyHeaders, isTrustedSource(this.opts.routes, inbound.source.address));
+    if (withheld.some((h) => getHeader(req, h) !== undefined))
+      this.opts.log.info({ callId: getCallId(req), source: inbound.source.address, withheld }, 'identity headers from an untrusted source not copied to leg B');
     const call = new B2buaCall(
       ctx,
-      { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: this.opts.copyHeaders, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
+      { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
       (c) => this.forget(c),
     );
     this.counters.calls++;
@@ -212,7 +246,8 @@ export class B2bua implements TransactionUser {
       ctx.respond(txn, 481);
       return;
     }
-    ctx.respond(txn, 200);
+    // RFC 3261 §9.2: the 200 to the CANCEL carries the To tag of the INVITE's responses.
+    ctx.respond(txn, 200, { toTag: call.aLocalTag });
     call.cancelFromA();
   }
 
@@ -223,6 +258,17 @@ export class B2bua implements TransactionUser {
 
   onStrayResponse(response: SipResponse): void {
     this.opts.log.debug({ callId: getCallId(response), status: response.status }, 'response matched no transaction');
+  }
+
+  /** The layer answered 408 for us (no final response in time): the call behind it ends. */
+  onDeadline(txn: ServerTransaction): void {
+    for (const call of [...this.live]) {
+      if (call.isInviteTransaction(txn)) {
+        this.counters.deadlines++;
+        call.log.warn('no final response for the caller within the deadline; ending the call');
+        call.end('no final response in time', { aStatus: 408 });
+      }
+    }
   }
 
   onAckTimeout(txn: ServerTransaction): void {
@@ -284,5 +330,13 @@ export class B2bua implements TransactionUser {
     this.watch?.cancel();
     this.watch = undefined;
     for (const call of [...this.live]) call.end('shutting down');
+  }
+}
+
+function safeCallId(req: SipRequest): string | undefined {
+  try {
+    return getCallId(req);
+  } catch {
+    return undefined;
   }
 }

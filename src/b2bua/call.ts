@@ -6,7 +6,7 @@ import { parseUri, formatUri } from '../sip/uri.js';
 import { acceptRemoteCSeq, dialogDestination, dialogRequest, refreshTarget, uacDialog, uasDialog, type Dialog } from '../sip/dialog.js';
 import type { InboundMessage, SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
 import type { ClientTransactionHandler, ServerTransaction } from '../sip/transaction/types.js';
-import { ALLOW, relayedBody, sdpBody, type SipContext } from './sip-context.js';
+import { ALLOW, relayedBody, sdpBody, warning, type SipContext } from './sip-context.js';
 import { answerMediaOptions, offerMediaOptions, offererStrips, type CallPolicy, type Direction } from './policy.js';
 import { audioCodecNames } from '../sdp/sdp.js';
 import type { RouteTarget } from './routes.js';
@@ -199,7 +199,7 @@ export class B2buaCall {
         } catch (err) {
           const { status, reason } = mediaFailureStatus(err);
           this.log.warn({ err: errorMessage(err), status }, 'media offer failed; rejecting the call');
-          this.respondA(status, { reason });
+          this.respondA(status, { reason, ...(status === 488 ? { headers: [warning(errorMessage(err))] } : {}) });
           this.finish(`media offer failed: ${errorMessage(err)}`, false);
           return;
         }
@@ -237,7 +237,7 @@ export class B2buaCall {
       { name: 'CSeq', value: `${this.bSeq} INVITE` },
       { name: 'Contact', value: this.b.contact },
       { name: 'Allow', value: ALLOW },
-      { name: 'User-Agent', value: this.ctx.userAgent },
+      ...this.ctx.userAgentHeaders(),
     ];
     // Only the configured headers cross: topology hiding by construction.
     for (const name of this.setup.copyHeaders) for (const value of headerLines(inv, name)) headers.push({ name, value });

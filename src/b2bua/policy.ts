@@ -190,8 +190,13 @@ export function answerMediaOptions(_policy: CallPolicy, _dir: Direction): MediaO
   return o;
 }
 
+/**
+ * A policy entry against a codec name from an SDP. Only the entry may be a payload type number: a
+ * name in an SDP is a name (`a=rtpmap:96 8/8000` is a codec called "8", not PCMA), or an offer could
+ * dress any codec up as an allowed static one.
+ */
 function matchesName(entry: string, name: string): boolean {
-  return key(entry) === key(name);
+  return key(entry) === name.trim().toLowerCase().split('/')[0];
 }
 
 /**
@@ -208,7 +213,7 @@ export function checkOffer(policy: CallPolicy, dir: Direction, offeredCodecNames
   if (audio.length === 0) return `offer has no usable audio codec (leg ${o})`;
   const own = offerer.codecs;
   if (own !== undefined && !own.some(isDynamicPt) && !audio.some((n) => own.some((c) => matchesName(c, n)))) {
-    return `offer has none of ${own.join(', ')}, the codecs leg ${o} may use`;
+    return `offer (${audio.join(', ')}) has none of ${own.join(', ')}, the codecs leg ${o} may use`;
   }
   const rx = receiving(receiver);
   if (rx.allowed === undefined) {
@@ -223,5 +228,5 @@ export function checkOffer(policy: CallPolicy, dir: Direction, offeredCodecNames
   if (audio.some((n) => targets.some((t) => caps.canTranscode(n, t.split('/')[0])))) return null;
   if (targets.length > 0) return `none of ${audio.join(', ')} can be transcoded to ${targets.join(', ')} for leg ${r}`;
   const why = receiver.codecs === undefined ? ' (keep filters, it does not transcode)' : ' and transcoding is off';
-  return `offer has none of ${allowed.join(', ')}${why} (leg ${r})`;
+  return `offer (${audio.join(', ')}) has none of ${allowed.join(', ')}${why} (leg ${r})`;
 }

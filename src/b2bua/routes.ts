@@ -24,7 +24,8 @@ import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
  *           "a": { "codecs": null },                 // null or left out = whatever the other side brings
  *           "b": { "codecs": ["PCMA"], "ptime": 20, "transcode": true, "strip": [], "keep": [] } } }
  *     ],
- *     "trustedProxySources": ["127.0.0.1"]          // IPs/CIDRs whose X-Outbound-Proxy is obeyed
+ *     "trustedProxySources": ["127.0.0.1"],         // IPs/CIDRs whose X-Outbound-Proxy is obeyed (trusted too)
+ *     "trusted": ["10.0.0.0/8"]                     // IPs/CIDRs whose identity headers (P-Asserted-Identity…) cross
  *   }
  *
  * A leg policy's keys: `codecs` (names or payload types 0–127), `ptime` (10–200 ms), `transcode`
@@ -59,8 +60,10 @@ export interface Route {
 
 export interface RouteTable {
   routes: Route[];
-  /** sources whose X-Outbound-Proxy header is obeyed. */
+  /** sources whose X-Outbound-Proxy header is obeyed (they are trusted too). */
   trustedProxySources: string[];
+  /** sources trusted with identity headers (P-Asserted-Identity, Privacy…); see identity.ts. */
+  trusted: string[];
 }
 
 function fail(file: string, path: string, msg: string): never {
@@ -298,20 +301,21 @@ export function parseRoutes(text: string, file: string): RouteTable {
     throw new TandemError('CONFIG', `${file}: not valid JSON at ${lineColumn(text, at)} (offset ${at}): ${why}`);
   }
   if (!isObject(json)) fail(file, '(top)', 'must be an object with "routes"');
-  onlyKeys(file, '', json, ['routes', 'trustedProxySources']);
+  onlyKeys(file, '', json, ['routes', 'trustedProxySources', 'trusted']);
   if (json.routes === undefined) fail(file, 'routes', 'missing');
   if (!Array.isArray(json.routes)) fail(file, 'routes', 'must be a list');
   const routes = json.routes.map((r: unknown, i: number) => route(file, `routes[${i}]`, r));
-  const trusted: string[] = [];
-  if (json.trustedProxySources !== undefined) {
-    if (!Array.isArray(json.trustedProxySources)) fail(file, 'trustedProxySources', 'must be a list of IPs or CIDRs');
-    json.trustedProxySources.forEach((t: unknown, i: number) => {
-      const s = str(file, `trustedProxySources[${i}]`, t);
-      if (parseCidr(s) === undefined) fail(file, `trustedProxySources[${i}]`, `"${s}" is not an IP address or CIDR`);
-      trusted.push(s);
-    });
-  }
-  return { routes, trustedProxySources: trusted };
+  return { routes, trustedProxySources: cidrList(file, 'trustedProxySources', json.trustedProxySources), trusted: cidrList(file, 'trusted', json.trusted) };
+}
+
+function cidrList(file: string, key: string, v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) fail(file, key, 'must be a list of IPs or CIDRs');
+  return v.map((t: unknown, i: number) => {
+    const s = str(file, `${key}[${i}]`, t);
+    if (parseCidr(s) === undefined) fail(file, `${key}[${i}]`, `"${s}" is not an IP address or CIDR`);
+    return s;
+  });
 }
 
 export function loadRoutesFile(path: string): RouteTable {
@@ -331,6 +335,7 @@ export function singleTargetTable(uri: string, bPolicy: Partial<LegPolicy> = {})
   return {
     routes: [{ name: 'default', match: {}, targets: [{ uri: t.uri, endpoint: t.endpoint, weight: 1, priority: 1 }], policy: { a: defaultLegPolicy(), b: { ...defaultLegPolicy(), ...bPolicy } } }],
     trustedProxySources: [],
+    trusted: [],
   };
 }
 
@@ -369,6 +374,12 @@ export function orderTargets(route: Route, random: () => number = Math.random): 
   return out;
 }
 
-export function isTrustedSource(table: RouteTable, address: string): boolean {
+/** May this source set leg B's next hop with X-Outbound-Proxy? */
+export function isTrustedProxy(table: RouteTable, address: string): boolean {
   return table.trustedProxySources.some((c) => addressMatches(address, c));
+}
+
+/** Is this source trusted (identity headers cross)? Trusted proxies are trusted too. */
+export function isTrustedSource(table: RouteTable, address: string): boolean {
+  return isTrustedProxy(table, address) || table.trusted.some((c) => addressMatches(address, c));
 }

@@ -2,6 +2,7 @@ import {
   SipParseError, getCSeq, getCallId, getContentLength, getFrom, getMaxForwards, getRequire, getTo, getVias, headerLines,
   type SipRequest, type Via,
 } from '../sip/message.js';
+import { ALLOW, ALLOW_OUT_OF_DIALOG, IN_DIALOG_METHODS } from './methods.js';
 
 /**
  * Checks a request passes before the B2BUA does anything else with it. Pure: request in, verdict
@@ -19,7 +20,8 @@ import {
  *    (§8.1.1, §8.2.6.2 wants a 400 naming the fault) → 400.
  * 4. Content-Length, when present, equal to the body's octets (§18.3, §20.14) → 400.
  * 5. Method: unknown → 501 (§21.5.2), known but not handled here → 405 (§8.2.1); both with Allow
- *    (§20.5). This runs before Require because §8.2.1 (method inspection) precedes §8.2.2.3
+ *    (§20.5) for the request's context: in a dialog or outside one (methods.ts).
+ *    This runs before Require because §8.2.1 (method inspection) precedes §8.2.2.3
  *    (extensions): a client that got 420 and dropped the extension would only get 405/501 next.
  * 6. Require with an option tag not in `supportedExtensions` → 420 with Unsupported (§8.2.2.3).
  *    Not for ACK and CANCEL, which §8.2.2.3 exempts. Proxy-Require is for proxies (§20.29): a
@@ -45,8 +47,8 @@ export type SanityVerdict =
 
 /** Methods of RFC 3261 and its common extensions (RFC 2976, 3262, 3265, 3311, 3428, 3515). */
 export const KNOWN_METHODS: readonly string[] = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO', 'UPDATE', 'MESSAGE', 'PRACK', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'REGISTER'];
-/** What the B2BUA handles; the Allow header of 405/501. NOTIFY too: in a dialog it is relayed like INFO (call.ts). */
-export const HANDLED_METHODS: readonly string[] = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO', 'UPDATE', 'MESSAGE', 'NOTIFY'];
+/** What the B2BUA handles anywhere (the in-dialog set, methods.ts); NOTIFY too: in a dialog it is relayed like INFO. */
+export const HANDLED_METHODS: readonly string[] = IN_DIALOG_METHODS;
 
 type Header = { name: string; value: string };
 
@@ -54,8 +56,9 @@ function reject(status: number, reason: string, headers: Header[] = []): SanityV
   return { action: 'reject', status, reason, headers };
 }
 
-function allow(): Header[] {
-  return [{ name: 'Allow', value: HANDLED_METHODS.join(', ') }];
+/** Allow true to where the request was aimed: inside a dialog (To tag) or outside one (methods.ts). */
+function allow(req: SipRequest): Header[] {
+  return [{ name: 'Allow', value: getTo(req)?.tag !== undefined ? ALLOW : ALLOW_OUT_OF_DIALOG }];
 }
 
 export function checkRequest(req: SipRequest, opts: SanityOptions): SanityVerdict {
@@ -91,8 +94,8 @@ function runChecks(req: SipRequest, opts: SanityOptions): SanityVerdict {
     const length = getContentLength(req);
     if (length !== undefined && length !== req.body.length) return reject(400, 'Invalid Content-Length');
 
-    if (!KNOWN_METHODS.includes(req.method)) return reject(501, 'Not Implemented', allow());
-    if (!HANDLED_METHODS.includes(req.method)) return reject(405, 'Method Not Allowed', allow());
+    if (!KNOWN_METHODS.includes(req.method)) return reject(501, 'Not Implemented', allow(req));
+    if (!HANDLED_METHODS.includes(req.method)) return reject(405, 'Method Not Allowed', allow(req));
 
     if (req.method !== 'ACK' && req.method !== 'CANCEL') {
       const supported = opts.supportedExtensions.map((s) => s.toLowerCase());

@@ -2,7 +2,9 @@ import type { Logger } from '../common/log.js';
 import type { Clock } from '../common/clock.js';
 import type { SipRequest, SipResponse, SipHeader } from '../sip/message.js';
 import { getHeader } from '../sip/message.js';
-import { createResponse, newBranch } from '../sip/build.js';
+import { createResponse, newBranch, newTag } from '../sip/build.js';
+import { getTo } from '../sip/message.js';
+import { ALLOW } from './methods.js';
 import type { SipEndpoint, SipSender, TransportProtocol } from '../sip/transport/types.js';
 import type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from '../sip/transaction/types.js';
 import type { MediaControl } from '../media/api.js';
@@ -13,8 +15,8 @@ export interface TransactionApi {
   findInviteServerTransaction(cancel: SipRequest): ServerTransaction | undefined;
 }
 
-/** Methods the B2BUA answers or relays; `Allow` in every dialog-creating response (RFC 3261 §20.5). */
-export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE';
+/** `Allow` in every dialog-creating response and in-dialog request (RFC 3261 §20.5); see methods.ts. */
+export { ALLOW } from './methods.js';
 
 /** What every call shares: the stack below, the media plane, and how Tandem presents itself. */
 export class SipContext {
@@ -24,8 +26,14 @@ export class SipContext {
     readonly media: MediaControl,
     readonly clock: Clock,
     readonly log: Logger,
-    readonly userAgent: string,
+    /** Server / User-Agent value; undefined = send neither (RFC 3261 §20.35, §20.41 make both optional). */
+    readonly userAgent: string | undefined,
   ) {}
+
+  /** `User-Agent` for a request we originate, when one is configured. */
+  userAgentHeaders(): SipHeader[] {
+    return this.userAgent === undefined ? [] : [{ name: 'User-Agent', value: this.userAgent }];
+  }
 
   private hostPort(e: SipEndpoint): string {
     return `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
@@ -53,12 +61,16 @@ export class SipContext {
     const headers: SipHeader[] = [];
     if (opts.contact !== undefined) headers.push({ name: 'Contact', value: opts.contact });
     if (opts.contact !== undefined) headers.push({ name: 'Allow', value: ALLOW });
-    headers.push({ name: 'Server', value: this.userAgent });
+    if (this.userAgent !== undefined) headers.push({ name: 'Server', value: this.userAgent });
     headers.push(...(opts.headers ?? []));
     const body = opts.sdp !== undefined ? Buffer.from(opts.sdp, 'utf8') : opts.body;
     if (opts.sdp !== undefined) headers.push({ name: 'Content-Type', value: 'application/sdp' });
+    // RFC 3261 §8.2.6.2: a response to a request whose To has no tag gets one (100 excepted), also
+    // when it refuses the request; a retransmitted request gets the same response again from the
+    // transaction, so one tag per request.
+    const toTag = opts.toTag ?? (status > 100 && getTo(txn.request)?.tag === undefined ? newTag() : undefined);
     const res = createResponse(txn.request, status, opts.reason, {
-      ...(opts.toTag !== undefined ? { toTag: opts.toTag } : {}),
+      ...(toTag !== undefined ? { toTag } : {}),
       headers,
       ...(body !== undefined ? { body } : {}),
     });
@@ -69,6 +81,15 @@ export class SipContext {
   sendAck(ack: SipRequest, destination: SipEndpoint, log: Logger): void {
     this.sender.send(ack, destination).catch((err: unknown) => log.warn({ err: String(err) }, 'ACK could not be sent'));
   }
+}
+
+/**
+ * RFC 3261 §20.43 Warning naming why a request was refused: 305 (incompatible media format) by
+ * default, 399 (miscellaneous) for an SDP we could not read. Quotes and line breaks of the text
+ * are replaced so a peer's input cannot break the header.
+ */
+export function warning(why: string, code = 305): SipHeader {
+  return { name: 'Warning', value: `${code} tandem "${why.replace(/["\\\r\n]/g, "'").slice(0, 200)}"` };
 }
 
 /** The SDP of a message, or undefined (no body, or not application/sdp). */

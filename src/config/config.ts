@@ -38,6 +38,8 @@ export interface TandemConfig {
   sipT1: number;
   sipT2: number;
   sipT4: number;
+  /** How long leg A's INVITE may go without a final response before Tandem answers 408 and ends the call (ms). */
+  sipTimerC: number;
   tlsCert?: string;
   tlsKey?: string;
   /** PEM CA bundle outbound TLS certificates are verified against (default: the system CAs). */
@@ -53,8 +55,12 @@ export interface TandemConfig {
   uaDeny: string[];
   /** Headers copied from leg A's INVITE to leg B's (everything else is rebuilt: topology hiding). */
   copyHeaders: string[];
-  /** Sources allowed to set leg B's next hop with X-Outbound-Proxy (used with --route). */
+  /** Sources allowed to set leg B's next hop with X-Outbound-Proxy (used with --route); trusted too. */
   trustedProxies: string[];
+  /** Trusted sources: their identity headers (P-Asserted-Identity, Privacy…) cross to leg B. */
+  trusted: string[];
+  /** Server header of our responses and User-Agent of our requests; undefined = neither (the product is not named). */
+  serverHeader?: string;
 }
 
 export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
@@ -98,6 +104,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sipT1', name: 'sip-t1', arg: 'MS', help: 'SIP timer T1, RTT estimate (default 500)' },
   { key: 'sipT2', name: 'sip-t2', arg: 'MS', help: 'SIP timer T2, longest non-INVITE retransmit interval (default 4000)' },
   { key: 'sipT4', name: 'sip-t4', arg: 'MS', help: 'SIP timer T4, how long a message stays in the network (default 5000)' },
+  { key: 'sipTimerC', name: 'sip-timer-c', arg: 'MS', help: 'longest an incoming INVITE waits for a final response; then 408 and the call ends (default 180000, RFC 3261 Timer C)' },
   { key: 'tlsCert', name: 'tls-cert', arg: 'FILE', help: 'PEM certificate for SIP over TLS' },
   { key: 'tlsKey', name: 'tls-key', arg: 'FILE', help: 'PEM private key for SIP over TLS' },
   { key: 'tlsCa', name: 'tls-ca', arg: 'FILE', help: 'PEM CA certificates outbound TLS peers must chain to (default: the system CAs); a target may opt out with "tlsVerify": false in the routes file' },
@@ -108,8 +115,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'tlsHandshakeTimeout', name: 'tls-handshake-timeout', arg: 'MS', help: 'close a connection whose TLS handshake (or WebSocket upgrade) is not done after this long; also the outbound connect deadline (default 5000)' },
   { key: 'wsPingInterval', name: 'ws-ping-interval', arg: 'MS', help: 'WebSocket ping period; a peer that has not answered the last ping is terminated (default 30000)' },
   { key: 'uaDeny', name: 'ua-deny', arg: 'LIST', help: 'drop requests whose User-Agent contains one of these (default friendly-scanner,sipvicious,sipcli,sip-scan); none = drop nothing' },
-  { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy)' },
-  { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured' },
+  { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy; identity headers only from --trusted sources)' },
+  { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured (they count as trusted too)' },
+  { key: 'trusted', name: 'trusted', arg: 'LIST', help: 'IPs/CIDRs whose P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID and Privacy cross to leg B (default none: removed)' },
+  { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
 export function defaultConfig(): TandemConfig {
@@ -138,9 +147,11 @@ export function defaultConfig(): TandemConfig {
     sipMessageTimeout: 10_000,
     tlsHandshakeTimeout: 5_000,
     wsPingInterval: 30_000,
+    sipTimerC: 180_000,
     uaDeny: ['friendly-scanner', 'sipvicious', 'sipcli', 'sip-scan'],
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
+    trusted: [],
   };
 }
 
@@ -167,6 +178,19 @@ function parseSipListen(name: string, raw: string, where: string): SipListen[] {
     else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port });
   }
   return out;
+}
+
+/** IPs or CIDRs (`IP/LEN`, LEN within the family's bits). */
+function cidrs(name: string, raw: string, where: string): string[] {
+  const items = list(raw);
+  const bad = items.find((x) => {
+    const [ip, len, extra] = x.split('/');
+    const family = isIP(ip);
+    if (family === 0 || extra !== undefined) return true;
+    return len !== undefined && (!/^\d{1,3}$/.test(len) || Number(len) > (family === 4 ? 32 : 128));
+  });
+  if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad}" is not an IP address or CIDR`);
+  return items;
 }
 
 function int(name: string, raw: string, min: number, max: number, where: string): number {
@@ -280,6 +304,9 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
     case 'sipT4':
       cfg.sipT4 = int(name, v, 0, 600_000, where);
       break;
+    case 'sipTimerC':
+      cfg.sipTimerC = int(name, v, 100, 86_400_000, where);
+      break;
     case 'tlsCert':
       cfg.tlsCert = v;
       break;
@@ -318,13 +345,18 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       cfg.copyHeaders = names;
       break;
     }
-    case 'trustedProxies': {
-      const ips = list(v);
-      const bad = ips.find((x) => isIP(x.split('/')[0]) === 0);
-      if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad}" is not an IP address or CIDR`);
-      cfg.trustedProxies = ips;
+    case 'trustedProxies':
+      cfg.trustedProxies = cidrs(name, v, where);
       break;
-    }
+    case 'trusted':
+      cfg.trusted = cidrs(name, v, where);
+      break;
+    case 'serverHeader':
+      if (v.toLowerCase() === 'none') delete cfg.serverHeader;
+      // RFC 3261 §20.35 server-val: printable text on one line; bounded so it cannot bloat every response.
+      else if (!/^[\x21-\x7e][\x20-\x7e]{0,127}$/.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be 1–128 printable ASCII characters, or none`);
+      else cfg.serverHeader = v;
+      break;
   }
 }
 

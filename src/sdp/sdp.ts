@@ -2,6 +2,7 @@ import sdpTransform from 'sdp-transform';
 import type { SessionDescription, MediaDescription } from 'sdp-transform';
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
+import { normalizeSession } from './normalize.js';
 
 export type { SessionDescription, MediaDescription };
 
@@ -41,7 +42,7 @@ export function parseSdp(text: string): ParsedSdp {
   if (origin === null) throw new TandemError('BAD_SDP', 'missing or malformed o= line');
   let session: SessionDescription;
   try {
-    session = sdpTransform.parse(text);
+    session = normalizeSession(sdpTransform.parse(text));
   } catch (e) {
     throw new TandemError('BAD_SDP', `unparseable SDP: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -53,6 +54,17 @@ export function parseSdp(text: string): ParsedSdp {
     if (typeof m.protocol !== 'string' || m.protocol === '') throw new TandemError('BAD_SDP', `m= line ${i} has no protocol`);
     const pts = payloadTypes(m);
     if (pts === null) throw new TandemError('BAD_SDP', `m= line ${i} has invalid payload types`);
+    for (const r of m.rtp ?? []) {
+      // A clock rate of 0 or a channel count that is not a small positive integer makes no codec;
+      // downstream they would divide by zero or size buffers from them. An empty one
+      // (`a=rtpmap:8 PCMA/`) is read as absent, as before: the codec's default applies.
+      const rate: unknown = r.rate;
+      if (typeof rate === 'number' && !(Number.isInteger(rate) && rate >= 1 && rate <= 10_000_000))
+        throw new TandemError('BAD_SDP', `m= line ${i}: a=rtpmap:${r.payload} has clock rate ${rate}`);
+      const ch: unknown = r.encoding;
+      if (ch !== undefined && ch !== '' && !(typeof ch === 'number' && Number.isInteger(ch) && ch >= 1 && ch <= 255))
+        throw new TandemError('BAD_SDP', `m= line ${i}: a=rtpmap:${r.payload} has encoding parameters "${String(ch)}" (channels 1–255 expected)`);
+    }
     if (m.port !== 0 && m.connection?.ip === undefined && session.connection?.ip === undefined)
       throw new TandemError('BAD_SDP', `m= line ${i} has no c= address (session or media level)`);
     // Media goes wherever the SDP says: only IP literals, never a name we would have to resolve.
@@ -92,11 +104,14 @@ export function mediaCodecs(m: MediaDescription): SdpCodec[] {
     const map = m.rtp.find((r) => r.payload === pt);
     const fmtp = m.fmtp.find((f) => f.payload === pt)?.config;
     if (map !== undefined) {
+      // parseSdp let through only numbers in range or nothing (an empty field) for these two.
+      const rate: unknown = map.rate;
+      const ch: unknown = map.encoding;
       return {
         pt,
         name: map.codec,
-        clockRate: map.rate ?? 8000,
-        channels: map.encoding !== undefined ? Number(map.encoding) || 1 : 1,
+        clockRate: typeof rate === 'number' ? rate : (STATIC_PT[pt]?.[1] ?? 8000),
+        channels: typeof ch === 'number' ? ch : 1,
         ...(fmtp !== undefined ? { fmtp } : {}),
       };
     }

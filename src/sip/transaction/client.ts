@@ -32,6 +32,8 @@ export class ClientTxn implements ClientTransaction {
   private readonly timeout: OneShot;
   /** Timer D, K or M: how long the terminated-in-waiting machine keeps absorbing. */
   private readonly linger: OneShot;
+  /** RFC 3261 §9.1: after a CANCEL, how long the INVITE may still wait for its final (64*T1). */
+  private readonly cancelGiveUp: OneShot;
   /** the ACK we sent for a non-2xx final; re-sent for each retransmission of that final (§17.1.1.2). */
   private ack: SipRequest | undefined;
 
@@ -48,6 +50,22 @@ export class ClientTxn implements ClientTransaction {
     this.retransmit = new Retransmitter(env.clock);
     this.timeout = new OneShot(env.clock);
     this.linger = new OneShot(env.clock);
+    this.cancelGiveUp = new OneShot(env.clock);
+  }
+
+  /**
+   * A CANCEL for this INVITE was sent. Once a provisional came, no timer of §17.1.1 runs, so a
+   * callee that never sends the final (not even 487) would keep the transaction for ever:
+   * §9.1 says to consider it cancelled and destroy it after 64*T1; the TU hears a timeout.
+   */
+  cancelSent(): void {
+    if (!this.invite || this.state !== 'proceeding') return;
+    this.cancelGiveUp.arm(this.t.B, () => {
+      if (this.state !== 'proceeding') return;
+      this.env.log.info({ txn: this.id }, 'no final response 64*T1 after CANCEL: INVITE transaction destroyed (RFC 3261 §9.1)');
+      this.terminate();
+      callUp(this.env.log, 'onTimeout', () => this.handler.onTimeout());
+    });
   }
 
   /** The request has not been answered yet: Timer B/F and transport errors still matter to the TU. */
@@ -155,6 +173,7 @@ export class ClientTxn implements ClientTransaction {
   private stopWaiting(): void {
     this.retransmit.cancel();
     this.timeout.cancel();
+    this.cancelGiveUp.cancel();
   }
 
   /** Ends the transaction silently (close(), or a timer that ran out). */

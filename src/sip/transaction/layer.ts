@@ -1,7 +1,7 @@
 import type { Logger } from '../../common/log.js';
 import { errorMessage } from '../../common/errors.js';
 import { systemClock, type Clock } from '../../common/clock.js';
-import { BRANCH_COOKIE, createResponse } from '../build.js';
+import { BRANCH_COOKIE, createResponse, newTag } from '../build.js';
 import { getCSeq, getCallId, getTo, getVias, type SipRequest, type SipResponse, type Via } from '../message.js';
 import { isReliable, type InboundMessage, type SipEndpoint, type SipSender } from '../transport/types.js';
 import { ClientTxn } from './client.js';
@@ -15,7 +15,16 @@ export interface TransactionLayerOptions {
   timers?: Partial<TimerSettings>;
   log: Logger;
   user: TransactionUser;
+  /**
+   * How long an INVITE server transaction may stay without a final response before the layer
+   * answers 408 itself and tells the TU (`onDeadline`); default 180 000 ms, RFC 3261 Timer C's
+   * 3 minutes. A non-INVITE one gets 2*64*T1: its client gave up after 64*T1 (Timer F).
+   */
+  inviteDeadlineMs?: number;
 }
+
+/** RFC 3261 §16.6 Timer C: "MUST be greater than 3 minutes" for a proxy; the same bound for our UAS. */
+export const DEFAULT_INVITE_DEADLINE_MS = 180_000;
 
 export interface TransactionCounters {
   /** live client transactions (including ones lingering in Completed/Accepted). */
@@ -28,6 +37,10 @@ export interface TransactionCounters {
   absorbed: number;
   /** messages without a usable Via (branch) or CSeq, or received after close(). */
   dropped: number;
+  /** requests the TU threw on: answered 500 by the layer. */
+  userErrors: number;
+  /** server transactions that reached their deadline without a final response: answered 408 by the layer. */
+  deadlines: number;
 }
 
 /** A 2xx to INVITE waiting for its ACK (RFC 3261 §13.3.1.4): retransmitted over UDP until then. */
@@ -53,7 +66,7 @@ export class TransactionLayer {
   private readonly clock: Clock;
   private readonly timers: TimerSettings;
   private readonly log: Logger;
-  private readonly counts = { retransmissions: 0, absorbed: 0, dropped: 0 };
+  private readonly counts = { retransmissions: 0, absorbed: 0, dropped: 0, userErrors: 0, deadlines: 0 };
   private closed = false;
 
   constructor(private readonly opts: TransactionLayerOptions) {
@@ -120,6 +133,8 @@ export class TransactionLayer {
     const txn = new ClientTxn(id, request, destination, handler, this.env(this.clients, log));
     this.clients.set(id, txn);
     txn.start();
+    // §9.1: a CANCEL shares its INVITE's branch; that INVITE may now wait only 64*T1 for its final.
+    if (request.method === 'CANCEL') this.clients.get(`${branch}|INVITE`)?.cancelSent();
     return txn;
   }
 
@@ -198,11 +213,38 @@ export class TransactionLayer {
       return;
     }
     const log = this.txnLog(req);
-    const txn = new ServerTxn(key, req, inbound.source, { ...this.env(this.servers, log), on2xx: (t, res) => this.await2xxAck(t, res, log) });
+    const txn = new ServerTxn(key, req, inbound.source, {
+      ...this.env(this.servers, log),
+      on2xx: (t, res) => this.await2xxAck(t, res, log),
+      // Non-INVITE: twice Timer F, so a TU relaying the request gets its own Timer F (408) first.
+      deadlineMs: req.method === 'INVITE' ? (this.opts.inviteDeadlineMs ?? DEFAULT_INVITE_DEADLINE_MS) : 2 * 64 * this.timers.t1,
+      onDeadline: (t) => this.deadlineReached(t, log),
+    });
     this.servers.set(key, txn);
     // §17.2.1: answer an INVITE with 100 at once, so the caller stops retransmitting it (Timer A).
     if (req.method === 'INVITE') txn.respond(createResponse(req, 100));
-    callUp(log, 'onRequest', () => this.opts.user.onRequest(req, txn, inbound));
+    if (!callUp(log, 'onRequest', () => this.opts.user.onRequest(req, txn, inbound))) {
+      // A TU bug must not leave the peer retransmitting into a transaction nobody will answer.
+      this.counts.userErrors++;
+      this.answerForUser(txn, 500, 'Server Internal Error');
+    }
+  }
+
+  /** A final response the layer sends when the TU cannot: same To tag as any provisional, else a new one (§8.2.6.2). */
+  private answerForUser(txn: ServerTxn, status: number, reason: string): void {
+    if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
+    const tag = safely(() => (txn.lastResponse === undefined ? undefined : getTo(txn.lastResponse)?.tag)) ?? newTag();
+    const res = safely(() => createResponse(txn.request, status, reason, { toTag: tag }));
+    if (res === undefined) txn.terminate();
+    else txn.respond(res);
+  }
+
+  private deadlineReached(txn: ServerTxn, log: Logger): void {
+    this.counts.deadlines++;
+    log.warn({ txn: txn.id, method: txn.request.method }, 'no final response from the transaction user in time: 408 sent for it');
+    this.answerForUser(txn, 408, 'Request Timeout');
+    const user = this.opts.user;
+    callUp(log, 'onDeadline', () => user.onDeadline?.(txn));
   }
 
   private receiveAck(ack: SipRequest, inbound: InboundMessage, via: Via, seq: number): void {

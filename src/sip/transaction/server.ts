@@ -16,6 +16,10 @@ export interface ServerEnv {
   onTerminated: (t: ServerTxn) => void;
   /** a 2xx to INVITE was sent: the layer retransmits it until the dialog's ACK (RFC 6026 §8.1). */
   on2xx: (t: ServerTxn, res: SipResponse) => void;
+  /** how long the TU may take to send a final response before `onDeadline` (ms). */
+  deadlineMs: number;
+  /** no final response within `deadlineMs`: the layer answers for the TU. */
+  onDeadline: (t: ServerTxn) => void;
 }
 
 /**
@@ -32,6 +36,11 @@ export class ServerTxn implements ServerTransaction {
   private readonly retransmit: Retransmitter;
   /** Timer H, I, J or L. */
   private readonly linger: OneShot;
+  /**
+   * The backstop that keeps a transaction from outliving its timers: none of §17.2's timers runs
+   * in Trying/Proceeding, so a TU that never answers would keep the request for ever.
+   */
+  private readonly deadline: OneShot;
 
   constructor(
     readonly id: string,
@@ -44,6 +53,10 @@ export class ServerTxn implements ServerTransaction {
     this.t = timerValues(env.timers, isReliable(source.protocol));
     this.retransmit = new Retransmitter(env.clock);
     this.linger = new OneShot(env.clock);
+    this.deadline = new OneShot(env.clock);
+    this.deadline.arm(env.deadlineMs, () => {
+      if (this.state === 'trying' || this.state === 'proceeding') env.onDeadline(this);
+    });
   }
 
   private send(res: SipResponse): void {
@@ -72,6 +85,7 @@ export class ServerTxn implements ServerTransaction {
       return;
     }
     this.lastResponse = res;
+    if (s >= 200) this.deadline.cancel();
     if (s < 200) {
       // §17.2.2: the first provisional moves a non-INVITE transaction to Proceeding.
       if (!this.invite) this.state = 'proceeding';
@@ -134,6 +148,7 @@ export class ServerTxn implements ServerTransaction {
     this.state = 'terminated';
     this.retransmit.cancel();
     this.linger.cancel();
+    this.deadline.cancel();
     this.env.onTerminated(this);
   }
 }

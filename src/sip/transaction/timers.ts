@@ -1,6 +1,5 @@
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
-import { errorMessage } from '../../common/errors.js';
 import type { SipMessage } from '../message.js';
 import type { SipEndpoint, SipSender } from '../transport/types.js';
 import { DEFAULT_TIMERS, type TimerSettings } from './types.js';
@@ -140,12 +139,17 @@ export function transmit(sender: SipSender, msg: SipMessage, dest: SipEndpoint):
   }
 }
 
-/** Calls up into the TU; an exception there is logged, not thrown back into the layer or a timer. */
-export function callUp(log: Logger, what: string, fn: () => void): void {
+/**
+ * Calls up into the TU; an exception there is logged, not thrown back into the layer or a timer.
+ * Returns false when the TU threw, so the caller can make sure nothing is left hanging on it.
+ */
+export function callUp(log: Logger, what: string, fn: () => void): boolean {
   try {
     fn();
+    return true;
   } catch (err) {
-    log.error({ err: errorMessage(err), callback: what }, 'transaction user threw');
+    log.error({ err: toError(err), callback: what }, 'transaction user threw');
+    return false;
   }
 }
 

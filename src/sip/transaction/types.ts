@@ -52,7 +52,10 @@ export interface ServerTransaction {
   respond(response: SipResponse): void;
 }
 
-/** The layer above transactions: the B2BUA core (or a test). */
+/**
+ * The layer above transactions: the B2BUA core (or a test). If `onRequest` throws, the layer
+ * answers 500 itself, so a request never waits for a response nobody will send.
+ */
 export interface TransactionUser {
   /** A new request that is not an ACK. An INVITE already got `100 Trying` from the layer. */
   onRequest(request: SipRequest, transaction: ServerTransaction, inbound: InboundMessage): void;
@@ -62,4 +65,9 @@ export interface TransactionUser {
   onStrayResponse?(response: SipResponse, inbound: InboundMessage): void;
   /** A 2xx to INVITE was retransmitted for 64*T1 without an ACK (RFC 3261 §13.3.1.4: end the dialog). */
   onAckTimeout?(transaction: ServerTransaction): void;
+  /**
+   * The TU sent no final response in time (INVITE: `inviteDeadlineMs`, else 2*64*T1); the layer has
+   * answered 408 for it. The TU releases whatever it holds for this request.
+   */
+  onDeadline?(transaction: ServerTransaction): void;
 }

@@ -209,7 +209,7 @@ describe('checkOffer', () => {
   });
 
   it('gives a reason naming the fault otherwise', () => {
-    expect(checkOffer(policy({ codecs: ['PCMU'], transcode: false }), 'a-to-b', ['PCMA'], LOCAL_CODEC_CAPABILITIES)).toMatch(/offer has none of PCMU and transcoding is off \(leg b\)/);
+    expect(checkOffer(policy({ codecs: ['PCMU'], transcode: false }), 'a-to-b', ['PCMA'], LOCAL_CODEC_CAPABILITIES)).toMatch(/offer \(PCMA\) has none of PCMU and transcoding is off \(leg b\)/);
     expect(checkOffer(policy({}), 'a-to-b', ['telephone-event', 'CN'], LOCAL_CODEC_CAPABILITIES)).toMatch(/no usable audio codec/);
     expect(checkOffer(policy({}, { strip: ['G729'] }), 'a-to-b', ['G729'], LOCAL_CODEC_CAPABILITIES)).toMatch(/no usable audio codec \(leg a\)/);
     expect(checkOffer(policy({ strip: ['G729'] }), 'a-to-b', ['G729'], LOCAL_CODEC_CAPABILITIES)).toMatch(/stripped for leg b/);

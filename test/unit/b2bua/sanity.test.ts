@@ -46,7 +46,9 @@ function replaced(r: SipRequest, name: string, value: string): SipRequest {
   return { ...r, headers: r.headers.map((h) => (canonicalHeaderName(h.name) === canonicalHeaderName(name) ? { name: h.name, value } : h)) };
 }
 
-const ALLOW = { name: 'Allow', value: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY' };
+/** Outside a dialog (these requests have no To tag) Tandem takes only these (src/b2bua/methods.ts). */
+const ALLOW = { name: 'Allow', value: 'INVITE, ACK, CANCEL, OPTIONS' };
+const ALLOW_IN_DIALOG = { name: 'Allow', value: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY' };
 
 describe('one verdict each', () => {
   it('accept: a plain INVITE, with or without Max-Forwards, with a body whose length agrees', () => {
@@ -112,6 +114,12 @@ describe('one verdict each', () => {
       expect(checkRequest(req({ method: m }), opts)).toEqual({ action: 'reject', status: 405, reason: 'Method Not Allowed', headers: [ALLOW] });
     }
     expect([...KNOWN_METHODS.filter((k) => !HANDLED_METHODS.includes(k))]).toEqual(['PRACK', 'REFER', 'SUBSCRIBE', 'REGISTER']);
+  });
+
+  it('inside a dialog (To tag) the Allow of 405/501 is the in-dialog list', () => {
+    const inDialog = (m: string): SipRequest => replaced(req({ method: m }), 'To', '<sip:bob@192.0.2.53>;tag=b1');
+    expect(checkRequest(inDialog('REFER'), opts)).toEqual({ action: 'reject', status: 405, reason: 'Method Not Allowed', headers: [ALLOW_IN_DIALOG] });
+    expect(checkRequest(inDialog('FROBNICATE'), opts)).toMatchObject({ status: 501, headers: [ALLOW_IN_DIALOG] });
   });
 
   it('482: one of our own Vias anywhere in the stack', () => {
