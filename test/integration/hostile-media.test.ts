@@ -201,7 +201,9 @@ describe('the first packet to a media port does not win the call', () => {
       expect(c.calleeRtcp.received.length).toBe(1);
       const q = await env.ng.request({ command: 'query', 'call-id': c.callId });
       const totals = q.totals as BDict;
-      expect((totals.RTP as BDict).errors).toBe(1);
+      // Once the RTP socket is connect()ed to the confirmed caller the kernel drops the attacker's
+      // datagram before Tandem sees it (not counted); before that, Tandem drops and counts it.
+      expect((totals.RTP as BDict).errors).toBeLessThanOrEqual(1);
       expect((totals.RTCP as BDict).errors).toBe(1);
     } finally {
       for (const p of [caller, callerRtcp, attacker, c.callee, c.calleeRtcp]) p.close();
