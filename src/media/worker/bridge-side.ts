@@ -42,7 +42,7 @@ export class BridgeSide implements PacketSink {
   sent = 0;
   lastPacketMs = 0;
   ssrc = 0;
-  cfg: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
+  private cfg: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
   /** Where this side's RTCP goes when relayed: set by the bridge. */
   target!: BridgeSide;
   /** Processes what this side receives; its sink is the other side, out of whose socket the result leaves. */
