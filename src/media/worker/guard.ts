@@ -42,7 +42,7 @@ export function guardHandler(
 }
 
 /** dgram.send that cannot throw; false when the datagram was not handed to the kernel. */
-export function safeSend(sock: dgram.Socket, callId: string, buf: Buffer, len: number, to?: { port: number; address: string }): boolean {
+export function safeSend(sock: Pick<dgram.Socket, 'send'>, callId: string, buf: Buffer, len: number, to?: { port: number; address: string }): boolean {
   try {
     if (to === undefined) sock.send(buf, 0, len);
     else sock.send(buf, 0, len, to.port, to.address);

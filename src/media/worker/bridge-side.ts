@@ -1,0 +1,265 @@
+import type dgram from 'node:dgram';
+import type { DirectionAction, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
+import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
+import { validateRtcpCompound } from '../rtp/rtcp.js';
+import { RtpReceiveStats } from '../rtp/stats.js';
+import { SrtpContext } from '../rtp/srtp.js';
+import { isStun } from '../rtp/stun.js';
+import type { DirectionProcessor, PacketSink } from './direction.js';
+import type { WorkerClock } from './clock.js';
+import { DtlsSide } from './dtls-side.js';
+import { guardHandler } from './guard.js';
+import { answerCheck, type IceComponent } from './ice-lite.js';
+import { LatchedSocket } from './latched-socket.js';
+
+/** Counters are plain numbers updated in place and read when main asks. */
+class Counters {
+  packets = 0;
+  bytes = 0;
+  errors = 0;
+  snapshot(): { packets: number; bytes: number; errors: number } {
+    return { packets: this.packets, bytes: this.bytes, errors: this.errors };
+  }
+}
+
+// Numbers, not the protocol's strings: the action is compared for every packet.
+const RELAY = 0;
+const ECHO = 1;
+const DROP = 2;
+
+/**
+ * One side of a bridge: the local RTP/RTCP sockets facing one peer. It tells apart what arrives
+ * (RFC 7983: STUN 0–3, DTLS 20–63, else RTP/RTCP) and hands each kind to its owner: the ICE-lite
+ * responder (ice-lite.ts), the DTLS association (dtls-side.ts), or SRTP, the latching policy
+ * (latched-socket.ts) and the direction processor for media.
+ */
+export class BridgeSide implements PacketSink {
+  readonly rtpIn = new Counters();
+  readonly rtcpIn = new Counters();
+  /** ICE connectivity checks answered (packets) and refused (errors). */
+  readonly stunIn = new Counters();
+  readonly receive = new RtpReceiveStats();
+  sent = 0;
+  lastPacketMs = 0;
+  ssrc = 0;
+  private cfg: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
+  /** Where this side's RTCP goes when relayed: set by the bridge. */
+  target!: BridgeSide;
+  /** Processes what this side receives; its sink is the other side, out of whose socket the result leaves. */
+  processor!: DirectionProcessor;
+  private action = RELAY;
+  private readonly peer: LatchedSocket;
+  private readonly dtls: DtlsSide;
+  /** SRTP contexts (SDES keys from main, or DTLS-SRTP's): what the peer sends us, what we send it. */
+  private srtpIn: SrtpContext | undefined;
+  private srtpOut: SrtpContext | undefined;
+
+  constructor(
+    readonly index: 0 | 1,
+    callId: string,
+    private readonly rtpSocket: dgram.Socket,
+    private readonly rtcpSocket: dgram.Socket,
+    private readonly clock: WorkerClock,
+  ) {
+    this.peer = new LatchedSocket(callId, rtpSocket, rtcpSocket);
+    this.dtls = new DtlsSide(
+      this.peer,
+      clock,
+      (recv, send) => {
+        this.srtpIn = recv;
+        this.srtpOut = send;
+      },
+      () => {
+        this.rtpIn.errors++;
+      },
+    );
+    rtpSocket.on('message', guardHandler(callId, 'rtp', this.onRtpSocket, () => this.rtpIn.errors++));
+    rtcpSocket.on('message', guardHandler(callId, 'rtcp', this.onRtcpSocket, () => this.rtcpIn.errors++));
+  }
+
+  configure(cfg: SideConfig): void {
+    const previous = this.cfg;
+    this.cfg = cfg;
+    this.dtls.configure(cfg);
+    // New keys mean new contexts (rollover counters and replay windows start over, RFC 3711 §3.2).
+    if (cfg.dtls === undefined && sdesKeysChanged(previous.srtp, cfg.srtp)) {
+      this.srtpIn = cfg.srtp === undefined ? undefined : sdesContext(cfg.srtp, cfg.srtp.recv);
+      this.srtpOut = cfg.srtp === undefined ? undefined : sdesContext(cfg.srtp, cfg.srtp.send);
+    }
+    this.peer.configure(cfg);
+  }
+
+  setAction(action: DirectionAction): void {
+    this.action = action === 'echo' ? ECHO : action === 'drop' ? DROP : RELAY;
+  }
+
+  private readonly onRtpSocket = (received: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.cfg.rtcpMux && received.length >= 2 && isRtcpPacketType(received[1])) {
+      this.onRtcp(received, rinfo);
+      return;
+    }
+    if (received[0] < 4 && this.cfg.ice !== undefined && isStun(received)) {
+      this.onStun(received, rinfo, 1);
+      return;
+    }
+    if (received[0] >= 20 && received[0] <= 63 && this.dtls.takesRecords) {
+      if (!this.dtls.input(received, rinfo)) this.rtpIn.errors++;
+      return;
+    }
+    // Nothing is media until the association has produced keys.
+    if (this.dtls.active && this.srtpIn === undefined) {
+      this.rtpIn.errors++;
+      return;
+    }
+    let msg = received;
+    if (this.srtpIn !== undefined) {
+      // Authenticate before anything else: a forged packet must not latch or count as media.
+      const r = this.srtpIn.unprotectRtp(received);
+      if (!r.ok) {
+        this.rtpIn.errors++;
+        return;
+      }
+      msg = r.packet;
+    }
+    const len = msg.length;
+    const hdrLen = rtpHeaderLength(msg, len);
+    if (hdrLen < 0) {
+      this.rtpIn.errors++;
+      return;
+    }
+    if (!this.peer.accept(rinfo, false)) {
+      this.rtpIn.errors++;
+      return;
+    }
+    this.rtpIn.packets++;
+    this.rtpIn.bytes += len;
+    this.lastPacketMs = this.clock.coarseMs;
+    const ssrc = msg.readUInt32BE(8);
+    if (ssrc !== this.ssrc) {
+      this.ssrc = ssrc;
+      this.receive.reset();
+    }
+    this.receive.update(
+      msg.readUInt16BE(2),
+      msg.readUInt32BE(4),
+      (this.clock.preciseMs() * this.cfg.clockRate) / 1000,
+      len,
+    );
+    if (this.action === DROP) return;
+    if (this.action === ECHO) {
+      const out = this.srtpOut !== undefined ? this.srtpOut.protectRtp(msg) : msg;
+      this.peer.echoRtp(out, out.length, rinfo);
+      this.sent++;
+      return;
+    }
+    if (!this.processor.process(msg, len, hdrLen)) this.rtpIn.errors++;
+  };
+
+  private readonly onRtcpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (msg.length > 0 && msg[0] < 4 && this.cfg.ice !== undefined && isStun(msg)) {
+      this.onStun(msg, rinfo, 2);
+      return;
+    }
+    this.onRtcp(msg, rinfo);
+  };
+
+  /** A connectivity check toward our ICE-lite agent; a refused one is counted and dropped. */
+  private onStun(msg: Buffer, rinfo: dgram.RemoteInfo, component: IceComponent): void {
+    const ice = this.cfg.ice;
+    const v = ice === undefined ? undefined : answerCheck(msg, rinfo, component, ice);
+    if (v === undefined || !v.accepted) {
+      this.stunIn.errors++;
+      return;
+    }
+    this.stunIn.packets++;
+    this.stunIn.bytes += msg.length;
+    this.lastPacketMs = this.clock.coarseMs;
+    const from: TransportAddress = { address: rinfo.address, port: rinfo.port };
+    if (component === 2) {
+      if (v.nomination !== undefined) this.peer.nominateRtcp(v.nomination.peer);
+      this.peer.replyRtcp(v.response, from);
+      return;
+    }
+    this.dtls.noteIceCheck(from, v.nomination !== undefined);
+    if (v.nomination !== undefined) this.peer.nominateRtp(v.nomination.peer);
+    this.peer.replyRtp(v.response, from);
+  }
+
+  private onRtcp(received: Buffer, rinfo: dgram.RemoteInfo): void {
+    let msg = received;
+    if (this.srtpIn !== undefined) {
+      const r = this.srtpIn.unprotectRtcp(received);
+      if (!r.ok) {
+        this.rtcpIn.errors++;
+        return;
+      }
+      msg = r.packet;
+    }
+    if (!validateRtcpCompound(msg, msg.length)) {
+      this.rtcpIn.errors++;
+      return;
+    }
+    if (!this.peer.accept(rinfo, true)) {
+      this.rtcpIn.errors++;
+      return;
+    }
+    this.rtcpIn.packets++;
+    this.rtcpIn.bytes += msg.length;
+    this.lastPacketMs = this.clock.coarseMs;
+    if (this.action === DROP) return;
+    if (this.action === ECHO) {
+      this.peer.echoRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(msg) : msg, rinfo);
+      return;
+    }
+    if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
+  }
+
+  /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
+  emit(buf: Buffer, len: number): void {
+    // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
+    if (this.dtls.active && this.srtpOut === undefined) return;
+    if (this.srtpOut !== undefined) {
+      const out = this.srtpOut.protectRtp(len === buf.length ? buf : buf.subarray(0, len));
+      if (this.peer.sendRtp(out, out.length)) this.sent++;
+      return;
+    }
+    if (this.peer.sendRtp(buf, len)) this.sent++;
+  }
+
+  /** false when the RTCP could not go anywhere (no usable RTCP port, or the send failed). */
+  sendRtcp(plain: Buffer): boolean {
+    if (this.dtls.active && this.srtpOut === undefined) return true;
+    return this.peer.sendRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(plain) : plain);
+  }
+
+  stats(): SideStats {
+    return {
+      rtp: this.rtpIn.snapshot(),
+      rtcp: this.rtcpIn.snapshot(),
+      sent: this.sent,
+      lost: Math.max(0, this.receive.lost),
+      jitterMs: this.receive.jitterMs(this.cfg.clockRate),
+      ssrc: this.ssrc,
+      lastPacketMs: this.lastPacketMs,
+      latched: this.peer.latchedRtp,
+      peerRtp: this.peer.peerRtp,
+      peerRtcp: this.peer.peerRtcp,
+    };
+  }
+
+  close(): void {
+    this.dtls.close();
+    this.processor.flush();
+    this.rtpSocket.close();
+    this.rtcpSocket.close();
+  }
+}
+
+function sdesKeysChanged(a: SrtpSideConfig | undefined, b: SrtpSideConfig | undefined): boolean {
+  return b?.recv !== a?.recv || b?.send !== a?.send || b?.profile !== a?.profile;
+}
+
+function sdesContext(s: SrtpSideConfig, b64: string): SrtpContext {
+  const ks = Buffer.from(b64, 'base64');
+  return new SrtpContext(s.profile ?? 'AES_CM_128_HMAC_SHA1_80', ks.subarray(0, 16), ks.subarray(16, 30));
+}
