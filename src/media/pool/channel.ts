@@ -20,8 +20,8 @@ export class WorkerRequestError extends TandemError {
 }
 
 /**
- * Ports taken or refused by the OS are a port problem (NO_PORTS); anything else failed inside the worker
- * (WORKER), whatever the worker called it: from main's side the worker is what failed.
+ * Ports taken or refused by the OS are a port problem (NO_PORTS); anything else failed inside the
+ * worker (WORKER), whatever the worker called it: from main's side the worker is what failed.
  */
 export function workerErrorCode(osCode: string | undefined): ErrorCode {
   return osCode === 'EADDRINUSE' || osCode === 'EACCES' ? 'NO_PORTS' : 'WORKER';
