@@ -39,7 +39,7 @@ async function main(): Promise<number> {
       process.stderr.write(`tandem: ${errorMessage(err)}\n`);
       return 2;
     }
-    log.fatal({ err: errorMessage(err), code: isTandemError(err) ? err.code : undefined }, 'tandem failed to start');
+    log.fatal({ err }, 'tandem failed to start');
     return 1;
   }
 }

@@ -1,3 +1,5 @@
+import { TandemError } from '../common/errors.js';
+
 /**
  * Strict bencode, the encoding of rtpengine's ng protocol (rtpengine docs/ng_control_protocol.md).
  * Grammar (BitTorrent BEP 3, "bencoding"):
@@ -26,11 +28,11 @@ export interface BDict {
 }
 
 /** Malformed bencode. `offset` is the byte where decoding failed (for encode: always 0). */
-export class BencodeError extends Error {
+export class BencodeError extends TandemError {
   readonly offset: number;
 
   constructor(message: string, offset: number) {
-    super(`bencode: ${message} at byte ${offset}`);
+    super('BENCODE', `bencode: ${message} at byte ${offset}`);
     this.name = 'BencodeError';
     this.offset = offset;
   }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP, isIPv6, SocketAddress, type AddressInfo } from 'node:net';
 import type { BDict } from './bencode.js';
 import { formatNgDatagram, parseNgDatagram, NgWireError } from './ng-wire.js';
-import { errorMessage } from '../common/errors.js';
+import { TandemError, errorMessage, type ErrorCode } from '../common/errors.js';
 
 /**
  * An ng client over UDP, behaving like Kamailio's rtpengine module (modules/rtpengine,
@@ -33,20 +33,16 @@ export interface NgClientOptions {
   bindAddress?: string;
 }
 
-export type NgClientErrorCode =
-  | 'NG_TIMEOUT' // no reply after the last try
-  | 'NG_CLOSED' // close() was called or the socket failed while the request was pending
-  | 'NG_SEND' // the datagram could not be sent (too large, socket error)
-  | 'NG_BAD_REPLY'; // a reply with our cookie whose body is not a bencoded dictionary
+/** The catalogue codes an NgClient rejects with (see common/errors.ts). */
+export type NgClientErrorCode = Extract<ErrorCode, 'NG_TIMEOUT' | 'NG_CLOSED' | 'NG_SEND' | 'NG_BAD_REPLY'>;
 
-export class NgClientError extends Error {
-  readonly code: NgClientErrorCode;
+export class NgClientError extends TandemError {
+  declare readonly code: NgClientErrorCode;
   readonly cookie: string;
 
-  constructor(code: NgClientErrorCode, message: string, cookie: string) {
-    super(`${message} [cookie:${cookie}]`);
+  constructor(code: NgClientErrorCode, message: string, cookie: string, options?: { cause?: unknown }) {
+    super(code, message, { cookie }, options);
     this.name = 'NgClientError';
-    this.code = code;
     this.cookie = cookie;
   }
 }
@@ -119,7 +115,7 @@ export class NgClient {
     try {
       bytes = formatNgDatagram(cookie, message);
     } catch (e) {
-      throw new NgClientError('NG_SEND', `cannot encode ${command}: ${errorMessage(e)}`, cookie);
+      throw new NgClientError('NG_SEND', `cannot encode ${command}: ${errorMessage(e)}`, cookie, { cause: e });
     }
     if (bytes.length > MAX_DATAGRAM) throw new NgClientError('NG_SEND', `${command} request of ${bytes.length} bytes exceeds a UDP datagram`, cookie);
     const socket = await this.open();
@@ -158,7 +154,7 @@ export class NgClient {
     if (p.sent > 0) this.retransmissions++;
     p.sent++;
     socket.send(p.bytes, this.port, this.host, (err) => {
-      if (err && this.pending.get(cookie) === p) this.settle(cookie, p, new NgClientError('NG_SEND', `cannot send ${p.command} to ${this.host}:${this.port}: ${err.message}`, cookie));
+      if (err && this.pending.get(cookie) === p) this.settle(cookie, p, new NgClientError('NG_SEND', `cannot send ${p.command} to ${this.host}:${this.port}: ${err.message}`, cookie, { cause: err }));
     });
     p.timer = setTimeout(() => {
       if (this.pending.get(cookie) !== p) return;
@@ -187,7 +183,7 @@ export class NgClient {
     } catch (e) {
       const c = e instanceof NgWireError ? e.cookie : undefined;
       const p = c === undefined ? undefined : this.pending.get(c);
-      if (c !== undefined && p) this.settle(c, p, new NgClientError('NG_BAD_REPLY', `malformed reply to ${p.command}: ${errorMessage(e)}`, c));
+      if (c !== undefined && p) this.settle(c, p, new NgClientError('NG_BAD_REPLY', `malformed reply to ${p.command}: ${errorMessage(e)}`, c, { cause: e }));
       else this.strayReplies++;
       return;
     }
@@ -203,11 +199,11 @@ export class NgClient {
     this.socket = socket;
     socket.on('message', (msg, from) => this.onMessage(msg, from));
     socket.on('error', (err) => {
-      this.failAll('NG_CLOSED', `ng client socket error: ${err.message}`);
+      this.failAll('NG_CLOSED', `ng client socket error: ${err.message}`, err);
       void this.close();
     });
     this.bound = new Promise<dgram.Socket>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new NgClientError('NG_SEND', `cannot bind ng client to ${this.bindAddress ?? 'any'}: ${err.message}`, '-'));
+      const onError = (err: Error): void => reject(new NgClientError('NG_SEND', `cannot bind ng client to ${this.bindAddress ?? 'any'}: ${err.message}`, '-', { cause: err }));
       socket.once('error', onError);
       socket.bind({ port: 0, ...(this.bindAddress !== undefined ? { address: this.bindAddress } : {}) }, () => {
         socket.off('error', onError);
@@ -217,8 +213,8 @@ export class NgClient {
     return this.bound;
   }
 
-  private failAll(code: NgClientErrorCode, reason: string): void {
-    for (const [cookie, p] of [...this.pending]) this.settle(cookie, p, new NgClientError(code, `${reason} while ${p.command} was pending`, cookie));
+  private failAll(code: NgClientErrorCode, reason: string, cause?: Error): void {
+    for (const [cookie, p] of [...this.pending]) this.settle(cookie, p, new NgClientError(code, `${reason} while ${p.command} was pending`, cookie, cause && { cause }));
   }
 }
 

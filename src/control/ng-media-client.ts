@@ -1,6 +1,7 @@
 import type { BDict, BValue } from './bencode.js';
 import { NgClient, type NgClientOptions } from './ng-client.js';
-import { TandemError, type ErrorCode } from '../common/errors.js';
+import { TandemError, errorMessage } from '../common/errors.js';
+import { errorFromNgReply } from './ng-errors.js';
 import { RTPENGINE_CODEC_CAPABILITIES } from './rtpengine-codecs.js';
 import type {
   AnswerRequest, CallEnd, CallStats, DeleteRequest, EndpointAddress, GlobalStatistics, LegStats, MediaControl, MediaOptions,
@@ -83,7 +84,7 @@ export class NgMediaClient implements MediaControl {
     try {
       reply = await this.ng.request(msg);
     } catch (err) {
-      throw new TandemError('REMOTE', `media server did not answer ${String(msg.command)}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new TandemError('REMOTE', `media server did not answer ${String(msg.command)}: ${errorMessage(err)}`, {}, { cause: err });
     }
     if (reply.result === 'ok' || reply.result === 'pong') return reply;
     const full =
@@ -93,17 +94,8 @@ export class NgMediaClient implements MediaControl {
       : 'a reply without a result';
     // The reason ends up in logs and SIP Warning headers: a server's text must not be large there.
     const reason = full.length <= 300 ? full : `${full.slice(0, 300)}…`;
-    throw new TandemError(errorCodeFor(reply.result, reason), reason, { cmd: String(msg.command) });
+    throw errorFromNgReply(reply, reason, { cmd: String(msg.command) });
   }
-}
-
-/** rtpengine's error texts that callers react to (Kamailio fails over on the first two). */
-function errorCodeFor(result: BValue | undefined, reason: string): ErrorCode {
-  if (result === 'load limit' || /session limit/i.test(reason)) return 'LOAD_LIMIT';
-  if (/ran out of ports/i.test(reason)) return 'NO_PORTS';
-  if (/unknown call|call-id not found/i.test(reason)) return 'UNKNOWN_CALL';
-  if (/sdp/i.test(reason)) return 'BAD_SDP';
-  return 'REMOTE';
 }
 
 function tags(req: OfferRequest): BDict {

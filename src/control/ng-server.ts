@@ -1,13 +1,14 @@
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Logger } from '../common/log.js';
-import { isTandemError, errorMessage } from '../common/errors.js';
+import { isTandemError } from '../common/errors.js';
 import { addressList, isLoopback, type AddressList } from '../common/cidr.js';
 import { LogLimiter } from '../common/log-limit.js';
 import type { BDict } from './bencode.js';
 import { parseNgDatagram, formatNgDatagram, isValidCookie, MAX_COOKIE_LENGTH } from './ng-wire.js';
 import { COMMANDS, type CommandContext } from './commands.js';
 import { NgFields } from './ng-options.js';
+import { ngErrorReply, ngErrorReplyFor, clipReason } from './ng-errors.js';
 
 /** Limits of the ng listener; every one has a default and a counter in {@link NgServerCounters}. */
 export interface NgLimits {
@@ -33,9 +34,6 @@ export const DEFAULT_NG_LIMITS: Readonly<NgLimits> = {
   maxCacheBytes: 64 * 1024 * 1024,
   maxResends: 10,
 };
-
-/** An error-reason longer than this is cut: a reply must not echo a large request back. */
-const MAX_REASON_CHARS = 300;
 
 export interface NgServerOptions {
   address: string;
@@ -167,6 +165,8 @@ export class NgServer {
       this.warn('too-large', rinfo, { bytes: msg.length }, 'ng request too large');
       const sp = msg.subarray(0, MAX_COOKIE_LENGTH + 1).indexOf(0x20);
       const cookie = sp > 0 ? msg.toString('latin1', 0, sp) : '';
+      // Still without `error-code`: test/integration/ng-hostile asserts this reply's exact shape;
+      // TOO_LARGE goes here together with that assertion.
       if (isValidCookie(cookie)) this.send(formatNgDatagram(cookie, { result: 'error', 'error-reason': `request too large (${msg.length} bytes, limit ${this.limits.maxRequestBytes})` }), rinfo);
       return;
     }
@@ -178,7 +178,7 @@ export class NgServer {
       this.counters.malformed++;
       const c = (err as { cookie?: unknown }).cookie;
       this.warn('malformed', rinfo, { err }, 'malformed ng message');
-      if (typeof c === 'string' && c !== '') this.send(formatNgDatagram(c, { result: 'error', 'error-reason': clip(`Failed to parse message: ${errorMessage(err)}`) }), rinfo);
+      if (typeof c === 'string' && c !== '') this.send(formatNgDatagram(c, ngErrorReplyFor(err, 'Failed to parse message: ')), rinfo);
       return;
     }
     // Keyed by source and cookie (rtpengine: cookie alone), so nobody else can read a cached
@@ -200,7 +200,7 @@ export class NgServer {
     const reply = this.run(message, rinfo)
       .then((dict) => this.reply(cookie, dict, rinfo, typeof message['call-id'] === 'string' ? message['call-id'] : undefined))
       // A reply that cannot be encoded (a handler bug) still answers, and never rejects unhandled.
-      .catch((err: unknown) => formatNgDatagram(cookie, { result: 'error', 'error-reason': clip(`cannot encode the reply: ${errorMessage(err)}`) }));
+      .catch((err: unknown) => formatNgDatagram(cookie, ngErrorReplyFor(err, 'cannot encode the reply: ')));
     const entry: CachedReply = { reply, expiresMs: Date.now() + this.ttlMs, bytes: 0, resends: 0 };
     this.cache.set(key, entry);
     void entry.reply.then((buf) => {
@@ -220,7 +220,7 @@ export class NgServer {
     this.counters.replyTooLarge++;
     const log = callId !== undefined ? this.opts.log.child({ callId }) : this.opts.log;
     this.warn('reply-too-large', rinfo, { bytes: buf.length, limit: this.limits.maxReplyBytes }, 'ng reply too large for a datagram: answered with an error', log);
-    return formatNgDatagram(cookie, { result: 'error', 'error-reason': `reply too large (${buf.length} bytes)` });
+    return formatNgDatagram(cookie, ngErrorReply('TOO_LARGE', `reply too large (${buf.length} bytes)`));
   }
 
   /** Oldest first; entries still running have no size yet and stay (evicting them would rerun). */
@@ -242,7 +242,7 @@ export class NgServer {
       command = f.requiredString('command').toLowerCase();
       callId = f.string('call-id');
       const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-      if (handler === undefined) return { result: 'error', 'error-reason': clip(`Unrecognized command '${command}'`) };
+      if (handler === undefined) return ngErrorReply('BAD_REQUEST', `Unrecognized command '${command}'`);
       return await handler(f, this.opts.context);
     } catch (err) {
       this.counters.errors++;
@@ -251,10 +251,10 @@ export class NgServer {
         const supports = f.list('supports').map((s) => s.toLowerCase());
         this.warn('load-limit', rinfo, { cmd: command }, 'session limit reached', log);
         if (supports.includes('load limit')) return { result: 'load limit', message: 'Parallel session limit reached' };
-        return { result: 'error', 'error-reason': 'Parallel session limit reached' };
+        return ngErrorReply('LOAD_LIMIT', 'Parallel session limit reached');
       }
-      this.warn('command', rinfo, { cmd: clip(command), err }, 'ng command failed', log);
-      return { result: 'error', 'error-reason': clip(errorMessage(err)) };
+      this.warn('command', rinfo, { cmd: clipReason(command), err }, 'ng command failed', log);
+      return ngErrorReplyFor(err);
     }
   }
 
@@ -277,8 +277,4 @@ export class NgServer {
     if (this.sweeper !== null) clearInterval(this.sweeper);
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
-}
-
-function clip(reason: string): string {
-  return reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS)}… (${reason.length} characters)`;
 }

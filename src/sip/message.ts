@@ -71,7 +71,8 @@ export interface ResponseContext {
  * (`400 Invalid Content-Length`); `status` is the response a request deserves (400, 505 for an
  * unknown SIP version, 513 for an oversized message); `response` is present when a response can be
  * formed at all (request, start line readable, Via/From/To/Call-ID/CSeq present and CSeq valid).
- * Until src/common/errors.ts grows a SIP code this uses BAD_REQUEST.
+ * The code is BAD_REQUEST, as for a malformed ng request: the peer sent something unusable, and
+ * `status` carries what SIP needs beyond that.
  */
 export class SipParseError extends TandemError {
   readonly reason: string;

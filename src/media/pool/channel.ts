@@ -1,7 +1,31 @@
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest } from './protocol.js';
-import { TandemError } from '../../common/errors.js';
+import { TandemError, type ErrorCode } from '../../common/errors.js';
+
+/**
+ * A request the worker answered with an error. The worker sends whatever code its error had (an
+ * errno name from a socket, or a catalogue code); here, at the pool boundary, it becomes a
+ * catalogue code. `osCode` keeps the worker's own code for callers that react to one errno, such
+ * as the port allocator retrying another pair on EADDRINUSE.
+ */
+export class WorkerRequestError extends TandemError {
+  readonly osCode: string | undefined;
+
+  constructor(message: string, osCode: string | undefined) {
+    super(workerErrorCode(osCode), message);
+    this.name = 'WorkerRequestError';
+    this.osCode = osCode;
+  }
+}
+
+/**
+ * Ports taken or refused by the OS are a port problem (NO_PORTS); anything else failed inside the
+ * worker (WORKER), whatever the worker called it: from main's side the worker is what failed.
+ */
+export function workerErrorCode(osCode: string | undefined): ErrorCode {
+  return osCode === 'EADDRINUSE' || osCode === 'EACCES' ? 'NO_PORTS' : 'WORKER';
+}
 
 /** A request without its id: the channel numbers requests itself. */
 export type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -93,9 +117,7 @@ export class WorkerChannel extends EventEmitter {
     clearTimeout(p.timer);
     if (msg.ok) p.resolve(msg.result);
     else {
-      const err = new TandemError('WORKER', msg.error) as TandemError & { osCode?: string };
-      err.osCode = msg.code;
-      p.reject(err);
+      p.reject(new WorkerRequestError(msg.error, msg.code));
     }
   }
 

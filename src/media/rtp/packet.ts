@@ -1,3 +1,5 @@
+import { TandemError } from '../../common/errors.js';
+
 /**
  * RTP fixed header, RFC 3550 §5.1:
  *
@@ -97,9 +99,9 @@ export function isRtcpPacketType(secondByte: number): boolean {
 }
 
 /** A malformed RTP/RTCP packet met by the full (non-hot-path) parsers, or an unencodable one. */
-export class RtpFormatError extends Error {
+export class RtpFormatError extends TandemError {
   constructor(message: string) {
-    super(message);
+    super('RTP_FORMAT', message);
     this.name = 'RtpFormatError';
   }
 }
