@@ -85,7 +85,7 @@ port.on('message', (req: WorkerRequest) => {
     (err: unknown) => {
       const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
       const bridge = 'bridgeId' in req ? bridges.get(req.bridgeId) : undefined;
-      log.warn({ op: req.op, callId: bridge?.callId ?? ('callId' in req ? req.callId : undefined), err: String(err) }, 'worker request failed');
+      log.warn({ op: req.op, callId: bridge?.callId ?? ('callId' in req ? req.callId : undefined), err }, 'worker request failed');
       post({ kind: 'reply', id: req.id, ok: false, error: err instanceof Error ? err.message : String(err), code });
     },
   );
@@ -112,7 +112,7 @@ try {
   log.debug({ ms: Math.round(warmUpCodecs() * 10) / 10 }, 'codecs warmed up');
 } catch (err) {
   // G.711 relaying and transcoding do not need Opus: say so and take calls anyway.
-  log.warn({ err: String(err) }, 'Opus codec warm-up failed; Opus transcoding will fail per call');
+  log.warn({ err }, 'Opus codec warm-up failed; Opus transcoding will fail per call');
 }
 
 // DTLS too: werift is loaded and one in-memory handshake compiles its paths before any call.
@@ -120,7 +120,7 @@ try {
   preloadDtls();
   log.debug({ ms: Math.round((await warmUpDtls()) * 10) / 10 }, 'DTLS warmed up');
 } catch (err) {
-  log.warn({ err: String(err) }, 'DTLS warm-up failed; DTLS-SRTP calls may fail or start slowly');
+  log.warn({ err }, 'DTLS warm-up failed; DTLS-SRTP calls may fail or start slowly');
 }
 
 post({ kind: 'ready' });

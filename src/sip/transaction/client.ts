@@ -1,6 +1,5 @@
 import type { Logger } from '../../common/log.js';
 import type { Clock } from '../../common/clock.js';
-import { errorMessage } from '../../common/errors.js';
 import type { SipRequest, SipResponse } from '../message.js';
 import { buildNon2xxAck } from '../build.js';
 import { isReliable, type SipEndpoint, type SipSender } from '../transport/types.js';
@@ -100,7 +99,7 @@ export class ClientTxn implements ClientTransaction {
     transmit(this.env.sender, msg, this.destination).catch((err: unknown) => {
       if (this.state === 'terminated') return;
       const wasWaiting = this.waiting;
-      this.env.log.warn({ err: errorMessage(err), txn: this.id, method: msg.method }, 'transport error in a client transaction');
+      this.env.log.warn({ err: toError(err), txn: this.id, method: msg.method }, 'transport error in a client transaction');
       // §17.1.4: a transport error ends the transaction and is reported to the TU (as a 503,
       // §8.1.3.1) — but only while the TU still waits for an answer; after the final, nobody asks.
       this.terminate();

@@ -118,7 +118,7 @@ export class TransactionLayer {
     const id = `${branch}|${request.method}`;
     if (request.method === 'ACK') {
       transmit(this.opts.sender, request, destination).catch((err: unknown) => {
-        log.warn({ err: errorMessage(err) }, 'ACK could not be sent');
+        log.warn({ err: toError(err) }, 'ACK could not be sent');
         callUp(log, 'onTransportError', () => handler.onTransportError(toError(err)));
       });
       return { id, request, destination, state: 'terminated' };
@@ -293,7 +293,7 @@ export class TransactionLayer {
         this.counts.retransmissions++;
         transmit(this.opts.sender, res, txn.source).catch((err: unknown) => {
           // The peer is unreachable: retransmitting more is pointless; the ACK timeout still ends the dialog.
-          log.warn({ err: errorMessage(err) }, '2xx retransmission could not be sent');
+          log.warn({ err: toError(err) }, '2xx retransmission could not be sent');
           entry.retransmit.cancel();
         });
         return true;

@@ -1,10 +1,9 @@
 import type { Logger } from '../../common/log.js';
 import type { Clock } from '../../common/clock.js';
-import { errorMessage } from '../../common/errors.js';
 import type { SipRequest, SipResponse } from '../message.js';
 import { isReliable, type SipEndpoint, type SipSender } from '../transport/types.js';
 import type { ServerState, ServerTransaction, TimerSettings } from './types.js';
-import { doubling, OneShot, Retransmitter, timerValues, transmit, type TimerValues } from './timers.js';
+import { doubling, OneShot, Retransmitter, timerValues, toError, transmit, type TimerValues } from './timers.js';
 
 export interface ServerEnv {
   sender: SipSender;
@@ -64,7 +63,7 @@ export class ServerTxn implements ServerTransaction {
       if (this.state === 'terminated') return;
       // §17.2.4: the transport failed to deliver a response: the transaction ends. Nobody above
       // can do better than the retransmitting peer (or Timer B/F on its side).
-      this.env.log.warn({ err: errorMessage(err), txn: this.id, status: res.status }, 'response could not be sent; transaction ends');
+      this.env.log.warn({ err: toError(err), txn: this.id, status: res.status }, 'response could not be sent; transaction ends');
       this.terminate();
     });
   }
