@@ -165,9 +165,7 @@ export class NgServer {
       this.warn('too-large', rinfo, { bytes: msg.length }, 'ng request too large');
       const sp = msg.subarray(0, MAX_COOKIE_LENGTH + 1).indexOf(0x20);
       const cookie = sp > 0 ? msg.toString('latin1', 0, sp) : '';
-      // Still without `error-code`: test/integration/ng-hostile asserts this reply's exact shape;
-      // TOO_LARGE goes here together with that assertion.
-      if (isValidCookie(cookie)) this.send(formatNgDatagram(cookie, { result: 'error', 'error-reason': `request too large (${msg.length} bytes, limit ${this.limits.maxRequestBytes})` }), rinfo);
+      if (isValidCookie(cookie)) this.send(formatNgDatagram(cookie, ngErrorReply('TOO_LARGE', `request too large (${msg.length} bytes, limit ${this.limits.maxRequestBytes})`)), rinfo);
       return;
     }
     let cookie: string;

@@ -145,7 +145,7 @@ describe('ng port: limits and log flooding', () => {
     const huge = RawNg.frame('huge-1', { command: 'ping', pad: 'x'.repeat(40_000) });
     const r = RawNg.parse(await client.sendRaw(huge));
     expect(r.cookie).toBe('huge-1');
-    expect(r.dict).toEqual({ result: 'error', 'error-reason': `request too large (${huge.length} bytes, limit 30000)` });
+    expect(r.dict).toEqual({ result: 'error', 'error-reason': `request too large (${huge.length} bytes, limit 30000)`, 'error-code': 'TOO_LARGE' });
     expect(await client.request({ command: 'ping' })).toEqual({ result: 'pong' });
     expect(server.stats()).toMatchObject({ requestTooLarge: 1, malformed: 0 });
   });
