@@ -15,9 +15,9 @@ import { PortAllocator } from './ports.js';
 import { BridgeBinder, type BridgeWorker } from './bridge.js';
 import { CallMedia, MediaCall } from './call.js';
 import { CallRegistry } from './registry.js';
-import { noteOffer, offerSideOf, planAnswer, planOffer, type PlannerContext } from './planner.js';
+import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type PlannerContext } from './planner.js';
 import { bridgeConfig } from './worker-config.js';
-import { RateSampler, type Rates } from './rates.js';
+import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 
 export interface LocalMediaOptions {
@@ -57,7 +57,6 @@ export class LocalMedia implements MediaControl {
   private readonly binder: BridgeBinder;
   private readonly registry = new CallRegistry();
   private readonly rates = new RateSampler();
-  private lastRates: Rates = { packetsPerSecond: 0, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 0 };
   private totalSessions = 0;
   private endedByTimeout = 0;
   private endedByWorkerFailure = 0;
@@ -128,7 +127,9 @@ export class LocalMedia implements MediaControl {
   async answer(req: AnswerRequest): Promise<SdpResult> {
     const call = this.registry.require(req.callId);
     const sdp = parseSdp(req.sdp);
-    const plan = planAnswer(call, sdp, req, this.planner);
+    const { offerSide, replacedToTag } = noteAnswer(call, sdp, req);
+    if (replacedToTag !== undefined) call.log.warn({ toTag: req.toTag, known: replacedToTag }, 'answer from a different to-tag replaces the previous one');
+    const plan = planAnswer(call, sdp, req, offerSide, this.planner);
     for (const note of plan.notes) call.log.warn({ toTag: req.toTag }, note);
     await this.configureAll(call);
     call.log.info(
@@ -197,16 +198,16 @@ export class LocalMedia implements MediaControl {
     const replies = await Promise.allSettled(
       Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' })),
     );
-    this.lastRates = this.rates.sample(replies);
+    const rates = this.rates.sample(replies);
     let transcoded = 0;
     for (const c of this.registry.all()) for (const m of c.medias) if (m.transcoding) transcoded++;
     return {
       sessions: this.registry.size,
       transcodedStreams: transcoded,
       totalSessions: this.totalSessions,
-      packetsPerSecond: this.lastRates.packetsPerSecond,
-      bytesPerSecond: this.lastRates.bytesPerSecond,
-      errorsPerSecond: this.lastRates.errorsPerSecond,
+      packetsPerSecond: rates.packetsPerSecond,
+      bytesPerSecond: rates.bytesPerSecond,
+      errorsPerSecond: rates.errorsPerSecond,
       workers: this.pool.size,
       uptimeSeconds: Math.round((Date.now() - this.startedMs) / 1000),
       endedByTimeout: this.endedByTimeout,
@@ -215,7 +216,7 @@ export class LocalMedia implements MediaControl {
       workerFailures: this.pool.counters.failures,
       workerRespawns: this.pool.counters.respawns,
       watchdogKills: this.pool.counters.watchdogKills,
-      packetsGuarded: this.lastRates.guarded,
+      packetsGuarded: rates.guarded,
     };
   }
 

@@ -122,22 +122,27 @@ export function planOffer(call: MediaCall, sdp: ParsedSdp, req: OfferRequest, of
 }
 
 /**
- * Plans an answer: the answering side's tag, then per m= line the codec plan, framing, rtcp-mux,
- * ICE and keying, and the SDP going back to the offerer.
+ * Call-level state an answer sets: the answering side's tag (a new to-tag replaces the previous
+ * one, which is returned so the caller can log it), the signal time, label and echo. Returns the
+ * side of the offer being answered. The m= lines are checked by planAnswer, after these are set.
  */
-export function planAnswer(call: MediaCall, sdp: ParsedSdp, req: AnswerRequest, ctx: PlannerContext): AnswerPlan {
+export function noteAnswer(call: MediaCall, sdp: ParsedSdp, req: AnswerRequest): { offerSide: Side; replacedToTag?: string } {
   const offerSide = call.sideOfTag(req.fromTag);
   if (offerSide === undefined) throw new TandemError('UNKNOWN_CALL', 'Unknown from-tag', { 'call-id': req.callId });
   const answerSide = otherSide(offerSide);
-  if (call.tags[answerSide] !== undefined && call.tags[answerSide] !== req.toTag)
-    call.log.warn({ toTag: req.toTag, known: call.tags[answerSide] }, 'answer from a different to-tag replaces the previous one');
+  const previous = call.tags[answerSide];
   call.tags[answerSide] = req.toTag;
   call.lastSignalMs = Date.now();
   if (req.options.label !== undefined) call.labels[answerSide] = req.options.label;
   if (req.options.mediaEcho !== undefined) call.echo = { mode: req.options.mediaEcho, requestedBy: answerSide };
+  return { offerSide, ...(previous !== undefined && previous !== req.toTag ? { replacedToTag: previous } : {}) };
+}
+
+/** Plans an answer to the offer from `offerSide`: per m= line the codec plan, framing, rtcp-mux, ICE and keying. */
+export function planAnswer(call: MediaCall, sdp: ParsedSdp, req: AnswerRequest, offerSide: Side, ctx: PlannerContext): AnswerPlan {
   if (sdp.session.media.length > call.medias.length)
     throw new TandemError('BAD_SDP', 'answer has more m= lines than the offer', { 'call-id': req.callId });
-
+  const answerSide = otherSide(offerSide);
   const o = req.options;
   const warnings: string[] = [];
   const notes: string[] = [];

@@ -3,7 +3,7 @@ import { parseSdp } from '../../../../src/sdp/sdp.js';
 import type { MediaRewrite } from '../../../../src/sdp/rewrite.js';
 import type { MediaOptions } from '../../../../src/media/api.js';
 import type { MediaCall } from '../../../../src/media/session/call.js';
-import { noteOffer, offerSideOf, planAnswer, planOffer, type PlannerContext } from '../../../../src/media/session/planner.js';
+import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type PlannerContext } from '../../../../src/media/session/planner.js';
 import { audio, FP, KEY, OPUS, TE8, options, sdp, testCall } from './fixtures.js';
 
 const ctx: PlannerContext = { interface: '203.0.113.5', ourFingerprint: FP };
@@ -16,7 +16,9 @@ function offer(call: MediaCall, text: string, o: Partial<MediaOptions> = {}, fro
 }
 
 function answer(call: MediaCall, text: string, o: Partial<MediaOptions> = {}, fromTag = 'a', toTag = 'b'): ReturnType<typeof planAnswer> {
-  return planAnswer(call, parseSdp(text), { callId: call.callId, fromTag, toTag, sdp: text, options: options(o) }, ctx);
+  const parsed = parseSdp(text);
+  const req = { callId: call.callId, fromTag, toTag, sdp: text, options: options(o) };
+  return planAnswer(call, parsed, req, noteAnswer(call, parsed, req).offerSide, ctx);
 }
 
 function m0(rw: { media: (MediaRewrite | null)[] }): MediaRewrite {
@@ -46,6 +48,16 @@ describe('planner: sides and tags', () => {
     offer(call, PCMU);
     expect(() => answer(call, ANSWER_PCMU, {}, 'x')).toThrow(/Unknown from-tag/);
     expect(() => answer(call, sdp([audio(5000, '0'), audio(5002, '0')]))).toThrow(/more m= lines than the offer/);
+  });
+
+  it('an answer from a new to-tag replaces the answering side\'s tag and says which it replaced', () => {
+    const { call } = testCall(1);
+    offer(call, PCMU);
+    const req = (toTag: string): { callId: string; fromTag: string; toTag: string; sdp: string; options: MediaOptions } => ({ callId: call.callId, fromTag: 'a', toTag, sdp: ANSWER_PCMU, options: options() });
+    expect(noteAnswer(call, parseSdp(ANSWER_PCMU), req('b'))).toEqual({ offerSide: 0 });
+    expect(noteAnswer(call, parseSdp(ANSWER_PCMU), req('b'))).toEqual({ offerSide: 0 });
+    expect(noteAnswer(call, parseSdp(ANSWER_PCMU), req('b2'))).toEqual({ offerSide: 0, replacedToTag: 'b' });
+    expect(call.tags).toEqual(['a', 'b2']);
   });
 
   it('a re-offer from the answerer swaps the roles: its ports and SDP face the other side', () => {

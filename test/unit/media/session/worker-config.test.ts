@@ -3,7 +3,7 @@ import { parseSdp } from '../../../../src/sdp/sdp.js';
 import type { DirectionConfig } from '../../../../src/media/pool/protocol.js';
 import type { DtlsCertificate } from '../../../../src/media/rtp/dtls.js';
 import type { MediaCall } from '../../../../src/media/session/call.js';
-import { noteOffer, offerSideOf, planAnswer, planOffer } from '../../../../src/media/session/planner.js';
+import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer } from '../../../../src/media/session/planner.js';
 import { applyEcho, bridgeConfig, conversion, sideConfig } from '../../../../src/media/session/worker-config.js';
 import { audio, FP, options, sdp, testCall, TE8 } from './fixtures.js';
 import type { MediaOptions } from '../../../../src/media/api.js';
@@ -16,7 +16,10 @@ function negotiate(call: MediaCall, offerSdp: string, answerSdp: string | undefi
   const side = offerSideOf(call, 'a');
   noteOffer(call, parsed, options(o), side);
   planOffer(call, parsed, { callId: call.callId, fromTag: 'a', sdp: offerSdp, options: options(o) }, side, ctx);
-  if (answerSdp !== undefined) planAnswer(call, parseSdp(answerSdp), { callId: call.callId, fromTag: 'a', toTag: 'b', sdp: answerSdp, options: options(a) }, ctx);
+  if (answerSdp === undefined) return;
+  const parsedAnswer = parseSdp(answerSdp);
+  const req = { callId: call.callId, fromTag: 'a', toTag: 'b', sdp: answerSdp, options: options(a) };
+  planAnswer(call, parsedAnswer, req, noteAnswer(call, parsedAnswer, req).offerSide, ctx);
 }
 
 const relay = (): [DirectionConfig, DirectionConfig] => [
