@@ -1,11 +1,15 @@
 import type { Logger } from '../../common/log.js';
 import type { MediaEchoMode, MediaOptions } from '../api.js';
-import type { BridgePorts, SrtpSideConfig } from '../pool/protocol.js';
+import type { BridgePorts, BridgeStats, SrtpSideConfig } from '../pool/protocol.js';
 import type { SdesCrypto } from '../../sdp/crypto.js';
 import type { SdpCodec } from '../../sdp/sdp.js';
 import type { AnswerCodecPlan, OfferCodecPlan } from '../../sdp/negotiate.js';
 
 export type Side = 0 | 1;
+
+export function otherSide(s: Side): Side {
+  return s === 0 ? 1 : 0;
+}
 
 /** What one peer said about one m= line. */
 export interface PeerMedia {
@@ -24,6 +28,43 @@ export interface PeerMedia {
   options: MediaOptions;
 }
 
+export interface IceCredentials {
+  ufrag: string;
+  pwd: string;
+}
+
+/** DTLS-SRTP toward one side: our role there and the peer's certificate fingerprint. */
+export interface DtlsState {
+  side: Side;
+  role: 'server' | 'client';
+  peerFingerprint: string;
+}
+
+/**
+ * SRTP keying between an offer and its answer (keying.ts). Offerer side: the SDES key we chose
+ * (we answer it with ours) or DTLS. Answerer side: the SDES keys we offered (its answer picks one
+ * by tag) or the a=setup we offered with our fingerprint.
+ */
+export interface PendingKeying {
+  offererProtocol: string;
+  offererKey?: SdesCrypto;
+  ourKeyForOfferer?: Buffer;
+  offererDtls?: boolean;
+  offeredToAnswerer?: SdesCrypto[];
+  dtlsOffered?: 'actpass' | 'active' | 'passive';
+}
+
+/**
+ * A bridge bound on a worker: its id and the four ports it holds. Closing it asks the worker to
+ * destroy it (unless the worker is gone) and gives the ports back; it returns the bridge's last
+ * counters when the worker sent them. Closing twice does nothing the second time.
+ */
+export interface BridgeLease {
+  readonly id: number;
+  readonly ports: BridgePorts;
+  close(workerGone: boolean): Promise<BridgeStats | undefined>;
+}
+
 /** One m= line of a call: a bridge on the call's worker, with the state of both peers. */
 export class CallMedia {
   peer: [PeerMedia | undefined, PeerMedia | undefined] = [undefined, undefined];
@@ -36,24 +77,11 @@ export class CallMedia {
   framesTo: [number, number] = [0, 0];
   timedOut = false;
   /** Our ICE-lite credentials toward each side that does ICE (kept for the call: re-offers keep them). */
-  ice: [{ ufrag: string; pwd: string } | undefined, { ufrag: string; pwd: string } | undefined] = [undefined, undefined];
-  /** DTLS-SRTP toward one side: our role there and the peer's certificate fingerprint. */
-  dtls?: { side: Side; role: 'server' | 'client'; peerFingerprint: string };
+  ice: [IceCredentials | undefined, IceCredentials | undefined] = [undefined, undefined];
+  dtls?: DtlsState;
   /** SDES-SRTP each side speaks, once both a=crypto halves are known. */
   srtp: [SrtpSideConfig | undefined, SrtpSideConfig | undefined] = [undefined, undefined];
-  /**
-   * SRTP keying between an offer and its answer (sdes.ts). Offerer side: the SDES key we chose
-   * (we answer it with ours) or DTLS. Answerer side: the SDES keys we offered (its answer picks one
-   * by tag) or the a=setup we offered with our fingerprint.
-   */
-  sdes?: {
-    offererProtocol: string;
-    offererKey?: SdesCrypto;
-    ourKeyForOfferer?: Buffer;
-    offererDtls?: boolean;
-    offeredToAnswerer?: SdesCrypto[];
-    dtlsOffered?: 'actpass' | 'active' | 'passive';
-  };
+  keying?: PendingKeying;
   /**
    * Tandem changed the profile between the sides (transport-protocol): a later offer without
    * transport-protocol keeps each side on the profile it negotiated, so a re-INVITE from either
@@ -63,9 +91,16 @@ export class CallMedia {
 
   constructor(
     readonly index: number,
-    readonly bridgeId: number,
-    readonly ports: BridgePorts,
+    private readonly bridge: BridgeLease,
   ) {}
+
+  get bridgeId(): number {
+    return this.bridge.id;
+  }
+
+  get ports(): BridgePorts {
+    return this.bridge.ports;
+  }
 
   get transcoding(): boolean {
     return this.answerPlan?.transcoding === true || this.framesTo[0] > 0 || this.framesTo[1] > 0;
@@ -79,11 +114,23 @@ export class CallMedia {
   localRtcpPort(s: Side): number {
     return this.ports[s * 2 + 1];
   }
+
+  /** Releases the bridge and its ports; the bridge's last counters if the worker gave them. */
+  close(workerGone: boolean): Promise<BridgeStats | undefined> {
+    return this.bridge.close(workerGone);
+  }
+}
+
+/** The worker a call was placed on; released once, when the call closes on a live worker. */
+export interface WorkerSlot {
+  readonly index: number;
+  release(): void;
 }
 
 /**
  * A call: two legs (rtpengine calls them monologues), identified by their tags, and the
- * media sections between them. Side 0 is the leg that made the first offer.
+ * media sections between them. Side 0 is the leg that made the first offer. The call owns its
+ * medias and its worker slot: close() closes them all.
  */
 export class MediaCall {
   readonly createdMs = Date.now();
@@ -95,16 +142,43 @@ export class MediaCall {
   echo?: { mode: MediaEchoMode; requestedBy: Side };
   /** a=group lines of the last offer (BUNDLE): echoed in the answer to that offerer. */
   offerGroups?: { type: string; mids: string }[];
+  private closing?: Promise<Map<number, BridgeStats>>;
 
   constructor(
     readonly callId: string,
-    readonly workerIndex: number,
+    private readonly worker: WorkerSlot,
     readonly log: Logger,
   ) {}
+
+  get workerIndex(): number {
+    return this.worker.index;
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
 
   sideOfTag(tag: string): Side | undefined {
     if (this.tags[0] === tag) return 0;
     if (this.tags[1] === tag) return 1;
     return undefined;
+  }
+
+  /**
+   * Closes every media (each asks the worker to destroy its bridge and frees its ports), then gives
+   * the worker slot back. `workerGone`: the worker died with the bridges, so nothing is asked of it.
+   * Resolves to the bridges' last counters by bridge id; a second call gets the first one's result.
+   */
+  close(workerGone = false): Promise<Map<number, BridgeStats>> {
+    this.closing ??= this.closeAll(workerGone);
+    return this.closing;
+  }
+
+  private async closeAll(workerGone: boolean): Promise<Map<number, BridgeStats>> {
+    const stats = await Promise.all(this.medias.map((m) => m.close(workerGone)));
+    if (!workerGone) this.worker.release();
+    const byBridge = new Map<number, BridgeStats>();
+    for (const s of stats) if (s !== undefined) byBridge.set(s.bridgeId, s);
+    return byBridge;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_CODEC_CAPABILITIES, LOCAL_TRANSCODING } from '../../../../src/media/codecs/codec.js';
-import { conversion } from '../../../../src/media/session/local-media.js';
+import { conversion } from '../../../../src/media/session/worker-config.js';
 import { SAMPLE_CONVERSIONS } from '../../../../src/media/pool/protocol.js';
 import { RTPENGINE_CODEC_CAPABILITIES } from '../../../../src/control/rtpengine-codecs.js';
 import { checkOffer, defaultLegPolicy, type CallPolicy } from '../../../../src/b2bua/policy.js';
