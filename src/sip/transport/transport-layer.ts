@@ -5,7 +5,8 @@ import type { Logger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import { parseSipMessage, DEFAULT_MAX_BYTES, type ParseResult } from '../parse.js';
 import { serializeSipMessage } from '../serialize.js';
-import { type SipMessage, type SipParseError, type SipResponse } from '../message.js';
+import { type SipMessage, type SipParseError } from '../message.js';
+import { malformedResponse } from './malformed-response.js';
 import { formatEndpoint, type InboundMessage, type SipEndpoint, type SipSender, type TransportProtocol } from './types.js';
 import { WebSocketListener } from './websocket.js';
 import { StreamConnection, type StreamConnectionHost } from './stream-connection.js';
@@ -282,21 +283,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     }
     this.counters.rejected++;
     this.warnLimited(source, error.reason, { callId: ctx.callId, status: error.status }, 'malformed request rejected');
-    const to = /;\s*tag=/i.test(ctx.to) ? ctx.to : `${ctx.to};tag=malformed`;
-    const res: SipResponse = {
-      kind: 'response',
-      version: 'SIP/2.0',
-      status: error.status,
-      reason: error.reason.replace(/[\r\n]/g, ' '),
-      headers: [
-        ...ctx.via.map((v) => ({ name: 'Via', value: v })),
-        { name: 'From', value: ctx.from },
-        { name: 'To', value: to },
-        { name: 'Call-ID', value: ctx.callId },
-        { name: 'CSeq', value: ctx.cseq },
-      ],
-      body: Buffer.alloc(0),
-    };
+    const res = malformedResponse(error.status, error.reason, ctx);
     this.send(res, source).catch((err: unknown) => this.log.debug({ err, callId: ctx.callId }, 'could not answer a malformed request'));
   }
 
