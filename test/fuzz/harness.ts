@@ -27,10 +27,16 @@ export interface TargetResult {
   failures: Failure[];
   /** known-defect id → cases that were not sent because a fix is still pending elsewhere */
   skipped: Map<string, FuzzCase[]>;
+  /** what the cases came to (answered, dropped, relayed…): shows the oracle was not vacuous */
+  tally: Record<string, number>;
+}
+
+export function count(res: TargetResult, what: string): void {
+  res.tally[what] = (res.tally[what] ?? 0) + 1;
 }
 
 export function newResult(): TargetResult {
-  return { cases: 0, failures: [], skipped: new Map() };
+  return { cases: 0, failures: [], skipped: new Map(), tally: {} };
 }
 
 /** The known defect this case would trigger, or undefined if the case may be sent. */

@@ -4,8 +4,8 @@ import type { TestTandem } from '../helpers/tandem.js';
 import { mulberry32, iterationSeed, type Rand } from './prng.js';
 import { mutateBytes, mutateSdp, mutateText, EXTREME_NUMBERS } from './mutate.js';
 import { ngSeeds, sdpSeeds } from './seeds.js';
-import { admit, newResult, ProcessWatch, type FuzzCase, type TargetResult } from './harness.js';
-import { NgProbe, readableCookie, checkNgReply, pokeMedia } from './wire.js';
+import { admit, count, newResult, ProcessWatch, type FuzzCase, type TargetResult } from './harness.js';
+import { NgProbe, readableCookie, checkNgReply, pokeMedia, retarget } from './wire.js';
 
 /**
  * Target 1, ng over UDP: mutated SDPs inside valid offer/answer commands, mutated dictionaries,
@@ -76,7 +76,10 @@ export async function fuzzNg(env: TestTandem, opts: NgTargetOptions): Promise<Ta
   const probe = await NgProbe.open(env.t.ngAddress.port);
   const other = await NgProbe.open(env.t.ngAddress.port);
   const media = dgram.createSocket('udp4');
+  const sinkRtcp = dgram.createSocket('udp4');
   await new Promise<void>((r) => media.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => sinkRtcp.bind(0, '127.0.0.1', () => r()));
+  const own = (sdp: string): string => retarget(sdp, media.address().port, sinkRtcp.address().port);
   const offers = ngSeeds().filter((d) => d.command === 'offer');
   const answers = ngSeeds().filter((d) => d.command === 'answer');
   const sdps = sdpSeeds();
@@ -95,14 +98,15 @@ export async function fuzzNg(env: TestTandem, opts: NgTargetOptions): Promise<Ta
       let ops: string[] = [];
       let sdp: string | undefined;
       if (mode === 'offer-sdp' || mode === 'answer-sdp') {
-        const base = r.chance(0.5) ? String(r.pick(offers).sdp) : r.pick(sdps);
+        const base = own(r.chance(0.5) ? String(r.pick(offers).sdp) : r.pick(sdps));
         const m = mutateSdp(base, r);
         sdp = m.value;
         ops = m.ops;
         const template = mode === 'offer-sdp' ? r.pick(offers) : r.pick(answers);
         dict = { ...template, 'call-id': callId, sdp };
       } else {
-        const m = mutateDict({ ...r.pick(ngSeeds()), 'call-id': callId }, r);
+        const seedDict = r.pick(ngSeeds());
+        const m = mutateDict({ ...seedDict, 'call-id': callId, ...(typeof seedDict.sdp === 'string' ? { sdp: own(seedDict.sdp) } : {}) }, r);
         dict = m.dict;
         ops = m.ops;
         if (typeof dict.sdp === 'string') sdp = dict.sdp;
@@ -124,7 +128,7 @@ export async function fuzzNg(env: TestTandem, opts: NgTargetOptions): Promise<Ta
       if (!admit(res, c)) continue;
       if (mode === 'answer-sdp') {
         // The answer needs its call: a valid offer first (its reply is not what is being tested).
-        await probe.send(Buffer.concat([Buffer.from(`${cookie}o `), encode({ ...r.pick(offers), 'call-id': callId })]), `${cookie}o`, REPLY_TIMEOUT_MS);
+        await probe.send(Buffer.concat([Buffer.from(`${cookie}o `), encode({ ...r.pick(offers), 'call-id': callId, sdp: own(String(r.pick(offers).sdp)) })]), `${cookie}o`, REPLY_TIMEOUT_MS);
       }
       callIds.push(callId);
       if (mode === 'cookie-reuse') {
@@ -142,10 +146,11 @@ export async function fuzzNg(env: TestTandem, opts: NgTargetOptions): Promise<Ta
         if (reply === undefined) fail(c, `no ng reply within ${REPLY_TIMEOUT_MS} ms`);
         else {
           const got = checkNgReply(reply, readable);
+          count(res, `result ${String(got.dict?.result)}`);
           if (got.problem !== undefined) fail(c, got.problem);
           else if (got.dict?.result === 'ok' && typeof got.dict.sdp === 'string') await pokeMedia(media, got.dict.sdp, sdp);
         }
-      } else if (!(await waitFor(() => env.t.ng.counters.malformed > malformedBefore, 1000))) {
+      } else if ((count(res, 'no readable cookie'), true) && !(await waitFor(() => env.t.ng.counters.malformed > malformedBefore, 1000))) {
         fail(c, 'a datagram without a readable cookie was neither answered nor counted as malformed');
       }
       for (const p of watch.take()) fail(c, p);
@@ -162,6 +167,7 @@ export async function fuzzNg(env: TestTandem, opts: NgTargetOptions): Promise<Ta
     probe.close();
     other.close();
     media.close();
+    sinkRtcp.close();
   }
   return res;
 }

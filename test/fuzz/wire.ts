@@ -102,3 +102,16 @@ export async function pokeMedia(sock: dgram.Socket, replySdp: string, inputSdp: 
   // Let the worker act on them before the next case, so a crash is blamed on this one.
   await new Promise((r) => setTimeout(r, 5));
 }
+
+/**
+ * Points a seed SDP's media at sockets the fuzzer owns before it is mutated, so what Tandem
+ * relays lands on them and not on a port another test on this box may be using.
+ */
+export function retarget(sdp: string, rtpPort: number, rtcpPort: number): string {
+  return sdp
+    .replace(/\{PORT\}/g, String(rtpPort))
+    .replace(/\{RTCP\}/g, String(rtcpPort))
+    .replace(/^(m=\S+ )(\d+)/gm, (all, head: string, port: string) => (port === '0' ? all : `${head}${rtpPort}`))
+    .replace(/^a=rtcp:\d+/gm, `a=rtcp:${rtcpPort}`)
+    .replace(/^c=IN IP4 \S+/gm, 'c=IN IP4 127.0.0.1');
+}
