@@ -15,11 +15,17 @@ export interface KnownDefect {
   matches(c: FuzzCase): boolean;
 }
 
-/** The RTCP port an SDP implies is 0 or beyond 65535: m= port 65535 (RTCP on +1), a=rtcp:0, a=rtcp:70000. */
+/**
+ * The RTCP port an SDP implies is not a port: m= port 65535 (RTCP on +1), a=rtcp:0, a=rtcp:70000,
+ * and (found by this fuzzer, same missing check) a=rtcp values that are not digits at all:
+ * a=rtcp:-1, a=rtcp:abc, an empty a=rtcp:.
+ */
 function rtcpPortOutOfRange(sdp: string): boolean {
   if (/^m=[^ \r\n]* +65535\b/m.test(sdp)) return true;
-  for (const m of sdp.matchAll(/a=rtcp: *(\d+)/g)) {
-    const p = Number(m[1]);
+  for (const m of sdp.matchAll(/a=rtcp:([^\r\n]*)/g)) {
+    const v = /^ *(\d+)(?: |$)/.exec(m[1]);
+    if (v === null) return true;
+    const p = Number(v[1]);
     if (p === 0 || p > 65535) return true;
   }
   return false;
@@ -28,7 +34,7 @@ function rtcpPortOutOfRange(sdp: string): boolean {
 export const KNOWN_DEFECTS: KnownDefect[] = [
   {
     id: 'rtcp-port-out-of-range',
-    what: 'media worker dies relaying RTCP to port 65536+ or 0 (m=audio 65535, a=rtcp:0, a=rtcp:70000)',
+    what: 'media worker dies relaying RTCP to a port that is not one (m=audio 65535, a=rtcp:0, a=rtcp:70000; also a=rtcp:-1, a=rtcp:abc, a=rtcp:)',
     targets: ['ng', 'sip-udp', 'sip-tcp'],
     matches: (c) => c.sdp !== undefined && rtcpPortOutOfRange(c.sdp),
   },

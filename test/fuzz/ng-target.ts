@@ -148,7 +148,11 @@ export async function fuzzNg(env: TestTandem, opts: NgTargetOptions): Promise<Ta
           const got = checkNgReply(reply, readable);
           count(res, `result ${String(got.dict?.result)}`);
           if (got.problem !== undefined) fail(c, got.problem);
-          else if (got.dict?.result === 'ok' && typeof got.dict.sdp === 'string') await pokeMedia(media, got.dict.sdp, sdp);
+          else if (got.dict?.result === 'ok' && typeof got.dict.sdp === 'string') {
+            await pokeMedia(media, got.dict.sdp, sdp);
+            // A round trip through the call's worker: if the packets killed it, the exit is seen now.
+            await probe.send(Buffer.from(`${cookie}q ${encode({ command: 'query', 'call-id': callId }).toString('latin1')}`, 'latin1'), `${cookie}q`, REPLY_TIMEOUT_MS);
+          }
         }
       } else if ((count(res, 'no readable cookie'), true) && !(await waitFor(() => env.t.ng.counters.malformed > malformedBefore, 1000))) {
         fail(c, 'a datagram without a readable cookie was neither answered nor counted as malformed');

@@ -219,7 +219,11 @@ async function finish(env: SipFuzzEnv, req: SipRequest, fin: SipResponse, conn: 
   }
   send([`ACK sip:tandem@127.0.0.1 SIP/2.0`, fresh, 'Max-Forwards: 70', ...common, `CSeq: ${seq} ACK`, 'Content-Length: 0', '', ''].join('\r\n'));
   // Media toward leg B's ports: relayed to whatever the fuzzed SDP said leg A listens on.
-  if (legBSdp !== undefined) await pokeMedia(media, legBSdp, inputSdp);
+  if (legBSdp !== undefined) {
+    await pokeMedia(media, legBSdp, inputSdp);
+    // A round trip through the call's worker (the media call-id is leg A's): a crash shows now.
+    await env.tandem.ng.request({ command: 'query', 'call-id': getHeader(fin, 'Call-ID') ?? '' }).catch(() => undefined);
+  }
   const byeFresh = `Via: SIP/2.0/${proto} 127.0.0.1:${port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`;
   send([`BYE sip:tandem@127.0.0.1 SIP/2.0`, byeFresh, 'Max-Forwards: 70', ...common, `CSeq: ${seq + 1} BYE`, 'Content-Length: 0', '', ''].join('\r\n'));
   await env.caller.final(getHeader(fin, 'Call-ID') ?? '', seq + 1, 1000);
