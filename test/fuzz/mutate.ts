@@ -154,6 +154,14 @@ const SDP_OPS: Record<string, TextOp> = {
   mPortCount: (s, r) => s.replace(/^(m=\w+ \d+)/m, (_m, a: string) => `${a}/${r.pick(EXTREME_NUMBERS)}`),
   mProto: (s, r) => s.replace(/^(m=\w+ \d+(?:\/\d+)? )(\S+)/m, (_m, a: string) => `${a}${r.pick(['RTP/AVP', 'RTP/SAVP', 'RTP/SAVPF', 'UDP/TLS/RTP/SAVPF', 'TCP/RTP/AVP', 'udp', '1234', ''])}`),
   mFormats: (s, r) => s.replace(/^(m=\w+ \d+(?:\/\d+)? \S+)(.*)$/m, (_m, a: string) => `${a} ${Array.from({ length: r.pick([0, 1, 3, 200]) }, () => r.pick(EXTREME_NUMBERS)).join(' ')}`),
+  codecName: (s, r) => {
+    // The encoding name of a payload type the m= line lists: all digits, empty, odd.
+    const ms = matches(s, /^a=rtpmap: *\d+ +[^/\r\n]*/m);
+    if (ms.length === 0) return s;
+    const m = r.pick(ms);
+    const at = m.text.search(/ [^ ]*$/) + 1;
+    return replaceRange(s, m.index + at, m.index + m.text.length, r.pick([String(r.int(100000)), '', r.pick(ODD_TOKENS), 'PCMU'.repeat(r.pick([1, 100]))]));
+  },
   insertField: (s, r) => {
     const lines = s.split('\n');
     const cr = s.includes('\r\n') ? '\r' : '';

@@ -91,7 +91,8 @@ export async function fuzzNg(env: TestTandem, opts: NgTargetOptions): Promise<Ta
     const seeds = opts.only !== undefined ? [opts.only] : Array.from({ length: opts.iterations }, (_, i) => iterationSeed(opts.seed, i));
     for (const [i, seed] of seeds.entries()) {
       const r = mulberry32(seed);
-      const cookie = `fz${seed.toString(36)}_${i}`;
+      // Derived from the seed alone, so a replayed case sends the very same bytes.
+      const cookie = `fz${seed.toString(36)}`;
       const callId = `fz-ng-${seed}`;
       const mode = r.pick(['offer-sdp', 'offer-sdp', 'answer-sdp', 'dict', 'raw', 'cookie-reuse']);
       let dict: BDict;

@@ -107,6 +107,7 @@ export class RawCaller {
       for (const x of r.results) if (x.ok && x.message.kind === 'response') this.responses.push(x.message);
     });
     this.conns.push(s);
+    s.once('close', () => this.conns.splice(this.conns.indexOf(s) >>> 0, 1));
     return s;
   }
 
@@ -124,5 +125,6 @@ export class RawCaller {
   close(): void {
     this.udp.close();
     for (const s of this.conns) s.destroy();
+    this.conns.length = 0;
   }
 }

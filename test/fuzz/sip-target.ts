@@ -66,8 +66,8 @@ interface Invite {
   callId: string;
 }
 
-function baseInvite(r: Rand, viaProto: 'UDP' | 'TCP', localPort: number, sdp: string, n: number): Invite {
-  const callId = `fz${n}-${r.u32().toString(36)}@127.0.0.1`;
+function baseInvite(r: Rand, viaProto: 'UDP' | 'TCP', localPort: number, sdp: string, seed: number): Invite {
+  const callId = `fz${seed.toString(36)}-${r.u32().toString(36)}@127.0.0.1`;
   const head = [
     `INVITE sip:${r.pick(['100', 'bob', '+4930123'])}@127.0.0.1 SIP/2.0`,
     `Via: SIP/2.0/${viaProto} 127.0.0.1:${localPort};branch=z9hG4bK${r.u32().toString(36)};rport`,
@@ -93,6 +93,9 @@ function assemble(head: string, body: string, withLength: boolean): Buffer {
 function oracle(buf: Buffer, tcp: boolean): ParseResult | undefined {
   if (!tcp) return parseSipMessage(buf);
   const s = parseSipStream(buf);
+  // A stream that cannot be framed is closed (RFC 3261 §18.3), and with it the way back for
+  // a final response to an earlier request on it: nothing can be required then.
+  if (s.fatal !== undefined) return undefined;
   return s.results[0];
 }
 
@@ -101,7 +104,9 @@ function mustAnswer(p: ParseResult | undefined): SipRequest | undefined {
   if (p === undefined || !p.ok || p.message.kind !== 'request' || p.message.method === 'ACK') return undefined;
   const m = p.message;
   try {
-    if (getVias(m).length === 0 || getFrom(m) === undefined || getTo(m) === undefined || getCallId(m) === undefined || getCSeq(m) === undefined) return undefined;
+    // No branch: the transaction layer drops and counts it (its documented behaviour).
+    const branch = getVias(m)[0]?.branch;
+    if (branch === undefined || branch === '' || getFrom(m) === undefined || getTo(m) === undefined || getCallId(m) === undefined || getCSeq(m) === undefined) return undefined;
   } catch {
     return undefined;
   }
@@ -126,16 +131,17 @@ export async function fuzzSip(env: SipFuzzEnv, opts: SipTargetOptions): Promise<
   await new Promise<void>((r) => sinkRtcp.bind(0, '127.0.0.1', () => r()));
   const sdps = sdpSeeds().map((s) => retarget(s, media.address().port, sinkRtcp.address().port));
   const transports = opts.transports ?? ['udp', 'tcp'];
+  const byCallId = new Map<string, FuzzCase>();
   try {
     const seeds = opts.only !== undefined ? [opts.only] : Array.from({ length: opts.iterations }, (_, i) => iterationSeed(opts.seed, i));
     for (const [i, seed] of seeds.entries()) {
       const r = mulberry32(seed);
-      const proto = transports[opts.only !== undefined ? r.int(transports.length) : i % transports.length];
+      const proto = transports[i % transports.length];
       const tcp = proto === 'tcp';
       let conn: net.Socket | undefined;
       if (tcp) conn = await env.caller.openTcp();
       const localPort = tcp ? (conn?.localPort ?? 0) : env.caller.udpPort;
-      const inv = baseInvite(r, tcp ? 'TCP' : 'UDP', localPort, r.pick(sdps), i);
+      const inv = baseInvite(r, tcp ? 'TCP' : 'UDP', localPort, r.pick(sdps), seed);
       const mode = r.pick(['sdp', 'sdp', 'headers', 'whole', 'bytes']);
       let ops: string[] = [];
       let sdp = inv.sdp;
@@ -161,6 +167,8 @@ export async function fuzzSip(env: SipFuzzEnv, opts: SipTargetOptions): Promise<
         conn?.destroy();
         continue;
       }
+      const cid = /^(?:call-id|i)\s*:\s*([^\r\n]*)/im.exec(buf.toString('latin1'))?.[1]?.trim();
+      if (cid !== undefined) byCallId.set(cid, c);
       const req = mustAnswer(oracle(buf, tcp));
       const invitesBefore = env.callee.invites;
       if (tcp) conn?.write(buf);
@@ -171,7 +179,10 @@ export async function fuzzSip(env: SipFuzzEnv, opts: SipTargetOptions): Promise<
         const fin = await env.caller.final(callId, seq, FINAL_TIMEOUT_MS);
         count(res, fin === undefined ? 'unanswered' : `final ${Math.floor(fin.status / 100)}xx`);
         if (fin === undefined) res.failures.push({ case: c, problem: `${req.method} (Call-ID ${JSON.stringify(callId)}, CSeq ${seq}) got no final response within ${FINAL_TIMEOUT_MS} ms` });
-        else await finish(env, req, fin, conn, env.callee.invites > invitesBefore ? env.callee.lastOfferSdp : undefined, media, sdp);
+        else {
+          const p = await finish(env, req, fin, conn, env.callee.invites > invitesBefore ? env.callee.lastOfferSdp : undefined, media, sdp);
+          if (p !== undefined) res.failures.push({ case: c, problem: `the call it set up could not be ended: ${p}` });
+        }
       } else {
         count(res, 'unparseable (no answer required)');
         await new Promise((r2) => setTimeout(r2, 2));
@@ -188,7 +199,13 @@ export async function fuzzSip(env: SipFuzzEnv, opts: SipTargetOptions): Promise<
     const drained = await eventually(async () => sip !== undefined && sip.b2bua.activeCalls() === 0 && (await t.media.list()).length === 0 && sip.transactions.counters.serverTransactions === 0 && sip.transactions.counters.clientTransactions === 0, 8000, 50);
     if (!drained && sip !== undefined) {
       const tc = sip.transactions.counters;
-      res.failures.push({ case: last, problem: `counts did not return to zero: calls=${sip.b2bua.activeCalls()} media=${(await t.media.list()).length} server txns=${tc.serverTransactions} client txns=${tc.clientTransactions}` });
+      const left = await t.media.list();
+      res.failures.push({ case: last, problem: `counts did not return to zero: calls=${sip.b2bua.activeCalls()} media=${left.length} server txns=${tc.serverTransactions} client txns=${tc.clientTransactions}` });
+      // The media call-id is leg A's Call-ID: name the cases whose calls are still up.
+      for (const id of left) {
+        const c = byCallId.get(id);
+        if (c !== undefined) res.failures.push({ case: c, problem: `its call (Call-ID ${JSON.stringify(id)}) is still up after the run` });
+      }
     }
     for (const p of watch.take()) res.failures.push({ case: last, problem: p });
   } finally {
@@ -200,22 +217,26 @@ export async function fuzzSip(env: SipFuzzEnv, opts: SipTargetOptions): Promise<
 }
 
 /** ACKs a final response (the 2xx end to end, a non-2xx on the INVITE's branch), ends an answered call. */
-async function finish(env: SipFuzzEnv, req: SipRequest, fin: SipResponse, conn: net.Socket | undefined, legBSdp: string | undefined, media: dgram.Socket, inputSdp: string): Promise<void> {
-  if (req.method !== 'INVITE') return;
+async function finish(env: SipFuzzEnv, req: SipRequest, fin: SipResponse, conn: net.Socket | undefined, legBSdp: string | undefined, media: dgram.Socket, inputSdp: string): Promise<string | undefined> {
+  if (req.method !== 'INVITE') return undefined;
+  // Over TCP the ACK and BYE go on a connection of their own: whatever followed the fuzzed
+  // request on its stream (a wrong Content-Length, a duplicate) would swallow them.
+  const own = conn !== undefined ? await env.caller.openTcp() : undefined;
   const send = (text: string): void => {
     const b = Buffer.from(text, 'latin1');
-    if (conn !== undefined) conn.write(b);
+    if (own !== undefined) own.write(b);
     else env.caller.sendUdp(b);
   };
   const seq = getCSeq(fin)?.seq ?? 0;
   const vias = fin.headers.filter((h) => /^(via|v)$/i.test(h.name)).map((h) => h.value);
   const proto = conn !== undefined ? 'TCP' : 'UDP';
-  const port = conn !== undefined ? (conn.localPort ?? 0) : env.caller.udpPort;
+  const port = own !== undefined ? (own.localPort ?? 0) : env.caller.udpPort;
   const common = [`From: ${getHeader(fin, 'From') ?? ''}`, `To: ${getHeader(fin, 'To') ?? ''}`, `Call-ID: ${getHeader(fin, 'Call-ID') ?? ''}`];
   const fresh = `Via: SIP/2.0/${proto} 127.0.0.1:${port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`;
   if (fin.status >= 300) {
     send([`ACK ${req.uri} SIP/2.0`, `Via: ${vias[0] ?? ''}`, 'Max-Forwards: 70', ...common, `CSeq: ${seq} ACK`, 'Content-Length: 0', '', ''].join('\r\n'));
-    return;
+    own?.end();
+    return undefined;
   }
   send([`ACK sip:tandem@127.0.0.1 SIP/2.0`, fresh, 'Max-Forwards: 70', ...common, `CSeq: ${seq} ACK`, 'Content-Length: 0', '', ''].join('\r\n'));
   // Media toward leg B's ports: relayed to whatever the fuzzed SDP said leg A listens on.
@@ -226,7 +247,9 @@ async function finish(env: SipFuzzEnv, req: SipRequest, fin: SipResponse, conn: 
   }
   const byeFresh = `Via: SIP/2.0/${proto} 127.0.0.1:${port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`;
   send([`BYE sip:tandem@127.0.0.1 SIP/2.0`, byeFresh, 'Max-Forwards: 70', ...common, `CSeq: ${seq + 1} BYE`, 'Content-Length: 0', '', ''].join('\r\n'));
-  await env.caller.final(getHeader(fin, 'Call-ID') ?? '', seq + 1, 1000);
+  const byeFinal = await env.caller.final(getHeader(fin, 'Call-ID') ?? '', seq + 1, 1000);
+  own?.end();
+  return byeFinal === undefined ? 'BYE got no final response' : byeFinal.status >= 300 ? `BYE got ${byeFinal.status} ${byeFinal.reason}` : undefined;
 }
 
 /** A clean call after the run: 200 OK, RTP both ways, BYE answered. Returns what went wrong. */
@@ -236,7 +259,8 @@ export async function controlCall(env: SipFuzzEnv): Promise<string | undefined> 
   const gotA: Buffer[] = [];
   rtpA.on('message', (m) => gotA.push(m));
   try {
-    const r = mulberry32(7);
+    // A fresh Call-ID, tag and branch each time: a repeated one would be a retransmission.
+    const r = mulberry32(Date.now() ^ Math.floor(Math.random() * 0x7fffffff));
     const sdp = ['v=0', 'o=a 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${rtpA.address().port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
     const inv = baseInvite(r, 'UDP', env.caller.udpPort, sdp, 999999);
     const req = inv.head.join('\r\n');
@@ -253,7 +277,8 @@ export async function controlCall(env: SipFuzzEnv): Promise<string | undefined> 
     rtpA.send(pkt(1, 0x11), toA, '127.0.0.1');
     await env.callee.media.send(pkt(1, 0x22), toB);
     const ok = await eventually(() => env.callee.media.received.length > before && gotA.length > 0, 2000);
-    await finish(env, parsed.message, fin, undefined, undefined, rtpA, sdp);
+    const ended = await finish(env, parsed.message, fin, undefined, undefined, rtpA, sdp);
+    if (ended !== undefined) return `control call: ${ended}`;
     if (!ok) return `control call: media did not flow (to callee: ${env.callee.media.received.length - before}, to caller: ${gotA.length})`;
     return undefined;
   } finally {
