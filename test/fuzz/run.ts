@@ -13,6 +13,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import { randomInt } from 'node:crypto';
 import { startTestTandem, type TestTandem } from '../helpers/tandem.js';
 import { fuzzNg } from './ng-target.js';
@@ -40,11 +41,11 @@ const HELP = `npm run fuzz -- [options]
   --seed S          first run seed (default: random); rounds use S, S+1, …
   --target T        ng | sip | sip-udp | sip-tcp | media | all (default all); may be repeated
   --replay          run the single case whose seed is --seed (as printed by a failure)
-  --out DIR         where failing inputs are written (default fuzz-failures/)
+  --out DIR         where failing inputs are written (default $TMPDIR/tandem-fuzz)
   FUZZ_SEND_KNOWN=1 also sends the cases test/fuzz/known-defects.ts holds back`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { minutes: 10, iterations: undefined, seed: undefined, targets: [], replay: false, out: 'fuzz-failures' };
+  const a: Args = { minutes: 10, iterations: undefined, seed: undefined, targets: [], replay: false, out: join(tmpdir(), 'tandem-fuzz') };
   let minutesGiven = false;
   const num = (opt: string, v: string | undefined): number => {
     const n = Number(v);
