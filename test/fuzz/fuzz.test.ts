@@ -5,6 +5,9 @@ import { fuzzSip, startSipFuzzEnv, type SipFuzzEnv } from './sip-target.js';
 import { fuzzMedia } from './media-target.js';
 import { describeFailure, type TargetResult } from './harness.js';
 import { KNOWN_DEFECTS } from './known-defects.js';
+import { mulberry32, iterationSeed } from './prng.js';
+import { mutateBytes, mutateSdp } from './mutate.js';
+import { sdpSeeds, rtcpSeed } from './seeds.js';
 
 /**
  * The fuzz suite in `npm test`: fixed seeds, bounded (well under 30 s on a 2-core box), each target
@@ -20,6 +23,17 @@ function check(res: TargetResult): void {
   // A failure message carries everything needed to replay it: seed, input in hex, what was done.
   expect(res.failures.map(describeFailure).join('\n\n')).toBe('');
 }
+
+describe('fuzz: replayable by seed', () => {
+  it('the same seed makes the same mutation, another seed another one', () => {
+    const sdp = sdpSeeds()[0];
+    const s = iterationSeed(SEED, 17);
+    expect(mutateSdp(sdp, mulberry32(s))).toEqual(mutateSdp(sdp, mulberry32(s)));
+    expect(mutateBytes(rtcpSeed(), mulberry32(s))).toEqual(mutateBytes(rtcpSeed(), mulberry32(s)));
+    const distinct = new Set(Array.from({ length: 50 }, (_, i) => mutateSdp(sdp, mulberry32(iterationSeed(SEED, i))).value));
+    expect(distinct.size).toBeGreaterThan(40);
+  });
+});
 
 describe('fuzz: ng over UDP (mutated SDPs in offer/answer, mutated dicts, damaged datagrams)', () => {
   let env: TestTandem;
