@@ -80,6 +80,7 @@ describe('fuzz: the media plane (mutated RTP/RTCP/STUN/DTLS at plain, SDES and D
     const res = await fuzzMedia(env, { iterations: 10000, seed: SEED });
     check(res);
     for (const k of ['rtp', 'rtcp', 'stun', 'dtls', 'srtp', 'random']) expect(res.tally[k]).toBeGreaterThan(500);
+    for (const k of ['srtp-keyed', 'srtcp-keyed', 'stun-auth']) expect(res.tally[k]).toBeGreaterThan(100);
   });
 });
 

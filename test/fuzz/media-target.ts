@@ -6,6 +6,8 @@ import { mutateBytes } from './mutate.js';
 import { rtpSeed, rtcpSeed, stunSeed, dtlsSeed } from './seeds.js';
 import { admit, count, eventually, newResult, ProcessWatch, type FuzzCase, type TargetResult } from './harness.js';
 import { NgProbe, checkNgReply } from './wire.js';
+import { SrtpContext } from '../../src/media/rtp/srtp.js';
+import { serializeStun, STUN_TYPE, ATTR } from '../../src/media/rtp/stun.js';
 
 /**
  * Target 3, the media plane: calls set up over ng (plain RTP, SDES-SRTP toward plain, DTLS-SRTP
@@ -27,9 +29,14 @@ interface Call {
   id: string;
   a: Side;
   b: Side;
+  /** SDES: the key side A offered, so the fuzzer can send SRTP that authenticates */
+  srtpA?: SrtpContext;
+  /** ICE: Tandem's credentials toward side A, so the fuzzer can send checks that authenticate */
+  iceA?: { ufrag: string; pwd: string };
 }
 
 const PCMU = ['0 PCMU/8000'];
+const SDES_KEY = Buffer.alloc(30, 9);
 const FINGERPRINT = `sha-256 ${Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
 
 async function ng(probe: NgProbe, dict: BDict, tag: string): Promise<BDict> {
@@ -53,7 +60,7 @@ async function setUp(probe: NgProbe, id: string, kind: 'plain' | 'sdes' | 'dtls'
   let offerSdp = sdpFor({ port: pa.port, pts: [0], rtpmaps: PCMU });
   const extra: BDict = {};
   if (kind === 'sdes') {
-    offerSdp = sdpFor({ port: pa.port, pts: [0], rtpmaps: PCMU, extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${Buffer.alloc(30, 9).toString('base64')}`] }).replace('RTP/AVP', 'RTP/SAVP');
+    offerSdp = sdpFor({ port: pa.port, pts: [0], rtpmaps: PCMU, extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${SDES_KEY.toString('base64')}`] }).replace('RTP/AVP', 'RTP/SAVP');
     extra['transport-protocol'] = 'RTP/AVP';
   } else if (kind === 'dtls') {
     offerSdp = sdpFor({ port: pa.port, pts: [0], rtpmaps: PCMU, extra: ['a=rtcp-mux', `a=fingerprint:${FINGERPRINT}`, 'a=setup:actpass', 'a=ice-ufrag:fzuf', 'a=ice-pwd:fuzzpasswordfuzzpassword', `a=candidate:1 1 UDP 2130706431 127.0.0.1 ${pa.port} typ host`] }).replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
@@ -65,8 +72,12 @@ async function setUp(probe: NgProbe, id: string, kind: 'plain' | 'sdes' | 'dtls'
   if (typeof offer.sdp !== 'string' || typeof answer.sdp !== 'string') throw new Error(`call ${id} (${kind}) was not set up: ${JSON.stringify([offer, answer])}`);
   const toB = mediaTarget(offer.sdp).port;
   const toA = mediaTarget(answer.sdp).port;
+  const ufrag = /^a=ice-ufrag:(\S+)/m.exec(answer.sdp)?.[1];
+  const pwd = /^a=ice-pwd:(\S+)/m.exec(answer.sdp)?.[1];
   return {
     id,
+    ...(kind === 'sdes' ? { srtpA: new SrtpContext('AES_CM_128_HMAC_SHA1_80', SDES_KEY.subarray(0, 16), SDES_KEY.subarray(16)) } : {}),
+    ...(ufrag !== undefined && pwd !== undefined ? { iceA: { ufrag, pwd } } : {}),
     a: { call: id, name: 'A', rtp: toA, rtcp: rtcpPortOf(answer.sdp, toA), peer: pa },
     b: { call: id, name: 'B', rtp: toB, rtcp: rtcpPortOf(offer.sdp, toB), peer: pb },
   };
@@ -82,6 +93,49 @@ async function relays(c: Call, fill: number, seq: number): Promise<string | unde
   const ok = await eventually(() => c.b.peer.received.some(carries(fill)) && c.a.peer.received.some(carries(fill + 1)), 2000, 10);
   if (ok) return undefined;
   return `call ${c.id} stopped relaying (A→B ${c.b.peer.received.some(carries(fill))}, B→A ${c.a.peer.received.some(carries(fill + 1))})`;
+}
+
+/**
+ * Packets that pass the first checks, so mutations reach what lies behind them: SRTP/SRTCP
+ * mutated before it is protected with the SDES call's key, and ICE checks with mutated
+ * attributes but a valid MESSAGE-INTEGRITY from Tandem's own password.
+ */
+let srtpSeq = 100;
+
+function authenticated(r: Rand, kind: string, call: Call): { value: Buffer; ops: string[] } | undefined {
+  if ((kind === 'srtp-keyed' || kind === 'srtcp-keyed') && call.srtpA !== undefined) {
+    // Mostly the payload is damaged, so sequence numbers keep inside the replay window.
+    const seed = kind === 'srtp-keyed' ? rtpSeed(0, (srtpSeq = (srtpSeq + 1) & 0xffff)) : rtcpSeed();
+    const headerLen = kind === 'srtp-keyed' ? 12 : 8;
+    const plain = r.chance(0.7) ? (({ value, ops }) => ({ value: Buffer.concat([seed.subarray(0, headerLen), value]), ops: ['payload', ...ops] }))(mutateBytes(seed.subarray(headerLen), r)) : mutateBytes(seed, r);
+    try {
+      return { value: kind === 'srtp-keyed' ? call.srtpA.protectRtp(plain.value) : call.srtpA.protectRtcp(plain.value), ops: [...plain.ops, 'protected'] };
+    } catch {
+      return undefined; // too broken for the sender's own SRTP code: not a case
+    }
+  }
+  if (kind === 'stun-auth' && call.iceA !== undefined) {
+    const u32 = (v: number): Buffer => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(v >>> 0);
+      return b;
+    };
+    const attrs = [
+      { type: ATTR.username, value: Buffer.from(r.chance(0.8) ? `${call.iceA.ufrag}:fzuf` : r.pick(['', ':', `${call.iceA.ufrag}:`, 'x'.repeat(513)])) },
+      { type: ATTR.priority, value: r.chance(0.8) ? u32(r.pick([0, 1, 0x7fffffff, 0xffffffff, r.u32()])) : r.bytes(r.int(9)) },
+      ...(r.chance(0.5) ? [{ type: ATTR.useCandidate, value: r.chance(0.8) ? Buffer.alloc(0) : r.bytes(1 + r.int(8)) }] : []),
+      ...(r.chance(0.5) ? [{ type: r.pick([ATTR.iceControlling, ATTR.iceControlled]), value: r.bytes(r.pick([8, 8, 0, 3])) }] : []),
+      ...(r.chance(0.3) ? [{ type: r.int(0x10000), value: r.bytes(r.pick([0, 1, 4, 300])) }] : []),
+      ...(r.chance(0.2) ? [{ type: ATTR.xorMappedAddress, value: r.bytes(r.pick([0, 4, 8, 20])) }] : []),
+    ];
+    const ops = ['stun-attrs'];
+    const msg = serializeStun(
+      { type: r.chance(0.9) ? STUN_TYPE.bindingRequest : r.pick([STUN_TYPE.bindingIndication, STUN_TYPE.bindingSuccess, STUN_TYPE.bindingError]), transactionId: r.bytes(12), attributes: attrs },
+      { integrityKey: Buffer.from(call.iceA.pwd), fingerprint: r.chance(0.8) },
+    );
+    return { value: msg, ops };
+  }
+  return undefined;
 }
 
 function packet(r: Rand, kind: string): Buffer {
@@ -129,12 +183,20 @@ export async function fuzzMedia(env: TestTandem, opts: MediaTargetOptions): Prom
     for (const [i, seed] of seeds.entries()) {
       const r = mulberry32(seed);
       const call = r.pick(calls);
-      const side = r.chance(0.5) ? call.a : call.b;
-      const toRtcp = r.chance(0.3);
+      let side = r.chance(0.5) ? call.a : call.b;
+      let toRtcp = r.chance(0.3);
       const fromPeer = r.chance(0.4);
-      const kind = r.pick(['rtp', 'rtp', 'rtcp', 'stun', 'dtls', 'srtp', 'random']);
-      const base = packet(r, kind);
-      const m = r.chance(0.8) ? mutateBytes(base, r) : { value: base, ops: ['none'] };
+      let kind = r.pick(['rtp', 'rtp', 'rtcp', 'stun', 'dtls', 'srtp', 'random', 'srtp-keyed', 'srtcp-keyed', 'stun-auth']);
+      let m = authenticated(r, kind, call);
+      if (m !== undefined) {
+        // Keyed for side A: that is where they authenticate.
+        side = call.a;
+        toRtcp = kind === 'srtcp-keyed';
+      } else {
+        if (kind.endsWith('-keyed') || kind === 'stun-auth') kind = 'random';
+        const base = packet(r, kind);
+        m = r.chance(0.8) ? mutateBytes(base, r) : { value: base, ops: ['none'] };
+      }
       const c: FuzzCase = { target: 'media', seed, kind: `${kind}→${call.id}.${side.name}.${toRtcp ? 'rtcp' : 'rtp'} from ${fromPeer ? 'peer' : 'stranger'}`, ops: m.ops, input: m.value };
       if (!admit(res, c)) continue;
       count(res, kind);
@@ -160,6 +222,7 @@ export async function fuzzMedia(env: TestTandem, opts: MediaTargetOptions): Prom
     }
     for (const c of all) {
       const q = await ng(probe, { command: 'query', 'call-id': c.id }, `q${c.id}`);
+      if (process.env.FUZZ_DEBUG === '1') process.stdout.write(`${c.id} ${JSON.stringify(q).slice(0, 1500)}\n`);
       if (q.result !== 'ok') res.failures.push({ case: last, problem: `query ${c.id}: ${JSON.stringify(q)}` });
     }
     const st = await ng(probe, { command: 'statistics' }, 'stats');

@@ -15,6 +15,11 @@ export class AutoCallee {
   /** the body of the last INVITE received: where Tandem expects leg B's media */
   lastOfferSdp: string | undefined;
   invites = 0;
+  /**
+   * Offers by Subject (a header the B2BUA copies to leg B by default), for control calls only: a
+   * late INVITE of a fuzz case can arrive after the control call's and overwrite lastOfferSdp.
+   */
+  readonly bySubject = new Map<string, string>();
 
   private constructor(readonly media: RtpPeer) {}
 
@@ -28,6 +33,8 @@ export class AutoCallee {
       if (m.method === 'INVITE') {
         c.invites++;
         c.lastOfferSdp = m.body.toString('latin1');
+        const subject = getHeader(m, 'Subject');
+        if (subject !== undefined && subject.startsWith('control-')) c.bySubject.set(subject, c.lastOfferSdp);
         c.reply(m, 200, rinfo, sdpAnswer(c.media.port));
       } else c.reply(m, 200, rinfo);
     });

@@ -263,7 +263,8 @@ export async function controlCall(env: SipFuzzEnv): Promise<string | undefined> 
     const r = mulberry32(Date.now() ^ Math.floor(Math.random() * 0x7fffffff));
     const sdp = ['v=0', 'o=a 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${rtpA.address().port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
     const inv = baseInvite(r, 'UDP', env.caller.udpPort, sdp, 999999);
-    const req = inv.head.join('\r\n');
+    const subject = `control-${r.u32().toString(36)}`;
+    const req = inv.head.map((h) => (h.startsWith('Subject:') ? `Subject: ${subject}` : h)).join('\r\n');
     const before = env.callee.media.received.length;
     env.caller.sendUdp(assemble(req, sdp, true));
     const seq = Number(/CSeq: (\d+)/.exec(req)?.[1]);
@@ -272,7 +273,8 @@ export async function controlCall(env: SipFuzzEnv): Promise<string | undefined> 
     const parsed = parseSipMessage(assemble(req, sdp, true));
     if (!parsed.ok || parsed.message.kind !== 'request') return 'control call: cannot parse own INVITE';
     const toA = Number(/^m=audio (\d+)/m.exec(fin.body.toString())?.[1]);
-    const toB = Number(/^m=audio (\d+)/m.exec(env.callee.lastOfferSdp ?? '')?.[1]);
+    const toB = Number(/^m=audio (\d+)/m.exec(env.callee.bySubject.get(subject) ?? '')?.[1]);
+    env.callee.bySubject.delete(subject);
     const pkt = (seqNo: number, fill: number): Buffer => rtpPacket({ pt: 0, seq: seqNo, ts: seqNo * 160, ssrc: 77, payload: Buffer.alloc(160, fill) });
     rtpA.send(pkt(1, 0x11), toA, '127.0.0.1');
     await env.callee.media.send(pkt(1, 0x22), toB);
