@@ -159,6 +159,9 @@ export async function fuzzNg(env: TestTandem, opts: NgTargetOptions): Promise<Ta
         fail(c, 'a datagram without a readable cookie was neither answered nor counted as malformed');
       }
       for (const p of watch.take()) fail(c, p);
+      // Each case ends its call: a run must not exhaust the port range and turn later offers
+      // into "Ran out of ports".
+      await probe.send(Buffer.from(`${cookie}d ${encode({ command: 'delete', 'call-id': callId }).toString('latin1')}`, 'latin1'), `${cookie}d`, REPLY_TIMEOUT_MS);
       opts.onProgress?.(i + 1);
     }
     // Still answering: the positive control for "nothing crashed the control plane".
