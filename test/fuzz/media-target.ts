@@ -259,8 +259,15 @@ async function strangerFirst(probe: NgProbe, res: TargetResult, seed: number, ru
     await stranger.send(c.input, call.a.rtp);
     await stranger.send(c.input, call.b.rtp);
     await new Promise((r) => setTimeout(r, 20));
-    const p = await relays(call, 0x10, 2);
+    // The real peers speak (each from the address its SDP announced). Until both have, a packet
+    // may still go to whoever was learned (rtpengine's NAT model); after that, only to them.
+    await call.a.peer.send(rtpSeed(0, 2), call.a.rtp);
+    await call.b.peer.send(rtpSeed(0, 2), call.b.rtp);
+    await new Promise((r) => setTimeout(r, 20));
+    const p = await relays(call, 0x10, 3);
     if (p !== undefined) res.failures.push({ case: c, problem: `after a stranger spoke first: ${p}` });
+    // The marked packets reached the peers (positive control): none may have reached the stranger.
+    else if (stranger.received.some((b) => carries(0x10)(b) || carries(0x11)(b))) res.failures.push({ case: c, problem: 'after a stranger spoke first, the peers\' media also went to the stranger' });
   } finally {
     await ng(probe, { command: 'delete', 'call-id': call.id }, `d${call.id}`).catch(() => undefined);
     call.a.peer.close();
