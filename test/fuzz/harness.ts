@@ -1,5 +1,5 @@
 import type { RunningTandem } from '../../src/main.js';
-import { KNOWN_DEFECTS, type KnownDefect } from './known-defects.js';
+import { ISSUE_10_ATTACKS, type KnownAttack } from './attacks.js';
 
 /**
  * What every target shares: the case a mutator made (enough to replay it), the failures a target
@@ -25,8 +25,8 @@ export interface Failure {
 export interface TargetResult {
   cases: number;
   failures: Failure[];
-  /** known-defect id → cases that were not sent because a fix is still pending elsewhere */
-  skipped: Map<string, FuzzCase[]>;
+  /** attack id (attacks.ts) → how many cases sent were that attack */
+  attacks: Map<string, number>;
   /** what the cases came to (answered, dropped, relayed…): shows the oracle was not vacuous */
   tally: Record<string, number>;
 }
@@ -36,25 +36,18 @@ export function count(res: TargetResult, what: string): void {
 }
 
 export function newResult(): TargetResult {
-  return { cases: 0, failures: [], skipped: new Map(), tally: {} };
+  return { cases: 0, failures: [], attacks: new Map(), tally: {} };
 }
 
-/** The known defect this case would trigger, or undefined if the case may be sent. */
-export function knownDefect(c: FuzzCase, list: readonly KnownDefect[] = KNOWN_DEFECTS): KnownDefect | undefined {
-  // FUZZ_SEND_KNOWN=1 sends them anyway: how to see whether a fix has landed.
-  if (process.env.FUZZ_SEND_KNOWN === '1') return undefined;
+/** The issue-10 attack this case is, if any. */
+export function attackOf(c: FuzzCase, list: readonly KnownAttack[] = ISSUE_10_ATTACKS): KnownAttack | undefined {
   return list.find((d) => d.targets.includes(c.target) && d.matches(c));
 }
 
-/** Records the case; returns false when a known defect says it must not be sent (yet). */
+/** Records the case (and which known attack it is); every case is sent. */
 export function admit(res: TargetResult, c: FuzzCase): boolean {
-  const d = knownDefect(c);
-  if (d !== undefined) {
-    const l = res.skipped.get(d.id) ?? [];
-    l.push(c);
-    res.skipped.set(d.id, l);
-    return false;
-  }
+  const d = attackOf(c);
+  if (d !== undefined) res.attacks.set(d.id, (res.attacks.get(d.id) ?? 0) + 1);
   res.cases++;
   return true;
 }

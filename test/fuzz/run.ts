@@ -41,8 +41,7 @@ const HELP = `npm run fuzz -- [options]
   --seed S          first run seed (default: random); rounds use S, S+1, …
   --target T        ng | sip | sip-udp | sip-tcp | media | all (default all); may be repeated
   --replay          run the single case whose seed is --seed (as printed by a failure)
-  --out DIR         where failing inputs are written (default $TMPDIR/tandem-fuzz)
-  FUZZ_SEND_KNOWN=1 also sends the cases test/fuzz/known-defects.ts holds back`;
+  --out DIR         where failing inputs are written (default $TMPDIR/tandem-fuzz)`;
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { minutes: 10, iterations: undefined, seed: undefined, targets: [], replay: false, out: join(tmpdir(), 'tandem-fuzz') };
@@ -117,8 +116,8 @@ async function main(): Promise<number> {
           save(out, f, ++failures);
           process.stdout.write(`${describeFailure(f)}\n`);
         }
-        const skipped = [...res.skipped].map(([id, cs]) => `${id}×${cs.length}`).join(' ');
-        process.stdout.write(`round ${round} ${t} seed ${seed}: ${res.cases} cases, ${res.failures.length} failures${skipped !== '' ? `, held back: ${skipped}` : ''} (total ${[...done].map(([k, v]) => `${k} ${v}`).join(', ')})\n`);
+        const attacks = [...res.attacks].map(([id, n]) => `${id}×${n}`).join(' ');
+        process.stdout.write(`round ${round} ${t} seed ${seed}: ${res.cases} cases, ${res.failures.length} failures${attacks !== '' ? `, issue-10 attacks: ${attacks}` : ''} (total ${[...done].map(([k, v]) => `${k} ${v}`).join(', ')})\n`);
       }
       round++;
       seed = (seed + 1) >>> 0;

@@ -1,14 +1,11 @@
 import type { FuzzCase } from './harness.js';
 
 /**
- * Defects of issue 10 ("Hostile peers") that the fuzzer finds on a tree where their fixes are not
- * merged yet. A case matching one is not sent (each target counts it as skipped, and the suite checks
- * that the default seeds still produce such cases, so they keep guarding the fix).
- *
- * AFTER THE FIXES ARE MERGED: delete the entries (the list may become empty) and the suite must
- * still pass, now sending these cases.
+ * The attacks of issue 10 ("Hostile peers") that this fuzzer found before they were fixed. Cases
+ * matching one are sent like any other and counted by id; the suite checks that the default seeds
+ * still produce each of them, so the fuzzer keeps guarding the fixes.
  */
-export interface KnownDefect {
+export interface KnownAttack {
   id: string;
   what: string;
   targets: readonly string[];
@@ -31,7 +28,7 @@ function rtcpPortOutOfRange(sdp: string): boolean {
   return false;
 }
 
-export const KNOWN_DEFECTS: KnownDefect[] = [
+export const ISSUE_10_ATTACKS: KnownAttack[] = [
   {
     id: 'rtcp-port-out-of-range',
     what: 'media worker dies relaying RTCP to a port that is not one (m=audio 65535, a=rtcp:0, a=rtcp:70000; also a=rtcp:-1, a=rtcp:abc, a=rtcp:)',
