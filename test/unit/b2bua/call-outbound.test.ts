@@ -7,21 +7,21 @@ import { CallHarness, cseqOf, hasSdp, target } from './call-harness.js';
 const three = [target(1), target(2), target(3)];
 
 describe('B2BUA call: leg B INVITE and failover', () => {
-  it('tries the targets in order on 503, timeout and 408, then relays the last failure', async () => {
+  it('tries the targets in order on 408, timeout and 5xx, then relays the last failure', async () => {
     const h = new CallHarness({ targets: three });
     await h.start();
-    await h.final(h.last('INVITE'), 503);
+    await h.final(h.last('INVITE'), 408);
     h.last('INVITE').handler.onTimeout();
     await h.settle();
-    await h.final(h.last('INVITE'), 408);
+    await h.final(h.last('INVITE'), 503);
     const invites = h.sentOf('INVITE');
     expect(invites.map((s) => s.destination.address)).toEqual(['198.51.100.1', '198.51.100.2', '198.51.100.3']);
     expect(invites.map((s) => cseqOf(s.req))).toEqual([1, 2, 3]);
     // The same offer goes to each target.
     expect(new Set(invites.map((s) => s.req.body.toString())).size).toBe(1);
-    expect(h.aStatuses()).toEqual([408]);
+    expect(h.aStatuses()).toEqual([503]);
     expect(h.call.state).toBe(CallState.Ended);
-    expect(h.ended).toEqual(['leg B: 408 Request Timeout']);
+    expect(h.ended).toEqual(['leg B: 503 Service Unavailable']);
   });
 
   it('fails over on a transport error and on 5xx after ringing, and relays a timeout of the last target as 408', async () => {
