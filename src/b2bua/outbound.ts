@@ -70,7 +70,7 @@ export class OutboundInvite {
       onFinal: (res) => this.call.run(() => this.onFinal(req, res, sdp)),
       onTimeout: () => this.call.run(() => this.onFailure(req, LEG_B_TIMEOUT.status, LEG_B_TIMEOUT.reason, 'timeout')),
       onTransportError: (err) =>
-        this.call.run(() => this.onFailure(req, LEG_B_TRANSPORT_ERROR.status, LEG_B_TRANSPORT_ERROR.reason, `transport error: ${err.message}`)),
+        this.call.run(() => this.onFailure(req, LEG_B_TRANSPORT_ERROR.status, LEG_B_TRANSPORT_ERROR.reason, `transport error: ${errorMessage(err)}`, true, err)),
     };
     ctx.transactions.sendRequest(req, destination, handler);
   }
@@ -126,7 +126,7 @@ export class OutboundInvite {
   }
 
   /** Leg B's attempt failed: the next target if there is one and the failure allows it, else the caller hears it. */
-  private async onFailure(req: SipRequest, status: number, reason: string, why: string, failover = true): Promise<void> {
+  private async onFailure(req: SipRequest, status: number, reason: string, why: string, failover = true, err?: Error): Promise<void> {
     const call = this.call;
     if (req !== this.invite || !(awaitingAnswer(call.state) || isCancelled(call.state))) return;
     if (isCancelled(call.state)) {
@@ -134,13 +134,13 @@ export class OutboundInvite {
       return;
     }
     if (failover && this.targetIndex + 1 < call.setup.targets.length) {
-      call.log.warn({ why, target: call.setup.targets[this.targetIndex].uri }, 'leg B failed; trying the next target');
+      call.log.warn({ err, why, target: call.setup.targets[this.targetIndex].uri }, 'leg B failed; trying the next target');
       this.targetIndex++;
       this.seq++;
       this.send(req.body.length > 0 ? req.body.toString('utf8') : undefined);
       return;
     }
-    call.log.info({ why, status }, 'leg B failed; relaying the failure');
+    call.log.info({ err, why, status }, 'leg B failed; relaying the failure');
     call.respondA(status, { reason });
     call.finish(`leg B: ${why}`, false);
   }
