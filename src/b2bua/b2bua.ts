@@ -1,6 +1,6 @@
 import type { Logger } from '../common/log.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
-import { errorMessage, isTandemError } from '../common/errors.js';
+import { errorMessage } from '../common/errors.js';
 import { getCallId, getHeader, getTo, getUserAgent, type SipRequest, type SipResponse, type Via } from '../sip/message.js';
 import { parseUri } from '../sip/uri.js';
 import type { InboundMessage, SipEndpoint, SipSender } from '../sip/transport/types.js';
@@ -9,7 +9,9 @@ import type { MediaControl } from '../media/api.js';
 import { parseSdp, mediaCodecs } from '../sdp/sdp.js';
 import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context.js';
 import { ALLOW_OUT_OF_DIALOG } from './methods.js';
-import { B2buaCall, type Side } from './call.js';
+import { B2buaCall, type Leg } from './call.js';
+import { CallState } from './call-state.js';
+import { REASON_MEDIA_TIMEOUT, REASON_WORKER_FAILED, requestFailureResponse } from './status-map.js';
 import { checkOffer } from './policy.js';
 import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
 import { headersToCopy } from './identity.js';
@@ -50,7 +52,7 @@ export interface B2buaCounters {
  */
 export class B2bua implements TransactionUser {
   private ctx: SipContext | undefined;
-  private readonly byKey = new Map<string, { call: B2buaCall; side: Side }>();
+  private readonly byKey = new Map<string, { call: B2buaCall; leg: Leg }>();
   private readonly live = new Set<B2buaCall>();
   private watch: TimerHandle | undefined;
   private watching = false;
@@ -109,12 +111,11 @@ export class B2bua implements TransactionUser {
       this.handleRequest(req, txn, inbound);
     } catch (err) {
       this.counters.internalErrors++;
-      const sdpFault = isTandemError(err) && (err.code === 'BAD_SDP' || err.code === 'CODEC');
+      const { status, reason, headers } = requestFailureResponse(err);
       this.opts.log.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
-      for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: sdpFault ? 488 : 500 });
+      for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: status });
       if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
-      if (sdpFault) this.reject(txn, 488, 'Not Acceptable Here', errorMessage(err), [warning(errorMessage(err))]);
-      else this.reject(txn, 500, 'Server Internal Error', errorMessage(err));
+      this.reject(txn, status, reason, errorMessage(err), headers);
     }
   }
 
@@ -142,7 +143,7 @@ export class B2bua implements TransactionUser {
         ctx.respond(txn, 481);
         return;
       }
-      hit.call.handleRequest(hit.side, req, txn);
+      hit.call.handleRequest(hit.leg, req, txn);
       return;
     }
     switch (req.method) {
@@ -224,7 +225,7 @@ export class B2bua implements TransactionUser {
     );
     this.counters.calls++;
     this.live.add(call);
-    for (const [key, side] of call.keys()) this.byKey.set(key, { call, side });
+    for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
     call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri }, 'new call');
     call.start();
   }
@@ -253,7 +254,7 @@ export class B2bua implements TransactionUser {
 
   onAck(ack: SipRequest): void {
     const hit = this.byKey.get(`${getCallId(ack) ?? ''}|${getTo(ack)?.tag ?? ''}`);
-    hit?.call.handleAck(hit.side, ack);
+    hit?.call.handleAck(hit.leg, ack);
   }
 
   onStrayResponse(response: SipResponse): void {
@@ -298,28 +299,28 @@ export class B2bua implements TransactionUser {
   private async checkMedia(): Promise<void> {
     if (this.watching) return;
     const now = this.opts.clock.now();
-    const candidates = [...this.live].filter((c) => c.state === 'confirmed' && now - c.lastMediaChangeMs > 2000);
+    const candidates = [...this.live].filter((c) => c.state === CallState.Confirmed && now - c.lastMediaChangeMs > 2000);
     if (candidates.length === 0) return;
     this.watching = true;
     try {
       const listed = new Set(await this.opts.media.list(1_000_000));
       for (const call of candidates) {
-        if (call.state !== 'confirmed' || listed.has(call.mediaCallId)) continue;
+        if (call.state !== CallState.Confirmed || listed.has(call.mediaCallId)) continue;
         // The BYE says what really happened: a dead media worker is not a silent peer.
         const end = await this.opts.media.ended?.(call.mediaCallId).catch(() => undefined);
-        if (call.state !== 'confirmed') continue;
+        if (call.state !== CallState.Confirmed) continue;
         if (end?.cause === 'worker-failure') {
           this.counters.mediaFailures++;
           call.log.warn({ reason: end.reason }, 'media session ended by a media worker failure; ending the call');
-          call.end('media worker failed', { sipReason: 'SIP;cause=500;text="media worker failed"' });
+          call.end('media worker failed', { sipReason: REASON_WORKER_FAILED });
           continue;
         }
         this.counters.mediaTimeouts++;
         call.log.warn('media session is gone from the media plane (timeout); ending the call');
-        call.end('media timeout', { sipReason: 'SIP;cause=408;text="media timeout"' });
+        call.end('media timeout', { sipReason: REASON_MEDIA_TIMEOUT });
       }
     } catch (err) {
-      this.opts.log.warn({ err: errorMessage(err) }, 'media list failed; media timeouts not checked this round');
+      this.opts.log.warn({ err }, 'media list failed; media timeouts not checked this round');
     } finally {
       this.watching = false;
     }

@@ -79,7 +79,7 @@ export class SipContext {
 
   /** Sends a request outside any transaction (ACK for a 2xx, RFC 3261 §13.2.2.4); failures are logged. */
   sendAck(ack: SipRequest, destination: SipEndpoint, log: Logger): void {
-    this.sender.send(ack, destination).catch((err: unknown) => log.warn({ err: String(err) }, 'ACK could not be sent'));
+    this.sender.send(ack, destination).catch((err: unknown) => log.warn({ err }, 'ACK could not be sent'));
   }
 }
 

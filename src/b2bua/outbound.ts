@@ -1,0 +1,231 @@
+import { errorMessage } from '../common/errors.js';
+import { getCSeq, getFrom, getMaxForwards, getTo, headerLines, type SipHeader, type SipRequest, type SipResponse } from '../sip/message.js';
+import { buildCancel, createRequest } from '../sip/build.js';
+import { parseUri, formatUri } from '../sip/uri.js';
+import { dialogDestination, dialogRequest, uacDialog } from '../sip/dialog.js';
+import type { ClientTransaction, ClientTransactionHandler } from '../sip/transaction/types.js';
+import { ALLOW, sdpBody } from './sip-context.js';
+import { CallState, awaitingAnswer, isCancelled } from './call-state.js';
+import { LEG_B_TIMEOUT, LEG_B_TRANSPORT_ERROR, isFailoverStatus, mediaFailureStatus } from './status-map.js';
+import type { CallCore } from './call-core.js';
+import type { RouteTarget } from './routes.js';
+
+/**
+ * Leg B's INVITE: built from scratch for each target in failover order, its provisional and
+ * final responses turned into the caller's, and the CANCEL that follows the caller's.
+ */
+export class OutboundInvite {
+  private targetIndex = 0;
+  /** the INVITE of the current attempt; responses to an earlier one are ignored. */
+  private invite: SipRequest | undefined;
+  private seq = 1;
+  /** our CANCEL of leg B's INVITE, once sent (one per call). */
+  private cancelTxn: ClientTransaction | undefined;
+
+  constructor(private readonly call: CallCore) {}
+
+  private requestUri(target: RouteTarget): string {
+    const a = parseUri(this.call.setup.invite.uri);
+    const t = parseUri(target.uri);
+    if (!t.ok || t.uri.type !== 'sip') return target.uri;
+    const uri = { ...t.uri };
+    if (uri.user === undefined && a.ok && a.uri.type === 'sip' && a.uri.user !== undefined) uri.user = a.uri.user;
+    // transport= tells the next hop nothing it needs in the Request-URI once we pick the flow.
+    return formatUri(uri);
+  }
+
+  /** Sends leg B's INVITE to the current target, with the media plane's version of the caller's offer. */
+  send(sdp: string | undefined): void {
+    const { ctx, setup, log } = this.call;
+    const target = setup.targets[this.targetIndex];
+    const inv = setup.invite;
+    const destination = setup.nextHop ?? target.endpoint;
+    Object.assign(this.call.leg('b'), { dialog: undefined, protocol: destination.protocol, destination, contact: ctx.contact(destination.protocol) });
+    const mf = getMaxForwards(inv);
+    const from = getFrom(inv);
+    const fromValue = `${from?.displayName !== undefined ? `"${from.displayName}" ` : ''}<${from?.uriText ?? 'sip:anonymous@anonymous.invalid'}>;tag=${this.call.bLocalTag}`;
+    const to = getTo(inv);
+    const toValue = `${to?.displayName !== undefined ? `"${to.displayName}" ` : ''}<${to?.uriText ?? this.requestUri(target)}>`;
+    const headers: SipHeader[] = [
+      { name: 'Via', value: ctx.via(destination.protocol) },
+      { name: 'Max-Forwards', value: String(mf === undefined ? 70 : mf - 1) },
+      { name: 'From', value: fromValue },
+      { name: 'To', value: toValue },
+      { name: 'Call-ID', value: this.call.bCallId },
+      { name: 'CSeq', value: `${this.seq} INVITE` },
+      { name: 'Contact', value: this.call.leg('b').contact },
+      { name: 'Allow', value: ALLOW },
+      ...ctx.userAgentHeaders(),
+    ];
+    // Only the configured headers cross: topology hiding by construction.
+    for (const name of setup.copyHeaders) for (const value of headerLines(inv, name)) headers.push({ name, value });
+    const body = sdp !== undefined ? Buffer.from(sdp, 'utf8') : Buffer.alloc(0);
+    if (sdp !== undefined) headers.push({ name: 'Content-Type', value: 'application/sdp' });
+    const req = createRequest('INVITE', this.requestUri(target), headers, body);
+    this.invite = req;
+    if (this.call.state === CallState.Early) this.call.moveTo(CallState.Trying);
+    log.info({ target: target.uri, destination: `${destination.protocol}:${destination.address}:${destination.port}`, attempt: this.targetIndex + 1 }, 'leg B INVITE');
+    const handler: ClientTransactionHandler = {
+      onProvisional: (res) => this.call.run(() => this.onProvisional(req, res)),
+      onFinal: (res) => this.call.run(() => this.onFinal(req, res, sdp)),
+      onTimeout: () => this.call.run(() => this.onFailure(req, LEG_B_TIMEOUT.status, LEG_B_TIMEOUT.reason, 'timeout')),
+      onTransportError: (err) =>
+        this.call.run(() => this.onFailure(req, LEG_B_TRANSPORT_ERROR.status, LEG_B_TRANSPORT_ERROR.reason, `transport error: ${errorMessage(err)}`, true, err)),
+    };
+    ctx.transactions.sendRequest(req, destination, handler);
+  }
+
+  private async onProvisional(req: SipRequest, res: SipResponse): Promise<void> {
+    if (req !== this.invite || res.status === 100) return;
+    const call = this.call;
+    switch (call.state) {
+      case CallState.CancelPending:
+        // RFC 3261 §9.1: the CANCEL the caller asked for could not go before a provisional.
+        this.sendCancel();
+        call.moveTo(CallState.Cancelling);
+        return;
+      case CallState.Cancelling:
+        return;
+      case CallState.Ended:
+        // Ended while leg B was still trying: its INVITE must not go on ringing.
+        if (call.leg('b').dialog === undefined) this.sendCancel();
+        return;
+      case CallState.Confirmed:
+        return;
+      case CallState.Trying:
+        call.moveTo(CallState.Early);
+        break;
+      case CallState.Early:
+        break;
+    }
+    const sdp = sdpBody(res);
+    let aSdp: string | undefined;
+    if (sdp !== undefined && sdpBody(call.setup.invite) !== undefined) {
+      try {
+        // Early media (RFC 3960): the 18x's SDP is an answer; the media plane starts relaying now.
+        aSdp = await call.mediaAnswer('a-to-b', sdp);
+      } catch (err) {
+        call.log.warn({ err }, 'early media answer failed; relaying the provisional without SDP');
+      }
+    }
+    if (!awaitingAnswer(call.state)) return;
+    call.respondA(res.status, { reason: res.reason, ...(aSdp !== undefined ? { sdp: aSdp } : {}) });
+  }
+
+  private async onFinal(req: SipRequest, res: SipResponse, sentSdp: string | undefined): Promise<void> {
+    if (res.status >= 200 && res.status < 300) {
+      await this.on2xx(req, res, sentSdp);
+      return;
+    }
+    if (req !== this.invite) return;
+    if (isCancelled(this.call.state) || this.call.state === CallState.Ended) {
+      this.call.finish('cancelled', false);
+      return;
+    }
+    await this.onFailure(req, res.status, res.reason, `${res.status} ${res.reason}`, isFailoverStatus(res.status));
+  }
+
+  /** Leg B's attempt failed: the next target if there is one and the failure allows it, else the caller hears it. */
+  private async onFailure(req: SipRequest, status: number, reason: string, why: string, failover = true, err?: Error): Promise<void> {
+    const call = this.call;
+    if (req !== this.invite || !(awaitingAnswer(call.state) || isCancelled(call.state))) return;
+    if (isCancelled(call.state)) {
+      call.finish('cancelled', false);
+      return;
+    }
+    if (failover && this.targetIndex + 1 < call.setup.targets.length) {
+      call.log.warn({ err, why, target: call.setup.targets[this.targetIndex].uri }, 'leg B failed; trying the next target');
+      this.targetIndex++;
+      this.seq++;
+      this.send(req.body.length > 0 ? req.body.toString('utf8') : undefined);
+      return;
+    }
+    call.log.info({ err, why, status }, 'leg B failed; relaying the failure');
+    call.respondA(status, { reason });
+    call.finish(`leg B: ${why}`, false);
+  }
+
+  private async on2xx(req: SipRequest, res: SipResponse, sentSdp: string | undefined): Promise<void> {
+    const call = this.call;
+    const b = call.leg('b');
+    const tag = getTo(res)?.tag;
+    const seq = getCSeq(req)?.seq ?? this.seq;
+    if (b.dialog !== undefined && b.dialog.remoteTag === tag) {
+      // A 2xx retransmission: our ACK was lost (RFC 3261 §13.2.2.4): ACK again (unless the ACK
+      // still waits for the caller's answer to a late offer).
+      if (!call.ackAwaitsAnswer('b')) this.sendAck(seq);
+      return;
+    }
+    if (b.dialog !== undefined || req !== this.invite) {
+      // A second 2xx from another fork: accept and end it at once (§13.2.2.4).
+      const d = uacDialog(req, res);
+      const dest = dialogDestination(d, b.protocol) ?? b.destination;
+      call.ctx.sendAck(dialogRequest(d, { method: 'ACK', via: call.ctx.via(dest.protocol), cseq: seq }), dest, call.log);
+      call.sendBye(d, dest, 'fork');
+      return;
+    }
+    const dialog = uacDialog(req, res);
+    b.dialog = dialog;
+    b.destination = call.setup.nextHop ?? dialogDestination(dialog, b.protocol) ?? b.destination;
+    const callerGone = isCancelled(call.state) || call.state === CallState.Ended;
+    const lateOffer = sentSdp === undefined ? sdpBody(res) : undefined;
+    if (lateOffer === undefined || callerGone) this.sendAck(seq);
+    if (callerGone) {
+      call.log.info('leg B answered after the caller cancelled; hanging up leg B');
+      call.sendBye(dialog, b.destination, 'cancelled');
+      call.finish('cancelled', false);
+      return;
+    }
+    const sdp = sdpBody(res);
+    let aSdp: string | undefined;
+    if (lateOffer !== undefined) {
+      try {
+        aSdp = await call.mediaOffer('b-to-a', lateOffer);
+      } catch (err) {
+        call.log.warn({ err }, 'media offer of the late offer failed');
+        this.sendAck(seq);
+        call.end(`media offer failed: ${errorMessage(err)}`, { aStatus: mediaFailureStatus(err).status });
+        return;
+      }
+      call.expectAnswerInAck({ from: 'a', to: 'b', dir: 'b-to-a', seq });
+    } else if (sentSdp !== undefined) {
+      if (sdp === undefined) {
+        call.log.warn('leg B answered without SDP');
+        call.end('leg B answered without SDP', { aStatus: 502 });
+        return;
+      }
+      try {
+        aSdp = await call.mediaAnswer('a-to-b', sdp);
+      } catch (err) {
+        call.log.warn({ err }, 'media answer failed');
+        call.end(`media answer failed: ${errorMessage(err)}`, { aStatus: mediaFailureStatus(err).status });
+        return;
+      }
+    }
+    // Ended meanwhile (deadline, shutdown): end() already hung up leg B.
+    if (!awaitingAnswer(call.state)) return;
+    call.respondA(200, { reason: res.reason, ...(aSdp !== undefined ? { sdp: aSdp } : {}) });
+    call.moveTo(CallState.Confirmed);
+    call.log.info({ status: res.status }, 'call answered');
+  }
+
+  /** ACK for leg B's 2xx with CSeq `seq` (the answer to a late offer goes in the re-offer path's own ACK). */
+  sendAck(seq: number): void {
+    const b = this.call.leg('b');
+    const d = b.dialog;
+    if (d === undefined) return;
+    const ack = dialogRequest(d, { method: 'ACK', via: this.call.ctx.via(b.destination.protocol), cseq: seq });
+    this.call.ctx.sendAck(ack, b.destination, this.call.log);
+  }
+
+  /** CANCEL of the current INVITE (RFC 3261 §9.1), once. */
+  sendCancel(): void {
+    if (this.cancelTxn !== undefined || this.invite === undefined) return;
+    const log = this.call.log;
+    this.cancelTxn = this.call.ctx.transactions.sendRequest(buildCancel(this.invite), this.call.leg('b').destination, {
+      onFinal: (res) => log.debug({ status: res.status }, 'CANCEL answered'),
+      onTimeout: () => log.warn('CANCEL to leg B timed out'),
+      onTransportError: (err) => log.warn({ err }, 'CANCEL to leg B failed'),
+    });
+  }
+}

@@ -1,0 +1,72 @@
+import { errorCode, errorMessage, type ErrorCode } from '../common/errors.js';
+import type { SipHeader } from '../sip/message.js';
+import { warning } from './sip-context.js';
+
+/**
+ * What a caller is told when something below the B2BUA fails: catalogue code → SIP final
+ * response, leg B's transaction failures → the status relayed or failed over on, and the Reason
+ * of a BYE we send because the media plane ended a call. One table, so a new code gets a status
+ * by being added here (the type makes it mandatory).
+ */
+export interface SipStatus {
+  status: number;
+  reason: string;
+}
+
+const NOT_ACCEPTABLE: SipStatus = { status: 488, reason: 'Not Acceptable Here' };
+// 503 lets an upstream proxy fail over to another B2BUA: the fault is capacity, not the call.
+const MEDIA_UNAVAILABLE: SipStatus = { status: 503, reason: 'Media Unavailable' };
+const MEDIA_PLANE_ERROR: SipStatus = { status: 500, reason: 'Media Plane Error' };
+
+/** A media-plane failure (offer or answer refused) → the final response leg A gets. */
+export const MEDIA_FAILURE_STATUS: Readonly<Record<ErrorCode, SipStatus>> = {
+  BAD_SDP: NOT_ACCEPTABLE,
+  CODEC: NOT_ACCEPTABLE,
+  LOAD_LIMIT: MEDIA_UNAVAILABLE,
+  NO_PORTS: MEDIA_UNAVAILABLE,
+  REMOTE: MEDIA_UNAVAILABLE,
+  WORKER: MEDIA_UNAVAILABLE,
+  BAD_REQUEST: MEDIA_PLANE_ERROR,
+  UNKNOWN_CALL: MEDIA_PLANE_ERROR,
+  CONFIG: MEDIA_PLANE_ERROR,
+  TOO_LARGE: MEDIA_PLANE_ERROR,
+  BENCODE: MEDIA_PLANE_ERROR,
+  RTP_FORMAT: MEDIA_PLANE_ERROR,
+  NG_TIMEOUT: MEDIA_PLANE_ERROR,
+  NG_CLOSED: MEDIA_PLANE_ERROR,
+  NG_SEND: MEDIA_PLANE_ERROR,
+  NG_BAD_REPLY: MEDIA_PLANE_ERROR,
+  INTERNAL: MEDIA_PLANE_ERROR,
+};
+
+export function mediaFailureStatus(err: unknown): SipStatus {
+  return MEDIA_FAILURE_STATUS[errorCode(err)];
+}
+
+/** The final response refusing a new call whose media offer failed; a 488 says why in a Warning. */
+export function mediaFailureResponse(err: unknown): SipStatus & { headers: SipHeader[] } {
+  const s = mediaFailureStatus(err);
+  return { ...s, headers: s.status === 488 ? [warning(errorMessage(err))] : [] };
+}
+
+/** A request whose handling threw: an SDP fault is the peer's (488 with a Warning), anything else ours (500). */
+export function requestFailureResponse(err: unknown): SipStatus & { headers: SipHeader[] } {
+  const code = errorCode(err);
+  if (code === 'BAD_SDP' || code === 'CODEC') return { ...NOT_ACCEPTABLE, headers: [warning(errorMessage(err))] };
+  return { status: 500, reason: 'Server Internal Error', headers: [] };
+}
+
+/** Leg B's INVITE got no final response (Timer B): treated as 408 (RFC 3261 §8.1.3.1). */
+export const LEG_B_TIMEOUT: SipStatus = { status: 408, reason: 'Request Timeout' };
+/** The transport could not deliver leg B's INVITE: treated as 503 (RFC 3261 §8.1.3.1). */
+export const LEG_B_TRANSPORT_ERROR: SipStatus = { status: 503, reason: 'Service Unavailable' };
+
+/** A final response from leg B after which the next target is tried: 408 and 5xx; 4xx and 6xx are the callee's answer. */
+export function isFailoverStatus(status: number): boolean {
+  return status === 408 || (status >= 500 && status < 600);
+}
+
+/** Reason (RFC 3326) of the BYE sent when the media plane dropped the call after a media timeout. */
+export const REASON_MEDIA_TIMEOUT = 'SIP;cause=408;text="media timeout"';
+/** Reason of the BYE sent when the media worker carrying the call failed. */
+export const REASON_WORKER_FAILED = 'SIP;cause=500;text="media worker failed"';
