@@ -32,6 +32,17 @@ export interface AnswerPlan extends OfferPlan {
   notes: string[];
 }
 
+/** The rewrite an offer or answer gets: our address on every m= line, and the BUNDLE groups, if any. */
+function sdpRewrite(o: MediaOptions, ctx: PlannerContext, media: (MediaRewrite | null)[], groups: SdpRewrite['groups']): SdpRewrite {
+  return {
+    address: o.mediaAddress ?? ctx.interface,
+    family: defaultFamily(o, ctx),
+    replaceOrigin: o.replaceOrigin,
+    media,
+    ...(groups !== undefined ? { groups } : {}),
+  };
+}
+
 function defaultFamily(o: MediaOptions, ctx: PlannerContext): 'IP4' | 'IP6' {
   return o.addressFamily ?? (ctx.interface.includes(':') ? 'IP6' : 'IP4');
 }
@@ -110,13 +121,7 @@ export function planOffer(call: MediaCall, sdp: ParsedSdp, req: OfferRequest, of
     warnings.push('UDP/TLS offered without ICE=force: a WebRTC answerer needs ICE (the WebRTC flag sets it)');
   const groups = bundleGroup(sdp, rewrites, o.generateMid);
   return {
-    rewrite: {
-      address: o.mediaAddress ?? ctx.interface,
-      family: defaultFamily(o, ctx),
-      replaceOrigin: o.replaceOrigin,
-      media: rewrites,
-      ...(groups !== undefined ? { groups } : {}),
-    },
+    rewrite: sdpRewrite(o, ctx, rewrites, groups),
     warnings,
   };
 }
@@ -193,14 +198,8 @@ export function planAnswer(call: MediaCall, sdp: ParsedSdp, req: AnswerRequest, 
     warnings.push('ptime and ptime-reverse are read in offers only; ignored in this answer');
   if (o.dtls === 'passive' || o.dtls === 'active') warnings.push(`DTLS=${o.dtls} is read in offers only; ignored in this answer`);
   return {
-    rewrite: {
-      address: o.mediaAddress ?? ctx.interface,
-      family: defaultFamily(o, ctx),
-      replaceOrigin: o.replaceOrigin,
-      media: rewrites,
-      // JSEP/BUNDLE (RFC 9143): the offerer's groups come back in its answer, with its mids.
-      ...(call.offerGroups !== undefined && call.offerGroups.length > 0 ? { groups: call.offerGroups } : {}),
-    },
+    // JSEP/BUNDLE (RFC 9143): the offerer's groups come back in its answer, with its mids.
+    rewrite: sdpRewrite(o, ctx, rewrites, call.offerGroups !== undefined && call.offerGroups.length > 0 ? call.offerGroups : undefined),
     warnings,
     notes,
   };
