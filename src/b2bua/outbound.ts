@@ -222,6 +222,8 @@ export class OutboundInvite {
     if (branch === undefined) return;
     branch.done = true;
     call.log.info({ err, why, target: branch.target.uri }, 'leg B branch failed');
+    // Another branch answered: this one was cancelled (or lost the race) and changes nothing.
+    if (call.leg('b').dialog !== undefined) return;
     const cls = (s: number): number => Math.floor(s / 100);
     if (this.best === undefined || (cls(status) === 6 && cls(this.best.status) !== 6) || (cls(this.best.status) !== 6 && cls(status) < cls(this.best.status)))
       this.best = { status, reason, why };
