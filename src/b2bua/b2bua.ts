@@ -133,7 +133,7 @@ export class B2bua implements TransactionUser {
 
   private handleRequest(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
     const ctx = this.context();
-    const verdict = checkRequest(req, { uaDeny: this.opts.uaDeny, supportedExtensions: [], isOwnVia: this.isOwnVia, registrar: this.opts.registrar !== undefined });
+    const verdict = checkRequest(req, { uaDeny: this.opts.uaDeny, supportedExtensions: req.method === 'REGISTER' ? ['path'] : [], isOwnVia: this.isOwnVia, registrar: this.opts.registrar !== undefined });
     if (verdict.action === 'drop') {
       this.counters.dropped++;
       return;

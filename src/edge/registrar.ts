@@ -102,6 +102,12 @@ export class Registrar {
     tooBrief: 0, forbidden: 0, challenged: 0, outOfOrder: 0, aorLimit: 0, totalLimit: 0, pathIgnored: 0,
   };
   private readonly chains = new Map<string, Promise<unknown>>();
+  /**
+   * flow → the (AOR, contact) pairs registered over it, so a closing connection costs a look at its
+   * own bindings, not a scan of the store. Entries may be stale (re-registered elsewhere, removed):
+   * each is checked against the store before anything is removed, and the set goes with the flow.
+   */
+  private readonly byFlow = new Map<string, Map<string, { aor: string; contact: string }>>();
   private sweeper: TimerHandle | undefined;
   private readonly random: () => number;
 
@@ -144,7 +150,7 @@ export class Registrar {
       // Secure by default: without authentication only the --trusted networks may register.
       return this.refuse({ status: 403, reason: 'Registration Only From Trusted Sources' }, 'forbidden');
     }
-    let path: string[] = [];
+    const path: string[] = [];
     const pathValues = headerValues(req, 'Path');
     if (pathValues.length > 0) {
       if (!this.opts.isTrusted(source.address)) {
@@ -158,7 +164,7 @@ export class Registrar {
         }
       }
     }
-    if (path.length > 10) path = path.slice(0, 10);
+    if (path.length > MAX_PATH) return this.refuse({ status: 400, reason: `More Than ${MAX_PATH} Path Entries` }, 'malformed');
     return this.serial(reg.aor, () => this.apply(req, reg, source, path));
   }
 
@@ -233,6 +239,7 @@ export class Registrar {
         ...(ua !== undefined ? { userAgent: ua } : {}),
       };
       await this.store.put(binding);
+      if (flowBound) this.remember(source, binding);
       if (ch.existing === undefined) this.counters.created++;
       else this.counters.refreshed++;
     }
@@ -260,14 +267,29 @@ export class Registrar {
     return sortByQ((await this.store.get(aorKey(user, host))).filter((b) => b.expiresAt > now));
   }
 
+  private remember(flow: SipEndpoint, b: Binding): void {
+    const key = flowKey(flow);
+    let m = this.byFlow.get(key);
+    if (m === undefined) this.byFlow.set(key, (m = new Map()));
+    m.set(`${b.aor}\n${b.contact}`, { aor: b.aor, contact: b.contact });
+  }
+
   /** A TCP/TLS/WS connection closed: the bindings it carried cannot be reached any more. */
   async flowClosed(remote: SipEndpoint): Promise<void> {
-    const all = await this.store.list();
-    for (const b of all) {
-      if (!b.connectionBound || !sameEndpoint(b.flow, remote)) continue;
-      await this.serial(b.aor, () => this.store.remove(b.aor, b.contact));
+    const key = flowKey(remote);
+    const entries = this.byFlow.get(key);
+    if (entries === undefined) return;
+    this.byFlow.delete(key);
+    for (const { aor, contact } of entries.values()) {
+      const removed = await this.serial(aor, async () => {
+        // Still bound to this flow? The UA may have registered the contact again over a new connection.
+        const b = (await this.store.get(aor)).find((x) => x.contact === contact);
+        if (b === undefined || !b.connectionBound || flowKey(b.flow) !== key) return 0;
+        return this.store.remove(aor, contact);
+      });
+      if (removed === 0) continue;
       this.counters.flowClosed++;
-      this.opts.log.info({ aor: b.aor, contact: b.contact, flow: `${remote.protocol}:${remote.address}:${remote.port}` }, 'binding removed: its connection closed');
+      this.opts.log.info({ aor, contact, flow: key }, 'binding removed: its connection closed');
     }
   }
 
@@ -299,6 +321,9 @@ function sortByQ(bs: Binding[]): Binding[] {
   return bs.sort((a, b) => b.q - a.q);
 }
 
-function sameEndpoint(a: SipEndpoint, b: SipEndpoint): boolean {
-  return a.protocol === b.protocol && a.port === b.port && a.address === b.address;
+function flowKey(e: SipEndpoint): string {
+  return `${e.protocol}:${e.address}:${e.port}`;
 }
+
+/** Path entries kept at most (RFC 3327 sets no limit; a real chain of proxies is short). */
+const MAX_PATH = 10;

@@ -108,6 +108,23 @@ describe('registrar: REGISTER, then calls to "registered"', () => {
     await caller.next(isResponse(200, 'BYE'));
   });
 
+  it('a Path from a trusted proxy is the route toward the contact: the INVITE goes to the proxy with Route headers', async () => {
+    const proxy = await udpPeer();
+    const caller = await udpPeer();
+    const r = registerText({ user: 'paula', contact: 'sip:paula@10.9.9.9:5060', port: proxy.port });
+    proxy.send(r.text.replace('Expires: 600', `Expires: 600\nPath: <sip:127.0.0.1:${proxy.port};lr>`), sip);
+    const ok = await proxy.next(isFinalFor(r.callId, 'REGISTER'));
+    expect(headerLines(ok.msg, 'Path')).toEqual([`<sip:127.0.0.1:${proxy.port};lr>`]);
+    const inv = call(caller, 'paula');
+    const bInvite = await proxy.next(isRequest('INVITE'));
+    expect(bInvite.msg.kind === 'request' && bInvite.msg.uri).toBe('sip:paula@10.9.9.9:5060');
+    expect(headerLines(bInvite.msg, 'Route')).toEqual([`<sip:127.0.0.1:${proxy.port};lr>`]);
+    proxy.reply(bInvite, 404, { reason: 'Not Found' });
+    const final = await caller.next(isFinalFor(inv.callId));
+    expect(status(final.msg)).toBe(404);
+    ackNon2xx(final, inv, caller, sip);
+  });
+
   it('an AOR with no registered contact gets 480', async () => {
     const caller = await udpPeer();
     const inv = call(caller, 'nobody');

@@ -186,6 +186,26 @@ describe('Registrar: who may register, and Path', () => {
     expect((await r.lookup('alice', 'example.com')).map((x) => x.contact)).toEqual(['sip:u@127.0.0.1:5070']);
     expect(r.counters.flowClosed).toBe(1);
   });
+
+  it('a contact registered again over a new connection stays when the old connection closes', async () => {
+    const { r } = registrar();
+    const a: SipEndpoint = { protocol: 'tcp', address: '127.0.0.1', port: 41000 };
+    const b: SipEndpoint = { protocol: 'tcp', address: '127.0.0.1', port: 41001 };
+    await r.handle(register({ contacts: ['<sip:x@127.0.0.1;transport=tcp>'], cseq: 1 }), a);
+    await r.handle(register({ contacts: ['<sip:x@127.0.0.1;transport=tcp>'], cseq: 2 }), b);
+    await r.flowClosed(a);
+    const [binding] = await r.lookup('alice', 'example.com');
+    expect(binding.flow).toEqual(b);
+    await r.flowClosed(b);
+    expect(await r.lookup('alice', 'example.com')).toHaveLength(0);
+  });
+
+  it('refuses more than 10 Path entries with a 400', async () => {
+    const { r } = registrar();
+    const extra = Array.from({ length: 11 }, (_, i) => ({ name: 'Path', value: `<sip:127.0.0.${i + 1};lr>` }));
+    const res = await r.handle(register({ contacts: ['<sip:a@127.0.0.1>'], extra }), TRUSTED);
+    expect([res.status, res.reason]).toEqual([400, 'More Than 10 Path Entries']);
+  });
 });
 
 describe('Registrar: limits', () => {
