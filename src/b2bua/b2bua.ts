@@ -122,13 +122,18 @@ export class B2bua implements TransactionUser {
     try {
       this.handleRequest(req, txn, inbound);
     } catch (err) {
-      this.counters.internalErrors++;
-      const { status, reason, headers } = requestFailureResponse(err);
-      this.opts.log.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
-      for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: status });
-      if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
-      this.reject(txn, status, reason, errorMessage(err), headers);
+      this.failed(req, txn, err);
     }
+  }
+
+  /** What handling `req` threw (now or in its asynchronous part) ends in a final response and no call left. */
+  private failed(req: SipRequest, txn: ServerTransaction, err: unknown): void {
+    this.counters.internalErrors++;
+    const { status, reason, headers } = requestFailureResponse(err);
+    this.opts.log.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
+    for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: status });
+    if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
+    this.reject(txn, status, reason, errorMessage(err), headers);
   }
 
   private handleRequest(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
@@ -182,19 +187,17 @@ export class B2bua implements TransactionUser {
   private onRegister(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
     const registrar = this.opts.registrar;
     if (registrar === undefined) return this.context().respond(txn, 405, { headers: [{ name: 'Allow', value: this.allowOod }] });
-    registrar.handle(req, inbound.source).then(
-      (r) => this.context().respond(txn, r.status, { reason: r.reason, headers: r.headers }),
-      (err: unknown) => {
-        this.counters.internalErrors++;
-        this.opts.log.error({ err, callId: safeCallId(req) }, 'REGISTER handling failed');
-        this.context().respond(txn, 500, { reason: 'Registrar Failure' });
-      },
-    );
+    registrar
+      .handle(req, inbound.source)
+      .then((r) => {
+        if (txn.state === 'trying' || txn.state === 'proceeding') this.context().respond(txn, r.status, { reason: r.reason, headers: r.headers });
+      })
+      .catch((err: unknown) => this.failed(req, txn, err));
   }
 
   private reject(txn: ServerTransaction, status: number, reason: string, why: string, headers: { name: string; value: string }[] = []): void {
     this.counters.rejected++;
-    this.opts.log.info({ callId: getCallId(txn.request), status, why }, 'INVITE rejected');
+    this.opts.log.info({ callId: getCallId(txn.request), method: txn.request.method, status, why }, 'request rejected');
     this.context().respond(txn, status, { reason, headers });
   }
 
@@ -255,23 +258,16 @@ export class B2bua implements TransactionUser {
       this.reject(txn, 480, 'Temporarily Unavailable', registrar === undefined ? 'route targets "registered" but the registrar is off' : `no user@host in ${req.uri}`);
       return;
     }
-    registrar.lookup(user, domain).then(
-      (bindings) => {
+    registrar
+      .lookup(user, domain)
+      .then((bindings) => {
         if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
         const targets = bindingTargets(bindings, this.opts.log.child({ callId: getCallId(req) }));
-        if (targets.length === 0) {
-          this.counters.notRegistered++;
-          this.reject(txn, 480, 'Temporarily Unavailable', `no registered contact for ${user}@${domain}`);
-          return;
-        }
-        this.startCall({ ...setup, targets, parallel: true });
-      },
-      (err: unknown) => {
-        this.counters.internalErrors++;
-        this.opts.log.error({ err, callId: getCallId(req) }, 'location lookup failed');
-        if (txn.state === 'trying' || txn.state === 'proceeding') this.reject(txn, 500, 'Location Lookup Failed', errorMessage(err));
-      },
-    );
+        if (targets.length > 0) return this.startCall({ ...setup, targets, parallel: true });
+        this.counters.notRegistered++;
+        this.reject(txn, 480, 'Temporarily Unavailable', `no registered contact for ${user}@${domain}`);
+      })
+      .catch((err: unknown) => this.failed(req, txn, err));
   }
 
   private startCall(setup: CallSetup): void {

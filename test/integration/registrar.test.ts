@@ -283,6 +283,26 @@ describe('registrar: REGISTER, then calls to "registered"', () => {
     await expect.poll(async () => (await tandem.sip?.registrar?.lookup('frank', '127.0.0.1'))?.length, { timeout: 3000, interval: 20 }).toBe(0);
   });
 
+  it('a failing location store ends in a 500 to REGISTER and INVITE, and Tandem goes on serving', async () => {
+    const store = tandem.sip?.registrar?.store;
+    if (store === undefined) throw new Error('no registrar');
+    const get = store.get.bind(store);
+    store.get = () => Promise.reject(new Error('store down'));
+    try {
+      const ua = await udpPeer();
+      expect(status(await registerUdp(ua, 'hank'))).toBe(500);
+      const caller = await udpPeer();
+      const inv = call(caller, 'hank');
+      const final = await caller.next(isFinalFor(inv.callId));
+      expect(status(final.msg)).toBe(500);
+      ackNon2xx(final, inv, caller, sip);
+    } finally {
+      store.get = get;
+    }
+    const ua = await udpPeer();
+    expect(status(await registerUdp(ua, 'hank'))).toBe(200);
+  });
+
   it('Allow outside a dialog lists REGISTER when the registrar is on', async () => {
     const caller = await udpPeer();
     const o = outOfDialog('OPTIONS', caller, sip);
