@@ -201,12 +201,11 @@ export class Registrar {
     if (tooBrief)
       return this.refuse({ status: 423, reason: 'Interval Too Brief', headers: [{ name: 'Min-Expires', value: String(this.limits.minExpires) }] }, 'tooBrief');
     const changes: { contact: RequestedContact; existing: Binding | undefined; expires: number }[] = [];
-    for (const c of asked) {
+    for (const [i, c] of asked.entries()) {
       const u = parseUri(c.uri);
-      const existing = current.find((b) => {
-        const bu = parseUri(b.contact);
-        return u.ok && bu.ok && uriEquals(u.uri, bu.uri);
-      });
+      // The same contact twice in one REGISTER: the last one counts (one binding, counted once).
+      if (asked.slice(i + 1).some((later) => sameUri(later.uri, c.uri))) continue;
+      const existing = u.ok ? current.find((b) => sameUri(b.contact, c.uri)) : undefined;
       if (existing !== undefined && existing.callId === reg.callId && existing.cseq >= reg.cseq)
         return this.refuse({ status: 400, reason: 'Out-of-Order CSeq' }, 'outOfOrder');
       changes.push({ contact: c, existing, expires: this.expiryOf(c, reg) });
@@ -319,6 +318,13 @@ export class Registrar {
 
 function sortByQ(bs: Binding[]): Binding[] {
   return bs.sort((a, b) => b.q - a.q);
+}
+
+/** RFC 3261 §19.1.4 equality of two URI texts (false when either does not parse). */
+function sameUri(a: string, b: string): boolean {
+  const x = parseUri(a);
+  const y = parseUri(b);
+  return x.ok && y.ok && uriEquals(x.uri, y.uri);
 }
 
 function flowKey(e: SipEndpoint): string {

@@ -130,6 +130,14 @@ describe('Registrar: q ordering, wildcard, CSeq order', () => {
     expect(r.counters).toMatchObject({ created: 1, refreshed: 2, outOfOrder: 2 });
   });
 
+  it('the same contact twice in one REGISTER is one binding, the last one counting', async () => {
+    const { r } = registrar({ maxBindingsPerAor: 1 });
+    const res = await r.handle(register({ contacts: ['<sip:a@127.0.0.1>;q=0.2', '<sip:a@127.0.0.1>;q=0.7'] }), TRUSTED);
+    expect(res.status).toBe(200);
+    expect(contacts(res.headers)).toEqual(['<sip:a@127.0.0.1>;expires=3600;q=0.7']);
+    expect(r.counters.created).toBe(1);
+  });
+
   it('answers a query (no Contact) with the current bindings', async () => {
     const { r } = registrar();
     await r.handle(register({ contacts: ['<sip:a@127.0.0.1>'] }), TRUSTED);
