@@ -13,6 +13,8 @@ import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
 import { exposedListeners } from './b2bua/exposure.js';
+import { Registrar } from './edge/registrar.js';
+import { addressList } from './common/cidr.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -21,6 +23,8 @@ export interface RunningSip {
   listeners: SipEndpoint[];
   /** the media plane the B2BUA drives (the local one, or an ng client). */
   media: MediaControl;
+  /** present with --registrar=on. */
+  registrar?: Registrar;
 }
 
 export interface RunningTandem {
@@ -67,6 +71,7 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
   // An unverified TLS peer can be impersonated: say so at every start, not only in the routes file.
   for (const t of noVerify) log.warn({ route: t.route, target: t.uri }, 'TLS certificate of this target is not verified (tlsVerify: false)');
   let deliver: ((inbound: InboundMessage) => void) | undefined;
+  const registrar = config.registrar === true ? newRegistrar(config, routes, log) : undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
@@ -81,6 +86,8 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     },
     log: log.child({ component: 'sip' }),
     onMessage: (inbound) => deliver?.(inbound),
+    // A binding made over a connection cannot be reached once it closes (RFC 5626 flows).
+    ...(registrar !== undefined ? { onConnectionClosed: (remote: SipEndpoint) => void registrar.flowClosed(remote).catch((err: unknown) => log.warn({ err }, 'registrar: dropping bindings of a closed connection failed')) } : {}),
   });
   const listeners = transport.listeners();
   const b2bua = new B2bua({
@@ -93,6 +100,7 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     clock: systemClock,
     log: log.child({ component: 'b2bua' }),
     ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}),
+    ...(registrar !== undefined ? { registrar } : {}),
   });
   const transactions = new TransactionLayer({
     sender: transport,
@@ -116,7 +124,25 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
       'SIP listens beyond loopback without authentication: any caller that reaches it can use every route (trusted networks only; restrict with match.source or a firewall)',
     );
   }
-  return { b2bua, transport, transactions, listeners, media };
+  return { b2bua, transport, transactions, listeners, media, ...(registrar !== undefined ? { registrar } : {}) };
+}
+
+/** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
+function newRegistrar(config: TandemConfig, routes: RouteTable, log: Logger): Registrar {
+  const trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
+  return new Registrar({
+    clock: systemClock,
+    log: log.child({ component: 'registrar' }),
+    isTrusted: (address) => trusted.has(address),
+    limits: {
+      minExpires: config.registrarMinExpires,
+      maxExpires: config.registrarMaxExpires,
+      defaultExpires: config.registrarDefaultExpires,
+      expiryJitter: config.registrarExpiryJitter / 100,
+      maxBindingsPerAor: config.registrarMaxBindingsPerAor,
+      maxBindings: config.registrarMaxBindings,
+    },
+  });
 }
 
 /** Composition root: config → media plane → ng listener → SIP B2BUA. */
@@ -175,6 +201,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     async close() {
       if (sip !== undefined) {
         sip.b2bua.close();
+        sip.registrar?.close();
         sip.transactions.close();
         await sip.transport.close();
       }

@@ -8,8 +8,11 @@ import type { ServerTransaction, TransactionUser } from '../sip/transaction/type
 import type { MediaControl } from '../media/api.js';
 import { parseSdp, mediaCodecs } from '../sdp/sdp.js';
 import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context.js';
-import { ALLOW_OUT_OF_DIALOG } from './methods.js';
+import { allowOutOfDialog } from './methods.js';
+import type { Registrar } from '../edge/registrar.js';
+import { bindingTargets } from './registered.js';
 import { B2buaCall, type Leg } from './call.js';
+import type { CallSetup } from './call-core.js';
 import { CallState } from './call-state.js';
 import { REASON_MEDIA_TIMEOUT, REASON_WORKER_FAILED, requestFailureResponse } from './status-map.js';
 import { checkOffer } from './policy.js';
@@ -31,6 +34,8 @@ export interface B2buaOptions {
   userAgent?: string;
   /** how often calls are checked against the media plane's list (media timeout → BYE); 0 = never. */
   mediaWatchMs?: number;
+  /** answers REGISTER and finds the contacts of routes with target "registered"; absent = REGISTER refused 405. */
+  registrar?: Registrar;
 }
 
 export interface B2buaCounters {
@@ -42,6 +47,8 @@ export interface B2buaCounters {
   mediaFailures: number;
   /** requests whose handling threw: answered 500 (488 for an SDP fault), call state released. */
   internalErrors: number;
+  /** calls to a "registered" route whose AOR had no live contact (480). */
+  notRegistered: number;
   /** calls ended because leg A's INVITE got no final response by the transaction layer's deadline. */
   deadlines: number;
 }
@@ -56,9 +63,14 @@ export class B2bua implements TransactionUser {
   private readonly live = new Set<B2buaCall>();
   private watch: TimerHandle | undefined;
   private watching = false;
-  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, deadlines: 0 };
+  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0 };
 
-  constructor(private readonly opts: B2buaOptions) {}
+  /** Allow outside a dialog: REGISTER is in it when the registrar is on. */
+  private readonly allowOod: string;
+
+  constructor(private readonly opts: B2buaOptions) {
+    this.allowOod = allowOutOfDialog(opts.registrar !== undefined);
+  }
 
   /** The transaction layer is built with this object as its user, then handed back here. */
   attach(transactions: TransactionApi): void {
@@ -110,18 +122,23 @@ export class B2bua implements TransactionUser {
     try {
       this.handleRequest(req, txn, inbound);
     } catch (err) {
-      this.counters.internalErrors++;
-      const { status, reason, headers } = requestFailureResponse(err);
-      this.opts.log.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
-      for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: status });
-      if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
-      this.reject(txn, status, reason, errorMessage(err), headers);
+      this.failed(req, txn, err);
     }
+  }
+
+  /** What handling `req` threw (now or in its asynchronous part) ends in a final response and no call left. */
+  private failed(req: SipRequest, txn: ServerTransaction, err: unknown): void {
+    this.counters.internalErrors++;
+    const { status, reason, headers } = requestFailureResponse(err);
+    this.opts.log.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
+    for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: status });
+    if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
+    this.reject(txn, status, reason, errorMessage(err), headers);
   }
 
   private handleRequest(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
     const ctx = this.context();
-    const verdict = checkRequest(req, { uaDeny: this.opts.uaDeny, supportedExtensions: [], isOwnVia: this.isOwnVia });
+    const verdict = checkRequest(req, { uaDeny: this.opts.uaDeny, supportedExtensions: req.method === 'REGISTER' ? ['path'] : [], isOwnVia: this.isOwnVia, registrar: this.opts.registrar !== undefined });
     if (verdict.action === 'drop') {
       this.counters.dropped++;
       return;
@@ -149,23 +166,38 @@ export class B2bua implements TransactionUser {
     switch (req.method) {
       case 'OPTIONS':
         // Out of dialog, OPTIONS is a keepalive/capability probe addressed to us (RFC 3261 §11.2).
-        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: ALLOW_OUT_OF_DIALOG }, { name: 'Accept', value: 'application/sdp' }] });
+        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: this.allowOod }, { name: 'Accept', value: 'application/sdp' }] });
         return;
       case 'INVITE':
         this.onInvite(req, txn, inbound);
         return;
+      case 'REGISTER':
+        this.onRegister(req, txn, inbound);
+        return;
       case 'MESSAGE':
         // Only inside a call is a MESSAGE relayed; here it has nowhere to go.
-        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: ALLOW_OUT_OF_DIALOG }] });
+        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: this.allowOod }] });
         return;
       default:
         ctx.respond(txn, 481);
     }
   }
 
+  /** REGISTER goes to the registrar (sanity lets it through only when there is one). */
+  private onRegister(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
+    const registrar = this.opts.registrar;
+    if (registrar === undefined) return this.context().respond(txn, 405, { headers: [{ name: 'Allow', value: this.allowOod }] });
+    registrar
+      .handle(req, inbound.source)
+      .then((r) => {
+        if (txn.state === 'trying' || txn.state === 'proceeding') this.context().respond(txn, r.status, { reason: r.reason, headers: r.headers });
+      })
+      .catch((err: unknown) => this.failed(req, txn, err));
+  }
+
   private reject(txn: ServerTransaction, status: number, reason: string, why: string, headers: { name: string; value: string }[] = []): void {
     this.counters.rejected++;
-    this.opts.log.info({ callId: getCallId(txn.request), status, why }, 'INVITE rejected');
+    this.opts.log.info({ callId: getCallId(txn.request), method: txn.request.method, status, why }, 'request rejected');
     this.context().respond(txn, status, { reason, headers });
   }
 
@@ -218,11 +250,29 @@ export class B2bua implements TransactionUser {
     const { copy, withheld } = headersToCopy(this.opts.copyHeaders, isTrustedSource(this.opts.routes, inbound.source.address));
     if (withheld.some((h) => getHeader(req, h) !== undefined))
       this.opts.log.info({ callId: getCallId(req), source: inbound.source.address, withheld }, 'identity headers from an untrusted source not copied to leg B');
-    const call = new B2buaCall(
-      ctx,
-      { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
-      (c) => this.forget(c),
-    );
+    const setup: CallSetup = { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) };
+    if (route.registered !== true) return this.startCall(setup);
+    const registrar = this.opts.registrar;
+    if (registrar === undefined || user === undefined || domain === undefined) {
+      this.counters.notRegistered++;
+      this.reject(txn, 480, 'Temporarily Unavailable', registrar === undefined ? 'route targets "registered" but the registrar is off' : `no user@host in ${req.uri}`);
+      return;
+    }
+    registrar
+      .lookup(user, domain)
+      .then((bindings) => {
+        if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
+        const targets = bindingTargets(bindings, this.opts.log.child({ callId: getCallId(req) }));
+        if (targets.length > 0) return this.startCall({ ...setup, targets, parallel: true });
+        this.counters.notRegistered++;
+        this.reject(txn, 480, 'Temporarily Unavailable', `no registered contact for ${user}@${domain}`);
+      })
+      .catch((err: unknown) => this.failed(req, txn, err));
+  }
+
+  private startCall(setup: CallSetup): void {
+    const { invite: req, inbound } = setup;
+    const call = new B2buaCall(this.context(), setup, (c) => this.forget(c));
     this.counters.calls++;
     this.live.add(call);
     for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
