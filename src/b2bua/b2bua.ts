@@ -16,6 +16,8 @@ import { checkOffer } from './policy.js';
 import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
 import { headersToCopy } from './identity.js';
 import { checkRequest } from './sanity.js';
+import type { OverloadControl } from '../edge/overload.js';
+import type { Release, SourceLimits } from '../edge/acl-sources.js';
 
 export interface B2buaOptions {
   sender: SipSender;
@@ -31,6 +33,10 @@ export interface B2buaOptions {
   userAgent?: string;
   /** how often calls are checked against the media plane's list (media timeout → BYE); 0 = never. */
   mediaWatchMs?: number;
+  /** edge/: 503 for new INVITEs and REGISTERs while the box is overloaded. */
+  overload?: Pick<OverloadControl, 'refuse'>;
+  /** edge/: a call slot per source IP, held until the call ends. */
+  sourceLimits?: Pick<SourceLimits, 'acquire' | 'limit'>;
 }
 
 export interface B2buaCounters {
@@ -54,6 +60,7 @@ export class B2bua implements TransactionUser {
   private ctx: SipContext | undefined;
   private readonly byKey = new Map<string, { call: B2buaCall; leg: Leg }>();
   private readonly live = new Set<B2buaCall>();
+  private readonly slots = new Map<B2buaCall, Release>();
   private watch: TimerHandle | undefined;
   private watching = false;
   readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, deadlines: 0 };
@@ -146,6 +153,15 @@ export class B2bua implements TransactionUser {
       hit.call.handleRequest(hit.leg, req, txn);
       return;
     }
+    // What starts new work is refused under overload, statelessly; what finishes work (above) never is.
+    if (req.method === 'INVITE' || req.method === 'REGISTER') {
+      const refusal = this.opts.overload?.refuse();
+      if (refusal !== undefined) {
+        this.counters.rejected++;
+        ctx.respond(txn, refusal.status, { reason: refusal.reason, headers: [{ name: 'Retry-After', value: String(refusal.retryAfter) }] });
+        return;
+      }
+    }
     switch (req.method) {
       case 'OPTIONS':
         // Out of dialog, OPTIONS is a keepalive/capability probe addressed to us (RFC 3261 §11.2).
@@ -218,6 +234,11 @@ export class B2bua implements TransactionUser {
     const { copy, withheld } = headersToCopy(this.opts.copyHeaders, isTrustedSource(this.opts.routes, inbound.source.address));
     if (withheld.some((h) => getHeader(req, h) !== undefined))
       this.opts.log.info({ callId: getCallId(req), source: inbound.source.address, withheld }, 'identity headers from an untrusted source not copied to leg B');
+    const slot = this.opts.sourceLimits?.acquire('call', inbound.source.address);
+    if (this.opts.sourceLimits !== undefined && slot === undefined) {
+      this.reject(txn, 503, 'Too Many Calls From This Source', `${inbound.source.address} holds ${this.opts.sourceLimits.limit('call')} calls (--max-calls-per-source)`);
+      return;
+    }
     const call = new B2buaCall(
       ctx,
       { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
@@ -225,6 +246,7 @@ export class B2bua implements TransactionUser {
     );
     this.counters.calls++;
     this.live.add(call);
+    if (slot !== undefined) this.slots.set(call, slot);
     for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
     call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri }, 'new call');
     call.start();
@@ -232,6 +254,8 @@ export class B2bua implements TransactionUser {
 
   private forget(call: B2buaCall): void {
     this.live.delete(call);
+    this.slots.get(call)?.();
+    this.slots.delete(call);
     // Keys stay a little while so a late BYE or retransmission is answered (200/481) by the call, not the void.
     const t = this.opts.clock.setTimer(32_000, () => {
       for (const [key] of call.keys()) if (this.byKey.get(key)?.call === call) this.byKey.delete(key);

@@ -3,9 +3,10 @@ import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
 import { isLogLevel } from '../common/log.js';
 import { cidrError } from '../common/cidr.js';
+import { EDGE_OPTIONS, addressEntries, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig {
+export interface TandemConfig extends EdgeConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -69,6 +70,9 @@ export interface SipListen {
   protocol: SipProtocolName;
   address: string;
   port: number;
+  /** this listener's own access lists (`;allow=CIDR|CIDR;deny=CIDR`), on top of --sip-allow/--sip-deny. */
+  allow?: string[];
+  deny?: string[];
 }
 
 export type MediaPlaneConfig = { kind: 'local' } | { kind: 'ng'; address: string; port: number };
@@ -118,6 +122,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy; identity headers only from --trusted sources)' },
   { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured (they count as trusted too)' },
   { key: 'trusted', name: 'trusted', arg: 'LIST', help: 'IPs/CIDRs whose P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID and Privacy cross to leg B (default none: removed)' },
+  ...EDGE_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -152,6 +157,7 @@ export function defaultConfig(): TandemConfig {
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
     trusted: [],
+    ...edgeDefaults(),
   };
 }
 
@@ -168,14 +174,21 @@ function list(raw: string): string[] {
 
 function parseSipListen(name: string, raw: string, where: string): SipListen[] {
   const out: SipListen[] = [];
-  for (const item of list(raw)) {
+  for (const full of list(raw)) {
+    const [item, ...params] = full.split(';');
+    const acl: Pick<SipListen, 'allow' | 'deny'> = {};
+    for (const p of params) {
+      const kv = /^(allow|deny)=(.*)$/i.exec(p.trim());
+      if (kv === null) throw new TandemError('CONFIG', `${where}${name}: "${p}" in "${full}" must be allow=CIDR|CIDR or deny=CIDR|CIDR`);
+      acl[kv[1].toLowerCase() as 'allow' | 'deny'] = addressEntries(where, name, kv[2], '|');
+    }
     const m = /^(udp|tcp|tls|wss|ws):(.*)$/i.exec(item);
     const hp = hostPort(m === null ? item : m[2]);
     if (hp === null || isIP(hp.address) === 0)
       throw new TandemError('CONFIG', `${where}${name}: "${item}" must be [udp|tcp|tls|ws|wss:]IP:PORT`);
     const port = int(name, hp.port, 0, 65535, where);
-    if (m === null) out.push({ protocol: 'udp', address: hp.address, port }, { protocol: 'tcp', address: hp.address, port });
-    else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port });
+    if (m === null) out.push({ protocol: 'udp', address: hp.address, port, ...acl }, { protocol: 'tcp', address: hp.address, port, ...acl });
+    else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port, ...acl });
   }
   return out;
 }
@@ -357,6 +370,8 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       else if (!/^[\x21-\x7e][\x20-\x7e]{0,127}$/.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be 1–128 printable ASCII characters, or none`);
       else cfg.serverHeader = v;
       break;
+    default:
+      applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }
 
@@ -371,5 +386,6 @@ export function validateConfig(cfg: TandemConfig): TandemConfig {
   const hasTls = cfg.listenSip.some((l) => l.protocol === 'tls' || l.protocol === 'wss');
   if (hasTls && (cfg.tlsCert === undefined || cfg.tlsKey === undefined))
     throw new TandemError('CONFIG', '--listen-sip: a tls or wss listener needs --tls-cert and --tls-key');
+  validateEdge(cfg);
   return cfg;
 }
