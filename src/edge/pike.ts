@@ -181,7 +181,9 @@ export class Pike {
     else this.counters.lifted++;
     this.opts.log.info({ source, rate: e.banRate, durationMs: e.banMs, offences: e.offences, why }, 'flood: ban ended');
     e.bannedUntil = 0;
-    e.windowStart = this.opts.clock.now();
+    // The offence is remembered maxBanMs from here (sweep), so a return within that escalates.
+    e.lastSeen = this.opts.clock.now();
+    e.windowStart = e.lastSeen;
     e.prev = 0;
     e.cur = 0;
   }
