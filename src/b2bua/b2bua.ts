@@ -239,11 +239,17 @@ export class B2bua implements TransactionUser {
       this.reject(txn, 503, 'Too Many Calls From This Source', `${inbound.source.address} holds ${this.opts.sourceLimits.limit('call')} calls (--max-calls-per-source)`);
       return;
     }
-    const call = new B2buaCall(
-      ctx,
-      { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
-      (c) => this.forget(c),
-    );
+    let call: B2buaCall;
+    try {
+      call = new B2buaCall(
+        ctx,
+        { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
+        (c) => this.forget(c),
+      );
+    } catch (err) {
+      slot?.();
+      throw err;
+    }
     this.counters.calls++;
     this.live.add(call);
     if (slot !== undefined) this.slots.set(call, slot);

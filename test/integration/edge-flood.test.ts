@@ -1,8 +1,9 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { RunningTandem } from '../../src/main.js';
-import type { TandemConfig } from '../../src/config/config.js';
+import { pino } from 'pino';
+import { startTandem, type RunningTandem } from '../../src/main.js';
+import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
 import { parseSipMessage } from '../../src/sip/parse.js';
 import { getCSeq, getCallId, getHeader, type SipMessage } from '../../src/sip/message.js';
 import { SipPeer, isResponse, sdpOffer, type Predicate } from '../helpers/sip-peer.js';
@@ -240,5 +241,25 @@ describe('overload and per-source limits', () => {
     ackAndBye(ok, caller, sip);
     await caller.next(isFinalFor(inv.callId, 'BYE'));
     expect(await call(caller, sip)).toBe(200);
+  });
+});
+
+describe('the ban list, for operators', () => {
+  it('SIGUSR2 logs the bans and counters; a ban and its lifting are logged with source, rate and duration', async () => {
+    const lines: { msg: string; bans?: { source: string }[]; source?: string; rate?: number; durationMs?: number; why?: string }[] = [];
+    tandem = await startTandem(
+      { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [{ protocol: 'udp', address: '127.0.0.1', port: 0 }], numThreads: 1, logLevel: 'info', floodExempt: [], pike: { limit: 5, windowMs: 2000 } },
+      pino({ level: 'info' }, { write: (t: string) => lines.push(JSON.parse(t) as { msg: string }) }),
+    );
+    const sip = tandem.sip?.listeners[0];
+    if (sip === undefined) throw new Error('no listener');
+    const src = await rawSource('127.0.0.5');
+    for (let i = 0; i < 20; i++) src.socket.send(floodInvite(src, sip, i, '127.0.0.5'), sip.port, sip.address);
+    await expect.poll(() => tandem?.sip?.edge.pike?.bans().length, { timeout: 3000 }).toBe(1);
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(lines.find((l) => l.msg === 'edge state (SIGUSR2)')?.bans?.map((b) => b.source)).toEqual(['127.0.0.5']);
+    expect(lines.find((l) => l.msg === 'flood: source banned')).toMatchObject({ source: '127.0.0.5', rate: 6, durationMs: 60_000 });
+    tandem.sip?.edge.pike?.lift('127.0.0.5');
+    expect(lines.find((l) => l.msg === 'flood: ban ended')).toMatchObject({ source: '127.0.0.5', why: 'lifted' });
   });
 });
