@@ -248,17 +248,38 @@ describe('the ban list, for operators', () => {
   it('SIGUSR2 logs the bans and counters; a ban and its lifting are logged with source, rate and duration', async () => {
     const lines: { msg: string; bans?: { source: string }[]; source?: string; rate?: number; durationMs?: number; why?: string }[] = [];
     tandem = await startTandem(
-      { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [{ protocol: 'udp', address: '127.0.0.1', port: 0 }], numThreads: 1, logLevel: 'info', floodExempt: [], pike: { limit: 5, windowMs: 2000 } },
+      {
+        ...defaultConfig(),
+        listenNg: { address: '127.0.0.1', port: 0 },
+        listenSip: [
+          { protocol: 'udp', address: '127.0.0.1', port: 0 },
+          { protocol: 'tcp', address: '127.0.0.1', port: 0 },
+        ],
+        numThreads: 1,
+        logLevel: 'info',
+        floodExempt: [],
+        pike: { limit: 5, windowMs: 2000 },
+      },
       pino({ level: 'info' }, { write: (t: string) => lines.push(JSON.parse(t) as { msg: string }) }),
     );
-    const sip = tandem.sip?.listeners[0];
-    if (sip === undefined) throw new Error('no listener');
+    const sip = tandem.sip?.listeners.find((l) => l.protocol === 'udp');
+    const tcp = tandem.sip?.listeners.find((l) => l.protocol === 'tcp');
+    if (sip === undefined || tcp === undefined) throw new Error('no listener');
     const src = await rawSource('127.0.0.5');
     for (let i = 0; i < 20; i++) src.socket.send(floodInvite(src, sip, i, '127.0.0.5'), sip.port, sip.address);
     await expect.poll(() => tandem?.sip?.edge.pike?.bans().length, { timeout: 3000 }).toBe(1);
     process.emit('SIGUSR2', 'SIGUSR2');
     expect(lines.find((l) => l.msg === 'edge state (SIGUSR2)')?.bans?.map((b) => b.source)).toEqual(['127.0.0.5']);
     expect(lines.find((l) => l.msg === 'flood: source banned')).toMatchObject({ source: '127.0.0.5', rate: 6, durationMs: 60_000 });
+    // banned over UDP, refused over TCP too: closed at accept, nothing read or answered
+    const refusedBefore = tandem.sip?.transport.stats().notAdmitted ?? 0;
+    const s = net.connect({ port: tcp.port, host: tcp.address, localAddress: '127.0.0.5' });
+    const got: Buffer[] = [];
+    s.on('data', (d) => got.push(d));
+    s.on('error', () => undefined);
+    await new Promise<void>((r) => s.once('close', () => r()));
+    expect(got).toEqual([]);
+    expect(tandem.sip?.transport.stats().notAdmitted).toBe(refusedBefore + 1);
     tandem.sip?.edge.pike?.lift('127.0.0.5');
     expect(lines.find((l) => l.msg === 'flood: ban ended')).toMatchObject({ source: '127.0.0.5', why: 'lifted' });
   });
