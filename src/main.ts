@@ -11,10 +11,15 @@ import { SipTransportLayer } from './sip/transport/transport-layer.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
-import { loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
+import { isTrustedSource, loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
+import { AccessControl } from './edge/acl.js';
+import { addressList } from './common/cidr.js';
+import { SourceLimits } from './edge/acl-sources.js';
+import { Pike } from './edge/pike.js';
+import { LagSampler, OverloadControl, type OverloadInputs } from './edge/overload.js';
+import type { AdmitHook } from './sip/transport/admit.js';
 import { exposedListeners } from './b2bua/exposure.js';
 import { Registrar } from './edge/registrar.js';
-import { addressList } from './common/cidr.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -25,6 +30,16 @@ export interface RunningSip {
   media: MediaControl;
   /** present with --registrar=on. */
   registrar?: Registrar;
+  /** the request path's guard: access lists, per-source limits, flood bans (list/lift), overload. */
+  edge: Edge;
+}
+
+export interface Edge {
+  acl: AccessControl;
+  sourceLimits: SourceLimits;
+  /** undefined with --pike=off. */
+  pike?: Pike;
+  overload: OverloadControl;
 }
 
 export interface RunningTandem {
@@ -35,6 +50,26 @@ export interface RunningTandem {
   sip?: RunningSip;
   log: Logger;
   close(): Promise<void>;
+}
+
+/** Access lists, flood defence and overload control (edge/), and the transport's admit hook over them. */
+function startEdge(config: TandemConfig, routes: RouteTable, inputs: OverloadInputs, log: Logger): { edge: Edge; admit: AdmitHook } {
+  const exempt = addressList(config.floodExempt);
+  const isTrusted = (address: string): boolean => exempt.has(address) || isTrustedSource(routes, address);
+  const acl = new AccessControl({ allow: config.sipAllow, deny: config.sipDeny, listeners: config.listenSip });
+  const sourceLimits = new SourceLimits({ maxCallsPerSource: config.maxCallsPerSource, maxRegistrationsPerSource: config.maxRegistrationsPerSource, isTrusted });
+  const pike =
+    config.pike === undefined
+      ? undefined
+      : new Pike({ limit: config.pike.limit, windowMs: config.pike.windowMs, banMs: config.pikeBan * 1000, maxBanMs: config.pikeBanMax * 1000, maxSources: config.pikeSources, isTrusted, clock: systemClock, log: log.child({ component: 'pike' }) });
+  const overload = new OverloadControl(
+    { maxLagMs: config.overloadLag, maxServerTransactions: config.overloadTransactions, minFreePorts: config.overloadMinPorts, retryAfterMin: config.overloadRetryAfter.min, retryAfterMax: config.overloadRetryAfter.max },
+    inputs,
+    log.child({ component: 'overload' }),
+  );
+  // Responses, ACKs and keepalives weigh nothing: a banned source is still dropped, but a trunk's replies do not count.
+  const admit: AdmitHook = (source, local, kind) => acl.admit(source.address, local) && (pike === undefined || pike.check(source.address, kind === 'other' ? 0 : 1));
+  return { edge: { acl, sourceLimits, overload, ...(pike !== undefined ? { pike } : {}) }, admit };
 }
 
 function readPem(option: string, path: string | undefined): string | undefined {
@@ -62,8 +97,20 @@ function routeTable(config: TandemConfig): RouteTable {
 }
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
-async function startSip(config: TandemConfig, media: MediaControl, log: Logger): Promise<RunningSip> {
+async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger): Promise<RunningSip & { stopEdge(): void }> {
   const routes = routeTable(config);
+  // Each second: overload is re-read (so its end is logged without traffic) and ended bans are logged.
+  const lag = new LagSampler(1000, () => {
+    edge.overload.evaluate();
+    edge.pike?.sweep();
+  });
+  let transactions: TransactionLayer | undefined;
+  const { edge, admit } = startEdge(
+    config,
+    routes,
+    { lagMs: () => lag.lagMs(), serverTransactions: () => transactions?.counters.serverTransactions ?? 0, freePorts: () => localPorts?.() },
+    log,
+  );
   const cert = readPem('tls-cert', config.tlsCert);
   const key = readPem('tls-key', config.tlsKey);
   const ca = readPem('tls-ca', config.tlsCa);
@@ -88,6 +135,7 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     onMessage: (inbound) => deliver?.(inbound),
     // A binding made over a connection cannot be reached once it closes (RFC 5626 flows).
     ...(registrar !== undefined ? { onConnectionClosed: (remote: SipEndpoint) => void registrar.flowClosed(remote).catch((err: unknown) => log.warn({ err }, 'registrar: dropping bindings of a closed connection failed')) } : {}),
+    admit,
   });
   const listeners = transport.listeners();
   const b2bua = new B2bua({
@@ -101,8 +149,10 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     log: log.child({ component: 'b2bua' }),
     ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}),
     ...(registrar !== undefined ? { registrar } : {}),
+    overload: edge.overload,
+    sourceLimits: edge.sourceLimits,
   });
-  const transactions = new TransactionLayer({
+  transactions = new TransactionLayer({
     sender: transport,
     clock: systemClock,
     timers: { t1: config.sipT1, t2: config.sipT2, t4: config.sipT4 },
@@ -111,8 +161,9 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     user: b2bua,
   });
   b2bua.attach(transactions);
+  const layer = transactions;
   deliver = (inbound) => {
-    if (b2bua.screen(inbound)) transactions.receive(inbound);
+    if (b2bua.screen(inbound)) layer.receive(inbound);
   };
   const limits = transport.stats();
   log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name), maxConnections: limits.maxConnections, maxConnectionsPerSource: config.sipMaxConnectionsPerSource }, 'SIP ready');
@@ -124,7 +175,15 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
       'SIP listens beyond loopback without authentication: any caller that reaches it can use every route (trusted networks only; restrict with match.source or a firewall)',
     );
   }
-  return { b2bua, transport, transactions, listeners, media, ...(registrar !== undefined ? { registrar } : {}) };
+  // The ban list on demand (kill -USR2): what an admin tool will read from edge.pike.bans().
+  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters } }, 'edge state (SIGUSR2)');
+  process.on('SIGUSR2', onUsr2);
+  log.info({ sipAllow: config.sipAllow, sipDeny: config.sipDeny, pike: config.pike ?? 'off', maxCallsPerSource: config.maxCallsPerSource }, 'edge ready');
+  const stopEdge = (): void => {
+    lag.close();
+    process.off('SIGUSR2', onUsr2);
+  };
+  return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(registrar !== undefined ? { registrar } : {}) };
 }
 
 /** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
@@ -174,13 +233,13 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     log,
   });
   let ngAddress: { address: string; port: number };
-  let sip: RunningSip | undefined;
+  let sip: (RunningSip & { stopEdge(): void }) | undefined;
   let remote: NgMediaClient | undefined;
   try {
     ngAddress = await ng.listen();
     if (config.listenSip.length > 0) {
       if (config.media.kind === 'ng') remote = new NgMediaClient({ host: config.media.address, port: config.media.port });
-      sip = await startSip(config, remote ?? media, log);
+      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log);
     }
   } catch (err) {
     await ng.close().catch(() => undefined);
@@ -200,6 +259,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     log,
     async close() {
       if (sip !== undefined) {
+        sip.stopEdge();
         sip.b2bua.close();
         sip.registrar?.close();
         sip.transactions.close();

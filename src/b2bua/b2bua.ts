@@ -1,5 +1,5 @@
 import type { Logger } from '../common/log.js';
-import type { Clock, TimerHandle } from '../common/clock.js';
+import type { Clock } from '../common/clock.js';
 import { errorMessage } from '../common/errors.js';
 import { getCallId, getHeader, getTo, getUserAgent, type SipRequest, type SipResponse, type Via } from '../sip/message.js';
 import { parseUri } from '../sip/uri.js';
@@ -13,12 +13,14 @@ import type { Registrar } from '../edge/registrar.js';
 import { bindingTargets } from './registered.js';
 import { B2buaCall, type Leg } from './call.js';
 import type { CallSetup } from './call-core.js';
-import { CallState } from './call-state.js';
-import { REASON_MEDIA_TIMEOUT, REASON_WORKER_FAILED, requestFailureResponse } from './status-map.js';
+import { requestFailureResponse } from './status-map.js';
+import { MediaWatch } from './media-watch.js';
 import { checkOffer } from './policy.js';
 import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
 import { headersToCopy } from './identity.js';
 import { checkRequest } from './sanity.js';
+import type { OverloadControl } from '../edge/overload.js';
+import type { Release, SourceLimits } from '../edge/acl-sources.js';
 
 export interface B2buaOptions {
   sender: SipSender;
@@ -36,6 +38,10 @@ export interface B2buaOptions {
   mediaWatchMs?: number;
   /** answers REGISTER and finds the contacts of routes with target "registered"; absent = REGISTER refused 405. */
   registrar?: Registrar;
+  /** edge/: 503 for new INVITEs and REGISTERs while the box is overloaded. */
+  overload?: Pick<OverloadControl, 'refuse'>;
+  /** edge/: a call slot per source IP, held until the call ends. */
+  sourceLimits?: Pick<SourceLimits, 'acquire' | 'limit'>;
 }
 
 export interface B2buaCounters {
@@ -61,8 +67,8 @@ export class B2bua implements TransactionUser {
   private ctx: SipContext | undefined;
   private readonly byKey = new Map<string, { call: B2buaCall; leg: Leg }>();
   private readonly live = new Set<B2buaCall>();
-  private watch: TimerHandle | undefined;
-  private watching = false;
+  private readonly slots = new Map<B2buaCall, Release>();
+  private readonly watch: MediaWatch;
   readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0 };
 
   /** Allow outside a dialog: REGISTER is in it when the registrar is on. */
@@ -70,12 +76,13 @@ export class B2bua implements TransactionUser {
 
   constructor(private readonly opts: B2buaOptions) {
     this.allowOod = allowOutOfDialog(opts.registrar !== undefined);
+    this.watch = new MediaWatch({ media: opts.media, clock: opts.clock, log: opts.log, everyMs: opts.mediaWatchMs ?? 5000, calls: () => this.live, counters: this.counters });
   }
 
   /** The transaction layer is built with this object as its user, then handed back here. */
   attach(transactions: TransactionApi): void {
     this.ctx = new SipContext(transactions, this.opts.sender, this.opts.media, this.opts.clock, this.opts.log, this.opts.userAgent);
-    this.scheduleWatch();
+    this.watch.start();
   }
 
   private context(): SipContext {
@@ -162,6 +169,15 @@ export class B2bua implements TransactionUser {
       }
       hit.call.handleRequest(hit.leg, req, txn);
       return;
+    }
+    // What starts new work is refused under overload, statelessly; what finishes work (above) never is.
+    if (req.method === 'INVITE' || req.method === 'REGISTER') {
+      const refusal = this.opts.overload?.refuse();
+      if (refusal !== undefined) {
+        this.counters.rejected++;
+        ctx.respond(txn, refusal.status, { reason: refusal.reason, headers: [{ name: 'Retry-After', value: String(refusal.retryAfter) }] });
+        return;
+      }
     }
     switch (req.method) {
       case 'OPTIONS':
@@ -271,10 +287,22 @@ export class B2bua implements TransactionUser {
   }
 
   private startCall(setup: CallSetup): void {
-    const { invite: req, inbound } = setup;
-    const call = new B2buaCall(this.context(), setup, (c) => this.forget(c));
+    const { invite: req, inbound, txn } = setup;
+    const slot = this.opts.sourceLimits?.acquire('call', inbound.source.address);
+    if (this.opts.sourceLimits !== undefined && slot === undefined) {
+      this.reject(txn, 503, 'Too Many Calls From This Source', `${inbound.source.address} holds ${this.opts.sourceLimits.limit('call')} calls (--max-calls-per-source)`);
+      return;
+    }
+    let call: B2buaCall;
+    try {
+      call = new B2buaCall(this.context(), setup, (c) => this.forget(c));
+    } catch (err) {
+      slot?.();
+      throw err;
+    }
     this.counters.calls++;
     this.live.add(call);
+    if (slot !== undefined) this.slots.set(call, slot);
     for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
     call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri }, 'new call');
     call.start();
@@ -282,6 +310,8 @@ export class B2bua implements TransactionUser {
 
   private forget(call: B2buaCall): void {
     this.live.delete(call);
+    this.slots.get(call)?.();
+    this.slots.delete(call);
     // Keys stay a little while so a late BYE or retransmission is answered (200/481) by the call, not the void.
     const t = this.opts.clock.setTimer(32_000, () => {
       for (const [key] of call.keys()) if (this.byKey.get(key)?.call === call) this.byKey.delete(key);
@@ -331,55 +361,9 @@ export class B2bua implements TransactionUser {
     }
   }
 
-  // ---- media timeout ---------------------------------------------------------------------------
-
-  private scheduleWatch(): void {
-    const every = this.opts.mediaWatchMs ?? 5000;
-    if (every <= 0) return;
-    this.watch = this.opts.clock.setTimer(every, () => {
-      void this.checkMedia().finally(() => this.scheduleWatch());
-    });
-  }
-
-  /**
-   * A call the media plane no longer lists has ended there (media timeout, worker failure, or an
-   * operator's delete): hang up both legs. Polling `list` works the same for LocalMedia and for a
-   * remote Tandem or rtpengine over ng, which has no event channel back.
-   */
-  private async checkMedia(): Promise<void> {
-    if (this.watching) return;
-    const now = this.opts.clock.now();
-    const candidates = [...this.live].filter((c) => c.state === CallState.Confirmed && now - c.lastMediaChangeMs > 2000);
-    if (candidates.length === 0) return;
-    this.watching = true;
-    try {
-      const listed = new Set(await this.opts.media.list(1_000_000));
-      for (const call of candidates) {
-        if (call.state !== CallState.Confirmed || listed.has(call.mediaCallId)) continue;
-        // The BYE says what really happened: a dead media worker is not a silent peer.
-        const end = await this.opts.media.ended?.(call.mediaCallId).catch(() => undefined);
-        if (call.state !== CallState.Confirmed) continue;
-        if (end?.cause === 'worker-failure') {
-          this.counters.mediaFailures++;
-          call.log.warn({ reason: end.reason }, 'media session ended by a media worker failure; ending the call');
-          call.end('media worker failed', { sipReason: REASON_WORKER_FAILED });
-          continue;
-        }
-        this.counters.mediaTimeouts++;
-        call.log.warn('media session is gone from the media plane (timeout); ending the call');
-        call.end('media timeout', { sipReason: REASON_MEDIA_TIMEOUT });
-      }
-    } catch (err) {
-      this.opts.log.warn({ err }, 'media list failed; media timeouts not checked this round');
-    } finally {
-      this.watching = false;
-    }
-  }
-
   /** Stops the watchdog and hangs up every call (BYE both legs). */
   close(): void {
-    this.watch?.cancel();
-    this.watch = undefined;
+    this.watch.stop();
     for (const call of [...this.live]) call.end('shutting down');
   }
 }

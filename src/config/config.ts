@@ -3,9 +3,11 @@ import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
 import { isLogLevel } from '../common/log.js';
 import { cidrError } from '../common/cidr.js';
+import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefaults, validateRegistrar, type RegistrarConfig } from './registrar-options.js';
+import { EDGE_OPTIONS, addressEntries, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -61,16 +63,6 @@ export interface TandemConfig {
   trusted: string[];
   /** Server header of our responses and User-Agent of our requests; undefined = neither (the product is not named). */
   serverHeader?: string;
-  /** REGISTER handled by the registrar (src/edge/registrar.ts); undefined = off (auth turns it on by default). */
-  registrar?: boolean;
-  /** Registrar intervals, seconds: shortest granted (shorter → 423), longest granted, and the default. */
-  registrarMinExpires: number;
-  registrarMaxExpires: number;
-  registrarDefaultExpires: number;
-  /** Percent taken off a granted interval at random (0–50), so refreshes spread out. */
-  registrarExpiryJitter: number;
-  registrarMaxBindingsPerAor: number;
-  registrarMaxBindings: number;
 }
 
 export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
@@ -79,6 +71,9 @@ export interface SipListen {
   protocol: SipProtocolName;
   address: string;
   port: number;
+  /** this listener's own access lists (`;allow=CIDR|CIDR;deny=CIDR`), on top of --sip-allow/--sip-deny. */
+  allow?: string[];
+  deny?: string[];
 }
 
 export type MediaPlaneConfig = { kind: 'local' } | { kind: 'ng'; address: string; port: number };
@@ -128,13 +123,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy; identity headers only from --trusted sources)' },
   { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured (they count as trusted too)' },
   { key: 'trusted', name: 'trusted', arg: 'LIST', help: 'IPs/CIDRs whose P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID and Privacy cross to leg B (default none: removed)' },
-  { key: 'registrar', name: 'registrar', arg: 'on|off', help: 'answer REGISTER and keep a location service for routes with target "registered" (default off; without authentication only --trusted sources may register)' },
-  { key: 'registrarMinExpires', name: 'registrar-min-expires', arg: 'SECONDS', help: 'shortest registration granted; a shorter one gets 423 Interval Too Brief (default 60)' },
-  { key: 'registrarMaxExpires', name: 'registrar-max-expires', arg: 'SECONDS', help: 'longest registration granted; a longer one is shortened (default 3600)' },
-  { key: 'registrarDefaultExpires', name: 'registrar-default-expires', arg: 'SECONDS', help: 'registration interval when the REGISTER names none (default 3600)' },
-  { key: 'registrarExpiryJitter', name: 'registrar-expiry-jitter', arg: 'PERCENT', help: 'up to this much is taken off a granted interval at random, so refreshes spread out (default 10, 0–50)' },
-  { key: 'registrarMaxBindingsPerAor', name: 'registrar-max-bindings-per-aor', arg: 'INT', help: 'contacts one address-of-record may register; more are refused 403 (default 10)' },
-  { key: 'registrarMaxBindings', name: 'registrar-max-bindings', arg: 'INT', help: 'registered contacts in all; more are refused 503 (default 100000)' },
+  ...REGISTRAR_OPTIONS,
+  ...EDGE_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -169,12 +159,8 @@ export function defaultConfig(): TandemConfig {
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
     trusted: [],
-    registrarMinExpires: 60,
-    registrarMaxExpires: 3600,
-    registrarDefaultExpires: 3600,
-    registrarExpiryJitter: 10,
-    registrarMaxBindingsPerAor: 10,
-    registrarMaxBindings: 100_000,
+    ...registrarDefaults(),
+    ...edgeDefaults(),
   };
 }
 
@@ -191,14 +177,21 @@ function list(raw: string): string[] {
 
 function parseSipListen(name: string, raw: string, where: string): SipListen[] {
   const out: SipListen[] = [];
-  for (const item of list(raw)) {
+  for (const full of list(raw)) {
+    const [item, ...params] = full.split(';');
+    const acl: Pick<SipListen, 'allow' | 'deny'> = {};
+    for (const p of params) {
+      const kv = /^(allow|deny)=(.*)$/i.exec(p.trim());
+      if (kv === null) throw new TandemError('CONFIG', `${where}${name}: "${p}" in "${full}" must be allow=CIDR|CIDR or deny=CIDR|CIDR`);
+      acl[kv[1].toLowerCase() as 'allow' | 'deny'] = addressEntries(where, name, kv[2], '|');
+    }
     const m = /^(udp|tcp|tls|wss|ws):(.*)$/i.exec(item);
     const hp = hostPort(m === null ? item : m[2]);
     if (hp === null || isIP(hp.address) === 0)
       throw new TandemError('CONFIG', `${where}${name}: "${item}" must be [udp|tcp|tls|ws|wss:]IP:PORT`);
     const port = int(name, hp.port, 0, 65535, where);
-    if (m === null) out.push({ protocol: 'udp', address: hp.address, port }, { protocol: 'tcp', address: hp.address, port });
-    else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port });
+    if (m === null) out.push({ protocol: 'udp', address: hp.address, port, ...acl }, { protocol: 'tcp', address: hp.address, port, ...acl });
+    else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port, ...acl });
   }
   return out;
 }
@@ -380,28 +373,9 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       else if (!/^[\x21-\x7e][\x20-\x7e]{0,127}$/.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be 1–128 printable ASCII characters, or none`);
       else cfg.serverHeader = v;
       break;
-    case 'registrar':
-      if (!/^(on|off|yes|no)$/i.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be on or off`);
-      cfg.registrar = /^(on|yes)$/i.test(v);
-      break;
-    case 'registrarMinExpires':
-      cfg.registrarMinExpires = int(name, v, 1, 86_400, where);
-      break;
-    case 'registrarMaxExpires':
-      cfg.registrarMaxExpires = int(name, v, 1, 604_800, where);
-      break;
-    case 'registrarDefaultExpires':
-      cfg.registrarDefaultExpires = int(name, v, 1, 604_800, where);
-      break;
-    case 'registrarExpiryJitter':
-      cfg.registrarExpiryJitter = int(name, v, 0, 50, where);
-      break;
-    case 'registrarMaxBindingsPerAor':
-      cfg.registrarMaxBindingsPerAor = int(name, v, 1, 1000, where);
-      break;
-    case 'registrarMaxBindings':
-      cfg.registrarMaxBindings = int(name, v, 1, 10_000_000, where);
-      break;
+    default:
+      if (isRegistrarKey(spec.key)) applyRegistrarOption(cfg, spec.key, name, v, where);
+      else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }
 
@@ -413,12 +387,10 @@ export function validateConfig(cfg: TandemConfig): TandemConfig {
   if (cfg.route !== undefined && cfg.routesFile !== undefined) throw new TandemError('CONFIG', '--route and --routes-file: give one or the other');
   if ((cfg.bCodecs !== undefined || cfg.bPtime !== undefined || cfg.bSrtp !== undefined || cfg.bIce !== undefined) && cfg.route === undefined)
     throw new TandemError('CONFIG', '--b-codecs/--b-ptime/--b-srtp/--b-ice: only with --route (a routes file carries its own policy)');
-  if (cfg.registrarMinExpires > cfg.registrarMaxExpires)
-    throw new TandemError('CONFIG', `--registrar-min-expires (${cfg.registrarMinExpires}) is above --registrar-max-expires (${cfg.registrarMaxExpires})`);
-  if (cfg.registrarDefaultExpires < cfg.registrarMinExpires || cfg.registrarDefaultExpires > cfg.registrarMaxExpires)
-    throw new TandemError('CONFIG', `--registrar-default-expires (${cfg.registrarDefaultExpires}) must be within --registrar-min-expires and --registrar-max-expires`);
   const hasTls = cfg.listenSip.some((l) => l.protocol === 'tls' || l.protocol === 'wss');
   if (hasTls && (cfg.tlsCert === undefined || cfg.tlsKey === undefined))
     throw new TandemError('CONFIG', '--listen-sip: a tls or wss listener needs --tls-cert and --tls-key');
+  validateRegistrar(cfg);
+  validateEdge(cfg);
   return cfg;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
+import type { SipEndpoint } from './types.js';
 
 /** Defaults of the stream-connection limits (TCP, TLS, WebSocket); each has an option and a counter. */
 export const CONNECTION_DEFAULTS = {
@@ -67,14 +68,20 @@ export class ConnectionLimits {
   constructor(
     readonly maxTotal: number,
     readonly maxPerSource: number,
+    /** asked first (access lists, flood bans): a refused socket is closed before it counts or handshakes. */
+    private readonly gate?: (socket: net.Socket, local: SipEndpoint) => boolean,
   ) {}
 
   /**
    * An inbound socket just accepted: tracked until it closes, or destroyed at once (and counted)
    * when a cap is reached. Returns whether it was admitted.
    */
-  admitInbound(socket: net.Socket): boolean {
+  admitInbound(socket: net.Socket, local?: SipEndpoint): boolean {
     const source = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (this.gate !== undefined && local !== undefined && !this.gate(socket, local)) {
+      socket.destroy();
+      return false;
+    }
     if (this.counters.open >= this.maxTotal) {
       this.counters.refusedTotal++;
       socket.destroy();

@@ -14,6 +14,8 @@ import { datagramTooLarge } from './stream-framer.js';
 import { CONNECTION_DEFAULTS, ConnectionLimits, effectiveConnectionCap, readFdLimit } from './connection-limits.js';
 import { LogLimiter } from '../../common/log-limit.js';
 import { markReceived } from './received.js';
+import type { TransportCounters, TransportStats } from './transport-stats.js';
+import { datagramKind, messageKind, socketSource, type AdmitHook, type AdmitKind } from './admit.js';
 
 export interface SipListenSpec {
   protocol: TransportProtocol;
@@ -48,38 +50,11 @@ export interface SipTransportOptions {
   onMessage: (inbound: InboundMessage) => void;
   /** A TCP/TLS/WebSocket connection closed (either end): bindings tied to that flow go (registrar). */
   onConnectionClosed?: (remote: SipEndpoint) => void;
+  /** asked before a datagram is parsed, a stream is accepted or a stream's request is delivered (edge/). */
+  admit?: AdmitHook;
 }
 
-export interface TransportCounters {
-  received: number;
-  sent: number;
-  malformed: number;
-  rejected: number;
-  dropped: number;
-  /** stream connections ever adopted (inbound after any TLS handshake, and outbound). */
-  connections: number;
-  /** messages over the size limit (answered 513 when the headers allow it). */
-  oversized: number;
-  idleTimeouts: number;
-  messageTimeouts: number;
-  tlsHandshakeTimeouts: number;
-  /** connections closed because the peer did not read what we sent (MAX_WRITE_BACKLOG). */
-  writeBacklogCloses: number;
-  /** outbound TLS connections refused because the peer's certificate did not verify. */
-  tlsVerifyFailures: number;
-}
-
-export interface TransportStats extends TransportCounters {
-  /** warning lines not written by the per-source log rate limit. */
-  logsSuppressed: number;
-  /** stream sockets open now (handshakes included), WebSocket ones too. */
-  openConnections: number;
-  refusedConnections: number;
-  refusedConnectionsPerSource: number;
-  wsPingTimeouts: number;
-  /** the connection cap enforced (configured, lowered to a quarter of the descriptor limit). */
-  maxConnections: number;
-}
+export type { TransportCounters, TransportStats } from './transport-stats.js';
 
 function endpointKey(e: SipEndpoint): string {
   return `${e.protocol}|${e.address}|${e.port}`;
@@ -98,7 +73,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   private readonly connecting = new Map<string, Promise<StreamConnection>>();
   readonly counters: TransportCounters = {
     received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0, connections: 0, oversized: 0,
-    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0,
+    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0, notAdmitted: 0,
   };
   readonly maxBytes: number;
   readonly log: Logger;
@@ -117,7 +92,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     const cap = effectiveConnectionCap(this.limits.maxConnections, fd.limit);
     if (cap < this.limits.maxConnections)
       this.log.warn({ configured: this.limits.maxConnections, cap, fdLimit: fd.limit, fdLimitFrom: fd.source }, 'SIP connection cap lowered to a quarter of the descriptor limit (the rest is kept for media)');
-    this.caps = new ConnectionLimits(cap, this.limits.maxConnectionsPerSource);
+    this.caps = new ConnectionLimits(cap, this.limits.maxConnectionsPerSource, (socket, local) => this.admitted(socketSource(socket, local), local, 'connection'));
     this.noVerify = new Set((opts.tlsClient?.noVerify ?? []).map(endpointKey));
   }
 
@@ -188,7 +163,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     } else server = net.createServer();
     // Counted from the first byte of the TCP handshake: that is when a descriptor is spent.
     server.prependListener('connection', (socket: net.Socket) => {
-      this.caps.admitInbound(socket);
+      this.caps.admitInbound(socket, { protocol: spec.protocol, address: spec.address, port: (server.address() as net.AddressInfo).port });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new TandemError('CONFIG', `--listen-sip: cannot listen on ${where}: ${err.message}`)));
@@ -253,15 +228,28 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   }
 
   private onDatagram(buf: Buffer, source: SipEndpoint, local: SipEndpoint): void {
+    // Before a byte is parsed, so a denied or banned source (or a flood) costs a few comparisons.
+    if (!this.admitted(source, local, datagramKind(buf))) return;
     // RFC 5626 §4.4.1 keepalives (CRLF) are not messages.
     if (buf.length <= 4 && buf.toString('latin1').trim() === '') return;
     // Over the limit: the parser would only say "too large"; find what a 513 needs.
-    if (buf.length > this.maxBytes) this.deliver({ ok: false, error: datagramTooLarge(buf) }, source, local);
-    else this.deliver(parseSipMessage(buf, { maxBytes: this.maxBytes }), source, local);
+    if (buf.length > this.maxBytes) this.deliverParsed({ ok: false, error: datagramTooLarge(buf) }, source, local);
+    else this.deliverParsed(parseSipMessage(buf, { maxBytes: this.maxBytes }), source, local);
+  }
+
+  /** One framed message from a stream connection: its source was admitted at accept, and each request is counted here. */
+  deliver(r: ParseResult | { ok: false; error: SipParseError }, source: SipEndpoint, local: SipEndpoint): void {
+    if (this.admitted(source, local, messageKind(r))) this.deliverParsed(r, source, local);
+  }
+
+  private admitted(source: SipEndpoint, local: SipEndpoint, kind: AdmitKind): boolean {
+    if (this.opts.admit === undefined || this.opts.admit(source, local, kind)) return true;
+    this.counters.notAdmitted++;
+    return false;
   }
 
   /** One parsed (or failed) message from any transport. */
-  deliver(r: ParseResult | { ok: false; error: SipParseError }, source: SipEndpoint, local: SipEndpoint): void {
+  private deliverParsed(r: ParseResult | { ok: false; error: SipParseError }, source: SipEndpoint, local: SipEndpoint): void {
     if (!r.ok) {
       this.counters.malformed++;
       if (r.error.status === 513) this.counters.oversized++;

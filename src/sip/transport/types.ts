@@ -39,3 +39,4 @@ export function formatEndpoint(e: SipEndpoint): string {
   const host = e.address.includes(':') ? `[${e.address}]` : e.address;
   return `${e.protocol}:${host}:${e.port}`;
 }
+

@@ -51,7 +51,8 @@ export class WebSocketListener {
     let listener: WebSocketListener | undefined;
     // TLS and the HTTP upgrade together must be done within the handshake deadline from accept.
     server.prependListener('connection', (socket: net.Socket) => {
-      if (!o.caps.admitInbound(socket)) return;
+      const addr = server.address();
+      if (!o.caps.admitInbound(socket, { protocol: spec.protocol, address: spec.address, port: typeof addr === 'object' && addr !== null ? addr.port : spec.port })) return;
       const remote: SipEndpoint = { protocol: spec.protocol, address: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 };
       const deadline = setTimeout(() => {
         if (listener?.peers.has(`${remote.address}|${remote.port}`) === true) return;
