@@ -150,5 +150,8 @@ describeWithPeers('Chromium ↔ plain RTP through Tandem', ['chromium', 'unshare
     expect(r.caller.exitCode).toBe(0);
     expect(r.callsLeft).toBe(0);
     expect(r.bindingsAfterCall).toBe(1);
+    // Chromium gone without unregistering: its connection closed, and with it the binding.
+    expect(r.bindingsAfterBrowserGone, explain(run)).toBe(0);
+    expect(r.registrarCounters).toMatchObject({ created: 1, flowClosed: 1, forbidden: 0 });
   }, 90_000);
 });

@@ -22,6 +22,9 @@ export interface SipRegisteredResult {
   /** Tandem's bindings of the AOR after the REGISTER and after the call. */
   bindings: { contact: string; flowProtocol: string; connectionBound: boolean }[];
   bindingsAfterCall: number;
+  /** after Chromium is closed without unregistering: its WebSocket is gone, so must its binding be. */
+  bindingsAfterBrowserGone: number;
+  registrarCounters: Record<string, number>;
   /** the incoming call as the browser got it: Tandem's offer, its answer, the Request-URI. */
   browserOffer: string;
   browserAnswer: string;
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
   const udp = tandem.t.sip?.listeners.find((l) => l.protocol === 'udp');
   if (registrar === undefined || wss === undefined || udp === undefined) throw new Error('Tandem has no registrar, WSS or UDP listener');
   const browser = await startBrowser({ wav });
+  let browserOpen = true;
   let capture: Awaited<ReturnType<typeof startCapture>> | undefined;
   let caller: ReturnType<typeof startSipp> | undefined;
   let sipp: SippResult | undefined;
@@ -119,10 +123,19 @@ async function main(): Promise<void> {
     // The BYE went both ways; the media plane lets the call go (bounded wait).
     const deadline = Date.now() + 3000;
     while ((await tandem.t.media.list()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const bindingsAfterCall = (await registrar.lookup(AOR_USER, '127.0.0.1')).length;
+    // JsSIP does not unregister when its page goes away: the closing connection alone must drop
+    // the binding (bounded wait; bindingsAfterCall above is the positive control).
+    browserOpen = false;
+    await browser.close();
+    const gone = Date.now() + 3000;
+    while ((await registrar.lookup(AOR_USER, '127.0.0.1')).length > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
     const result: SipRegisteredResult = {
       register,
       bindings,
-      bindingsAfterCall: (await registrar.lookup(AOR_USER, '127.0.0.1')).length,
+      bindingsAfterCall,
+      bindingsAfterBrowserGone: (await registrar.lookup(AOR_USER, '127.0.0.1')).length,
+      registrarCounters: { ...registrar.counters },
       browserOffer: call.offer,
       browserAnswer: call.answer,
       browserRuri: call.ruri,
@@ -137,7 +150,7 @@ async function main(): Promise<void> {
     caller?.kill();
     if (caller !== undefined && sipp === undefined) log(`sipp: ${(await caller.done).output.slice(-2000)}`);
     await capture?.stop().catch(() => []);
-    await browser.close();
+    if (browserOpen) await browser.close();
     await tandem.close();
     rmSync(dir, { recursive: true, force: true });
   }
