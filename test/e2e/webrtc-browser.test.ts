@@ -3,7 +3,7 @@ import { describeWithPeers, itWithPeers } from '../helpers/peers.js';
 import { runScenarioInNetns } from './browser/netns.js';
 import type { NgCallResult } from './browser/ng-call.scenario.js';
 import type { SipCallResult } from './browser/sip-call.scenario.js';
-import type { SipRegisteredResult } from './browser/sip-registered.scenario.js';
+import type { SipRegisteredResult, SipRegisterRefused } from './browser/sip-registered.scenario.js';
 
 /**
  * A real browser (Debian's headless Chromium) on one side, a plain G.711 endpoint on the other.
@@ -154,4 +154,15 @@ describeWithPeers('Chromium ↔ plain RTP through Tandem', ['chromium', 'unshare
     expect(r.bindingsAfterBrowserGone, explain(run)).toBe(0);
     expect(r.registrarCounters).toMatchObject({ created: 1, flowClosed: 1, forbidden: 0 });
   }, 90_000);
+
+  itWithPeers('registrar: without authentication a browser from a source not in --trusted is refused 403 and nothing is bound', ['chromium', 'unshare'], async () => {
+    const run = await runScenarioInNetns<SipRegisterRefused>('test/e2e/browser/sip-registered.scenario.ts', ['untrusted'], 60_000);
+    const r = run.result;
+    expect(r, explain(run)).toBeDefined();
+    if (r === undefined) return;
+    // The same page and UA that register with 200 in the test above (the positive control).
+    expect(r.register.status, explain(run)).toBe(403);
+    expect(r.bindings).toEqual([]);
+    expect(r.registrarCounters).toMatchObject({ registers: 1, forbidden: 1, created: 0 });
+  }, 70_000);
 });

@@ -5,6 +5,8 @@
 // leg B (the browser) to Opus with DTLS-SRTP: Tandem offers the browser WebRTC and transcodes.
 // The browser's microphone plays 1000 Hz, SIPp plays a 440 Hz PCMU pcap; dumpcap records what
 // reaches SIPp. The browser hangs up; SIPp answers the BYE and exits.
+// With the argument `untrusted`, 127.0.0.0/8 is not --trusted and there is no authentication: the
+// REGISTER must be refused 403 and nothing bound (then no call is placed).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +39,9 @@ export interface SipRegisteredResult {
   log: string[];
 }
 
+/** What the scenario reports when the REGISTER did not bind (no call is placed then). */
+export type SipRegisterRefused = Pick<SipRegisteredResult, 'register' | 'bindings' | 'registrarCounters' | 'log'>;
+
 const BROWSER_HZ = 1000;
 const CALLER_HZ = 440;
 const CALLER_SIP = 5080;
@@ -45,6 +50,7 @@ const AOR_USER = 'browser';
 const log = (m: string): void => void process.stderr.write(`[sip-registered] ${m}\n`);
 
 async function main(): Promise<void> {
+  const trusted = process.argv[2] !== 'untrusted';
   const dir = mkdtempSync(join(tmpdir(), 'tandem-reg-'));
   const wav = join(dir, 'mic.wav');
   writeToneWav(wav, { hz: BROWSER_HZ, rate: 48000, seconds: 10, amplitude: 0.3 });
@@ -75,7 +81,7 @@ async function main(): Promise<void> {
     registrar: true,
     // Until digest authentication lands, only a trusted source may register. With it, drop this
     // line, give Tandem the browser's credentials and the page's UA its password (sipRegister).
-    trusted: ['127.0.0.0/8'],
+    trusted: trusted ? ['127.0.0.0/8'] : [],
   });
   const registrar = tandem.t.sip?.registrar;
   const wss = tandem.t.sip?.listeners.find((l) => l.protocol === 'wss');
@@ -92,7 +98,8 @@ async function main(): Promise<void> {
     const bindings = (await registrar.lookup(AOR_USER, '127.0.0.1')).map((b) => ({ contact: b.contact, flowProtocol: b.flow.protocol, connectionBound: b.connectionBound }));
     if (register.status !== 200 || bindings.length === 0) {
       // Nothing to call: report what happened rather than wait for a call that cannot come.
-      process.stdout.write(`RESULT ${JSON.stringify({ register, bindings, log: browser.log })}\n`);
+      const refused: SipRegisterRefused = { register, bindings, registrarCounters: { ...registrar.counters }, log: browser.log };
+      process.stdout.write(`RESULT ${JSON.stringify(refused)}\n`);
       return;
     }
     capture = await startCapture({ ports: [CALLER_MEDIA], timeoutMs: 40_000 });
