@@ -3,6 +3,7 @@ import { describeWithPeers, itWithPeers } from '../helpers/peers.js';
 import { runScenarioInNetns } from './browser/netns.js';
 import type { NgCallResult } from './browser/ng-call.scenario.js';
 import type { SipCallResult } from './browser/sip-call.scenario.js';
+import type { SipRegisteredResult, SipRegisterRefused } from './browser/sip-registered.scenario.js';
 
 /**
  * A real browser (Debian's headless Chromium) on one side, a plain G.711 endpoint on the other.
@@ -112,4 +113,56 @@ describeWithPeers('Chromium ↔ plain RTP through Tandem', ['chromium', 'unshare
     expect(r.callee.exitCode).toBe(0);
     expect(r.callsLeft).toBe(0);
   }, 90_000);
+  itWithPeers('registrar: JsSIP registers over WSS, a SIPp PCMU caller over UDP reaches it through a "registered" route; PCMU ↔ Opus both ways, BYE ends both legs', ['chromium', 'unshare', 'sipp', 'dumpcap'], async () => {
+    const run = await runScenarioInNetns<SipRegisteredResult>('test/e2e/browser/sip-registered.scenario.ts', [], 80_000);
+    const r = run.result;
+    expect(r, explain(run)).toBeDefined();
+    if (r === undefined) return;
+    // The REGISTER (from a --trusted source, no credentials yet) got 200, and the binding is tied
+    // to the browser's WSS connection: the only way back to it.
+    expect(r.register.status, explain(run)).toBe(200);
+    expect(r.bindings).toHaveLength(1);
+    expect(r.bindings[0]).toMatchObject({ flowProtocol: 'wss', connectionBound: true });
+    // The call reached the browser over that connection, addressed to the contact it registered.
+    expect(r.browserRuri, explain(run)).toBe(r.bindings[0].contact.replace(/^<|>$/g, ''));
+    // Leg B (browser): Tandem offers WebRTC, Opus only: DTLS actpass, ICE-lite, rtcp-mux.
+    expect(r.browserOffer).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 96( \d+)*\r?$/m);
+    expect(r.browserOffer).toMatch(/^a=rtpmap:96 opus\/48000\/2\r?$/m);
+    expect(r.browserOffer).toMatch(/^a=setup:actpass\r?$/m);
+    expect(r.browserOffer).toMatch(/^a=ice-lite\r?$/m);
+    expect(r.browserOffer).toMatch(/^a=rtcp-mux\r?$/m);
+    expect(r.browserOffer).not.toMatch(/PCM[AU]|a=crypto/);
+    // Leg A (SIPp): plain RTP/AVP PCMU, none of the browser's transport.
+    expect(r.callerAnswer).toMatch(/^m=audio \d+ RTP\/AVP 0[ \r\n]/m);
+    for (const gone of [/a=fingerprint/, /a=setup/, /a=ice-/, /a=candidate/, /a=group/, /a=mid/, /opus/]) expect(r.callerAnswer).not.toMatch(gone);
+    expect(r.browser.state, explain(run)).toMatchObject({ ice: 'connected', connection: 'connected', codec: 'audio/opus/48000' });
+    // SIPp got PCMU carrying the browser's 1000 Hz (dumpcap on its media port).
+    expect(r.caller.payloadTypes).toEqual([0]);
+    expect(r.caller.packets).toBeGreaterThan(50);
+    expect(r.caller.amp[BROWSER_HZ], explain(run)).toBeGreaterThan(2000);
+    for (const other of [PHONE_HZ, '1500', '2500']) expect(r.caller.amp[BROWSER_HZ] / r.caller.amp[other]).toBeGreaterThan(100);
+    // The browser hears SIPp's 440 Hz pcap.
+    expect(Math.abs(r.browser.heard.peakHz - 440)).toBeLessThan(20);
+    expect(r.browser.heard.at[PHONE_HZ] - r.browser.heard.at[BROWSER_HZ]).toBeGreaterThan(30);
+    // The browser's BYE ended the call at SIPp (its scenario ends answering it) and in the media
+    // plane; the registration outlives the call (the WebSocket stays open).
+    expect(r.browser.hangup).toBe('ended');
+    expect(r.caller.exitCode).toBe(0);
+    expect(r.callsLeft).toBe(0);
+    expect(r.bindingsAfterCall).toBe(1);
+    // Chromium gone without unregistering: its connection closed, and with it the binding.
+    expect(r.bindingsAfterBrowserGone, explain(run)).toBe(0);
+    expect(r.registrarCounters).toMatchObject({ created: 1, flowClosed: 1, forbidden: 0 });
+  }, 90_000);
+
+  itWithPeers('registrar: without authentication a browser from a source not in --trusted is refused 403 and nothing is bound', ['chromium', 'unshare'], async () => {
+    const run = await runScenarioInNetns<SipRegisterRefused>('test/e2e/browser/sip-registered.scenario.ts', ['untrusted'], 60_000);
+    const r = run.result;
+    expect(r, explain(run)).toBeDefined();
+    if (r === undefined) return;
+    // The same page and UA that register with 200 in the test above (the positive control).
+    expect(r.register.status, explain(run)).toBe(403);
+    expect(r.bindings).toEqual([]);
+    expect(r.registrarCounters).toMatchObject({ registers: 1, forbidden: 1, created: 0 });
+  }, 70_000);
 });

@@ -101,6 +101,62 @@ window.sipCall = function sipCall(wsUrl, target) {
   });
 };
 
+/**
+ * A JsSIP UA that registers as `uri` over a WebSocket and answers every incoming call itself.
+ * Resolves with the REGISTER's final status once it is known; `sipAnswered()` then waits for a call.
+ */
+window.sipRegister = function sipRegister(wsUrl, uri) {
+  // eslint-disable-next-line no-undef
+  const JsSIP = window.JsSIP;
+  const socket = new JsSIP.WebSocketInterface(wsUrl);
+  // No password: Tandem lets this trusted source register without digest authentication. With
+  // authentication on, `password` (and `authorization_user` if it differs) would go here.
+  const ua = new JsSIP.UA({ sockets: [socket], uri, register: true, register_expires: 600, session_timers: false });
+  window.sipLog = [];
+  window.sipCallState = new Promise((resolve, reject) => {
+    ua.on('newRTCSession', (e) => {
+      if (e.originator !== 'remote') return;
+      const session = e.session;
+      window.sipSession = session;
+      window.sipLog.push('incoming ' + e.request.ruri.toString());
+      // The peer connection exists only once answer() creates it: watch its tracks from the start.
+      session.on('peerconnection', (ev) => {
+        pc = ev.peerconnection;
+        keepRemote(pc);
+      });
+      session.on('failed', (ev) => reject(new Error('incoming call failed: ' + ev.cause + ' | ' + window.sipLog.join(' | '))));
+      session.on('confirmed', () => resolve({ offer: pc.remoteDescription.sdp, answer: pc.localDescription.sdp, ruri: e.request.ruri.toString() }));
+      session.answer({
+        mediaConstraints: { audio: MIC, video: false },
+        pcConfig: { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: [] },
+      });
+    });
+  });
+  // A call that never comes is reported by sipAnswered's timeout, not as an unhandled rejection.
+  window.sipCallState.catch(() => undefined);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no REGISTER outcome in 10 s: ' + window.sipLog.join(' | '))), 10000);
+    ua.on('registered', (e) => {
+      clearTimeout(timer);
+      resolve({ status: e.response.status_code, contact: ua.contact.toString() });
+    });
+    ua.on('registrationFailed', (e) => {
+      clearTimeout(timer);
+      resolve({ status: e.response ? e.response.status_code : 0, cause: e.cause });
+    });
+    ua.on('disconnected', () => window.sipLog.push('ws disconnected'));
+    ua.start();
+  });
+};
+
+/** Waits (at most `ms`) until the incoming call sipRegister's UA answered is confirmed by the ACK. */
+window.sipAnswered = function sipAnswered(ms) {
+  return Promise.race([
+    window.sipCallState,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('no confirmed incoming call in ' + ms + ' ms: ' + window.sipLog.join(' | '))), ms)),
+  ]);
+};
+
 window.sipHangup = function sipHangup() {
   return new Promise((resolve) => {
     const s = window.sipSession;
