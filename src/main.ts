@@ -13,6 +13,8 @@ import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
 import { exposedListeners } from './b2bua/exposure.js';
+import { Authenticator } from './edge/auth.js';
+import { UserStore, loadUsersFile } from './edge/auth-users.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -21,6 +23,8 @@ export interface RunningSip {
   listeners: SipEndpoint[];
   /** the media plane the B2BUA drives (the local one, or an ng client). */
   media: MediaControl;
+  /** digest authentication, when `--auth-users` is set (its `stats()` count failures per source and user). */
+  auth?: Authenticator;
 }
 
 export interface RunningTandem {
@@ -57,6 +61,25 @@ function routeTable(config: TandemConfig): RouteTable {
   return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies], trusted: [...table.trusted, ...config.trusted] };
 }
 
+/**
+ * The digest authenticator of `--auth-users`, or undefined. A route that names a user or asks for
+ * authentication cannot be honoured without one: that is a configuration error, not an open door.
+ */
+function authenticator(config: TandemConfig, routes: RouteTable, listeners: SipEndpoint[], log: Logger): Authenticator | undefined {
+  if (config.authUsers === undefined) {
+    const needy = routes.routes.find((r) => r.auth === 'required' || r.match.user !== undefined);
+    if (needy !== undefined) throw new TandemError('CONFIG', `route ${needy.name}: "auth": "required" or match.user needs --auth-users`);
+    return undefined;
+  }
+  const entries = loadUsersFile(config.authUsers);
+  const first = listeners[0]?.address;
+  const realm = config.realm ?? (first === undefined || /^(0\.0\.0\.0|::)$/.test(first) ? 'tandem' : first);
+  const users = entries.filter((e) => e.realm === realm);
+  if (users.length === 0) log.warn({ file: config.authUsers, realm }, 'no user in the users file belongs to this realm: nobody can authenticate');
+  log.info({ realm, users: new Set(users.map((e) => e.user)).size }, 'digest authentication on');
+  return new Authenticator({ users: new UserStore(users), realm, clock: systemClock, log: log.child({ component: 'auth' }), nonceTtlMs: config.authNonceTtl * 1000 });
+}
+
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
 async function startSip(config: TandemConfig, media: MediaControl, log: Logger): Promise<RunningSip> {
   const routes = routeTable(config);
@@ -83,7 +106,15 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     onMessage: (inbound) => deliver?.(inbound),
   });
   const listeners = transport.listeners();
+  let auth: Authenticator | undefined;
+  try {
+    auth = authenticator(config, routes, listeners, log);
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
   const b2bua = new B2bua({
+    ...(auth !== undefined ? { auth } : {}),
     sender: transport,
     media,
     routes,
@@ -109,21 +140,23 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
   const limits = transport.stats();
   log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name), maxConnections: limits.maxConnections, maxConnectionsPerSource: config.sipMaxConnectionsPerSource }, 'SIP ready');
   const exposed = exposedListeners(listeners);
-  if (exposed.length > 0) {
-    // There is no authentication yet: whoever reaches such a listener can place calls on every route.
+  if (exposed.length > 0 && auth === undefined) {
+    // Without --auth-users, whoever reaches such a listener can place calls on every route.
     log.warn(
       { listeners: exposed, routes: routes.routes.map((r) => r.name) },
       'SIP listens beyond loopback without authentication: any caller that reaches it can use every route (trusted networks only; restrict with match.source or a firewall)',
     );
   }
-  return { b2bua, transport, transactions, listeners, media };
+  return { b2bua, transport, transactions, listeners, media, ...(auth !== undefined ? { auth } : {}) };
 }
 
 /** Composition root: config → media plane → ng listener → SIP B2BUA. */
 export async function startTandem(config: TandemConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningTandem> {
   // Routes and certificates are read before anything binds, so a bad file fails fast and clean.
   if (config.listenSip.length > 0) {
-    routeTable(config);
+    const routes = routeTable(config);
+    if (config.authUsers !== undefined) loadUsersFile(config.authUsers);
+    else authenticator(config, routes, [], log);
     readPem('tls-cert', config.tlsCert);
     readPem('tls-key', config.tlsKey);
     readPem('tls-ca', config.tlsCa);

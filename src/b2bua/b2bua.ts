@@ -16,6 +16,8 @@ import { checkOffer } from './policy.js';
 import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
 import { headersToCopy } from './identity.js';
 import { checkRequest } from './sanity.js';
+import type { Authenticator } from '../edge/auth.js';
+import { gateRequest } from '../edge/auth-gate.js';
 
 export interface B2buaOptions {
   sender: SipSender;
@@ -31,6 +33,8 @@ export interface B2buaOptions {
   userAgent?: string;
   /** how often calls are checked against the media plane's list (media timeout → BYE); 0 = never. */
   mediaWatchMs?: number;
+  /** digest authentication (`--auth-users`); absent = nobody is asked, routes with "auth": "required" are never taken. */
+  auth?: Authenticator;
 }
 
 export interface B2buaCounters {
@@ -181,7 +185,19 @@ export class B2bua implements TransactionUser {
     const ruri = parseUri(req.uri);
     const user = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.user : ruri.ok && ruri.uri.type === 'tel' ? ruri.uri.number : undefined;
     const domain = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.host : undefined;
-    const route = selectRoute(this.opts.routes, { ...(user !== undefined ? { user } : {}), ...(domain !== undefined ? { domain } : {}), source: inbound.source.address });
+    const source = inbound.source.address;
+    const gate = gateRequest(this.opts.auth, {
+      req,
+      source,
+      trusted: isTrustedSource(this.opts.routes, source),
+      select: (authUser) => selectRoute(this.opts.routes, { ...(user !== undefined ? { user } : {}), ...(domain !== undefined ? { domain } : {}), source, ...(authUser !== undefined ? { authUser } : {}) }),
+      authOf: (r) => r.auth,
+    });
+    if (gate.kind === 'respond') {
+      this.reject(txn, gate.status, gate.reason, `authentication (${gate.status})`, gate.headers);
+      return;
+    }
+    const route = gate.route;
     if (route === undefined) {
       this.reject(txn, 404, 'No Route', `no route for ${req.uri} from ${inbound.source.address}`);
       return;
@@ -226,7 +242,7 @@ export class B2bua implements TransactionUser {
     this.counters.calls++;
     this.live.add(call);
     for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
-    call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri }, 'new call');
+    call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri, ...(gate.user !== undefined ? { user: gate.user } : {}) }, 'new call');
     call.start();
   }
 

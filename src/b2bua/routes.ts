@@ -4,6 +4,7 @@ import { TandemError } from '../common/errors.js';
 import { parseUri } from '../sip/uri.js';
 import type { SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
 import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
+import type { RouteAuth } from '../edge/auth-gate.js';
 
 /**
  * Routes: which calls go where, and under which codec policy. The file (`--routes-file`) is JSON:
@@ -14,7 +15,10 @@ import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
  *         "match": {                                 // optional; every key given must match
  *           "userPrefix": "00",                      //   Request-URI user (or tel: number) starts with it
  *           "domain": "example.com",                 //   Request-URI host, any case
- *           "source": "127.0.0.0/8" },               //   signalling source: IP or CIDR, IPv4 or IPv6
+ *           "source": "127.0.0.0/8",                 //   signalling source: IP or CIDR, IPv4 or IPv6
+ *           "user": "alice" },                       //   the authenticated user (digest, --auth-users)
+ *         "auth": "required",                        // optional: "required" | "none" (default: required when
+ *                                                    //   --auth-users is set, except from trusted sources)
  *         "targets": [                               // required, at least one
  *           { "uri": "sip:127.0.0.1:5080;transport=udp",  // host an IP literal; ;transport=udp|tcp|tls, sips: = tls
  *             "priority": 1,                         // optional 0–65535, lower first; default = position + 1
@@ -49,6 +53,8 @@ export interface RouteMatch {
   domain?: string;
   /** an IP or CIDR (v4 or v6). */
   source?: string;
+  /** the digest-authenticated user, exactly; a route with it is never taken unauthenticated. */
+  user?: string;
 }
 
 export interface Route {
@@ -56,6 +62,7 @@ export interface Route {
   match: RouteMatch;
   targets: RouteTarget[];
   policy: CallPolicy;
+  auth?: RouteAuth;
 }
 
 export interface RouteTable {
@@ -217,13 +224,15 @@ function target(file: string, path: string, t: unknown, index: number): RouteTar
 
 function route(file: string, path: string, v: unknown): Route {
   if (!isObject(v)) fail(file, path, 'must be an object');
-  onlyKeys(file, path, v, ['name', 'match', 'targets', 'policy']);
+  onlyKeys(file, path, v, ['name', 'match', 'targets', 'policy', 'auth']);
+  if (v.auth !== undefined && v.auth !== 'required' && v.auth !== 'none') fail(file, `${path}.auth`, 'must be "required" or "none"');
   const name = v.name === undefined ? path : str(file, `${path}.name`, v.name);
   const match: RouteMatch = {};
   if (v.match !== undefined) {
     const m = v.match;
     if (!isObject(m)) fail(file, `${path}.match`, 'must be an object');
-    onlyKeys(file, `${path}.match`, m, ['userPrefix', 'domain', 'source']);
+    onlyKeys(file, `${path}.match`, m, ['userPrefix', 'domain', 'source', 'user']);
+    if (m.user !== undefined) match.user = str(file, `${path}.match.user`, m.user);
     if (m.userPrefix !== undefined) match.userPrefix = str(file, `${path}.match.userPrefix`, m.userPrefix);
     if (m.domain !== undefined) match.domain = str(file, `${path}.match.domain`, m.domain).toLowerCase();
     if (m.source !== undefined) {
@@ -241,7 +250,7 @@ function route(file: string, path: string, v: unknown): Route {
     onlyKeys(file, `${path}.policy`, v.policy, ['a', 'b']);
     policy = { a: legPolicy(file, `${path}.policy.a`, v.policy.a), b: legPolicy(file, `${path}.policy.b`, v.policy.b) };
   }
-  return { name, match, targets, policy };
+  return { name, match, targets, policy, ...(v.auth === 'required' || v.auth === 'none' ? { auth: v.auth } : {}) };
 }
 
 /** Offset of the first JSON syntax error (V8's messages do not always carry one). */
@@ -340,9 +349,10 @@ export function singleTargetTable(uri: string, bPolicy: Partial<LegPolicy> = {})
 }
 
 /** The first route whose every given match key fits; a route without `match` takes everything. */
-export function selectRoute(table: RouteTable, req: { user?: string; domain?: string; source: string }): Route | undefined {
+export function selectRoute(table: RouteTable, req: { user?: string; domain?: string; source: string; authUser?: string }): Route | undefined {
   return table.routes.find((r) => {
     const m = r.match;
+    if (m.user !== undefined && m.user !== req.authUser) return false;
     if (m.userPrefix !== undefined && !(req.user ?? '').startsWith(m.userPrefix)) return false;
     if (m.domain !== undefined && (req.domain ?? '').replace(/^\[|\]$/g, '').toLowerCase() !== m.domain.replace(/^\[|\]$/g, '')) return false;
     if (m.source !== undefined && !addressMatches(req.source, m.source)) return false;

@@ -61,6 +61,12 @@ export interface TandemConfig {
   trusted: string[];
   /** Server header of our responses and User-Agent of our requests; undefined = neither (the product is not named). */
   serverHeader?: string;
+  /** Users file of digest HA1s (htdigest lines); set = every untrusted caller must authenticate. */
+  authUsers?: string;
+  /** Digest realm; undefined = the first SIP listener's address, or "tandem" for a wildcard one. */
+  realm?: string;
+  /** Seconds a digest nonce is good for; then a right answer is challenged again with stale=true. */
+  authNonceTtl: number;
 }
 
 export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
@@ -119,6 +125,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured (they count as trusted too)' },
   { key: 'trusted', name: 'trusted', arg: 'LIST', help: 'IPs/CIDRs whose P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID and Privacy cross to leg B (default none: removed)' },
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
+  { key: 'authUsers', name: 'auth-users', arg: 'FILE', help: 'digest authentication: users file of user:realm:HA1 and user:realm:SHA-256:HA1 lines (see tandem passwd); every caller not --trusted must authenticate (default: off)' },
+  { key: 'realm', name: 'realm', arg: 'TEXT', help: 'digest realm of the challenges (default: the first SIP listener\'s address, or tandem)' },
+  { key: 'authNonceTtl', name: 'auth-nonce-ttl', arg: 'SECONDS', help: 'how long a digest nonce is good for; then the caller is challenged again with stale=true (default 300)' },
 ];
 
 export function defaultConfig(): TandemConfig {
@@ -152,6 +161,7 @@ export function defaultConfig(): TandemConfig {
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
     trusted: [],
+    authNonceTtl: 300,
   };
 }
 
@@ -356,6 +366,18 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       // RFC 3261 §20.35 server-val: printable text on one line; bounded so it cannot bloat every response.
       else if (!/^[\x21-\x7e][\x20-\x7e]{0,127}$/.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be 1–128 printable ASCII characters, or none`);
       else cfg.serverHeader = v;
+      break;
+    case 'authUsers':
+      if (v === '') throw new TandemError('CONFIG', `${where}${name}: needs a file name`);
+      cfg.authUsers = v;
+      break;
+    case 'realm':
+      // It is sent as a quoted-string and stored in users-file lines split on ":".
+      if (!/^[\x21-\x7e][\x20-\x7e]{0,127}$/.test(v) || /[:"\\]/.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be 1–128 printable ASCII characters without : " or \\`);
+      cfg.realm = v;
+      break;
+    case 'authNonceTtl':
+      cfg.authNonceTtl = int(name, v, 1, 86_400, where);
       break;
   }
 }

@@ -23,13 +23,14 @@ function moduleOf(file: string): string {
 
 /** "may import" table; everyone may import common. */
 const ALLOWED: Record<string, string[]> = {
-  cli: ['main', 'config'],
-  main: ['b2bua', 'control', 'media/api', 'media/session', 'sip', 'sdp', 'config'],
+  cli: ['main', 'config', 'edge'],
+  main: ['b2bua', 'control', 'media/api', 'media/session', 'sip', 'sdp', 'config', 'edge'],
   config: [],
   common: [],
   sdp: [],
   sip: [],
-  b2bua: ['sip', 'sdp', 'media/api'],
+  b2bua: ['sip', 'sdp', 'media/api', 'edge'],
+  edge: ['sip'],
   control: ['media/api', 'sdp'],
   'media/api': ['sdp'],
   'media/session': ['media/api', 'media/pool', 'media/pool/protocol', 'media/rtp', 'media/codecs', 'sdp'],
