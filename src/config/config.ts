@@ -61,12 +61,11 @@ export interface TandemConfig {
   trusted: string[];
   /** Server header of our responses and User-Agent of our requests; undefined = neither (the product is not named). */
   serverHeader?: string;
-  /** Users file of digest HA1s (htdigest lines); set = every untrusted caller must authenticate. */
+  /** Digest authentication (edge/auth.ts): users file (set = every untrusted caller must authenticate), realm
+   * (undefined = the first SIP listener's address, or "tandem"), challenges offered in order. */
   authUsers?: string;
-  /** Digest realm; undefined = the first SIP listener's address, or "tandem" for a wildcard one. */
   realm?: string;
-  /** Seconds a digest nonce is good for; then a right answer is challenged again with stale=true. */
-  authNonceTtl: number;
+  authAlgorithms: ('SHA-256' | 'MD5')[];
 }
 
 export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
@@ -127,7 +126,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
   { key: 'authUsers', name: 'auth-users', arg: 'FILE', help: 'digest authentication: users file of user:realm:HA1 and user:realm:SHA-256:HA1 lines (see tandem passwd); every caller not --trusted must authenticate (default: off)' },
   { key: 'realm', name: 'realm', arg: 'TEXT', help: 'digest realm of the challenges (default: the first SIP listener\'s address, or tandem)' },
-  { key: 'authNonceTtl', name: 'auth-nonce-ttl', arg: 'SECONDS', help: 'how long a digest nonce is good for; then the caller is challenged again with stale=true (default 300)' },
+  { key: 'authAlgorithms', name: 'auth-algorithms', arg: 'LIST', help: 'digest challenges offered, in order (default SHA-256,MD5; MD5 alone for clients that answer only the first challenge, such as SIPp 3.6)' },
 ];
 
 export function defaultConfig(): TandemConfig {
@@ -161,7 +160,7 @@ export function defaultConfig(): TandemConfig {
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
     trusted: [],
-    authNonceTtl: 300,
+    authAlgorithms: ['SHA-256', 'MD5'],
   };
 }
 
@@ -376,9 +375,12 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (!/^[\x21-\x7e][\x20-\x7e]{0,127}$/.test(v) || /[:"\\]/.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be 1–128 printable ASCII characters without : " or \\`);
       cfg.realm = v;
       break;
-    case 'authNonceTtl':
-      cfg.authNonceTtl = int(name, v, 1, 86_400, where);
+    case 'authAlgorithms': {
+      const algs = list(v).map((a) => (a.toUpperCase() === 'MD5' ? 'MD5' : a.toUpperCase() === 'SHA-256' ? 'SHA-256' : a));
+      if (algs.length === 0 || new Set(algs).size !== algs.length || algs.some((a) => a !== 'SHA-256' && a !== 'MD5')) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must list SHA-256 and/or MD5, each once`);
+      cfg.authAlgorithms = algs as ('SHA-256' | 'MD5')[];
       break;
+    }
   }
 }
 
