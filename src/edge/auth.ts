@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
+import { LogLimiter } from '../common/log-limit.js';
 import { getCallId, headerLines, removeHeader, type SipRequest } from '../sip/message.js';
 import { parseUri } from '../sip/uri.js';
 import { ALGORITHMS, challengeValue, digestResponse, knownAlgorithm, parseCredentials, type Credentials, type DigestAlgorithm } from './auth-digest.js';
@@ -91,10 +92,13 @@ export class Authenticator {
   private readonly byUser = new Map<string, number>();
   private readonly counts = { challenges: 0, successes: 0, failures: 0, unknownUsers: 0, replays: 0, malformed: 0, stale: 0 };
   private uses = 0;
+  /** a guesser must not flood the log: per source and kind, the first line then one per 10 s. */
+  private readonly warnings: LogLimiter;
 
   constructor(private readonly opts: AuthenticatorOptions) {
     this.nonces = new NonceKeeper(opts.clock, opts.nonceTtlMs ?? 300_000, opts.maxNonces ?? 10_000);
     this.algorithms = opts.algorithms ?? ALGORITHMS;
+    this.warnings = new LogLimiter(10_000, 1024, () => opts.clock.now());
   }
 
   get realm(): string {
@@ -133,7 +137,10 @@ export class Authenticator {
     if (nonce.verdict === 'forged' || nonce.issuedMs === undefined) return this.fail(req, source, role, c.username, 'nonce not issued by us');
     if (nonce.verdict === 'stale') return this.stale(role);
     const used = this.nonces.use(c.nonce, nonce.issuedMs, parseInt(c.nc, 16));
-    if (++this.uses % 1000 === 0) this.nonces.sweep();
+    if (++this.uses % 1000 === 0) {
+      this.nonces.sweep();
+      this.warnings.sweep();
+    }
     if (used === 'stale') return this.stale(role);
     if (used === 'replay') {
       this.counts.replays++;
@@ -177,7 +184,8 @@ export class Authenticator {
   /** A failed attempt: the same fresh challenge whatever the cause, so nothing is learnt from it. */
   private fail(req: SipRequest, source: string, role: AuthRole, user: string, why: string): AuthVerdict {
     this.count(source, user);
-    this.opts.log.info({ callId: safeCallId(req), source, user: user.slice(0, 64), why }, 'authentication failed');
+    const suppressed = this.warnings.admit(`${source}|failed`);
+    if (suppressed !== undefined) this.opts.log.info({ callId: safeCallId(req), source, user: user.slice(0, 64), why, suppressed }, 'authentication failed');
     return this.challenge(role, false);
   }
 
@@ -185,7 +193,8 @@ export class Authenticator {
     this.counts.malformed++;
     this.count(source, user);
     const header = NAMES[role].credentials;
-    this.opts.log.info({ callId: safeCallId(req), source, why }, `unreadable ${header}`);
+    const suppressed = this.warnings.admit(`${source}|malformed`);
+    if (suppressed !== undefined) this.opts.log.info({ callId: safeCallId(req), source, why, suppressed }, `unreadable ${header}`);
     return { kind: 'respond', status: 400, reason: `Bad ${header}: ${why.replace(/[^\x20-\x7e]/g, '?').slice(0, 80)}`, headers: [] };
   }
 
