@@ -75,7 +75,7 @@ function authenticator(config: TandemConfig, routes: RouteTable, listeners: SipE
   const first = listeners[0]?.address;
   const realm = config.realm ?? (first === undefined || /^(0\.0\.0\.0|::)$/.test(first) ? 'tandem' : first);
   const users = entries.filter((e) => e.realm === realm);
-  if (users.length === 0) log.warn({ file: config.authUsers, realm }, 'no user in the users file belongs to this realm: nobody can authenticate');
+  if (users.length === 0) log.warn({ file: config.authUsers, realm, realmsInFile: [...new Set(entries.map((e) => e.realm))].slice(0, 10) }, 'no user in the users file belongs to this realm (see --realm): nobody can authenticate');
   log.info({ realm, users: new Set(users.map((e) => e.user)).size, algorithms: config.authAlgorithms }, 'digest authentication on');
   return new Authenticator({ users: new UserStore(users), realm, clock: systemClock, log: log.child({ component: 'auth' }), algorithms: config.authAlgorithms });
 }

@@ -130,8 +130,9 @@ export class Authenticator {
     const stored = this.opts.users.ha1(alg, this.opts.realm, c.username);
     // The same hash and comparison whether or not the user exists (see the class comment).
     const expected = digestResponse(alg, stored ?? this.dummy[alg], { nonce: c.nonce, nc: c.nc, cnonce: c.cnonce, qop: 'auth', method: req.method, uri: c.uri });
-    const given = Buffer.from(c.response.toLowerCase().padEnd(expected.length, '\0').slice(0, expected.length));
-    const right = timingSafeEqual(given, Buffer.from(expected)) && c.response.length === expected.length && stored !== undefined;
+    // latin1: one byte per character, so both buffers have the same length whatever was sent.
+    const given = Buffer.from(c.response.toLowerCase().padEnd(expected.length, '\0').slice(0, expected.length), 'latin1');
+    const right = timingSafeEqual(given, Buffer.from(expected, 'latin1')) && c.response.length === expected.length && stored !== undefined;
     if (stored === undefined) this.counts.unknownUsers++;
     if (!right) return this.fail(req, source, role, c.username, stored === undefined ? 'unknown user' : 'wrong response');
     if (nonce.verdict === 'forged' || nonce.issuedMs === undefined) return this.fail(req, source, role, c.username, 'nonce not issued by us');

@@ -153,6 +153,8 @@ describe('Authenticator', () => {
       ['a wrong algorithm', (n) => [`Proxy-Authorization: ${credentials({ nonce: n }).replace('algorithm=SHA-256', 'algorithm=SHA-512-256')}`], 407],
       ['MD5-sess (not offered)', (n) => [`Proxy-Authorization: ${credentials({ nonce: n, alg: 'MD5' }).replace('algorithm=MD5', 'algorithm=MD5-sess')}`], 407],
       ['Basic', () => ['Proxy-Authorization: Basic YWxpY2U6c2VjcmV0'], 400, /not Digest/],
+      ['a response of non-ASCII characters', (n) => [`Proxy-Authorization: ${credentials({ nonce: n }).replace(/response="[0-9a-f]+"/, `response="${'é€'.repeat(32)}"`)}`], 407],
+      ['a nonce of non-ASCII characters', () => [`Proxy-Authorization: ${credentials({ nonce: 'ñ'.repeat(40) })}`], 407],
       ['a response of the wrong length', (n) => [`Proxy-Authorization: ${credentials({ nonce: n }).replace(/response="[0-9a-f]+"/, 'response="abc"')}`], 407],
     ];
     for (const [name, headers, status, reason] of cases)
