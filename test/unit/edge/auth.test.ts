@@ -172,3 +172,33 @@ describe('Authenticator', () => {
       });
   });
 });
+
+describe('mutated credentials (seeded, bounded): never a throw, only ok, a challenge or a 400', () => {
+  it('3000 mutations of a valid answer', async () => {
+    const { mulberry32 } = await import('../../fuzz/prng.js');
+    const rand = mulberry32(12);
+    const nonce = nonceOf(auth.challenge('proxy', false));
+    const valid = credentials({ nonce });
+    const alphabet = ['"', '\\', ',', '=', ' ', '\t', 'a', '0', 'é', '\u0000', 'Digest', 'nc=', 'realm="x"', 'username='];
+    const seen = new Set<number | string>();
+    for (let i = 0; i < 3000; i++) {
+      let s = valid;
+      for (let k = 0, n = 1 + rand.int(4); k < n; k++) {
+        const at = rand.int(s.length + 1);
+        const op = rand.int(3);
+        if (op === 0) s = s.slice(0, at) + rand.pick(alphabet) + s.slice(at);
+        else if (op === 1) s = s.slice(0, at) + s.slice(at + 1 + rand.int(8));
+        else s = s.slice(0, at) + s.slice(at).repeat(1 + rand.int(3));
+      }
+      let v: AuthVerdict | undefined;
+      try {
+        v = auth.authenticate(request('INVITE', [`Proxy-Authorization: ${s.replace(/[\r\n]/g, ' ')}`]), '203.0.113.5', 'proxy');
+      } catch (err) {
+        throw new Error(`seed 12 case ${i} threw on ${JSON.stringify(s)}: ${String(err)}`);
+      }
+      seen.add(v.kind === 'ok' ? 'ok' : v.status);
+    }
+    expect([...seen].every((x) => x === 'ok' || x === 400 || x === 407)).toBe(true);
+    expect(seen.has(400) && seen.has(407)).toBe(true);
+  });
+});
