@@ -27,7 +27,10 @@ export function gateRequest<R>(auth: Authenticator | undefined, input: GateInput
     return a === 'required' || (a === undefined && auth !== undefined && !input.trusted);
   };
   const anonymous = input.select(undefined);
-  if (anonymous !== undefined && !needs(anonymous)) return { kind: 'pass', route: anonymous };
+  if (anonymous !== undefined && !needs(anonymous)) {
+    auth?.stripOwn(input.req, 'proxy');
+    return { kind: 'pass', route: anonymous };
+  }
   // No route without a user, or the one found asks for one. Without an authenticator nobody can
   // be one: no route (404). Otherwise challenge before revealing whether any route would match.
   if (auth === undefined) return { kind: 'pass', route: undefined };

@@ -153,6 +153,22 @@ export class Authenticator {
     return { kind: 'ok', user: c.username };
   }
 
+  /**
+   * Removes credentials for our realm from a request that passed without being checked (a trusted
+   * source, an "auth": "none" route): whatever `--copy-headers` says, they never reach leg B.
+   */
+  stripOwn(req: SipRequest, role: AuthRole): void {
+    const name = NAMES[role].credentials;
+    const lines = headerLines(req, name);
+    const foreign = lines.filter((l) => {
+      const p = parseCredentials(l);
+      return p.ok && p.credentials.realm !== this.opts.realm;
+    });
+    if (foreign.length === lines.length) return;
+    removeHeader(req, name);
+    for (const value of foreign) req.headers.push({ name, value });
+  }
+
   /** A fresh challenge: one per algorithm, strongest first, sharing one nonce. */
   challenge(role: AuthRole, stale: boolean): AuthVerdict {
     this.counts.challenges++;

@@ -76,6 +76,11 @@ describe('gateRequest: who must authenticate', () => {
     expect(gateRequest(auth, { req: req(), source: 's', trusted: true, ...table([{ name: 'a' }]) })).toEqual({ kind: 'pass', route: { name: 'a' } });
     expect(gateRequest(auth, { req: req(), source: 's', trusted: false, ...table([{ name: 'a', auth: 'none' }]) })).toEqual({ kind: 'pass', route: { name: 'a', auth: 'none' } });
     expect(gateRequest(auth, { req: req(), source: 's', trusted: true, ...table([{ name: 'a', auth: 'required' }]) })).toMatchObject({ kind: 'respond', status: 407 });
+    // Credentials for our realm never go on unchecked; another realm's are left alone.
+    const r = parseSipMessage(Buffer.from('INVITE sip:1@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:1@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nProxy-Authorization: Digest username="a", realm="r", nonce="n", uri="u", response="x"\r\nProxy-Authorization: Digest username="a", realm="other", nonce="n", uri="u", response="x"\r\nContent-Length: 0\r\n\r\n'));
+    if (!r.ok || r.message.kind !== 'request') throw new Error('parse');
+    expect(gateRequest(auth, { req: r.message, source: 's', trusted: true, ...table([{ name: 'a' }]) }).kind).toBe('pass');
+    expect(r.message.headers.filter((h) => h.name === 'Proxy-Authorization').map((h) => h.value)).toEqual(['Digest username="a", realm="other", nonce="n", uri="u", response="x"']);
     // Only a user's route exists: challenge first, so an unauthenticated caller learns nothing of routes.
     expect(gateRequest(auth, { req: req(), source: 's', trusted: false, ...table([{ name: 'a', user: 'alice' }]) })).toMatchObject({ kind: 'respond', status: 407 });
   });
