@@ -135,7 +135,7 @@ describe('routes file: every bad input names the file and key', () => {
   it('unknown keys at every level', () => {
     const t = '"targets": [{"uri": "sip:127.0.0.1"}]';
     expect(oneRoute(`{${t}, "colour": "red"}`)).toMatch(/^r\.json: routes\[0\]\.colour: unknown key/);
-    expect(oneRoute(`{"match": {"user": "00"}, ${t}}`)).toMatch(/^r\.json: routes\[0\]\.match\.user: unknown key/);
+    expect(oneRoute(`{"match": {"userprefix": "00"}, ${t}}`)).toMatch(/^r\.json: routes\[0\]\.match\.userprefix: unknown key/);
     expect(oneRoute('{"targets": [{"uri": "sip:127.0.0.1", "port": 5060}]}')).toMatch(/^r\.json: routes\[0\]\.targets\[0\]\.port: unknown key/);
     expect(oneRoute(`{${t}, "policy": {"c": {}}}`)).toMatch(/^r\.json: routes\[0\]\.policy\.c: unknown key/);
     expect(oneRoute(`{${t}, "policy": {"b": {"codec": ["PCMA"]}}}`)).toMatch(/^r\.json: routes\[0\]\.policy\.b\.codec: unknown key/);
