@@ -38,3 +38,17 @@ export function gateRequest<R>(auth: Authenticator | undefined, input: GateInput
   if (verdict.kind === 'respond') return verdict;
   return { kind: 'pass', route: input.select(verdict.user), user: verdict.user };
 }
+
+/**
+ * REGISTER (for the registrar, src/edge/registrar*): 401 + WWW-Authenticate until it is answered,
+ * except from a trusted source (an SBC registering on its phones' behalf); the user it proves is
+ * the one it may bind (RFC 3261 §10.3 step 4, checked by the registrar against the To URI).
+ */
+export function gateRegister(auth: Authenticator | undefined, input: { req: SipRequest; source: string; trusted: boolean }): { kind: 'pass'; user?: string } | Extract<AuthVerdict, { kind: 'respond' }> {
+  if (auth === undefined || input.trusted) {
+    auth?.stripOwn(input.req, 'registrar');
+    return { kind: 'pass' };
+  }
+  const verdict = auth.authenticate(input.req, input.source, 'registrar');
+  return verdict.kind === 'ok' ? { kind: 'pass', user: verdict.user } : verdict;
+}
