@@ -135,8 +135,9 @@ export class Authenticator {
     const right = timingSafeEqual(given, Buffer.from(expected, 'latin1')) && c.response.length === expected.length && stored !== undefined;
     if (stored === undefined) this.counts.unknownUsers++;
     if (!right) return this.fail(req, source, role, c.username, stored === undefined ? 'unknown user' : 'wrong response');
-    if (nonce.verdict === 'forged' || nonce.issuedMs === undefined) return this.fail(req, source, role, c.username, 'nonce not issued by us');
-    if (nonce.verdict === 'stale') return this.stale(role);
+    // A right answer to a nonce we cannot verify was made with the password, on a nonce from before
+    // a restart (a new HMAC key): a fresh challenge with stale=true, not a failure to hold against it.
+    if (nonce.verdict !== 'fresh' || nonce.issuedMs === undefined) return this.stale(role);
     const used = this.nonces.use(c.nonce, nonce.issuedMs, parseInt(c.nc, 16));
     if (++this.uses % 1000 === 0) {
       this.nonces.sweep();
