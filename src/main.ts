@@ -15,6 +15,9 @@ import { loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/rout
 import { exposedListeners } from './b2bua/exposure.js';
 import { Authenticator } from './edge/auth.js';
 import { UserStore, loadUsersFile } from './edge/auth-users.js';
+import { registerAuthorizer } from './edge/auth-gate.js';
+import { Registrar } from './edge/registrar.js';
+import { addressList } from './common/cidr.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -25,6 +28,8 @@ export interface RunningSip {
   media: MediaControl;
   /** digest authentication, when `--auth-users` is set (its `stats()` count failures per source and user). */
   auth?: Authenticator;
+  /** present with --registrar=on. */
+  registrar?: Registrar;
 }
 
 export interface RunningTandem {
@@ -65,14 +70,14 @@ function routeTable(config: TandemConfig): RouteTable {
  * The digest authenticator of `--auth-users`, or undefined. A route that names a user or asks for
  * authentication cannot be honoured without one: that is a configuration error, not an open door.
  */
-function authenticator(config: TandemConfig, routes: RouteTable, listeners: SipEndpoint[], log: Logger): Authenticator | undefined {
+function authenticator(config: TandemConfig, routes: RouteTable, log: Logger): Authenticator | undefined {
   if (config.authUsers === undefined) {
     const needy = routes.routes.find((r) => r.auth === 'required' || r.match.user !== undefined);
     if (needy !== undefined) throw new TandemError('CONFIG', `route ${needy.name}: "auth": "required" or match.user needs --auth-users`);
     return undefined;
   }
   const entries = loadUsersFile(config.authUsers);
-  const first = listeners[0]?.address;
+  const first = config.listenSip[0]?.address;
   const realm = config.realm ?? (first === undefined || /^(0\.0\.0\.0|::)$/.test(first) ? 'tandem' : first);
   const users = entries.filter((e) => e.realm === realm);
   if (users.length === 0) log.warn({ file: config.authUsers, realm, realmsInFile: [...new Set(entries.map((e) => e.realm))].slice(0, 10) }, 'no user in the users file belongs to this realm (see --realm): nobody can authenticate');
@@ -90,6 +95,9 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
   // An unverified TLS peer can be impersonated: say so at every start, not only in the routes file.
   for (const t of noVerify) log.warn({ route: t.route, target: t.uri }, 'TLS certificate of this target is not verified (tlsVerify: false)');
   let deliver: ((inbound: InboundMessage) => void) | undefined;
+  const auth = authenticator(config, routes, log);
+  // With authentication on, the registrar is too unless --registrar=off says otherwise.
+  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, log) : undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
@@ -104,15 +112,10 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     },
     log: log.child({ component: 'sip' }),
     onMessage: (inbound) => deliver?.(inbound),
+    // A binding made over a connection cannot be reached once it closes (RFC 5626 flows).
+    ...(registrar !== undefined ? { onConnectionClosed: (remote: SipEndpoint) => void registrar.flowClosed(remote).catch((err: unknown) => log.warn({ err }, 'registrar: dropping bindings of a closed connection failed')) } : {}),
   });
   const listeners = transport.listeners();
-  let auth: Authenticator | undefined;
-  try {
-    auth = authenticator(config, routes, listeners, log);
-  } catch (err) {
-    await transport.close();
-    throw err;
-  }
   const b2bua = new B2bua({
     ...(auth !== undefined ? { auth } : {}),
     sender: transport,
@@ -124,6 +127,7 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
     clock: systemClock,
     log: log.child({ component: 'b2bua' }),
     ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}),
+    ...(registrar !== undefined ? { registrar } : {}),
   });
   const transactions = new TransactionLayer({
     sender: transport,
@@ -147,7 +151,26 @@ async function startSip(config: TandemConfig, media: MediaControl, log: Logger):
       'SIP listens beyond loopback without authentication: any caller that reaches it can use every route (trusted networks only; restrict with match.source or a firewall)',
     );
   }
-  return { b2bua, transport, transactions, listeners, media, ...(auth !== undefined ? { auth } : {}) };
+  return { b2bua, transport, transactions, listeners, media, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}) };
+}
+
+/** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
+function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, log: Logger): Registrar {
+  const trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
+  return new Registrar({
+    clock: systemClock,
+    log: log.child({ component: 'registrar' }),
+    isTrusted: (address) => trusted.has(address),
+    ...(auth !== undefined ? { authorizer: registerAuthorizer(auth) } : {}),
+    limits: {
+      minExpires: config.registrarMinExpires,
+      maxExpires: config.registrarMaxExpires,
+      defaultExpires: config.registrarDefaultExpires,
+      expiryJitter: config.registrarExpiryJitter / 100,
+      maxBindingsPerAor: config.registrarMaxBindingsPerAor,
+      maxBindings: config.registrarMaxBindings,
+    },
+  });
 }
 
 /** Composition root: config → media plane → ng listener → SIP B2BUA. */
@@ -156,7 +179,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
   if (config.listenSip.length > 0) {
     const routes = routeTable(config);
     if (config.authUsers !== undefined) loadUsersFile(config.authUsers);
-    else authenticator(config, routes, [], log);
+    else authenticator(config, routes, log);
     readPem('tls-cert', config.tlsCert);
     readPem('tls-key', config.tlsKey);
     readPem('tls-ca', config.tlsCa);
@@ -208,6 +231,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     async close() {
       if (sip !== undefined) {
         sip.b2bua.close();
+        sip.registrar?.close();
         sip.transactions.close();
         await sip.transport.close();
       }

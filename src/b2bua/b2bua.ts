@@ -8,12 +8,15 @@ import type { ServerTransaction, TransactionUser } from '../sip/transaction/type
 import type { MediaControl } from '../media/api.js';
 import { parseSdp, mediaCodecs } from '../sdp/sdp.js';
 import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context.js';
-import { ALLOW_OUT_OF_DIALOG } from './methods.js';
+import { allowOutOfDialog } from './methods.js';
+import type { Registrar } from '../edge/registrar.js';
+import { bindingTargets } from './registered.js';
 import { B2buaCall, type Leg } from './call.js';
+import type { CallSetup } from './call-core.js';
 import { CallState } from './call-state.js';
 import { REASON_MEDIA_TIMEOUT, REASON_WORKER_FAILED, requestFailureResponse } from './status-map.js';
 import { checkOffer } from './policy.js';
-import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
+import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type Route, type RouteTable } from './routes.js';
 import { headersToCopy } from './identity.js';
 import { checkRequest } from './sanity.js';
 import type { Authenticator } from '../edge/auth.js';
@@ -35,6 +38,8 @@ export interface B2buaOptions {
   mediaWatchMs?: number;
   /** digest authentication (`--auth-users`); absent = nobody is asked, routes with "auth": "required" are never taken. */
   auth?: Authenticator;
+  /** answers REGISTER and finds the contacts of routes with target "registered"; absent = REGISTER refused 405. */
+  registrar?: Registrar;
 }
 
 export interface B2buaCounters {
@@ -46,6 +51,8 @@ export interface B2buaCounters {
   mediaFailures: number;
   /** requests whose handling threw: answered 500 (488 for an SDP fault), call state released. */
   internalErrors: number;
+  /** calls to a "registered" route whose AOR had no live contact (480). */
+  notRegistered: number;
   /** calls ended because leg A's INVITE got no final response by the transaction layer's deadline. */
   deadlines: number;
 }
@@ -60,9 +67,14 @@ export class B2bua implements TransactionUser {
   private readonly live = new Set<B2buaCall>();
   private watch: TimerHandle | undefined;
   private watching = false;
-  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, deadlines: 0 };
+  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0 };
 
-  constructor(private readonly opts: B2buaOptions) {}
+  /** Allow outside a dialog: REGISTER is in it when the registrar is on. */
+  private readonly allowOod: string;
+
+  constructor(private readonly opts: B2buaOptions) {
+    this.allowOod = allowOutOfDialog(opts.registrar !== undefined);
+  }
 
   /** The transaction layer is built with this object as its user, then handed back here. */
   attach(transactions: TransactionApi): void {
@@ -114,18 +126,23 @@ export class B2bua implements TransactionUser {
     try {
       this.handleRequest(req, txn, inbound);
     } catch (err) {
-      this.counters.internalErrors++;
-      const { status, reason, headers } = requestFailureResponse(err);
-      this.opts.log.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
-      for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: status });
-      if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
-      this.reject(txn, status, reason, errorMessage(err), headers);
+      this.failed(req, txn, err);
     }
+  }
+
+  /** What handling `req` threw (now or in its asynchronous part) ends in a final response and no call left. */
+  private failed(req: SipRequest, txn: ServerTransaction, err: unknown): void {
+    this.counters.internalErrors++;
+    const { status, reason, headers } = requestFailureResponse(err);
+    this.opts.log.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
+    for (const call of [...this.live]) if (call.isInviteTransaction(txn)) call.end('internal error', { aStatus: status });
+    if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
+    this.reject(txn, status, reason, errorMessage(err), headers);
   }
 
   private handleRequest(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
     const ctx = this.context();
-    const verdict = checkRequest(req, { uaDeny: this.opts.uaDeny, supportedExtensions: [], isOwnVia: this.isOwnVia });
+    const verdict = checkRequest(req, { uaDeny: this.opts.uaDeny, supportedExtensions: req.method === 'REGISTER' ? ['path'] : [], isOwnVia: this.isOwnVia, registrar: this.opts.registrar !== undefined });
     if (verdict.action === 'drop') {
       this.counters.dropped++;
       return;
@@ -153,23 +170,38 @@ export class B2bua implements TransactionUser {
     switch (req.method) {
       case 'OPTIONS':
         // Out of dialog, OPTIONS is a keepalive/capability probe addressed to us (RFC 3261 §11.2).
-        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: ALLOW_OUT_OF_DIALOG }, { name: 'Accept', value: 'application/sdp' }] });
+        ctx.respond(txn, 200, { headers: [{ name: 'Allow', value: this.allowOod }, { name: 'Accept', value: 'application/sdp' }] });
         return;
       case 'INVITE':
         this.onInvite(req, txn, inbound);
         return;
+      case 'REGISTER':
+        this.onRegister(req, txn, inbound);
+        return;
       case 'MESSAGE':
         // Only inside a call is a MESSAGE relayed; here it has nowhere to go.
-        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: ALLOW_OUT_OF_DIALOG }] });
+        ctx.respond(txn, 405, { headers: [{ name: 'Allow', value: this.allowOod }] });
         return;
       default:
         ctx.respond(txn, 481);
     }
   }
 
+  /** REGISTER goes to the registrar (sanity lets it through only when there is one). */
+  private onRegister(req: SipRequest, txn: ServerTransaction, inbound: InboundMessage): void {
+    const registrar = this.opts.registrar;
+    if (registrar === undefined) return this.context().respond(txn, 405, { headers: [{ name: 'Allow', value: this.allowOod }] });
+    registrar
+      .handle(req, inbound.source)
+      .then((r) => {
+        if (txn.state === 'trying' || txn.state === 'proceeding') this.context().respond(txn, r.status, { reason: r.reason, headers: r.headers });
+      })
+      .catch((err: unknown) => this.failed(req, txn, err));
+  }
+
   private reject(txn: ServerTransaction, status: number, reason: string, why: string, headers: { name: string; value: string }[] = []): void {
     this.counters.rejected++;
-    this.opts.log.info({ callId: getCallId(txn.request), status, why }, 'INVITE rejected');
+    this.opts.log.info({ callId: getCallId(txn.request), method: txn.request.method, status, why }, 'request rejected');
     this.context().respond(txn, status, { reason, headers });
   }
 
@@ -186,17 +218,10 @@ export class B2bua implements TransactionUser {
     const user = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.user : ruri.ok && ruri.uri.type === 'tel' ? ruri.uri.number : undefined;
     const domain = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.host : undefined;
     const source = inbound.source.address;
-    const gate = gateRequest(this.opts.auth, {
-      req,
-      source,
-      trusted: isTrustedSource(this.opts.routes, source),
-      select: (authUser) => selectRoute(this.opts.routes, { ...(user !== undefined ? { user } : {}), ...(domain !== undefined ? { domain } : {}), source, ...(authUser !== undefined ? { authUser } : {}) }),
-      authOf: (r) => r.auth,
-    });
-    if (gate.kind === 'respond') {
-      this.reject(txn, gate.status, gate.reason, `authentication (${gate.status})`, gate.headers);
-      return;
-    }
+    const select = (authUser?: string): Route | undefined => selectRoute(this.opts.routes, { ...(user !== undefined ? { user } : {}), ...(domain !== undefined ? { domain } : {}), source, ...(authUser !== undefined ? { authUser } : {}) });
+    // Digest authentication (edge/): a challenge, or the route as the authenticated user sees it.
+    const gate = gateRequest(this.opts.auth, { req, source, trusted: isTrustedSource(this.opts.routes, source), select, authOf: (r) => r.auth });
+    if (gate.kind === 'respond') return this.reject(txn, gate.status, gate.reason, `authentication (${gate.status})`, gate.headers);
     const route = gate.route;
     if (route === undefined) {
       this.reject(txn, 404, 'No Route', `no route for ${req.uri} from ${inbound.source.address}`);
@@ -234,15 +259,34 @@ export class B2bua implements TransactionUser {
     const { copy, withheld } = headersToCopy(this.opts.copyHeaders, isTrustedSource(this.opts.routes, inbound.source.address));
     if (withheld.some((h) => getHeader(req, h) !== undefined))
       this.opts.log.info({ callId: getCallId(req), source: inbound.source.address, withheld }, 'identity headers from an untrusted source not copied to leg B');
-    const call = new B2buaCall(
-      ctx,
-      { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) },
-      (c) => this.forget(c),
-    );
+    const setup: CallSetup = { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) };
+    if (route.registered !== true) return this.startCall(setup, gate.user);
+    const registrar = this.opts.registrar;
+    if (registrar === undefined || user === undefined || domain === undefined) {
+      this.counters.notRegistered++;
+      this.reject(txn, 480, 'Temporarily Unavailable', registrar === undefined ? 'route targets "registered" but the registrar is off' : `no user@host in ${req.uri}`);
+      return;
+    }
+    registrar
+      .lookup(user, domain)
+      .then((bindings) => {
+        if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
+        const targets = bindingTargets(bindings, this.opts.log.child({ callId: getCallId(req) }));
+        if (targets.length > 0) return this.startCall({ ...setup, targets, parallel: true }, gate.user);
+        this.counters.notRegistered++;
+        this.reject(txn, 480, 'Temporarily Unavailable', `no registered contact for ${user}@${domain}`);
+      })
+      .catch((err: unknown) => this.failed(req, txn, err));
+  }
+
+  /** `user`: the digest-authenticated caller, for the log. */
+  private startCall(setup: CallSetup, user: string | undefined): void {
+    const { invite: req, inbound } = setup;
+    const call = new B2buaCall(this.context(), setup, (c) => this.forget(c));
     this.counters.calls++;
     this.live.add(call);
     for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
-    call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri, ...(gate.user !== undefined ? { user: gate.user } : {}) }, 'new call');
+    call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri, ...(user !== undefined ? { user } : {}) }, 'new call');
     call.start();
   }
 

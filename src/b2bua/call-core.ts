@@ -38,8 +38,10 @@ export interface CallSetup {
   inbound: InboundMessage;
   routeName: string;
   policy: CallPolicy;
-  /** in failover order. */
+  /** in failover order (or all at once, with `parallel`). */
   targets: RouteTarget[];
+  /** fork to every target at once (a registered AOR's contacts) instead of failing over. */
+  parallel?: boolean;
   /** X-Outbound-Proxy from a trusted source: leg B's first hop, whatever the target. */
   nextHop?: SipEndpoint;
   copyHeaders: string[];

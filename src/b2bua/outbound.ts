@@ -4,25 +4,62 @@ import { buildCancel, createRequest } from '../sip/build.js';
 import { parseUri, formatUri } from '../sip/uri.js';
 import { dialogDestination, dialogRequest, uacDialog } from '../sip/dialog.js';
 import type { ClientTransaction, ClientTransactionHandler } from '../sip/transaction/types.js';
+import type { SipEndpoint } from '../sip/transport/types.js';
 import { ALLOW, sdpBody } from './sip-context.js';
 import { CallState, awaitingAnswer, isCancelled } from './call-state.js';
 import { LEG_B_TIMEOUT, LEG_B_TRANSPORT_ERROR, isFailoverStatus, mediaFailureStatus } from './status-map.js';
 import type { CallCore } from './call-core.js';
 import type { RouteTarget } from './routes.js';
 
+/** One INVITE of a parallel fork (a registered AOR's contacts). */
+interface Branch {
+  req: SipRequest;
+  target: RouteTarget;
+  destination: SipEndpoint;
+  /** its final response came (or we gave up on it: cancelled after another branch won). */
+  done: boolean;
+  cancelled: boolean;
+}
+
 /**
  * Leg B's INVITE: built from scratch for each target in failover order, its provisional and
  * final responses turned into the caller's, and the CANCEL that follows the caller's.
+ *
+ * With `setup.parallel` (a route to the registrar's contacts) every target gets its INVITE at
+ * once, as a forking proxy does (RFC 3261 §16.7): the first 2xx wins and the other branches are
+ * CANCELled; when all fail, the best final response goes to the caller (a 6xx, which also cancels
+ * the rest at once, else the lowest class, the first of that class).
  */
 export class OutboundInvite {
   private targetIndex = 0;
-  /** the INVITE of the current attempt; responses to an earlier one are ignored. */
+  /** the INVITE of the current attempt (the winning branch once one answered); responses to an earlier one are ignored. */
   private invite: SipRequest | undefined;
   private seq = 1;
   /** our CANCEL of leg B's INVITE, once sent (one per call). */
   private cancelTxn: ClientTransaction | undefined;
+  /** parallel mode: every branch, in target order. */
+  private readonly branches: Branch[] = [];
+  /** parallel mode: the best failure so far (§16.7 step 6). */
+  private best: { status: number; reason: string; why: string } | undefined;
+  /** parallel mode: the branch whose early media the caller hears (the first with SDP). */
+  private earlyBranch: SipRequest | undefined;
 
   constructor(private readonly call: CallCore) {}
+
+  private get parallel(): boolean {
+    return this.call.setup.parallel === true;
+  }
+
+  private branchOf(req: SipRequest): Branch | undefined {
+    return this.branches.find((b) => b.req === req);
+  }
+
+  /** Are responses to `req` still ours to act on? */
+  private isCurrent(req: SipRequest): boolean {
+    if (!this.parallel) return req === this.invite;
+    const b = this.branchOf(req);
+    return b !== undefined && !b.done;
+  }
 
   private requestUri(target: RouteTarget): string {
     const a = parseUri(this.call.setup.invite.uri);
@@ -34,13 +71,42 @@ export class OutboundInvite {
     return formatUri(uri);
   }
 
-  /** Sends leg B's INVITE to the current target, with the media plane's version of the caller's offer. */
+  /** Sends leg B's INVITE to the current target (or, parallel, to every target), with the media plane's version of the caller's offer. */
   send(sdp: string | undefined): void {
     const { ctx, setup, log } = this.call;
+    if (this.parallel) {
+      for (const target of setup.targets) {
+        const destination = setup.nextHop ?? target.endpoint;
+        const req = this.buildInvite(target, destination, sdp);
+        this.branches.push({ req, target, destination, done: false, cancelled: false });
+        log.info({ target: target.uri, destination: `${destination.protocol}:${destination.address}:${destination.port}`, branch: this.branches.length }, 'leg B INVITE (parallel fork)');
+        ctx.transactions.sendRequest(req, destination, this.handler(req, sdp));
+      }
+      return;
+    }
     const target = setup.targets[this.targetIndex];
-    const inv = setup.invite;
     const destination = setup.nextHop ?? target.endpoint;
     Object.assign(this.call.leg('b'), { dialog: undefined, protocol: destination.protocol, destination, contact: ctx.contact(destination.protocol) });
+    const req = this.buildInvite(target, destination, sdp);
+    this.invite = req;
+    if (this.call.state === CallState.Early) this.call.moveTo(CallState.Trying);
+    log.info({ target: target.uri, destination: `${destination.protocol}:${destination.address}:${destination.port}`, attempt: this.targetIndex + 1 }, 'leg B INVITE');
+    ctx.transactions.sendRequest(req, destination, this.handler(req, sdp));
+  }
+
+  private handler(req: SipRequest, sdp: string | undefined): ClientTransactionHandler {
+    return {
+      onProvisional: (res) => this.call.run(() => this.onProvisional(req, res)),
+      onFinal: (res) => this.call.run(() => this.onFinal(req, res, sdp)),
+      onTimeout: () => this.call.run(() => this.onFailure(req, LEG_B_TIMEOUT.status, LEG_B_TIMEOUT.reason, 'timeout')),
+      onTransportError: (err) =>
+        this.call.run(() => this.onFailure(req, LEG_B_TRANSPORT_ERROR.status, LEG_B_TRANSPORT_ERROR.reason, `transport error: ${errorMessage(err)}`, true, err)),
+    };
+  }
+
+  private buildInvite(target: RouteTarget, destination: SipEndpoint, sdp: string | undefined): SipRequest {
+    const { ctx, setup } = this.call;
+    const inv = setup.invite;
     const mf = getMaxForwards(inv);
     const from = getFrom(inv);
     const fromValue = `${from?.displayName !== undefined ? `"${from.displayName}" ` : ''}<${from?.uriText ?? 'sip:anonymous@anonymous.invalid'}>;tag=${this.call.bLocalTag}`;
@@ -49,11 +115,13 @@ export class OutboundInvite {
     const headers: SipHeader[] = [
       { name: 'Via', value: ctx.via(destination.protocol) },
       { name: 'Max-Forwards', value: String(mf === undefined ? 70 : mf - 1) },
+      // A registered contact's Path (RFC 3327 §5.3): loose routes toward it, the first is `destination`.
+      ...(target.routeSet ?? []).map((r) => ({ name: 'Route', value: `<${r}>` })),
       { name: 'From', value: fromValue },
       { name: 'To', value: toValue },
       { name: 'Call-ID', value: this.call.bCallId },
       { name: 'CSeq', value: `${this.seq} INVITE` },
-      { name: 'Contact', value: this.call.leg('b').contact },
+      { name: 'Contact', value: ctx.contact(destination.protocol) },
       { name: 'Allow', value: ALLOW },
       ...ctx.userAgentHeaders(),
     ];
@@ -61,22 +129,11 @@ export class OutboundInvite {
     for (const name of setup.copyHeaders) for (const value of headerLines(inv, name)) headers.push({ name, value });
     const body = sdp !== undefined ? Buffer.from(sdp, 'utf8') : Buffer.alloc(0);
     if (sdp !== undefined) headers.push({ name: 'Content-Type', value: 'application/sdp' });
-    const req = createRequest('INVITE', this.requestUri(target), headers, body);
-    this.invite = req;
-    if (this.call.state === CallState.Early) this.call.moveTo(CallState.Trying);
-    log.info({ target: target.uri, destination: `${destination.protocol}:${destination.address}:${destination.port}`, attempt: this.targetIndex + 1 }, 'leg B INVITE');
-    const handler: ClientTransactionHandler = {
-      onProvisional: (res) => this.call.run(() => this.onProvisional(req, res)),
-      onFinal: (res) => this.call.run(() => this.onFinal(req, res, sdp)),
-      onTimeout: () => this.call.run(() => this.onFailure(req, LEG_B_TIMEOUT.status, LEG_B_TIMEOUT.reason, 'timeout')),
-      onTransportError: (err) =>
-        this.call.run(() => this.onFailure(req, LEG_B_TRANSPORT_ERROR.status, LEG_B_TRANSPORT_ERROR.reason, `transport error: ${errorMessage(err)}`, true, err)),
-    };
-    ctx.transactions.sendRequest(req, destination, handler);
+    return createRequest('INVITE', this.requestUri(target), headers, body);
   }
 
   private async onProvisional(req: SipRequest, res: SipResponse): Promise<void> {
-    if (req !== this.invite || res.status === 100) return;
+    if (!this.isCurrent(req) || res.status === 100) return;
     const call = this.call;
     switch (call.state) {
       case CallState.CancelPending:
@@ -98,7 +155,12 @@ export class OutboundInvite {
       case CallState.Early:
         break;
     }
-    const sdp = sdpBody(res);
+    let sdp = sdpBody(res);
+    // Forked: the caller hears one branch's early media, the first that offers any.
+    if (this.parallel && sdp !== undefined) {
+      this.earlyBranch ??= req;
+      if (this.earlyBranch !== req) sdp = undefined;
+    }
     let aSdp: string | undefined;
     if (sdp !== undefined && sdpBody(call.setup.invite) !== undefined) {
       try {
@@ -117,7 +179,11 @@ export class OutboundInvite {
       await this.on2xx(req, res, sentSdp);
       return;
     }
-    if (req !== this.invite) return;
+    if (!this.isCurrent(req)) return;
+    if (this.parallel) {
+      this.branchFailed(req, res.status, res.reason, `${res.status} ${res.reason}`);
+      return;
+    }
     if (isCancelled(this.call.state) || this.call.state === CallState.Ended) {
       this.call.finish('cancelled', false);
       return;
@@ -128,6 +194,10 @@ export class OutboundInvite {
   /** Leg B's attempt failed: the next target if there is one and the failure allows it, else the caller hears it. */
   private async onFailure(req: SipRequest, status: number, reason: string, why: string, failover = true, err?: Error): Promise<void> {
     const call = this.call;
+    if (this.parallel) {
+      if (this.isCurrent(req)) this.branchFailed(req, status, reason, why, err);
+      return;
+    }
     if (req !== this.invite || !(awaitingAnswer(call.state) || isCancelled(call.state))) return;
     if (isCancelled(call.state)) {
       call.finish('cancelled', false);
@@ -145,6 +215,45 @@ export class OutboundInvite {
     call.finish(`leg B: ${why}`, false);
   }
 
+  /** A branch of a parallel fork failed; once none is left the caller hears the best failure (§16.7). */
+  private branchFailed(req: SipRequest, status: number, reason: string, why: string, err?: Error): void {
+    const call = this.call;
+    const branch = this.branchOf(req);
+    if (branch === undefined) return;
+    branch.done = true;
+    call.log.info({ err, why, target: branch.target.uri }, 'leg B branch failed');
+    // Another branch answered: this one was cancelled (or lost the race) and changes nothing.
+    if (call.leg('b').dialog !== undefined) return;
+    const cls = (s: number): number => Math.floor(s / 100);
+    if (this.best === undefined || (cls(status) === 6 && cls(this.best.status) !== 6) || (cls(this.best.status) !== 6 && cls(status) < cls(this.best.status)))
+      this.best = { status, reason, why };
+    // §16.7 step 5: a 6xx ends the search, the other branches are cancelled.
+    if (cls(status) === 6) this.cancelBranches();
+    if (this.branches.some((b) => !b.done)) return;
+    if (isCancelled(call.state) || call.state === CallState.Ended) {
+      call.finish('cancelled', false);
+      return;
+    }
+    const best = this.best;
+    call.log.info({ status: best.status, why: best.why, branches: this.branches.length }, 'every leg B branch failed; relaying the best response');
+    call.respondA(best.status, { reason: best.reason });
+    call.finish(`leg B: ${best.why}`, false);
+  }
+
+  /** CANCEL to every branch still pending (not `except`), each once. */
+  private cancelBranches(except?: SipRequest): void {
+    const log = this.call.log;
+    for (const b of this.branches) {
+      if (b.done || b.cancelled || b.req === except) continue;
+      b.cancelled = true;
+      this.call.ctx.transactions.sendRequest(buildCancel(b.req), b.destination, {
+        onFinal: (res) => log.debug({ status: res.status, target: b.target.uri }, 'CANCEL answered'),
+        onTimeout: () => log.warn({ target: b.target.uri }, 'CANCEL to a leg B branch timed out'),
+        onTransportError: (err) => log.warn({ err, target: b.target.uri }, 'CANCEL to a leg B branch failed'),
+      });
+    }
+  }
+
   private async on2xx(req: SipRequest, res: SipResponse, sentSdp: string | undefined): Promise<void> {
     const call = this.call;
     const b = call.leg('b');
@@ -156,17 +265,27 @@ export class OutboundInvite {
       if (!call.ackAwaitsAnswer('b')) this.sendAck(seq);
       return;
     }
-    if (b.dialog !== undefined || req !== this.invite) {
+    const branch = this.branchOf(req);
+    if (b.dialog !== undefined || (this.parallel ? branch === undefined : req !== this.invite)) {
       // A second 2xx from another fork: accept and end it at once (§13.2.2.4).
       const d = uacDialog(req, res);
-      const dest = dialogDestination(d, b.protocol) ?? b.destination;
+      const dest = branch?.target.flow === true ? branch.destination : (dialogDestination(d, b.protocol) ?? b.destination);
       call.ctx.sendAck(dialogRequest(d, { method: 'ACK', via: call.ctx.via(dest.protocol), cseq: seq }), dest, call.log);
       call.sendBye(d, dest, 'fork');
       return;
     }
+    if (branch !== undefined) {
+      // This branch won: it is leg B now, and the others are cancelled (§16.7 step 10).
+      branch.done = true;
+      this.invite = req;
+      Object.assign(b, { protocol: branch.destination.protocol, destination: branch.destination, contact: call.ctx.contact(branch.destination.protocol) });
+      this.cancelBranches(req);
+    }
     const dialog = uacDialog(req, res);
     b.dialog = dialog;
-    b.destination = call.setup.nextHop ?? dialogDestination(dialog, b.protocol) ?? b.destination;
+    // A contact reached over its flow (a registered UA behind NAT, or in a browser over WebSocket)
+    // is reached only there: its Contact may not even be routable (RFC 5626 §5.3, RFC 7118 §5).
+    b.destination = call.setup.nextHop ?? (branch?.target.flow === true ? branch.destination : (dialogDestination(dialog, b.protocol) ?? b.destination));
     const callerGone = isCancelled(call.state) || call.state === CallState.Ended;
     const lateOffer = sentSdp === undefined ? sdpBody(res) : undefined;
     if (lateOffer === undefined || callerGone) this.sendAck(seq);
@@ -220,6 +339,10 @@ export class OutboundInvite {
 
   /** CANCEL of the current INVITE (RFC 3261 §9.1), once. */
   sendCancel(): void {
+    if (this.parallel && this.call.leg('b').dialog === undefined) {
+      this.cancelBranches();
+      return;
+    }
     if (this.cancelTxn !== undefined || this.invite === undefined) return;
     const log = this.call.log;
     this.cancelTxn = this.call.ctx.transactions.sendRequest(buildCancel(this.invite), this.call.leg('b').destination, {

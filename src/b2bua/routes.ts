@@ -19,7 +19,9 @@ import type { RouteAuth } from '../edge/auth-gate.js';
  *           "user": "alice" },                       //   the authenticated user (digest, --auth-users)
  *         "auth": "required",                        // optional: "required" | "none" (default: required when
  *                                                    //   --auth-users is set, except from trusted sources)
- *         "targets": [                               // required, at least one
+ *         "targets": [                               // required, at least one; [{ "uri": "registered" }] alone =
+ *                                                    //   the Request-URI's AOR at the registrar, all contacts forked
+ *                                                    //   in parallel over their flows (480 when none is registered)
  *           { "uri": "sip:127.0.0.1:5080;transport=udp",  // host an IP literal; ;transport=udp|tcp|tls, sips: = tls
  *             "priority": 1,                         // optional 0–65535, lower first; default = position + 1
  *             "weight": 1,                           // optional 0–65535 within one priority (RFC 2782); default 1
@@ -46,6 +48,10 @@ export interface RouteTarget {
   priority: number;
   /** false: this TLS target's certificate is not verified (an explicit, logged opt-out). */
   tlsVerify?: boolean;
+  /** Route headers of the INVITE (a registered contact's Path, RFC 3327); `endpoint` is then the first hop. */
+  routeSet?: string[];
+  /** a registered contact reached over the flow its REGISTER came on: in-dialog requests go to `endpoint` too. */
+  flow?: boolean;
 }
 
 export interface RouteMatch {
@@ -60,10 +66,16 @@ export interface RouteMatch {
 export interface Route {
   name: string;
   match: RouteMatch;
+  /** empty when `registered`: the targets are the AOR's contacts, looked up per call. */
   targets: RouteTarget[];
   policy: CallPolicy;
   auth?: RouteAuth;
+  /** the file said `"targets": [{ "uri": "registered" }]`. */
+  registered?: boolean;
 }
+
+/** The target spelling that sends a call to the location service. */
+export const REGISTERED_TARGET = 'registered';
 
 export interface RouteTable {
   routes: Route[];
@@ -243,14 +255,20 @@ function route(file: string, path: string, v: unknown): Route {
   }
   if (v.targets === undefined) fail(file, `${path}.targets`, 'missing (a route needs at least one target)');
   if (!Array.isArray(v.targets) || v.targets.length === 0) fail(file, `${path}.targets`, 'must be a non-empty list');
-  const targets = v.targets.map((t: unknown, i: number) => target(file, `${path}.targets[${i}]`, t, i));
+  const registered = v.targets.findIndex((t: unknown) => isObject(t) && t.uri === REGISTERED_TARGET);
+  if (registered >= 0) {
+    const t = v.targets[registered] as Record<string, unknown>;
+    if (v.targets.length > 1) fail(file, `${path}.targets`, `"${REGISTERED_TARGET}" must be the only target of its route`);
+    onlyKeys(file, `${path}.targets[0]`, t, ['uri']);
+  }
+  const targets = registered >= 0 ? [] : v.targets.map((t: unknown, i: number) => target(file, `${path}.targets[${i}]`, t, i));
   let policy: CallPolicy = { a: defaultLegPolicy(), b: defaultLegPolicy() };
   if (v.policy !== undefined && v.policy !== null) {
     if (!isObject(v.policy)) fail(file, `${path}.policy`, 'must be an object');
     onlyKeys(file, `${path}.policy`, v.policy, ['a', 'b']);
     policy = { a: legPolicy(file, `${path}.policy.a`, v.policy.a), b: legPolicy(file, `${path}.policy.b`, v.policy.b) };
   }
-  return { name, match, targets, policy, ...(v.auth === 'required' || v.auth === 'none' ? { auth: v.auth } : {}) };
+  return { name, match, targets, policy, ...(v.auth === 'required' || v.auth === 'none' ? { auth: v.auth } : {}), ...(registered >= 0 ? { registered: true } : {}) };
 }
 
 /** Offset of the first JSON syntax error (V8's messages do not always carry one). */

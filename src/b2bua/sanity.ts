@@ -2,7 +2,7 @@ import {
   SipParseError, getCSeq, getCallId, getContentLength, getFrom, getMaxForwards, getRequire, getTo, getVias, headerLines,
   type SipRequest, type Via,
 } from '../sip/message.js';
-import { ALLOW, ALLOW_OUT_OF_DIALOG, IN_DIALOG_METHODS } from './methods.js';
+import { ALLOW, IN_DIALOG_METHODS, allowOutOfDialog } from './methods.js';
 
 /**
  * Checks a request passes before the B2BUA does anything else with it. Pure: request in, verdict
@@ -38,6 +38,8 @@ export interface SanityOptions {
   supportedExtensions: string[];
   /** does this Via header value belong to us (our sent-by address and port)? */
   isOwnVia: (via: Via) => boolean;
+  /** the registrar is on: REGISTER is handled out of dialog (and listed in Allow). */
+  registrar?: boolean;
 }
 
 export type SanityVerdict =
@@ -57,8 +59,8 @@ function reject(status: number, reason: string, headers: Header[] = []): SanityV
 }
 
 /** Allow true to where the request was aimed: inside a dialog (To tag) or outside one (methods.ts). */
-function allow(req: SipRequest): Header[] {
-  return [{ name: 'Allow', value: getTo(req)?.tag !== undefined ? ALLOW : ALLOW_OUT_OF_DIALOG }];
+function allow(req: SipRequest, registrar: boolean): Header[] {
+  return [{ name: 'Allow', value: getTo(req)?.tag !== undefined ? ALLOW : allowOutOfDialog(registrar) }];
 }
 
 export function checkRequest(req: SipRequest, opts: SanityOptions): SanityVerdict {
@@ -94,8 +96,9 @@ function runChecks(req: SipRequest, opts: SanityOptions): SanityVerdict {
     const length = getContentLength(req);
     if (length !== undefined && length !== req.body.length) return reject(400, 'Invalid Content-Length');
 
-    if (!KNOWN_METHODS.includes(req.method)) return reject(501, 'Not Implemented', allow(req));
-    if (!HANDLED_METHODS.includes(req.method)) return reject(405, 'Method Not Allowed', allow(req));
+    const registrar = opts.registrar === true;
+    if (!KNOWN_METHODS.includes(req.method)) return reject(501, 'Not Implemented', allow(req, registrar));
+    if (!HANDLED_METHODS.includes(req.method) && !(registrar && req.method === 'REGISTER')) return reject(405, 'Method Not Allowed', allow(req, registrar));
 
     if (req.method !== 'ACK' && req.method !== 'CANCEL') {
       const supported = opts.supportedExtensions.map((s) => s.toLowerCase());

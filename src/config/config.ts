@@ -66,6 +66,16 @@ export interface TandemConfig {
   authUsers?: string;
   realm?: string;
   authAlgorithms: ('SHA-256' | 'MD5')[];
+  /** REGISTER handled by the registrar (src/edge/registrar.ts); undefined = off (auth turns it on by default). */
+  registrar?: boolean;
+  /** Registrar intervals, seconds: shortest granted (shorter → 423), longest granted, and the default. */
+  registrarMinExpires: number;
+  registrarMaxExpires: number;
+  registrarDefaultExpires: number;
+  /** Percent taken off a granted interval at random (0–50), so refreshes spread out. */
+  registrarExpiryJitter: number;
+  registrarMaxBindingsPerAor: number;
+  registrarMaxBindings: number;
 }
 
 export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
@@ -123,6 +133,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'copyHeaders', name: 'copy-headers', arg: 'LIST', help: 'headers copied from leg A to leg B (default Subject,Priority,Alert-Info,P-Asserted-Identity,Privacy; identity headers only from --trusted sources)' },
   { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured (they count as trusted too)' },
   { key: 'trusted', name: 'trusted', arg: 'LIST', help: 'IPs/CIDRs whose P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID and Privacy cross to leg B (default none: removed)' },
+  { key: 'registrar', name: 'registrar', arg: 'on|off', help: 'answer REGISTER and keep a location service for routes with target "registered" (default off, on with --auth-users; without authentication only --trusted sources may register)' },
+  { key: 'registrarMinExpires', name: 'registrar-min-expires', arg: 'SECONDS', help: 'shortest registration granted; a shorter one gets 423 Interval Too Brief (default 60)' },
+  { key: 'registrarMaxExpires', name: 'registrar-max-expires', arg: 'SECONDS', help: 'longest registration granted; a longer one is shortened (default 3600)' },
+  { key: 'registrarDefaultExpires', name: 'registrar-default-expires', arg: 'SECONDS', help: 'registration interval when the REGISTER names none (default 3600)' },
+  { key: 'registrarExpiryJitter', name: 'registrar-expiry-jitter', arg: 'PERCENT', help: 'up to this much is taken off a granted interval at random, so refreshes spread out (default 10, 0–50)' },
+  { key: 'registrarMaxBindingsPerAor', name: 'registrar-max-bindings-per-aor', arg: 'INT', help: 'contacts one address-of-record may register; more are refused 403 (default 10)' },
+  { key: 'registrarMaxBindings', name: 'registrar-max-bindings', arg: 'INT', help: 'registered contacts in all; more are refused 503 (default 100000)' },
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
   { key: 'authUsers', name: 'auth-users', arg: 'FILE', help: 'digest authentication: users file of user:realm:HA1 and user:realm:SHA-256:HA1 lines (see tandem passwd); every caller not --trusted must authenticate (default: off)' },
   { key: 'realm', name: 'realm', arg: 'TEXT', help: 'digest realm of the challenges (default: the first SIP listener\'s address, or tandem)' },
@@ -161,6 +178,12 @@ export function defaultConfig(): TandemConfig {
     trustedProxies: [],
     trusted: [],
     authAlgorithms: ['SHA-256', 'MD5'],
+    registrarMinExpires: 60,
+    registrarMaxExpires: 3600,
+    registrarDefaultExpires: 3600,
+    registrarExpiryJitter: 10,
+    registrarMaxBindingsPerAor: 10,
+    registrarMaxBindings: 100_000,
   };
 }
 
@@ -381,6 +404,28 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       cfg.authAlgorithms = algs as ('SHA-256' | 'MD5')[];
       break;
     }
+    case 'registrar':
+      if (!/^(on|off|yes|no)$/i.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be on or off`);
+      cfg.registrar = /^(on|yes)$/i.test(v);
+      break;
+    case 'registrarMinExpires':
+      cfg.registrarMinExpires = int(name, v, 1, 86_400, where);
+      break;
+    case 'registrarMaxExpires':
+      cfg.registrarMaxExpires = int(name, v, 1, 604_800, where);
+      break;
+    case 'registrarDefaultExpires':
+      cfg.registrarDefaultExpires = int(name, v, 1, 604_800, where);
+      break;
+    case 'registrarExpiryJitter':
+      cfg.registrarExpiryJitter = int(name, v, 0, 50, where);
+      break;
+    case 'registrarMaxBindingsPerAor':
+      cfg.registrarMaxBindingsPerAor = int(name, v, 1, 1000, where);
+      break;
+    case 'registrarMaxBindings':
+      cfg.registrarMaxBindings = int(name, v, 1, 10_000_000, where);
+      break;
   }
 }
 
@@ -392,6 +437,10 @@ export function validateConfig(cfg: TandemConfig): TandemConfig {
   if (cfg.route !== undefined && cfg.routesFile !== undefined) throw new TandemError('CONFIG', '--route and --routes-file: give one or the other');
   if ((cfg.bCodecs !== undefined || cfg.bPtime !== undefined || cfg.bSrtp !== undefined || cfg.bIce !== undefined) && cfg.route === undefined)
     throw new TandemError('CONFIG', '--b-codecs/--b-ptime/--b-srtp/--b-ice: only with --route (a routes file carries its own policy)');
+  if (cfg.registrarMinExpires > cfg.registrarMaxExpires)
+    throw new TandemError('CONFIG', `--registrar-min-expires (${cfg.registrarMinExpires}) is above --registrar-max-expires (${cfg.registrarMaxExpires})`);
+  if (cfg.registrarDefaultExpires < cfg.registrarMinExpires || cfg.registrarDefaultExpires > cfg.registrarMaxExpires)
+    throw new TandemError('CONFIG', `--registrar-default-expires (${cfg.registrarDefaultExpires}) must be within --registrar-min-expires and --registrar-max-expires`);
   const hasTls = cfg.listenSip.some((l) => l.protocol === 'tls' || l.protocol === 'wss');
   if (hasTls && (cfg.tlsCert === undefined || cfg.tlsKey === undefined))
     throw new TandemError('CONFIG', '--listen-sip: a tls or wss listener needs --tls-cert and --tls-key');

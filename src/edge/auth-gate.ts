@@ -1,5 +1,6 @@
 import type { SipRequest } from '../sip/message.js';
 import type { Authenticator, AuthVerdict } from './auth.js';
+import type { RegisterAuthorizer } from './registrar.js';
 
 /**
  * Who must authenticate before a route is taken. A route's `auth` says it ("required" | "none");
@@ -40,15 +41,15 @@ export function gateRequest<R>(auth: Authenticator | undefined, input: GateInput
 }
 
 /**
- * REGISTER (for the registrar, src/edge/registrar*): 401 + WWW-Authenticate until it is answered,
- * except from a trusted source (an SBC registering on its phones' behalf); the user it proves is
- * the one it may bind (RFC 3261 §10.3 step 4, checked by the registrar against the To URI).
+ * REGISTER: the registrar's authorizer (RFC 3261 §10.3 step 4). Every REGISTER is challenged 401
+ * until answered, trusted sources too: the user it proves is the AOR it may bind, which the
+ * registrar checks against the To URI.
  */
-export function gateRegister(auth: Authenticator | undefined, input: { req: SipRequest; source: string; trusted: boolean }): { kind: 'pass'; user?: string } | Extract<AuthVerdict, { kind: 'respond' }> {
-  if (auth === undefined || input.trusted) {
-    auth?.stripOwn(input.req, 'registrar');
-    return { kind: 'pass' };
-  }
-  const verdict = auth.authenticate(input.req, input.source, 'registrar');
-  return verdict.kind === 'ok' ? { kind: 'pass', user: verdict.user } : verdict;
+export function registerAuthorizer(auth: Authenticator): RegisterAuthorizer {
+  return {
+    authorize(req, source) {
+      const v = auth.authenticate(req, source.address, 'registrar');
+      return v.kind === 'ok' ? { ok: true, user: v.user } : { ok: false, status: v.status, reason: v.reason, headers: v.headers };
+    },
+  };
 }

@@ -42,7 +42,7 @@ async function start(over: Partial<TandemConfig> = {}): Promise<void> {
 const offer = (): string => sdpOffer(40000, [{ pt: 0, name: 'PCMU' }]);
 
 /** Sends an INVITE (ACKing a non-2xx final) and returns the first non-100 response. */
-async function invite(o: { headers?: string[]; callId?: string } = {}): Promise<{ res: Received; callId: string }> {
+async function invite(o: { headers?: string[]; callId?: string; user?: string } = {}): Promise<{ res: Received; callId: string }> {
   const r = outOfDialog('INVITE', caller, sip, { sdp: offer(), ...o });
   const from = caller.inbox.length;
   caller.send(r.text, sip);
@@ -53,13 +53,13 @@ async function invite(o: { headers?: string[]; callId?: string } = {}): Promise<
 }
 
 /** The Proxy-Authorization a client would build for this challenge (first offered algorithm unless told). */
-function answer(challenge: SipMessage, o: { user?: string; password?: string; nc?: string; md5?: boolean } = {}): string {
+function answer(challenge: SipMessage, o: { user?: string; password?: string; nc?: string; md5?: boolean; ruser?: string } = {}): string {
   const offers = headerLines(challenge, 'Proxy-Authenticate');
   const chosen = offers.find((v) => v.includes(o.md5 === true ? 'algorithm=MD5' : 'algorithm=SHA-256')) ?? '';
   const nonce = /nonce="([^"]+)"/.exec(chosen)?.[1] ?? '';
   const alg = o.md5 === true ? 'MD5' : 'SHA-256';
   const user = o.user ?? 'alice';
-  const uri = `sip:100@127.0.0.1:${sip.port}`;
+  const uri = `sip:${o.ruser ?? '100'}@127.0.0.1:${sip.port}`;
   const nc = o.nc ?? '00000001';
   const response = digestResponse(alg, ha1Of(alg, user, REALM, o.password ?? 'secret'), { nonce, nc, cnonce: 'c0ffee', qop: 'auth', method: 'INVITE', uri });
   return `Proxy-Authorization: Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=${alg}, qop=auth, nc=${nc}, cnonce="c0ffee"`;
@@ -177,5 +177,49 @@ describe('digest authentication through the B2BUA', () => {
     } finally {
       other.close();
     }
+  });
+
+  it('REGISTER: 401 until answered (the registrar is on with --auth-users), then a call to the "registered" route reaches that UA', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tandem-auth-')), 'routes.json');
+    writeFileSync(file, JSON.stringify({ routes: [{ name: 'users', targets: [{ uri: 'registered' }] }] }));
+    ({ tandem, sip } = await startB2bua({ routesFile: file, authUsers: usersFile, realm: REALM }));
+    const register = (extra: string[], cseq: number): SipMessage | Promise<SipMessage> => {
+      const from = callee.inbox.length;
+      callee.send([
+        'REGISTER sip:127.0.0.1 SIP/2.0',
+        `Via: SIP/2.0/UDP 127.0.0.1:${callee.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:alice@127.0.0.1>;tag=reg1`,
+        `To: <sip:alice@127.0.0.1>`,
+        'Call-ID: reg-auth-1',
+        `CSeq: ${cseq} REGISTER`,
+        `Contact: <sip:alice@127.0.0.1:${callee.port}>`,
+        'Expires: 600',
+        ...extra,
+        '',
+        '',
+      ].join('\n'), sip);
+      return callee.next((m) => m.kind === 'response' && m.status >= 200, 3000, from).then((r) => r.msg);
+    };
+    const challenge = await register([], 1);
+    expect(challenge.kind === 'response' && challenge.status).toBe(401);
+    const offers = headerLines(challenge, 'WWW-Authenticate');
+    expect(offers.map((v) => /algorithm=([\w-]+)/.exec(v)?.[1])).toEqual(['SHA-256', 'MD5']);
+    const nonce = /nonce="([^"]+)"/.exec(offers[0])?.[1] ?? '';
+    const response = digestResponse('SHA-256', ha1Of('SHA-256', 'alice', REALM, 'secret'), { nonce, nc: '00000001', cnonce: 'r1', qop: 'auth', method: 'REGISTER', uri: 'sip:127.0.0.1' });
+    const ok = await register([`Authorization: Digest username="alice", realm="${REALM}", nonce="${nonce}", uri="sip:127.0.0.1", response="${response}", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="r1"`], 2);
+    expect(ok.kind === 'response' && ok.status).toBe(200);
+    // bob's password cannot bind alice's AOR: 403 after a right answer.
+    const c2 = await register([], 3);
+    const n2 = /nonce="([^"]+)"/.exec(headerLines(c2, 'WWW-Authenticate')[0])?.[1] ?? '';
+    const bobs = digestResponse('SHA-256', ha1Of('SHA-256', 'bob', REALM, 'hunter2'), { nonce: n2, nc: '00000001', cnonce: 'r2', qop: 'auth', method: 'REGISTER', uri: 'sip:127.0.0.1' });
+    const forbidden = await register([`Authorization: Digest username="bob", realm="${REALM}", nonce="${n2}", uri="sip:127.0.0.1", response="${bobs}", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="r2"`], 4);
+    expect(forbidden.kind === 'response' && forbidden.status).toBe(403);
+    // The call: the caller authenticates (407), then reaches alice where she registered.
+    const c = await invite({ user: 'alice' });
+    expect(status(c.res)).toBe(407);
+    send({ user: 'alice', callId: c.callId, headers: [answer(c.res.msg, { ruser: 'alice' })] });
+    const b = await callee.next(isRequest('INVITE'));
+    expect(getHeader(b.msg, 'Proxy-Authorization')).toBeUndefined();
   });
 });

@@ -46,6 +46,8 @@ export interface SipTransportOptions {
   fdLimit?: number;
   log: Logger;
   onMessage: (inbound: InboundMessage) => void;
+  /** A TCP/TLS/WebSocket connection closed (either end): bindings tied to that flow go (registrar). */
+  onConnectionClosed?: (remote: SipEndpoint) => void;
 }
 
 export interface TransportCounters {
@@ -166,6 +168,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
         maxBytes: this.maxBytes,
         onMessage: (buf, remote, local) => this.onDatagram(buf, remote, local),
         onLimit: (kind, remote) => this.limitHit(kind, remote),
+        onClose: (remote) => this.opts.onConnectionClosed?.(remote),
         log: this.log,
       });
       this.websockets.push(l);
@@ -211,7 +214,9 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   /** Called by a connection when it closes. */
   forget(c: StreamConnection): void {
     const key = endpointKey(c.remote);
-    if (this.connections.get(key) === c) this.connections.delete(key);
+    if (this.connections.get(key) !== c) return;
+    this.connections.delete(key);
+    this.opts.onConnectionClosed?.(c.remote);
   }
 
   /** Test hook: the open connection from or to `remote`. */

@@ -17,6 +17,8 @@ export interface WebSocketListenerOptions {
   maxBytes: number;
   onMessage: (data: Buffer, remote: SipEndpoint, local: SipEndpoint) => void;
   onLimit: (kind: 'idle' | 'ping' | 'handshake' | 'backlog', remote: SipEndpoint) => void;
+  /** an upgraded connection closed (the registrar drops bindings tied to it). */
+  onClose?: (remote: SipEndpoint) => void;
   log: Logger;
 }
 
@@ -117,7 +119,9 @@ export class WebSocketListener {
       });
       ws.on('close', () => {
         if (idle !== undefined) clearTimeout(idle);
-        if (l.peers.get(key) === ws) l.peers.delete(key);
+        if (l.peers.get(key) !== ws) return;
+        l.peers.delete(key);
+        o.onClose?.(remote);
       });
       ws.on('error', (err) => log.debug({ err, remote: key }, 'WebSocket error'));
     });

@@ -86,7 +86,7 @@ export class CallHarness {
   private bSeq = 100;
   readonly bTag = newTag();
 
-  constructor(opts: { targets?: RouteTarget[]; offer?: boolean } = {}) {
+  constructor(opts: { targets?: RouteTarget[]; offer?: boolean; parallel?: boolean } = {}) {
     const transactions: TransactionApi = {
       sendRequest: (req, destination, handler): ClientTransaction => {
         this.sent.push({ req, destination, handler });
@@ -135,6 +135,7 @@ export class CallHarness {
         routeName: 'test',
         policy: { a: defaultLegPolicy(), b: defaultLegPolicy() },
         targets: opts.targets ?? [target(1)],
+        ...(opts.parallel === true ? { parallel: true } : {}),
         copyHeaders: [],
         callerCodecs: ['PCMU'],
       },

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { pino } from 'pino';
 import { UserStore, parseUsersFile, withPassword } from '../../../src/edge/auth-users.js';
 import { digestResponse, ha1Of } from '../../../src/edge/auth-digest.js';
-import { gateRegister, gateRequest } from '../../../src/edge/auth-gate.js';
+import { gateRequest, registerAuthorizer } from '../../../src/edge/auth-gate.js';
 import { Authenticator } from '../../../src/edge/auth.js';
 import { parseSipMessage } from '../../../src/sip/parse.js';
 import type { SipRequest } from '../../../src/sip/message.js';
@@ -38,7 +38,7 @@ describe('gateRequest: who must authenticate', () => {
   });
 });
 
-describe('gateRegister: REGISTER for the registrar', () => {
+describe('registerAuthorizer: REGISTER for the registrar', () => {
   const register = (extra = ''): SipRequest => {
     const r = parseSipMessage(Buffer.from(`REGISTER sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:alice@h>;tag=1\r\nTo: <sip:alice@h>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n${extra}Content-Length: 0\r\n\r\n`));
     if (!r.ok || r.message.kind !== 'request') throw new Error('parse');
@@ -46,15 +46,17 @@ describe('gateRegister: REGISTER for the registrar', () => {
   };
   const users = new UserStore(parseUsersFile(withPassword('', 'alice', 'r', 'pw'), 'u'));
   const auth = new Authenticator({ users, realm: 'r', clock: new FakeClock(), log: pino({ level: 'silent' }) });
+  const source = { protocol: 'udp' as const, address: '192.0.2.1', port: 5060 };
 
-  it('401 with WWW-Authenticate for an untrusted source; the answered one passes with its user; trusted and no-auth pass', () => {
-    const c = gateRegister(auth, { req: register(), source: 's', trusted: false });
-    expect(c).toMatchObject({ kind: 'respond', status: 401, reason: 'Unauthorized' });
-    const nonce = c.kind === 'respond' ? (/nonce="([^"]+)"/.exec(c.headers[0].value)?.[1] ?? '') : '';
+  it('401 with WWW-Authenticate until answered; the answer gives the user to check against the AOR', async () => {
+    const authorizer = registerAuthorizer(auth);
+    const c = await authorizer.authorize(register(), source);
+    expect(c).toMatchObject({ ok: false, status: 401, reason: 'Unauthorized' });
+    const challenge = c.ok ? '' : (c.headers?.[0]?.value ?? '');
+    expect(c.ok ? '' : c.headers?.[0]?.name).toBe('WWW-Authenticate');
+    const nonce = /nonce="([^"]+)"/.exec(challenge)?.[1] ?? '';
     const response = digestResponse('SHA-256', ha1Of('SHA-256', 'alice', 'r', 'pw'), { nonce, nc: '00000001', cnonce: 'k', qop: 'auth', method: 'REGISTER', uri: 'sip:h' });
     const answered = register(`Authorization: Digest username="alice", realm="r", nonce="${nonce}", uri="sip:h", response="${response}", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="k"\r\n`);
-    expect(gateRegister(auth, { req: answered, source: 's', trusted: false })).toEqual({ kind: 'pass', user: 'alice' });
-    expect(gateRegister(auth, { req: register(), source: 's', trusted: true })).toEqual({ kind: 'pass' });
-    expect(gateRegister(undefined, { req: register(), source: 's', trusted: false })).toEqual({ kind: 'pass' });
+    expect(await authorizer.authorize(answered, source)).toEqual({ ok: true, user: 'alice' });
   });
 });
