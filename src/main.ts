@@ -19,6 +19,9 @@ import { Pike } from './edge/pike.js';
 import { LagSampler, OverloadControl, type OverloadInputs } from './edge/overload.js';
 import type { AdmitHook } from './sip/transport/admit.js';
 import { exposedListeners } from './b2bua/exposure.js';
+import { Authenticator } from './edge/auth.js';
+import { UserStore, loadUsersFile } from './edge/auth-users.js';
+import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
 
 export interface RunningSip {
@@ -28,6 +31,8 @@ export interface RunningSip {
   listeners: SipEndpoint[];
   /** the media plane the B2BUA drives (the local one, or an ng client). */
   media: MediaControl;
+  /** digest authentication, when `--auth-users` is set (its `stats()` count failures per source and user). */
+  auth?: Authenticator;
   /** present with --registrar=on. */
   registrar?: Registrar;
   /** the request path's guard: access lists, per-source limits, flood bans (list/lift), overload. */
@@ -96,6 +101,28 @@ function routeTable(config: TandemConfig): RouteTable {
   return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies], trusted: [...table.trusted, ...config.trusted] };
 }
 
+/**
+ * The digest authenticator of `--auth-users`, or undefined. A route that names a user or asks for
+ * authentication cannot be honoured without one: that is a configuration error, not an open door.
+ */
+function authenticator(config: TandemConfig, routes: RouteTable, log: Logger, onFailure: (source: string) => void): Authenticator | undefined {
+  if (config.authUsers === undefined) {
+    const needy = routes.routes.find((r) => r.auth === 'required' || r.match.user !== undefined);
+    if (needy !== undefined) throw new TandemError('CONFIG', `route ${needy.name}: "auth": "required" or match.user needs --auth-users`);
+    return undefined;
+  }
+  const entries = loadUsersFile(config.authUsers);
+  const first = config.listenSip[0]?.address;
+  const realm = config.realm ?? (first === undefined || /^(0\.0\.0\.0|::)$/.test(first) ? 'tandem' : first);
+  const users = entries.filter((e) => e.realm === realm);
+  if (users.length === 0) log.warn({ file: config.authUsers, realm, realmsInFile: [...new Set(entries.map((e) => e.realm))].slice(0, 10) }, 'no user in the users file belongs to this realm (see --realm): nobody can authenticate');
+  log.info({ realm, users: new Set(users.map((e) => e.user)).size, algorithms: config.authAlgorithms }, 'digest authentication on');
+  return new Authenticator({ users: new UserStore(users), realm, clock: systemClock, log: log.child({ component: 'auth' }), algorithms: config.authAlgorithms, onFailure });
+}
+
+/** How many requests one failed authentication counts as in the flood defence. */
+const AUTH_FAILURE_WEIGHT = 5;
+
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
 async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger): Promise<RunningSip & { stopEdge(): void }> {
   const routes = routeTable(config);
@@ -118,7 +145,11 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   // An unverified TLS peer can be impersonated: say so at every start, not only in the routes file.
   for (const t of noVerify) log.warn({ route: t.route, target: t.uri }, 'TLS certificate of this target is not verified (tlsVerify: false)');
   let deliver: ((inbound: InboundMessage) => void) | undefined;
-  const registrar = config.registrar === true ? newRegistrar(config, routes, log) : undefined;
+  // A wrong password weighs as much as several requests in the flood defence, so a password guesser
+  // (svcrack) is banned after a handful of tries while a phone that mistypes once is not.
+  const auth = authenticator(config, routes, log, (source) => edge.pike?.penalize(source, AUTH_FAILURE_WEIGHT));
+  // With authentication on, the registrar is too unless --registrar=off says otherwise.
+  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, log) : undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
@@ -139,6 +170,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   });
   const listeners = transport.listeners();
   const b2bua = new B2bua({
+    ...(auth !== undefined ? { auth } : {}),
     sender: transport,
     media,
     routes,
@@ -168,8 +200,8 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   const limits = transport.stats();
   log.info({ listeners: listeners.map((l) => `${l.protocol}:${l.address}:${l.port}`), routes: routes.routes.map((r) => r.name), maxConnections: limits.maxConnections, maxConnectionsPerSource: config.sipMaxConnectionsPerSource }, 'SIP ready');
   const exposed = exposedListeners(listeners);
-  if (exposed.length > 0) {
-    // There is no authentication yet: whoever reaches such a listener can place calls on every route.
+  if (exposed.length > 0 && auth === undefined) {
+    // Without --auth-users, whoever reaches such a listener can place calls on every route.
     log.warn(
       { listeners: exposed, routes: routes.routes.map((r) => r.name) },
       'SIP listens beyond loopback without authentication: any caller that reaches it can use every route (trusted networks only; restrict with match.source or a firewall)',
@@ -183,16 +215,17 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     lag.close();
     process.off('SIGUSR2', onUsr2);
   };
-  return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(registrar !== undefined ? { registrar } : {}) };
+  return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}) };
 }
 
 /** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
-function newRegistrar(config: TandemConfig, routes: RouteTable, log: Logger): Registrar {
+function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, log: Logger): Registrar {
   const trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
   return new Registrar({
     clock: systemClock,
     log: log.child({ component: 'registrar' }),
     isTrusted: (address) => trusted.has(address),
+    ...(auth !== undefined ? { authorizer: registerAuthorizer(auth) } : {}),
     limits: {
       minExpires: config.registrarMinExpires,
       maxExpires: config.registrarMaxExpires,
@@ -208,7 +241,9 @@ function newRegistrar(config: TandemConfig, routes: RouteTable, log: Logger): Re
 export async function startTandem(config: TandemConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningTandem> {
   // Routes and certificates are read before anything binds, so a bad file fails fast and clean.
   if (config.listenSip.length > 0) {
-    routeTable(config);
+    const routes = routeTable(config);
+    if (config.authUsers !== undefined) loadUsersFile(config.authUsers);
+    else authenticator(config, routes, log, () => undefined);
     readPem('tls-cert', config.tlsCert);
     readPem('tls-key', config.tlsKey);
     readPem('tls-ca', config.tlsCa);

@@ -16,11 +16,13 @@ import type { CallSetup } from './call-core.js';
 import { requestFailureResponse } from './status-map.js';
 import { MediaWatch } from './media-watch.js';
 import { checkOffer } from './policy.js';
-import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type RouteTable } from './routes.js';
+import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type Route, type RouteTable } from './routes.js';
 import { headersToCopy } from './identity.js';
 import { checkRequest } from './sanity.js';
 import type { OverloadControl } from '../edge/overload.js';
 import type { Release, SourceLimits } from '../edge/acl-sources.js';
+import type { Authenticator } from '../edge/auth.js';
+import { gateRequest } from '../edge/auth-gate.js';
 
 export interface B2buaOptions {
   sender: SipSender;
@@ -36,6 +38,8 @@ export interface B2buaOptions {
   userAgent?: string;
   /** how often calls are checked against the media plane's list (media timeout → BYE); 0 = never. */
   mediaWatchMs?: number;
+  /** digest authentication (`--auth-users`); absent = nobody is asked, routes with "auth": "required" are never taken. */
+  auth?: Authenticator;
   /** answers REGISTER and finds the contacts of routes with target "registered"; absent = REGISTER refused 405. */
   registrar?: Registrar;
   /** edge/: 503 for new INVITEs and REGISTERs while the box is overloaded. */
@@ -229,7 +233,12 @@ export class B2bua implements TransactionUser {
     const ruri = parseUri(req.uri);
     const user = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.user : ruri.ok && ruri.uri.type === 'tel' ? ruri.uri.number : undefined;
     const domain = ruri.ok && ruri.uri.type === 'sip' ? ruri.uri.host : undefined;
-    const route = selectRoute(this.opts.routes, { ...(user !== undefined ? { user } : {}), ...(domain !== undefined ? { domain } : {}), source: inbound.source.address });
+    const source = inbound.source.address;
+    const select = (authUser?: string): Route | undefined => selectRoute(this.opts.routes, { ...(user !== undefined ? { user } : {}), ...(domain !== undefined ? { domain } : {}), source, ...(authUser !== undefined ? { authUser } : {}) });
+    // Digest authentication (edge/): a challenge, or the route as the authenticated user sees it.
+    const gate = gateRequest(this.opts.auth, { req, source, trusted: isTrustedSource(this.opts.routes, source), select, authOf: (r) => r.auth });
+    if (gate.kind === 'respond') return this.reject(txn, gate.status, gate.reason, `authentication (${gate.status})`, gate.headers);
+    const route = gate.route;
     if (route === undefined) {
       this.reject(txn, 404, 'No Route', `no route for ${req.uri} from ${inbound.source.address}`);
       return;
@@ -267,7 +276,7 @@ export class B2bua implements TransactionUser {
     if (withheld.some((h) => getHeader(req, h) !== undefined))
       this.opts.log.info({ callId: getCallId(req), source: inbound.source.address, withheld }, 'identity headers from an untrusted source not copied to leg B');
     const setup: CallSetup = { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) };
-    if (route.registered !== true) return this.startCall(setup);
+    if (route.registered !== true) return this.startCall(setup, gate.user);
     const registrar = this.opts.registrar;
     if (registrar === undefined || user === undefined || domain === undefined) {
       this.counters.notRegistered++;
@@ -279,14 +288,15 @@ export class B2bua implements TransactionUser {
       .then((bindings) => {
         if (txn.state !== 'trying' && txn.state !== 'proceeding') return;
         const targets = bindingTargets(bindings, this.opts.log.child({ callId: getCallId(req) }));
-        if (targets.length > 0) return this.startCall({ ...setup, targets, parallel: true });
+        if (targets.length > 0) return this.startCall({ ...setup, targets, parallel: true }, gate.user);
         this.counters.notRegistered++;
         this.reject(txn, 480, 'Temporarily Unavailable', `no registered contact for ${user}@${domain}`);
       })
       .catch((err: unknown) => this.failed(req, txn, err));
   }
 
-  private startCall(setup: CallSetup): void {
+  /** `user`: the digest-authenticated caller, for the log. */
+  private startCall(setup: CallSetup, user: string | undefined): void {
     const { invite: req, inbound, txn } = setup;
     const slot = this.opts.sourceLimits?.acquire('call', inbound.source.address);
     if (this.opts.sourceLimits !== undefined && slot === undefined) {
@@ -304,7 +314,7 @@ export class B2bua implements TransactionUser {
     this.live.add(call);
     if (slot !== undefined) this.slots.set(call, slot);
     for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
-    call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri }, 'new call');
+    call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri, ...(user !== undefined ? { user } : {}) }, 'new call');
     call.start();
   }
 

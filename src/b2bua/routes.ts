@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { addressList, cidrError, type AddressList } from '../common/cidr.js';
 import { TandemError } from '../common/errors.js';
 import { parseUri } from '../sip/uri.js';
 import type { SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
 import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
+import type { RouteAuth } from '../edge/auth-gate.js';
 
 /**
  * Routes: which calls go where, and under which codec policy. The file (`--routes-file`) is JSON:
@@ -14,7 +16,10 @@ import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
  *         "match": {                                 // optional; every key given must match
  *           "userPrefix": "00",                      //   Request-URI user (or tel: number) starts with it
  *           "domain": "example.com",                 //   Request-URI host, any case
- *           "source": "127.0.0.0/8" },               //   signalling source: IP or CIDR, IPv4 or IPv6
+ *           "source": "127.0.0.0/8",                 //   signalling source: IP or CIDR, IPv4 or IPv6
+ *           "user": "alice" },                       //   the authenticated user (digest, --auth-users)
+ *         "auth": "required",                        // optional: "required" | "none" (default: required when
+ *                                                    //   --auth-users is set, except from trusted sources)
  *         "targets": [                               // required, at least one; [{ "uri": "registered" }] alone =
  *                                                    //   the Request-URI's AOR at the registrar, all contacts forked
  *                                                    //   in parallel over their flows (480 when none is registered)
@@ -55,6 +60,8 @@ export interface RouteMatch {
   domain?: string;
   /** an IP or CIDR (v4 or v6). */
   source?: string;
+  /** the digest-authenticated user, exactly; a route with it is never taken unauthenticated. */
+  user?: string;
 }
 
 export interface Route {
@@ -63,6 +70,7 @@ export interface Route {
   /** empty when `registered`: the targets are the AOR's contacts, looked up per call. */
   targets: RouteTarget[];
   policy: CallPolicy;
+  auth?: RouteAuth;
   /** the file said `"targets": [{ "uri": "registered" }]`. */
   registered?: boolean;
 }
@@ -116,45 +124,18 @@ function intIn(file: string, path: string, v: unknown, min: number, max: number)
   return v;
 }
 
-/** An IP or CIDR as address bytes and prefix length, or undefined when it is neither. */
-function parseCidr(text: string): { bytes: number[]; bits: number } | undefined {
-  const slash = text.indexOf('/');
-  const addr = slash < 0 ? text : text.slice(0, slash);
-  const len = slash < 0 ? undefined : text.slice(slash + 1);
-  const v = isIP(addr);
-  if (v === 0) return undefined;
-  const max = v === 4 ? 32 : 128;
-  if (len !== undefined && !/^\d{1,3}$/.test(len)) return undefined;
-  const bits = len === undefined ? max : Number(len);
-  if (bits > max) return undefined;
-  return { bytes: v === 4 ? addr.split('.').map(Number) : ipv6Bytes(addr), bits };
-}
-
-function ipv6Bytes(addr: string): number[] {
-  const [head, tail] = addr.split('::');
-  const part = (s: string | undefined): number[] =>
-    s === undefined || s === ''
-      ? []
-      : s.split(':').flatMap((g) => {
-          if (g.includes('.')) return g.split('.').map(Number); // embedded IPv4 (RFC 4291 §2.2)
-          const n = parseInt(g, 16);
-          return [n >> 8, n & 0xff];
-        });
-  const h = part(head);
-  const t = part(tail);
-  return [...h, ...new Array<number>(16 - h.length - t.length).fill(0), ...t];
-}
+const compiled = new Map<string, AddressList>();
 
 /** Is `address` (an IP; IPv4-mapped IPv6 counts as IPv4) inside `cidr` (an IP or CIDR)? */
 export function addressMatches(address: string, cidr: string): boolean {
-  const net = parseCidr(cidr);
-  const a = parseCidr(address.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1'));
-  if (net === undefined || a === undefined || net.bytes.length !== a.bytes.length) return false;
-  for (let i = 0; i < net.bits; i++) {
-    const mask = 0x80 >> (i & 7);
-    if ((net.bytes[i >> 3] & mask) !== (a.bytes[i >> 3] & mask)) return false;
+  if (cidrError(cidr) !== undefined) return false;
+  let list = compiled.get(cidr);
+  if (list === undefined) {
+    // Route files name a handful of networks: each is compiled once.
+    list = addressList([cidr]);
+    compiled.set(cidr, list);
   }
-  return true;
+  return list.has(address);
 }
 
 /**
@@ -229,18 +210,20 @@ function target(file: string, path: string, t: unknown, index: number): RouteTar
 
 function route(file: string, path: string, v: unknown): Route {
   if (!isObject(v)) fail(file, path, 'must be an object');
-  onlyKeys(file, path, v, ['name', 'match', 'targets', 'policy']);
+  onlyKeys(file, path, v, ['name', 'match', 'targets', 'policy', 'auth']);
+  if (v.auth !== undefined && v.auth !== 'required' && v.auth !== 'none') fail(file, `${path}.auth`, 'must be "required" or "none"');
   const name = v.name === undefined ? path : str(file, `${path}.name`, v.name);
   const match: RouteMatch = {};
   if (v.match !== undefined) {
     const m = v.match;
     if (!isObject(m)) fail(file, `${path}.match`, 'must be an object');
-    onlyKeys(file, `${path}.match`, m, ['userPrefix', 'domain', 'source']);
+    onlyKeys(file, `${path}.match`, m, ['userPrefix', 'domain', 'source', 'user']);
+    if (m.user !== undefined) match.user = str(file, `${path}.match.user`, m.user);
     if (m.userPrefix !== undefined) match.userPrefix = str(file, `${path}.match.userPrefix`, m.userPrefix);
     if (m.domain !== undefined) match.domain = str(file, `${path}.match.domain`, m.domain).toLowerCase();
     if (m.source !== undefined) {
       const s = str(file, `${path}.match.source`, m.source);
-      if (parseCidr(s) === undefined) fail(file, `${path}.match.source`, `"${s}" is not an IP address or CIDR`);
+      if (cidrError(s) !== undefined) fail(file, `${path}.match.source`, `"${s}" is not an IP address or CIDR`);
       match.source = s;
     }
   }
@@ -259,7 +242,7 @@ function route(file: string, path: string, v: unknown): Route {
     onlyKeys(file, `${path}.policy`, v.policy, ['a', 'b']);
     policy = { a: legPolicy(file, `${path}.policy.a`, v.policy.a), b: legPolicy(file, `${path}.policy.b`, v.policy.b) };
   }
-  return { name, match, targets, policy, ...(registered >= 0 ? { registered: true } : {}) };
+  return { name, match, targets, policy, ...(v.auth === 'required' || v.auth === 'none' ? { auth: v.auth } : {}), ...(registered >= 0 ? { registered: true } : {}) };
 }
 
 /** Offset of the first JSON syntax error (V8's messages do not always carry one). */
@@ -331,7 +314,7 @@ function cidrList(file: string, key: string, v: unknown): string[] {
   if (!Array.isArray(v)) fail(file, key, 'must be a list of IPs or CIDRs');
   return v.map((t: unknown, i: number) => {
     const s = str(file, `${key}[${i}]`, t);
-    if (parseCidr(s) === undefined) fail(file, `${key}[${i}]`, `"${s}" is not an IP address or CIDR`);
+    if (cidrError(s) !== undefined) fail(file, `${key}[${i}]`, `"${s}" is not an IP address or CIDR`);
     return s;
   });
 }
@@ -358,9 +341,10 @@ export function singleTargetTable(uri: string, bPolicy: Partial<LegPolicy> = {})
 }
 
 /** The first route whose every given match key fits; a route without `match` takes everything. */
-export function selectRoute(table: RouteTable, req: { user?: string; domain?: string; source: string }): Route | undefined {
+export function selectRoute(table: RouteTable, req: { user?: string; domain?: string; source: string; authUser?: string }): Route | undefined {
   return table.routes.find((r) => {
     const m = r.match;
+    if (m.user !== undefined && m.user !== req.authUser) return false;
     if (m.userPrefix !== undefined && !(req.user ?? '').startsWith(m.userPrefix)) return false;
     if (m.domain !== undefined && (req.domain ?? '').replace(/^\[|\]$/g, '').toLowerCase() !== m.domain.replace(/^\[|\]$/g, '')) return false;
     if (m.source !== undefined && !addressMatches(req.source, m.source)) return false;

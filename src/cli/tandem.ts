@@ -4,8 +4,10 @@ import { parseArgs, helpText } from '../config/load.js';
 import { startTandem } from '../main.js';
 import { createLogger } from '../common/log.js';
 import { errorMessage, isTandemError } from '../common/errors.js';
+import { runPasswd } from './passwd.js';
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'passwd') return runPasswd(process.argv.slice(3));
   let parsed;
   try {
     parsed = parseArgs(process.argv.slice(2));

@@ -3,11 +3,12 @@ import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
 import { isLogLevel } from '../common/log.js';
 import { cidrError } from '../common/cidr.js';
+import { AUTH_OPTIONS, applyAuthOption, authDefaults, isAuthKey, type AuthConfig } from './auth-options.js';
 import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefaults, validateRegistrar, type RegistrarConfig } from './registrar-options.js';
 import { EDGE_OPTIONS, addressEntries, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -124,6 +125,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'trustedProxies', name: 'trusted-proxy', arg: 'LIST', help: 'IPs (or CIDRs) whose X-Outbound-Proxy header is honoured (they count as trusted too)' },
   { key: 'trusted', name: 'trusted', arg: 'LIST', help: 'IPs/CIDRs whose P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID and Privacy cross to leg B (default none: removed)' },
   ...REGISTRAR_OPTIONS,
+  ...AUTH_OPTIONS,
   ...EDGE_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
@@ -159,6 +161,7 @@ export function defaultConfig(): TandemConfig {
     copyHeaders: ['Subject', 'Priority', 'Alert-Info', 'P-Asserted-Identity', 'Privacy'],
     trustedProxies: [],
     trusted: [],
+    ...authDefaults(),
     ...registrarDefaults(),
     ...edgeDefaults(),
   };
@@ -375,6 +378,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       break;
     default:
       if (isRegistrarKey(spec.key)) applyRegistrarOption(cfg, spec.key, name, v, where);
+      else if (isAuthKey(spec.key)) applyAuthOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }

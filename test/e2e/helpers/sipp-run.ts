@@ -22,6 +22,8 @@ export interface SippRun {
   transport?: 'u1' | 't1';
   rtpEcho?: boolean;
   service?: string;
+  /** further SIPp arguments, e.g. ['-au', 'alice', '-ap', 'secret'] for [authentication]. */
+  extraArgs?: string[];
   timeoutMs: number;
 }
 
@@ -61,6 +63,7 @@ export function startSipp(run: SippRun): SippProcess {
   ];
   if (run.rtpEcho === true) args.push('-rtp_echo');
   if (run.service !== undefined) args.push('-s', run.service);
+  if (run.extraArgs !== undefined) args.push(...run.extraArgs);
   if (run.remote !== undefined) args.push(run.remote);
   const child = spawn(SIPP_BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

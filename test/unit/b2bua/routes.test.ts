@@ -135,7 +135,7 @@ describe('routes file: every bad input names the file and key', () => {
   it('unknown keys at every level', () => {
     const t = '"targets": [{"uri": "sip:127.0.0.1"}]';
     expect(oneRoute(`{${t}, "colour": "red"}`)).toMatch(/^r\.json: routes\[0\]\.colour: unknown key/);
-    expect(oneRoute(`{"match": {"user": "00"}, ${t}}`)).toMatch(/^r\.json: routes\[0\]\.match\.user: unknown key/);
+    expect(oneRoute(`{"match": {"userprefix": "00"}, ${t}}`)).toMatch(/^r\.json: routes\[0\]\.match\.userprefix: unknown key/);
     expect(oneRoute('{"targets": [{"uri": "sip:127.0.0.1", "port": 5060}]}')).toMatch(/^r\.json: routes\[0\]\.targets\[0\]\.port: unknown key/);
     expect(oneRoute(`{${t}, "policy": {"c": {}}}`)).toMatch(/^r\.json: routes\[0\]\.policy\.c: unknown key/);
     expect(oneRoute(`{${t}, "policy": {"b": {"codec": ["PCMA"]}}}`)).toMatch(/^r\.json: routes\[0\]\.policy\.b\.codec: unknown key/);
@@ -193,7 +193,11 @@ describe('route selection', () => {
     expect(addressMatches('10.9.8.7', '0.0.0.0/0')).toBe(true);
     expect(addressMatches('fd12::1', 'fd00::/8')).toBe(true);
     expect(addressMatches('fe80::1', 'fd00::/8')).toBe(false);
-    expect(addressMatches('::ffff:192.0.2.1', '::ffff:192.0.2.0/120')).toBe(false); // mapped is read as IPv4
+    // One matcher for every address list (common/cidr, Node's BlockList): an IPv4-mapped source
+    // matches its IPv4 network and the mapped IPv6 network alike, as in the SIP and ng access lists.
+    expect(addressMatches('::ffff:192.0.2.1', '192.0.2.0/24')).toBe(true);
+    expect(addressMatches('::ffff:192.0.2.1', '::ffff:192.0.2.0/120')).toBe(true);
+    expect(addressMatches('192.0.2.1', 'not-a-cidr')).toBe(false);
     expect(addressMatches('127.0.0.1', '::1')).toBe(false);
     expect(isTrustedSource(table, '127.0.0.1')).toBe(true);
     expect(isTrustedSource(table, '127.0.0.2')).toBe(false);
