@@ -142,18 +142,23 @@ describeWithPeers('sipvicious (svwar, svcrack) against Tandem with digest authen
     return tandem.sip?.listeners.find((l) => l.protocol === 'udp')?.port ?? 0;
   }
 
-  it('svwar finds no extension at Tandem (REGISTER and INVITE, with and without --force), though Tandem answered it', async () => {
+  it('svwar finds no extension at Tandem (REGISTER and INVITE; 90-110 with and without --force, 100 alone with --force), though Tandem answered it', async () => {
     const port = await start({});
+    // Without --force svwar gives up when a made-up name is challenged; with it, it stops at the first
+    // answer that looks like the made-up name's, so `-e 100 --force` puts the real user first.
+    const ranges = [['90-110'], ['90-110', '--force'], ['100', '--force']];
     for (const method of ['REGISTER', 'INVITE'])
-      for (const force of [[], ['--force']]) {
-        const r = await sipvicious('svwar', port, ['-e', '90-110', '-m', method, ...force]);
-        const why = `svwar -m ${method} ${force.join(' ')}: exit ${r.code}\n${r.output.slice(-3000)}`;
+      for (const [range, ...force] of ranges) {
+        const r = await sipvicious('svwar', port, ['-e', range, '-m', method, ...force]);
+        const why = `svwar -e ${range} -m ${method} ${force.join(' ')}: exit ${r.code}\n${r.output.slice(-3000)}`;
         expect(r.code, why).toBe(0);
         expect(r.found, why).toEqual([]);
         expect(r.output, why).toMatch(/found nothing/);
         // It found nothing because every name got the same challenge, not because nothing came back
         // (a ban would also silence Tandem): svwar saw a 401/407 and said so.
         expect(r.output, why).toMatch(/authentication request for an unknown extension|SIP\/2\.0 40[17] /);
+        // The real user was asked, and answered like the made-up one (svwar prints that answer).
+        if (range === '100') expect(r.output, why).toMatch(/To: "100"<sip:100@127\.0\.0\.1>;tag=/);
       }
     expect(tandem?.sip?.edge.pike?.bans(), 'svwar must have been answered, not banned').toEqual([]);
     expect(tandem?.sip?.auth?.stats().challenges).toBeGreaterThan(0);
@@ -162,8 +167,10 @@ describeWithPeers('sipvicious (svwar, svcrack) against Tandem with digest authen
   it('positive control: svwar does report extension 100 at a registrar that answers 404 for unknown users', async () => {
     const target = await leakyRegistrar();
     leaky = target.sock;
-    const r = await sipvicious('svwar', target.port, ['-e', '90-110', '-m', 'REGISTER']);
-    expect(r.found, r.output).toEqual([[USER, 'reqauth']]);
+    for (const method of ['REGISTER', 'INVITE']) {
+      const r = await sipvicious('svwar', target.port, ['-e', '90-110', '-m', method]);
+      expect(r.found, `${method}\n${r.output}`).toEqual([[USER, 'reqauth']]);
+    }
   }, 40_000);
 
   it('svcrack with 2000 guesses (the password at line 1500) does not find it, and pike bans the source', async () => {
