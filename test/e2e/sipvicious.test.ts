@@ -164,6 +164,18 @@ describeWithPeers('sipvicious (svwar, svcrack) against Tandem with digest authen
     expect(tandem?.sip?.auth?.stats().challenges).toBeGreaterThan(0);
   }, 90_000);
 
+  it('with the default --ua-deny, svwar (User-Agent friendly-scanner) is dropped unanswered', async () => {
+    const { uaDeny } = defaultConfig();
+    const port = await start({ uaDeny });
+    const r = await sipvicious('svwar', port, ['-e', '90-110', '-m', 'REGISTER']);
+    expect(r.found, r.output).toEqual([]);
+    // The test above, with --ua-deny=none, is the positive control: there Tandem does answer svwar.
+    expect(r.output).not.toMatch(/SIP\/2\.0 |authentication request/);
+    expect(tandem?.sip?.auth?.stats().challenges).toBe(0);
+    // They did arrive: the B2BUA counted them as dropped.
+    expect(tandem?.sip?.b2bua.counters.dropped).toBeGreaterThan(0);
+  }, 40_000);
+
   it('positive control: svwar does report extension 100 at a registrar that answers 404 for unknown users', async () => {
     const target = await leakyRegistrar();
     leaky = target.sock;
