@@ -62,8 +62,8 @@ export const HELP = `npm run bench -- [options]
                              INVITE gets 407 and the caller answers it: INVITE/407/ACK/INVITE/200/ACK)
   --auth-algorithms LIST     challenges Tandem offers with --auth (default SHA-256,MD5; the caller
                              answers the first)
-  --compare auth             with --via sip: Tandem's B2BUA with authentication off and on, the same
-                             steps alternating, and the ratio on ÷ off (the cost of a challenge)
+  --compare auth             with --via sip and --cps: Tandem's B2BUA with authentication on and off,
+                             the same steps alternating, and the ratios on ÷ off (the cost of a challenge)
   --hold-ms N                how long each --cps call stays up (default 1000)
   --sip-port P               SIP port of the system under test (default 15060; the callee uses P+100)
   --kamailio-children N      Kamailio UDP workers (default 4)
@@ -283,6 +283,8 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     if (o.findMax) throw new Error('--via sip: --find-max is for --via ng');
     if ((o.auth || o.compare === 'auth') && (o.server === 'kamailio-rtpengine' || o.compare === 'kamailio-rtpengine')) throw new Error('--auth / --compare auth: only for Tandem\'s B2BUA (Kamailio + rtpengine is run without authentication)');
     if (o.auth && o.compare === 'auth') throw new Error('--compare auth already runs with and without --auth');
+    // A challenge is a call-setup cost; --calls steps measure the media window, where auth does nothing.
+    if (o.compare === 'auth' && o.cps === undefined) throw new Error('--compare auth needs --cps (a challenge costs at call setup, not during media)');
   } else {
     if (o.auth || o.compare === 'auth') throw new Error('--auth / --compare auth need --via sip');
     if (o.server === 'kamailio-rtpengine' || o.compare === 'kamailio-rtpengine') throw new Error('kamailio-rtpengine needs --via sip');

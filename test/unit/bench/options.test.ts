@@ -33,7 +33,8 @@ describe('bench options: --auth and --compare auth', () => {
     expect(() => parse('--compare auth')).toThrow(/need --via sip/);
     expect(() => parse('--via sip --server kamailio-rtpengine --auth')).toThrow(/only for Tandem/);
     expect(() => parse('--via sip --compare kamailio-rtpengine --auth')).toThrow(/only for Tandem/);
-    expect(() => parse('--via sip --auth --compare auth')).toThrow(/already runs/);
+    expect(() => parse('--via sip --cps 50 --auth --compare auth')).toThrow(/already runs/);
+    expect(() => parse('--via sip --calls 50 --compare auth')).toThrow(/needs --cps/);
     expect(() => parse('--via sip --auth-algorithms SHA-512')).toThrow(/--auth-algorithms SHA-512/);
     expect(() => parse('--via sip --auth-algorithms MD5,MD5')).toThrow(/each once/);
   });
