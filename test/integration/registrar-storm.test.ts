@@ -41,8 +41,9 @@ beforeAll(async () => {
     registrar: true,
     registrarExpiryJitter: 0,
     overloadTransactions: 300,
-    // Timer J (64*T1 = 640 ms) shorter than the shortest Retry-After: see the README on why.
-    sipT1: 10,
+    // T1 = 20 ms (startB2bua): Timer J (64*T1 = 1.28 s) outlasts the shortest Retry-After, as 32 s
+    // outlasts 5–15 s with the defaults. Refusals are stateless, so they do not keep overload on.
+    sipT1: 20,
     overloadLag: 0,
     overloadRetryAfter: RETRY_AFTER,
   }));
