@@ -11,8 +11,9 @@ import { autoAnswer, isFinalFor, outOfDialog, startB2bua } from '../helpers/b2bu
 
 /**
  * Issue 12, a registration storm: 1000 distinct users REGISTER at once over UDP from 127.0.0.1, a
- * --trusted source (so the registrar takes them without authentication) that --flood-exempt also
- * covers by default (so pike stays out of the way: this is about overload, not flooding). Tandem
+ * --trusted source (so the registrar takes them without authentication, and
+ * --max-registrations-per-source does not apply) that --flood-exempt also covers by default (so
+ * pike stays out of the way: this is about overload, not flooding). Tandem
  * refuses new work from 300 server transactions in flight (--overload-transactions; the lag check
  * is off so the cause is deterministic), with Retry-After 1–2 s. Each UA behaves as RFC 3261 says:
  * it retransmits an unanswered REGISTER (Timer E, bounded) and honours Retry-After after a 503.
