@@ -76,10 +76,14 @@ async function main(): Promise<number> {
     const sc = scenario(o.scenario);
     if (o.ng) servers.push(externalServer(o.ng, o.pid));
     else if (o.via === 'sip') {
-      const kinds = o.compare === 'kamailio-rtpengine' ? (['tandem-b2bua', 'kamailio-rtpengine'] as const) : ([o.server === 'kamailio-rtpengine' ? 'kamailio-rtpengine' : 'tandem-b2bua'] as const);
-      for (const [i, kind] of kinds.entries()) {
+      // --compare auth: the same B2BUA twice, authentication on and off (on first, so the ratio line reads on ÷ off).
+      const systems: { kind: 'tandem-b2bua' | 'kamailio-rtpengine'; auth: boolean }[] =
+        o.compare === 'kamailio-rtpengine' ? [{ kind: 'tandem-b2bua', auth: o.auth }, { kind: 'kamailio-rtpengine', auth: false }]
+        : o.compare === 'auth' ? [{ kind: 'tandem-b2bua', auth: true }, { kind: 'tandem-b2bua', auth: false }]
+        : [{ kind: o.server === 'kamailio-rtpengine' ? 'kamailio-rtpengine' : 'tandem-b2bua', auth: o.auth }];
+      for (const [i, { kind, auth }] of systems.entries()) {
         const sipPort = o.sipPort + i;
-        say(`starting ${kind} (SIP udp 127.0.0.1:${sipPort} → callee :${sipPort + 100}, ng ${o.ngPort + i}, ports ${o.portBase + i * PORTS_PER_SERVER}-${o.portBase + (i + 1) * PORTS_PER_SERVER - 1})`);
+        say(`starting ${kind}${auth ? ` with --auth (${o.authAlgorithms.join(',')})` : ''} (SIP udp 127.0.0.1:${sipPort} → callee :${sipPort + 100}, ng ${o.ngPort + i}, ports ${o.portBase + i * PORTS_PER_SERVER}-${o.portBase + (i + 1) * PORTS_PER_SERVER - 1})`);
         servers.push(
           await startSipSystem({
             kind,
@@ -92,6 +96,7 @@ async function main(): Promise<number> {
             threads: o.threads,
             kamailioChildren: o.kamailioChildren,
             cpus: serverCpus,
+            ...(auth ? { auth: { algorithms: o.authAlgorithms } } : {}),
           }),
         );
       }

@@ -149,7 +149,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   // (svcrack) is banned after a handful of tries while a phone that mistypes once is not.
   const auth = authenticator(config, routes, log, (source) => edge.pike?.penalize(source, AUTH_FAILURE_WEIGHT));
   // With authentication on, the registrar is too unless --registrar=off says otherwise.
-  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, log) : undefined;
+  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, edge.sourceLimits, log) : undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
@@ -219,13 +219,15 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
 }
 
 /** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
-function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, log: Logger): Registrar {
+function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, sourceLimits: SourceLimits, log: Logger): Registrar {
   const trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
   return new Registrar({
     clock: systemClock,
     log: log.child({ component: 'registrar' }),
     isTrusted: (address) => trusted.has(address),
     ...(auth !== undefined ? { authorizer: registerAuthorizer(auth) } : {}),
+    // --max-registrations-per-source: one slot per binding, given back when the binding goes.
+    sourceLimits,
     limits: {
       minExpires: config.registrarMinExpires,
       maxExpires: config.registrarMaxExpires,

@@ -27,6 +27,10 @@ export interface CpsResult {
   /** the parts of serverCpuPct for a multi-program system (kamailio+rtpengine: {kamailio, rtpengine}). */
   serverCpuParts?: Record<string, number>;
   genCpuPct: number;
+  /** server CPU milliseconds per attempted call (serverCpuPct × duration ÷ calls): the cost of one call's setup and teardown. */
+  serverCpuMsPerCall?: number;
+  /** digest challenges (401/407) the caller answered: one per call with --auth, 0 without. */
+  challenges?: number;
   /** the generator kept the schedule (start lag p99 under 20 ms) and stayed under 85 % CPU. */
   valid: boolean;
   invalidReason?: string;
@@ -80,6 +84,7 @@ export async function runCpsStep(server: ServerHandle, o: { scenario: Scenario; 
   const cpu1 = systemCpuSeconds(server);
   const parts1 = partsCpuSeconds(server);
   const gen = process.cpuUsage(gen0);
+  const challenges = signalling.challenges ?? 0;
   await signalling.close();
   const genCpuPct = (100 * (gen.user + gen.system)) / 1e6 / wallS;
   const reasons: string[] = [];
@@ -99,6 +104,8 @@ export async function runCpsStep(server: ServerHandle, o: { scenario: Scenario; 
     setupMedianMs: r(setup.quantile(0.5), 2),
     setupP99Ms: r(setup.quantile(0.99), 2),
     serverCpuPct: cpu0 !== undefined && cpu1 !== undefined ? r((100 * (cpu1 - cpu0)) / wallS, 1) : undefined,
+    serverCpuMsPerCall: cpu0 !== undefined && cpu1 !== undefined && started > 0 ? r((1000 * (cpu1 - cpu0)) / started, 2) : undefined,
+    challenges,
     serverCpuParts: partsCpuPct(parts0, parts1, wallS),
     genCpuPct: r(genCpuPct, 1),
     valid: reasons.length === 0,
@@ -113,10 +120,10 @@ export function cpuParts(parts: Record<string, number> | undefined): string {
 }
 
 export function cpsTable(rows: CpsResult[]): string {
-  const head = ['rate/s', 'server', 'attempted', 'ok', 'failed', 'setup med ms', 'setup p99 ms', 'srv CPU %', 'CPU parts %', 'gen CPU %', 'valid'];
+  const head = ['rate/s', 'server', 'attempted', 'ok', 'failed', '407s', 'setup med ms', 'setup p99 ms', 'srv CPU %', 'CPU ms/call', 'CPU parts %', 'gen CPU %', 'valid'];
   const cells = [
     head,
-    ...rows.map((x) => [String(x.rate), x.server, String(x.attempted), String(x.succeeded), String(x.failed), x.setupMedianMs.toFixed(2), x.setupP99Ms.toFixed(2), x.serverCpuPct?.toFixed(1) ?? '-', cpuParts(x.serverCpuParts), x.genCpuPct.toFixed(0), x.valid ? 'yes' : 'INVALID']),
+    ...rows.map((x) => [String(x.rate), x.server, String(x.attempted), String(x.succeeded), String(x.failed), String(x.challenges ?? 0), x.setupMedianMs.toFixed(2), x.setupP99Ms.toFixed(2), x.serverCpuPct?.toFixed(1) ?? '-', x.serverCpuMsPerCall?.toFixed(2) ?? '-', cpuParts(x.serverCpuParts), x.genCpuPct.toFixed(0), x.valid ? 'yes' : 'INVALID']),
   ];
   const w = head.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
   const lines = cells.map((c) => c.map((v, i) => (i === 1 ? v.padEnd(w[i]) : v.padStart(w[i]))).join('  '));
@@ -133,6 +140,14 @@ export function cpsTable(rows: CpsResult[]): string {
       if (a !== undefined && b !== undefined && b > 0) ratios.push(`${rate}/s ${(a / b).toFixed(2)}`);
     }
     if (ratios.length > 0) lines.push(`server CPU ${servers[0]} ÷ ${servers[1]}: ${ratios.join(', ')}`);
+    const setups: string[] = [];
+    for (const rate of [...new Set(rows.map((x) => x.rate))].sort((a, b) => a - b)) {
+      const [a, b] = servers.map((srv) => rows.find((x) => x.server === srv && x.rate === rate));
+      if (a !== undefined && b !== undefined && b.setupMedianMs > 0) setups.push(`${rate}/s ${(a.setupMedianMs / b.setupMedianMs).toFixed(2)}`);
+    }
+    if (setups.length > 0) lines.push(`setup median ${servers[0]} ÷ ${servers[1]}: ${setups.join(', ')}`);
+    const [sa, sb] = servers.map((srv) => bySrv.get(srv));
+    if (sa !== undefined && sb !== undefined) lines.push(`sustained calls/s ${servers[0]} ÷ ${servers[1]}: ${sa} ÷ ${sb} = ${(sa / sb).toFixed(2)} (each the highest zero-failure step run: a lower bound)`);
   }
   for (const x of rows) if (!x.valid) lines.push(`INVALID ${x.server} @${x.rate}/s: ${x.invalidReason ?? ''}`);
   for (const x of rows) if (x.failures.length > 0) lines.push(`${x.server} @${x.rate}/s failures: ${x.failures.join(' | ')}`);

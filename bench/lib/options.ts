@@ -17,7 +17,11 @@ export interface BenchOptions {
   scenario: ScenarioName;
   durationS: number;
   warmupS: number;
-  compare?: 'rtpengine' | 'kamailio-rtpengine';
+  compare?: 'rtpengine' | 'kamailio-rtpengine' | 'auth';
+  /** --via sip, Tandem: digest authentication on (every INVITE challenged 407 and answered). */
+  auth: boolean;
+  /** Tandem's --auth-algorithms when auth is on; the caller answers the first offered. */
+  authAlgorithms: ('SHA-256' | 'MD5')[];
   json: boolean;
   threads: number;
   plc: boolean;
@@ -53,6 +57,13 @@ export const HELP = `npm run bench -- [options]
   --compare kamailio-rtpengine   with --via sip: Tandem's B2BUA and Kamailio + rtpengine side by side
   --cps 20,50,100            with --via sip: call-setup rate steps instead of --calls steps; each call
                              is INVITE/200/ACK, held --hold-ms without media, then BYE
+  --auth                     with --via sip: Tandem with digest authentication on (a users file with
+                             user bench, random password; the generator is not --trusted, so every
+                             INVITE gets 407 and the caller answers it: INVITE/407/ACK/INVITE/200/ACK)
+  --auth-algorithms LIST     challenges Tandem offers with --auth (default SHA-256,MD5; the caller
+                             answers the first)
+  --compare auth             with --via sip and --cps: Tandem's B2BUA with authentication on and off,
+                             the same steps alternating, and the ratios on ÷ off (the cost of a challenge)
   --hold-ms N                how long each --cps call stays up (default 1000)
   --sip-port P               SIP port of the system under test (default 15060; the callee uses P+100)
   --kamailio-children N      Kamailio UDP workers (default 4)
@@ -98,6 +109,8 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     durationS: 10,
     warmupS: 2,
     json: false,
+    auth: false,
+    authAlgorithms: ['SHA-256', 'MD5'],
     threads: 2,
     plc: true,
     decodeCalls: 8,
@@ -151,6 +164,16 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         o.cps = list;
         break;
       }
+      case '--auth':
+        o.auth = true;
+        break;
+      case '--auth-algorithms': {
+        const v = value();
+        const list = v.split(',').map((x) => x.trim().toUpperCase());
+        if (list.length === 0 || list.some((x) => x !== 'SHA-256' && x !== 'MD5') || new Set(list).size !== list.length) throw new Error(`--auth-algorithms ${v}: expected SHA-256 and/or MD5, comma-separated, each once`);
+        o.authAlgorithms = list as ('SHA-256' | 'MD5')[];
+        break;
+      }
       case '--hold-ms':
         o.holdMs = num(0, 600_000);
         break;
@@ -194,7 +217,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         break;
       case '--compare': {
         const v = value();
-        if (v !== 'rtpengine' && v !== 'kamailio-rtpengine') throw new Error(`--compare ${v}: expected rtpengine (with --via ng) or kamailio-rtpengine (with --via sip)`);
+        if (v !== 'rtpengine' && v !== 'kamailio-rtpengine' && v !== 'auth') throw new Error(`--compare ${v}: expected rtpengine (with --via ng), kamailio-rtpengine or auth (with --via sip)`);
         o.compare = v;
         break;
       }
@@ -258,7 +281,12 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     if (o.server === 'rtpengine') throw new Error('--via sip: rtpengine has no SIP side; use --server kamailio-rtpengine');
     if (o.compare === 'rtpengine') throw new Error('--via sip: compare with --compare kamailio-rtpengine');
     if (o.findMax) throw new Error('--via sip: --find-max is for --via ng');
+    if ((o.auth || o.compare === 'auth') && (o.server === 'kamailio-rtpengine' || o.compare === 'kamailio-rtpengine')) throw new Error('--auth / --compare auth: only for Tandem\'s B2BUA (Kamailio + rtpengine is run without authentication)');
+    if (o.auth && o.compare === 'auth') throw new Error('--compare auth already runs with and without --auth');
+    // A challenge is a call-setup cost; --calls steps measure the media window, where auth does nothing.
+    if (o.compare === 'auth' && o.cps === undefined) throw new Error('--compare auth needs --cps (a challenge costs at call setup, not during media)');
   } else {
+    if (o.auth || o.compare === 'auth') throw new Error('--auth / --compare auth need --via sip');
     if (o.server === 'kamailio-rtpengine' || o.compare === 'kamailio-rtpengine') throw new Error('kamailio-rtpengine needs --via sip');
     if (o.cps) throw new Error('--cps needs --via sip');
   }

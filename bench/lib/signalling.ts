@@ -6,6 +6,7 @@
  */
 import { expectOk, type NgClient } from './ng.js';
 import { Uac, Uas, type Addr, type Dialog } from './sip-ua.js';
+import type { DigestCredentials } from './sip-digest.js';
 import type { BDict } from '../../src/control/bencode.js';
 
 export interface Established {
@@ -18,6 +19,8 @@ export interface Established {
 export interface CallSignalling {
   readonly kind: 'ng' | 'sip';
   establish(id: string, callerSdp: string, answer: (toCallee: string) => string): Promise<Established>;
+  /** 401/407 challenges the caller answered so far (SIP with credentials; 0 otherwise). */
+  readonly challenges?: number;
   close(): Promise<void>;
 }
 
@@ -51,7 +54,7 @@ export class NgSignalling implements CallSignalling {
 /**
  * SIP: one caller socket and one callee socket for every call. The callee finds the call an
  * INVITE belongs to by the To user (the B2BUA gives leg B a new Call-ID; the To URI survives both
- * a B2BUA and a proxy).
+ * a B2BUA and a proxy). With credentials the caller answers a 401/407 challenge once per call.
  */
 export class SipSignalling implements CallSignalling {
   readonly kind = 'sip';
@@ -67,10 +70,15 @@ export class SipSignalling implements CallSignalling {
   }
 
   /** Opens the caller and callee sockets; the callee listens on `calleePort`, where the system under test sends leg B. */
-  static async open(proxy: Addr, calleePort: number): Promise<SipSignalling> {
+  static async open(proxy: Addr, calleePort: number, credentials?: DigestCredentials): Promise<SipSignalling> {
     const uac = await new Uac().open();
+    uac.credentials = credentials;
     const uas = await new Uas().open(calleePort);
     return new SipSignalling(uac, uas, proxy);
+  }
+
+  get challenges(): number {
+    return this.uac.challenges;
   }
 
   async establish(id: string, callerSdp: string, answer: (toCallee: string) => string): Promise<Established> {

@@ -4,19 +4,24 @@
  * call to the bench's callee and transcodes as the scenario says; CPU and RSS add up all processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT, startServer, waitForPong, type ServerHandle } from './server.js';
 import { SipSignalling } from './signalling.js';
 import { waitForSip } from './sip-ua.js';
 import type { Scenario } from './scenario.js';
+import type { DigestCredentials } from './sip-digest.js';
+import type { DigestAlgorithm } from '../../src/edge/auth-digest.js';
+import { withPassword } from '../../src/edge/auth-users.js';
 
 export type SipSystemKind = 'tandem-b2bua' | 'kamailio-rtpengine';
 
 const TANDEM_CLI = `${REPO_ROOT}dist/cli/tandem.js`;
 const KAMAILIO_BIN = '/usr/sbin/kamailio';
+const BENCH_REALM = 'bench';
 const KAMAILIO_CFG = fileURLToPath(new URL('../kamailio/kamailio.cfg', import.meta.url));
 
 export interface SipSystemOptions {
@@ -33,6 +38,21 @@ export interface SipSystemOptions {
   /** Kamailio UDP worker processes. */
   kamailioChildren: number;
   cpus?: string;
+  /**
+   * tandem-b2bua only: start it with digest authentication on (a users file in a temp dir with user
+   * `bench` and a random password; no --trusted, so every INVITE from the generator is challenged 407)
+   * and give the bench's caller the password. `algorithms` = --auth-algorithms (default SHA-256,MD5).
+   */
+  auth?: { algorithms: DigestAlgorithm[] };
+}
+
+/** The users file a bench run gives Tandem: user `bench`, a random password, both hashes. */
+export function benchUsersFile(realm: string): { path: string; credentials: DigestCredentials } {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-auth-'));
+  const path = join(dir, 'users');
+  const password = randomBytes(12).toString('base64url');
+  writeFileSync(path, withPassword('', 'bench', realm, password), { mode: 0o600 });
+  return { path, credentials: { user: 'bench', password } };
 }
 
 function spawnPinned(cpus: string | undefined, bin: string, args: string[]): ChildProcess {
@@ -93,7 +113,9 @@ function kamailioOfferFlags(sc: Scenario): string {
 
 export async function startSipSystem(o: SipSystemOptions): Promise<ServerHandle> {
   const sip = { address: '127.0.0.1', port: o.sipPort };
-  const signalling = (): Promise<SipSignalling> => SipSignalling.open(sip, o.calleePort);
+  if (o.auth !== undefined && o.kind !== 'tandem-b2bua') throw new Error('--auth: only for Tandem\'s B2BUA');
+  const users = o.auth !== undefined ? benchUsersFile(BENCH_REALM) : undefined;
+  const signalling = (): Promise<SipSignalling> => SipSignalling.open(sip, o.calleePort, users?.credentials);
   if (o.kind === 'tandem-b2bua') {
     if (!existsSync(TANDEM_CLI)) throw new Error(`${TANDEM_CLI} does not exist: run \`npm run build\` first`);
     const args = [
@@ -108,17 +130,23 @@ export async function startSipSystem(o: SipSystemOptions): Promise<ServerHandle>
       `--port-max=${o.portMax}`,
       `--num-threads=${o.threads}`,
       '--log-level=warn',
+      // The generator runs on 127.0.0.1, which --flood-exempt leaves out of pike and the per-source
+      // limits by default; it is not --trusted, so with auth every INVITE is challenged.
+      ...(users !== undefined && o.auth !== undefined ? [`--auth-users=${users.path}`, `--realm=${BENCH_REALM}`, `--auth-algorithms=${o.auth.algorithms.join(',')}`] : []),
     ];
     const child = spawnPinned(o.cpus, process.execPath, args);
     const w = watch(child, 'tandem');
     const handle: ServerHandle = {
       kind: 'tandem-b2bua',
-      name: 'tandem-b2bua',
+      name: users !== undefined ? 'tandem-b2bua+auth' : 'tandem-b2bua',
       ng: { host: '127.0.0.1', port: o.ngPort },
       pid: child.pid,
       signalling,
       logTail: w.tail,
-      stop: w.stop,
+      stop: async () => {
+        await w.stop();
+        if (users !== undefined) rmSync(dirname(users.path), { recursive: true, force: true });
+      },
     };
     try {
       await waitForSip(sip, 10_000, w.exited);

@@ -13,6 +13,7 @@ import {
   getCSeq, getCallId, getContacts, getHeader, getRecordRoutes, getTo, getVias, headerLines,
   type SipHeader, type SipMessage, type SipRequest, type SipResponse,
 } from '../../src/sip/message.js';
+import { answerChallenge, pickChallenge, type DigestCredentials } from './sip-digest.js';
 
 const T1 = 500;
 const T2 = 4000;
@@ -125,6 +126,10 @@ export class Uac extends UdpEndpoint {
   private readonly pending = new Map<string, Pending>();
   /** The ACK sent for each established call's 2xx, resent if the 2xx is retransmitted (§13.2.2.4); dropped at BYE. */
   private readonly acks = new Map<string, { ack: SipRequest; to: Addr }>();
+  /** set: a 401/407 to an INVITE is answered once with these (digest, qop=auth). */
+  credentials: DigestCredentials | undefined;
+  /** challenges answered. */
+  challenges = 0;
 
   protected onMessage(msg: SipMessage, from: Addr): void {
     if (msg.kind !== 'response') {
@@ -191,36 +196,53 @@ export class Uac extends UdpEndpoint {
     const from = `<sip:bench@127.0.0.1:${this.port}>`;
     const to = `<sip:${o.user}@${o.proxy.address}:${o.proxy.port}>`;
     const uri = `sip:${o.user}@${o.proxy.address}:${o.proxy.port}`;
-    const invite = req(
-      'INVITE',
-      uri,
-      [
-        { name: 'Via', value: this.via() },
-        { name: 'Max-Forwards', value: '70' },
-        { name: 'From', value: `${from};tag=${fromTag}` },
-        { name: 'To', value: to },
-        { name: 'Call-ID', value: o.callId },
-        { name: 'CSeq', value: '1 INVITE' },
-        { name: 'Contact', value: `<sip:bench@127.0.0.1:${this.port}>` },
-      ],
-      o.sdp,
-    );
-    const r = await this.transact(invite, o.proxy, true);
-    if (r.status >= 300) {
-      // The INVITE client transaction ACKs a failure itself, same branch (§17.1.1.3).
-      this.send(req('ACK', uri, [
-        { name: 'Via', value: headerLines(invite, 'Via')[0] },
-        { name: 'Max-Forwards', value: '70' },
-        { name: 'From', value: `${from};tag=${fromTag}` },
-        { name: 'To', value: getHeader(r, 'To') ?? to },
-        { name: 'Call-ID', value: o.callId },
-        { name: 'CSeq', value: '1 ACK' },
-      ]), o.proxy);
-      throw new Error(`INVITE answered ${r.status} ${r.reason}`);
+    const send = async (cseq: number, extra: SipHeader[]): Promise<SipResponse> => {
+      const invite = req(
+        'INVITE',
+        uri,
+        [
+          { name: 'Via', value: this.via() },
+          { name: 'Max-Forwards', value: '70' },
+          { name: 'From', value: `${from};tag=${fromTag}` },
+          { name: 'To', value: to },
+          { name: 'Call-ID', value: o.callId },
+          { name: 'CSeq', value: `${cseq} INVITE` },
+          { name: 'Contact', value: `<sip:bench@127.0.0.1:${this.port}>` },
+          ...extra,
+        ],
+        o.sdp,
+      );
+      const r = await this.transact(invite, o.proxy, true);
+      if (r.status >= 300) {
+        // The INVITE client transaction ACKs a failure itself, same branch (§17.1.1.3).
+        this.send(req('ACK', uri, [
+          { name: 'Via', value: headerLines(invite, 'Via')[0] },
+          { name: 'Max-Forwards', value: '70' },
+          { name: 'From', value: `${from};tag=${fromTag}` },
+          { name: 'To', value: getHeader(r, 'To') ?? to },
+          { name: 'Call-ID', value: o.callId },
+          { name: 'CSeq', value: `${cseq} ACK` },
+        ]), o.proxy);
+      }
+      return r;
+    };
+    let cseq = 1;
+    let r = await send(cseq, []);
+    if ((r.status === 401 || r.status === 407) && this.credentials !== undefined) {
+      // One answer to the challenge (§22.2): same Call-ID and From tag, CSeq + 1, a new branch.
+      const header = r.status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+      const c = pickChallenge(headerLines(r, header), this.credentials.prefer);
+      if (c === undefined) throw new Error(`INVITE answered ${r.status} without a digest challenge we can answer`);
+      this.challenges++;
+      cseq++;
+      const value = answerChallenge(c, this.credentials, { method: 'INVITE', uri });
+      r = await send(cseq, [{ name: r.status === 407 ? 'Proxy-Authorization' : 'Authorization', value }]);
     }
+    if (r.status >= 300) throw new Error(`INVITE answered ${r.status} ${r.reason}`);
     const dialog = uacDialog(r, { callId: o.callId, fromTag, from, to, uri, fallback: o.proxy });
-    // The ACK for a 2xx is its own transaction (new branch), sent along the route set.
-    const ack = inDialogRequest(dialog, 'ACK', 1, this.via());
+    dialog.cseq = cseq;
+    // The ACK for a 2xx is its own transaction (new branch), sent along the route set; CSeq = the INVITE's.
+    const ack = inDialogRequest(dialog, 'ACK', cseq, this.via());
     this.acks.set(o.callId, { ack, to: dialog.next });
     this.send(ack, dialog.next);
     return { dialog, sdp: r.body.toString() };

@@ -179,7 +179,9 @@ export class B2bua implements TransactionUser {
       const refusal = this.opts.overload?.refuse();
       if (refusal !== undefined) {
         this.counters.rejected++;
-        ctx.respond(txn, refusal.status, { reason: refusal.reason, headers: [{ name: 'Retry-After', value: String(refusal.retryAfter) }] });
+        // Stateless: a refused request must not hold a server transaction for 64*T1 (32 s), or the
+        // refusals themselves keep --overload-transactions tripped while refused UAs retry.
+        ctx.respond(txn, refusal.status, { reason: refusal.reason, headers: [{ name: 'Retry-After', value: String(refusal.retryAfter) }], stateless: true });
         return;
       }
     }

@@ -56,7 +56,7 @@ export class SipContext {
   respond(
     txn: ServerTransaction,
     status: number,
-    opts: { reason?: string; toTag?: string; contact?: string; sdp?: string; headers?: SipHeader[]; body?: Buffer } = {},
+    opts: { reason?: string; toTag?: string; contact?: string; sdp?: string; headers?: SipHeader[]; body?: Buffer; stateless?: boolean } = {},
   ): void {
     const headers: SipHeader[] = [];
     if (opts.contact !== undefined) headers.push({ name: 'Contact', value: opts.contact });
@@ -74,7 +74,7 @@ export class SipContext {
       headers,
       ...(body !== undefined ? { body } : {}),
     });
-    txn.respond(res);
+    txn.respond(res, opts.stateless === true ? { stateless: true } : undefined);
   }
 
   /** Sends a request outside any transaction (ACK for a 2xx, RFC 3261 §13.2.2.4); failures are logged. */

@@ -5,6 +5,7 @@ import { parseNameAddr } from '../sip/headers.js';
 import { parseUri, uriEquals } from '../sip/uri.js';
 import { isReliable, type SipEndpoint } from '../sip/transport/types.js';
 import { MemoryLocationStore, type Binding, type LocationStore } from './location.js';
+import { BindingSlots, type RegistrationLimiter } from './registrar-slots.js';
 import { aorKey, formatQ, parseRegister, type ParsedRegister, type Refusal, type RequestedContact } from './registrar-contacts.js';
 
 /**
@@ -57,6 +58,8 @@ export interface RegistrarOptions {
   random?: () => number;
   /** how often expired bindings are swept from the store (lookups ignore them anyway); 0 = never. */
   sweepMs?: number;
+  /** `--max-registrations-per-source` (edge.sourceLimits): one slot per binding, of the source that made it. */
+  sourceLimits?: RegistrationLimiter;
 }
 
 export interface RegistrarCounters {
@@ -79,6 +82,8 @@ export interface RegistrarCounters {
   outOfOrder: number;
   aorLimit: number;
   totalLimit: number;
+  /** refused 403: the source already holds --max-registrations-per-source bindings. */
+  sourceLimit: number;
   /** Path headers dropped because the source was not trusted. */
   pathIgnored: number;
 }
@@ -99,7 +104,7 @@ export class Registrar {
   readonly store: LocationStore;
   readonly counters: RegistrarCounters = {
     registers: 0, accepted: 0, created: 0, refreshed: 0, removed: 0, expired: 0, flowClosed: 0, malformed: 0,
-    tooBrief: 0, forbidden: 0, challenged: 0, outOfOrder: 0, aorLimit: 0, totalLimit: 0, pathIgnored: 0,
+    tooBrief: 0, forbidden: 0, challenged: 0, outOfOrder: 0, aorLimit: 0, totalLimit: 0, sourceLimit: 0, pathIgnored: 0,
   };
   private readonly chains = new Map<string, Promise<unknown>>();
   /**
@@ -110,11 +115,13 @@ export class Registrar {
   private readonly byFlow = new Map<string, Map<string, { aor: string; contact: string }>>();
   private sweeper: TimerHandle | undefined;
   private readonly random: () => number;
+  private readonly slots: BindingSlots;
 
   constructor(private readonly opts: RegistrarOptions) {
     this.limits = { ...REGISTRAR_DEFAULTS, ...opts.limits };
     this.store = opts.store ?? new MemoryLocationStore();
     this.random = opts.random ?? Math.random;
+    this.slots = new BindingSlots(opts.sourceLimits);
     this.scheduleSweep();
   }
 
@@ -181,12 +188,16 @@ export class Registrar {
 
   private async apply(req: SipRequest, reg: ParsedRegister, source: SipEndpoint, path: string[]): Promise<RegisterReply> {
     const now = this.opts.clock.now();
-    const current = (await this.store.get(reg.aor)).filter((b) => b.expiresAt > now);
+    const all = await this.store.get(reg.aor);
+    // An expired binding no longer counts against its source, even before the sweep removes it.
+    for (const b of all) if (b.expiresAt <= now) this.slots.release(BindingSlots.key(b.aor, b.contact));
+    const current = all.filter((b) => b.expiresAt > now);
     if (reg.request.kind === 'wildcard') {
       // §10.3 step 6: a binding this Call-ID made with a newer CSeq stays.
       for (const b of current) {
         if (b.callId === reg.callId && b.cseq >= reg.cseq) continue;
         this.counters.removed += await this.store.remove(reg.aor, b.contact);
+        this.slots.release(BindingSlots.key(reg.aor, b.contact));
       }
       this.opts.log.info({ callId: reg.callId, aor: reg.aor, source: source.address }, 'all bindings removed');
       return this.ok(reg.aor, now, []);
@@ -218,11 +229,39 @@ export class Registrar {
       this.opts.log.warn({ callId: reg.callId, aor: reg.aor, maxBindings: this.limits.maxBindings }, 'registrar full: REGISTER refused');
       return this.refuse({ status: 503, reason: 'Registrar Full', headers: [{ name: 'Retry-After', value: '300' }] }, 'totalLimit');
     }
+    const keep = changes.filter((c) => c.expires > 0).map((c) => BindingSlots.key(reg.aor, c.existing?.contact ?? c.contact.uri));
+    const slots = this.slots.reserve(keep, source.address);
+    if (slots === undefined) {
+      this.opts.log.info({ callId: reg.callId, aor: reg.aor, source: source.address }, 'REGISTER refused: source holds its --max-registrations-per-source');
+      return this.refuse({ status: 403, reason: 'Too Many Registrations From This Source' }, 'sourceLimit');
+    }
+    try {
+      await this.change(req, reg, source, path, changes, now, slots.commit);
+    } finally {
+      slots.cancel();
+    }
+    this.opts.log.info({ callId: reg.callId, aor: reg.aor, source: `${source.protocol}:${source.address}:${source.port}`, contacts: changes.length }, 'REGISTER accepted');
+    return this.ok(reg.aor, now, path);
+  }
+
+  /** Writes the checked changes of one REGISTER; `commit` moves each kept binding's slot to its source. */
+  private async change(
+    req: SipRequest,
+    reg: ParsedRegister,
+    source: SipEndpoint,
+    path: string[],
+    changes: { contact: RequestedContact; existing: Binding | undefined; expires: number }[],
+    now: number,
+    commit: (key: string) => void,
+  ): Promise<void> {
     const flowBound = isReliable(source.protocol);
     const ua = getUserAgent(req)?.slice(0, 128);
     for (const ch of changes) {
       if (ch.expires === 0) {
-        if (ch.existing !== undefined) this.counters.removed += await this.store.remove(reg.aor, ch.existing.contact);
+        if (ch.existing !== undefined) {
+          this.counters.removed += await this.store.remove(reg.aor, ch.existing.contact);
+          this.slots.release(BindingSlots.key(reg.aor, ch.existing.contact));
+        }
         continue;
       }
       const binding: Binding = {
@@ -238,12 +277,11 @@ export class Registrar {
         ...(ua !== undefined ? { userAgent: ua } : {}),
       };
       await this.store.put(binding);
+      commit(BindingSlots.key(binding.aor, binding.contact));
       if (flowBound) this.remember(source, binding);
       if (ch.existing === undefined) this.counters.created++;
       else this.counters.refreshed++;
     }
-    this.opts.log.info({ callId: reg.callId, aor: reg.aor, source: `${source.protocol}:${source.address}:${source.port}`, contacts: changes.length }, 'REGISTER accepted');
-    return this.ok(reg.aor, now, path);
   }
 
   /** 200 OK listing every current binding with its remaining time (§10.3 step 8). */
@@ -287,6 +325,7 @@ export class Registrar {
         return this.store.remove(aor, contact);
       });
       if (removed === 0) continue;
+      this.slots.release(BindingSlots.key(aor, contact));
       this.counters.flowClosed++;
       this.opts.log.info({ aor, contact, flow: key }, 'binding removed: its connection closed');
     }
@@ -295,6 +334,7 @@ export class Registrar {
   /** Removes expired bindings from the store. */
   async sweep(): Promise<void> {
     const gone = await this.store.expire(this.opts.clock.now());
+    for (const b of gone) this.slots.release(BindingSlots.key(b.aor, b.contact));
     this.counters.expired += gone.length;
   }
 
@@ -313,6 +353,7 @@ export class Registrar {
   close(): void {
     this.sweeper?.cancel();
     this.sweeper = undefined;
+    this.slots.clear();
   }
 }
 

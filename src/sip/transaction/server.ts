@@ -68,7 +68,7 @@ export class ServerTxn implements ServerTransaction {
     });
   }
 
-  respond(res: SipResponse): void {
+  respond(res: SipResponse, opts?: { stateless?: boolean }): void {
     const s = res.status;
     if (this.state === 'accepted' && this.invite && s >= 200 && s < 300) {
       // RFC 6026 §8.7: a 2xx the TU passes down in Accepted (a retransmission) goes to the transport.
@@ -102,6 +102,10 @@ export class ServerTxn implements ServerTransaction {
     }
     this.state = 'completed';
     this.send(res);
+    if (opts?.stateless === true) {
+      this.terminate();
+      return;
+    }
     if (this.invite) {
       // §17.2.1: Timer G retransmits the final over UDP (T1 doubling up to T2) until the ACK;
       // Timer H gives up on the ACK after 64*T1.

@@ -48,8 +48,12 @@ export interface ServerTransaction {
    * Sends a response. For INVITE, a 2xx moves the transaction to Accepted (RFC 6026) and, over
    * UDP, the layer retransmits that 2xx (T1 doubling up to T2) until the dialog's ACK arrives or
    * 64*T1 passes (then `TransactionUser.onAckTimeout`).
+   *
+   * `stateless` (a non-2xx final only): sent once and the transaction ends at once, instead of
+   * lingering 64*T1 to absorb retransmissions; a retransmitted request is then a new one. For an
+   * overload 503: refused work must not hold the very table whose size measures the overload.
    */
-  respond(response: SipResponse): void;
+  respond(response: SipResponse, opts?: { stateless?: boolean }): void;
 }
 
 /**

@@ -23,6 +23,9 @@ export interface SipListenSpec {
   port: number;
 }
 
+/** SO_RCVBUF asked for each UDP SIP socket (bytes). */
+const UDP_RECV_BUFFER = 4 * 1024 * 1024;
+
 /** Stream-connection limits (TCP, TLS, WebSocket); defaults in CONNECTION_DEFAULTS. */
 export interface SipConnectionLimits {
   maxConnections: number;
@@ -123,12 +126,16 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   private async listen(spec: SipListenSpec): Promise<void> {
     const where = `${spec.protocol}:${spec.address}:${spec.port}`;
     if (spec.protocol === 'udp') {
-      const socket = dgram.createSocket(spec.address.includes(':') ? 'udp6' : 'udp4');
+      // A burst (a registration storm after an outage) must wait in the kernel, not be dropped
+      // there: the default buffer (~208 KiB) holds ~500 REGISTERs. Linux caps it at net.core.rmem_max.
+      const socket = dgram.createSocket({ type: spec.address.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_RECV_BUFFER });
       await new Promise<void>((resolve, reject) => {
         socket.once('error', (err) => reject(new TandemError('CONFIG', `--listen-sip: cannot bind ${where}: ${err.message}`)));
         socket.bind(spec.port, spec.address, () => resolve());
       });
       const local: SipEndpoint = { protocol: 'udp', address: spec.address, port: socket.address().port };
+      const rcvbuf = socket.getRecvBufferSize();
+      if (rcvbuf < UDP_RECV_BUFFER) this.log.warn({ listener: where, rcvbuf, wanted: UDP_RECV_BUFFER }, 'UDP receive buffer capped by net.core.rmem_max: a burst may be dropped by the kernel');
       socket.on('error', (err) => this.log.warn({ err }, 'UDP socket error'));
       socket.on('message', (buf, rinfo) => this.onDatagram(buf, { protocol: 'udp', address: rinfo.address, port: rinfo.port }, local));
       this.udp.push({ socket, local });

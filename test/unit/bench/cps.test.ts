@@ -34,3 +34,18 @@ describe('call-rate steps: CPU of a multi-program system', () => {
     expect(text).toContain('server CPU tandem-b2bua ÷ kamailio+rtpengine: 50/s 2.00');
   });
 });
+
+describe('call-rate steps: --compare auth', () => {
+  it('shows the challenges answered, CPU per call and the on ÷ off ratios', () => {
+    const row = (server: string, rate: number, cpu: number, setup: number, challenges: number, failed = 0): CpsResult => ({
+      type: 'cps', server, rate, durationS: 10, holdMs: 1000, attempted: rate * 10, succeeded: rate * 10 - failed, failed, failures: failed ? ['INVITE timed out'] : [],
+      setupMedianMs: setup, setupP99Ms: 2 * setup, serverCpuPct: cpu, serverCpuMsPerCall: cpu / rate * 10, challenges, genCpuPct: 5, valid: true,
+    });
+    const text = cpsTable([row('tandem-b2bua+auth', 50, 30, 3, 500), row('tandem-b2bua', 50, 20, 2, 0), row('tandem-b2bua', 100, 40, 2, 0), row('tandem-b2bua+auth', 100, 60, 4, 990, 10)]);
+    expect(text.split('\n')[0]).toMatch(/failed\s+407s\s+setup med ms.*srv CPU %\s+CPU ms\/call/);
+    expect(text).toMatch(/tandem-b2bua\+auth\s+500\s+500\s+0\s+500\s+3\.00\s+6\.00\s+30\.0\s+6\.00/);
+    expect(text).toContain('server CPU tandem-b2bua+auth ÷ tandem-b2bua: 50/s 1.50, 100/s 1.50');
+    expect(text).toContain('setup median tandem-b2bua+auth ÷ tandem-b2bua: 50/s 1.50, 100/s 2.00');
+    expect(text).toContain('sustained calls/s tandem-b2bua+auth ÷ tandem-b2bua: 50 ÷ 100 = 0.50');
+  });
+});

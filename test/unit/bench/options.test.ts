@@ -22,6 +22,24 @@ describe('bench options: --via sip', () => {
   });
 });
 
+describe('bench options: --auth and --compare auth', () => {
+  it('parses them', () => {
+    expect(parse('--via sip --cps 50 --compare auth')).toMatchObject({ compare: 'auth', auth: false, authAlgorithms: ['SHA-256', 'MD5'] });
+    expect(parse('--via sip --auth --auth-algorithms md5')).toMatchObject({ auth: true, authAlgorithms: ['MD5'] });
+  });
+
+  it('rejects what cannot be run', () => {
+    expect(() => parse('--auth')).toThrow(/need --via sip/);
+    expect(() => parse('--compare auth')).toThrow(/need --via sip/);
+    expect(() => parse('--via sip --server kamailio-rtpengine --auth')).toThrow(/only for Tandem/);
+    expect(() => parse('--via sip --compare kamailio-rtpengine --auth')).toThrow(/only for Tandem/);
+    expect(() => parse('--via sip --cps 50 --auth --compare auth')).toThrow(/already runs/);
+    expect(() => parse('--via sip --calls 50 --compare auth')).toThrow(/needs --cps/);
+    expect(() => parse('--via sip --auth-algorithms SHA-512')).toThrow(/--auth-algorithms SHA-512/);
+    expect(() => parse('--via sip --auth-algorithms MD5,MD5')).toThrow(/each once/);
+  });
+});
+
 describe('bench options: the opus scenario', () => {
   it('parses --scenario opus, --ie and --decode-calls', () => {
     expect(parse('--scenario opus --ie 5 --decode-calls 4')).toMatchObject({ scenario: 'opus', ie: 5, decodeCalls: 4 });
