@@ -41,7 +41,10 @@ function foundRows(output: string): [string, string][] {
 /**
  * Runs svwar/svcrack against 127.0.0.1:port, bound to 127.0.0.1 on a free local port, with its
  * own --maximumtime (seconds without a response before it stops) and our kill timer above it.
- * HOME is a temp dir: sipvicious keeps its session files under ~/.sipvicious.
+ * HOME is a temp dir: sipvicious keeps its session files under ~/.sipvicious. A new local port each
+ * run (sipvicious's default is 5060 for all): svwar never ACKs a 407, so Tandem retransmits it for up
+ * to 32 s, and a later run on the same port would take those for answers to its own probes (seen by
+ * hand: an OPTIONS scan "found" the previous INVITE scan's names).
  */
 async function sipvicious(tool: 'svwar' | 'svcrack', port: number, args: string[]): Promise<ToolResult> {
   const home = makeTempDir(tool);
