@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -26,6 +26,9 @@ const PEERS: Record<PeerName, PeerSpec> = {
   chromium: { command: 'chromium', pkg: 'chromium', files: ['/usr/lib/chromium/chromium'] },
   openssl: { command: 'openssl', pkg: 'openssl' },
   unshare: { command: 'unshare', pkg: 'util-linux' },
+  // sipvicious's scanner and password guesser, the attackers of test/e2e/sipvicious.test.ts.
+  svwar: { command: 'svwar', pkg: 'sipvicious' },
+  svcrack: { command: 'svcrack', pkg: 'sipvicious' },
 };
 
 /** Env var through which test workers report skipped groups to the global teardown. */
