@@ -36,7 +36,7 @@ describeWithPeers('SIPp through the B2BUA with digest authentication', ['sipp'],
     tandem = undefined;
   });
 
-  async function start(calleePort: number, algorithms: ('SHA-256' | 'MD5')[]): Promise<number> {
+  async function start(calleePort: number, algorithms: ('SHA-256' | 'MD5')[], trusted: string[] = []): Promise<number> {
     const dir = makeTempDir('sipp-auth');
     const users = join(dir, 'users');
     writeFileSync(users, withPassword('', 'alice', REALM, 'Circle of Life'));
@@ -55,6 +55,7 @@ describeWithPeers('SIPp through the B2BUA with digest authentication', ['sipp'],
         realm: REALM,
         // SIPp 3.6 answers only the first challenge, and only MD5 (it refuses SHA-256 outright).
         authAlgorithms: algorithms,
+        trusted,
       },
       pino({ level: process.env.TANDEM_TEST_LOG ?? 'silent' }),
     );
@@ -76,5 +77,21 @@ describeWithPeers('SIPp through the B2BUA with digest authentication', ['sipp'],
     expect(invites).toHaveLength(1);
     expect(invites[0]).not.toMatch(/^Proxy-Authorization:/im);
     expect(tandem?.sip?.auth?.stats()).toMatchObject({ successes: 1, failures: 0 });
+  });
+
+  it('a trusted trunk (--trusted) calls without a challenge, while the same call from an untrusted address gets 407', async () => {
+    const calleePort = await freeUdpPort();
+    const sip = await start(calleePort, ['MD5'], ['127.0.0.1/32']);
+    // The untrusted source first: 127.0.0.2 has no credentials and gets the challenge (positive control for "no challenge").
+    const intruder = await startSipp({ scenario: 'uac-noauth.xml', remote: `127.0.0.1:${sip}`, localPort: await freeUdpPort(), mediaPort: sippMediaPort(), service: '100', extraArgs: ['-i', '127.0.0.2'], timeoutMs: TIMEOUT_MS }).done;
+    expect(intruder.exitCode, explain({ intruder })).toBe(0);
+    expect(receivedMessages(intruder.messages).some((m) => m.startsWith('SIP/2.0 407'))).toBe(true);
+    const callee = startSipp({ scenario: 'uas-pcmu.xml', localPort: calleePort, mediaPort: sippMediaPort(), rtpEcho: true, timeoutMs: TIMEOUT_MS });
+    const trunk = startSipp({ scenario: 'uac-pcma.xml', tokens: { PCAP: '/usr/share/sip-tester/g711a.pcap', PLAY_MS: 200 }, remote: `127.0.0.1:${sip}`, localPort: await freeUdpPort(), mediaPort: sippMediaPort(), service: '100', timeoutMs: TIMEOUT_MS });
+    const [a, b] = await Promise.all([trunk.done, callee.done]);
+    expect({ trunk: a.exitCode, callee: b.exitCode }, explain({ trunk: a, callee: b })).toEqual({ trunk: 0, callee: 0 });
+    expect(receivedMessages(a.messages).some((m) => /^SIP\/2\.0 40[17]/.test(m))).toBe(false);
+    expect(receivedMessages(b.messages).filter((m) => m.startsWith('INVITE '))).toHaveLength(1);
+    expect(tandem?.sip?.auth?.stats()).toMatchObject({ successes: 0, failures: 0 });
   });
 });
