@@ -12,21 +12,10 @@ import { defaultConfig } from '../../src/config/config.js';
 import { withPassword } from '../../src/edge/auth-users.js';
 import { freeUdpPort, makeTempDir, randomPortRange } from './helpers/proc.js';
 import { describeWithPeers } from '../helpers/peers.js';
-import { receivedMessages, startSipp, type SippResult } from './helpers/sipp-run.js';
+import { receivedMessages, startSipp, type SippResult, sippMediaPort, explainSipp } from './helpers/sipp-run.js';
 
 const TIMEOUT_MS = 15_000;
 const REALM = 'tandem.e2e';
-
-/** SIPp media ports: even, in 30000–31998, away from Tandem's range. */
-function sippMediaPort(): number {
-  return 30000 + 4 * Math.floor(Math.random() * 500);
-}
-
-function explain(results: Record<string, SippResult>): string {
-  return Object.entries(results)
-    .map(([who, r]) => `--- ${who}: exit ${r.exitCode}\n${r.output.slice(-1500)}\n${r.messages.slice(-3000)}`)
-    .join('\n');
-}
 
 describeWithPeers('SIPp through the B2BUA with digest authentication', ['sipp'], () => {
   let tandem: RunningTandem | undefined;
@@ -67,12 +56,12 @@ describeWithPeers('SIPp through the B2BUA with digest authentication', ['sipp'],
     const sip = await start(calleePort, ['MD5']);
     const callee = startSipp({ scenario: 'uas-pcmu.xml', localPort: calleePort, mediaPort: sippMediaPort(), rtpEcho: true, timeoutMs: TIMEOUT_MS });
     const intruder = await startSipp({ scenario: 'uac-noauth.xml', remote: `127.0.0.1:${sip}`, localPort: await freeUdpPort(), mediaPort: sippMediaPort(), service: '100', timeoutMs: TIMEOUT_MS }).done;
-    expect(intruder.exitCode, explain({ intruder })).toBe(0);
+    expect(intruder.exitCode, explainSipp({ intruder })).toBe(0);
     expect(receivedMessages(intruder.messages).find((m) => m.startsWith('SIP/2.0 407'))).toMatch(/^Proxy-Authenticate: Digest realm="tandem.e2e"/m);
     // Positive control: the callee is up and reachable through Tandem by a caller that authenticates.
     const caller = startSipp({ scenario: 'uac-auth.xml', remote: `127.0.0.1:${sip}`, localPort: await freeUdpPort(), mediaPort: sippMediaPort(), service: '100', extraArgs: ['-au', 'alice', '-ap', 'Circle of Life', '-auth_uri', `100@127.0.0.1:${sip}`], timeoutMs: TIMEOUT_MS });
     const [a, b] = await Promise.all([caller.done, callee.done]);
-    expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
+    expect({ caller: a.exitCode, callee: b.exitCode }, explainSipp({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
     const invites = receivedMessages(b.messages).filter((m) => m.startsWith('INVITE '));
     expect(invites).toHaveLength(1);
     expect(invites[0]).not.toMatch(/^Proxy-Authorization:/im);
@@ -84,12 +73,12 @@ describeWithPeers('SIPp through the B2BUA with digest authentication', ['sipp'],
     const sip = await start(calleePort, ['MD5'], ['127.0.0.1/32']);
     // The untrusted source first: 127.0.0.2 has no credentials and gets the challenge (positive control for "no challenge").
     const intruder = await startSipp({ scenario: 'uac-noauth.xml', remote: `127.0.0.1:${sip}`, localPort: await freeUdpPort(), mediaPort: sippMediaPort(), service: '100', extraArgs: ['-i', '127.0.0.2'], timeoutMs: TIMEOUT_MS }).done;
-    expect(intruder.exitCode, explain({ intruder })).toBe(0);
+    expect(intruder.exitCode, explainSipp({ intruder })).toBe(0);
     expect(receivedMessages(intruder.messages).some((m) => m.startsWith('SIP/2.0 407'))).toBe(true);
     const callee = startSipp({ scenario: 'uas-pcmu.xml', localPort: calleePort, mediaPort: sippMediaPort(), rtpEcho: true, timeoutMs: TIMEOUT_MS });
     const trunk = startSipp({ scenario: 'uac-pcma.xml', tokens: { PCAP: '/usr/share/sip-tester/g711a.pcap', PLAY_MS: 200 }, remote: `127.0.0.1:${sip}`, localPort: await freeUdpPort(), mediaPort: sippMediaPort(), service: '100', timeoutMs: TIMEOUT_MS });
     const [a, b] = await Promise.all([trunk.done, callee.done]);
-    expect({ trunk: a.exitCode, callee: b.exitCode }, explain({ trunk: a, callee: b })).toEqual({ trunk: 0, callee: 0 });
+    expect({ trunk: a.exitCode, callee: b.exitCode }, explainSipp({ trunk: a, callee: b })).toEqual({ trunk: 0, callee: 0 });
     expect(receivedMessages(a.messages).some((m) => /^SIP\/2\.0 40[17]/.test(m))).toBe(false);
     expect(receivedMessages(b.messages).filter((m) => m.startsWith('INVITE '))).toHaveLength(1);
     expect(tandem?.sip?.auth?.stats()).toMatchObject({ successes: 0, failures: 0 });

@@ -12,7 +12,7 @@ import { ALAW_TO_ULAW, ULAW_TO_ALAW } from '../../src/media/codecs/g711.js';
 import { freeUdpPort, makeTempDir, randomPortRange } from './helpers/proc.js';
 import { describeWithPeers, type PeerName } from '../helpers/peers.js';
 import { startMediaServer, type MediaServer } from './helpers/media-servers.js';
-import { receivedMessages, startSipp, type SippResult } from './helpers/sipp-run.js';
+import { receivedMessages, startSipp, type SippResult, sippMediaPort, explainSipp } from './helpers/sipp-run.js';
 import { deriveRtpPcap, rtpPayloads, startCapture, type CapturedRtp } from './helpers/pcap.js';
 import { soxG711Tables } from './helpers/rtp.js';
 
@@ -27,11 +27,6 @@ const peersFor = (kind: MediaKind): PeerName[] => ['sipp', 'dumpcap', 'sox', ...
 
 function byteTable(fn: () => Uint8Array | Buffer): Buffer {
   return Buffer.from(fn());
-}
-
-/** SIPp media ports: even, in 30000–31998, away from Tandem's and rtpengine's ranges. */
-function sippMediaPort(): number {
-  return 30000 + 4 * Math.floor(Math.random() * 500);
 }
 
 for (const kind of kinds) describeWithPeers(`SIPp through the B2BUA, media plane: ${kind}`, peersFor(kind), () => {
@@ -86,12 +81,6 @@ for (const kind of kinds) describeWithPeers(`SIPp through the B2BUA, media plane
   /** What the media plane the B2BUA uses still holds (must be nothing after a call). */
   async function mediaCalls(): Promise<string[]> {
     return (await tandem?.sip?.media.list(1000)) ?? [];
-  }
-
-  function explain(results: Record<string, SippResult>): string {
-    return Object.entries(results)
-      .map(([who, r]) => `--- ${who}: exit ${r.exitCode}\n${r.output.slice(-1500)}\n${r.messages.slice(-3000)}`)
-      .join('\n');
   }
 
   function sdpOfFirst(r: SippResult, startLine: RegExp): string {
@@ -154,7 +143,7 @@ for (const kind of kinds) describeWithPeers(`SIPp through the B2BUA, media plane
     });
     const [a, b] = await Promise.all([caller.done, callee.done]);
     const packets = await cap.stop();
-    expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
+    expect({ caller: a.exitCode, callee: b.exitCode }, explainSipp({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
     return { caller: a, callee: b, toCallee: packets.filter((p) => p.dstPort === calleeMedia), toCaller: packets.filter((p) => p.dstPort === callerMedia) };
   }
 
@@ -196,7 +185,7 @@ for (const kind of kinds) describeWithPeers(`SIPp through the B2BUA, media plane
     const callee = startSipp({ scenario: 'uas-ring.xml', localPort: calleePort, mediaPort: sippMediaPort(), timeoutMs: TIMEOUT_MS });
     const caller = startSipp({ scenario: 'uac-cancel.xml', remote: `127.0.0.1:${sip.udp}`, localPort: await freeUdpPort(), mediaPort: sippMediaPort(), service: '100', timeoutMs: TIMEOUT_MS });
     const [a, b] = await Promise.all([caller.done, callee.done]);
-    expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
+    expect({ caller: a.exitCode, callee: b.exitCode }, explainSipp({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
     await expect.poll(mediaCalls, { timeout: 3000 }).toEqual([]);
   }, 30_000);
 
@@ -270,7 +259,7 @@ for (const kind of kinds) describeWithPeers(`SIPp through the B2BUA, media plane
     const up = startSipp({ scenario: 'uas-pcmu.xml', localPort: second, mediaPort: sippMediaPort(), rtpEcho: true, timeoutMs: TIMEOUT_MS });
     const caller = startSipp({ scenario: 'uac-pcma.xml', tokens: { PCAP: pcapA, PLAY_MS: 500 }, remote: `127.0.0.1:${sip.udp}`, localPort: await freeUdpPort(), mediaPort: sippMediaPort(), service: '100', timeoutMs: TIMEOUT_MS });
     const [a, d, u] = await Promise.all([caller.done, down.done, up.done]);
-    expect({ caller: a.exitCode, first: d.exitCode, second: u.exitCode }, explain({ caller: a, first: d, second: u })).toEqual({ caller: 0, first: 0, second: 0 });
+    expect({ caller: a.exitCode, first: d.exitCode, second: u.exitCode }, explainSipp({ caller: a, first: d, second: u })).toEqual({ caller: 0, first: 0, second: 0 });
     await expect.poll(mediaCalls, { timeout: 3000 }).toEqual([]);
   }, 30_000);
 

@@ -12,7 +12,7 @@ import { startTandem, type RunningTandem } from '../../src/main.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { freeUdpPort, makeTempDir, randomPortRange } from './helpers/proc.js';
 import { describeWithPeers } from '../helpers/peers.js';
-import { SIPP_BIN } from './helpers/sipp-run.js';
+import { SIPP_BIN, sippMediaPort } from './helpers/sipp-run.js';
 
 interface Sipp {
   done: Promise<{ code: number | null; output: string }>;
@@ -43,7 +43,6 @@ function sipp(args: string[], timeoutMs: number): Sipp {
 }
 
 /** SIPp media ports: even, in 30000–31998, away from Tandem's range. */
-const sippMediaPort = (): number => 30000 + 4 * Math.floor(Math.random() * 500);
 
 describeWithPeers('SIPp flood through the B2BUA (pike)', ['sipp'], () => {
   let tandem: RunningTandem | undefined;

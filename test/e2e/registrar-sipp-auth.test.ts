@@ -15,7 +15,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import { withPassword } from '../../src/edge/auth-users.js';
 import { freeUdpPort, makeTempDir, randomPortRange } from './helpers/proc.js';
 import { describeWithPeers } from '../helpers/peers.js';
-import { receivedMessages, startSipp, type SippResult } from './helpers/sipp-run.js';
+import { receivedMessages, startSipp, type SippResult, explainSipp, sippMediaPort } from './helpers/sipp-run.js';
 
 const G711A_PCAP = '/usr/share/sip-tester/g711a.pcap';
 const TIMEOUT_MS = 15_000;
@@ -24,13 +24,6 @@ const CALLEE = { user: '100', password: 'callee-Pw-1' };
 const CALLER = { user: '200', password: 'caller-Pw-2' };
 
 /** SIPp media ports: even, in 30000–31998, away from Tandem's range. */
-const sippMediaPort = (): number => 30000 + 4 * Math.floor(Math.random() * 500);
-
-function explain(results: Record<string, SippResult>): string {
-  return Object.entries(results)
-    .map(([who, r]) => `--- ${who}: exit ${r.exitCode}\n${r.output.slice(-1500)}\n${r.messages.slice(-3000)}`)
-    .join('\n');
-}
 
 describeWithPeers('SIPp registers at Tandem with digest authentication, then receives a call through a "registered" route', ['sipp'], () => {
   let tandem: RunningTandem | undefined;
@@ -73,12 +66,12 @@ describeWithPeers('SIPp registers at Tandem with digest authentication, then rec
     // A wrong password: the answered REGISTER is refused, so the scenario (which wants 200) fails,
     // and nothing is bound.
     const wrong = await startSipp({ scenario: 'uac-register-auth.xml', remote, localPort: uaPort, mediaPort: sippMediaPort(), service: CALLEE.user, extraArgs: ['-au', CALLEE.user, '-ap', 'not-the-password'], timeoutMs: 5000 }).done;
-    expect(wrong.exitCode, explain({ wrong })).toBe(1);
-    expect(receivedMessages(wrong.messages).filter((m) => /^SIP\/2\.0 (401|403)/.test(m)), explain({ wrong })).toHaveLength(2);
+    expect(wrong.exitCode, explainSipp({ wrong })).toBe(1);
+    expect(receivedMessages(wrong.messages).filter((m) => /^SIP\/2\.0 (401|403)/.test(m)), explainSipp({ wrong })).toHaveLength(2);
     expect(await tandem.sip?.registrar?.lookup(CALLEE.user, '127.0.0.1')).toEqual([]);
 
     const reg = await startSipp({ scenario: 'uac-register-auth.xml', remote, localPort: uaPort, mediaPort: sippMediaPort(), service: CALLEE.user, extraArgs: ['-au', CALLEE.user, '-ap', CALLEE.password], timeoutMs: TIMEOUT_MS }).done;
-    expect(reg.exitCode, explain({ register: reg })).toBe(0);
+    expect(reg.exitCode, explainSipp({ register: reg })).toBe(0);
     const answers = receivedMessages(reg.messages);
     expect(answers.find((m) => m.startsWith('SIP/2.0 401'))).toMatch(new RegExp(`^WWW-Authenticate: Digest realm="${REALM}".*algorithm=MD5`, 'm'));
     expect(answers.find((m) => m.startsWith('SIP/2.0 200'))).toMatch(new RegExp(`^Contact: <sip:${CALLEE.user}@127\\.0\\.0\\.1:${uaPort};transport=UDP>;expires=\\d+`, 'm'));
@@ -97,7 +90,7 @@ describeWithPeers('SIPp registers at Tandem with digest authentication, then rec
       timeoutMs: TIMEOUT_MS,
     });
     const [a, b] = await Promise.all([caller.done, callee.done]);
-    expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
+    expect({ caller: a.exitCode, callee: b.exitCode }, explainSipp({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
     expect(receivedMessages(a.messages).find((m) => m.startsWith('SIP/2.0 407'))).toMatch(new RegExp(`^Proxy-Authenticate: Digest realm="${REALM}"`, 'm'));
     const invites = receivedMessages(b.messages).filter((m) => m.startsWith('INVITE '));
     expect(invites).toHaveLength(1);

@@ -9,16 +9,10 @@ import { startTandem, type RunningTandem } from '../../src/main.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { freeUdpPort, makeTempDir, randomPortRange } from './helpers/proc.js';
 import { describeWithPeers } from '../helpers/peers.js';
-import { receivedMessages, startSipp, type SippResult } from './helpers/sipp-run.js';
+import { receivedMessages, startSipp, type SippResult, explainSipp } from './helpers/sipp-run.js';
 
 const G711A_PCAP = '/usr/share/sip-tester/g711a.pcap';
 const TIMEOUT_MS = 15_000;
-
-function explain(results: Record<string, SippResult>): string {
-  return Object.entries(results)
-    .map(([who, r]) => `--- ${who}: exit ${r.exitCode}\n${r.output.slice(-1500)}\n${r.messages.slice(-3000)}`)
-    .join('\n');
-}
 
 describeWithPeers('SIPp registers at Tandem, then receives a call through a "registered" route', ['sipp'], () => {
   let tandem: RunningTandem | undefined;
@@ -50,7 +44,7 @@ describeWithPeers('SIPp registers at Tandem, then receives a call through a "reg
     const sipPort = tandem.sip?.listeners.find((l) => l.protocol === 'udp')?.port ?? 0;
     const uaPort = await freeUdpPort();
     const reg = await startSipp({ scenario: 'uac-register.xml', remote: `127.0.0.1:${sipPort}`, localPort: uaPort, mediaPort: 30000 + 4 * Math.floor(Math.random() * 500), service: 'alice', timeoutMs: TIMEOUT_MS }).done;
-    expect(reg.exitCode, explain({ register: reg })).toBe(0);
+    expect(reg.exitCode, explainSipp({ register: reg })).toBe(0);
     expect(receivedMessages(reg.messages).find((m) => m.startsWith('SIP/2.0 200'))).toMatch(new RegExp(`^Contact: <sip:alice@127\\.0\\.0\\.1:${uaPort};transport=UDP>;expires=\\d+`, 'm'));
     expect(await tandem.sip?.registrar?.lookup('alice', '127.0.0.1')).toHaveLength(1);
 
@@ -66,7 +60,7 @@ describeWithPeers('SIPp registers at Tandem, then receives a call through a "reg
       timeoutMs: TIMEOUT_MS,
     });
     const [a, b] = await Promise.all([caller.done, callee.done]);
-    expect({ caller: a.exitCode, callee: b.exitCode }, explain({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
+    expect({ caller: a.exitCode, callee: b.exitCode }, explainSipp({ caller: a, callee: b })).toEqual({ caller: 0, callee: 0 });
     const invite = receivedMessages(b.messages).find((m) => m.startsWith('INVITE '));
     expect(invite).toMatch(new RegExp(`^INVITE sip:alice@127\\.0\\.0\\.1:${uaPort};transport=UDP SIP/2\\.0`));
     await expect.poll(async () => (await tandem?.sip?.media.list(1000)) ?? [], { timeout: 3000 }).toEqual([]);

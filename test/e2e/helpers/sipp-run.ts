@@ -90,3 +90,15 @@ export function receivedMessages(log: string): string[] {
     .filter((block) => /^\S+ message received/.test(block))
     .map((block) => block.replace(/^[^\n]*\n\s*/, ''));
 }
+
+/** A SIPp media port: even, in 30000–31998, away from Tandem's and rtpengine's ranges. */
+export function sippMediaPort(): number {
+  return 30000 + 4 * Math.floor(Math.random() * 500);
+}
+
+/** What each SIPp printed and exchanged, for an assertion's message. */
+export function explainSipp(results: Record<string, SippResult>): string {
+  return Object.entries(results)
+    .map(([who, r]) => `--- ${who}: exit ${r.exitCode}\n${r.output.slice(-1500)}\n${r.messages.slice(-3000)}`)
+    .join('\n');
+}
