@@ -23,6 +23,7 @@ import { Authenticator } from './edge/auth.js';
 import { UserStore, loadUsersFile } from './edge/auth-users.js';
 import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
+import { primaryInterface } from './config/interface-options.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -250,8 +251,10 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     readPem('tls-key', config.tlsKey);
     readPem('tls-ca', config.tlsCa);
   }
+  const mediaIf = primaryInterface(config);
   const media = new LocalMedia({
-    interface: config.interface,
+    interface: mediaIf.address,
+    ...(mediaIf.advertise !== undefined ? { advertise: mediaIf.advertise } : {}),
     portMin: config.portMin,
     portMax: config.portMax,
     workers: config.numThreads,
@@ -285,7 +288,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     throw err;
   }
   log.info(
-    { interface: config.interface, ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
+    { interface: mediaIf.address, advertise: mediaIf.advertise, ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
     'tandem ready',
   );
   return {

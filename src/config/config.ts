@@ -6,9 +6,10 @@ import { cidrError } from '../common/cidr.js';
 import { AUTH_OPTIONS, applyAuthOption, authDefaults, isAuthKey, type AuthConfig } from './auth-options.js';
 import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefaults, validateRegistrar, type RegistrarConfig } from './registrar-options.js';
 import { EDGE_OPTIONS, addressEntries, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
+import { applyInterface, type InterfaceConfig } from './interface-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, InterfaceConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -88,7 +89,7 @@ export interface OptionSpec {
 
 /** One table drives --help, the config file keys and validation. */
 export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'interface', name: 'interface', arg: 'IP', help: 'address media sockets bind to and SDP advertises (default 127.0.0.1)' },
+  { key: 'interface', name: 'interface', arg: '[NAME/]IP[!ADV]', help: 'address media sockets bind to; the SDP says ADV instead when given (1:1 NAT), e.g. 10.0.0.5!203.0.113.7 (default 127.0.0.1)' },
   { key: 'listenNg', name: 'listen-ng', arg: 'IP:PORT', help: 'ng control protocol listener (default 127.0.0.1:22222)' },
   { key: 'ngAllow', name: 'ng-allow', arg: 'LIST', help: 'IPs/CIDRs whose ng commands are obeyed, e.g. 127.0.0.1,10.0.0.0/24; others are dropped unread (default: every source that reaches --listen-ng)' },
   { key: 'portMin', name: 'port-min', arg: 'INT', help: 'lowest media port (default 30000)' },
@@ -226,8 +227,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
   const v = raw.trim();
   switch (spec.key) {
     case 'interface':
-      if (isIP(v) === 0) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not an IP address`);
-      cfg.interface = v;
+      applyInterface(cfg, name, v, where);
       break;
     case 'listenNg': {
       const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) ?? /^(\d+)$/.exec(v);

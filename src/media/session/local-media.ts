@@ -21,8 +21,10 @@ import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 
 export interface LocalMediaOptions {
-  /** Address media sockets bind to and SDP advertises. */
+  /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
   interface: string;
+  /** Address the SDP names instead (Tandem behind a 1:1 NAT); packets still flow on `interface`. */
+  advertise?: string;
   portMin: number;
   portMax: number;
   workers: number;
@@ -92,7 +94,7 @@ export class LocalMedia implements MediaControl {
   }
 
   private get planner(): PlannerContext {
-    return { interface: this.opts.interface, ourFingerprint: this.dtlsCert?.fingerprint };
+    return { interface: this.opts.advertise ?? this.opts.interface, ourFingerprint: this.dtlsCert?.fingerprint };
   }
 
   // ---- offer / answer ---------------------------------------------------------------------

@@ -1,0 +1,42 @@
+import { describe, it, expect } from 'vitest';
+import { parseArgs } from '../../../src/config/load.js';
+import { parseInterface, primaryInterface } from '../../../src/config/interface-options.js';
+
+function run(argv: string[]) {
+  const r = parseArgs(argv);
+  if (r.kind !== 'run') throw new Error('expected run');
+  return r.config;
+}
+
+describe('--interface=[NAME/]IP[!ADVERTISED]', () => {
+  it('keeps the plain form: bind and advertise the same address', () => {
+    const c = run(['--interface=127.0.0.2']);
+    expect(c.interface).toBe('127.0.0.2');
+    expect(primaryInterface(c)).toEqual({ name: 'default', address: '127.0.0.2' });
+  });
+
+  it('defaults to one unnamed loopback interface', () => {
+    expect(primaryInterface(run([]))).toEqual({ name: 'default', address: '127.0.0.1' });
+  });
+
+  it('binds IP and advertises the address after !', () => {
+    const c = run(['--interface=10.0.0.5!203.0.113.7']);
+    expect(c.interface).toBe('10.0.0.5');
+    expect(primaryInterface(c)).toEqual({ name: 'default', address: '10.0.0.5', advertise: '203.0.113.7' });
+  });
+
+  it('takes a name and IPv6', () => {
+    expect(parseInterface('pub/2001:db8::1!2001:db8::2', '--interface')).toEqual({ name: 'pub', address: '2001:db8::1', advertise: '2001:db8::2' });
+  });
+
+  it('names the option in every error', () => {
+    for (const bad of ['nowhere', '127.0.0.1!', '127.0.0.1!example.com', 'a b/127.0.0.1', '/127.0.0.1', '127.0.0.1!2001:db8::1', 'x/y/127.0.0.1', '']) {
+      expect(() => parseArgs([`--interface=${bad}`]), bad).toThrow(/--interface/);
+    }
+  });
+
+  it('refuses several interfaces until named interfaces are bridged, saying so', () => {
+    expect(() => parseArgs(['--interface=priv/127.0.0.1', '--interface=pub/127.0.0.2!192.0.2.20'])).toThrow(/--interface: only one media interface/);
+    expect(() => parseArgs(['--interface=priv/127.0.0.1;pub/127.0.0.2'])).toThrow(/--interface: only one media interface/);
+  });
+});
