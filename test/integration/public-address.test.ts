@@ -1,0 +1,100 @@
+import { describe, it, expect, afterAll, beforeAll } from 'vitest';
+import type { RunningTandem } from '../../src/main.js';
+import { startTestTandem, type TestTandem } from '../helpers/tandem.js';
+import { startB2bua, outOfDialog, ackAndBye, isFinalFor } from '../helpers/b2bua-env.js';
+import { SipPeer, isRequest, sdpOffer } from '../helpers/sip-peer.js';
+import { RtpPeer, rtpPacket, patternPayload, sdpFor } from '../helpers/rtp-peer.js';
+
+/**
+ * Tandem behind a 1:1 NAT: `--interface=127.0.0.1!192.0.2.10` binds media on 127.0.0.1 while every
+ * SDP it writes names 192.0.2.10 (TEST-NET-1). By construction nothing here is ever sent toward
+ * 192.0.2.10: the peers address 127.0.0.1 with the ports the SDP named (see `target`), so media
+ * that arrives proves the sockets are on the bind address and the SDP's ports are theirs.
+ */
+const PUBLIC = '192.0.2.10';
+const iface = { interface: '127.0.0.1', interfaces: [{ name: 'default', address: '127.0.0.1', advertise: PUBLIC }] };
+
+/** The port the SDP names (o= too: the B2BUA replaces it, over ng `replace: [origin]` asks for it), checked to be on the advertised address; always sent to on loopback. */
+function target(sdp: string): { address: string; port: number } {
+  expect(sdp).toMatch(new RegExp(`^c=IN IP4 ${PUBLIC.replace(/\./g, '\\.')}\\r?$`, 'm'));
+  expect(sdp).toMatch(new RegExp(`^o=.* IN IP4 ${PUBLIC.replace(/\./g, '\\.')}\\r?$`, 'm'));
+  expect(sdp).not.toContain('127.0.0.1');
+  const m = /^m=audio (\d+) /m.exec(sdp);
+  if (m === null) throw new Error(`no m=audio in:\n${sdp}`);
+  return { address: '127.0.0.1', port: Number(m[1]) };
+}
+
+/** Sends `n` PCMU frames from `from` to `to` and waits until `at` has `n` more packets. */
+async function flows(from: RtpPeer, to: { address: string; port: number }, at: RtpPeer, n = 5): Promise<void> {
+  const before = at.received.length;
+  for (let i = 0; i < n; i++) {
+    await from.send(rtpPacket({ pt: 0, seq: 100 + i, ts: 160 * i, ssrc: 0x5150, payload: patternPayload(160, i) }), to.port, to.address);
+  }
+  await at.waitFor(before + n);
+}
+
+describe('advertised media address over ng', () => {
+  let env: TestTandem;
+  beforeAll(async () => {
+    env = await startTestTandem(iface);
+  });
+  afterAll(() => env.close());
+
+  it('names 192.0.2.10 in c= and o= toward both sides while media flows on 127.0.0.1', async () => {
+    const caller = await RtpPeer.open();
+    const callee = await RtpPeer.open();
+    try {
+      const ids = { 'call-id': `pub-${process.pid}@test`, 'from-tag': 'ft1' };
+      const offer = await env.ng.request({ command: 'offer', ...ids, replace: ['origin'], sdp: sdpFor({ port: caller.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+      expect(offer.result, String(offer['error-reason'])).toBe('ok');
+      const answer = await env.ng.request({ command: 'answer', ...ids, 'to-tag': 'tt1', replace: ['origin'], sdp: sdpFor({ port: callee.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+      expect(answer.result, String(answer['error-reason'])).toBe('ok');
+      const toCallee = target(String(answer.sdp));
+      const toCaller = target(String(offer.sdp));
+      await flows(caller, toCallee, callee);
+      await flows(callee, toCaller, caller);
+      await env.ng.request({ command: 'delete', ...ids });
+    } finally {
+      caller.close();
+      callee.close();
+    }
+  });
+});
+
+describe('advertised media address through the B2BUA', () => {
+  let tandem: RunningTandem;
+  let sip: { address: string; port: number };
+  let callee: SipPeer;
+  beforeAll(async () => {
+    callee = await SipPeer.udp();
+    ({ tandem, sip } = await startB2bua({ ...iface, route: `sip:127.0.0.1:${callee.port}` }));
+  });
+  afterAll(async () => {
+    callee.close();
+    await tandem.close();
+  });
+
+  it('leg B and leg A both get 192.0.2.10, and the call carries media over loopback', async () => {
+    const caller = await SipPeer.udp();
+    const rtpA = await RtpPeer.open();
+    const rtpB = await RtpPeer.open();
+    try {
+      const invite = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(rtpA.port, [{ pt: 0, name: 'PCMU' }]) });
+      caller.send(invite.text, sip);
+      const legB = await callee.next(isRequest('INVITE'));
+      const toB = target(legB.msg.body.toString());
+      callee.reply(legB, 200, { reason: 'OK', sdp: sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }]) });
+      const ok = await caller.next(isFinalFor(invite.callId));
+      expect(ok.msg.kind === 'response' ? ok.msg.status : 0).toBe(200);
+      const toA = target(ok.msg.body.toString());
+      // Each peer sends to the port its own leg's SDP named.
+      await flows(rtpA, toA, rtpB);
+      await flows(rtpB, toB, rtpA);
+      ackAndBye(ok, caller, sip);
+    } finally {
+      caller.close();
+      rtpA.close();
+      rtpB.close();
+    }
+  });
+});
