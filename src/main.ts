@@ -24,6 +24,7 @@ import { UserStore, loadUsersFile } from './edge/auth-users.js';
 import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
 import { primaryInterface } from './config/interface-options.js';
+import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -172,10 +173,11 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   const listeners = transport.listeners();
   const b2bua = new B2bua({
     ...(auth !== undefined ? { auth } : {}),
-    sender: transport,
+    // Behind a 1:1 NAT, Via/Contact name the listener's advertised host; a request naming it is ours too.
+    sender: advertisingSender(transport, config.listenSip),
     media,
     routes,
-    ownEndpoints: listeners,
+    ownEndpoints: [...listeners, ...advertisedEndpoints(listeners, config.listenSip)],
     copyHeaders: config.copyHeaders,
     uaDeny: config.uaDeny,
     clock: systemClock,

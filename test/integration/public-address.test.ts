@@ -2,7 +2,8 @@ import { describe, it, expect, afterAll, beforeAll } from 'vitest';
 import type { RunningTandem } from '../../src/main.js';
 import { startTestTandem, type TestTandem } from '../helpers/tandem.js';
 import { startB2bua, outOfDialog, ackAndBye, isFinalFor } from '../helpers/b2bua-env.js';
-import { SipPeer, isRequest, sdpOffer } from '../helpers/sip-peer.js';
+import { SipPeer, isRequest, isResponse, sdpOffer } from '../helpers/sip-peer.js';
+import { getHeader, headerLines } from '../../src/sip/message.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor } from '../helpers/rtp-peer.js';
 
 /**
@@ -95,6 +96,51 @@ describe('advertised media address through the B2BUA', () => {
       caller.close();
       rtpA.close();
       rtpB.close();
+    }
+  });
+});
+
+describe('advertised SIP listener (advertise=sip.example.test:5080)', () => {
+  let tandem: RunningTandem;
+  let sip: { address: string; port: number };
+  let callee: SipPeer;
+  beforeAll(async () => {
+    callee = await SipPeer.udp();
+    ({ tandem, sip } = await startB2bua({
+      listenSip: [{ protocol: 'udp', address: '127.0.0.1', port: 0, advertise: { host: 'sip.example.test', port: 5080 } }],
+      route: `sip:127.0.0.1:${callee.port}`,
+    }));
+  });
+  afterAll(async () => {
+    callee.close();
+    await tandem.close();
+  });
+
+  it('leg B\'s INVITE names the advertised host in Via and Contact, and the call completes over loopback', async () => {
+    // The peers answer to the packet's source (127.0.0.1), never to sip.example.test, which does not resolve.
+    const caller = await SipPeer.udp();
+    try {
+      const invite = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(40000, [{ pt: 0, name: 'PCMU' }]) });
+      caller.send(invite.text, sip);
+      const legB = await callee.next(isRequest('INVITE'));
+      const vias = headerLines(legB.msg, 'Via');
+      expect(vias).toHaveLength(1);
+      expect(vias[0]).toMatch(/^SIP\/2\.0\/UDP sip\.example\.test:5080;/);
+      expect(getHeader(legB.msg, 'Contact')).toBe('<sip:tandem@sip.example.test:5080>');
+      expect(legB.msg.body.toString()).not.toContain('sip.example.test');
+      callee.reply(legB, 200, { reason: 'OK', sdp: sdpOffer(40002, [{ pt: 0, name: 'PCMU' }]) });
+      const ok = await caller.next(isFinalFor(invite.callId));
+      expect(ok.msg.kind === 'response' ? ok.msg.status : 0).toBe(200);
+      expect(getHeader(ok.msg, 'Contact')).toBe('<sip:tandem@sip.example.test:5080>');
+      ackAndBye(ok, caller, sip);
+      await callee.next(isRequest('ACK'));
+      const bye = await callee.next(isRequest('BYE'));
+      expect(headerLines(bye.msg, 'Via')[0]).toContain('sip.example.test:5080');
+      callee.reply(bye, 200, { reason: 'OK' });
+      await caller.next(isResponse(200, 'BYE'));
+      await expect.poll(() => tandem.media.list(), { timeout: 2000 }).toEqual([]);
+    } finally {
+      caller.close();
     }
   });
 });
