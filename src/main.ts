@@ -257,6 +257,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
   const media = new LocalMedia({
     interface: mediaIf.address,
     ...(mediaIf.advertise !== undefined ? { advertise: mediaIf.advertise } : {}),
+    ...(config.interfaces !== undefined ? { interfaces: config.interfaces } : {}),
     portMin: config.portMin,
     portMax: config.portMax,
     workers: config.numThreads,

@@ -37,7 +37,8 @@ export function parseInterface(entry: string, opt: string): MediaInterface {
 
 /**
  * Applies `--interface`: given several times (or as a `,`/`;` list, rtpengine's config-file form)
- * the interfaces add up; `cfg.interface` stays the first one's bind address.
+ * the interfaces add up; `cfg.interface` stays the first one's bind address. The first is the
+ * default; ng `direction` and a routes-file leg's `interface` pick others by name.
  */
 export function applyInterface(cfg: InterfaceConfig & { interface: string }, name: string, raw: string, where: string): void {
   const opt = `${where}${name}`;
@@ -49,8 +50,6 @@ export function applyInterface(cfg: InterfaceConfig & { interface: string }, nam
     if (names.has(i.name)) throw new TandemError('CONFIG', `${opt}: interface name "${i.name}" is given twice`);
     names.add(i.name);
   }
-  // Named interfaces (and ng direction=) are not bridged yet: refuse rather than silently use the first.
-  if (all.length > 1) throw new TandemError('CONFIG', `${opt}: only one media interface is supported so far (got ${all.map((i) => i.name).join(', ')})`);
   cfg.interfaces = all;
   cfg.interface = all[0].address;
 }

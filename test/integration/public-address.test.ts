@@ -62,6 +62,57 @@ describe('advertised media address over ng', () => {
   });
 });
 
+describe('two named interfaces, ng direction [priv, pub]', () => {
+  // priv = 127.0.0.1 (not advertised), pub = bound on 127.0.0.2, advertised as 192.0.2.20 (never sent to).
+  let env: TestTandem;
+  beforeAll(async () => {
+    env = await startTestTandem({
+      interface: '127.0.0.1',
+      interfaces: [{ name: 'priv', address: '127.0.0.1' }, { name: 'pub', address: '127.0.0.2', advertise: '192.0.2.20' }],
+    });
+  });
+  afterAll(() => env.close());
+
+  it('gives the answerer 192.0.2.20 with sockets on 127.0.0.2, the offerer 127.0.0.1, and media flows across', async () => {
+    const caller = await RtpPeer.open();
+    const callee = await RtpPeer.open();
+    const calleeFrom: string[] = [];
+    callee.socket.on('message', (_m, rinfo) => calleeFrom.push(rinfo.address));
+    try {
+      const ids = { 'call-id': `dir-${process.pid}@test`, 'from-tag': 'ft1' };
+      const offer = await env.ng.request({ command: 'offer', ...ids, direction: ['priv', 'pub'], replace: ['origin'], sdp: sdpFor({ port: caller.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+      expect(offer.result, String(offer['error-reason'])).toBe('ok');
+      const toAnswerer = String(offer.sdp);
+      expect(toAnswerer).toMatch(/^c=IN IP4 192\.0\.2\.20\r?$/m);
+      expect(toAnswerer).toMatch(/^o=.* IN IP4 192\.0\.2\.20\r?$/m);
+      // No direction on the answer: the call remembers the offer's choice (rtpengine's behaviour).
+      const answer = await env.ng.request({ command: 'answer', ...ids, 'to-tag': 'tt1', replace: ['origin'], sdp: sdpFor({ port: callee.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+      expect(answer.result, String(answer['error-reason'])).toBe('ok');
+      const toOfferer = String(answer.sdp);
+      expect(toOfferer).toMatch(/^c=IN IP4 127\.0\.0\.1\r?$/m);
+      expect(toOfferer).not.toContain('192.0.2.20');
+      const portFor = (sdp: string): number => Number(/^m=audio (\d+) /m.exec(sdp)?.[1]);
+      // The callee reaches the pub socket on its bind address 127.0.0.2, the caller the priv one on 127.0.0.1.
+      await flows(callee, { address: '127.0.0.2', port: portFor(toAnswerer) }, caller);
+      await flows(caller, { address: '127.0.0.1', port: portFor(toOfferer) }, callee);
+      // What the callee got left from the pub interface.
+      expect(new Set(calleeFrom)).toEqual(new Set(['127.0.0.2']));
+      await env.ng.request({ command: 'delete', ...ids });
+    } finally {
+      caller.close();
+      callee.close();
+    }
+  });
+
+  it('refuses a direction naming an interface that is not configured, leaving no call behind', async () => {
+    const ids = { 'call-id': `dir-bad-${process.pid}@test`, 'from-tag': 'ft1' };
+    const offer = await env.ng.request({ command: 'offer', ...ids, direction: ['priv', 'nowhere'], sdp: sdpFor({ port: 40000, pts: [0] }) });
+    expect(offer.result).toBe('error');
+    expect(String(offer['error-reason'])).toContain('"nowhere"');
+    expect(await env.t.media.list()).not.toContain(ids['call-id']);
+  });
+});
+
 describe('advertised media address through the B2BUA', () => {
   let tandem: RunningTandem;
   let sip: { address: string; port: number };

@@ -35,8 +35,15 @@ describe('--interface=[NAME/]IP[!ADVERTISED]', () => {
     }
   });
 
-  it('refuses several interfaces until named interfaces are bridged, saying so', () => {
-    expect(() => parseArgs(['--interface=priv/127.0.0.1', '--interface=pub/127.0.0.2!192.0.2.20'])).toThrow(/--interface: only one media interface/);
-    expect(() => parseArgs(['--interface=priv/127.0.0.1;pub/127.0.0.2'])).toThrow(/--interface: only one media interface/);
+  it('adds up several interfaces, given again or as a list; the first is the default', () => {
+    const c = run(['--interface=priv/127.0.0.1', '--interface=pub/127.0.0.2!192.0.2.20']);
+    expect(c.interfaces).toEqual([{ name: 'priv', address: '127.0.0.1' }, { name: 'pub', address: '127.0.0.2', advertise: '192.0.2.20' }]);
+    expect(c.interface).toBe('127.0.0.1');
+    expect(run(['--interface=priv/127.0.0.1;pub/127.0.0.2,dmz/127.0.0.3']).interfaces?.map((i) => i.name)).toEqual(['priv', 'pub', 'dmz']);
+  });
+
+  it('refuses a name given twice (an unnamed one is "default")', () => {
+    expect(() => parseArgs(['--interface=pub/127.0.0.1', '--interface=pub/127.0.0.2'])).toThrow(/--interface: interface name "pub" is given twice/);
+    expect(() => parseArgs(['--interface=127.0.0.1,127.0.0.2'])).toThrow(/"default" is given twice/);
   });
 });
