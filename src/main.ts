@@ -12,6 +12,7 @@ import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { isTrustedSource, loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
+import { resolveLegInterfaces } from './b2bua/policy.js';
 import { AccessControl } from './edge/acl.js';
 import { addressList } from './common/cidr.js';
 import { SourceLimits } from './edge/acl-sources.js';
@@ -100,6 +101,11 @@ function routeTable(config: TandemConfig): RouteTable {
       transcode: config.bTranscode,
     });
   } else table = { routes: [], trustedProxySources: [], trusted: [] };
+  // Our own media plane knows the interface names; a remote one (--media=ng) judges them itself.
+  if (config.media.kind === 'local') {
+    const names = (config.interfaces ?? [primaryInterface(config)]).map((i) => i.name);
+    for (const r of table.routes) resolveLegInterfaces(r.policy, names, `${config.routesFile ?? '--route'}: route ${r.name}`);
+  }
   return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies], trusted: [...table.trusted, ...config.trusted] };
 }
 

@@ -37,7 +37,7 @@ import type { RouteAuth } from '../edge/auth-gate.js';
  *
  * A leg policy's keys: `codecs` (names or payload types 0–127), `ptime` (10–200 ms), `transcode`
  * (boolean, default true), `strip`, `keep` (lists like `codecs`), `srtp` ("dtls" | "sdes" | "none"),
- * `ice` ("lite" | "remove").
+ * `ice` ("lite" | "remove"), `interface` (a --interface name: the media interface facing this leg).
  * Unknown keys are errors, so a typo cannot silently disable a rule. Every error names the file
  * and the key path (`routes.json: routes[1].targets[0].uri: …`). Tandem does no DNS: target hosts
  * must be IP addresses.
@@ -162,7 +162,7 @@ export function parseTargetUri(uri: string, where: string): { endpoint: SipEndpo
   return { uri: uri.trim(), endpoint: { protocol, address: host, port } };
 }
 
-const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp', 'ice'] as const;
+const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp', 'ice', 'interface'] as const;
 
 function legPolicy(file: string, path: string, v: unknown): LegPolicy {
   const p = defaultLegPolicy();
@@ -188,6 +188,7 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
     if (v.ice !== 'lite' && v.ice !== 'remove') fail(file, `${path}.ice`, 'must be "lite" or "remove"');
     p.ice = v.ice;
   }
+  if (v.interface !== undefined) p.interface = str(file, `${path}.interface`, v.interface);
   return p;
 }
 

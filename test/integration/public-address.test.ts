@@ -4,6 +4,12 @@ import { startTestTandem, type TestTandem } from '../helpers/tandem.js';
 import { startB2bua, outOfDialog, ackAndBye, isFinalFor } from '../helpers/b2bua-env.js';
 import { SipPeer, isRequest, isResponse, sdpOffer } from '../helpers/sip-peer.js';
 import { getHeader, headerLines } from '../../src/sip/message.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTandem } from '../../src/main.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { pino } from 'pino';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor } from '../helpers/rtp-peer.js';
 
 /**
@@ -193,5 +199,52 @@ describe('advertised SIP listener (advertise=sip.example.test:5080)', () => {
     } finally {
       caller.close();
     }
+  });
+});
+
+describe('routes-file leg interfaces: a on priv, b on pub', () => {
+  const twoInterfaces = {
+    interface: '127.0.0.1',
+    interfaces: [{ name: 'priv', address: '127.0.0.1' }, { name: 'pub', address: '127.0.0.2', advertise: '192.0.2.20' }],
+  };
+  function routesFile(callee: number, b: Record<string, unknown>): string {
+    const file = join(mkdtempSync(join(tmpdir(), 'tandem-pub-')), 'routes.json');
+    writeFileSync(file, JSON.stringify({ routes: [{ name: 'trunk', targets: [{ uri: `sip:127.0.0.1:${callee}` }], policy: { a: { interface: 'priv' }, b } }] }));
+    return file;
+  }
+
+  it('leg B gets 192.0.2.20 and reaches 127.0.0.2, leg A gets 127.0.0.1, and media flows across', async () => {
+    const callee = await SipPeer.udp();
+    const { tandem, sip } = await startB2bua({ ...twoInterfaces, routesFile: routesFile(callee.port, { interface: 'pub' }) });
+    const caller = await SipPeer.udp();
+    const rtpA = await RtpPeer.open();
+    const rtpB = await RtpPeer.open();
+    try {
+      const invite = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(rtpA.port, [{ pt: 0, name: 'PCMU' }]) });
+      caller.send(invite.text, sip);
+      const legB = await callee.next(isRequest('INVITE'));
+      const bSdp = legB.msg.body.toString();
+      expect(bSdp).toMatch(/^c=IN IP4 192\.0\.2\.20\r?$/m);
+      callee.reply(legB, 200, { reason: 'OK', sdp: sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }]) });
+      const ok = await caller.next(isFinalFor(invite.callId));
+      const aSdp = ok.msg.body.toString();
+      expect(aSdp).toMatch(/^c=IN IP4 127\.0\.0\.1\r?$/m);
+      const portIn = (sdp: string): number => Number(/^m=audio (\d+) /m.exec(sdp)?.[1]);
+      await flows(rtpA, { address: '127.0.0.1', port: portIn(aSdp) }, rtpB);
+      await flows(rtpB, { address: '127.0.0.2', port: portIn(bSdp) }, rtpA);
+      ackAndBye(ok, caller, sip);
+    } finally {
+      caller.close();
+      callee.close();
+      rtpA.close();
+      rtpB.close();
+      await tandem.close();
+    }
+  });
+
+  it('refuses at start a leg interface that is not configured, naming the file, route and key', async () => {
+    const file = routesFile(5080, { interface: 'dmz' });
+    const config = { ...defaultConfig(), ...twoInterfaces, listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [{ protocol: 'udp' as const, address: '127.0.0.1', port: 0 }], routesFile: file, logLevel: 'silent' };
+    await expect(startTandem(config, pino({ level: 'silent' }))).rejects.toThrow(/routes\.json: route trunk: policy\.b\.interface "dmz" is not a configured --interface name \(priv, pub\)/);
   });
 });
