@@ -22,6 +22,9 @@ export interface InterfaceConfig {
 
 const NAME = /^[A-Za-z0-9_.-]{1,32}$/;
 
+/** Where each config's interfaces came from: the command line replaces the file's list rather than adding to it. */
+const SOURCE = new WeakMap<object, string>();
+
 /** Parses one `[NAME/]IP[!ADVERTISED]`; `opt` names the option in errors. */
 export function parseInterface(entry: string, opt: string): MediaInterface {
   const m = /^(?:([^/!]*)\/)?([^/!]*)(?:!([^/!]*))?$/.exec(entry);
@@ -37,14 +40,17 @@ export function parseInterface(entry: string, opt: string): MediaInterface {
 
 /**
  * Applies `--interface`: given several times (or as a `,`/`;` list, rtpengine's config-file form)
- * the interfaces add up; `cfg.interface` stays the first one's bind address. The first is the
+ * the interfaces add up, and the command line's replace the config file's; `cfg.interface` stays the first one's bind address. The first is the
  * default; ng `direction` and a routes-file leg's `interface` pick others by name.
  */
 export function applyInterface(cfg: InterfaceConfig & { interface: string }, name: string, raw: string, where: string): void {
   const opt = `${where}${name}`;
   const entries = raw.split(/[,;]/).map((e) => e.trim()).filter((e) => e !== '');
   if (entries.length === 0) throw new TandemError('CONFIG', `${opt}: needs [NAME/]IP[!ADVERTISED]`);
-  const all = [...(cfg.interfaces ?? []), ...entries.map((e) => parseInterface(e, opt))];
+  const source = where === '--' ? 'argv' : 'file';
+  const kept = SOURCE.get(cfg) === source ? (cfg.interfaces ?? []) : [];
+  SOURCE.set(cfg, source);
+  const all = [...kept, ...entries.map((e) => parseInterface(e, opt))];
   const names = new Set<string>();
   for (const i of all) {
     if (names.has(i.name)) throw new TandemError('CONFIG', `${opt}: interface name "${i.name}" is given twice`);

@@ -1,4 +1,7 @@
 import { describe, it, expect } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from '../../../src/config/load.js';
 import { parseInterface, primaryInterface } from '../../../src/config/interface-options.js';
 
@@ -40,6 +43,14 @@ describe('--interface=[NAME/]IP[!ADVERTISED]', () => {
     expect(c.interfaces).toEqual([{ name: 'priv', address: '127.0.0.1' }, { name: 'pub', address: '127.0.0.2', advertise: '192.0.2.20' }]);
     expect(c.interface).toBe('127.0.0.1');
     expect(run(['--interface=priv/127.0.0.1;pub/127.0.0.2,dmz/127.0.0.3']).interfaces?.map((i) => i.name)).toEqual(['priv', 'pub', 'dmz']);
+  });
+
+  it('lets the command line replace the config file\'s interfaces instead of adding to them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-if-'));
+    const file = join(dir, 't.conf');
+    writeFileSync(file, '[rtpengine]\ninterface = priv/10.0.0.5\ninterface = pub/10.1.0.5!203.0.113.7\n');
+    expect(run([`--config=${file}`]).interfaces?.map((i) => i.name)).toEqual(['priv', 'pub']);
+    expect(run([`--config=${file}`, '--interface=127.0.0.2']).interfaces).toEqual([{ name: 'default', address: '127.0.0.2' }]);
   });
 
   it('refuses a name given twice (an unnamed one is "default")', () => {
