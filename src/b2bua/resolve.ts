@@ -1,0 +1,40 @@
+import type { SipEndpoint } from '../sip/transport/types.js';
+import { DnsFailure, type SipLookup, type SipResolver } from '../sip/dns.js';
+import type { CallSetup } from './call-core.js';
+import type { RouteTarget } from './routes.js';
+
+export { DnsFailure, type SipLookup } from '../sip/dns.js';
+export type TargetResolver = Pick<SipResolver, 'resolve'>;
+
+/**
+ * Per-call DNS (RFC 3263): a named target expands, in its place, into one target per resolved
+ * endpoint, so the serial failover of outbound.ts walks its SRV records on 503/408/transport error.
+ * A name that fails is skipped while another target is left; when none is, the DnsFailure goes up.
+ */
+export function needsDns(targets: RouteTarget[], nextHop?: SipLookup): boolean {
+  return nextHop !== undefined || targets.some((t) => t.lookup !== undefined);
+}
+
+export async function resolveSetup(setup: CallSetup, dns: TargetResolver | undefined, nextHop?: SipLookup): Promise<CallSetup> {
+  if (dns === undefined) throw new DnsFailure(nextHop?.host ?? setup.targets.find((t) => t.lookup)?.lookup?.host ?? '?', 'DNS is off');
+  const targets: RouteTarget[] = [];
+  let first: unknown;
+  for (const t of setup.targets) {
+    if (t.lookup === undefined) {
+      targets.push(t);
+      continue;
+    }
+    try {
+      const rest: RouteTarget = { ...t };
+      delete rest.lookup;
+      for (const e of await dns.resolve(t.lookup)) targets.push({ ...rest, endpoint: e });
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (targets.length === 0) throw first;
+  let hop: SipEndpoint | undefined = setup.nextHop;
+  // X-Outbound-Proxy is one hop: its best endpoint (failover across its records is not done).
+  if (nextHop !== undefined) hop = (await dns.resolve(nextHop))[0];
+  return { ...setup, targets, ...(hop !== undefined ? { nextHop: hop } : {}) };
+}
