@@ -27,7 +27,8 @@ export async function resolveSetup(setup: CallSetup, dns: TargetResolver | undef
     try {
       const rest: RouteTarget = { ...t };
       delete rest.lookup;
-      for (const e of await dns.resolve(t.lookup)) targets.push({ ...rest, endpoint: e });
+      // A TLS peer is checked against the name the route gave, not the address DNS returned (RFC 5922 §4).
+      for (const e of await dns.resolve(t.lookup)) targets.push({ ...rest, endpoint: e.protocol === 'tls' ? { ...e, serverName: t.lookup.host } : e });
     } catch (err) {
       first ??= err;
     }
@@ -35,6 +36,9 @@ export async function resolveSetup(setup: CallSetup, dns: TargetResolver | undef
   if (targets.length === 0) throw first;
   let hop: SipEndpoint | undefined = setup.nextHop;
   // X-Outbound-Proxy is one hop: its best endpoint (failover across its records is not done).
-  if (nextHop !== undefined) hop = (await dns.resolve(nextHop))[0];
+  if (nextHop !== undefined) {
+    const e = (await dns.resolve(nextHop))[0];
+    hop = e.protocol === 'tls' ? { ...e, serverName: nextHop.host } : e;
+  }
   return { ...setup, targets, ...(hop !== undefined ? { nextHop: hop } : {}) };
 }

@@ -209,6 +209,7 @@ function target(file: string, path: string, t: unknown, index: number): RouteTar
   if (t.tlsVerify !== undefined) {
     if (typeof t.tlsVerify !== 'boolean') fail(file, `${path}.tlsVerify`, 'must be true or false');
     if (endpoint.protocol !== 'tls') fail(file, `${path}.tlsVerify`, 'only for a TLS target (sips: or ;transport=tls)');
+    if (lookup !== undefined) fail(file, `${path}.tlsVerify`, 'only for a target given by IP address (a named target is always verified)');
   }
   return {
     uri,
