@@ -1,4 +1,5 @@
 import type { SipEndpoint } from '../sip/transport/types.js';
+import type { ServerTransaction } from '../sip/transaction/types.js';
 import { DnsFailure, type SipLookup, type SipResolver } from '../sip/dns.js';
 import type { CallSetup } from './call-core.js';
 import type { RouteTarget } from './routes.js';
@@ -41,4 +42,27 @@ export async function resolveSetup(setup: CallSetup, dns: TargetResolver | undef
     hop = e.protocol === 'tls' ? { ...e, serverName: nextHop.host } : e;
   }
   return { ...setup, targets, ...(hop !== undefined ? { nextHop: hop } : {}) };
+}
+
+/**
+ * INVITEs waiting for their targets' DNS. A CANCEL meanwhile finds no call: `cancel` takes the
+ * INVITE out so the caller gets 487 instead of a 481 that would let the call go on once resolved.
+ */
+export class PendingResolutions {
+  private readonly pending = new Set<ServerTransaction>();
+
+  /** `start` with the resolved setup, or `fail` with the error; neither if cancelled or the INVITE is over meanwhile. */
+  run(txn: ServerTransaction, work: Promise<CallSetup>, start: (s: CallSetup) => void, fail: (err: unknown) => void): void {
+    this.pending.add(txn);
+    const open = (): boolean => this.pending.delete(txn) && (txn.state === 'trying' || txn.state === 'proceeding');
+    work.then((s) => open() && start(s), (err: unknown) => open() && fail(err)).catch(fail);
+  }
+
+  cancel(txn: ServerTransaction): boolean {
+    return this.pending.delete(txn);
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
 }

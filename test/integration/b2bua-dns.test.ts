@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,12 +42,17 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
   let caller: SipPeer;
   let first: SipPeer;
   let second: SipPeer;
+  /** an upstream DNS server that never answers: slow.test's lookups hang until their timeout. */
+  let blackHole: dgram.Socket;
 
   beforeAll(async () => {
     caller = await SipPeer.udp();
     first = await SipPeer.udp();
     second = await SipPeer.udp();
+    blackHole = dgram.createSocket('udp4');
+    await new Promise<void>((r) => blackHole.bind(0, '127.0.0.1', r));
     dns = await startDnsmasq(() => [
+      `--server=/slow.test/127.0.0.1#${blackHole.address().port}`,
       `--srv-host=_sip._udp.trunk.test,one.trunk.test,${first.port},10,0`,
       `--srv-host=_sip._udp.trunk.test,two.trunk.test,${second.port},20,0`,
       '--host-record=one.trunk.test,127.0.0.1',
@@ -67,6 +73,7 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
           { name: 'nowhere', match: { userPrefix: '3' }, targets: [{ uri: 'sip:nowhere.test' }] },
           { name: 'closed', match: { userPrefix: '4' }, targets: [{ uri: 'sip:closed.test' }] },
           { name: 'proxied', match: { userPrefix: '5' }, targets: [{ uri: `sip:127.0.0.1:${second.port}` }] },
+          { name: 'slow', match: { userPrefix: '6' }, targets: [{ uri: 'sip:slow.test' }] },
         ],
         trustedProxySources: ['127.0.0.1'],
       }),
@@ -78,6 +85,7 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
     await tandem?.close();
     dns?.proc.kill();
     for (const p of [caller, first, second]) p?.close();
+    blackHole?.close();
   });
 
   /** A call to `user`: the first SRV target answers 503, the call must land on the second. */
@@ -124,5 +132,23 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
     first.reply(a, 486, { reason: 'Busy Here' });
     ackNon2xx(await caller.next((m) => isResponse(486, 'INVITE')(m) && getCallId(m) === inv.callId), inv, caller, sip);
     expect(second.count((m) => m.kind === 'request' && m.uri.startsWith('sip:5001@'))).toBe(0);
+  });
+
+  it('a CANCEL while the targets are still resolving gets 200 and the INVITE 487; the call never starts', async () => {
+    const callsBefore = tandem.sip?.b2bua.counters.calls;
+    const inv = outOfDialog('INVITE', caller, sip, { user: '6001' });
+    caller.send(inv.text, sip);
+    // The INVITE is in: its 100 Trying came back, and the black hole holds slow.test's NAPTR query.
+    await caller.next((m) => isResponse(100, 'INVITE')(m) && getCallId(m) === inv.callId);
+    const cancel = inv.text
+      .split('\n')
+      .filter((l) => !/^(Contact|Content-Type):/i.test(l))
+      .map((l) => l.replace(/^INVITE /, 'CANCEL ').replace(/^CSeq: (\d+) INVITE$/, 'CSeq: $1 CANCEL'))
+      .join('\n');
+    caller.send(cancel, sip);
+    await caller.next((m) => isResponse(200, 'CANCEL')(m) && getCallId(m) === inv.callId);
+    const ended = await caller.next((m) => isResponse(487, 'INVITE')(m) && getCallId(m) === inv.callId);
+    ackNon2xx(ended, inv, caller, sip);
+    expect(tandem.sip?.b2bua.counters.calls ?? -1).toBe(callsBefore);
   });
 });
