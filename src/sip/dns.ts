@@ -1,6 +1,7 @@
 import { Resolver } from 'node:dns/promises';
 import type { NaptrRecord, RecordWithTtl, SrvRecord } from 'node:dns';
 import { isIP } from 'node:net';
+import { TandemError } from '../common/errors.js';
 
 /**
  * RFC 3263 §4: a SIP URI's hostname → the ordered transport/address/port list to try. NAPTR
@@ -34,12 +35,12 @@ export interface DnsBackend {
 }
 
 /** The name did not give one usable endpoint; `reason` is for the caller's Warning and the log. */
-export class DnsFailure extends Error {
+export class DnsFailure extends TandemError {
   constructor(
     readonly host: string,
     readonly reason: string,
   ) {
-    super(`${host} did not resolve: ${reason}`);
+    super('DNS', `${host} did not resolve: ${reason}`);
     this.name = 'DnsFailure';
   }
 }
