@@ -156,15 +156,29 @@ export class SipResolver {
     }
     const out: DnsEndpoint[] = [];
     let anySrv = false;
+    let closed: string | undefined;
+    let error: unknown;
+    // One service or SRV target that times out does not sink the others: it is noted and skipped.
     for (const s of services) {
-      const srv = await this.srv(s.name);
-      if (srv === 'unavailable') throw new DnsFailure(host, `SRV ${s.name} says the service is not available (".")`);
-      if (srv.length > 0) anySrv = true;
-      for (const r of srvOrder(srv, this.random)) {
-        if (out.length >= this.maxEndpoints) break;
-        await this.addresses(r.name, s.transport, r.port, out);
+      try {
+        const srv = await this.srv(s.name);
+        if (srv === 'unavailable') {
+          closed = s.name;
+          anySrv = true;
+          continue;
+        }
+        if (srv.length > 0) anySrv = true;
+        for (const r of srvOrder(srv, this.random)) {
+          if (out.length >= this.maxEndpoints) break;
+          await this.addresses(r.name, s.transport, r.port, out).catch((err: unknown) => (error ??= err));
+        }
+      } catch (err) {
+        error ??= err;
       }
     }
+    if (out.length > 0) return out;
+    if (closed !== undefined) throw new DnsFailure(host, `SRV ${closed} says the service is not available (".")`);
+    if (error !== undefined) throw error;
     // §4.2: no SRV at all → the host's own A/AAAA on the default port.
     return anySrv ? out : this.addresses(host, protocol, defaultPort, []);
   }

@@ -139,6 +139,16 @@ describe('hostile and broken answers', () => {
     expect(backend.log).not.toContain('A dot.test');
   });
 
+  it('one SRV target whose address lookup times out, or one service that says ".", does not sink the others', async () => {
+    const backend = fakeBackend({
+      naptr: { 'mixed.test': [{ service: 'SIP+D2T', order: 1, replacement: '_sip._tcp.mixed.test' }, { service: 'SIP+D2U', order: 2, replacement: '_sip._udp.mixed.test' }] },
+      srv: { '_sip._tcp.mixed.test': [srv('.', 0)], '_sip._udp.mixed.test': [srv('dead.test', 5060, 1), srv('live.test', 5070, 2)] },
+      a: { 'live.test': [a('192.0.2.40')] },
+      broken: ['dead.test'],
+    });
+    expect(await new SipResolver({ backend }).resolve({ host: 'mixed.test', secure: false })).toEqual([{ protocol: 'udp', address: '192.0.2.40', port: 5070 }]);
+  });
+
   it('a huge record set is capped: at most maxEndpoints endpoints and address lookups', async () => {
     const many = Array.from({ length: 500 }, (_, i) => srv(`h${i}.test`, 5060 + (i % 100), i));
     const a4: Record<string, RecordWithTtl[]> = {};
