@@ -11,6 +11,7 @@ import { SipTransportLayer } from './sip/transport/transport-layer.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
+import { SipResolver } from './sip/dns.js';
 import { isTrustedSource, loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
 import { resolveLegInterfaces } from './b2bua/policy.js';
 import { AccessControl } from './edge/acl.js';
@@ -177,6 +178,8 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     admit,
   });
   const listeners = transport.listeners();
+  // Named targets and X-Outbound-Proxy are resolved per call (RFC 3263), so TTLs and failover hold.
+  const dns = new SipResolver({ ...(config.dnsServers !== undefined ? { servers: config.dnsServers } : {}), maxCacheEntries: config.dnsCacheSize, maxEndpoints: config.dnsMaxEndpoints });
   const b2bua = new B2bua({
     ...(auth !== undefined ? { auth } : {}),
     // Behind a 1:1 NAT, Via/Contact name the listener's advertised host; a request naming it is ours too.
@@ -192,6 +195,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     ...(registrar !== undefined ? { registrar } : {}),
     overload: edge.overload,
     sourceLimits: edge.sourceLimits,
+    dns,
   });
   transactions = new TransactionLayer({
     sender: transport,
@@ -217,7 +221,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     );
   }
   // The ban list on demand (kill -USR2): what an admin tool will read from edge.pike.bans().
-  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters } }, 'edge state (SIGUSR2)');
+  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize } }, 'edge state (SIGUSR2)');
   process.on('SIGUSR2', onUsr2);
   log.info({ sipAllow: config.sipAllow, sipDeny: config.sipDeny, pike: config.pike ?? 'off', maxCallsPerSource: config.maxCallsPerSource }, 'edge ready');
   const stopEdge = (): void => {

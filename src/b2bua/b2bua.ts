@@ -23,6 +23,7 @@ import type { OverloadControl } from '../edge/overload.js';
 import type { Release, SourceLimits } from '../edge/acl-sources.js';
 import type { Authenticator } from '../edge/auth.js';
 import { gateRequest } from '../edge/auth-gate.js';
+import { DnsFailure, PendingResolutions, needsDns, resolveSetup, type SipLookup, type TargetResolver } from './resolve.js';
 
 export interface B2buaOptions {
   sender: SipSender;
@@ -46,6 +47,8 @@ export interface B2buaOptions {
   overload?: Pick<OverloadControl, 'refuse'>;
   /** edge/: a call slot per source IP, held until the call ends. */
   sourceLimits?: Pick<SourceLimits, 'acquire' | 'limit'>;
+  /** resolves named targets and X-Outbound-Proxy per call (RFC 3263); absent = a named target gets 503. */
+  dns?: TargetResolver;
 }
 
 export interface B2buaCounters {
@@ -72,6 +75,7 @@ export class B2bua implements TransactionUser {
   private readonly byKey = new Map<string, { call: B2buaCall; leg: Leg }>();
   private readonly live = new Set<B2buaCall>();
   private readonly slots = new Map<B2buaCall, Release>();
+  private readonly resolving = new PendingResolutions();
   private readonly watch: MediaWatch;
   readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0 };
 
@@ -245,12 +249,12 @@ export class B2bua implements TransactionUser {
       this.reject(txn, 404, 'No Route', `no route for ${req.uri} from ${inbound.source.address}`);
       return;
     }
-    let nextHop: SipEndpoint | undefined;
+    let [nextHop, hopLookup]: [SipEndpoint | undefined, SipLookup | undefined] = [undefined, undefined];
     const xop = getHeader(req, 'X-Outbound-Proxy');
     if (xop !== undefined) {
       if (isTrustedProxy(this.opts.routes, inbound.source.address)) {
         try {
-          nextHop = parseTargetUri(xop.trim().replace(/^<|>$/g, ''), 'X-Outbound-Proxy').endpoint;
+          ({ endpoint: nextHop, lookup: hopLookup } = parseTargetUri(xop.trim().replace(/^<|>$/g, ''), 'X-Outbound-Proxy', { dns: true }));
         } catch (err) {
           this.reject(txn, 400, 'Bad X-Outbound-Proxy', errorMessage(err));
           return;
@@ -278,6 +282,11 @@ export class B2bua implements TransactionUser {
     if (withheld.some((h) => getHeader(req, h) !== undefined))
       this.opts.log.info({ callId: getCallId(req), source: inbound.source.address, withheld }, 'identity headers from an untrusted source not copied to leg B');
     const setup: CallSetup = { invite: req, txn, inbound, routeName: route.name, policy: route.policy, targets: orderTargets(route), ...(nextHop !== undefined ? { nextHop } : {}), copyHeaders: copy, callerCodecs: codecs.filter((c) => !/^(telephone-event|cn)$/i.test(c)) };
+    if (route.registered !== true && needsDns(setup.targets, hopLookup)) {
+      // A name that does not resolve is the operator's trunk, not the caller's fault: 503 with a Warning saying why.
+      const unresolved = (err: unknown): void => (err instanceof DnsFailure ? this.reject(txn, 503, 'Service Unavailable', err.message, [warning(`DNS: ${err.message}`, 399)]) : this.failed(req, txn, err));
+      return this.resolving.run(txn, resolveSetup(setup, this.opts.dns, hopLookup), (s) => this.startCall(s, gate.user), unresolved);
+    }
     if (route.registered !== true) return this.startCall(setup, gate.user);
     const registrar = this.opts.registrar;
     if (registrar === undefined || user === undefined || domain === undefined) {
@@ -336,7 +345,9 @@ export class B2bua implements TransactionUser {
     const invite = ctx.transactions.findInviteServerTransaction(cancel);
     const call = invite === undefined ? undefined : [...this.live].find((c) => c.isInviteTransaction(invite));
     if (call === undefined) {
-      ctx.respond(txn, 481);
+      const resolving = invite !== undefined && this.resolving.cancel(invite); // still resolving its targets: 487, no call (§9.2)
+      ctx.respond(txn, resolving ? 200 : 481);
+      if (resolving) ctx.respond(invite, 487);
       return;
     }
     // RFC 3261 §9.2: the 200 to the CANCEL carries the To tag of the INVITE's responses.

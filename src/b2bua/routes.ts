@@ -6,6 +6,7 @@ import { parseUri } from '../sip/uri.js';
 import type { SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
 import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
 import type { RouteAuth } from '../edge/auth-gate.js';
+import type { SipLookup } from '../sip/dns.js';
 
 /**
  * Routes: which calls go where, and under which codec policy. The file (`--routes-file`) is JSON:
@@ -23,7 +24,7 @@ import type { RouteAuth } from '../edge/auth-gate.js';
  *         "targets": [                               // required, at least one; [{ "uri": "registered" }] alone =
  *                                                    //   the Request-URI's AOR at the registrar, all contacts forked
  *                                                    //   in parallel over their flows (480 when none is registered)
- *           { "uri": "sip:127.0.0.1:5080;transport=udp",  // host an IP literal; ;transport=udp|tcp|tls, sips: = tls
+ *           { "uri": "sip:127.0.0.1:5080;transport=udp",  // host an IP or a name (RFC 3263); ;transport=udp|tcp|tls, sips: = tls
  *             "priority": 1,                         // optional 0–65535, lower first; default = position + 1
  *             "weight": 1,                           // optional 0–65535 within one priority (RFC 2782); default 1
  *             "tlsVerify": true } ],                 // optional, TLS targets only: false = do not check its certificate
@@ -39,8 +40,8 @@ import type { RouteAuth } from '../edge/auth-gate.js';
  * (boolean, default true), `strip`, `keep` (lists like `codecs`), `srtp` ("dtls" | "sdes" | "none"),
  * `ice` ("lite" | "remove"), `interface` (a --interface name: the media interface facing this leg).
  * Unknown keys are errors, so a typo cannot silently disable a rule. Every error names the file
- * and the key path (`routes.json: routes[1].targets[0].uri: …`). Tandem does no DNS: target hosts
- * must be IP addresses.
+ * and the key path (`routes.json: routes[1].targets[0].uri: …`). A target's host may be a name:
+ * it is resolved per call (RFC 3263, sip/dns.ts), so TTLs and failover across its records work.
  */
 export interface RouteTarget {
   uri: string;
@@ -53,6 +54,8 @@ export interface RouteTarget {
   routeSet?: string[];
   /** a registered contact reached over the flow its REGISTER came on: in-dialog requests go to `endpoint` too. */
   flow?: boolean;
+  /** a host name: resolved per call (RFC 3263) into one target per endpoint, in failover order. */
+  lookup?: SipLookup;
 }
 
 export interface RouteMatch {
@@ -138,17 +141,22 @@ export function addressMatches(address: string, cidr: string): boolean {
   return list.has(address);
 }
 
+/** An RFC 1123 host name (labels of letters, digits, hyphens), at most 253 characters. */
+const HOSTNAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
 /**
- * A target or next-hop URI → where to send. The host must be an IP literal (Tandem does no DNS,
- * so no RFC 3263 lookups); port 5060, or 5061 for TLS (RFC 3261 §19.1.2); transport from
- * `;transport=` (udp, tcp, tls), and sips: always TLS (§19.1).
+ * A target or next-hop URI → where to send: port 5060, or 5061 for TLS (RFC 3261 §19.1.2); transport
+ * from `;transport=`, sips: always TLS (§19.1). With `dns`, a host name gets a `lookup`, resolved per
+ * call (RFC 3263, sip/dns.ts); without it (Path) the host must be an IP literal.
  */
-export function parseTargetUri(uri: string, where: string): { endpoint: SipEndpoint; uri: string } {
+export function parseTargetUri(uri: string, where: string, o: { dns?: boolean } = {}): { endpoint: SipEndpoint; uri: string; lookup?: SipLookup } {
   const r = parseUri(uri.trim());
   if (!r.ok) throw new TandemError('CONFIG', `${where}: "${uri}" is not a SIP URI (${r.reason})`);
   if (r.uri.type !== 'sip') throw new TandemError('CONFIG', `${where}: "${uri}" must be a sip: or sips: URI`);
   const host = r.uri.host.replace(/^\[|\]$/g, '');
-  if (isIP(host) === 0) throw new TandemError('CONFIG', `${where}: host "${r.uri.host}" must be an IP address (Tandem does no DNS)`);
+  const named = isIP(host) === 0;
+  if (named && o.dns !== true) throw new TandemError('CONFIG', `${where}: host "${r.uri.host}" must be an IP address`);
+  if (named && !HOSTNAME.test(host)) throw new TandemError('CONFIG', `${where}: host "${r.uri.host}" is neither an IP address nor a host name`);
   const tp = r.uri.params.find((p) => p.name.toLowerCase() === 'transport')?.value?.toLowerCase();
   let protocol: TransportProtocol;
   if (r.uri.secure) {
@@ -159,7 +167,10 @@ export function parseTargetUri(uri: string, where: string): { endpoint: SipEndpo
   else throw new TandemError('CONFIG', `${where}: transport "${tp ?? ''}" is not udp, tcp or tls`);
   const port = r.uri.port ?? (protocol === 'tls' ? 5061 : 5060);
   if (port < 1 || port > 65535) throw new TandemError('CONFIG', `${where}: port ${port} is not 1–65535`);
-  return { uri: uri.trim(), endpoint: { protocol, address: host, port } };
+  const endpoint: SipEndpoint = { protocol, address: host, port };
+  if (!named) return { uri: uri.trim(), endpoint };
+  const transport = tp === undefined ? undefined : protocol;
+  return { uri: uri.trim(), endpoint, lookup: { host, secure: r.uri.secure, ...(transport !== undefined ? { transport } : {}), ...(r.uri.port !== undefined ? { port } : {}) } };
 }
 
 const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp', 'ice', 'interface'] as const;
@@ -188,21 +199,22 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
     if (v.ice !== 'lite' && v.ice !== 'remove') fail(file, `${path}.ice`, 'must be "lite" or "remove"');
     p.ice = v.ice;
   }
-  if (v.interface !== undefined) p.interface = str(file, `${path}.interface`, v.interface);
-  return p;
+  return v.interface === undefined ? p : { ...p, interface: str(file, `${path}.interface`, v.interface) };
 }
 
 function target(file: string, path: string, t: unknown, index: number): RouteTarget {
   if (!isObject(t)) fail(file, path, 'must be an object');
   onlyKeys(file, path, t, ['uri', 'weight', 'priority', 'tlsVerify']);
-  const { endpoint, uri } = parseTargetUri(str(file, `${path}.uri`, t.uri), `${file}: ${path}.uri`);
+  const { endpoint, uri, lookup } = parseTargetUri(str(file, `${path}.uri`, t.uri), `${file}: ${path}.uri`, { dns: true });
   if (t.tlsVerify !== undefined) {
     if (typeof t.tlsVerify !== 'boolean') fail(file, `${path}.tlsVerify`, 'must be true or false');
     if (endpoint.protocol !== 'tls') fail(file, `${path}.tlsVerify`, 'only for a TLS target (sips: or ;transport=tls)');
+    if (lookup !== undefined) fail(file, `${path}.tlsVerify`, 'only for a target given by IP address (a named target is always verified)');
   }
   return {
     uri,
     endpoint,
+    ...(lookup !== undefined ? { lookup } : {}),
     ...(t.tlsVerify === false ? { tlsVerify: false } : {}),
     weight: t.weight === undefined ? 1 : intIn(file, `${path}.weight`, t.weight, 0, 65535),
     priority: t.priority === undefined ? index + 1 : intIn(file, `${path}.priority`, t.priority, 0, 65535),
@@ -333,9 +345,9 @@ export function loadRoutesFile(path: string): RouteTable {
 
 /** `--route=URI` with `--b-codecs`/`--b-ptime`: one route that takes every call. */
 export function singleTargetTable(uri: string, bPolicy: Partial<LegPolicy> = {}): RouteTable {
-  const t = parseTargetUri(uri, '--route');
+  const t = parseTargetUri(uri, '--route', { dns: true });
   return {
-    routes: [{ name: 'default', match: {}, targets: [{ uri: t.uri, endpoint: t.endpoint, weight: 1, priority: 1 }], policy: { a: defaultLegPolicy(), b: { ...defaultLegPolicy(), ...bPolicy } } }],
+    routes: [{ name: 'default', match: {}, targets: [{ uri: t.uri, endpoint: t.endpoint, ...(t.lookup !== undefined ? { lookup: t.lookup } : {}), weight: 1, priority: 1 }], policy: { a: defaultLegPolicy(), b: { ...defaultLegPolicy(), ...bPolicy } } }],
     trustedProxySources: [],
     trusted: [],
   };

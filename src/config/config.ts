@@ -6,11 +6,12 @@ import { cidrError } from '../common/cidr.js';
 import { AUTH_OPTIONS, applyAuthOption, authDefaults, isAuthKey, type AuthConfig } from './auth-options.js';
 import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefaults, validateRegistrar, type RegistrarConfig } from './registrar-options.js';
 import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
+import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, InterfaceConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -127,6 +128,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ...REGISTRAR_OPTIONS,
   ...AUTH_OPTIONS,
   ...EDGE_OPTIONS,
+  ...DNS_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -164,6 +166,7 @@ export function defaultConfig(): TandemConfig {
     ...authDefaults(),
     ...registrarDefaults(),
     ...edgeDefaults(),
+    ...dnsDefaults(),
   };
 }
 
@@ -194,15 +197,10 @@ function parseSipListen(name: string, raw: string, where: string): SipListen[] {
   return out;
 }
 
-/** IPs or CIDRs (`IP/LEN`, LEN within the family's bits). */
+/** IPs or CIDRs (`IP/LEN`, LEN within the family's bits; common/cidr.ts checks). */
 function cidrs(name: string, raw: string, where: string): string[] {
   const items = list(raw);
-  const bad = items.find((x) => {
-    const [ip, len, extra] = x.split('/');
-    const family = isIP(ip);
-    if (family === 0 || extra !== undefined) return true;
-    return len !== undefined && (!/^\d{1,3}$/.test(len) || Number(len) > (family === 4 ? 32 : 128));
-  });
+  const bad = items.find((x) => cidrError(x) !== undefined);
   if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad}" is not an IP address or CIDR`);
   return items;
 }
@@ -373,6 +371,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
     default:
       if (isRegistrarKey(spec.key)) applyRegistrarOption(cfg, spec.key, name, v, where);
       else if (isAuthKey(spec.key)) applyAuthOption(cfg, spec.key, name, v, where);
+      else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }

@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -29,6 +29,8 @@ const PEERS: Record<PeerName, PeerSpec> = {
   // sipvicious's scanner and password guesser, the attackers of test/e2e/sipvicious.test.ts.
   svwar: { command: 'svwar', pkg: 'sipvicious' },
   svcrack: { command: 'svcrack', pkg: 'sipvicious' },
+  // The loopback DNS server of test/integration/b2bua-dns.test.ts (the binary, without dnsmasq's system service).
+  dnsmasq: { command: 'dnsmasq', pkg: 'dnsmasq-base' },
 };
 
 /** Env var through which test workers report skipped groups to the global teardown. */

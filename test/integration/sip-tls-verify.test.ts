@@ -104,6 +104,18 @@ describe('outbound TLS verification (issue 10, defect 6)', () => {
     expect(trusted.stats().tlsVerifyFailures).toBe(0);
   });
 
+  it('an address resolved from a name is checked against that name (RFC 5922 §4: serverName), not the IP', async () => {
+    const named = makeCert('named', 'DNS:tls.trunk.test');
+    const to = await startTrunk(named);
+    const t = await client({ ca: named.cert });
+    await expect(t.send(options, { ...to, serverName: 'other.trunk.test' })).rejects.toThrow(/other\.trunk\.test.* is not in the cert's altnames/);
+    await expect(t.send(options, to)).rejects.toThrow(/IP: 127\.0\.0\.1 is not in the cert's list/);
+    expect(received).toBe('');
+    // Positive control: the name the certificate carries passes, and the message arrives.
+    await t.send(options, { ...to, serverName: 'tls.trunk.test' });
+    await expect.poll(() => received).toMatch(/^OPTIONS /);
+  });
+
   it('a certificate from the trusted CA that names another IP is refused', async () => {
     const to = await startTrunk({ cert: otherCert, key: otherKey });
     const t = await client({ ca: otherCert });

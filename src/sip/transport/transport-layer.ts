@@ -324,7 +324,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
               host: to.address,
               port: to.port,
               // SNI carries host names only; an IP target is checked against the certificate's IP SANs.
-              ...(net.isIP(to.address) === 0 ? { servername: to.address } : {}),
+              ...(to.serverName !== undefined ? { servername: to.serverName } : net.isIP(to.address) === 0 ? { servername: to.address } : {}),
               ...(this.opts.tlsClient?.ca !== undefined ? { ca: this.opts.tlsClient.ca } : {}),
               rejectUnauthorized: verify,
             })

@@ -8,6 +8,8 @@ export interface SipEndpoint {
   protocol: TransportProtocol;
   address: string;
   port: number;
+  /** TLS to an address resolved from a name: the name its certificate must carry (RFC 5922 §4, the URI's host). */
+  serverName?: string;
 }
 
 /** A parsed message as the transport hands it up. */

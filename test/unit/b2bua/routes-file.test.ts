@@ -62,7 +62,7 @@ describe('routes file', () => {
     expect(bad('[]')).toThrow(/r\.json: \(top\)/);
     expect(bad('{"routes": {}}')).toThrow(/r\.json: routes: must be a list/);
     expect(bad('{"routes": [{"targets": []}]}')).toThrow(/routes\[0\]\.targets: must be a non-empty list/);
-    expect(bad('{"routes": [{"targets": [{"uri": "sip:pbx.example.com"}]}]}')).toThrow(/routes\[0\]\.targets\[0\]\.uri: .*must be an IP address/);
+    expect(bad('{"routes": [{"targets": [{"uri": "sip:-pbx.example.com"}]}]}')).toThrow(/routes\[0\]\.targets\[0\]\.uri: .*invalid host/);
     expect(bad('{"routes": [{"targets": [{"uri": "http://x"}]}]}')).toThrow(/targets\[0\]\.uri/);
     expect(bad('{"routes": [{"targets": [{"uri": "sip:127.0.0.1;transport=sctp"}]}]}')).toThrow(/transport "sctp"/);
     expect(bad('{"routes": [{"match": {"source": "10.0.0.0/33"}, "targets": [{"uri": "sip:127.0.0.1"}]}]}')).toThrow(/routes\[0\]\.match\.source/);

@@ -88,7 +88,9 @@ describe('routes file: good input', () => {
     expect(t.routes[0].targets[0].endpoint).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: 5080 });
     expect(t.routes[0].policy.b).toEqual({ codecs: ['PCMU'], ptime: 20, transcode: true, strip: [], keep: [] });
     expect(selectRoute(t, { source: '203.0.113.9' })?.name).toBe('default');
-    expect(errorOf(() => singleTargetTable('sip:pbx.example.com'))).toMatch(/^--route: host "pbx\.example\.com" must be an IP address/);
+    // A name is kept and resolved per call (RFC 3263): the route says what to look up.
+    expect(singleTargetTable('sip:pbx.example.com').routes[0].targets[0].lookup).toEqual({ host: 'pbx.example.com', secure: false });
+    expect(errorOf(() => singleTargetTable('sip:pbx_x.example.com'))).toMatch(/^--route: .*invalid host/);
   });
 });
 
@@ -113,7 +115,8 @@ describe('routes file: every bad input names the file and key', () => {
   });
 
   it('bad target URIs', () => {
-    expect(oneRoute('{"targets": [{"uri": "sip:127.0.0.1"}, {"uri": "sip:pbx.example.com"}]}')).toMatch(/^r\.json: routes\[0\]\.targets\[1\]\.uri: host "pbx\.example\.com" must be an IP address/);
+    expect(oneRoute('{"targets": [{"uri": "sip:127.0.0.1"}, {"uri": "sip:pbx..example.com"}]}')).toMatch(/^r\.json: routes\[0\]\.targets\[1\]\.uri: .*invalid host/);
+    expect(oneRoute('{"targets": [{"uri": "sips:pbx.example.com", "tlsVerify": false}]}')).toMatch(/targets\[0\]\.tlsVerify: only for a target given by IP address/);
     expect(oneRoute('{"targets": [{"uri": "http://127.0.0.1"}]}')).toMatch(/^r\.json: routes\[0\]\.targets\[0\]\.uri: .*sip: or sips:/);
     expect(oneRoute('{"targets": [{"uri": "sip:127.0.0.1;transport=sctp"}]}')).toMatch(/targets\[0\]\.uri: transport "sctp"/);
     expect(oneRoute('{"targets": [{"uri": "sips:127.0.0.1;transport=udp"}]}')).toMatch(/targets\[0\]\.uri: a sips: URI cannot use transport=udp/);

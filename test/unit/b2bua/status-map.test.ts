@@ -30,6 +30,7 @@ const EXPECTED: Record<ErrorCode, [number, string]> = {
   NG_CLOSED: [500, 'Media Plane Error'],
   NG_SEND: [500, 'Media Plane Error'],
   NG_BAD_REPLY: [500, 'Media Plane Error'],
+  DNS: [500, 'Media Plane Error'],
   INTERNAL: [500, 'Media Plane Error'],
 };
 

@@ -9,6 +9,7 @@ import { NgClientError } from '../../../src/control/ng-client.js';
 import { BencodeError } from '../../../src/control/bencode.js';
 import { RtpFormatError } from '../../../src/media/rtp/packet.js';
 import { WorkerRequestError, workerErrorCode } from '../../../src/media/pool/channel.js';
+import { DnsFailure } from '../../../src/sip/dns.js';
 
 const SRC = resolve(__dirname, '../../../src');
 
@@ -28,6 +29,7 @@ const INSTANCES: Record<string, Error> = {
   BencodeError: new BencodeError('unexpected end', 7),
   RtpFormatError: new RtpFormatError('version 1, not 2'),
   WorkerRequestError: new WorkerRequestError('bind EADDRINUSE', 'EADDRINUSE'),
+  DnsFailure: new DnsFailure('trunk.example.com', 'ENOTFOUND'),
 };
 
 describe('error catalogue', () => {

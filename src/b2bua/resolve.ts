@@ -1,0 +1,68 @@
+import type { SipEndpoint } from '../sip/transport/types.js';
+import type { ServerTransaction } from '../sip/transaction/types.js';
+import { DnsFailure, type SipLookup, type SipResolver } from '../sip/dns.js';
+import type { CallSetup } from './call-core.js';
+import type { RouteTarget } from './routes.js';
+
+export { DnsFailure, type SipLookup } from '../sip/dns.js';
+export type TargetResolver = Pick<SipResolver, 'resolve'>;
+
+/**
+ * Per-call DNS (RFC 3263): a named target expands, in its place, into one target per resolved
+ * endpoint, so the serial failover of outbound.ts walks its SRV records on 503/408/transport error.
+ * A name that fails is skipped while another target is left; when none is, the DnsFailure goes up.
+ */
+export function needsDns(targets: RouteTarget[], nextHop?: SipLookup): boolean {
+  return nextHop !== undefined || targets.some((t) => t.lookup !== undefined);
+}
+
+export async function resolveSetup(setup: CallSetup, dns: TargetResolver | undefined, nextHop?: SipLookup): Promise<CallSetup> {
+  if (dns === undefined) throw new DnsFailure(nextHop?.host ?? setup.targets.find((t) => t.lookup)?.lookup?.host ?? '?', 'DNS is off');
+  const targets: RouteTarget[] = [];
+  let first: unknown;
+  for (const t of setup.targets) {
+    if (t.lookup === undefined) {
+      targets.push(t);
+      continue;
+    }
+    try {
+      const rest: RouteTarget = { ...t };
+      delete rest.lookup;
+      // A TLS peer is checked against the name the route gave, not the address DNS returned (RFC 5922 §4).
+      for (const e of await dns.resolve(t.lookup)) targets.push({ ...rest, endpoint: e.protocol === 'tls' ? { ...e, serverName: t.lookup.host } : e });
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (targets.length === 0) throw first;
+  let hop: SipEndpoint | undefined = setup.nextHop;
+  // X-Outbound-Proxy is one hop: its best endpoint (failover across its records is not done).
+  if (nextHop !== undefined) {
+    const e = (await dns.resolve(nextHop))[0];
+    hop = e.protocol === 'tls' ? { ...e, serverName: nextHop.host } : e;
+  }
+  return { ...setup, targets, ...(hop !== undefined ? { nextHop: hop } : {}) };
+}
+
+/**
+ * INVITEs waiting for their targets' DNS. A CANCEL meanwhile finds no call: `cancel` takes the
+ * INVITE out so the caller gets 487 instead of a 481 that would let the call go on once resolved.
+ */
+export class PendingResolutions {
+  private readonly pending = new Set<ServerTransaction>();
+
+  /** `start` with the resolved setup, or `fail` with the error; neither if cancelled or the INVITE is over meanwhile. */
+  run(txn: ServerTransaction, work: Promise<CallSetup>, start: (s: CallSetup) => void, fail: (err: unknown) => void): void {
+    this.pending.add(txn);
+    const open = (): boolean => this.pending.delete(txn) && (txn.state === 'trying' || txn.state === 'proceeding');
+    work.then((s) => open() && start(s), (err: unknown) => open() && fail(err)).catch(fail);
+  }
+
+  cancel(txn: ServerTransaction): boolean {
+    return this.pending.delete(txn);
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}

@@ -1,0 +1,271 @@
+import { Resolver } from 'node:dns/promises';
+import type { NaptrRecord, RecordWithTtl, SrvRecord } from 'node:dns';
+import { isIP } from 'node:net';
+import { TandemError } from '../common/errors.js';
+
+/**
+ * RFC 3263 §4: a SIP URI's hostname → the ordered transport/address/port list to try. NAPTR
+ * (SIP+D2U/D2T/D2S) → SRV (_sip._udp, _sip._tcp, _sips._tcp) → A/AAAA; an explicit port skips
+ * NAPTR and SRV, an explicit transport skips NAPTR (§4.1, §4.2). Answers are cached (bounded);
+ * hostile answers (port 0, target ".", unknown services, regexp NAPTRs, huge sets) are skipped
+ * or capped, never trusted.
+ */
+export type DnsTransport = 'udp' | 'tcp' | 'tls';
+
+/** What the URI says; `transport`/`port` only when written in it. */
+export interface SipLookup {
+  host: string;
+  secure: boolean;
+  transport?: DnsTransport;
+  port?: number;
+}
+
+export interface DnsEndpoint {
+  protocol: DnsTransport;
+  address: string;
+  port: number;
+}
+
+/** The part of node:dns/promises' Resolver used here (a fake in unit tests). */
+export interface DnsBackend {
+  resolveNaptr(name: string): Promise<NaptrRecord[]>;
+  resolveSrv(name: string): Promise<SrvRecord[]>;
+  resolve4(name: string, o: { ttl: true }): Promise<RecordWithTtl[]>;
+  resolve6(name: string, o: { ttl: true }): Promise<RecordWithTtl[]>;
+}
+
+/** The name did not give one usable endpoint; `reason` is for the caller's Warning and the log. */
+export class DnsFailure extends TandemError {
+  constructor(
+    readonly host: string,
+    readonly reason: string,
+  ) {
+    super('DNS', `${host} did not resolve: ${reason}`);
+    this.name = 'DnsFailure';
+  }
+}
+
+export interface DnsCounters {
+  queries: number;
+  cacheHits: number;
+  failures: number;
+  /** records dropped as unusable: port 0, unknown NAPTR service or regexp, beyond the caps. */
+  skipped: number;
+}
+
+export interface SipResolverOptions {
+  /** `IP[:PORT]` list; undefined = the system's resolvers. */
+  servers?: string[];
+  /** a fake backend (tests); otherwise a node:dns Resolver on `servers`. */
+  backend?: DnsBackend;
+  now?: () => number;
+  random?: () => number;
+  /** cached names (each record type counts once); the oldest goes first. */
+  maxCacheEntries?: number;
+  /** endpoints one name may expand to (so a hostile zone cannot make one call try thousands). */
+  maxEndpoints?: number;
+}
+
+/** node:dns gives no TTL for NAPTR/SRV: they and negative answers are kept this long. */
+export const RECORD_TTL_MS = 60_000;
+const MAX_TTL_MS = 3_600_000;
+const NAPTR_SERVICES: Record<string, DnsTransport> = { 'sip+d2u': 'udp', 'sip+d2t': 'tcp', 'sips+d2t': 'tls' };
+const SRV_PREFIX: Record<DnsTransport, string> = { udp: '_sip._udp.', tcp: '_sip._tcp.', tls: '_sips._tcp.' };
+/** "no such name / no such record": a negative answer, cached; other errors (timeout, refused) are not. */
+const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN', 'ENONAME']);
+
+interface Entry {
+  expires: number;
+  value: Promise<unknown[]>;
+}
+
+/** RFC 2782 selection within one priority: weight-0 records first, then pick by running sum ≥ random(0..total). */
+export function srvOrder<T extends { priority: number; weight: number }>(records: T[], random: () => number): T[] {
+  const out: T[] = [];
+  for (const p of [...new Set(records.map((r) => r.priority))].sort((a, b) => a - b)) {
+    const pool = records.filter((r) => r.priority === p).sort((a, b) => (a.weight === 0 ? 0 : 1) - (b.weight === 0 ? 0 : 1));
+    while (pool.length > 0) {
+      const total = pool.reduce((s, r) => s + r.weight, 0);
+      const pick = Math.min(total, Math.floor(random() * (total + 1)));
+      let sum = 0;
+      let i = pool.findIndex((r) => (sum += r.weight) >= pick);
+      if (i < 0) i = pool.length - 1;
+      out.push(pool.splice(i, 1)[0]);
+    }
+  }
+  return out;
+}
+
+export class SipResolver {
+  readonly counters: DnsCounters = { queries: 0, cacheHits: 0, failures: 0, skipped: 0 };
+  private readonly cache = new Map<string, Entry>();
+  private readonly backend: DnsBackend;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly maxCache: number;
+  private readonly maxEndpoints: number;
+
+  constructor(o: SipResolverOptions = {}) {
+    if (o.backend !== undefined) this.backend = o.backend;
+    else {
+      // Two tries of 2 s each: a call waits at most a few seconds for a dead server, not minutes.
+      const r = new Resolver({ timeout: 2000, tries: 2 });
+      if (o.servers !== undefined) r.setServers(o.servers);
+      this.backend = r;
+    }
+    this.now = o.now ?? Date.now;
+    this.random = o.random ?? Math.random;
+    this.maxCache = o.maxCacheEntries ?? 1000;
+    this.maxEndpoints = o.maxEndpoints ?? 16;
+  }
+
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  /** The endpoints to try, in order; a DnsFailure when there is none. */
+  async resolve(l: SipLookup): Promise<DnsEndpoint[]> {
+    const host = l.host.replace(/^\[|\]$/g, '').replace(/\.$/, '');
+    const defaultProtocol: DnsTransport = l.transport ?? (l.secure ? 'tls' : 'udp');
+    if (isIP(host) !== 0) return [{ protocol: defaultProtocol, address: host, port: l.port ?? (defaultProtocol === 'tls' ? 5061 : 5060) }];
+    let out: DnsEndpoint[];
+    try {
+      out = await this.lookup(host, l, defaultProtocol);
+    } catch (err) {
+      this.counters.failures++;
+      if (err instanceof DnsFailure) throw err;
+      throw new DnsFailure(host, err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err));
+    }
+    if (out.length === 0) {
+      this.counters.failures++;
+      throw new DnsFailure(host, 'no usable address record');
+    }
+    return out;
+  }
+
+  private async lookup(host: string, l: SipLookup, protocol: DnsTransport): Promise<DnsEndpoint[]> {
+    const defaultPort = protocol === 'tls' ? 5061 : 5060;
+    if (l.port !== undefined) return this.addresses(host, protocol, l.port, []);
+    // §4.1: a transport in the URI skips NAPTR; without one, NAPTR says which transports the domain offers.
+    let services: { transport: DnsTransport; name: string }[];
+    if (l.transport !== undefined) services = [{ transport: l.transport, name: SRV_PREFIX[l.transport] + host }];
+    else {
+      services = await this.naptr(host, l.secure);
+      // §4.1: no NAPTR → an SRV query for each transport we support (sips: only TLS).
+      if (services.length === 0) services = (l.secure ? (['tls'] as const) : (['udp', 'tcp'] as const)).map((t) => ({ transport: t, name: SRV_PREFIX[t] + host }));
+    }
+    const out: DnsEndpoint[] = [];
+    let anySrv = false;
+    let closed: string | undefined;
+    let error: unknown;
+    // One service or SRV target that times out does not sink the others: it is noted and skipped.
+    for (const s of services) {
+      try {
+        const srv = await this.srv(s.name);
+        if (srv === 'unavailable') {
+          closed = s.name;
+          anySrv = true;
+          continue;
+        }
+        if (srv.length > 0) anySrv = true;
+        for (const r of srvOrder(srv, this.random)) {
+          if (out.length >= this.maxEndpoints) break;
+          await this.addresses(r.name, s.transport, r.port, out).catch((err: unknown) => (error ??= err));
+        }
+      } catch (err) {
+        error ??= err;
+      }
+    }
+    if (out.length > 0) return out;
+    if (closed !== undefined) throw new DnsFailure(host, `SRV ${closed} says the service is not available (".")`);
+    if (error !== undefined) throw error;
+    // §4.2: no SRV at all → the host's own A/AAAA on the default port.
+    return anySrv ? out : this.addresses(host, protocol, defaultPort, []);
+  }
+
+  /** SIP NAPTRs in order/preference: terminal ("s"), no regexp, a service we speak (sips: only SIPS+D2T). */
+  private async naptr(host: string, secure: boolean): Promise<{ transport: DnsTransport; name: string }[]> {
+    const records = (await this.cached('NAPTR', host, () => this.backend.resolveNaptr(host))) as NaptrRecord[];
+    const out: { transport: DnsTransport; name: string; order: number; preference: number }[] = [];
+    for (const r of records) {
+      const transport = NAPTR_SERVICES[String(r.service).toLowerCase()];
+      const ok = transport !== undefined && (!secure || transport === 'tls') && String(r.flags).toLowerCase() === 's' && r.regexp === '' && r.replacement !== '' && r.replacement !== '.';
+      if (!ok) {
+        this.counters.skipped++;
+        continue;
+      }
+      out.push({ transport, name: r.replacement.replace(/\.$/, ''), order: r.order, preference: r.preference });
+    }
+    out.sort((a, b) => a.order - b.order || a.preference - b.preference);
+    // One SRV lookup per transport: a zone listing the same service many times gets one try.
+    const seen = new Set<string>();
+    return out.filter((r) => !seen.has(r.transport + r.name) && seen.add(r.transport + r.name)).slice(0, 3);
+  }
+
+  /** Usable SRV records, or 'unavailable' for the lone "." of RFC 2782; port 0 and a cap's excess skipped. */
+  private async srv(name: string): Promise<SrvRecord[] | 'unavailable'> {
+    const records = (await this.cached('SRV', name, () => this.backend.resolveSrv(name))) as SrvRecord[];
+    if (records.length === 1 && (records[0].name === '' || records[0].name === '.')) return 'unavailable';
+    const usable = records.filter((r) => Number.isInteger(r.port) && r.port > 0 && r.port <= 65535 && r.name !== '' && r.name !== '.');
+    this.counters.skipped += records.length - usable.length;
+    if (usable.length > this.maxEndpoints) this.counters.skipped += usable.length - this.maxEndpoints;
+    return usable.sort((a, b) => a.priority - b.priority).slice(0, this.maxEndpoints);
+  }
+
+  /** A then AAAA of `name`, appended to `out` (up to the cap); one family failing is fine if the other answers. */
+  private async addresses(name: string, protocol: DnsTransport, port: number, out: DnsEndpoint[]): Promise<DnsEndpoint[]> {
+    const host = name.replace(/\.$/, '');
+    const push = (address: string): void => {
+      if (out.length < this.maxEndpoints && !out.some((e) => e.address === address && e.port === port && e.protocol === protocol)) out.push({ protocol, address, port });
+      else if (out.length >= this.maxEndpoints) this.counters.skipped++;
+    };
+    if (isIP(host) !== 0) return (push(host), out);
+    const errors: unknown[] = [];
+    for (const type of ['A', 'AAAA'] as const) {
+      try {
+        const recs = (await this.cached(type, host, () => (type === 'A' ? this.backend.resolve4(host, { ttl: true }) : this.backend.resolve6(host, { ttl: true })))) as RecordWithTtl[];
+        for (const r of recs) push(r.address);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length === 2) throw errors[0];
+    return out;
+  }
+
+  /** One query per name and type at a time; answers kept by TTL, negative answers for RECORD_TTL_MS. */
+  private cached(type: string, name: string, query: () => Promise<unknown[]>): Promise<unknown[]> {
+    const key = `${type} ${name.toLowerCase()}`;
+    const now = this.now();
+    const hit = this.cache.get(key);
+    if (hit !== undefined && hit.expires > now) {
+      this.counters.cacheHits++;
+      return hit.value;
+    }
+    this.cache.delete(key);
+    this.counters.queries++;
+    const entry: Entry = { expires: Infinity, value: Promise.resolve([]) };
+    entry.value = query().then(
+      (records) => {
+        const ttls = records.map((r) => (r as Partial<RecordWithTtl>).ttl).filter((t): t is number => typeof t === 'number');
+        entry.expires = this.now() + (ttls.length > 0 ? Math.min(MAX_TTL_MS, Math.min(...ttls) * 1000) : RECORD_TTL_MS);
+        return records;
+      },
+      (err: unknown) => {
+        const code = (err as { code?: string } | undefined)?.code;
+        if (code !== undefined && NEGATIVE.has(code)) {
+          entry.expires = this.now() + RECORD_TTL_MS;
+          return [];
+        }
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+        throw err;
+      },
+    );
+    if (this.cache.size >= this.maxCache) {
+      for (const [k, e] of this.cache) if (e.expires <= now) this.cache.delete(k);
+      while (this.cache.size >= this.maxCache) this.cache.delete(this.cache.keys().next().value as string);
+    }
+    this.cache.set(key, entry);
+    return entry.value;
+  }
+}

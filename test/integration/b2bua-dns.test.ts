@@ -1,0 +1,154 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunningTandem } from '../../src/main.js';
+import { getCallId, getHeader } from '../../src/sip/message.js';
+import { SipPeer, isRequest, isResponse } from '../helpers/sip-peer.js';
+import { startB2bua, outOfDialog, ackNon2xx } from '../helpers/b2bua-env.js';
+import { describeWithPeers } from '../helpers/peers.js';
+
+/**
+ * RFC 3263 end to end: Debian's dnsmasq on loopback serves trunk.test's SRV records (two callees,
+ * priorities 10 and 20) and a NAPTR pointing at them; Tandem's resolver asks only it
+ * (--dns-server=127.0.0.1:PORT). `--local=/test/` makes dnsmasq answer NXDOMAIN for any other .test name.
+ */
+async function startDnsmasq(records: (port: number) => string[]): Promise<{ proc: ChildProcess; port: number }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    const proc = spawn('dnsmasq', ['--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--local=/test/', '--conf-file=/dev/null', ...records(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let exited = false;
+    proc.once('exit', () => (exited = true));
+    const probe = new Resolver({ timeout: 200, tries: 1 });
+    probe.setServers([`127.0.0.1:${port}`]);
+    // Ready once it answers; bounded (20 × ≤ 250 ms). A port in use makes it exit: try another.
+    for (let i = 0; i < 20 && !exited; i++) {
+      const ok = await probe.resolveSrv('_sip._udp.trunk.test').then(() => true, () => false);
+      if (ok) return { proc, port };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    proc.kill();
+  }
+  throw new Error('dnsmasq did not start');
+}
+
+describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on loopback', ['dnsmasq'], () => {
+  let dns: { proc: ChildProcess; port: number };
+  let tandem: RunningTandem;
+  let sip: { address: string; port: number };
+  let caller: SipPeer;
+  let first: SipPeer;
+  let second: SipPeer;
+  /** an upstream DNS server that never answers: slow.test's lookups hang until their timeout. */
+  let blackHole: dgram.Socket;
+
+  beforeAll(async () => {
+    caller = await SipPeer.udp();
+    first = await SipPeer.udp();
+    second = await SipPeer.udp();
+    blackHole = dgram.createSocket('udp4');
+    await new Promise<void>((r) => blackHole.bind(0, '127.0.0.1', r));
+    dns = await startDnsmasq(() => [
+      `--server=/slow.test/127.0.0.1#${blackHole.address().port}`,
+      `--srv-host=_sip._udp.trunk.test,one.trunk.test,${first.port},10,0`,
+      `--srv-host=_sip._udp.trunk.test,two.trunk.test,${second.port},20,0`,
+      '--host-record=one.trunk.test,127.0.0.1',
+      '--host-record=two.trunk.test,127.0.0.1',
+      // NAPTR → SRV: the same pair, reached through naptr.test's SIP+D2U record.
+      '--naptr-record=naptr.test,10,10,S,SIP+D2U,,_sip._udp.trunk.test',
+      // SRV target "." (RFC 2782): the service is decidedly not offered there.
+      '--srv-host=_sip._udp.closed.test,.,0,0,0',
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-dns-'));
+    const file = join(dir, 'routes.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        routes: [
+          { name: 'srv', match: { userPrefix: '1' }, targets: [{ uri: 'sip:trunk.test' }] },
+          { name: 'naptr', match: { userPrefix: '2' }, targets: [{ uri: 'sip:naptr.test' }] },
+          { name: 'nowhere', match: { userPrefix: '3' }, targets: [{ uri: 'sip:nowhere.test' }] },
+          { name: 'closed', match: { userPrefix: '4' }, targets: [{ uri: 'sip:closed.test' }] },
+          { name: 'proxied', match: { userPrefix: '5' }, targets: [{ uri: `sip:127.0.0.1:${second.port}` }] },
+          { name: 'slow', match: { userPrefix: '6' }, targets: [{ uri: 'sip:slow.test' }] },
+        ],
+        trustedProxySources: ['127.0.0.1'],
+      }),
+    );
+    ({ tandem, sip } = await startB2bua({ routesFile: file, dnsServers: [`127.0.0.1:${dns.port}`] }));
+  }, 15_000);
+
+  afterAll(async () => {
+    await tandem?.close();
+    dns?.proc.kill();
+    for (const p of [caller, first, second]) p?.close();
+    blackHole?.close();
+  });
+
+  /** A call to `user`: the first SRV target answers 503, the call must land on the second. */
+  async function failsOverToSecond(user: string, host: string): Promise<void> {
+    const inv = outOfDialog('INVITE', caller, sip, { user });
+    caller.send(inv.text, sip);
+    const a = await first.next((m) => m.kind === 'request' && m.method === 'INVITE' && m.uri.startsWith(`sip:${user}@`));
+    // The Request-URI keeps the name: the provider's host sees its own domain.
+    expect(a.msg.kind === 'request' && a.msg.uri).toBe(`sip:${user}@${host}`);
+    first.reply(a, 503, { reason: 'Service Unavailable' });
+    const b = await second.next((m) => m.kind === 'request' && m.method === 'INVITE' && getCallId(m) === getCallId(a.msg));
+    second.reply(b, 486, { reason: 'Busy Here' });
+    const busy = await caller.next((m) => isResponse(486, 'INVITE')(m) && getCallId(m) === inv.callId);
+    ackNon2xx(busy, inv, caller, sip);
+  }
+
+  it('sip:trunk.test: SRV priority 10 first; its 503 fails over to priority 20 within the call', async () => {
+    await failsOverToSecond('1001', 'trunk.test');
+  });
+
+  it('sip:naptr.test: NAPTR SIP+D2U → the same SRV pair, same failover', async () => {
+    await failsOverToSecond('2001', 'naptr.test');
+  });
+
+  it('a name that does not resolve, or whose SRV says ".", gets 503 with a Warning naming the name; nothing is sent to the callees', async () => {
+    const before = first.count(isRequest('INVITE')) + second.count(isRequest('INVITE'));
+    for (const [user, host] of [['3001', 'nowhere.test'], ['4001', 'closed.test']]) {
+      const inv = outOfDialog('INVITE', caller, sip, { user });
+      caller.send(inv.text, sip);
+      const res = await caller.next((m) => isResponse(503, 'INVITE')(m) && getCallId(m) === inv.callId);
+      expect(getHeader(res.msg, 'Warning')).toMatch(new RegExp(`^399 .*"DNS: ${host.replace('.', '\\.')} did not resolve`));
+      ackNon2xx(res, inv, caller, sip);
+    }
+    // Positive control: the same callees still get the next resolvable call.
+    await failsOverToSecond('1002', 'trunk.test');
+    expect(first.count(isRequest('INVITE')) + second.count(isRequest('INVITE'))).toBe(before + 2);
+  });
+
+  it('X-Outbound-Proxy by name (explicit port: A record only) is leg B\'s first hop; the Request-URI stays the target', async () => {
+    const inv = outOfDialog('INVITE', caller, sip, { user: '5001', headers: [`X-Outbound-Proxy: <sip:one.trunk.test:${first.port}>`] });
+    caller.send(inv.text, sip);
+    const a = await first.next((m) => m.kind === 'request' && m.method === 'INVITE' && m.uri.startsWith('sip:5001@'));
+    expect(a.msg.kind === 'request' && a.msg.uri).toBe(`sip:5001@127.0.0.1:${second.port}`);
+    first.reply(a, 486, { reason: 'Busy Here' });
+    ackNon2xx(await caller.next((m) => isResponse(486, 'INVITE')(m) && getCallId(m) === inv.callId), inv, caller, sip);
+    expect(second.count((m) => m.kind === 'request' && m.uri.startsWith('sip:5001@'))).toBe(0);
+  });
+
+  it('a CANCEL while the targets are still resolving gets 200 and the INVITE 487; the call never starts', async () => {
+    const callsBefore = tandem.sip?.b2bua.counters.calls;
+    const inv = outOfDialog('INVITE', caller, sip, { user: '6001' });
+    caller.send(inv.text, sip);
+    // The INVITE is in: its 100 Trying came back, and the black hole holds slow.test's NAPTR query.
+    await caller.next((m) => isResponse(100, 'INVITE')(m) && getCallId(m) === inv.callId);
+    const cancel = inv.text
+      .split('\n')
+      .filter((l) => !/^(Contact|Content-Type):/i.test(l))
+      .map((l) => l.replace(/^INVITE /, 'CANCEL ').replace(/^CSeq: (\d+) INVITE$/, 'CSeq: $1 CANCEL'))
+      .join('\n');
+    caller.send(cancel, sip);
+    await caller.next((m) => isResponse(200, 'CANCEL')(m) && getCallId(m) === inv.callId);
+    const ended = await caller.next((m) => isResponse(487, 'INVITE')(m) && getCallId(m) === inv.callId);
+    ackNon2xx(ended, inv, caller, sip);
+    expect(tandem.sip?.b2bua.counters.calls ?? -1).toBe(callsBefore);
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, it, expect } from 'vitest';
+import { DnsFailure, type SipLookup } from '../../../src/sip/dns.js';
+import { needsDns, resolveSetup } from '../../../src/b2bua/resolve.js';
+import { parseTargetUri, type RouteTarget } from '../../../src/b2bua/routes.js';
+import type { CallSetup } from '../../../src/b2bua/call-core.js';
+
+const target = (uri: string, priority: number): RouteTarget => {
+  const t = parseTargetUri(uri, 'test', { dns: true });
+  return { uri: t.uri, endpoint: t.endpoint, ...(t.lookup !== undefined ? { lookup: t.lookup } : {}), weight: 1, priority };
+};
+const setupOf = (targets: RouteTarget[]): CallSetup => ({ targets }) as unknown as CallSetup;
+
+/** Names → endpoints; a name it lacks fails as sip/dns.ts would. */
+const fake = {
+  resolve: async (l: SipLookup) => {
+    if (l.host === 'trunk.test') return [{ protocol: 'udp' as const, address: '192.0.2.1', port: 5060 }, { protocol: 'udp' as const, address: '192.0.2.2', port: 5062 }];
+    if (l.host === 'tls.test') return [{ protocol: 'tls' as const, address: '192.0.2.3', port: 5061 }];
+    throw new DnsFailure(l.host, 'no usable address record');
+  },
+};
+
+describe('per-call resolution of named targets', () => {
+  it('a named target expands in its place into its endpoints, in order, keeping its URI (the Request-URI keeps the name)', async () => {
+    const targets = [target('sip:127.0.0.1:5070', 1), target('sip:trunk.test', 2), target('sip:127.0.0.1:5071', 3)];
+    expect(needsDns(targets)).toBe(true);
+    expect(needsDns([targets[0]])).toBe(false);
+    const s = await resolveSetup(setupOf(targets), fake);
+    expect(s.targets.map((t) => `${t.uri} → ${t.endpoint.address}:${t.endpoint.port}`)).toEqual([
+      'sip:127.0.0.1:5070 → 127.0.0.1:5070',
+      'sip:trunk.test → 192.0.2.1:5060',
+      'sip:trunk.test → 192.0.2.2:5062',
+      'sip:127.0.0.1:5071 → 127.0.0.1:5071',
+    ]);
+    expect(s.targets.every((t) => t.lookup === undefined)).toBe(true);
+  });
+
+  it('a name that fails is skipped while another target is left; when none is, its DnsFailure goes up; no resolver = a DnsFailure too', async () => {
+    const s = await resolveSetup(setupOf([target('sip:gone.test', 1), target('sip:127.0.0.1:5070', 2)]), fake);
+    expect(s.targets.map((t) => t.endpoint.address)).toEqual(['127.0.0.1']);
+    await expect(resolveSetup(setupOf([target('sip:gone.test', 1)]), fake)).rejects.toBeInstanceOf(DnsFailure);
+    await expect(resolveSetup(setupOf([target('sip:trunk.test', 1)]), undefined)).rejects.toThrow(/trunk\.test did not resolve: DNS is off/);
+  });
+
+  it('TLS endpoints carry the name the certificate must show (RFC 5922); X-Outbound-Proxy takes its first endpoint', async () => {
+    const s = await resolveSetup(setupOf([target('sips:tls.test', 1)]), fake, { host: 'trunk.test', secure: false });
+    expect(s.targets[0].endpoint).toEqual({ protocol: 'tls', address: '192.0.2.3', port: 5061, serverName: 'tls.test' });
+    expect(s.nextHop).toEqual({ protocol: 'udp', address: '192.0.2.1', port: 5060 });
+    await expect(resolveSetup(setupOf([target('sip:127.0.0.1', 1)]), fake, { host: 'gone.test', secure: false })).rejects.toThrow(/gone\.test did not resolve/);
+  });
+});
