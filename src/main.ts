@@ -13,6 +13,7 @@ import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { SipResolver } from './sip/dns.js';
 import { isTrustedSource, loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
+import { resolveLegInterfaces } from './b2bua/policy.js';
 import { AccessControl } from './edge/acl.js';
 import { addressList } from './common/cidr.js';
 import { SourceLimits } from './edge/acl-sources.js';
@@ -24,6 +25,8 @@ import { Authenticator } from './edge/auth.js';
 import { UserStore, loadUsersFile } from './edge/auth-users.js';
 import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
+import { primaryInterface } from './config/interface-options.js';
+import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -99,6 +102,11 @@ function routeTable(config: TandemConfig): RouteTable {
       transcode: config.bTranscode,
     });
   } else table = { routes: [], trustedProxySources: [], trusted: [] };
+  // Our own media plane knows the interface names; a remote one (--media=ng) judges them itself.
+  if (config.media.kind === 'local') {
+    const names = (config.interfaces ?? [primaryInterface(config)]).map((i) => i.name);
+    for (const r of table.routes) resolveLegInterfaces(r.policy, names, `${config.routesFile ?? '--route'}: route ${r.name}`);
+  }
   return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies], trusted: [...table.trusted, ...config.trusted] };
 }
 
@@ -174,10 +182,11 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   const dns = new SipResolver({ ...(config.dnsServers !== undefined ? { servers: config.dnsServers } : {}), maxCacheEntries: config.dnsCacheSize, maxEndpoints: config.dnsMaxEndpoints });
   const b2bua = new B2bua({
     ...(auth !== undefined ? { auth } : {}),
-    sender: transport,
+    // Behind a 1:1 NAT, Via/Contact name the listener's advertised host; a request naming it is ours too.
+    sender: advertisingSender(transport, config.listenSip),
     media,
     routes,
-    ownEndpoints: listeners,
+    ownEndpoints: [...listeners, ...advertisedEndpoints(listeners, config.listenSip)],
     copyHeaders: config.copyHeaders,
     uaDeny: config.uaDeny,
     clock: systemClock,
@@ -254,8 +263,11 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     readPem('tls-key', config.tlsKey);
     readPem('tls-ca', config.tlsCa);
   }
+  const mediaIf = primaryInterface(config);
   const media = new LocalMedia({
-    interface: config.interface,
+    interface: mediaIf.address,
+    ...(mediaIf.advertise !== undefined ? { advertise: mediaIf.advertise } : {}),
+    ...(config.interfaces !== undefined ? { interfaces: config.interfaces } : {}),
     portMin: config.portMin,
     portMax: config.portMax,
     workers: config.numThreads,
@@ -289,7 +301,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     throw err;
   }
   log.info(
-    { interface: config.interface, ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
+    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
     'tandem ready',
   );
   return {

@@ -1,5 +1,6 @@
 import { defaultMediaOptions, type MediaOptions } from '../media/api.js';
 import type { CodecCapabilities } from '../sdp/negotiate.js';
+import { TandemError } from '../common/errors.js';
 
 /**
  * Codec policy per leg, declared once per route and turned into the media plane's options (ng's
@@ -33,6 +34,8 @@ export interface LegPolicy {
    * `remove` = no ICE attributes; undefined = ICE only if the other leg does ICE (and with `dtls`).
    */
   ice?: 'lite' | 'remove';
+  /** The media interface (--interface NAME) facing this leg: one call may bridge a private and a public network. */
+  interface?: string;
 }
 
 export interface CallPolicy {
@@ -158,6 +161,8 @@ export function offerMediaOptions(policy: CallPolicy, dir: Direction, offererAls
   // A leg with `ice: remove` gets no ICE in answers to its own offers either.
   if (offerer.ice === 'remove') o.rejectIce = true;
   if (receiver.ptime !== undefined) o.ptime = receiver.ptime;
+  // ng `direction`: [interface facing the offerer, facing the receiver]; the media plane heeds it on the creating offer.
+  if (offerer.interface !== undefined && receiver.interface !== undefined) o.direction = [offerer.interface, receiver.interface];
   if (offerer.ptime !== undefined) o.ptimeReverse = offerer.ptime;
   return o;
 }
@@ -229,4 +234,20 @@ export function checkOffer(policy: CallPolicy, dir: Direction, offeredCodecNames
   if (targets.length > 0) return `none of ${audio.join(', ')} can be transcoded to ${targets.join(', ')} for leg ${r}`;
   const why = receiver.codecs === undefined ? ' (keep filters, it does not transcode)' : ' and transcoding is off';
   return `offer (${audio.join(', ')}) has none of ${allowed.join(', ')}${why} (leg ${r})`;
+}
+
+/**
+ * Checks a route's leg interfaces against the configured --interface names and gives a leg that
+ * names none the first (default) interface, so a route naming only `b` still sends a full
+ * `direction`. `where` prefixes errors (the routes file and route).
+ */
+export function resolveLegInterfaces(policy: CallPolicy, names: readonly string[], where: string): void {
+  if (policy.a.interface === undefined && policy.b.interface === undefined) return;
+  for (const leg of ['a', 'b'] as const) {
+    const n = policy[leg].interface;
+    if (n !== undefined && !names.includes(n))
+      throw new TandemError('CONFIG', `${where}: policy.${leg}.interface "${n}" is not a configured --interface name (${names.length > 0 ? names.join(', ') : 'none configured'})`);
+  }
+  policy.a.interface ??= names[0];
+  policy.b.interface ??= names[0];
 }

@@ -38,7 +38,7 @@ import type { SipLookup } from '../sip/dns.js';
  *
  * A leg policy's keys: `codecs` (names or payload types 0–127), `ptime` (10–200 ms), `transcode`
  * (boolean, default true), `strip`, `keep` (lists like `codecs`), `srtp` ("dtls" | "sdes" | "none"),
- * `ice` ("lite" | "remove").
+ * `ice` ("lite" | "remove"), `interface` (a --interface name: the media interface facing this leg).
  * Unknown keys are errors, so a typo cannot silently disable a rule. Every error names the file
  * and the key path (`routes.json: routes[1].targets[0].uri: …`). A target's host may be a name:
  * it is resolved per call (RFC 3263, sip/dns.ts), so TTLs and failover across its records work.
@@ -173,7 +173,7 @@ export function parseTargetUri(uri: string, where: string, o: { dns?: boolean } 
   return { uri: uri.trim(), endpoint, lookup: { host, secure: r.uri.secure, ...(transport !== undefined ? { transport } : {}), ...(r.uri.port !== undefined ? { port } : {}) } };
 }
 
-const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp', 'ice'] as const;
+const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp', 'ice', 'interface'] as const;
 
 function legPolicy(file: string, path: string, v: unknown): LegPolicy {
   const p = defaultLegPolicy();
@@ -199,7 +199,7 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
     if (v.ice !== 'lite' && v.ice !== 'remove') fail(file, `${path}.ice`, 'must be "lite" or "remove"');
     p.ice = v.ice;
   }
-  return p;
+  return v.interface === undefined ? p : { ...p, interface: str(file, `${path}.interface`, v.interface) };
 }
 
 function target(file: string, path: string, t: unknown, index: number): RouteTarget {

@@ -5,11 +5,13 @@ import { isLogLevel } from '../common/log.js';
 import { cidrError } from '../common/cidr.js';
 import { AUTH_OPTIONS, applyAuthOption, authDefaults, isAuthKey, type AuthConfig } from './auth-options.js';
 import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefaults, validateRegistrar, type RegistrarConfig } from './registrar-options.js';
-import { EDGE_OPTIONS, addressEntries, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
+import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
+import { applyInterface, type InterfaceConfig } from './interface-options.js';
+import { parseListenParams, type ListenParams } from './listen-params.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -69,13 +71,11 @@ export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, D
 
 export type SipProtocolName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
-export interface SipListen {
+/** One SIP listener; its `;…` parameters (access lists, advertised host) are in listen-params.ts. */
+export interface SipListen extends ListenParams {
   protocol: SipProtocolName;
   address: string;
   port: number;
-  /** this listener's own access lists (`;allow=CIDR|CIDR;deny=CIDR`), on top of --sip-allow/--sip-deny. */
-  allow?: string[];
-  deny?: string[];
 }
 
 export type MediaPlaneConfig = { kind: 'local' } | { kind: 'ng'; address: string; port: number };
@@ -89,7 +89,7 @@ export interface OptionSpec {
 
 /** One table drives --help, the config file keys and validation. */
 export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'interface', name: 'interface', arg: 'IP', help: 'address media sockets bind to and SDP advertises (default 127.0.0.1)' },
+  { key: 'interface', name: 'interface', arg: '[NAME/]IP[!ADV]', help: 'media interface: sockets bind IP, the SDP says ADV when given (1:1 NAT), e.g. 10.0.0.5!203.0.113.7; repeat for named ones, picked by ng direction or a routes-file leg\'s interface; the first is the default (default 127.0.0.1)' },
   { key: 'listenNg', name: 'listen-ng', arg: 'IP:PORT', help: 'ng control protocol listener (default 127.0.0.1:22222)' },
   { key: 'ngAllow', name: 'ng-allow', arg: 'LIST', help: 'IPs/CIDRs whose ng commands are obeyed, e.g. 127.0.0.1,10.0.0.0/24; others are dropped unread (default: every source that reaches --listen-ng)' },
   { key: 'portMin', name: 'port-min', arg: 'INT', help: 'lowest media port (default 30000)' },
@@ -99,7 +99,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxSessions', name: 'max-sessions', arg: 'INT', help: 'concurrent calls before answering "load limit" (default 0 = no limit)' },
   { key: 'maxMediaPerCall', name: 'max-media-per-call', arg: 'INT', help: 'm= lines one call may have, 4 media ports each; an offer with more is refused (default 16)' },
   { key: 'timeout', name: 'timeout', arg: 'SECONDS', help: 'end a call after this long without media (default 60)' },
-  { key: 'listenSip', name: 'listen-sip', arg: 'LIST', help: 'SIP listeners, e.g. udp:127.0.0.1:5060,tls:127.0.0.1:5061,ws:127.0.0.1:8080; IP:PORT = UDP+TCP; none = no SIP (default 127.0.0.1:5060)' },
+  { key: 'listenSip', name: 'listen-sip', arg: 'LIST', help: 'SIP listeners, e.g. udp:127.0.0.1:5060,tls:127.0.0.1:5061,ws:127.0.0.1:8080; IP:PORT = UDP+TCP; ;advertise=HOST[:PORT] = what Via/Contact say behind NAT; none = no SIP (default 127.0.0.1:5060)' },
   { key: 'route', name: 'route', arg: 'URI', help: 'send every call to this target, e.g. sip:127.0.0.1:5080;transport=tcp' },
   { key: 'routesFile', name: 'routes-file', arg: 'FILE', help: 'JSON routes: match → ordered targets with weights and codec policy (see README)' },
   { key: 'bCodecs', name: 'b-codecs', arg: 'LIST', help: 'with --route: codecs leg B gets, in order, e.g. PCMU or PCMA,PCMU' },
@@ -185,12 +185,7 @@ function parseSipListen(name: string, raw: string, where: string): SipListen[] {
   const out: SipListen[] = [];
   for (const full of list(raw)) {
     const [item, ...params] = full.split(';');
-    const acl: Pick<SipListen, 'allow' | 'deny'> = {};
-    for (const p of params) {
-      const kv = /^(allow|deny)=(.*)$/i.exec(p.trim());
-      if (kv === null) throw new TandemError('CONFIG', `${where}${name}: "${p}" in "${full}" must be allow=CIDR|CIDR or deny=CIDR|CIDR`);
-      acl[kv[1].toLowerCase() as 'allow' | 'deny'] = addressEntries(where, name, kv[2], '|');
-    }
+    const acl = parseListenParams(params, full, name, where);
     const m = /^(udp|tcp|tls|wss|ws):(.*)$/i.exec(item);
     const hp = hostPort(m === null ? item : m[2]);
     if (hp === null || isIP(hp.address) === 0)
@@ -224,8 +219,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
   const v = raw.trim();
   switch (spec.key) {
     case 'interface':
-      if (isIP(v) === 0) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not an IP address`);
-      cfg.interface = v;
+      applyInterface(cfg, name, v, where);
       break;
     case 'listenNg': {
       const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) ?? /^(\d+)$/.exec(v);

@@ -134,6 +134,7 @@ export function optionsDict(o: MediaOptions): BDict {
   if (o.mediaAddress !== undefined) d['media address'] = o.mediaAddress;
   if (o.addressFamily !== undefined) d['address family'] = o.addressFamily;
   if (o.label !== undefined) d.label = o.label;
+  if (o.direction !== undefined) d.direction = [...o.direction];
   if (o.transportProtocol !== undefined) d['transport-protocol'] = o.transportProtocol;
   const sdes = [...(o.sdes.off ? ['off'] : []), ...o.sdes.no.map((x) => `no-${x}`), ...o.sdes.only.map((x) => `only-${x}`)];
   if (sdes.length > 0) d.SDES = sdes;

@@ -92,7 +92,7 @@ type CodecOp = (typeof CODEC_OPS)[number];
 const HANDLED_KEYS = new Set([
   'command', 'call-id', 'from-tag', 'to-tag', 'via-branch', 'sdp', 'flags', 'replace', 'codec', 'ptime',
   'ptime-reverse', 'reverse-ptime', 'media-echo', 'ice', 'rtcp-mux', 'received-from', 'media-address', 'address-family',
-  'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code', 'transport-protocol', 'sdes', 'dtls',
+  'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code', 'transport-protocol', 'sdes', 'dtls', 'direction',
 ]);
 
 /** Flags we accept and honour. */
@@ -141,7 +141,7 @@ const RTCP_MUX: ReadonlySet<string> = new Set(['offer', 'require', 'demux', 'acc
 /** Keys of features we do not have yet: a warning names each one present. */
 const UNSUPPORTED_KEYS = new Set([
   'record-call', 'metadata', 'xmlrpc-callback', 'tos', 'delete-delay',
-  't38', 't.38', 'direction', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
+  't38', 't.38', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
   'to-label', 'interface', 'sdp-attr', 'output-destination', 'recording-file', 'recording-path', 'recording-pattern',
   'media-address-family', 'trigger', 'trigger-end', 'delay-buffer', 'xmlrpc', 'moh', 'blob', 'file', 'db-id',
   'repeat-times', 'repeat-duration', 'dtmf-delay', 'dtmf-log-dest', 'all', 'from-tags', 'frequencies', 'codec-set',
@@ -161,10 +161,11 @@ export function expandRtppFlags(f: NgFields): void {
     const key = normalizeKey(eq >= 0 ? tok.slice(0, eq) : tok);
     const value = eq >= 0 ? tok.slice(eq + 1) : undefined;
     if (key.startsWith('replace-') && value === undefined) replace.push(key.slice('replace-'.length));
-    else if (value !== undefined && ['ptime', 'ptime-reverse', 'media-echo', 'ice', 'address-family', 'media-address', 'label', 'direction', 'via-branch', 'from-tag', 'to-tag', 'call-id'].includes(key))
+    else if (value !== undefined && ['ptime', 'ptime-reverse', 'media-echo', 'ice', 'address-family', 'media-address', 'label', 'via-branch', 'from-tag', 'to-tag', 'call-id'].includes(key))
       f.set(key, value);
     else if (value !== undefined && ['transport-protocol', 'dtls'].includes(key)) f.set(key, value);
-    else if (value !== undefined && (key === 'rtcp-mux' || key === 'sdes')) f.set(key, [...f.list(key), value]);
+    // Kamailio spells direction as two tokens: direction=priv direction=pub.
+    else if (value !== undefined && (key === 'rtcp-mux' || key === 'sdes' || key === 'direction')) f.set(key, [...f.list(key), value]);
     else flags.push(tok);
   }
   f.set('flags', flags);
@@ -287,6 +288,12 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
   }
   const label = f.string('label');
   if (label !== undefined) o.label = label;
+  const direction = f.list('direction');
+  if (direction.length > 0) {
+    // rtpengine's legacy internal/external address-family selectors are not interface names here.
+    if (direction.length !== 2 || direction.some((d) => d === '')) throw new TandemError('BAD_REQUEST', 'key "direction" must be a list of two interface names');
+    o.direction = [direction[0], direction[1]];
+  }
 
   const tp = f.string('transport-protocol');
   if (tp !== undefined) {

@@ -56,6 +56,8 @@ export interface MediaOptions {
   replaceOrigin: boolean;
   replaceSessionConnection: boolean;
   label?: string;
+  /** ng `direction`: the interfaces facing the offerer and the answerer (the creating offer only). */
+  direction?: [string, string];
   /**
    * The profile the SDP going out of this offer gets (`transport-protocol`): RTP/AVP ↔ RTP/SAVP
    * bridges plain RTP and SDES-SRTP, UDP/TLS/RTP/SAVP(F) makes Tandem offer DTLS-SRTP.

@@ -113,7 +113,7 @@ export interface WorkerTotals {
 export type BridgePorts = [number, number, number, number];
 
 export type WorkerRequest =
-  | { op: 'create'; id: number; bridgeId: number; callId: string; address: string; ports: BridgePorts }
+  | { op: 'create'; id: number; bridgeId: number; callId: string; /** side 0's and side 1's bind address (media interfaces). */ addresses: [string, string]; ports: BridgePorts }
   | { op: 'configure'; id: number; bridgeId: number; config: BridgeConfig }
   | { op: 'destroy'; id: number; bridgeId: number }
   | { op: 'stats'; id: number; bridgeIds: number[] }

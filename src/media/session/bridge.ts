@@ -51,12 +51,10 @@ class BoundBridge implements BridgeLease {
 export class BridgeBinder {
   private nextBridgeId = 1;
 
-  constructor(
-    private readonly allocator: PortAllocator,
-    private readonly address: string,
-  ) {}
+  constructor(private readonly allocator: PortAllocator) {}
 
-  async bind(callId: string, worker: BridgeWorker, log: Logger): Promise<BridgeLease> {
+  /** `addresses`: where side 0's and side 1's sockets bind (the call's media interfaces). */
+  async bind(callId: string, worker: BridgeWorker, log: Logger, addresses: [string, string]): Promise<BridgeLease> {
     let lastErr: unknown;
     for (let attempt = 0; attempt < BIND_RETRIES; attempt++) {
       const a = this.allocator.allocate();
@@ -70,7 +68,7 @@ export class BridgeBinder {
       const ports: BridgePorts = [a, a + 1, b, b + 1];
       const bridgeId = this.nextBridgeId++;
       try {
-        await worker.request({ op: 'create', bridgeId, callId, address: this.address, ports });
+        await worker.request({ op: 'create', bridgeId, callId, addresses, ports });
         return new BoundBridge(bridgeId, ports, worker, this.allocator, log);
       } catch (err) {
         lastErr = err;

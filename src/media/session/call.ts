@@ -3,6 +3,7 @@ import type { MediaEchoMode, MediaOptions } from '../api.js';
 import type { BridgePorts, BridgeStats, SrtpSideConfig } from '../pool/protocol.js';
 import type { SdesCrypto } from '../../sdp/crypto.js';
 import type { SdpCodec } from '../../sdp/sdp.js';
+import type { MediaInterfaceSpec } from './interfaces.js';
 import type { AnswerCodecPlan, OfferCodecPlan } from '../../sdp/negotiate.js';
 
 export type Side = 0 | 1;
@@ -142,6 +143,8 @@ export class MediaCall {
   echo?: { mode: MediaEchoMode; requestedBy: Side };
   /** a=group lines of the last offer (BUNDLE): echoed in the answer to that offerer. */
   offerGroups?: { type: string; mids: string }[];
+  /** The media interface each side's sockets bind on, chosen by the first offer (ng `direction`). */
+  interfaces?: [MediaInterfaceSpec, MediaInterfaceSpec];
   private closing?: Promise<Map<number, BridgeStats>>;
 
   constructor(

@@ -12,8 +12,9 @@ import { rewriteSdp } from '../../sdp/rewrite.js';
 import { LOCAL_CODEC_CAPABILITIES } from '../codecs/codec.js';
 import { createDtlsCertificate, type DtlsCertificate } from '../rtp/dtls.js';
 import { PortAllocator } from './ports.js';
+import { MediaInterfaces, sdpAddress, type MediaInterfaceSpec } from './interfaces.js';
 import { BridgeBinder, type BridgeWorker } from './bridge.js';
-import { CallMedia, MediaCall } from './call.js';
+import { CallMedia, MediaCall, otherSide, type Side } from './call.js';
 import { CallRegistry } from './registry.js';
 import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type PlannerContext } from './planner.js';
 import { bridgeConfig } from './worker-config.js';
@@ -21,8 +22,12 @@ import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 
 export interface LocalMediaOptions {
-  /** Address media sockets bind to and SDP advertises. */
+  /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
   interface: string;
+  /** Address the SDP names instead (Tandem behind a 1:1 NAT); packets still flow on `interface`. */
+  advertise?: string;
+  /** Named interfaces (ng `direction` picks per side); when given, they replace `interface`/`advertise`. */
+  interfaces?: readonly MediaInterfaceSpec[];
   portMin: number;
   portMax: number;
   workers: number;
@@ -55,6 +60,7 @@ export class LocalMedia implements MediaControl {
   readonly pool: WorkerPool;
   private readonly ports: PortAllocator;
   private readonly binder: BridgeBinder;
+  private readonly interfaces: MediaInterfaces;
   private readonly registry = new CallRegistry();
   private readonly rates = new RateSampler();
   private totalSessions = 0;
@@ -69,7 +75,8 @@ export class LocalMedia implements MediaControl {
   constructor(private readonly opts: LocalMediaOptions) {
     this.log = opts.log;
     this.ports = new PortAllocator(opts.portMin, opts.portMax);
-    this.binder = new BridgeBinder(this.ports, opts.interface);
+    this.binder = new BridgeBinder(this.ports);
+    this.interfaces = new MediaInterfaces(opts.interfaces ?? [{ name: 'default', address: opts.interface, ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}) }]);
     this.pool = new WorkerPool({
       size: opts.workers,
       logLevel: opts.logLevel,
@@ -91,8 +98,10 @@ export class LocalMedia implements MediaControl {
     }
   }
 
-  private get planner(): PlannerContext {
-    return { interface: this.opts.interface, ourFingerprint: this.dtlsCert?.fingerprint };
+  /** The planner's view for an SDP going to side `to`: that side's interface's (advertised) address. */
+  private planner(call: MediaCall, to: Side): PlannerContext {
+    const iface = call.interfaces?.[to];
+    return { interface: iface !== undefined ? sdpAddress(iface) : this.opts.interface, ourFingerprint: this.dtlsCert?.fingerprint };
   }
 
   // ---- offer / answer ---------------------------------------------------------------------
@@ -107,9 +116,12 @@ export class LocalMedia implements MediaControl {
     }
     let call = this.registry.get(req.callId);
     const isNew = call === undefined;
+    // Chosen (and an unknown name refused) before a new call exists, so a refusal leaves nothing behind.
+    const chosen = call?.interfaces === undefined ? this.interfaces.select(req.options.direction, req.callId) : undefined;
     if (call === undefined) call = this.newCall(req.callId, req.fromTag);
     const offerSide = offerSideOf(call, req.fromTag);
     noteOffer(call, sdp, req.options, offerSide);
+    if (chosen !== undefined) call.interfaces = MediaInterfaces.bySide(chosen, offerSide);
 
     try {
       await this.ensureMedias(call, sdp.session.media.length);
@@ -118,7 +130,7 @@ export class LocalMedia implements MediaControl {
       throw err;
     }
 
-    const plan = planOffer(call, sdp, req, offerSide, this.planner);
+    const plan = planOffer(call, sdp, req, offerSide, this.planner(call, otherSide(offerSide)));
     await this.configureAll(call);
     call.log.info({ fromTag: req.fromTag, offerSide, medias: call.medias.length, worker: call.workerIndex }, 'offer');
     return { sdp: rewriteSdp(sdp, plan.rewrite), warnings: plan.warnings };
@@ -129,7 +141,7 @@ export class LocalMedia implements MediaControl {
     const sdp = parseSdp(req.sdp);
     const { offerSide, replacedToTag } = noteAnswer(call, sdp, req);
     if (replacedToTag !== undefined) call.log.warn({ toTag: req.toTag, known: replacedToTag }, 'answer from a different to-tag replaces the previous one');
-    const plan = planAnswer(call, sdp, req, offerSide, this.planner);
+    const plan = planAnswer(call, sdp, req, offerSide, this.planner(call, offerSide));
     for (const note of plan.notes) call.log.warn({ toTag: req.toTag }, note);
     await this.configureAll(call);
     call.log.info(
@@ -155,7 +167,8 @@ export class LocalMedia implements MediaControl {
     const index = call.workerIndex;
     const worker: BridgeWorker = { request: (body) => this.pool.channel(index).request(body) };
     while (call.medias.length < count) {
-      const bridge = await this.binder.bind(call.callId, worker, call.log);
+      const ifs = call.interfaces ?? this.interfaces.select(undefined, call.callId);
+      const bridge = await this.binder.bind(call.callId, worker, call.log, [ifs[0].address, ifs[1].address]);
       const media = new CallMedia(call.medias.length + 1, bridge);
       call.medias.push(media);
       this.registry.addMedia(call, media);

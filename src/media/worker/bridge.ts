@@ -42,11 +42,14 @@ export class MediaBridge {
     sides[1].processor = new DirectionProcessor(sides[0]);
   }
 
-  static async open(bridgeId: number, callId: string, address: string, ports: BridgePorts, clock: WorkerClock): Promise<MediaBridge> {
-    const type = isIP(address) === 6 ? 'udp6' : 'udp4';
+  /** Side 0 binds ports[0..1] on addresses[0], side 1 ports[2..3] on addresses[1] (one call may bridge two networks). */
+  static async open(bridgeId: number, callId: string, addresses: [string, string], ports: BridgePorts, clock: WorkerClock): Promise<MediaBridge> {
     const opened: dgram.Socket[] = [];
     try {
-      for (const port of ports) opened.push(await bindSocket(type, address, port));
+      for (const [i, port] of ports.entries()) {
+        const address = addresses[i < 2 ? 0 : 1];
+        opened.push(await bindSocket(isIP(address) === 6 ? 'udp6' : 'udp4', address, port));
+      }
     } catch (err) {
       for (const s of opened) s.close();
       throw err;

@@ -27,7 +27,7 @@ function post(msg: WorkerMessage): void {
 async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
   switch (req.op) {
     case 'create': {
-      const bridge = await MediaBridge.open(req.bridgeId, req.callId, req.address, req.ports, clock);
+      const bridge = await MediaBridge.open(req.bridgeId, req.callId, req.addresses, req.ports, clock);
       bridges.set(req.bridgeId, bridge);
       return { op: 'create', bound: true };
     }

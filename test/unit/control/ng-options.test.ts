@@ -137,4 +137,11 @@ describe('ng options', () => {
     expect(() => read({ 'received-from': ['IP4', 'host.example'] })).toThrow(/received-from/);
     expect(() => read({ 'media address': 'media.example' })).toThrow(/media address/);
   });
+
+  it('reads direction as two interface names, as a list or as two rtpp-flags tokens', () => {
+    expect(read({ direction: ['priv', 'pub'] })).toMatchObject({ options: { direction: ['priv', 'pub'] }, warnings: [] });
+    expect(read({ 'rtpp-flags': 'direction=priv direction=pub' }).options.direction).toEqual(['priv', 'pub']);
+    expect(read({}).options.direction).toBeUndefined();
+    for (const bad of [['priv'], ['a', 'b', 'c'], ['', 'pub']]) expect(() => read({ direction: bad }), String(bad)).toThrow(/direction/);
+  });
 });

@@ -8,6 +8,9 @@ import { PortAllocator } from '../../../../src/media/session/ports.js';
 import { emptyBridgeStats } from '../../../../src/media/session/stats.js';
 import { FakeLease, silent, testCall } from './fixtures.js';
 
+/** Both sides of a bridge on loopback. */
+const LO: [string, string] = ['127.0.0.1', '127.0.0.1'];
+
 /** A worker that answers create/destroy as told and records every request. */
 class FakeWorker implements BridgeWorker {
   requests: RequestBody[] = [];
@@ -71,12 +74,12 @@ describe('ownership: binding bridges to ports', () => {
   it('binds two port pairs on the worker and closing destroys the bridge there and frees both pairs', async () => {
     const ports = new PortAllocator(30000, 30099);
     const worker = new FakeWorker();
-    const binder = new BridgeBinder(ports, '127.0.0.1');
-    const bridge = await binder.bind('c', worker, silent);
+    const binder = new BridgeBinder(ports);
+    const bridge = await binder.bind('c', worker, silent, LO);
     expect(ports.free).toBe(ports.capacity - 2);
     expect(bridge.ports[1]).toBe(bridge.ports[0] + 1);
     expect(bridge.ports[3]).toBe(bridge.ports[2] + 1);
-    expect(worker.requests[0]).toEqual({ op: 'create', bridgeId: bridge.id, callId: 'c', address: '127.0.0.1', ports: bridge.ports });
+    expect(worker.requests[0]).toEqual({ op: 'create', bridgeId: bridge.id, callId: 'c', addresses: ['127.0.0.1', '127.0.0.1'], ports: bridge.ports });
     const stats = await bridge.close(false);
     expect(stats?.bridgeId).toBe(bridge.id);
     expect(ports.free).toBe(ports.capacity);
@@ -87,12 +90,12 @@ describe('ownership: binding bridges to ports', () => {
   it('closing after the worker died, or when destroy fails, still frees the ports', async () => {
     const ports = new PortAllocator(30000, 30099);
     const worker = new FakeWorker();
-    const binder = new BridgeBinder(ports, '127.0.0.1');
-    const gone = await binder.bind('c', worker, silent);
+    const binder = new BridgeBinder(ports);
+    const gone = await binder.bind('c', worker, silent, LO);
     await gone.close(true);
     expect(worker.ops()).toEqual([`create ${gone.id}`]);
     worker.destroyFails = true;
-    const failing = await binder.bind('c', worker, silent);
+    const failing = await binder.bind('c', worker, silent, LO);
     expect(await failing.close(false)).toBeUndefined();
     expect(ports.free).toBe(ports.capacity);
   });
@@ -101,7 +104,7 @@ describe('ownership: binding bridges to ports', () => {
     const ports = new PortAllocator(30000, 30099);
     const worker = new FakeWorker();
     worker.createFailures.push(busy('EADDRINUSE'), busy('EACCES'));
-    const bridge = await new BridgeBinder(ports, '127.0.0.1').bind('c', worker, silent);
+    const bridge = await new BridgeBinder(ports).bind('c', worker, silent, LO);
     expect(worker.ops()).toEqual(['create 1', 'create 2', 'create 3']);
     expect(bridge.id).toBe(3);
     expect(ports.free).toBe(ports.capacity - 2);
@@ -111,18 +114,18 @@ describe('ownership: binding bridges to ports', () => {
     const ports = new PortAllocator(30000, 30099);
     const worker = new FakeWorker();
     worker.createFailures.push(new Error('boom'));
-    await expect(new BridgeBinder(ports, '127.0.0.1').bind('c', worker, silent)).rejects.toThrow('boom');
+    await expect(new BridgeBinder(ports).bind('c', worker, silent, LO)).rejects.toThrow('boom');
     expect(ports.free).toBe(ports.capacity);
     const always = new FakeWorker();
     always.createFailures.push(...Array.from({ length: 8 }, () => busy('EADDRINUSE')));
-    await expect(new BridgeBinder(ports, '127.0.0.1').bind('c', always, silent)).rejects.toMatchObject({ code: 'NO_PORTS' });
+    await expect(new BridgeBinder(ports).bind('c', always, silent, LO)).rejects.toMatchObject({ code: 'NO_PORTS' });
     expect(always.requests).toHaveLength(8);
     expect(ports.free).toBe(ports.capacity);
   });
 
   it('a range with one pair left: the first pair goes back when the second cannot be had', async () => {
     const ports = new PortAllocator(30000, 30001);
-    await expect(new BridgeBinder(ports, '127.0.0.1').bind('c', new FakeWorker(), silent)).rejects.toMatchObject({ code: 'NO_PORTS' });
+    await expect(new BridgeBinder(ports).bind('c', new FakeWorker(), silent, LO)).rejects.toMatchObject({ code: 'NO_PORTS' });
     expect(ports.free).toBe(1);
   });
 });
