@@ -6,6 +6,7 @@ import { parseUri } from '../sip/uri.js';
 import type { SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
 import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
 import type { RouteAuth } from '../edge/auth-gate.js';
+import { parseTargetAuth, type UacCredentials } from './uac-auth.js';
 
 /**
  * Routes: which calls go where, and under which codec policy. The file (`--routes-file`) is JSON:
@@ -26,7 +27,8 @@ import type { RouteAuth } from '../edge/auth-gate.js';
  *           { "uri": "sip:127.0.0.1:5080;transport=udp",  // host an IP literal; ;transport=udp|tcp|tls, sips: = tls
  *             "priority": 1,                         // optional 0–65535, lower first; default = position + 1
  *             "weight": 1,                           // optional 0–65535 within one priority (RFC 2782); default 1
- *             "tlsVerify": true } ],                 // optional, TLS targets only: false = do not check its certificate
+ *             "tlsVerify": true,                     // optional, TLS targets only: false = do not check its certificate
+ *             "auth": { "username": "u", "passwordFile": "trunk.pw" } } ],  // optional: answer its 401/407 (uac-auth.ts)
  *         "policy": {                                // optional, per leg (a = caller side, b = target side)
  *           "a": { "codecs": null },                 // null or left out = whatever the other side brings
  *           "b": { "codecs": ["PCMA"], "ptime": 20, "transcode": true, "strip": [], "keep": [] } } }
@@ -53,6 +55,8 @@ export interface RouteTarget {
   routeSet?: string[];
   /** a registered contact reached over the flow its REGISTER came on: in-dialog requests go to `endpoint` too. */
   flow?: boolean;
+  /** credentials for the trunk's 401/407 (uac-auth.ts). */
+  auth?: UacCredentials;
 }
 
 export interface RouteMatch {
@@ -193,7 +197,7 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
 
 function target(file: string, path: string, t: unknown, index: number): RouteTarget {
   if (!isObject(t)) fail(file, path, 'must be an object');
-  onlyKeys(file, path, t, ['uri', 'weight', 'priority', 'tlsVerify']);
+  onlyKeys(file, path, t, ['uri', 'weight', 'priority', 'tlsVerify', 'auth']);
   const { endpoint, uri } = parseTargetUri(str(file, `${path}.uri`, t.uri), `${file}: ${path}.uri`);
   if (t.tlsVerify !== undefined) {
     if (typeof t.tlsVerify !== 'boolean') fail(file, `${path}.tlsVerify`, 'must be true or false');
@@ -203,6 +207,7 @@ function target(file: string, path: string, t: unknown, index: number): RouteTar
     uri,
     endpoint,
     ...(t.tlsVerify === false ? { tlsVerify: false } : {}),
+    ...(t.auth !== undefined ? { auth: parseTargetAuth(file, `${path}.auth`, t.auth) } : {}),
     weight: t.weight === undefined ? 1 : intIn(file, `${path}.weight`, t.weight, 0, 65535),
     priority: t.priority === undefined ? index + 1 : intIn(file, `${path}.priority`, t.priority, 0, 65535),
   };
