@@ -2,6 +2,7 @@ import type { Logger } from '../common/log.js';
 import { errorCode, errorMessage } from '../common/errors.js';
 import { getCSeq, getFrom, getHeader, type SipHeader, type SipRequest } from '../sip/message.js';
 import { newCallId, newTag } from '../sip/build.js';
+import { sendWithAuth } from './uac-auth.js';
 import { acceptRemoteCSeq, dialogRequest, refreshTarget, uasDialog, type Dialog } from '../sip/dialog.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 import type { ServerTransaction } from '../sip/transaction/types.js';
@@ -253,11 +254,16 @@ export class B2buaCall implements CallCore {
 
   sendBye(d: Dialog, destination: SipEndpoint, why: string, reason?: string): void {
     const headers: SipHeader[] = reason !== undefined ? [{ name: 'Reason', value: reason }] : [];
-    const bye = dialogRequest(d, { method: 'BYE', via: this.ctx.via(destination.protocol), headers });
-    this.ctx.transactions.sendRequest(bye, destination, {
-      onFinal: (res) => this.log.debug({ status: res.status, why }, 'BYE answered'),
-      onTimeout: () => this.log.warn({ why }, 'BYE timed out'),
-      onTransportError: (err) => this.log.warn({ err, why }, 'BYE could not be sent'),
+    sendWithAuth({
+      auth: d === this.b.dialog ? this.b.uacAuth : undefined,
+      build: (extra) => dialogRequest(d, { method: 'BYE', via: this.ctx.via(destination.protocol), headers: [...headers, ...extra] }),
+      send: (bye, handler) => this.ctx.transactions.sendRequest(bye, destination, handler),
+      handler: {
+        onFinal: (res) => this.log.debug({ status: res.status, why }, 'BYE answered'),
+        onTimeout: () => this.log.warn({ why }, 'BYE timed out'),
+        onTransportError: (err) => this.log.warn({ err, why }, 'BYE could not be sent'),
+      },
+      log: this.log,
     });
   }
 

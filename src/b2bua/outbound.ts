@@ -320,6 +320,9 @@ export class OutboundInvite {
     }
     const dialog = uacDialog(req, res);
     b.dialog = dialog;
+    // The dialog's later requests answer the same trunk's challenges, counting on from this nonce.
+    const auth = this.parallel ? undefined : call.setup.targets[this.targetIndex].auth;
+    if (auth !== undefined) b.uacAuth = this.uacAuth ?? new UacAuth(auth);
     // A contact reached over its flow (a registered UA behind NAT, or in a browser over WebSocket)
     // is reached only there: its Contact may not even be routable (RFC 5626 §5.3, RFC 7118 §5).
     b.destination = call.setup.nextHop ?? (branch?.target.flow === true ? branch.destination : (dialogDestination(dialog, b.protocol) ?? b.destination));

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TandemError } from '../common/errors.js';
-import { headerLines, type SipHeader, type SipResponse } from '../sip/message.js';
+import { headerLines, type SipHeader, type SipRequest, type SipResponse } from '../sip/message.js';
+import type { ClientTransactionHandler } from '../sip/transaction/types.js';
+import type { Logger } from '../common/log.js';
 import { ALGORITHMS, digestResponse, ha1Of, hashOf, knownAlgorithm, parseDigestParams, quote, type DigestAlgorithm } from '../edge/auth-digest.js';
 
 /**
@@ -126,6 +128,49 @@ export class UacAuth {
     this.last = c;
     return { ok: true, header: { name: names.answer, value: authorizationValue(this.creds, c, req, this.nc, this.cnonce) }, stale: sentCredentials };
   }
+}
+
+/**
+ * An in-dialog request toward a leg that may challenge it (re-INVITE, UPDATE, BYE…): sent as
+ * `build([])`; a 401/407 that `auth` can answer sends `build([credentials])` again (the builder
+ * takes a new CSeq; the transaction layer ACKed the challenge). A second challenge after ours
+ * (or a leg without credentials) reaches `handler.onFinal` like any other failure: no loop.
+ * `onResend` hears of each new request (a re-INVITE's 2xx is ACKed with its CSeq).
+ */
+export function sendWithAuth(o: {
+  auth: UacAuth | undefined;
+  build: (extra: SipHeader[]) => SipRequest;
+  send: (req: SipRequest, handler: ClientTransactionHandler) => void;
+  handler: ClientTransactionHandler;
+  onResend?: (req: SipRequest) => void;
+  log: Logger;
+}): SipRequest {
+  let sent = false;
+  let staleRetried = false;
+  const go = (extra: SipHeader[]): SipRequest => {
+    const req = o.build(extra);
+    o.send(req, {
+      ...o.handler,
+      onFinal: (res) => {
+        if ((res.status === 401 || res.status === 407) && o.auth !== undefined) {
+          const r = o.auth.answer(res, { method: req.method, uri: req.uri }, sent, staleRetried);
+          if (r.ok) {
+            if (r.stale === true) staleRetried = true;
+            sent = true;
+            o.log.info({ method: req.method, status: res.status }, 'in-dialog request challenged; sending it again with credentials');
+            // Not `o.onResend?.(go(…))`: with no onResend that would skip the send itself.
+            const again = go([r.header]);
+            o.onResend?.(again);
+            return;
+          }
+          o.log.warn({ method: req.method, status: res.status, why: r.reason }, 'trunk authentication failed for an in-dialog request');
+        }
+        o.handler.onFinal(res);
+      },
+    });
+    return req;
+  };
+  return go([]);
 }
 
 /** A route target's `"auth"` object, validated; errors name the key like the rest of routes.ts. */

@@ -39,8 +39,8 @@ afterEach(async () => {
   tandem = undefined;
 });
 
-/** The trunk: 407 until the INVITE carries alice/secret; 200 with SDP then; 200 to BYE. */
-function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5']): { auth: Authenticator } {
+/** The trunk: 407 until an INVITE (initial or re-INVITE) carries alice/secret, 200 with SDP then; BYE likewise with `challengeBye`. */
+function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'], challengeBye = false): { auth: Authenticator } {
   const auth = new Authenticator({
     users: new UserStore(parseUsersFile(withPassword('', 'alice', REALM, 'secret'), 'users')),
     realm: REALM,
@@ -59,7 +59,11 @@ function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5']): { a
         const v = auth.authenticate(copy, r.from.address, 'proxy');
         if (v.kind === 'ok') callee.reply(r, 200, { reason: 'OK', sdp: sdpOffer(41000, [{ pt: 0, name: 'PCMU' }]) });
         else callee.reply(r, v.status, { reason: v.reason, headers: v.headers.map((h) => `${h.name}: ${h.value}`) });
-      } else if (r.msg.method === 'BYE') callee.reply(r, 200, { reason: 'OK' });
+      } else if (r.msg.method === 'BYE') {
+        const v = challengeBye ? auth.authenticate({ ...r.msg, headers: [...r.msg.headers] }, r.from.address, 'proxy') : { kind: 'ok' as const };
+        if (v.kind === 'ok') callee.reply(r, 200, { reason: 'OK' });
+        else callee.reply(r, v.status, { reason: v.reason, headers: v.headers.map((h) => `${h.name}: ${h.value}`) });
+      }
     }
   }, 2);
   stop = () => clearInterval(timer);
@@ -145,5 +149,58 @@ describe('UAC digest toward a trunk that answers 407', () => {
     expect(res.msg.kind === 'response' && res.msg.status).toBe(403);
     expect(getHeader(res.msg, 'Warning')).toMatch(/not ours/);
     expect(invites()).toHaveLength(1);
+  });
+});
+
+/** A request from the caller inside the dialog the 2xx `ok` set up. */
+function inDialog(ok: Received, method: string, seq: number, sdp?: string): string {
+  const r = ok.msg;
+  const contact = /<([^>]+)>/.exec(getHeader(r, 'Contact') ?? '')?.[1] ?? `sip:127.0.0.1:${sip.port}`;
+  return [
+    `${method} ${contact} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    'Max-Forwards: 70',
+    `From: ${getHeader(r, 'From') ?? ''}`,
+    `To: ${getHeader(r, 'To') ?? ''}`,
+    `Call-ID: ${getHeader(r, 'Call-ID') ?? ''}`,
+    `CSeq: ${seq} ${method}`,
+    `Contact: <sip:alice@127.0.0.1:${caller.port}>`,
+    ...(sdp !== undefined ? ['Content-Type: application/sdp'] : []),
+    '',
+    sdp ?? '',
+  ].join('\n');
+}
+
+describe('UAC digest inside the dialog', () => {
+  it('a challenged re-INVITE and a challenged BYE are answered with the new nonce; the 2xx is ACKed with the credentialed CSeq', async () => {
+    const { auth } = trunk(['SHA-256', 'MD5'], true);
+    await start({ username: 'alice', password: 'secret' });
+    const { res } = await call();
+    expect(res.msg.kind === 'response' && res.msg.status).toBe(200);
+    const seq0 = getCSeq(res.msg)?.seq ?? 1;
+    const ackText = inDialog(res, 'ACK', seq0).replace(/\nContact: [^\n]*/, '');
+    caller.send(ackText, sip);
+    await callee.next((m) => m.kind === 'request' && m.method === 'ACK' && getCSeq(m)?.seq === 2, 3000);
+
+    const mark = callee.inbox.length;
+    caller.send(inDialog(res, 'INVITE', seq0 + 1, sdpOffer(40004, [{ pt: 0, name: 'PCMU' }])), sip);
+    const re = await caller.next((m) => m.kind === 'response' && m.status >= 200 && getCSeq(m)?.seq === seq0 + 1, 3000);
+    expect(re.msg.kind === 'response' && re.msg.status).toBe(200);
+    const reInvites = callee.inbox.slice(mark).filter((r) => isRequest('INVITE')(r.msg)).map((r) => r.msg);
+    const seqs = [...new Set(reInvites.map((m) => getCSeq(m)?.seq))];
+    expect(seqs).toEqual([3, 4]);
+    expect(headerLines(reInvites[reInvites.length - 1], 'Proxy-Authorization')).toHaveLength(1);
+    // Our ACK of the re-INVITE's 2xx names the CSeq that carried credentials (4), not the challenged one.
+    await callee.next((m) => m.kind === 'request' && m.method === 'ACK' && getCSeq(m)?.seq === 4, 3000, mark);
+    caller.send(inDialog(re, 'ACK', seq0 + 1).replace(/\nContact: [^\n]*/, ''), sip);
+
+    const byeMark = callee.inbox.length;
+    caller.send(inDialog(res, 'BYE', seq0 + 2), sip);
+    await caller.next((m) => m.kind === 'response' && getCSeq(m)?.method === 'BYE', 3000);
+    const ok = await callee.next((m) => m.kind === 'request' && m.method === 'BYE' && headerLines(m, 'Proxy-Authorization').length === 1, 3000, byeMark);
+    expect(getCSeq(ok.msg)?.seq).toBe(6);
+    // The trunk script checks what arrived on its next tick: wait for it, bounded.
+    for (let i = 0; i < 100 && auth.stats().successes < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(auth.stats()).toMatchObject({ successes: 3, failures: 0 });
   });
 });

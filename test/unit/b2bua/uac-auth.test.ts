@@ -2,7 +2,11 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authorizationValue, parseChallenge, parseTargetAuth, selectChallenge, UacAuth, type Challenge } from '../../../src/b2bua/uac-auth.js';
+import { pino } from 'pino';
+import { authorizationValue, parseChallenge, parseTargetAuth, selectChallenge, sendWithAuth, UacAuth, type Challenge } from '../../../src/b2bua/uac-auth.js';
+import { createRequest } from '../../../src/sip/build.js';
+import type { ClientTransactionHandler } from '../../../src/sip/transaction/types.js';
+import type { SipHeader, SipRequest } from '../../../src/sip/message.js';
 import { parseRoutes } from '../../../src/b2bua/routes.js';
 import { parseCredentials } from '../../../src/edge/auth-digest.js';
 import type { SipResponse } from '../../../src/sip/message.js';
@@ -163,5 +167,42 @@ describe('a route target\'s "auth"', () => {
     for (const [auth, re] of bad) {
       expect(() => parseRoutes(JSON.stringify({ routes: [{ targets: [{ uri: 'sip:127.0.0.1:5080', auth }] }] }), file)).toThrow(re);
     }
+  });
+});
+
+describe('sendWithAuth: an in-dialog request', () => {
+  const challenge = 'Digest realm="trunk", nonce="n1", algorithm=MD5, qop="auth"';
+  function harness(auth: UacAuth | undefined): { sent: SipRequest[]; handlers: ClientTransactionHandler[]; finals: number[] } {
+    const sent: SipRequest[] = [];
+    const handlers: ClientTransactionHandler[] = [];
+    const finals: number[] = [];
+    let seq = 10;
+    sendWithAuth({
+      auth,
+      build: (extra: SipHeader[]) => createRequest('BYE', 'sip:peer@127.0.0.1', [{ name: 'CSeq', value: `${++seq} BYE` }, ...extra]),
+      send: (req, h) => {
+        sent.push(req);
+        handlers.push(h);
+      },
+      handler: { onFinal: (res) => finals.push(res.status), onTimeout: () => undefined, onTransportError: () => undefined },
+      log: pino({ level: 'silent' }),
+    });
+    return { sent, handlers, finals };
+  }
+  it('is sent again with credentials once (no onResend needed), and a second challenge reaches the handler', () => {
+    const h = harness(new UacAuth(mufasa));
+    h.handlers[0].onFinal(challenged(407, [challenge]));
+    expect(h.sent).toHaveLength(2);
+    expect(h.sent[1].headers.find((x) => x.name === 'CSeq')?.value).toBe('12 BYE');
+    expect(h.sent[1].headers.some((x) => x.name === 'Proxy-Authorization')).toBe(true);
+    h.handlers[1].onFinal(challenged(407, [challenge]));
+    expect(h.sent).toHaveLength(2);
+    expect(h.finals).toEqual([407]);
+  });
+  it('a leg without credentials hands the challenge on as it is', () => {
+    const h = harness(undefined);
+    h.handlers[0].onFinal(challenged(401, [challenge]));
+    expect(h.sent).toHaveLength(1);
+    expect(h.finals).toEqual([401]);
   });
 });
