@@ -22,6 +22,7 @@ import { checkRequest } from './sanity.js';
 import type { OverloadControl } from '../edge/overload.js';
 import type { Release, SourceLimits } from '../edge/acl-sources.js';
 import type { Authenticator } from '../edge/auth.js';
+import type { UacAuthStats } from './uac-auth.js';
 import { gateRequest } from '../edge/auth-gate.js';
 
 export interface B2buaOptions {
@@ -92,6 +93,11 @@ export class B2bua implements TransactionUser {
   private context(): SipContext {
     if (this.ctx === undefined) throw new Error('B2bua used before attach()');
     return this.ctx;
+  }
+
+  /** challenges from trunks answered with a route's credentials, and those given up on (uac-auth.ts). */
+  trunkAuthStats(): UacAuthStats {
+    return { ...(this.ctx?.trunkAuth ?? { answered: 0, refused: 0 }) };
   }
 
   activeCalls(): number {

@@ -264,6 +264,7 @@ export class B2buaCall implements CallCore {
         onTransportError: (err) => this.log.warn({ err, why }, 'BYE could not be sent'),
       },
       log: this.log,
+      stats: this.ctx.trunkAuth,
     });
   }
 

@@ -214,12 +214,14 @@ export class OutboundInvite {
     this.uacAuth ??= new UacAuth(target.auth);
     const r = this.uacAuth.answer(res, { method: 'INVITE', uri: req.uri }, this.authHeader !== undefined, this.staleRetried);
     if (!r.ok) {
+      this.call.ctx.trunkAuth.refused++;
       this.call.log.warn({ status: res.status, why: r.reason, target: target.uri }, 'leg B: trunk authentication failed');
       const text = r.reason.replace(/[^\x20-\x7e]/g, '?');
       await this.onFailure(req, 403, 'Forbidden', `${res.status}: ${r.reason}`, true, undefined, [{ name: 'Warning', value: `399 tandem ${quote(text)}` }]);
       return;
     }
     if (r.stale === true) this.staleRetried = true;
+    this.call.ctx.trunkAuth.answered++;
     this.authHeader = r.header;
     this.call.log.info({ status: res.status, target: target.uri, stale: r.stale === true }, 'leg B challenged; sending the INVITE again with credentials');
     this.seq++;

@@ -132,6 +132,7 @@ export class Reoffers {
       onResend: (r) => (x.seq = getCSeq(r)?.seq ?? 0),
       handler,
       log: call.log,
+      stats: call.ctx.trunkAuth,
     });
     x.seq = getCSeq(out)?.seq ?? 0;
   }

@@ -101,6 +101,12 @@ export function authorizationValue(creds: UacCredentials, c: Challenge, req: { m
   return parts.join(', ');
 }
 
+/** Counters of the digest client (every call's, in SipContext): challenges we answered, and those we gave up on. */
+export interface UacAuthStats {
+  answered: number;
+  refused: number;
+}
+
 export type AnswerResult = { ok: true; header: SipHeader } | { ok: false; reason: string };
 
 /**
@@ -144,6 +150,7 @@ export function sendWithAuth(o: {
   handler: ClientTransactionHandler;
   onResend?: (req: SipRequest) => void;
   log: Logger;
+  stats?: UacAuthStats;
 }): SipRequest {
   let sent = false;
   let staleRetried = false;
@@ -157,12 +164,14 @@ export function sendWithAuth(o: {
           if (r.ok) {
             if (r.stale === true) staleRetried = true;
             sent = true;
+            if (o.stats !== undefined) o.stats.answered++;
             o.log.info({ method: req.method, status: res.status }, 'in-dialog request challenged; sending it again with credentials');
             // Not `o.onResend?.(go(…))`: with no onResend that would skip the send itself.
             const again = go([r.header]);
             o.onResend?.(again);
             return;
           }
+          if (o.stats !== undefined) o.stats.refused++;
           o.log.warn({ method: req.method, status: res.status, why: r.reason }, 'trunk authentication failed for an in-dialog request');
         }
         o.handler.onFinal(res);

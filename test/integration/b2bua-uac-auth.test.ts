@@ -106,6 +106,7 @@ describe('UAC digest toward a trunk that answers 407', () => {
     // The 407 was ACKed by the transaction layer (RFC 3261 §17.1.1.3).
     await callee.next(isRequest('ACK'), 3000);
     expect(auth.stats()).toMatchObject({ successes: 1, failures: 0 });
+    expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 1, refused: 0 });
     ackAndBye(res, caller, sip);
     await caller.next((m) => m.kind === 'response' && getCSeq(m)?.method === 'BYE', 3000);
     await callee.next(isRequest('BYE'), 3000);
@@ -140,6 +141,7 @@ describe('UAC digest toward a trunk that answers 407', () => {
     expect(invites()).toHaveLength(4);
     // One refused answer per call: the unauthenticated first INVITE is a challenge, not a failure.
     expect(auth.stats().failures).toBe(2);
+    expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 2, refused: 2 });
   });
 
   it('a challenge for another realm than the configured one is refused without sending the password', async () => {
@@ -202,5 +204,6 @@ describe('UAC digest inside the dialog', () => {
     // The trunk script checks what arrived on its next tick: wait for it, bounded.
     for (let i = 0; i < 100 && auth.stats().successes < 3; i++) await new Promise((r) => setTimeout(r, 10));
     expect(auth.stats()).toMatchObject({ successes: 3, failures: 0 });
+    expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 3, refused: 0 });
   });
 });
