@@ -38,6 +38,8 @@ export function parseChallenge(value: string): ChallengeResult {
   const parsed = parseDigestParams(value, 'challenge');
   if (!parsed.ok) return parsed;
   const p = parsed.params;
+  // We echo realm, nonce and opaque back in a header of our own: no control character may ride along.
+  for (const [k, v] of p) if (/[\x00-\x1f\x7f]/.test(v)) return { ok: false, reason: `parameter ${k.slice(0, 32)} has a control character` };
   const realm = p.get('realm');
   const nonce = p.get('nonce');
   if (realm === undefined) return { ok: false, reason: 'challenge has no realm' };

@@ -8,6 +8,8 @@ import { createRequest } from '../../../src/sip/build.js';
 import type { ClientTransactionHandler } from '../../../src/sip/transaction/types.js';
 import type { SipHeader, SipRequest } from '../../../src/sip/message.js';
 import { parseRoutes } from '../../../src/b2bua/routes.js';
+import { mulberry32 } from '../../fuzz/prng.js';
+import { mutateText } from '../../fuzz/mutate.js';
 import { parseCredentials } from '../../../src/edge/auth-digest.js';
 import type { SipResponse } from '../../../src/sip/message.js';
 
@@ -102,6 +104,8 @@ describe('UAC digest: challenge selection', () => {
       'Digest realm="\\', 
       'Digest \u0000realm="r", nonce="n"',
       'Digest realm="r", nonce="n", qop=',
+      'Digest realm="r\r\nX-Injected: 1", nonce="n"',
+      'Digest realm="r", nonce="n\u0007"',
     ];
     for (const h of hostile) {
       const r = parseChallenge(h);
@@ -110,6 +114,16 @@ describe('UAC digest: challenge selection', () => {
     }
     expect(selectChallenge(hostile).ok).toBe(false);
     expect(selectChallenge([]).ok).toBe(false);
+  });
+  it('2000 seeded mutations of a real challenge: a result every time, never a throw; an answer only from a challenge that parsed', () => {
+    const r = mulberry32(13);
+    const seed = 'Digest realm="trunk", nonce="abc\\"def", algorithm=SHA-256, qop="auth,auth-int", opaque="o", stale=false';
+    for (let i = 0; i < 2000; i++) {
+      const text = mutateText(seed, r).value;
+      const res = new UacAuth(mufasa).answer(challenged(407, [text]), { method: 'INVITE', uri: 'sip:x@127.0.0.1' }, false, false);
+      expect(res.ok).toBe(parseChallenge(text).ok);
+      if (res.ok) expect(res.header.value).not.toMatch(/[\r\n]/);
+    }
   });
 });
 
