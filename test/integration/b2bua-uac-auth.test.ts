@@ -40,11 +40,15 @@ afterEach(async () => {
 });
 
 /** The trunk: 407 until an INVITE (initial or re-INVITE) carries alice/secret, 200 with SDP then; BYE likewise with `challengeBye`. */
-function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'], challengeBye = false): { auth: Authenticator } {
+function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'], challengeBye = false, staleOnce = false): { auth: Authenticator } {
+  // `staleOnce`: the trunk's clock jumps past the nonce's life just before it checks the first credentials.
+  let skew = 0;
+  const clock = { ...systemClock, now: () => systemClock.now() + skew };
   const auth = new Authenticator({
     users: new UserStore(parseUsersFile(withPassword('', 'alice', REALM, 'secret'), 'users')),
     realm: REALM,
-    clock: systemClock,
+    clock,
+    nonceTtlMs: 60_000,
     log: pino({ level: 'silent' }),
     algorithms,
   });
@@ -56,6 +60,7 @@ function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'], chal
       if (r.msg.method === 'INVITE') {
         // authenticate() strips our credentials from the message: check a copy, keep the original for the test.
         const copy: SipRequest = { ...r.msg, headers: [...r.msg.headers] };
+        if (staleOnce && skew === 0 && headerLines(copy, 'Proxy-Authorization').length > 0) skew = 120_000;
         const v = auth.authenticate(copy, r.from.address, 'proxy');
         if (v.kind === 'ok') callee.reply(r, 200, { reason: 'OK', sdp: sdpOffer(41000, [{ pt: 0, name: 'PCMU' }]) });
         else callee.reply(r, v.status, { reason: v.reason, headers: v.headers.map((h) => `${h.name}: ${h.value}`) });
@@ -142,6 +147,19 @@ describe('UAC digest toward a trunk that answers 407', () => {
     // One refused answer per call: the unauthenticated first INVITE is a challenge, not a failure.
     expect(auth.stats().failures).toBe(2);
     expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 2, refused: 2 });
+  });
+
+  it('stale=true: one more INVITE with the new nonce, and the call connects', async () => {
+    const { auth } = trunk(['SHA-256', 'MD5'], false, true);
+    await start({ username: 'alice', password: 'secret' });
+    const { res } = await call();
+    expect(res.msg.kind === 'response' && res.msg.status).toBe(200);
+    const all = invites();
+    expect(all.map((m) => getCSeq(m)?.seq)).toEqual([1, 2, 3]);
+    const nonceOf = (m: SipRequest): string | undefined => /nonce="([^"]+)"/.exec(headerLines(m, 'Proxy-Authorization')[0] ?? '')?.[1];
+    expect(nonceOf(all[2])).not.toBe(nonceOf(all[1]));
+    expect(auth.stats()).toMatchObject({ stale: 1, successes: 1, failures: 0 });
+    ackAndBye(res, caller, sip);
   });
 
   it('a challenge for another realm than the configured one is refused without sending the password', async () => {
