@@ -5,13 +5,12 @@ import { parseUri, formatUri } from '../sip/uri.js';
 import { dialogDestination, dialogRequest, uacDialog } from '../sip/dialog.js';
 import type { ClientTransaction, ClientTransactionHandler } from '../sip/transaction/types.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
-import { ALLOW, sdpBody } from './sip-context.js';
+import { ALLOW, sdpBody, warning } from './sip-context.js';
 import { CallState, awaitingAnswer, isCancelled } from './call-state.js';
 import { LEG_B_TIMEOUT, LEG_B_TRANSPORT_ERROR, isFailoverStatus, mediaFailureStatus } from './status-map.js';
 import type { CallCore } from './call-core.js';
 import type { RouteTarget } from './routes.js';
 import { UacAuth } from './uac-auth.js';
-import { quote } from '../edge/auth-digest.js';
 
 /** One INVITE of a parallel fork (a registered AOR's contacts). */
 interface Branch {
@@ -216,8 +215,7 @@ export class OutboundInvite {
     if (!r.ok) {
       this.call.ctx.trunkAuth.refused++;
       this.call.log.warn({ status: res.status, why: r.reason, target: target.uri }, 'leg B: trunk authentication failed');
-      const text = r.reason.replace(/[^\x20-\x7e]/g, '?');
-      await this.onFailure(req, 403, 'Forbidden', `${res.status}: ${r.reason}`, true, undefined, [{ name: 'Warning', value: `399 tandem ${quote(text)}` }]);
+      await this.onFailure(req, 403, 'Forbidden', `${res.status}: ${r.reason}`, true, undefined, [warning(r.reason.replace(/[^\x20-\x7e]/g, '?'), 399)]);
       return;
     }
     if (r.stale === true) this.staleRetried = true;
@@ -245,7 +243,9 @@ export class OutboundInvite {
       this.targetIndex++;
       this.seq++;
       // A new target answers its own challenges: nothing of the last one's digest state carries over.
-      Object.assign(this, { uacAuth: undefined, authHeader: undefined, staleRetried: false });
+      this.uacAuth = undefined;
+      this.authHeader = undefined;
+      this.staleRetried = false;
       this.send(req.body.length > 0 ? req.body.toString('utf8') : undefined);
       return;
     }
