@@ -239,14 +239,21 @@ export class B2buaCall implements CallCore {
     const to = this.leg(otherLeg(leg));
     const d = to.dialog as Dialog;
     const { headers, body } = relayedBody(req);
-    const out = dialogRequest(d, { method: req.method, via: this.ctx.via(to.destination.protocol), headers, body });
-    this.ctx.transactions.sendRequest(out, to.destination, {
-      onFinal: (res) => {
-        const r = relayedBody(res);
-        this.ctx.respond(txn, res.status, { reason: res.reason, headers: r.headers, body: r.body });
+    // Toward a trunk with credentials (`to.uacAuth`), a challenged INFO/MESSAGE… is answered too.
+    sendWithAuth({
+      auth: to.uacAuth,
+      build: (extra) => dialogRequest(d, { method: req.method, via: this.ctx.via(to.destination.protocol), headers: [...headers, ...extra], body }),
+      send: (out, handler) => this.ctx.transactions.sendRequest(out, to.destination, handler),
+      handler: {
+        onFinal: (res) => {
+          const r = relayedBody(res);
+          this.ctx.respond(txn, res.status, { reason: res.reason, headers: r.headers, body: r.body });
+        },
+        onTimeout: () => this.ctx.respond(txn, 408),
+        onTransportError: () => this.ctx.respond(txn, 503),
       },
-      onTimeout: () => this.ctx.respond(txn, 408),
-      onTransportError: () => this.ctx.respond(txn, 503),
+      log: this.log,
+      stats: this.ctx.trunkAuth,
     });
   }
 

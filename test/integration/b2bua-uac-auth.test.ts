@@ -39,7 +39,7 @@ afterEach(async () => {
   tandem = undefined;
 });
 
-/** The trunk: 407 until an INVITE (initial or re-INVITE) carries alice/secret, 200 with SDP then; BYE likewise with `challengeBye`. */
+/** The trunk: 407 until an INVITE (initial or re-INVITE) carries alice/secret, 200 with SDP then; BYE and INFO likewise with `challengeBye`. */
 function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'], challengeBye = false, staleOnce = false): { auth: Authenticator } {
   // `staleOnce`: the trunk's clock jumps past the nonce's life just before it checks the first credentials.
   let skew = 0;
@@ -64,7 +64,7 @@ function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'], chal
         const v = auth.authenticate(copy, r.from.address, 'proxy');
         if (v.kind === 'ok') callee.reply(r, 200, { reason: 'OK', sdp: sdpOffer(41000, [{ pt: 0, name: 'PCMU' }]) });
         else callee.reply(r, v.status, { reason: v.reason, headers: v.headers.map((h) => `${h.name}: ${h.value}`) });
-      } else if (r.msg.method === 'BYE') {
+      } else if (r.msg.method === 'BYE' || r.msg.method === 'INFO') {
         const v = challengeBye ? auth.authenticate({ ...r.msg, headers: [...r.msg.headers] }, r.from.address, 'proxy') : { kind: 'ok' as const };
         if (v.kind === 'ok') callee.reply(r, 200, { reason: 'OK' });
         else callee.reply(r, v.status, { reason: v.reason, headers: v.headers.map((h) => `${h.name}: ${h.value}`) });
@@ -192,7 +192,7 @@ function inDialog(ok: Received, method: string, seq: number, sdp?: string): stri
 }
 
 describe('UAC digest inside the dialog', () => {
-  it('a challenged re-INVITE and a challenged BYE are answered with the new nonce; the 2xx is ACKed with the credentialed CSeq', async () => {
+  it('a challenged re-INVITE, INFO and BYE are answered with the new nonce; the 2xx is ACKed with the credentialed CSeq', async () => {
     const { auth } = trunk(['SHA-256', 'MD5'], true);
     await start({ username: 'alice', password: 'secret' });
     const { res } = await call();
@@ -214,14 +214,20 @@ describe('UAC digest inside the dialog', () => {
     await callee.next((m) => m.kind === 'request' && m.method === 'ACK' && getCSeq(m)?.seq === 4, 3000, mark);
     caller.send(inDialog(re, 'ACK', seq0 + 1).replace(/\nContact: [^\n]*/, ''), sip);
 
+    const infoMark = callee.inbox.length;
+    caller.send(inDialog(res, 'INFO', seq0 + 2), sip);
+    const info = await caller.next((m) => m.kind === 'response' && getCSeq(m)?.method === 'INFO', 3000);
+    expect(info.msg.kind === 'response' && info.msg.status).toBe(200);
+    expect(callee.inbox.slice(infoMark).filter((r) => isRequest('INFO')(r.msg)).map((r) => headerLines(r.msg, 'Proxy-Authorization').length)).toEqual([0, 1]);
+
     const byeMark = callee.inbox.length;
-    caller.send(inDialog(res, 'BYE', seq0 + 2), sip);
+    caller.send(inDialog(res, 'BYE', seq0 + 3), sip);
     await caller.next((m) => m.kind === 'response' && getCSeq(m)?.method === 'BYE', 3000);
     const ok = await callee.next((m) => m.kind === 'request' && m.method === 'BYE' && headerLines(m, 'Proxy-Authorization').length === 1, 3000, byeMark);
-    expect(getCSeq(ok.msg)?.seq).toBe(6);
+    expect(getCSeq(ok.msg)?.seq).toBe(8);
     // The trunk script checks what arrived on its next tick: wait for it, bounded.
-    for (let i = 0; i < 100 && auth.stats().successes < 3; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(auth.stats()).toMatchObject({ successes: 3, failures: 0 });
-    expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 3, refused: 0 });
+    for (let i = 0; i < 100 && auth.stats().successes < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(auth.stats()).toMatchObject({ successes: 4, failures: 0 });
+    expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 4, refused: 0 });
   });
 });
