@@ -1,15 +1,12 @@
-import type { Logger } from '../common/log.js';
-import type { Clock } from '../common/clock.js';
 import { errorMessage } from '../common/errors.js';
 import { getCallId, getHeader, getTo, getUserAgent, type SipRequest, type SipResponse, type Via } from '../sip/message.js';
 import { parseUri } from '../sip/uri.js';
-import type { InboundMessage, SipEndpoint, SipSender } from '../sip/transport/types.js';
+import type { InboundMessage, SipEndpoint } from '../sip/transport/types.js';
 import type { ServerTransaction, TransactionUser } from '../sip/transaction/types.js';
-import type { MediaControl } from '../media/api.js';
 import { parseSdp, mediaCodecs } from '../sdp/sdp.js';
+import type { B2buaCounters, B2buaOptions } from './b2bua-options.js';
 import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context.js';
 import { allowOutOfDialog } from './methods.js';
-import type { Registrar } from '../edge/registrar.js';
 import { bindingTargets } from './registered.js';
 import { B2buaCall, type Leg } from './call.js';
 import type { CallSetup } from './call-core.js';
@@ -19,52 +16,12 @@ import { checkOffer } from './policy.js';
 import { isTrustedProxy, isTrustedSource, orderTargets, parseTargetUri, selectRoute, type Route, type RouteTable } from './routes.js';
 import { headersToCopy } from './identity.js';
 import { checkRequest } from './sanity.js';
-import type { OverloadControl } from '../edge/overload.js';
-import type { Release, SourceLimits } from '../edge/acl-sources.js';
-import type { Authenticator } from '../edge/auth.js';
+import type { Release } from '../edge/acl-sources.js';
+import type { UacAuthStats } from './uac-auth.js';
 import { gateRequest } from '../edge/auth-gate.js';
-import { DnsFailure, PendingResolutions, needsDns, resolveSetup, type SipLookup, type TargetResolver } from './resolve.js';
+import { DnsFailure, PendingResolutions, needsDns, resolveSetup, type SipLookup } from './resolve.js';
 
-export interface B2buaOptions {
-  sender: SipSender;
-  media: MediaControl;
-  routes: RouteTable;
-  /** our listeners: a request whose Via already holds one of them has looped (482). */
-  ownEndpoints: SipEndpoint[];
-  copyHeaders: string[];
-  uaDeny: string[];
-  clock: Clock;
-  log: Logger;
-  /** Server of our responses and User-Agent of our requests; absent = neither header (the product is not named). */
-  userAgent?: string;
-  /** how often calls are checked against the media plane's list (media timeout → BYE); 0 = never. */
-  mediaWatchMs?: number;
-  /** digest authentication (`--auth-users`); absent = nobody is asked, routes with "auth": "required" are never taken. */
-  auth?: Authenticator;
-  /** answers REGISTER and finds the contacts of routes with target "registered"; absent = REGISTER refused 405. */
-  registrar?: Registrar;
-  /** edge/: 503 for new INVITEs and REGISTERs while the box is overloaded. */
-  overload?: Pick<OverloadControl, 'refuse'>;
-  /** edge/: a call slot per source IP, held until the call ends. */
-  sourceLimits?: Pick<SourceLimits, 'acquire' | 'limit'>;
-  /** resolves named targets and X-Outbound-Proxy per call (RFC 3263); absent = a named target gets 503. */
-  dns?: TargetResolver;
-}
-
-export interface B2buaCounters {
-  calls: number;
-  rejected: number;
-  dropped: number;
-  mediaTimeouts: number;
-  /** Calls ended because the media worker carrying them failed. */
-  mediaFailures: number;
-  /** requests whose handling threw: answered 500 (488 for an SDP fault), call state released. */
-  internalErrors: number;
-  /** calls to a "registered" route whose AOR had no live contact (480). */
-  notRegistered: number;
-  /** calls ended because leg A's INVITE got no final response by the transaction layer's deadline. */
-  deadlines: number;
-}
+export type { B2buaOptions, B2buaCounters } from './b2bua-options.js';
 
 /**
  * The B2BUA core: the transaction user that turns requests into calls (leg A ↔ leg B) and routes
@@ -96,6 +53,11 @@ export class B2bua implements TransactionUser {
   private context(): SipContext {
     if (this.ctx === undefined) throw new Error('B2bua used before attach()');
     return this.ctx;
+  }
+
+  /** challenges from trunks answered with a route's credentials, and those given up on (uac-auth.ts). */
+  trunkAuthStats(): UacAuthStats {
+    return { ...(this.ctx?.trunkAuth ?? { answered: 0, refused: 0 }) };
   }
 
   activeCalls(): number {

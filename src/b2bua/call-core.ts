@@ -7,6 +7,7 @@ import type { SipContext } from './sip-context.js';
 import type { CallPolicy, Direction } from './policy.js';
 import type { RouteTarget } from './routes.js';
 import type { CallState } from './call-state.js';
+import type { UacAuth } from './uac-auth.js';
 
 /** Which leg of a B2BUA call: A is the caller's (we are its UAS), B the callee's (we are its UAC). */
 export type Leg = 'a' | 'b';
@@ -30,6 +31,8 @@ export interface LegPath {
   protocol: TransportProtocol;
   destination: SipEndpoint;
   contact: string;
+  /** leg B toward a target with `auth`: answers its challenges to in-dialog requests (uac-auth.ts). */
+  uacAuth?: UacAuth;
 }
 
 export interface CallSetup {

@@ -2,6 +2,7 @@ import type { Logger } from '../common/log.js';
 import { errorCode, errorMessage } from '../common/errors.js';
 import { getCSeq, getFrom, getHeader, type SipHeader, type SipRequest } from '../sip/message.js';
 import { newCallId, newTag } from '../sip/build.js';
+import { sendWithAuth } from './uac-auth.js';
 import { acceptRemoteCSeq, dialogRequest, refreshTarget, uasDialog, type Dialog } from '../sip/dialog.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 import type { ServerTransaction } from '../sip/transaction/types.js';
@@ -238,14 +239,21 @@ export class B2buaCall implements CallCore {
     const to = this.leg(otherLeg(leg));
     const d = to.dialog as Dialog;
     const { headers, body } = relayedBody(req);
-    const out = dialogRequest(d, { method: req.method, via: this.ctx.via(to.destination.protocol), headers, body });
-    this.ctx.transactions.sendRequest(out, to.destination, {
-      onFinal: (res) => {
-        const r = relayedBody(res);
-        this.ctx.respond(txn, res.status, { reason: res.reason, headers: r.headers, body: r.body });
+    // Toward a trunk with credentials (`to.uacAuth`), a challenged INFO/MESSAGE… is answered too.
+    sendWithAuth({
+      auth: to.uacAuth,
+      build: (extra) => dialogRequest(d, { method: req.method, via: this.ctx.via(to.destination.protocol), headers: [...headers, ...extra], body }),
+      send: (out, handler) => this.ctx.transactions.sendRequest(out, to.destination, handler),
+      handler: {
+        onFinal: (res) => {
+          const r = relayedBody(res);
+          this.ctx.respond(txn, res.status, { reason: res.reason, headers: r.headers, body: r.body });
+        },
+        onTimeout: () => this.ctx.respond(txn, 408),
+        onTransportError: () => this.ctx.respond(txn, 503),
       },
-      onTimeout: () => this.ctx.respond(txn, 408),
-      onTransportError: () => this.ctx.respond(txn, 503),
+      log: this.log,
+      stats: this.ctx.trunkAuth,
     });
   }
 
@@ -253,11 +261,17 @@ export class B2buaCall implements CallCore {
 
   sendBye(d: Dialog, destination: SipEndpoint, why: string, reason?: string): void {
     const headers: SipHeader[] = reason !== undefined ? [{ name: 'Reason', value: reason }] : [];
-    const bye = dialogRequest(d, { method: 'BYE', via: this.ctx.via(destination.protocol), headers });
-    this.ctx.transactions.sendRequest(bye, destination, {
-      onFinal: (res) => this.log.debug({ status: res.status, why }, 'BYE answered'),
-      onTimeout: () => this.log.warn({ why }, 'BYE timed out'),
-      onTransportError: (err) => this.log.warn({ err, why }, 'BYE could not be sent'),
+    sendWithAuth({
+      auth: d === this.b.dialog ? this.b.uacAuth : undefined,
+      build: (extra) => dialogRequest(d, { method: 'BYE', via: this.ctx.via(destination.protocol), headers: [...headers, ...extra] }),
+      send: (bye, handler) => this.ctx.transactions.sendRequest(bye, destination, handler),
+      handler: {
+        onFinal: (res) => this.log.debug({ status: res.status, why }, 'BYE answered'),
+        onTimeout: () => this.log.warn({ why }, 'BYE timed out'),
+        onTransportError: (err) => this.log.warn({ err, why }, 'BYE could not be sent'),
+      },
+      log: this.log,
+      stats: this.ctx.trunkAuth,
     });
   }
 

@@ -5,11 +5,12 @@ import { parseUri, formatUri } from '../sip/uri.js';
 import { dialogDestination, dialogRequest, uacDialog } from '../sip/dialog.js';
 import type { ClientTransaction, ClientTransactionHandler } from '../sip/transaction/types.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
-import { ALLOW, sdpBody } from './sip-context.js';
+import { ALLOW, sdpBody, warning } from './sip-context.js';
 import { CallState, awaitingAnswer, isCancelled } from './call-state.js';
 import { LEG_B_TIMEOUT, LEG_B_TRANSPORT_ERROR, isFailoverStatus, mediaFailureStatus } from './status-map.js';
 import type { CallCore } from './call-core.js';
 import type { RouteTarget } from './routes.js';
+import { UacAuth } from './uac-auth.js';
 
 /** One INVITE of a parallel fork (a registered AOR's contacts). */
 interface Branch {
@@ -43,6 +44,11 @@ export class OutboundInvite {
   private best: { status: number; reason: string; why: string } | undefined;
   /** parallel mode: the branch whose early media the caller hears (the first with SDP). */
   private earlyBranch: SipRequest | undefined;
+  /** the current target's digest client (its route gave `auth`), kept for the dialog's later requests. */
+  private uacAuth: UacAuth | undefined;
+  /** the credentials the current INVITE carries, once a challenge was answered. */
+  private authHeader: SipHeader | undefined;
+  private staleRetried = false;
 
   constructor(private readonly call: CallCore) {}
 
@@ -123,6 +129,7 @@ export class OutboundInvite {
       { name: 'CSeq', value: `${this.seq} INVITE` },
       { name: 'Contact', value: ctx.contact(destination.protocol) },
       { name: 'Allow', value: ALLOW },
+      ...(this.authHeader !== undefined && !this.parallel ? [this.authHeader] : []),
       ...ctx.userAgentHeaders(),
     ];
     // Only the configured headers cross: topology hiding by construction.
@@ -188,11 +195,39 @@ export class OutboundInvite {
       this.call.finish('cancelled', false);
       return;
     }
+    if ((res.status === 401 || res.status === 407) && this.call.setup.targets[this.targetIndex].auth !== undefined) {
+      await this.onChallenge(req, res, sentSdp);
+      return;
+    }
     await this.onFailure(req, res.status, res.reason, `${res.status} ${res.reason}`, isFailoverStatus(res.status));
   }
 
+  /**
+   * The trunk challenged our INVITE (RFC 3261 §22.2): the transaction layer ACKed it; the same
+   * INVITE goes again with CSeq+1 and our credentials. Challenged again after that (our password
+   * is wrong) is the end, not a loop: 403 with a Warning that says so, or the next target.
+   */
+  private async onChallenge(req: SipRequest, res: SipResponse, sentSdp: string | undefined): Promise<void> {
+    const target = this.call.setup.targets[this.targetIndex];
+    if (target.auth === undefined) return;
+    this.uacAuth ??= new UacAuth(target.auth);
+    const r = this.uacAuth.answer(res, { method: 'INVITE', uri: req.uri }, this.authHeader !== undefined, this.staleRetried);
+    if (!r.ok) {
+      this.call.ctx.trunkAuth.refused++;
+      this.call.log.warn({ status: res.status, why: r.reason, target: target.uri }, 'leg B: trunk authentication failed');
+      await this.onFailure(req, 403, 'Forbidden', `${res.status}: ${r.reason}`, true, undefined, [warning(r.reason.replace(/[^\x20-\x7e]/g, '?'), 399)]);
+      return;
+    }
+    if (r.stale === true) this.staleRetried = true;
+    this.call.ctx.trunkAuth.answered++;
+    this.authHeader = r.header;
+    this.call.log.info({ status: res.status, target: target.uri, stale: r.stale === true }, 'leg B challenged; sending the INVITE again with credentials');
+    this.seq++;
+    this.send(sentSdp);
+  }
+
   /** Leg B's attempt failed: the next target if there is one and the failure allows it, else the caller hears it. */
-  private async onFailure(req: SipRequest, status: number, reason: string, why: string, failover = true, err?: Error): Promise<void> {
+  private async onFailure(req: SipRequest, status: number, reason: string, why: string, failover = true, err?: Error, headers?: SipHeader[]): Promise<void> {
     const call = this.call;
     if (this.parallel) {
       if (this.isCurrent(req)) this.branchFailed(req, status, reason, why, err);
@@ -207,11 +242,15 @@ export class OutboundInvite {
       call.log.warn({ err, why, target: call.setup.targets[this.targetIndex].uri }, 'leg B failed; trying the next target');
       this.targetIndex++;
       this.seq++;
+      // A new target answers its own challenges: nothing of the last one's digest state carries over.
+      this.uacAuth = undefined;
+      this.authHeader = undefined;
+      this.staleRetried = false;
       this.send(req.body.length > 0 ? req.body.toString('utf8') : undefined);
       return;
     }
     call.log.info({ err, why, status }, 'leg B failed; relaying the failure');
-    call.respondA(status, { reason });
+    call.respondA(status, { reason, ...(headers !== undefined ? { headers } : {}) });
     call.finish(`leg B: ${why}`, false);
   }
 
@@ -283,6 +322,9 @@ export class OutboundInvite {
     }
     const dialog = uacDialog(req, res);
     b.dialog = dialog;
+    // The dialog's later requests answer the same trunk's challenges, counting on from this nonce.
+    const auth = this.parallel ? undefined : call.setup.targets[this.targetIndex].auth;
+    if (auth !== undefined) b.uacAuth = this.uacAuth ?? new UacAuth(auth);
     // A contact reached over its flow (a registered UA behind NAT, or in a browser over WebSocket)
     // is reached only there: its Contact may not even be routable (RFC 5626 §5.3, RFC 7118 §5).
     b.destination = call.setup.nextHop ?? (branch?.target.flow === true ? branch.destination : (dialogDestination(dialog, b.protocol) ?? b.destination));

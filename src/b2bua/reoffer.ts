@@ -1,9 +1,10 @@
 import { errorMessage } from '../common/errors.js';
 import { getCSeq, type SipHeader, type SipRequest, type SipResponse } from '../sip/message.js';
 import { dialogRequest, refreshTarget, type Dialog } from '../sip/dialog.js';
-import type { ServerTransaction } from '../sip/transaction/types.js';
+import type { ClientTransactionHandler, ServerTransaction } from '../sip/transaction/types.js';
 import { ALLOW, sdpBody } from './sip-context.js';
 import { mediaFailureStatus } from './status-map.js';
+import { sendWithAuth } from './uac-auth.js';
 import { offerDirection, otherLeg, reverse, type CallCore, type LateAck, type Leg, type LegPath } from './call-core.js';
 import type { Direction } from './policy.js';
 
@@ -98,16 +99,18 @@ export class Reoffers {
     }
     const headers: SipHeader[] = [{ name: 'Allow', value: ALLOW }];
     if (outSdp !== undefined) headers.push({ name: 'Content-Type', value: 'application/sdp' });
-    const out = dialogRequest(d, {
-      method: req.method,
-      via: call.ctx.via(to.destination.protocol),
-      contact: to.contact,
-      headers,
-      ...(outSdp !== undefined ? { body: Buffer.from(outSdp, 'utf8') } : {}),
-    });
-    const x: Exchange = { from, req, txn, dir, sdp, to, dialog: d, seq: getCSeq(out)?.seq ?? 0 };
+    const build = (extra: SipHeader[]): SipRequest =>
+      dialogRequest(d, {
+        method: req.method,
+        via: call.ctx.via(to.destination.protocol),
+        contact: to.contact,
+        headers: [...headers, ...extra],
+        ...(outSdp !== undefined ? { body: Buffer.from(outSdp, 'utf8') } : {}),
+      });
+    const x: Exchange = { from, req, txn, dir, sdp, to, dialog: d, seq: 0 };
     call.log.info({ from, method: req.method, sdp: sdp !== undefined }, 're-offer');
-    call.ctx.transactions.sendRequest(out, to.destination, {
+    // A trunk may challenge the re-INVITE/UPDATE too (uac-auth.ts): the 2xx is ACKed with the CSeq that carried credentials.
+    const handler: ClientTransactionHandler = {
       onFinal: (res) => call.run(() => this.onFinal(x, res)),
       onTimeout: () =>
         call.run(() => {
@@ -121,7 +124,17 @@ export class Reoffers {
           this.pending = undefined;
           call.ctx.respond(txn, 503);
         }),
+    };
+    const out = sendWithAuth({
+      auth: to.uacAuth,
+      build,
+      send: (r, h) => call.ctx.transactions.sendRequest(r, to.destination, h),
+      onResend: (r) => (x.seq = getCSeq(r)?.seq ?? 0),
+      handler,
+      log: call.log,
+      stats: call.ctx.trunkAuth,
     });
+    x.seq = getCSeq(out)?.seq ?? 0;
   }
 
   private sendAck(x: Exchange): void {

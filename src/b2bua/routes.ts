@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { addressList, cidrError, type AddressList } from '../common/cidr.js';
 import { TandemError } from '../common/errors.js';
-import { parseUri } from '../sip/uri.js';
-import type { SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
+import type { SipEndpoint } from '../sip/transport/types.js';
 import { defaultLegPolicy, type CallPolicy, type LegPolicy } from './policy.js';
 import type { RouteAuth } from '../edge/auth-gate.js';
 import type { SipLookup } from '../sip/dns.js';
+import { parseTargetUri } from './target-uri.js';
+import { parseTargetAuth, type UacCredentials } from './uac-auth.js';
 
 /**
  * Routes: which calls go where, and under which codec policy. The file (`--routes-file`) is JSON:
@@ -27,7 +27,8 @@ import type { SipLookup } from '../sip/dns.js';
  *           { "uri": "sip:127.0.0.1:5080;transport=udp",  // host an IP or a name (RFC 3263); ;transport=udp|tcp|tls, sips: = tls
  *             "priority": 1,                         // optional 0–65535, lower first; default = position + 1
  *             "weight": 1,                           // optional 0–65535 within one priority (RFC 2782); default 1
- *             "tlsVerify": true } ],                 // optional, TLS targets only: false = do not check its certificate
+ *             "tlsVerify": true,                     // optional, TLS targets only: false = do not check its certificate
+ *             "auth": { "username": "u", "passwordFile": "trunk.pw" } } ],  // optional: answer its 401/407 (uac-auth.ts)
  *         "policy": {                                // optional, per leg (a = caller side, b = target side)
  *           "a": { "codecs": null },                 // null or left out = whatever the other side brings
  *           "b": { "codecs": ["PCMA"], "ptime": 20, "transcode": true, "strip": [], "keep": [] } } }
@@ -56,6 +57,8 @@ export interface RouteTarget {
   flow?: boolean;
   /** a host name: resolved per call (RFC 3263) into one target per endpoint, in failover order. */
   lookup?: SipLookup;
+  /** credentials for the trunk's 401/407 (uac-auth.ts). */
+  auth?: UacCredentials;
 }
 
 export interface RouteMatch {
@@ -141,37 +144,7 @@ export function addressMatches(address: string, cidr: string): boolean {
   return list.has(address);
 }
 
-/** An RFC 1123 host name (labels of letters, digits, hyphens), at most 253 characters. */
-const HOSTNAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-
-/**
- * A target or next-hop URI → where to send: port 5060, or 5061 for TLS (RFC 3261 §19.1.2); transport
- * from `;transport=`, sips: always TLS (§19.1). With `dns`, a host name gets a `lookup`, resolved per
- * call (RFC 3263, sip/dns.ts); without it (Path) the host must be an IP literal.
- */
-export function parseTargetUri(uri: string, where: string, o: { dns?: boolean } = {}): { endpoint: SipEndpoint; uri: string; lookup?: SipLookup } {
-  const r = parseUri(uri.trim());
-  if (!r.ok) throw new TandemError('CONFIG', `${where}: "${uri}" is not a SIP URI (${r.reason})`);
-  if (r.uri.type !== 'sip') throw new TandemError('CONFIG', `${where}: "${uri}" must be a sip: or sips: URI`);
-  const host = r.uri.host.replace(/^\[|\]$/g, '');
-  const named = isIP(host) === 0;
-  if (named && o.dns !== true) throw new TandemError('CONFIG', `${where}: host "${r.uri.host}" must be an IP address`);
-  if (named && !HOSTNAME.test(host)) throw new TandemError('CONFIG', `${where}: host "${r.uri.host}" is neither an IP address nor a host name`);
-  const tp = r.uri.params.find((p) => p.name.toLowerCase() === 'transport')?.value?.toLowerCase();
-  let protocol: TransportProtocol;
-  if (r.uri.secure) {
-    if (tp === 'udp') throw new TandemError('CONFIG', `${where}: a sips: URI cannot use transport=udp`);
-    protocol = 'tls';
-  } else if (tp === undefined || tp === 'udp') protocol = 'udp';
-  else if (tp === 'tcp' || tp === 'tls') protocol = tp;
-  else throw new TandemError('CONFIG', `${where}: transport "${tp ?? ''}" is not udp, tcp or tls`);
-  const port = r.uri.port ?? (protocol === 'tls' ? 5061 : 5060);
-  if (port < 1 || port > 65535) throw new TandemError('CONFIG', `${where}: port ${port} is not 1–65535`);
-  const endpoint: SipEndpoint = { protocol, address: host, port };
-  if (!named) return { uri: uri.trim(), endpoint };
-  const transport = tp === undefined ? undefined : protocol;
-  return { uri: uri.trim(), endpoint, lookup: { host, secure: r.uri.secure, ...(transport !== undefined ? { transport } : {}), ...(r.uri.port !== undefined ? { port } : {}) } };
-}
+export { parseTargetUri } from './target-uri.js';
 
 const LEG_KEYS = ['codecs', 'ptime', 'transcode', 'strip', 'keep', 'srtp', 'ice', 'interface'] as const;
 
@@ -204,7 +177,7 @@ function legPolicy(file: string, path: string, v: unknown): LegPolicy {
 
 function target(file: string, path: string, t: unknown, index: number): RouteTarget {
   if (!isObject(t)) fail(file, path, 'must be an object');
-  onlyKeys(file, path, t, ['uri', 'weight', 'priority', 'tlsVerify']);
+  onlyKeys(file, path, t, ['uri', 'weight', 'priority', 'tlsVerify', 'auth']);
   const { endpoint, uri, lookup } = parseTargetUri(str(file, `${path}.uri`, t.uri), `${file}: ${path}.uri`, { dns: true });
   if (t.tlsVerify !== undefined) {
     if (typeof t.tlsVerify !== 'boolean') fail(file, `${path}.tlsVerify`, 'must be true or false');
@@ -216,6 +189,7 @@ function target(file: string, path: string, t: unknown, index: number): RouteTar
     endpoint,
     ...(lookup !== undefined ? { lookup } : {}),
     ...(t.tlsVerify === false ? { tlsVerify: false } : {}),
+    ...(t.auth !== undefined ? { auth: parseTargetAuth(file, `${path}.auth`, t.auth) } : {}),
     weight: t.weight === undefined ? 1 : intIn(file, `${path}.weight`, t.weight, 0, 65535),
     priority: t.priority === undefined ? index + 1 : intIn(file, `${path}.priority`, t.priority, 0, 65535),
   };

@@ -7,6 +7,7 @@ import { getTo } from '../sip/message.js';
 import { ALLOW } from './methods.js';
 import type { SipEndpoint, SipSender, TransportProtocol } from '../sip/transport/types.js';
 import type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from '../sip/transaction/types.js';
+import type { UacAuthStats } from './uac-auth.js';
 import type { MediaControl } from '../media/api.js';
 
 /** The part of the transaction layer the B2BUA uses (a seam for tests and for the layer's owner). */
@@ -29,6 +30,9 @@ export class SipContext {
     /** Server / User-Agent value; undefined = send neither (RFC 3261 §20.35, §20.41 make both optional). */
     readonly userAgent: string | undefined,
   ) {}
+
+  /** the digest client toward trunks (uac-auth.ts), over every call. */
+  readonly trunkAuth: UacAuthStats = { answered: 0, refused: 0 };
 
   /** `User-Agent` for a request we originate, when one is configured. */
   userAgentHeaders(): SipHeader[] {

@@ -50,7 +50,34 @@ export type CredentialsResult = { ok: true; credentials: Credentials } | { ok: f
  * missing required one, or a size beyond the bounds above.
  */
 export function parseCredentials(value: string): CredentialsResult {
-  if (value.length > MAX_CREDENTIALS_LENGTH) return { ok: false, reason: `credentials longer than ${MAX_CREDENTIALS_LENGTH} characters` };
+  const parsed = parseDigestParams(value, 'credentials');
+  if (!parsed.ok) return parsed;
+  const params = parsed.params;
+  for (const required of ['username', 'realm', 'nonce', 'uri', 'response']) if (!params.has(required)) return { ok: false, reason: `missing ${required}` };
+  const get = (k: string): string => params.get(k) ?? '';
+  return {
+    ok: true,
+    credentials: {
+      username: get('username'),
+      realm: get('realm'),
+      nonce: get('nonce'),
+      uri: get('uri'),
+      response: get('response'),
+      algorithm: params.get('algorithm'),
+      qop: params.get('qop'),
+      nc: params.get('nc'),
+      cnonce: params.get('cnonce'),
+      opaque: params.get('opaque'),
+    },
+  };
+}
+
+/**
+ * The parameters of one `Digest …` header value (credentials or a challenge), names lowercased.
+ * Shared by the server side (credentials) and the UAC side (WWW-/Proxy-Authenticate).
+ */
+export function parseDigestParams(value: string, what = 'header'): { ok: true; params: Map<string, string> } | { ok: false; reason: string } {
+  if (value.length > MAX_CREDENTIALS_LENGTH) return { ok: false, reason: `${what} longer than ${MAX_CREDENTIALS_LENGTH} characters` };
   const scheme = /^\s*([A-Za-z0-9._-]+)\s+/.exec(value);
   if (scheme === null) return { ok: false, reason: 'no authentication scheme' };
   if (scheme[1].toLowerCase() !== 'digest') return { ok: false, reason: `scheme ${scheme[1].slice(0, 32)} is not Digest` };
@@ -100,23 +127,7 @@ export function parseCredentials(value: string): CredentialsResult {
     if (s[i] !== ',') return { ok: false, reason: `expected "," after parameter ${name}` };
     i++;
   }
-  for (const required of ['username', 'realm', 'nonce', 'uri', 'response']) if (!params.has(required)) return { ok: false, reason: `missing ${required}` };
-  const get = (k: string): string => params.get(k) ?? '';
-  return {
-    ok: true,
-    credentials: {
-      username: get('username'),
-      realm: get('realm'),
-      nonce: get('nonce'),
-      uri: get('uri'),
-      response: get('response'),
-      algorithm: params.get('algorithm'),
-      qop: params.get('qop'),
-      nc: params.get('nc'),
-      cnonce: params.get('cnonce'),
-      opaque: params.get('opaque'),
-    },
-  };
+  return { ok: true, params };
 }
 
 /** A quoted-string (RFC 3261 §25.1) with `"` and `\` escaped. */
