@@ -127,6 +127,8 @@ interface Entry {
   auth: UacAuth | undefined;
   state: RegistrationState;
   failures: number;
+  /** seconds we ask for: the configured expires, raised by a 423's Min-Expires for the rest of our life. */
+  asking: number;
   lastStatus?: number;
   timer?: TimerHandle;
   nextAt?: number;
@@ -148,11 +150,12 @@ export class OutboundRegistrar {
       auth: cfg.auth !== undefined ? new UacAuth(cfg.auth) : undefined,
       state: 'idle',
       failures: 0,
+      asking: cfg.expires,
     }));
   }
 
   start(): void {
-    for (const e of this.entries) void this.attempt(e, e.cfg.expires);
+    for (const e of this.entries) void this.attempt(e, e.asking);
   }
 
   stats(): RegistrationStats {
@@ -272,7 +275,7 @@ export class OutboundRegistrar {
       e.failures = 0;
       e.state = 'registered';
       this.counters.registered++;
-      this.schedule(e, refreshDelayMs(granted), e.cfg.expires);
+      this.schedule(e, refreshDelayMs(granted), e.asking);
       this.o.log.info({ registration: e.cfg.name, status: res.status, expires: granted, nextAttemptInMs: refreshDelayMs(granted) }, 'outbound registration registered');
       return;
     }
@@ -280,6 +283,7 @@ export class OutboundRegistrar {
     // 423: the registrar wants a longer interval (§10.2.8); ask again at once with its minimum, once.
     if (res.status === 423 && Number.isInteger(min) && min > asked && min <= 86400) {
       this.o.log.info({ registration: e.cfg.name, minExpires: min }, 'outbound registration: interval too brief; asking again with Min-Expires');
+      e.asking = min;
       void this.attempt(e, min);
       return;
     }
@@ -293,7 +297,7 @@ export class OutboundRegistrar {
     e.state = 'failed';
     this.counters.failed++;
     const wait = retryDelayMs(e.failures, this.o.backoff);
-    this.schedule(e, wait, e.cfg.expires);
+    this.schedule(e, wait, e.asking);
     this.o.log.warn({ registration: e.cfg.name, status, failures: e.failures, nextAttemptInMs: wait }, 'outbound registration failed');
   }
 

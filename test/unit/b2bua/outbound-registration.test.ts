@@ -173,6 +173,13 @@ describe('outbound registration: the REGISTER exchange', () => {
     await settle();
     expect(getHeader(h.sent[1], 'Expires')).toBe('7200');
     expect(r.stats().registrations[0].state).toBe('registered');
+    // The refresh asks for the registrar's minimum too, not the 3600 it refused.
+    const n = h.sent.length;
+    h.clock.advance(refreshDelayMs(7200));
+    await settle();
+    expect(h.sent.length).toBeGreaterThan(n);
+    expect(getHeader(h.sent[n], 'Expires')).toBe('7200');
+    expect(h.statuses.filter((s) => s === 423)).toHaveLength(1);
     await r.close();
   });
 });
