@@ -129,6 +129,8 @@ interface Entry {
   failures: number;
   /** seconds we ask for: the configured expires, raised by a 423's Min-Expires for the rest of our life. */
   asking: number;
+  /** a 2xx has been seen: the registrar may hold our binding even while a refresh fails. */
+  bound: boolean;
   lastStatus?: number;
   timer?: TimerHandle;
   nextAt?: number;
@@ -151,6 +153,7 @@ export class OutboundRegistrar {
       state: 'idle',
       failures: 0,
       asking: cfg.expires,
+      bound: false,
     }));
   }
 
@@ -182,7 +185,8 @@ export class OutboundRegistrar {
       e.nextAt = undefined;
       const was = e.state;
       e.state = 'closed';
-      if (was !== 'registered' || e.destination === undefined) continue;
+      // In flight, the REGISTER may yet bind us; expires=0 on the same Call-ID with a higher CSeq undoes it.
+      if (!(e.bound || was === 'registering') || e.destination === undefined) continue;
       const dest = e.destination;
       waits.push(
         new Promise<void>((done) => {
@@ -273,6 +277,7 @@ export class OutboundRegistrar {
     if (res.status >= 200 && res.status < 300) {
       const granted = grantedExpires(res, e.cfg.name, asked);
       e.failures = 0;
+      e.bound = true;
       e.state = 'registered';
       this.counters.registered++;
       this.schedule(e, refreshDelayMs(granted), e.asking);

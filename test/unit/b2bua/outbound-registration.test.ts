@@ -163,6 +163,21 @@ describe('outbound registration: the REGISTER exchange', () => {
     expect(h.sent).toHaveLength(2);
   });
 
+  it('close() while a REGISTER is unanswered still sends expires=0, and waits at most closeWaitMs', async () => {
+    const h = harness(() => 'silent');
+    const r = new OutboundRegistrar({ registrations: [cfg()], transactions: h.transactions, sender: h.sender, clock: h.clock, log, closeWaitMs: 2000 });
+    r.start();
+    await settle();
+    expect(h.sent).toHaveLength(1);
+    const closing = r.close();
+    expect(h.sent).toHaveLength(2);
+    expect(getHeader(h.sent[1], 'Expires')).toBe('0');
+    expect(Number(getHeader(h.sent[1], 'CSeq')?.split(' ')[0])).toBeGreaterThan(Number(getHeader(h.sent[0], 'CSeq')?.split(' ')[0]));
+    h.clock.advance(2000);
+    await closing;
+    expect(r.stats()).toMatchObject({ unregistered: 0, registrations: [{ state: 'closed' }] });
+  });
+
   it('asks again with Min-Expires after a 423', async () => {
     const h = harness((req, n) => (n === 1 ? 423 : 'auth'));
     const orig = h.transactions.sendRequest.bind(h.transactions);
