@@ -25,6 +25,7 @@ import { Authenticator } from './edge/auth.js';
 import { UserStore, loadUsersFile } from './edge/auth-users.js';
 import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
+import { OutboundRegistrar } from './b2bua/outbound-registration.js';
 import { primaryInterface } from './config/interface-options.js';
 import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
 
@@ -39,6 +40,8 @@ export interface RunningSip {
   auth?: Authenticator;
   /** present with --registrar=on. */
   registrar?: Registrar;
+  /** present when the routes file has `registrations` (Tandem registering at providers). */
+  outboundRegistrar?: OutboundRegistrar;
   /** the request path's guard: access lists, per-source limits, flood bans (list/lift), overload. */
   edge: Edge;
 }
@@ -207,6 +210,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   });
   b2bua.attach(transactions);
   const layer = transactions;
+  const outReg = routes.registrations === undefined ? undefined : new OutboundRegistrar({ registrations: routes.registrations, transactions, sender: advertisingSender(transport, config.listenSip), resolver: dns, clock: systemClock, log: log.child({ component: 'outbound-registration' }), ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}) });
   deliver = (inbound) => {
     if (b2bua.screen(inbound)) layer.receive(inbound);
   };
@@ -221,14 +225,15 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     );
   }
   // The ban list on demand (kill -USR2): what an admin tool will read from edge.pike.bans().
-  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize } }, 'edge state (SIGUSR2)');
+  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize }, ...(outReg !== undefined ? { outboundRegistration: outReg.stats() } : {}) }, 'edge state (SIGUSR2)');
   process.on('SIGUSR2', onUsr2);
   log.info({ sipAllow: config.sipAllow, sipDeny: config.sipDeny, pike: config.pike ?? 'off', maxCallsPerSource: config.maxCallsPerSource }, 'edge ready');
   const stopEdge = (): void => {
     lag.close();
     process.off('SIGUSR2', onUsr2);
   };
-  return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}) };
+  outReg?.start();
+  return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}), ...(outReg !== undefined ? { outboundRegistrar: outReg } : {}) };
 }
 
 /** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
@@ -313,6 +318,8 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     async close() {
       if (sip !== undefined) {
         sip.stopEdge();
+        // Our bindings go first (expires=0), while the transaction layer can still carry them.
+        await sip.outboundRegistrar?.close();
         sip.b2bua.close();
         sip.registrar?.close();
         sip.transactions.close();

@@ -7,6 +7,7 @@ import type { RouteAuth } from '../edge/auth-gate.js';
 import type { SipLookup } from '../sip/dns.js';
 import { parseTargetUri } from './target-uri.js';
 import { parseTargetAuth, type UacCredentials } from './uac-auth.js';
+import { parseRegistrations, type RegistrationConfig } from './outbound-registration.js';
 
 /**
  * Routes: which calls go where, and under which codec policy. The file (`--routes-file`) is JSON:
@@ -34,7 +35,9 @@ import { parseTargetAuth, type UacCredentials } from './uac-auth.js';
  *           "b": { "codecs": ["PCMA"], "ptime": 20, "transcode": true, "strip": [], "keep": [] } } }
  *     ],
  *     "trustedProxySources": ["127.0.0.1"],         // IPs/CIDRs whose X-Outbound-Proxy is obeyed (trusted too)
- *     "trusted": ["10.0.0.0/8"]                     // IPs/CIDRs whose identity headers (P-Asserted-Identity…) cross
+ *     "trusted": ["10.0.0.0/8"],                    // IPs/CIDRs whose identity headers (P-Asserted-Identity…) cross
+ *     "registrations": [{ "name": "prov", "registrar": "sip:provider.example", "aor": "sip:u@provider.example",
+ *                         "auth": { … as a target's }, "expires": 3600 }]  // Tandem registers there (outbound-registration.ts)
  *   }
  *
  * A leg policy's keys: `codecs` (names or payload types 0–127), `ptime` (10–200 ms), `transcode`
@@ -90,6 +93,8 @@ export interface RouteTable {
   trustedProxySources: string[];
   /** sources trusted with identity headers (P-Asserted-Identity, Privacy…); see identity.ts. */
   trusted: string[];
+  /** where Tandem registers itself (outbound-registration.ts). */
+  registrations?: RegistrationConfig[];
 }
 
 function fail(file: string, path: string, msg: string): never {
@@ -289,11 +294,12 @@ export function parseRoutes(text: string, file: string): RouteTable {
     throw new TandemError('CONFIG', `${file}: not valid JSON at ${lineColumn(text, at)} (offset ${at}): ${why}`);
   }
   if (!isObject(json)) fail(file, '(top)', 'must be an object with "routes"');
-  onlyKeys(file, '', json, ['routes', 'trustedProxySources', 'trusted']);
+  onlyKeys(file, '', json, ['routes', 'trustedProxySources', 'trusted', 'registrations']);
   if (json.routes === undefined) fail(file, 'routes', 'missing');
   if (!Array.isArray(json.routes)) fail(file, 'routes', 'must be a list');
   const routes = json.routes.map((r: unknown, i: number) => route(file, `routes[${i}]`, r));
-  return { routes, trustedProxySources: cidrList(file, 'trustedProxySources', json.trustedProxySources), trusted: cidrList(file, 'trusted', json.trusted) };
+  const registrations = parseRegistrations(file, json.registrations);
+  return { routes, trustedProxySources: cidrList(file, 'trustedProxySources', json.trustedProxySources), trusted: cidrList(file, 'trusted', json.trusted), ...(registrations.length > 0 ? { registrations } : {}) };
 }
 
 function cidrList(file: string, key: string, v: unknown): string[] {
