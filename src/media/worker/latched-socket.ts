@@ -68,6 +68,7 @@ export class LatchedSocket {
 
   /** Whether a packet from this source is accepted, and where the peer is afterwards (latch.ts). */
   accept(rinfo: dgram.RemoteInfo, rtcp: boolean): boolean {
+    if (this.cfg.latch !== 'asymmetric' && this.fromLatchedPeer(rinfo, rtcp && !this.cfg.rtcpMux)) return true;
     const src: TransportAddress = { address: rinfo.address, port: rinfo.port };
     const { latch: mode, strictSource } = this.cfg;
     const mediaHandover = this.cfg.mediaHandover === true;
@@ -100,6 +101,21 @@ export class LatchedSocket {
     // Only the confirmed peer gets a connected socket: while a NAT'd source is latched, the SDP
     // source must still be heard (it takes the peer back); with media-handover anyone may.
     if (fromExpected && !mediaHandover) this.connectTo(learned);
+    return true;
+  }
+
+  /**
+   * Every packet after latching comes from the latched peer: accepted without building the objects
+   * latchVerdict takes (it would answer 'keep' too), only noting that the SDP source was heard.
+   */
+  private fromLatchedPeer(rinfo: dgram.RemoteInfo, ownRtcp: boolean): boolean {
+    const peer = ownRtcp ? this.peerRtcp : this.peerRtp;
+    if (!(ownRtcp ? this.latchedRtcp : this.latchedRtp) || peer === undefined || peer.port !== rinfo.port || peer.address !== rinfo.address) return false;
+    const e = ownRtcp ? this.expectedRtcp : this.expectedRtp;
+    if (e !== undefined && e.address === rinfo.address && (this.cfg.latch === 'port' || e.port === rinfo.port)) {
+      if (ownRtcp) this.heardRtcp = true;
+      else this.heardRtp = true;
+    }
     return true;
   }
 
