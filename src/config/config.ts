@@ -9,6 +9,7 @@ import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeCon
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
+import { wholeNumber } from './values.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
 export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig {
@@ -190,7 +191,7 @@ function parseSipListen(name: string, raw: string, where: string): SipListen[] {
     const hp = hostPort(m === null ? item : m[2]);
     if (hp === null || isIP(hp.address) === 0)
       throw new TandemError('CONFIG', `${where}${name}: "${item}" must be [udp|tcp|tls|ws|wss:]IP:PORT`);
-    const port = int(name, hp.port, 0, 65535, where);
+    const port = wholeNumber(where, name, hp.port, 0, 65535);
     if (m === null) out.push({ protocol: 'udp', address: hp.address, port, ...acl }, { protocol: 'tcp', address: hp.address, port, ...acl });
     else out.push({ protocol: m[1].toLowerCase() as SipProtocolName, address: hp.address, port, ...acl });
   }
@@ -203,13 +204,6 @@ function cidrs(name: string, raw: string, where: string): string[] {
   const bad = items.find((x) => cidrError(x) !== undefined);
   if (bad !== undefined) throw new TandemError('CONFIG', `${where}${name}: "${bad}" is not an IP address or CIDR`);
   return items;
-}
-
-function int(name: string, raw: string, min: number, max: number, where: string): number {
-  if (!/^\d+$/.test(raw.trim())) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not a whole number`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new TandemError('CONFIG', `${where}${name}: ${n} is outside ${min}–${max}`);
-  return n;
 }
 
 /** Applies one option given as text (from argv or a config file). `where` prefixes errors. */
@@ -225,7 +219,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) ?? /^(\d+)$/.exec(v);
       if (m === null) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be IP:PORT`);
       const address = m.length === 2 ? '127.0.0.1' : (m[1] ?? m[2]);
-      const port = int(name, m.length === 2 ? m[1] : m[3], 0, 65535, where);
+      const port = wholeNumber(where, name, m.length === 2 ? m[1] : m[3], 0, 65535);
       if (isIP(address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${address}" is not an IP address`);
       cfg.listenNg = { address, port };
       break;
@@ -239,26 +233,26 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       break;
     }
     case 'portMin':
-      cfg.portMin = int(name, v, 1024, 65535, where);
+      cfg.portMin = wholeNumber(where, name, v, 1024, 65535);
       break;
     case 'portMax':
-      cfg.portMax = int(name, v, 1024, 65535, where);
+      cfg.portMax = wholeNumber(where, name, v, 1024, 65535);
       break;
     case 'numThreads':
-      cfg.numThreads = int(name, v, 1, 256, where);
+      cfg.numThreads = wholeNumber(where, name, v, 1, 256);
       break;
     case 'logLevel':
       if (!isLogLevel(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not one of fatal, error, warn, info, debug, trace, silent`);
       cfg.logLevel = v;
       break;
     case 'maxSessions':
-      cfg.maxSessions = int(name, v, 0, 10_000_000, where);
+      cfg.maxSessions = wholeNumber(where, name, v, 0, 10_000_000);
       break;
     case 'maxMediaPerCall':
-      cfg.maxMediaPerCall = int(name, v, 1, 1000, where);
+      cfg.maxMediaPerCall = wholeNumber(where, name, v, 1, 1000);
       break;
     case 'timeout':
-      cfg.timeout = int(name, v, 0, 86_400, where);
+      cfg.timeout = wholeNumber(where, name, v, 0, 86_400);
       break;
     case 'listenSip':
       cfg.listenSip = parseSipListen(name, v, where);
@@ -279,7 +273,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       break;
     }
     case 'bPtime':
-      cfg.bPtime = int(name, v, 10, 200, where);
+      cfg.bPtime = wholeNumber(where, name, v, 10, 200);
       break;
     case 'bTranscode':
       if (!/^(yes|no|true|false|1|0)$/i.test(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be yes or no`);
@@ -303,20 +297,20 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (hp === null || isIP(hp.address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be local or ng:IP:PORT`);
       // The ng client accepts replies only from this address; nothing answers from 0.0.0.0 or ::.
       if (/^(0\.0\.0\.0|::|\[::\])$/.test(hp.address)) throw new TandemError('CONFIG', `${where}${name}: "${hp.address}" is not an address a media server answers from; give its IP`);
-      cfg.media = { kind: 'ng', address: hp.address, port: int(name, hp.port, 1, 65535, where) };
+      cfg.media = { kind: 'ng', address: hp.address, port: wholeNumber(where, name, hp.port, 1, 65535) };
       break;
     }
     case 'sipT1':
-      cfg.sipT1 = int(name, v, 1, 60_000, where);
+      cfg.sipT1 = wholeNumber(where, name, v, 1, 60_000);
       break;
     case 'sipT2':
-      cfg.sipT2 = int(name, v, 1, 600_000, where);
+      cfg.sipT2 = wholeNumber(where, name, v, 1, 600_000);
       break;
     case 'sipT4':
-      cfg.sipT4 = int(name, v, 0, 600_000, where);
+      cfg.sipT4 = wholeNumber(where, name, v, 0, 600_000);
       break;
     case 'sipTimerC':
-      cfg.sipTimerC = int(name, v, 100, 86_400_000, where);
+      cfg.sipTimerC = wholeNumber(where, name, v, 100, 86_400_000);
       break;
     case 'tlsCert':
       cfg.tlsCert = v;
@@ -329,22 +323,22 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       cfg.tlsCa = v;
       break;
     case 'sipMaxConnections':
-      cfg.sipMaxConnections = int(name, v, 1, 1_000_000, where);
+      cfg.sipMaxConnections = wholeNumber(where, name, v, 1, 1_000_000);
       break;
     case 'sipMaxConnectionsPerSource':
-      cfg.sipMaxConnectionsPerSource = int(name, v, 1, 1_000_000, where);
+      cfg.sipMaxConnectionsPerSource = wholeNumber(where, name, v, 1, 1_000_000);
       break;
     case 'sipIdleTimeout':
-      cfg.sipIdleTimeout = int(name, v, 100, 86_400_000, where);
+      cfg.sipIdleTimeout = wholeNumber(where, name, v, 100, 86_400_000);
       break;
     case 'sipMessageTimeout':
-      cfg.sipMessageTimeout = int(name, v, 100, 600_000, where);
+      cfg.sipMessageTimeout = wholeNumber(where, name, v, 100, 600_000);
       break;
     case 'tlsHandshakeTimeout':
-      cfg.tlsHandshakeTimeout = int(name, v, 100, 600_000, where);
+      cfg.tlsHandshakeTimeout = wholeNumber(where, name, v, 100, 600_000);
       break;
     case 'wsPingInterval':
-      cfg.wsPingInterval = int(name, v, 100, 3_600_000, where);
+      cfg.wsPingInterval = wholeNumber(where, name, v, 100, 3_600_000);
       break;
     case 'uaDeny':
       cfg.uaDeny = list(v);

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
+import { wholeNumber as whole } from './values.js';
 
 /** DNS for named route targets and X-Outbound-Proxy (RFC 3263, src/sip/dns.ts). */
 export interface DnsConfig {
@@ -36,13 +37,6 @@ export function dnsServer(v: string): string | undefined {
   if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return undefined;
   if (port === undefined) return ip;
   return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
-
-function whole(where: string, name: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not a whole number`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new TandemError('CONFIG', `${where}${name}: ${n} is outside ${min}–${max}`);
-  return n;
 }
 
 export function applyDnsOption(cfg: DnsConfig, key: DnsKey, name: string, v: string, where: string): void {

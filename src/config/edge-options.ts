@@ -1,5 +1,6 @@
 import { TandemError } from '../common/errors.js';
 import { cidrError } from '../common/cidr.js';
+import { wholeNumber as whole } from './values.js';
 
 /** The request path's guard (src/edge/): access lists, per-source limits, flood defence, overload. */
 export interface EdgeConfig {
@@ -63,13 +64,6 @@ export function edgeDefaults(): EdgeConfig {
     overloadMinPorts: 16,
     overloadRetryAfter: { min: 5, max: 15 },
   };
-}
-
-function whole(where: string, name: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not a whole number`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new TandemError('CONFIG', `${where}${name}: ${n} is outside ${min}–${max}`);
-  return n;
 }
 
 /** IPs/CIDRs separated by `sep`; at least one. */

@@ -1,4 +1,5 @@
 import { TandemError } from '../common/errors.js';
+import { wholeNumber as whole } from './values.js';
 
 /** The registrar and location service (src/edge/registrar.ts). */
 export interface RegistrarConfig {
@@ -39,13 +40,6 @@ export function registrarDefaults(): RegistrarConfig {
 
 export function isRegistrarKey(key: string): key is RegistrarKey {
   return REGISTRAR_OPTIONS.some((o) => o.key === key);
-}
-
-function whole(where: string, name: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw.trim())) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not a whole number`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new TandemError('CONFIG', `${where}${name}: ${n} is outside ${min}–${max}`);
-  return n;
 }
 
 export function applyRegistrarOption(cfg: RegistrarConfig, key: RegistrarKey, name: string, v: string, where: string): void {
