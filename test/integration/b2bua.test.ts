@@ -16,6 +16,7 @@ import { SipPeer, isRequest, isResponse, sdpOffer, type Received } from '../help
 import { RtpPeer, rtpPacket, patternPayload } from '../helpers/rtp-peer.js';
 import { WebRtcPeer } from '../helpers/webrtc-peer.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW } from '../../src/media/codecs/g711.js';
+import { itWithPeers } from '../helpers/peers.js';
 
 /**
  * The B2BUA with its real transports, transactions and the in-process media plane, between two
@@ -606,7 +607,7 @@ function parseInvite(text: string): SipRequest {
 }
 
 describe('B2BUA over TLS, in-dialog relays, outbound proxy, malformed input', () => {
-  it('a TLS caller reaches a UDP callee (self-signed certificate made with openssl)', async () => {
+  itWithPeers('a TLS caller reaches a UDP callee (self-signed certificate made with openssl)', ['openssl'], async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-tls-'));
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
