@@ -1,7 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { Resolver } from 'node:dns/promises';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,33 +8,15 @@ import { getCallId, getHeader } from '../../src/sip/message.js';
 import { SipPeer, isRequest, isResponse } from '../helpers/sip-peer.js';
 import { startB2bua, outOfDialog, ackNon2xx } from '../helpers/b2bua-env.js';
 import { describeWithPeers } from '../helpers/peers.js';
+import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
 
 /**
  * RFC 3263 end to end: Debian's dnsmasq on loopback serves trunk.test's SRV records (two callees,
  * priorities 10 and 20) and a NAPTR pointing at them; Tandem's resolver asks only it
- * (--dns-server=127.0.0.1:PORT). `--local=/test/` makes dnsmasq answer NXDOMAIN for any other .test name.
+ * (--dns-server=127.0.0.1:PORT).
  */
-async function startDnsmasq(records: (port: number) => string[]): Promise<{ proc: ChildProcess; port: number }> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    const proc = spawn('dnsmasq', ['--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--local=/test/', '--conf-file=/dev/null', ...records(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let exited = false;
-    proc.once('exit', () => (exited = true));
-    const probe = new Resolver({ timeout: 200, tries: 1 });
-    probe.setServers([`127.0.0.1:${port}`]);
-    // Ready once it answers; bounded (20 × ≤ 250 ms). A port in use makes it exit: try another.
-    for (let i = 0; i < 20 && !exited; i++) {
-      const ok = await probe.resolveSrv('_sip._udp.trunk.test').then(() => true, () => false);
-      if (ok) return { proc, port };
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    proc.kill();
-  }
-  throw new Error('dnsmasq did not start');
-}
-
 describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on loopback', ['dnsmasq'], () => {
-  let dns: { proc: ChildProcess; port: number };
+  let dns: Dnsmasq;
   let tandem: RunningTandem;
   let sip: { address: string; port: number };
   let caller: SipPeer;
@@ -83,7 +63,7 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
 
   afterAll(async () => {
     await tandem?.close();
-    dns?.proc.kill();
+    dns?.stop();
     for (const p of [caller, first, second]) p?.close();
     blackHole?.close();
   });
