@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningTandem } from '../../src/main.js';
-import { getCallId, getHeader } from '../../src/sip/message.js';
+import { getCallId, getHeader, type SipMessage } from '../../src/sip/message.js';
 import { SipPeer, isRequest, isResponse } from '../helpers/sip-peer.js';
 import { startB2bua, outOfDialog, ackNon2xx } from '../helpers/b2bua-env.js';
 import { describeWithPeers } from '../helpers/peers.js';
@@ -41,6 +41,11 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
       '--naptr-record=naptr.test,10,10,S,SIP+D2U,,_sip._udp.trunk.test',
       // SRV target "." (RFC 2782): the service is decidedly not offered there.
       '--srv-host=_sip._udp.closed.test,.,0,0,0',
+      // Only port 0: records, none usable (so no A fallback either).
+      '--srv-host=_sip._udp.zero.test,one.trunk.test,0,10,0',
+      // 300 SRV records (TCP: too many for a UDP answer), on the two callees' ports by turns.
+      ...Array.from({ length: 300 }, (_, i) => `--srv-host=_sip._udp.huge.test,h${i}.huge.test,${i % 2 === 0 ? first.port : second.port},10,1`),
+      ...Array.from({ length: 300 }, (_, i) => `--host-record=h${i}.huge.test,127.0.0.1`),
     ]);
     const dir = mkdtempSync(join(tmpdir(), 'tandem-dns-'));
     const file = join(dir, 'routes.json');
@@ -54,6 +59,8 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
           { name: 'closed', match: { userPrefix: '4' }, targets: [{ uri: 'sip:closed.test' }] },
           { name: 'proxied', match: { userPrefix: '5' }, targets: [{ uri: `sip:127.0.0.1:${second.port}` }] },
           { name: 'slow', match: { userPrefix: '6' }, targets: [{ uri: 'sip:slow.test' }] },
+          { name: 'zero', match: { userPrefix: '7' }, targets: [{ uri: 'sip:zero.test' }] },
+          { name: 'huge', match: { userPrefix: '8' }, targets: [{ uri: 'sip:huge.test' }] },
         ],
         trustedProxySources: ['127.0.0.1'],
       }),
@@ -102,6 +109,36 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
     // Positive control: the same callees still get the next resolvable call.
     await failsOverToSecond('1002', 'trunk.test');
     expect(first.count(isRequest('INVITE')) + second.count(isRequest('INVITE'))).toBe(before + 2);
+  });
+
+  it('SRV records that are all port 0 get 503 with a Warning saying none is usable; nothing is sent', async () => {
+    const before = first.count(isRequest('INVITE')) + second.count(isRequest('INVITE'));
+    const inv = outOfDialog('INVITE', caller, sip, { user: '7001' });
+    caller.send(inv.text, sip);
+    const res = await caller.next((m) => isResponse(503, 'INVITE')(m) && getCallId(m) === inv.callId);
+    expect(getHeader(res.msg, 'Warning')).toMatch(/^399 .*"DNS: zero\.test did not resolve: SRV _sip\._udp\.zero\.test: 1 record, none usable/);
+    ackNon2xx(res, inv, caller, sip);
+    // Positive control: the next call to a good name reaches the callees.
+    await failsOverToSecond('1003', 'trunk.test');
+    expect(first.count(isRequest('INVITE')) + second.count(isRequest('INVITE'))).toBe(before + 2);
+  });
+
+  it('300 SRV records on two addresses: the call tries each address once (a failover list, not 300 tries) and ends', async () => {
+    const user = '8001';
+    const forUs = (m: SipMessage): boolean => m.kind === 'request' && m.method === 'INVITE' && m.uri.startsWith(`sip:${user}@`);
+    const inv = outOfDialog('INVITE', caller, sip, { user });
+    caller.send(inv.text, sip);
+    // Weighted order: either callee may come first; the first says 503, the other 486.
+    const [p1, p2] = [first.next(forUs, 5000), second.next(forUs, 5000)];
+    const [one, other] = await Promise.race([p1.then((r) => [first, r, second, p2] as const), p2.then((r) => [second, r, first, p1] as const)]).then(([peer, r, rest, pending]) => [{ peer, r }, { peer: rest, pending }] as const);
+    one.peer.reply(one.r, 503, { reason: 'Service Unavailable' });
+    const r2 = await other.pending;
+    expect(getCallId(r2.msg)).toBe(getCallId(one.r.msg));
+    other.peer.reply(r2, 486, { reason: 'Busy Here' });
+    ackNon2xx(await caller.next((m) => isResponse(486, 'INVITE')(m) && getCallId(m) === inv.callId), inv, caller, sip);
+    // One INVITE transaction per address (UDP retransmissions share their CSeq).
+    const tries = [first, second].flatMap((p) => p.inbox.filter((x) => forUs(x.msg)).map((x) => `${p.port} ${getHeader(x.msg, 'CSeq') ?? ''}`));
+    expect(new Set(tries).size).toBe(2);
   });
 
   it('X-Outbound-Proxy by name (explicit port: A record only) is leg B\'s first hop; the Request-URI stays the target', async () => {
