@@ -89,8 +89,17 @@ interface Entry {
   value: Promise<unknown[]>;
 }
 
-/** One resolve()'s queries race its deadline: once it has passed, every further query fails at once. */
-type Race = <T>(p: Promise<T>) => Promise<T>;
+/**
+ * One resolve() call: its queries race its deadline (once it has passed, every further query fails
+ * at once), and the names that do not exist (NXDOMAIN) are noted for the failure's reason.
+ */
+interface Run {
+  race<T>(p: Promise<T>): Promise<T>;
+  nxdomain: Set<string>;
+}
+
+/** Negative answers are cached as empty lists; this says which of them was "no such name". */
+const NXDOMAIN_ANSWERS = new WeakSet<unknown[]>();
 
 /** RFC 2782 selection within one priority: weight-0 records first, then pick by running sum ≥ random(0..total). */
 export function srvOrder<T extends { priority: number; weight: number }>(records: T[], random: () => number): T[] {
@@ -153,9 +162,9 @@ export class SipResolver {
       }, this.maxResolveMs);
     });
     expired.catch(() => undefined);
-    const race: Race = (p) => Promise.race([p, expired]);
+    const run: Run = { race: (p) => Promise.race([p, expired]), nxdomain: new Set() };
     try {
-      out = await this.lookup(host, l, defaultProtocol, race);
+      out = await this.lookup(host, l, defaultProtocol, run);
     } catch (err) {
       this.counters.failures++;
       if (err instanceof DnsFailure) throw err;
@@ -166,19 +175,20 @@ export class SipResolver {
     }
     if (out.length === 0) {
       this.counters.failures++;
-      throw new DnsFailure(host, 'no usable address record');
+      const missing = [...run.nxdomain];
+      throw new DnsFailure(host, missing.length === 0 ? 'no usable address record' : `no such name (NXDOMAIN): ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`);
     }
     return out;
   }
 
-  private async lookup(host: string, l: SipLookup, protocol: DnsTransport, race: Race): Promise<DnsEndpoint[]> {
+  private async lookup(host: string, l: SipLookup, protocol: DnsTransport, run: Run): Promise<DnsEndpoint[]> {
     const defaultPort = protocol === 'tls' ? 5061 : 5060;
-    if (l.port !== undefined) return this.addresses(host, protocol, l.port, [], race);
+    if (l.port !== undefined) return this.addresses(host, protocol, l.port, [], run);
     // §4.1: a transport in the URI skips NAPTR; without one, NAPTR says which transports the domain offers.
     let services: { transport: DnsTransport; name: string }[];
     if (l.transport !== undefined) services = [{ transport: l.transport, name: SRV_PREFIX[l.transport] + host }];
     else {
-      services = await this.naptr(host, l.secure, race);
+      services = await this.naptr(host, l.secure, run);
       // §4.1: no NAPTR → an SRV query for each transport we support (sips: only TLS).
       if (services.length === 0) services = (l.secure ? (['tls'] as const) : (['udp', 'tcp'] as const)).map((t) => ({ transport: t, name: SRV_PREFIX[t] + host }));
     }
@@ -190,7 +200,7 @@ export class SipResolver {
     // One service or SRV target that times out does not sink the others: it is noted and skipped.
     for (const s of services) {
       try {
-        const srv = await this.srv(s.name, race);
+        const srv = await this.srv(s.name, run);
         if (srv === 'unavailable') {
           closed = s.name;
           anySrv = true;
@@ -201,7 +211,7 @@ export class SipResolver {
         if (srv.found > 0 && srv.usable.length === 0) unusable ??= `SRV ${s.name}: ${srv.found} record${srv.found === 1 ? '' : 's'}, none usable (port 0 or no target)`;
         for (const r of srvOrder(srv.usable, this.random)) {
           if (out.length >= this.maxEndpoints) break;
-          await this.addresses(r.name, s.transport, r.port, out, race).catch((err: unknown) => (error ??= err));
+          await this.addresses(r.name, s.transport, r.port, out, run).catch((err: unknown) => (error ??= err));
         }
       } catch (err) {
         error ??= err;
@@ -212,12 +222,12 @@ export class SipResolver {
     if (error !== undefined) throw error;
     if (unusable !== undefined) throw new DnsFailure(host, unusable);
     // §4.2: no SRV at all → the host's own A/AAAA on the default port.
-    return anySrv ? out : this.addresses(host, protocol, defaultPort, [], race);
+    return anySrv ? out : this.addresses(host, protocol, defaultPort, [], run);
   }
 
   /** SIP NAPTRs in order/preference: terminal ("s"), no regexp, a service we speak (sips: only SIPS+D2T). */
-  private async naptr(host: string, secure: boolean, race: Race): Promise<{ transport: DnsTransport; name: string }[]> {
-    const records = (await race(this.cached('NAPTR', host, () => this.backend.resolveNaptr(host)))) as NaptrRecord[];
+  private async naptr(host: string, secure: boolean, run: Run): Promise<{ transport: DnsTransport; name: string }[]> {
+    const records = (await run.race(this.cached('NAPTR', host, () => this.backend.resolveNaptr(host)))) as NaptrRecord[];
     const out: { transport: DnsTransport; name: string; order: number; preference: number }[] = [];
     for (const r of records) {
       const transport = NAPTR_SERVICES[String(r.service).toLowerCase()];
@@ -240,8 +250,8 @@ export class SipResolver {
    * The usable SRV records (at most maxEndpoints, best priorities first) and how many records there
    * were, or 'unavailable' for the lone "." of RFC 2782. Port 0 and a "." among others are skipped.
    */
-  private async srv(name: string, race: Race): Promise<{ found: number; usable: SrvRecord[] } | 'unavailable'> {
-    const records = (await race(this.cached('SRV', name, () => this.backend.resolveSrv(name)))) as SrvRecord[];
+  private async srv(name: string, run: Run): Promise<{ found: number; usable: SrvRecord[] } | 'unavailable'> {
+    const records = (await run.race(this.cached('SRV', name, () => this.backend.resolveSrv(name)))) as SrvRecord[];
     if (records.length === 1 && (records[0].name === '' || records[0].name === '.')) return 'unavailable';
     const usable = records.filter((r) => Number.isInteger(r.port) && r.port > 0 && r.port <= 65535 && r.name !== '' && r.name !== '.');
     this.counters.skipped += records.length - usable.length;
@@ -250,7 +260,7 @@ export class SipResolver {
   }
 
   /** A then AAAA of `name`, appended to `out` (up to the cap); one family failing is fine if the other answers. */
-  private async addresses(name: string, protocol: DnsTransport, port: number, out: DnsEndpoint[], race: Race): Promise<DnsEndpoint[]> {
+  private async addresses(name: string, protocol: DnsTransport, port: number, out: DnsEndpoint[], run: Run): Promise<DnsEndpoint[]> {
     const host = name.replace(/\.$/, '');
     const push = (address: string): void => {
       if (out.length < this.maxEndpoints && !out.some((e) => e.address === address && e.port === port && e.protocol === protocol)) out.push({ protocol, address, port });
@@ -260,7 +270,8 @@ export class SipResolver {
     const errors: unknown[] = [];
     for (const type of ['A', 'AAAA'] as const) {
       try {
-        const recs = (await race(this.cached(type, host, () => (type === 'A' ? this.backend.resolve4(host, { ttl: true }) : this.backend.resolve6(host, { ttl: true }))))) as RecordWithTtl[];
+        const recs = (await run.race(this.cached(type, host, () => (type === 'A' ? this.backend.resolve4(host, { ttl: true }) : this.backend.resolve6(host, { ttl: true }))))) as RecordWithTtl[];
+        if (NXDOMAIN_ANSWERS.has(recs)) run.nxdomain.add(host);
         for (const r of recs) push(r.address);
       } catch (err) {
         errors.push(err);
@@ -292,7 +303,10 @@ export class SipResolver {
         const code = (err as { code?: string } | undefined)?.code;
         if (code !== undefined && NEGATIVE.has(code)) {
           entry.expires = this.now() + RECORD_TTL_MS;
-          return [];
+          const none: unknown[] = [];
+          // c-ares says ENOTFOUND for NXDOMAIN (the name does not exist), ENODATA for a name without that record type.
+          if (code === 'ENOTFOUND' || code === 'NXDOMAIN') NXDOMAIN_ANSWERS.add(none);
+          return none;
         }
         if (this.cache.get(key) === entry) this.cache.delete(key);
         throw err;

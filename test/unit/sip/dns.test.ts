@@ -197,6 +197,16 @@ describe('hostile and broken answers', () => {
     expect(r2.counters).toMatchObject({ deadlines: 1, failures: 0 });
   });
 
+  it('the reason tells a name that does not exist (NXDOMAIN, named) from one without address records (ENODATA)', async () => {
+    const fail = (code: string) => (): Promise<never> => Promise.reject(Object.assign(new Error(code), { code }));
+    const nodata: DnsBackend = { resolveNaptr: fail('ENODATA'), resolveSrv: fail('ENODATA'), resolve4: fail('ENODATA'), resolve6: fail('ENODATA') };
+    await expect(new SipResolver({ backend: nodata }).resolve({ host: 'empty.test', secure: false })).rejects.toThrow(/empty\.test did not resolve: no usable address record$/);
+    await expect(new SipResolver({ backend: fakeBackend({}) }).resolve({ host: 'nowhere.test', secure: false })).rejects.toThrow(/nowhere\.test did not resolve: no such name \(NXDOMAIN\): nowhere\.test$/);
+    // An SRV whose targets do not exist names them (at most three, then a count).
+    const dangling = fakeBackend({ srv: { '_sip._udp.d.test': ['t1', 't2', 't3', 't4', 't5'].map((n, i) => srv(`${n}.test`, 5060 + i)) } });
+    await expect(new SipResolver({ backend: dangling }).resolve({ host: 'd.test', secure: false, transport: 'udp' })).rejects.toThrow(/d\.test did not resolve: no such name \(NXDOMAIN\): t1\.test, t2\.test, t3\.test and 2 more$/);
+  });
+
   it('a name with no records → DnsFailure; a server timeout → DnsFailure naming the code, and it is not cached', async () => {
     const backend = fakeBackend({ broken: ['_sip._udp.slow.test'] });
     const r = new SipResolver({ backend });
