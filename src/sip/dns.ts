@@ -34,13 +34,19 @@ export interface DnsBackend {
   resolve6(name: string, o: { ttl: true }): Promise<RecordWithTtl[]>;
 }
 
-/** The name did not give one usable endpoint; `reason` is for the caller's Warning and the log. */
+/**
+ * The name did not give one usable endpoint; `reason` is for the caller's Warning and the log. It
+ * may quote names a DNS server sent: anything but printable ASCII is shown as "?".
+ */
 export class DnsFailure extends TandemError {
+  readonly reason: string;
   constructor(
     readonly host: string,
-    readonly reason: string,
+    reason: string,
   ) {
-    super('DNS', `${host} did not resolve: ${reason}`);
+    const printable = reason.replace(/[^\x20-\x7e]/g, '?');
+    super('DNS', `${host} did not resolve: ${printable}`);
+    this.reason = printable;
     this.name = 'DnsFailure';
   }
 }

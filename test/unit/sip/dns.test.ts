@@ -205,6 +205,9 @@ describe('hostile and broken answers', () => {
     // An SRV whose targets do not exist names them (at most three, then a count).
     const dangling = fakeBackend({ srv: { '_sip._udp.d.test': ['t1', 't2', 't3', 't4', 't5'].map((n, i) => srv(`${n}.test`, 5060 + i)) } });
     await expect(new SipResolver({ backend: dangling }).resolve({ host: 'd.test', secure: false, transport: 'udp' })).rejects.toThrow(/d\.test did not resolve: no such name \(NXDOMAIN\): t1\.test, t2\.test, t3\.test and 2 more$/);
+    // Names as a server sent them go into a SIP Warning: control characters do not.
+    const hostile = fakeBackend({ srv: { '_sip._udp.h.test': [srv('bad\r\nX-Injected: 1\u0000.test', 5060)] } });
+    await expect(new SipResolver({ backend: hostile }).resolve({ host: 'h.test', secure: false, transport: 'udp' })).rejects.toThrow(/h\.test did not resolve: no such name \(NXDOMAIN\): bad\?\?X-Injected: 1\?\.test$/);
   });
 
   it('a name with no records → DnsFailure; a server timeout → DnsFailure naming the code, and it is not cached', async () => {
