@@ -1,8 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { isIP } from 'node:net';
 import { DnsFailure, SipResolver, type SipLookup } from '../../src/sip/dns.js';
 import { reply, startScriptedDns, TYPE, type ScriptedDns } from '../helpers/dns-script.js';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { describeWithPeers } from '../helpers/peers.js';
+import { mulberry32 } from '../fuzz/prng.js';
+import { mutateBytes } from '../fuzz/mutate.js';
 
 /**
  * Hostile DNS answers through node:dns (c-ares) as they come off the network, not through a fake
@@ -46,6 +49,21 @@ describe('SipResolver against a scripted DNS server on loopback', () => {
         }
         case 'zero':
           return q.type === TYPE.SRV ? reply(q, [{ name: q.name, type: 'SRV', priority: 1, weight: 0, port: 0, target: 'good.test' }]) : reply(q, []);
+        case 'fz':
+        case 't': {
+          // fz.N.test's SRV (→ t.fz.N.test) and t.fz.N.test's A: good answers damaged by the seeded mutator; the ID is kept so c-ares reads them.
+          const n = Number(q.name.split('.').find((x) => /^\d+$/.test(x)) ?? 0);
+          const good =
+            q.type === TYPE.SRV ? reply(q, [{ name: q.name, type: 'SRV', priority: 1, weight: 1, port: 5060 + n, target: `t.fz.${n}.test` }])
+            : q.type === TYPE.A ? reply(q, [{ name: q.name, type: 'A', address: `192.0.2.${n % 250}` }])
+            : reply(q, []);
+          const rand = mulberry32(n * 7 + q.type);
+          // Even N: the header and question stay whole, so c-ares parses the damaged records; odd N: anything but the ID.
+          const keep = n % 2 === 0 ? 12 + q.question.length : 2;
+          const bad = Buffer.concat([good.subarray(0, keep), mutateBytes(good.subarray(keep), rand).value]);
+          bad.writeUInt16BE(q.id, 0);
+          return bad;
+        }
         case 'good':
           if (q.type === TYPE.SRV) return reply(q, [{ name: q.name, type: 'SRV', priority: 1, weight: 0, port: 5070, target: 'good.test' }]);
           return reply(q, q.type === TYPE.A ? [{ name: q.name, type: 'A', address: '192.0.2.7' }] : []);
@@ -75,6 +93,32 @@ describe('SipResolver against a scripted DNS server on loopback', () => {
       { protocol: 'udp', address: '192.0.2.7', port: 5070 },
       { protocol: 'tcp', address: '192.0.2.7', port: 5070 },
     ]);
+  });
+
+  it('300 seeded mutations of good SRV and A answers: each resolution ends in sane endpoints or a DnsFailure, and the resolver still works', async () => {
+    const r = new SipResolver({ servers: [`127.0.0.1:${dns.port}`], maxResolveMs: 150 });
+    const N = 300;
+    // One after the other: c-ares drops its socket on a reply it cannot read, which would make
+    // parallel resolutions wait for one another's damage rather than their own.
+    const results: unknown[] = [];
+    for (let n = 0; n < N; n++) results.push(await r.resolve({ host: `fz.${n}.test`, secure: false, transport: 'udp' }).then((eps) => eps, (e: unknown) => e));
+    let resolved = 0;
+    let failed = 0;
+    for (const x of results) {
+      if (x instanceof DnsFailure) {
+        failed++;
+        expect(x.message).toMatch(/^fz\.\d+\.test did not resolve: [\x20-\x7e]+$/);
+      } else if (Array.isArray(x)) {
+        resolved++;
+        for (const e of x as { protocol: string; address: string; port: number }[]) {
+          expect(isIP(e.address)).not.toBe(0);
+          expect(e.port >= 1 && e.port <= 65535 && e.protocol === 'udp').toBe(true);
+        }
+      } else throw x;
+    }
+    // The mutations did damage, and some answers survived it: both paths were taken.
+    expect({ resolved: resolved > 0, failed: failed > 0, total: resolved + failed }).toEqual({ resolved: true, failed: true, total: N });
+    expect(await r.resolve({ host: 'good.test', secure: false, transport: 'udp' })).toEqual([{ protocol: 'udp', address: '192.0.2.7', port: 5070 }]);
   });
 
   it('a server that never answers, or answers with the wrong ID, costs one call its deadline, not the resolver\'s minutes of retries', async () => {
