@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,10 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
   let second: SipPeer;
   /** an upstream DNS server that never answers: slow.test's lookups hang until their timeout. */
   let blackHole: dgram.Socket;
+  /** start lines that reached the black hole (a SIP target that never answers). */
+  const muted: string[] = [];
+  let hangUp: net.Server;
+  let hangUps = 0;
 
   beforeAll(async () => {
     caller = await SipPeer.udp();
@@ -31,6 +36,14 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
     second = await SipPeer.udp();
     blackHole = dgram.createSocket('udp4');
     await new Promise<void>((r) => blackHole.bind(0, '127.0.0.1', r));
+    blackHole.on('message', (m) => muted.push(m.toString('latin1').split('\r\n')[0]));
+    // A TCP trunk that hangs up on every connection (counted).
+    hangUp = net.createServer((c) => {
+      hangUps++;
+      c.destroy();
+    });
+    await new Promise<void>((r) => hangUp.listen(0, '127.0.0.1', r));
+    const hangUpPort = (hangUp.address() as net.AddressInfo).port;
     dns = await startDnsmasq(() => [
       `--server=/slow.test/127.0.0.1#${blackHole.address().port}`,
       `--srv-host=_sip._udp.trunk.test,one.trunk.test,${first.port},10,0`,
@@ -46,6 +59,14 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
       // 300 SRV records (TCP: too many for a UDP answer), on the two callees' ports by turns.
       ...Array.from({ length: 300 }, (_, i) => `--srv-host=_sip._udp.huge.test,h${i}.huge.test,${i % 2 === 0 ? first.port : second.port},10,1`),
       ...Array.from({ length: 300 }, (_, i) => `--host-record=h${i}.huge.test,127.0.0.1`),
+      // Failover on a timeout: the priority-10 record is the black hole (it never answers SIP either).
+      `--srv-host=_sip._udp.mute.test,one.trunk.test,${blackHole.address().port},10,0`,
+      `--srv-host=_sip._udp.mute.test,two.trunk.test,${second.port},20,0`,
+      // Failover from a TCP trunk that hangs up: NAPTR's first service is TCP to it, the second UDP.
+      '--naptr-record=hangup.test,10,10,S,SIP+D2T,,_sip._tcp.hangup.test',
+      '--naptr-record=hangup.test,20,10,S,SIP+D2U,,_sip._udp.hangup.test',
+      `--srv-host=_sip._tcp.hangup.test,one.trunk.test,${hangUpPort},10,0`,
+      `--srv-host=_sip._udp.hangup.test,two.trunk.test,${second.port},10,0`,
     ]);
     const dir = mkdtempSync(join(tmpdir(), 'tandem-dns-'));
     const file = join(dir, 'routes.json');
@@ -61,6 +82,8 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
           { name: 'slow', match: { userPrefix: '6' }, targets: [{ uri: 'sip:slow.test' }] },
           { name: 'zero', match: { userPrefix: '7' }, targets: [{ uri: 'sip:zero.test' }] },
           { name: 'huge', match: { userPrefix: '8' }, targets: [{ uri: 'sip:huge.test' }] },
+          { name: 'mute', match: { userPrefix: '91' }, targets: [{ uri: 'sip:mute.test' }] },
+          { name: 'hangup', match: { userPrefix: '92' }, targets: [{ uri: 'sip:hangup.test' }] },
         ],
         trustedProxySources: ['127.0.0.1'],
       }),
@@ -73,6 +96,7 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
     dns?.stop();
     for (const p of [caller, first, second]) p?.close();
     blackHole?.close();
+    hangUp?.close();
   });
 
   /** A call to `user`: the first SRV target answers 503, the call must land on the second. */
@@ -140,6 +164,23 @@ describeWithPeers('B2BUA: route targets by name (RFC 3263) through dnsmasq on lo
     const tries = [first, second].flatMap((p) => p.inbox.filter((x) => forUs(x.msg)).map((x) => `${p.port} ${getHeader(x.msg, 'CSeq') ?? ''}`));
     expect(new Set(tries).size).toBe(2);
   });
+
+  for (const [user, host, why, firstTries] of [
+    ['9101', 'mute.test', 'a timeout (no answer within 64*T1)', (): number => muted.filter((l) => l === 'INVITE sip:9101@mute.test SIP/2.0').length],
+    // A connection the trunk closes before any response ends in the INVITE's timeout too (Tandem does
+    // not report a closed connection to its transactions as a transport error, RFC 3261 §18.4).
+    ['9201', 'hangup.test', 'a TCP trunk that hangs up without a response', (): number => hangUps],
+  ] as const) {
+    it(`sip:${host}: the first record fails by ${why}; the call moves on to the next record`, async () => {
+      const inv = outOfDialog('INVITE', caller, sip, { user });
+      caller.send(inv.text, sip);
+      const b = await second.next((m) => m.kind === 'request' && m.method === 'INVITE' && m.uri === `sip:${user}@${host}`, 5000);
+      second.reply(b, 486, { reason: 'Busy Here' });
+      ackNon2xx(await caller.next((m) => isResponse(486, 'INVITE')(m) && getCallId(m) === inv.callId, 5000), inv, caller, sip);
+      // The first record was really tried before the call moved on.
+      expect(firstTries()).toBeGreaterThan(0);
+    });
+  }
 
   it('X-Outbound-Proxy by name (explicit port: A record only) is leg B\'s first hop; the Request-URI stays the target', async () => {
     const inv = outOfDialog('INVITE', caller, sip, { user: '5001', headers: [`X-Outbound-Proxy: <sip:one.trunk.test:${first.port}>`] });
