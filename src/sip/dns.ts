@@ -96,11 +96,11 @@ interface Entry {
 }
 
 /**
- * One resolve() call: its queries race its deadline (once it has passed, every further query fails
- * at once), and the names that do not exist (NXDOMAIN) are noted for the failure's reason.
+ * One resolve() call: its queries race its deadline (once it has passed, a further query is not
+ * even sent: it fails at once), and the names that do not exist (NXDOMAIN) are noted for the reason.
  */
 interface Run {
-  race<T>(p: Promise<T>): Promise<T>;
+  ask<T>(query: () => Promise<T>): Promise<T>;
   nxdomain: Set<string>;
 }
 
@@ -168,13 +168,15 @@ export class SipResolver {
       }, this.maxResolveMs);
     });
     expired.catch(() => undefined);
-    const run: Run = { race: (p) => Promise.race([p, expired]), nxdomain: new Set() };
+    const run: Run = { ask: (query) => (late ? expired : Promise.race([query(), expired])), nxdomain: new Set() };
     try {
       out = await this.lookup(host, l, defaultProtocol, run);
     } catch (err) {
       this.counters.failures++;
       if (err instanceof DnsFailure) throw err;
-      throw new DnsFailure(host, err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err));
+      const code = err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err);
+      // Past the deadline the first error kept (often an earlier ETIMEOUT) is only part of the story.
+      throw new DnsFailure(host, late ? `no answer within ${this.maxResolveMs} ms (${code})` : code);
     } finally {
       clearTimeout(timer);
       if (late) this.counters.deadlines++;
@@ -233,7 +235,7 @@ export class SipResolver {
 
   /** SIP NAPTRs in order/preference: terminal ("s"), no regexp, a service we speak (sips: only SIPS+D2T). */
   private async naptr(host: string, secure: boolean, run: Run): Promise<{ transport: DnsTransport; name: string }[]> {
-    const records = (await run.race(this.cached('NAPTR', host, () => this.backend.resolveNaptr(host)))) as NaptrRecord[];
+    const records = (await run.ask(() => this.cached('NAPTR', host, () => this.backend.resolveNaptr(host)))) as NaptrRecord[];
     const out: { transport: DnsTransport; name: string; order: number; preference: number }[] = [];
     for (const r of records) {
       const transport = NAPTR_SERVICES[String(r.service).toLowerCase()];
@@ -257,7 +259,7 @@ export class SipResolver {
    * were, or 'unavailable' for the lone "." of RFC 2782. Port 0 and a "." among others are skipped.
    */
   private async srv(name: string, run: Run): Promise<{ found: number; usable: SrvRecord[] } | 'unavailable'> {
-    const records = (await run.race(this.cached('SRV', name, () => this.backend.resolveSrv(name)))) as SrvRecord[];
+    const records = (await run.ask(() => this.cached('SRV', name, () => this.backend.resolveSrv(name)))) as SrvRecord[];
     if (records.length === 1 && (records[0].name === '' || records[0].name === '.')) return 'unavailable';
     const usable = records.filter((r) => Number.isInteger(r.port) && r.port > 0 && r.port <= 65535 && r.name !== '' && r.name !== '.');
     this.counters.skipped += records.length - usable.length;
@@ -276,7 +278,7 @@ export class SipResolver {
     const errors: unknown[] = [];
     for (const type of ['A', 'AAAA'] as const) {
       try {
-        const recs = (await run.race(this.cached(type, host, () => (type === 'A' ? this.backend.resolve4(host, { ttl: true }) : this.backend.resolve6(host, { ttl: true }))))) as RecordWithTtl[];
+        const recs = (await run.ask(() => this.cached(type, host, () => (type === 'A' ? this.backend.resolve4(host, { ttl: true }) : this.backend.resolve6(host, { ttl: true }))))) as RecordWithTtl[];
         if (NXDOMAIN_ANSWERS.has(recs)) run.nxdomain.add(host);
         for (const r of recs) push(r.address);
       } catch (err) {

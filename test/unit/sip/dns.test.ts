@@ -195,6 +195,21 @@ describe('hostile and broken answers', () => {
     const r2 = new SipResolver({ backend: partial, maxResolveMs: 30 });
     expect(await r2.resolve({ host: 'half.test', secure: false, transport: 'udp' })).toEqual([{ protocol: 'udp', address: '192.0.2.60', port: 5060 }]);
     expect(r2.counters).toMatchObject({ deadlines: 1, failures: 0 });
+    // 16 SRV targets whose address queries hang: after the deadline no further query is even sent.
+    const asked: string[] = [];
+    const many = fakeBackend({ srv: { '_sip._udp.many.test': Array.from({ length: 16 }, (_, i) => srv(`s${i}.test`, 5060 + i, i)) } });
+    const hangs: DnsBackend = { ...many, resolve4: (n) => (asked.push(`A ${n}`), never), resolve6: (n) => (asked.push(`AAAA ${n}`), never) };
+    const r3 = new SipResolver({ backend: hangs, maxResolveMs: 30 });
+    await expect(r3.resolve({ host: 'many.test', secure: false, transport: 'udp' })).rejects.toThrow(/many\.test did not resolve: no answer within 30 ms$/);
+    expect(asked).toEqual(['A s0.test']);
+  });
+
+  it('past the deadline, a real error met on the way is named with it', async () => {
+    // The first address query fails (ETIMEOUT) before the deadline, the second hangs past it.
+    const backend = fakeBackend({ srv: { '_sip._udp.t.test': [srv('dead.test', 5060, 1), srv('hang.test', 5062, 2)] }, broken: ['dead.test'] });
+    const never = new Promise<never>(() => undefined);
+    const mixed: DnsBackend = { ...backend, resolve4: (n, o) => (n === 'hang.test' ? never : backend.resolve4(n, o)), resolve6: (n, o) => (n === 'hang.test' ? never : backend.resolve6(n, o)) };
+    await expect(new SipResolver({ backend: mixed, maxResolveMs: 30 }).resolve({ host: 't.test', secure: false, transport: 'udp' })).rejects.toThrow(/t\.test did not resolve: no answer within 30 ms \(ETIMEOUT\)$/);
   });
 
   it('the reason tells a name that does not exist (NXDOMAIN, named) from one without address records (ENODATA)', async () => {
