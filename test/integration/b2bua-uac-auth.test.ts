@@ -231,3 +231,64 @@ describe('UAC digest inside the dialog', () => {
     expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 4, refused: 0 });
   });
 });
+
+describe('a trunk that sends broken challenges', () => {
+  /** The challenges a hostile or broken trunk answers our INVITE with; each must end the call cleanly. */
+  const broken: { name: string; status: number; headers: string[]; why: RegExp }[] = [
+    { name: 'no realm', status: 407, headers: ['Proxy-Authenticate: Digest nonce="n1", algorithm=MD5, qop="auth"'], why: /challenge has no realm/ },
+    { name: 'no nonce', status: 401, headers: [`WWW-Authenticate: Digest realm="${REALM}", algorithm=MD5, qop="auth"`], why: /challenge has no nonce/ },
+    { name: 'unknown algorithm', status: 407, headers: [`Proxy-Authenticate: Digest realm="${REALM}", nonce="n3", algorithm=SHA-512-256, qop="auth"`], why: /algorithm SHA-512-256 is not supported/ },
+    { name: 'unterminated quotes', status: 407, headers: [`Proxy-Authenticate: Digest realm="${REALM}, nonce=n4`], why: /unbalanced quote in parameter realm/ },
+    { name: 'quotes closed in the wrong place', status: 407, headers: [`Proxy-Authenticate: Digest realm="${REALM}, nonce="n4`], why: /expected ',' after parameter realm/ },
+    { name: 'a 6000-byte header', status: 407, headers: [`Proxy-Authenticate: Digest realm="${'r'.repeat(6000)}", nonce="n5"`], why: /longer than 4096/ },
+    { name: 'only auth-int', status: 401, headers: [`WWW-Authenticate: Digest realm="${REALM}", nonce="n6", qop="auth-int"`], why: /qop 'auth-int' has no 'auth'/ },
+    { name: 'Basic, not Digest', status: 401, headers: [`WWW-Authenticate: Basic realm="${REALM}"`], why: /scheme Basic is not Digest/ },
+    { name: 'a 407 without Proxy-Authenticate (the challenge in the wrong header)', status: 407, headers: [`WWW-Authenticate: Digest realm="${REALM}", nonce="n8"`], why: /no challenge in the response/ },
+    { name: 'two challenges, both unusable', status: 407, headers: [`Proxy-Authenticate: Digest realm="${REALM}", nonce="n9", algorithm=MD5-sess`, `Proxy-Authenticate: Digest realm="${REALM}", algorithm=SHA-256`], why: /algorithm MD5-sess is not supported/ },
+  ];
+
+  it('each gets the caller 403 with a Warning saying why, after one INVITE (no loop); then a good challenge still connects', async () => {
+    await start({ username: 'alice', password: 'secret' });
+    const legB: string[] = [];
+    for (const b of broken) {
+      const mark = callee.inbox.length;
+      const invite = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(40000, [{ pt: 0, name: 'PCMU' }]) });
+      caller.send(invite.text, sip);
+      const inv = await callee.next(isRequest('INVITE'), 3000, mark);
+      legB.push(getHeader(inv.msg, 'Call-ID') ?? '');
+      callee.reply(inv, b.status, { reason: 'Auth Required', headers: b.headers });
+      const res = await caller.next(isFinalFor(invite.callId), 3000);
+      expect(res.msg.kind === 'response' && res.msg.status, b.name).toBe(403);
+      expect(getHeader(res.msg, 'Warning'), b.name).toMatch(/^399 tandem "cannot answer the 40[17] challenge: /);
+      expect(getHeader(res.msg, 'Warning'), b.name).toMatch(b.why);
+      ackNon2xx(res, invite, caller, sip);
+    }
+    // Positive control: a well-formed challenge on the same Tandem is answered and the call connects.
+    const mark = callee.inbox.length;
+    const invite = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(40002, [{ pt: 0, name: 'PCMU' }]) });
+    caller.send(invite.text, sip);
+    const first = await callee.next(isRequest('INVITE'), 3000, mark);
+    callee.reply(first, 407, { reason: 'Proxy Authentication Required', headers: [`Proxy-Authenticate: Digest realm="${REALM}", nonce="good", algorithm=MD5, qop="auth"`] });
+    const second = await callee.next((m) => isRequest('INVITE')(m) && headerLines(m, 'Proxy-Authorization').length === 1, 3000, mark);
+    callee.reply(second, 200, { reason: 'OK', sdp: sdpOffer(41000, [{ pt: 0, name: 'PCMU' }]) });
+    const ok = await caller.next(isFinalFor(invite.callId), 3000);
+    expect(ok.msg.kind === 'response' && ok.msg.status).toBe(200);
+    ackAndBye(ok, caller, sip);
+    await callee.next(isRequest('BYE'), 3000, mark);
+    // No broken challenge earned a second INVITE: every leg B before the good call has one CSeq.
+    for (const id of legB) expect(new Set(invites().filter((m) => getHeader(m, 'Call-ID') === id).map((m) => getCSeq(m)?.seq)).size).toBe(1);
+    expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 1, refused: broken.length });
+  });
+
+  it('MD5 offered before SHA-256: Tandem answers the SHA-256 one (RFC 8760 §2.4 lets the client pick the strongest)', async () => {
+    const { auth } = trunk(['MD5', 'SHA-256']);
+    await start({ username: 'alice', password: 'secret' });
+    const { res } = await call();
+    expect(res.msg.kind === 'response' && res.msg.status).toBe(200);
+    const [first, second] = invites();
+    expect(first).toBeDefined();
+    expect(headerLines(second, 'Proxy-Authorization')[0]).toMatch(/algorithm=SHA-256/);
+    expect(auth.stats()).toMatchObject({ successes: 1, failures: 0 });
+    ackAndBye(res, caller, sip);
+  });
+});
