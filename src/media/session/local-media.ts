@@ -2,7 +2,7 @@ import type { Logger } from '../../common/log.js';
 import { callLogger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import type {
-  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, OfferRequest, QueryRequest, SdpResult,
+  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, MediaControlRequest, MediaControlResult, OfferRequest, QueryRequest, SdpResult,
 } from '../api.js';
 import { WorkerPool, type WorkerPoolOptions } from '../pool/pool.js';
 import type { WorkerMessage } from '../pool/protocol.js';
@@ -20,6 +20,7 @@ import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type Planner
 import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
+import { controlMedia } from './media-control.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
@@ -195,6 +196,13 @@ export class LocalMedia implements MediaControl {
     const reply = await this.pool.channel(call.workerIndex).request({ op: 'stats', bridgeIds: call.medias.map((m) => m.bridgeId) });
     const byId = new Map((reply.op === 'stats' ? reply.stats : []).map((s) => [s.bridgeId, s]));
     return callStatsFrom(call, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
+  }
+
+  /** ng media control (block/silence/play media, play DTMF) on a live call. */
+  async control(req: MediaControlRequest): Promise<MediaControlResult> {
+    const call = this.registry.require(req.callId);
+    const ch = this.pool.channel(call.workerIndex);
+    return controlMedia(call, req, { request: (body) => ch.request(body) });
   }
 
   /** Why a call this media plane ended by itself, while its tombstone lasts. */

@@ -1,5 +1,5 @@
 import type dgram from 'node:dgram';
-import type { DirectionAction, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
+import type { DirectionAction, LegCodec, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
 import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
 import { validateRtcpCompound } from '../rtp/rtcp.js';
 import { RtpReceiveStats } from '../rtp/stats.js';
@@ -11,6 +11,8 @@ import { DtlsSide } from './dtls-side.js';
 import { guardHandler } from './guard.js';
 import { answerCheck, type IceComponent } from './ice-lite.js';
 import { LatchedSocket } from './latched-socket.js';
+import { SideControl } from './media-control.js';
+import { SideQuality } from './quality.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
 class Counters {
@@ -53,6 +55,14 @@ export class BridgeSide implements PacketSink {
   /** SRTP contexts (SDES keys from main, or DTLS-SRTP's): what the peer sends us, what we send it. */
   private srtpIn: SrtpContext | undefined;
   private srtpOut: SrtpContext | undefined;
+  /** ng media control toward this side's peer, once a command named it (media-control.ts). */
+  private control: SideControl | null = null;
+  /** What this side's peer is sent (its negotiated codec), for what the control generates. */
+  private leg: LegCodec | undefined;
+  /** The last packet sent toward the peer before any control existed: a control continues its stream. */
+  private lastOut: Buffer | undefined;
+  private lastOutMs = 0;
+  readonly quality = new SideQuality();
 
   constructor(
     readonly index: 0 | 1,
@@ -87,6 +97,22 @@ export class BridgeSide implements PacketSink {
       this.srtpOut = cfg.srtp === undefined ? undefined : sdesContext(cfg.srtp, cfg.srtp.send);
     }
     this.peer.configure(cfg);
+  }
+
+  setLeg(leg: LegCodec | undefined): void {
+    this.leg = leg;
+    this.control?.setLeg(leg);
+  }
+
+  /** The media control toward this side, made on the first command that names it. */
+  controlFor(): SideControl {
+    if (this.control === null) {
+      this.control = new SideControl(this);
+      this.control.setLeg(this.leg);
+      if (this.lastOut !== undefined) this.control.seed(this.lastOut, this.clock.coarseMs - this.lastOutMs);
+      this.lastOut = undefined;
+    }
+    return this.control;
   }
 
   setAction(action: DirectionAction): void {
@@ -206,6 +232,7 @@ export class BridgeSide implements PacketSink {
     this.rtcpIn.packets++;
     this.rtcpIn.bytes += msg.length;
     this.lastPacketMs = this.clock.coarseMs;
+    this.quality.noteRtcpReceived(msg, this.leg?.clockRate ?? this.cfg.clockRate, this.clock.coarseMs);
     if (this.action === DROP) return;
     if (this.action === ECHO) {
       this.peer.echoRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(msg) : msg, rinfo);
@@ -216,6 +243,19 @@ export class BridgeSide implements PacketSink {
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
   emit(buf: Buffer, len: number): void {
+    if (this.control !== null) {
+      len = this.control.outgoing(buf, len);
+      if (len < 0) return;
+    } else {
+      // A reference, not a copy: relayed buffers are not written after they are sent.
+      this.lastOut = buf;
+      this.lastOutMs = this.clock.coarseMs;
+    }
+    this.sendGenerated(buf, len);
+  }
+
+  /** What leaves toward the peer after media control (and what the control generates itself). */
+  sendGenerated(buf: Buffer, len: number): void {
     // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
     if (this.dtls.active && this.srtpOut === undefined) return;
     if (this.srtpOut !== undefined) {
@@ -229,11 +269,20 @@ export class BridgeSide implements PacketSink {
   /** false when the RTCP could not go anywhere (no usable RTCP port, or the send failed). */
   sendRtcp(plain: Buffer): boolean {
     if (this.dtls.active && this.srtpOut === undefined) return true;
+    this.quality.noteRtcpSent(plain);
     return this.peer.sendRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(plain) : plain);
   }
 
+  /** A quality sample of what this side received since the previous one (a worker timer calls it). */
+  sampleQuality(nowMs: number): void {
+    this.quality.sampleReceive(this.receive, this.ssrc, this.cfg.clockRate, nowMs);
+  }
+
   stats(): SideStats {
+    this.quality.sampleIfStale(this.receive, this.ssrc, this.cfg.clockRate, this.clock.coarseMs);
     return {
+      ...this.quality.summaries(),
+      ...(this.control !== null ? { control: { ...this.control.counters } } : {}),
       rtp: this.rtpIn.snapshot(),
       rtcp: this.rtcpIn.snapshot(),
       sent: this.sent,
@@ -248,6 +297,7 @@ export class BridgeSide implements PacketSink {
   }
 
   close(): void {
+    this.control?.close();
     this.dtls.close();
     this.processor.flush();
     this.rtpSocket.close();

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
-import type { BridgeConfig, BridgePorts, BridgeStats } from '../pool/protocol.js';
+import type { BridgeConfig, BridgePorts, BridgeStats, ControlCommand } from '../pool/protocol.js';
 import { BridgeSide } from './bridge-side.js';
 import { DirectionProcessor } from './direction.js';
 import type { WorkerClock } from './clock.js';
@@ -67,10 +67,16 @@ export class MediaBridge {
     for (const i of [0, 1] as const) {
       const side = this.sides[i];
       side.configure(cfg.sides[i]);
+      side.setLeg(cfg.legs?.[i]);
       const dir = cfg.directions[i];
       side.setAction(dir.action);
       side.processor.configure(dir);
     }
+  }
+
+  /** ng media control toward one side (block, silence, play media, play DTMF). */
+  control(cmd: ControlCommand): { durationMs?: number; lastFramePos?: number } {
+    return this.sides[cmd.toward].controlFor().apply(cmd);
   }
 
   /** Milliseconds since anything was received on either side, or since the last (re)configuration. */

@@ -37,6 +37,11 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       bridge.configure(req.config, clock.coarseMs);
       return { op: 'configure' };
     }
+    case 'control': {
+      const bridge = bridges.get(req.bridgeId);
+      if (bridge === undefined) throw new Error(`no bridge ${req.bridgeId}`);
+      return { op: 'control', ...bridge.control(req.command) };
+    }
     case 'destroy': {
       const bridge = bridges.get(req.bridgeId);
       if (bridge === undefined) return { op: 'destroy' };
@@ -106,6 +111,14 @@ if (init.mediaTimeoutMs > 0) {
   }, Math.min(1000, Math.max(50, Math.floor(init.mediaTimeoutMs / 4))));
   check.unref();
 }
+
+// Call quality (MOS) samples of every side's receive statistics, off the packet path.
+const QUALITY_SAMPLE_MS = 5000;
+const sampler = setInterval(() => {
+  const now = clock.coarseMs;
+  for (const b of bridges.values()) for (const s of b.sides) s.sampleQuality(now);
+}, QUALITY_SAMPLE_MS);
+sampler.unref();
 
 // Codecs are warmed up before the worker says it is ready: calls placed on it never pay for it.
 try {
