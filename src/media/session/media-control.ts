@@ -79,8 +79,9 @@ export function targetSides(call: MediaCall, req: MediaControlRequest): Side[] {
       return [target];
     }
     case 'dtmf':
-      // The selected participant generates the event; the other one hears it.
+      // The selected participant generates the event; the other one hears it (rtpengine reads no
+      // to-tag here, and Kamailio may send the from-tag as both).
       if (from === undefined) throw new TandemError('BAD_REQUEST', 'No participant party specified (from-tag or the all flag)', { 'call-id': call.callId });
-      return flow(from);
+      return [otherSide(from)];
   }
 }
