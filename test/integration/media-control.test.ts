@@ -21,8 +21,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const PCMA_TE = { pts: [8, 101], rtpmaps: ['8 PCMA/8000', '101 telephone-event/8000'], extra: ['a=fmtp:101 0-16'] };
-const PCMA_ONLY = { pts: [8], rtpmaps: ['8 PCMA/8000'] };
+type Codecs = { pts: number[]; rtpmaps: string[]; extra?: string[] };
+const PCMA_TE: Codecs = { pts: [8, 101], rtpmaps: ['8 PCMA/8000', '101 telephone-event/8000'], extra: ['a=fmtp:101 0-16'] };
+const PCMA_ONLY: Codecs = { pts: [8], rtpmaps: ['8 PCMA/8000'] };
 
 interface Call {
   id: string;
@@ -35,7 +36,7 @@ interface Call {
 }
 
 let calls = 0;
-async function call(o: { caller?: typeof PCMA_TE; callee?: typeof PCMA_TE; offer?: BDict } = {}): Promise<Call> {
+async function call(o: { caller?: Codecs; callee?: Codecs; offer?: BDict } = {}): Promise<Call> {
   const id = `mc-${++calls}`;
   const a = await RtpPeer.open();
   const b = await RtpPeer.open();
