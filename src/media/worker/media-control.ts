@@ -137,7 +137,6 @@ export class SideControl {
   /** Renumbers a relayed packet after a generation, and remembers where the stream stands. */
   private continueStream(buf: Buffer): void {
     const ssrc = buf.readUInt32BE(8);
-    const now = performance.now();
     if (ssrc !== this.ssrc >>> 0 || this.ssrc < 0) {
       // Another source (or the first packet): its own numbering stands.
       this.resync = false;
@@ -146,7 +145,7 @@ export class SideControl {
     } else if (this.resync) {
       this.resync = false;
       this.seqOffset = (this.seq + 1 - buf.readUInt16BE(2)) & 0xffff;
-      this.tsOffset = (this.ts + this.elapsedTs(now) - buf.readUInt32BE(4)) >>> 0;
+      this.tsOffset = (this.ts + this.elapsedTs(performance.now()) - buf.readUInt32BE(4)) >>> 0;
       this.markNext = true;
     }
     if (this.seqOffset !== 0 || this.tsOffset !== 0) {
@@ -160,14 +159,20 @@ export class SideControl {
     this.ssrc = ssrc;
     this.seq = buf.readUInt16BE(2);
     this.ts = buf.readUInt32BE(4);
-    this.lastMs = now;
+    // No clock read per relayed packet: while media flows the next frame is one frame on (NaN).
+    this.lastMs = NaN;
   }
 
-  /** Clock units since the last packet left, at least one frame. */
+  /**
+   * Clock units since the last packet left, at least one frame. After a relayed packet the time is
+   * not kept (a clock read per packet costs more than it is worth): one frame, the next one's place
+   * while media flows; after a silence the receiver takes the marker bit as a new talkspurt.
+   */
   private elapsedTs(now: number): number {
     const leg = this.leg;
     const rate = leg?.clockRate ?? 8000;
     const frame = ((leg !== undefined ? frameMs(leg) : 20) * rate) / 1000;
+    if (Number.isNaN(this.lastMs)) return frame;
     return Math.max(frame, Math.round(((now - this.lastMs) * rate) / 1000 / frame) * frame);
   }
 
