@@ -96,7 +96,7 @@ function streamDict(st: StreamStats): BDict {
     }
     if (st.control !== undefined) {
       const c = st.control;
-      d['media control'] = { 'DTMF blocked': c.dtmfBlocked, 'media blocked': c.mediaBlocked, silenced: c.silenced, replaced: c.replaced, generated: c.generated };
+      d['media control'] = { 'DTMF blocked': c.dtmfBlocked, 'media blocked': c.mediaBlocked, silenced: c.silenced, replaced: c.replaced, generated: c.generated, failed: c.failed };
     }
   }
   return d;

@@ -147,7 +147,7 @@ export interface StreamStats {
   /** Quality of the stream arriving on this socket (RTP streams only). */
   quality?: StreamQuality;
   /** Media control toward this stream's peer, once any was applied. */
-  control?: { dtmfBlocked: number; mediaBlocked: number; silenced: number; replaced: number; generated: number };
+  control?: { dtmfBlocked: number; mediaBlocked: number; silenced: number; replaced: number; generated: number; failed: number };
 }
 
 export interface MediaStats {

@@ -108,6 +108,8 @@ export interface ControlCounters {
   replaced: number;
   /** Packets Tandem generated toward this side. */
   generated: number;
+  /** Generations ended because making or sending a packet threw (the call goes on). */
+  failed: number;
 }
 
 /** One quality sample or an aggregate of them (rtpengine's SSRC stats block). */

@@ -22,7 +22,7 @@ type Job = { gen: FrameGenerator; pauseAfterMs: number };
  * packets after a generation are renumbered to continue from it.
  */
 export class SideControl {
-  readonly counters: ControlCounters = { dtmfBlocked: 0, mediaBlocked: 0, silenced: 0, replaced: 0, generated: 0 };
+  readonly counters: ControlCounters = { dtmfBlocked: 0, mediaBlocked: 0, silenced: 0, replaced: 0, generated: 0, failed: 0 };
   private blockDtmf = false;
   private blockMedia = false;
   private silence = false;
@@ -195,9 +195,19 @@ export class SideControl {
     }
   }
 
+  /** One frame of the current job, from a timer: nothing may escape it (it would end the worker). */
   private tick(): void {
     const job = this.job;
     if (job === undefined) return;
+    try {
+      this.emitFrame(job);
+    } catch {
+      this.counters.failed++;
+      this.stopAll();
+    }
+  }
+
+  private emitFrame(job: Job): void {
     const f = job.gen.next();
     if (f === null) {
       this.finish(job);

@@ -137,6 +137,17 @@ describe('SideControl', () => {
     expect(sink.sent.length).toBe(n);
   });
 
+  it('a send that throws ends the generation, counted; nothing escapes the timer', () => {
+    vi.useFakeTimers();
+    const c = new SideControl({ sendGenerated: () => { throw new Error('socket gone'); } });
+    c.setLeg(PCMA);
+    c.apply({ kind: 'play', toward: 0, pcm: new Int16Array(1600), repeat: 1, startSample: 0 });
+    vi.advanceTimersByTime(200);
+    expect(c.counters).toMatchObject({ failed: 1, generated: 1 });
+    // Relayed media flows again.
+    expect(c.outgoing(rtp(8, 1, 160, 4, Buffer.alloc(160)), 172)).toBe(172);
+  });
+
   it('refuses to generate toward a leg without a usable codec, with a reason', () => {
     const c = new SideControl(new Sink());
     expect(() => c.apply({ kind: 'play', toward: 1, pcm: new Int16Array(160), repeat: 1, startSample: 0 })).toThrow(/none negotiated yet/);
