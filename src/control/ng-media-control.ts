@@ -24,6 +24,7 @@ function base(f: NgFields, action: MediaControlAction): MediaControlRequest {
   const all = flags.includes('all') || (f.string('all') ?? '').toLowerCase() === 'all';
   return {
     callId: f.requiredString('call-id'),
+    ...(f.string('label') !== undefined ? { label: f.string('label') } : {}),
     ...(f.string('from-tag') !== undefined ? { fromTag: f.string('from-tag') } : {}),
     ...(f.string('to-tag') !== undefined ? { toTag: f.string('to-tag') } : {}),
     all,

@@ -205,6 +205,8 @@ export interface GlobalStatistics {
  */
 export interface MediaControlRequest {
   callId: string;
+  /** rtpengine's `label`: the leg whose offer/answer carried this label, instead of a from-tag. */
+  label?: string;
   fromTag?: string;
   toTag?: string;
   all: boolean;

@@ -52,10 +52,18 @@ function sideOf(call: MediaCall, tag: string, key: string): Side {
   return s;
 }
 
+function sideOfLabel(call: MediaCall, label: string): Side {
+  const s = call.labels[0] === label ? 0 : call.labels[1] === label ? 1 : undefined;
+  if (s === undefined) throw new TandemError('UNKNOWN_CALL', 'No monologue matching the given label', { 'call-id': call.callId, label });
+  return s;
+}
+
 /** The sides whose peers get the result (`toward`), by rtpengine's rules for each command. */
 export function targetSides(call: MediaCall, req: MediaControlRequest): Side[] {
   const both: Side[] = [0, 1];
-  const from = req.fromTag !== undefined && req.fromTag !== '' ? sideOf(call, req.fromTag, 'From-tag') : undefined;
+  // rtpengine looks at a label before the from-tag.
+  const from = req.label !== undefined && req.label !== '' ? sideOfLabel(call, req.label)
+    : req.fromTag !== undefined && req.fromTag !== '' ? sideOf(call, req.fromTag, 'From-tag') : undefined;
   const to = req.toTag !== undefined && req.toTag !== '' ? sideOf(call, req.toTag, 'To-tag') : undefined;
   const flow = (source: Side): Side[] => {
     const dest = to ?? otherSide(source);

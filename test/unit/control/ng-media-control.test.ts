@@ -85,6 +85,14 @@ describe('targetSides (rtpengine\'s participant selection)', () => {
     expect(sides({ flags: ['all'] }, 'dtmf')).toEqual([0, 1]);
   });
 
+  it('a label selects like a from-tag, before it', () => {
+    const c = call();
+    c.labels = ['caller', 'callee'];
+    expect(targetSides(c, read({ label: 'callee', 'from-tag': 'A', file: '/a.wav' }, 'play'))).toEqual([1]);
+    expect(targetSides(c, read({ label: 'caller', flags: ['directional'] }, 'block-dtmf'))).toEqual([1]);
+    expect(() => targetSides(c, read({ label: 'nobody', file: '/a.wav' }, 'play'))).toThrow(/No monologue matching the given label/);
+  });
+
   it('unknown tags, no participant, one leg as both ends: errors that say so', () => {
     expect(() => sides({ 'from-tag': 'X' }, 'play')).toThrow(/From-tag given, but no such tag exists/);
     expect(() => sides({ 'from-tag': 'A', 'to-tag': 'Y', flags: ['directional'] }, 'block-dtmf')).toThrow(/To-tag given/);
