@@ -378,10 +378,13 @@ describe('bad input: a clear ng error, and the call goes on', () => {
 
 describe('call quality in query and delete', () => {
   it('MOS from Tandem\'s own receive statistics (loss counted), then from the receiver\'s RTCP reports', async () => {
-    const c = await call();
+    // Both multiplex RTCP, so their RTCP comes from the address their RTP does (one socket each here).
+    const mux: Codecs = { ...PCMA_TE, extra: [...(PCMA_TE.extra ?? []), 'a=rtcp-mux'] };
+    const c = await call({ caller: mux, callee: mux });
     // A → B: 50 sequence numbers, every fifth missing (20 % loss).
     for (let k = 0; k < 50; k++) if (k % 5 !== 2) await c.a.send(rtpPacket({ pt: 8, seq: k, ts: k * 160, ssrc: 0x51, payload: alawTone(400, k) }), c.toB);
     await settle(c.b, 40);
+    c.b.received.length = 0;
     const q = await ctl('query', c);
     const ssrc = (q.SSRC as BDict)[String(0x51)] as BDict;
     expect(ssrc, JSON.stringify(q.SSRC)).toBeDefined();
@@ -394,11 +397,20 @@ describe('call quality in query and delete', () => {
     const stream = streamOf(q, 'A');
     expect(stream.MOS).toBe(avg.MOS);
 
-    // B reports about A's stream over RTCP: fraction lost 64/256 (25 %), jitter 80 units (10 ms).
+    // A's SR goes to B through Tandem (which notes when it left toward B)...
+    const sr = Buffer.alloc(28);
+    sr[0] = 0x80; sr[1] = 200; sr.writeUInt16BE(6, 2); sr.writeUInt32BE(0x51, 4);
+    sr.writeUInt32BE(0xe1234567, 8); sr.writeUInt32BE(0x89ab0000, 12);
+    await c.a.send(sr, c.toB);
+    await c.b.waitFor(1); // B got the SR (multiplexed)
+    await new Promise((res) => setTimeout(res, 50));
+    // ...and B reports about A's stream over RTCP: fraction lost 64/256 (25 %), jitter 80 units
+    // (10 ms), LSR echoing that SR with 20 ms of DLSR.
     const rr = Buffer.alloc(32);
     rr[0] = 0x81; rr[1] = 201; rr.writeUInt16BE(7, 2); rr.writeUInt32BE(0xb0b, 4);
     rr.writeUInt32BE(0x51, 8); rr[12] = 64; rr.writeUInt32BE(49, 16); rr.writeUInt32BE(80, 20);
-    await c.b.send(rr, c.toA + 1);
+    rr.writeUInt32BE(0x456789ab, 24); rr.writeUInt32BE(Math.round(0.02 * 65536), 28);
+    await c.b.send(rr, c.toA);
     // The RR is peeked as it is relayed: ask until the quality says so (bounded).
     for (let i = 0; i < 40; i++) {
       const q2 = await ctl('query', c);
@@ -410,6 +422,10 @@ describe('call quality in query and delete', () => {
     expect(viaRtcp['MOS source']).toBe('RTCP');
     expect(Number((viaRtcp['lowest MOS'] as BDict)['packet loss'])).toBe(25);
     expect(Number((viaRtcp['lowest MOS'] as BDict).jitter)).toBe(10);
+    // The round trip toward B: at least the 50 ms we waited less B's 20 ms hold, less than a second.
+    const rtt = Number((viaRtcp['lowest MOS'] as BDict)['round-trip time leg']);
+    expect(rtt).toBeGreaterThanOrEqual(25_000);
+    expect(rtt).toBeLessThan(1_000_000);
     c.a.close();
     c.b.close();
   });
