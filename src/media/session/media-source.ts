@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { TandemError } from '../../common/errors.js';
 import { decodeAlaw, decodeUlaw } from '../codecs/g711.js';
 
@@ -31,10 +31,7 @@ export async function loadPlayable(src: PlaySource): Promise<Int16Array> {
   const name = `file "${src.file}"`;
   let bytes: Buffer;
   try {
-    const st = await stat(src.file);
-    if (!st.isFile()) fail(name, 'not a regular file');
-    if (st.size > MAX_MEDIA_BYTES) fail(name, `${st.size} bytes is over the ${MAX_MEDIA_BYTES}-byte limit`);
-    bytes = await readFile(src.file);
+    bytes = await readBounded(src.file, name);
   } catch (err) {
     if (err instanceof TandemError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -43,6 +40,34 @@ export async function loadPlayable(src: PlaySource): Promise<Int16Array> {
   const ext = /\.([a-z0-9]+)$/i.exec(src.file)?.[1]?.toLowerCase() ?? '';
   const kind = ext === 'al' || ext === 'alaw' ? 'alaw' : ext === 'ul' || ext === 'ulaw' ? 'ulaw' : ['sln', 'raw', 'pcm'].includes(ext) ? 'sln' : 'wav';
   return decodeMedia(bytes, kind, name);
+}
+
+/**
+ * A regular file's bytes, never more than the limit: a file whose size says 0 but reads on
+ * (/proc, a file still being written) is cut at MAX_MEDIA_BYTES + 1 bytes and refused.
+ */
+async function readBounded(path: string, name: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) fail(name, 'not a regular file');
+    if (st.size > MAX_MEDIA_BYTES) fail(name, `${st.size} bytes is over the ${MAX_MEDIA_BYTES}-byte limit`);
+    let buf = Buffer.allocUnsafe(Math.min(MAX_MEDIA_BYTES + 1, Math.max(st.size + 1, 64 * 1024)));
+    let got = 0;
+    for (;;) {
+      if (got === buf.length) {
+        if (buf.length > MAX_MEDIA_BYTES) fail(name, `more than ${MAX_MEDIA_BYTES} bytes (over the limit)`);
+        const bigger = Buffer.allocUnsafe(Math.min(MAX_MEDIA_BYTES + 1, buf.length * 4));
+        buf.copy(bigger);
+        buf = bigger;
+      }
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
+      if (bytesRead === 0) return buf.subarray(0, got);
+      got += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 function isRiff(b: Buffer): boolean {

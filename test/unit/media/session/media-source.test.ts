@@ -134,6 +134,8 @@ describe('loadPlayable', () => {
     ['empty file', async (d: string) => { writeFileSync(join(d, 'empty.sln'), Buffer.alloc(0)); return loadPlayable({ file: join(d, 'empty.sln') }); }, /no audio/],
     ['too large a file', async (d: string) => { writeFileSync(join(d, 'big.sln'), Buffer.alloc(MAX_MEDIA_BYTES + 2)); return loadPlayable({ file: join(d, 'big.sln') }); }, /over the 16777216-byte limit/],
     ['too long', async () => loadPlayable({ blob: Buffer.alloc(2 * 8000 * 301) }), /longer than 300 s/],
+    // Size 0 by stat, content by read: read through, but never past the limit.
+    ['a /proc file', async () => loadPlayable({ file: '/proc/self/status' }), /not a WAV file/],
   ])('%s → a BAD_REQUEST naming it', async (_n, run, reason) => {
     await expect(run(dir)).rejects.toThrow(reason);
   });
