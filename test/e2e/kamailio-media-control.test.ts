@@ -1,6 +1,6 @@
 // Media control through Debian's Kamailio 5.6 (rtpengine module) against an ng media server: the
 // caller asks for actions with in-dialog INFOs (`X-Media`), test/e2e/kamailio/media-control.cfg runs
-// play_media("from-tag=$tt file=…"), stop_media, block_dtmf/unblock_dtmf and rtpengine_query (with
+// play_media("from-tag=$tt file=…"), block_dtmf/unblock_dtmf, play_dtmf and rtpengine_query (with
 // mos_*_pv AVPs) and answers with the results. The callee must hear the file's tone (Goertzel), no
 // telephone-event may pass while blocked (events do again after unblock), the query must give MOS,
 // and a missing file must fail the module call while the call goes on.
@@ -167,6 +167,28 @@ for (const kind of mediaServerKinds()) describeWithPeers(`Kamailio 5.6 media con
     await burst(2000);
     await waitFor('events and audio after unblock', () => callee!.rtp.received.length >= mid + 5, { timeoutMs: 3000, intervalMs: 20 });
     expect(callee!.rtp.received.slice(mid).map((p) => p.pt)).toEqual([101, 101, 101, 101, 8]);
+  });
+
+  it('play_dtmf("code=5 …") from the caller: RFC 4733 events reach the callee', async (ctx) => {
+    onFail(ctx);
+    const before = callee!.rtp.received.length;
+    const res = await info('dtmf');
+    const req = [...tap!.records].reverse().find((r) => r.dir === 'request' && r.dict.command === 'play DTMF');
+    console.log(`[${kind}] play_dtmf: ${res.status} ${res.reason}; ng ${JSON.stringify(req?.dict)} → ${JSON.stringify(lastReply('play DTMF'))}`);
+    expect(res.status).toBe(200);
+    if (kind !== 'tandem') {
+      // rtpengine documents that a call must be offered with `inject DTMF` for this: say what came.
+      await new Promise((r) => setTimeout(r, 600));
+      const got = callee!.rtp.received.slice(before).filter((p) => p.pt === 101);
+      console.log(`[${kind}] play_dtmf without inject-DTMF at offer: ${got.length} telephone-event packets at the callee`);
+      return;
+    }
+    await waitFor('the event and its three end packets', () => callee!.rtp.received.slice(before).filter((p) => p.pt === 101).length >= 7, { timeoutMs: 3000, intervalMs: 20 });
+    const events = callee!.rtp.received.slice(before).filter((p) => p.pt === 101);
+    expect(events.map((p) => [p.payload[0], p.payload[1], p.payload.readUInt16BE(2)])).toEqual([
+      [5, 10, 160], [5, 10, 320], [5, 10, 480], [5, 10, 640], [5, 0x8a, 800], [5, 0x8a, 800], [5, 0x8a, 800],
+    ]);
+    expect(new Set(events.map((p) => p.ts)).size).toBe(1);
   });
 
   it('rtpengine_query(): the reply carries MOS, and Kamailio fills the mos_* AVPs', async (ctx) => {
