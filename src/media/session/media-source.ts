@@ -74,9 +74,12 @@ function isRiff(b: Buffer): boolean {
   return b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WAVE';
 }
 
-function decodeMedia(bytes: Buffer, kind: 'wav' | 'sln' | 'alaw' | 'ulaw', what: string): Int16Array {
+async function decodeMedia(bytes: Buffer, kind: 'wav' | 'sln' | 'alaw' | 'ulaw', what: string): Promise<Int16Array> {
   let pcm: Int16Array;
-  if (kind === 'wav') pcm = decodeWav(bytes, what);
+  if (kind === 'wav') {
+    const w = parseWav(bytes, what);
+    pcm = await resampleTo8kYielding(w.mono, w.rate);
+  }
   else if (kind === 'sln') {
     if (bytes.length % 2 !== 0) fail(what, 'raw 16-bit PCM needs an even number of bytes');
     pcm = new Int16Array(bytes.length / 2);
@@ -91,8 +94,14 @@ function decodeMedia(bytes: Buffer, kind: 'wav' | 'sln' | 'alaw' | 'ulaw', what:
   return pcm;
 }
 
-/** RIFF/WAVE with a PCM `fmt ` chunk (format 1, or WAVE_FORMAT_EXTENSIBLE with the PCM subformat). */
+/** RIFF/WAVE with a PCM `fmt ` chunk (format 1, or WAVE_FORMAT_EXTENSIBLE with the PCM subformat), at 8 kHz. */
 export function decodeWav(b: Buffer, what = 'WAV'): Int16Array {
+  const w = parseWav(b, what);
+  return resampleTo8k(w.mono, w.rate);
+}
+
+/** The WAV's audio as mono samples at its own rate. */
+function parseWav(b: Buffer, what: string): { mono: Float32Array; rate: number } {
   if (!isRiff(b)) fail(what, 'not a WAV file (no RIFF/WAVE header)');
   let fmt: { format: number; channels: number; rate: number; bits: number } | undefined;
   let p = 12;
@@ -122,45 +131,82 @@ export function decodeWav(b: Buffer, what = 'WAV'): Int16Array {
         for (let c = 0; c < fmt.channels; c++) v += b.readInt16LE(body + (i * fmt.channels + c) * 2);
         mono[i] = v / fmt.channels;
       }
-      return resampleTo8k(mono, fmt.rate);
+      return { mono, rate: fmt.rate };
     }
     p = body + size + (size & 1);
   }
   return fail(what, fmt === undefined ? 'no fmt chunk' : 'no data chunk');
 }
 
-/** Half-width of the windowed-sinc kernel, in input samples at the cut-off. */
-const TAPS = 16;
+/** Zero crossings of the windowed-sinc kernel on each side, at the cut-off. */
+const ZERO_CROSSINGS = 8;
+/** Kernel table points per input sample (linear interpolation between them). */
+const TABLE_RES = 256;
+/** Output samples computed between two yields to the event loop (~2–5 ms of work). */
+const CHUNK = 4000;
+
+interface Kernel {
+  ratio: number;
+  half: number;
+  table: Float32Array;
+}
 
 /**
- * Any rate → 8 kHz: a Hann-windowed sinc low-pass at 3.6 kHz (below the new Nyquist) evaluated at
- * each output instant. Off the packet path (once per play), so plain and exact rather than fast.
+ * Any rate → 8 kHz: a Hann-windowed sinc low-pass at 3.6 kHz (below the new Nyquist), tabulated
+ * once per play and evaluated at each output instant. The cut-off is the input's own band when
+ * upsampling.
  */
-export function resampleTo8k(x: Float32Array, rate: number): Int16Array {
-  const clip = (v: number): number => (v > 32767 ? 32767 : v < -32768 ? -32768 : Math.round(v));
-  if (rate === PLAY_RATE) return Int16Array.from(x, clip);
-  const ratio = rate / PLAY_RATE;
-  const n = Math.floor(x.length / ratio);
-  const out = new Int16Array(n);
-  // Cut-off as a fraction of the input Nyquist: 3600 Hz for downsampling, the input's own band otherwise.
+function kernel(rate: number): Kernel {
   const fc = Math.min(1, 3600 / (rate / 2));
-  const half = Math.ceil(TAPS / fc);
-  for (let i = 0; i < n; i++) {
+  const half = Math.ceil(ZERO_CROSSINGS / fc);
+  const table = new Float32Array(half * TABLE_RES + 2);
+  for (let j = 0; j < table.length; j++) {
+    const d = j / TABLE_RES;
+    if (d >= half) continue;
+    const arg = Math.PI * fc * d;
+    table[j] = (d === 0 ? 1 : Math.sin(arg) / arg) * (0.5 + 0.5 * Math.cos((Math.PI * d) / half));
+  }
+  return { ratio: rate / PLAY_RATE, half, table };
+}
+
+const clip = (v: number): number => (v > 32767 ? 32767 : v < -32768 ? -32768 : Math.round(v));
+
+function resampleRange(x: Float32Array, k: Kernel, out: Int16Array, from: number, to: number): void {
+  const { ratio, half, table } = k;
+  for (let i = from; i < to; i++) {
     const t = i * ratio;
     const c = Math.floor(t);
     let acc = 0;
     let norm = 0;
-    for (let k = c - half + 1; k <= c + half; k++) {
-      if (k < 0 || k >= x.length) continue;
-      const d = t - k;
-      const arg = Math.PI * fc * d;
-      const sinc = d === 0 ? 1 : Math.sin(arg) / arg;
-      const w = 0.5 + 0.5 * Math.cos((Math.PI * d) / half);
-      const h = sinc * w;
-      acc += x[k] * h;
+    const lo = Math.max(0, c - half + 1);
+    const hi = Math.min(x.length - 1, c + half);
+    for (let n = lo; n <= hi; n++) {
+      const p = Math.abs(t - n) * TABLE_RES;
+      const j = p | 0;
+      const h = table[j] + (table[j + 1] - table[j]) * (p - j);
+      acc += x[n] * h;
       norm += h;
     }
     out[i] = clip(norm !== 0 ? acc / norm : 0);
+  }
+}
+
+export function resampleTo8k(x: Float32Array, rate: number): Int16Array {
+  if (rate === PLAY_RATE) return Int16Array.from(x, clip);
+  const k = kernel(rate);
+  const out = new Int16Array(Math.floor(x.length / k.ratio));
+  resampleRange(x, k, out, 0, out.length);
+  return out;
+}
+
+/** The same, a chunk at a time with the event loop in between: a long file never stalls main. */
+export async function resampleTo8kYielding(x: Float32Array, rate: number): Promise<Int16Array> {
+  if (rate === PLAY_RATE) return Int16Array.from(x, clip);
+  const k = kernel(rate);
+  const out = new Int16Array(Math.floor(x.length / k.ratio));
+  for (let from = 0; from < out.length; from += CHUNK) {
+    resampleRange(x, k, out, from, Math.min(out.length, from + CHUNK));
+    await new Promise<void>((r) => setImmediate(r));
   }
   return out;
 }

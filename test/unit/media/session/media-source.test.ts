@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeWav, loadPlayable, resampleTo8k, MAX_MEDIA_BYTES } from '../../../../src/media/session/media-source.js';
+import { decodeWav, loadPlayable, resampleTo8k, resampleTo8kYielding, MAX_MEDIA_BYTES } from '../../../../src/media/session/media-source.js';
 import { encodeAlaw, encodeUlaw } from '../../../../src/media/codecs/g711.js';
 import { goertzelAmplitude, tone } from '../../../helpers/audio.js';
 
@@ -90,6 +90,16 @@ describe('resampleTo8k', () => {
       const z = resampleTo8k(hi, rate).subarray(400, 7600);
       expect(goertzelAmplitude(z, 3000, 8000)).toBeLessThan(200);
     }
+  });
+
+  it('the yielding form (what play media uses) gives the same samples, and lets timers run meanwhile', async () => {
+    const x = Float32Array.from(tone(700, 44100, 44100, 9000));
+    let ticks = 0;
+    const iv = setInterval(() => ticks++, 0);
+    const y = await resampleTo8kYielding(x, 44100);
+    clearInterval(iv);
+    expect([...y]).toEqual([...resampleTo8k(x, 44100)]);
+    expect(ticks).toBeGreaterThan(0);
   });
 
   it('from 8 kHz it only rounds and clips', () => {
