@@ -213,6 +213,11 @@ export class BridgeSide implements PacketSink {
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
+  /** PacketSink: with SRTP, `emit` sends a protected copy, so the processor may reuse its buffer. */
+  get releasesOnEmit(): boolean {
+    return this.srtpOut !== undefined;
+  }
+
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
   emit(buf: Buffer, len: number): void {
     // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
