@@ -20,10 +20,6 @@ const TAIL: usize = W + 80 * 4;
 const INNER: usize = TAIL + 128;
 const HEAP: usize = 20480;
 
-// @ts-ignore: decorator
-@inline function rotl(x: u32, n: u32): u32 {
-  return (x << n) | (x >>> (32 - n));
-}
 
 // Chaining state, kept in globals between blocks of one message.
 let h0: u32 = 0;
@@ -37,7 +33,7 @@ function compress(p: usize): void {
   for (let i: usize = 0; i < 16; i++) store<u32>(W + (i << 2), bswap<u32>(load<u32>(p + (i << 2))));
   for (let i: usize = 16; i < 80; i++) {
     const x = load<u32>(W + ((i - 3) << 2)) ^ load<u32>(W + ((i - 8) << 2)) ^ load<u32>(W + ((i - 14) << 2)) ^ load<u32>(W + ((i - 16) << 2));
-    store<u32>(W + (i << 2), rotl(x, 1));
+    store<u32>(W + (i << 2), rotl<u32>(x, 1));
   }
   let a = h0;
   let b = h1;
@@ -45,34 +41,34 @@ function compress(p: usize): void {
   let d = h3;
   let e = h4;
   for (let i: usize = 0; i < 20; i++) {
-    const t = rotl(a, 5) + ((b & c) | (~b & d)) + e + 0x5a827999 + load<u32>(W + (i << 2));
+    const t = rotl<u32>(a, 5) + ((b & c) | (~b & d)) + e + 0x5a827999 + load<u32>(W + (i << 2));
     e = d;
     d = c;
-    c = rotl(b, 30);
+    c = rotl<u32>(b, 30);
     b = a;
     a = t;
   }
   for (let i: usize = 20; i < 40; i++) {
-    const t = rotl(a, 5) + (b ^ c ^ d) + e + 0x6ed9eba1 + load<u32>(W + (i << 2));
+    const t = rotl<u32>(a, 5) + (b ^ c ^ d) + e + 0x6ed9eba1 + load<u32>(W + (i << 2));
     e = d;
     d = c;
-    c = rotl(b, 30);
+    c = rotl<u32>(b, 30);
     b = a;
     a = t;
   }
   for (let i: usize = 40; i < 60; i++) {
-    const t = rotl(a, 5) + ((b & c) | (b & d) | (c & d)) + e + 0x8f1bbcdc + load<u32>(W + (i << 2));
+    const t = rotl<u32>(a, 5) + ((b & c) | (b & d) | (c & d)) + e + 0x8f1bbcdc + load<u32>(W + (i << 2));
     e = d;
     d = c;
-    c = rotl(b, 30);
+    c = rotl<u32>(b, 30);
     b = a;
     a = t;
   }
   for (let i: usize = 60; i < 80; i++) {
-    const t = rotl(a, 5) + (b ^ c ^ d) + e + 0xca62c1d6 + load<u32>(W + (i << 2));
+    const t = rotl<u32>(a, 5) + (b ^ c ^ d) + e + 0xca62c1d6 + load<u32>(W + (i << 2));
     e = d;
     d = c;
-    c = rotl(b, 30);
+    c = rotl<u32>(b, 30);
     b = a;
     a = t;
   }
