@@ -77,6 +77,15 @@ export function srtpWork(): SrtpWork {
   return work;
 }
 
+/**
+ * `src[0..len)` into the work area at `at`: TypedArray `set` for a whole buffer (~20 % cheaper than
+ * Buffer.copy for a 172-byte packet here, which checks its arguments first), Buffer.copy for a part.
+ */
+export function copyIn(w: SrtpWork, src: Buffer, len: number, at: number): void {
+  if (len === src.length) w.mem.set(src, at);
+  else src.copy(w.mem, at, 0, len);
+}
+
 /** HMAC-SHA1 under one key: the keyed inner and outer SHA-1 states, computed once. */
 export class HmacSha1Key {
   private readonly keyed = Buffer.alloc(STATE_BYTES);
@@ -95,7 +104,7 @@ export class HmacSha1Key {
    * at `out` (which may be `at + len`).
    */
   tagAt(w: SrtpWork, at: number, len: number, roc: number, withRoc: boolean, out: number): void {
-    this.keyed.copy(w.mem, w.state);
+    w.mem.set(this.keyed, w.state);
     w.x.hmac(w.state, at, len, roc, withRoc ? 4 : 0, out);
   }
 }
@@ -139,7 +148,7 @@ export class AesCmKey {
       view = mem.subarray(c, c + blocks * 16);
       counterViews[blocks] = view;
     }
-    this.ecb.update(view).copy(mem, c);
+    mem.set(this.ecb.update(view), c);
     w.x.xor(at, c, n);
   }
 }

@@ -1,6 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import { rtpHeaderSize } from './packet.js';
-import { AesCmKey, HmacSha1Key, MAX_SRTP_PACKET, srtpWork } from './srtp-crypto.js';
+import { AesCmKey, HmacSha1Key, MAX_SRTP_PACKET, copyIn, srtpWork } from './srtp-crypto.js';
 
 /**
  * SRTP and SRTCP (RFC 3711) with the two SDES/DTLS-SRTP suites everybody speaks:
@@ -168,7 +168,7 @@ export class SrtpContext {
     }
     const w = srtpWork();
     const at = w.data;
-    packet.copy(w.mem, at, 0, len);
+    copyIn(w, packet, len, at);
     this.rtpCipher.applyAt(w, ssrc, s.roc * 0x10000 + seq, at + hl, len - hl);
     this.rtpMac.tagAt(w, at, len, s.roc, true, at + len);
     const out = Buffer.allocUnsafe(len + this.tagLength);
@@ -208,7 +208,7 @@ export class SrtpContext {
     const end = len - this.tagLength;
     const w = srtpWork();
     const at = w.data;
-    packet.copy(w.mem, at, 0, len);
+    copyIn(w, packet, len, at);
     this.rtpMac.tagAt(w, at, end, v, true, w.tag);
     if (w.x.verify(w.tag, at + end, this.tagLength) !== 1) {
       this.counters.authFailures++;
@@ -250,7 +250,7 @@ export class SrtpContext {
     const w = srtpWork();
     const at = w.data;
     const len = packet.length;
-    packet.copy(w.mem, at);
+    copyIn(w, packet, len, at);
     this.rtcpCipher.applyAt(w, ssrc, index, at + 8, len - 8);
     w.mem.writeUInt32BE((0x80000000 | index) >>> 0, at + len);
     this.rtcpMac.tagAt(w, at, len + 4, 0, false, at + len + 4);
@@ -272,7 +272,7 @@ export class SrtpContext {
     const end = len - this.rtcpTagLength;
     const w = srtpWork();
     const at = w.data;
-    packet.copy(w.mem, at, 0, len);
+    copyIn(w, packet, len, at);
     this.rtcpMac.tagAt(w, at, end, 0, false, w.tag);
     if (w.x.verify(w.tag, at + end, this.rtcpTagLength) !== 1) {
       this.counters.authFailures++;
