@@ -37,7 +37,7 @@ const ALLOWED: Record<string, string[]> = {
   'media/pool': ['media/pool/protocol'],
   'media/pool/protocol': [],
   'media/worker': ['media/rtp', 'media/codecs', 'media/pool/protocol'],
-  'media/rtp': [],
+  'media/rtp': ['media/codecs'],
   'media/codecs': [],
 };
 

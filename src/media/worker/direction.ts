@@ -10,6 +10,12 @@ const NO_RULE = -1;
 /** Where a processed packet goes. Implemented once per bridge side, never per packet. */
 export interface PacketSink {
   emit(buf: Buffer, len: number): void;
+  /**
+   * True while `emit` is done with `buf` when it returns (it copied it, e.g. into an SRTP packet):
+   * the repacketizer then builds its next frame in the same buffer. False or absent: the sink may
+   * still hold it (dgram keeps a buffer until an addressed or queued send completes).
+   */
+  readonly releasesOnEmit?: boolean;
 }
 
 /**
@@ -35,6 +41,8 @@ export class DirectionProcessor {
 
   // Repacketizer state (RFC 3550 §5.1: timestamps advance by samples, sequence by packets).
   private frame: Buffer | null = null;
+  /** The last frame's buffer, when the sink gave it back (see PacketSink.releasesOnEmit). */
+  private spareFrame: Buffer | null = null;
   private frameFill = 0;
   private frameTs = 0;
   private frameMarker = 0;
@@ -84,6 +92,7 @@ export class DirectionProcessor {
     if (bytes !== this.outFrameBytes) {
       this.outFrameBytes = bytes;
       this.frame = null;
+      this.spareFrame = null;
       this.frameFill = 0;
     }
     // Opus output is our own packet stream: audio, events and anything else share one sequence.
@@ -188,8 +197,10 @@ export class DirectionProcessor {
   }
 
   private startFrame(src: Buffer, ts: number, outPt: number): void {
-    // A fresh buffer per outgoing frame: dgram may still hold the previous one if its send was queued.
-    const frame = Buffer.allocUnsafe(12 + this.outFrameBytes);
+    // A fresh buffer per outgoing frame unless the sink gave the last one back: dgram may still hold
+    // it (an addressed send completes on a later tick, a queued one when the kernel takes it).
+    const frame = this.spareFrame ?? Buffer.allocUnsafe(12 + this.outFrameBytes);
+    this.spareFrame = null;
     frame[0] = 0x80;
     this.frameMarker = src[1] & 0x80;
     this.frameOutPt = outPt;
@@ -211,5 +222,6 @@ export class DirectionProcessor {
     this.frame = null;
     this.frameFill = 0;
     this.sink.emit(frame, len);
+    if (this.sink.releasesOnEmit === true) this.spareFrame = frame;
   }
 }
