@@ -6,12 +6,23 @@
 
 /** Power of frequency `f` in x[from .. from+n) (sample rate fs), Hann-windowed: one Goertzel filter. */
 export function goertzelPower(x: ArrayLike<number>, f: number, fs: number, from = 0, n = x.length - from): number {
+  const w = hann(n);
+  const block = new Float64Array(n);
+  for (let i = 0; i < n; i++) block[i] = x[from + i] * w[i];
+  return goertzel(block, f, fs);
+}
+
+function hann(n: number): Float64Array {
+  return Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1 || 1)));
+}
+
+/** |X(f)|² of an already windowed block. */
+function goertzel(block: Float64Array, f: number, fs: number): number {
   const c = 2 * Math.cos((2 * Math.PI * f) / fs);
   let s1 = 0;
   let s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const w = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1 || 1));
-    const s0 = x[from + i] * w + c * s1 - s2;
+  for (let i = 0; i < block.length; i++) {
+    const s0 = block[i] + c * s1 - s2;
     s2 = s1;
     s1 = s0;
   }
@@ -33,8 +44,12 @@ export function dominantTone(x: Int16Array, fs = 8000): Tone | undefined {
   const blocks = Math.floor(x.length / BLOCK);
   if (blocks === 0) return undefined;
   const use = Math.min(blocks, MAX_BLOCKS);
-  const starts = Array.from({ length: use }, (_, k) => Math.floor((k * blocks) / use) * BLOCK);
-  const power = (f: number): number => starts.reduce((s, at) => s + goertzelPower(x, f, fs, at, BLOCK), 0) / use;
+  const w = hann(BLOCK);
+  const windowed = Array.from({ length: use }, (_, k) => {
+    const at = Math.floor((k * blocks) / use) * BLOCK;
+    return Float64Array.from({ length: BLOCK }, (_, i) => x[at + i] * w[i]);
+  });
+  const power = (f: number): number => windowed.reduce((s, b) => s + goertzel(b, f, fs), 0) / use;
   let best = 0;
   let bestHz = 0;
   for (let f = 100; f <= 3800; f += 5) {
