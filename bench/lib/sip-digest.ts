@@ -5,7 +5,7 @@
  * same computation a real client makes; the challenge parser is the bench's, kept small on purpose.
  */
 import { randomBytes } from 'node:crypto';
-import { digestResponse, ha1Of, knownAlgorithm, quote, type DigestAlgorithm } from '../../src/edge/auth-digest.js';
+import { digestResponse, ha1Of, knownAlgorithm, quote, type DigestAlgorithm } from '../../src/sip/digest.js';
 
 export interface Challenge {
   realm: string;
