@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startTandem, type RunningTandem } from '../../src/main.js';
-import { defaultConfig } from '../../src/config/config.js';
+import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
 import { encodeUlaw } from '../../src/media/codecs/g711.js';
 import { DtmfReceiver } from '../../src/phone/dtmf.js';
 import { readWav } from '../../src/phone/wav.js';
@@ -19,7 +19,7 @@ import { describeWithPeers } from '../helpers/peers.js';
 import { TANDEM_CLI } from './helpers/media-servers.js';
 import { rtpPcapFrom, startCapture } from './helpers/pcap.js';
 import { freeUdpPort, makeTempDir, randomPortRange } from './helpers/proc.js';
-import { explainSipp, sippMediaPort, startSipp } from './helpers/sipp-run.js';
+import { explainSipp, receivedMessages, sippMediaPort, startSipp } from './helpers/sipp-run.js';
 
 const TIMEOUT_MS = 20_000;
 /** packets SIPp plays: 3 s of 1000 Hz PCMU in 20 ms packets. */
@@ -76,22 +76,27 @@ function tonePcap(hz: number, count: number): string {
 
 let tandem: RunningTandem | undefined;
 
-async function startB2bua(route: string): Promise<number> {
+/** Tandem in this process with one route; the port of its UDP listener (or its TCP one). */
+async function startB2bua(route: string, over: Partial<TandemConfig> = {}, protocol: 'udp' | 'tcp' = 'udp'): Promise<number> {
   const ports = randomPortRange(200);
   tandem = await startTandem(
     {
       ...defaultConfig(),
       listenNg: { address: '127.0.0.1', port: 0 },
-      listenSip: [{ protocol: 'udp', address: '127.0.0.1', port: 0 }],
+      listenSip: [
+        { protocol: 'udp', address: '127.0.0.1', port: 0 },
+        { protocol: 'tcp', address: '127.0.0.1', port: 0 },
+      ],
       portMin: ports.min,
       portMax: ports.max,
       numThreads: 1,
       logLevel: 'silent',
       route,
+      ...over,
     },
     pino({ level: process.env.TANDEM_TEST_LOG ?? 'silent' }),
   );
-  return tandem.sip?.listeners.find((l) => l.protocol === 'udp')?.port ?? 0;
+  return tandem.sip?.listeners.find((l) => l.protocol === protocol)?.port ?? 0;
 }
 
 afterEach(async () => {
@@ -164,6 +169,33 @@ describeWithPeers('tandem call → Tandem → SIPp', ['sipp', 'dumpcap'], () => 
     expect(r.summary.timeline.map((e) => e.event)).toContain('← 486 Busy Here');
     expect(r.toSipp).toEqual([]);
   }, 30_000);
+
+  /** Straight to a SIPp trunk that challenges with 401 and checks the answer with its own verifyauth. */
+  async function callChallenger(password: string) {
+    const calleePort = await freeUdpPort();
+    const callee = startSipp({ scenario: 'uas-auth-401.xml', tokens: { USER: 'alice', PASSWORD: 'Circle of Life' }, localPort: calleePort, mediaPort: sippMediaPort(), rtpEcho: true, timeoutMs: TIMEOUT_MS });
+    const call = cli(['call', `sip:100@127.0.0.1:${calleePort}`, '--user', 'alice', '--password', password, '--duration', '2', '--json']);
+    const [c, s] = await Promise.all([call.done, callee.done]);
+    return { call: c, summary: summaryOf(c), sipp: s, invites: receivedMessages(s.messages).filter((m) => m.startsWith('INVITE ')) };
+  }
+
+  it('answers a 401 once with --user/--password; SIPp\'s verifyauth accepts it and echoes our tone', async () => {
+    const r = await callChallenger('Circle of Life');
+    expect(r.sipp.exitCode, explainSipp({ callee: r.sipp })).toBe(0);
+    expect(r.call.code, r.call.stdout + r.call.stderr).toBe(0);
+    expect(r.invites).toHaveLength(2);
+    expect(r.invites[1]).toMatch(/^Authorization: Digest username="alice", realm="trunk.e2e".*algorithm=MD5.*qop=auth, nc=00000001/m);
+    expect(r.summary.timeline.map((e) => e.event).slice(0, 5)).toEqual(['→ INVITE', '← 401 Unauthorized', '→ INVITE (with credentials)', '← 200 OK', '→ ACK']);
+    expect(r.summary.tone?.hz).toBe(440); // SIPp's -rtp_echo sends our own audio back
+  }, 30_000);
+
+  it('a wrong password: exit 3 after exactly two INVITEs (a second challenge is a failure, not a loop)', async () => {
+    const r = await callChallenger('wrong');
+    expect(r.sipp.exitCode, explainSipp({ callee: r.sipp })).toBe(0);
+    expect(r.call.code).toBe(3);
+    expect(r.invites).toHaveLength(2);
+    expect(r.summary).toMatchObject({ connected: false, finalStatus: 401, reason: '401 Unauthorized again: our credentials were refused' });
+  }, 30_000);
 });
 
 describeWithPeers('tandem call → Tandem → tandem answer', [], () => {
@@ -195,6 +227,37 @@ describeWithPeers('tandem call → Tandem → tandem answer', [], () => {
     expect(Math.abs(callee.sent.packets - caller.received.packets)).toBeLessThanOrEqual(5);
     expect(caller.sent.packets).toBeGreaterThan(140);
     expect(callee.timeline.map((e) => e.event)).toEqual(['← INVITE', '→ 180 Ringing', '→ 200 OK', '← ACK', '← BYE', '→ 200 OK (BYE)']);
+  }, 30_000);
+
+  it('over TCP both ways (caller → Tandem → answerer)', async () => {
+    const port = await freeUdpPort();
+    const sip = await startB2bua(`sip:127.0.0.1:${port};transport=tcp`, {}, 'tcp');
+    const answer = cli(['answer', '--listen', `tcp:127.0.0.1:${port}`, '--answer-timeout', '15', '--json'], /listening on/);
+    await answer.ready;
+    const call = cli(['call', `sip:100@127.0.0.1:${sip}`, '--transport', 'tcp', '--duration', '2', '--json']);
+    const [c, a] = await Promise.all([call.done, answer.done]);
+    expect({ caller: c.code, callee: a.code }, `${c.stdout}${c.stderr}\n${a.stdout}${a.stderr}`).toEqual({ caller: 0, callee: 0 });
+    expect(summaryOf(c).tone?.hz).toBe(1000);
+    expect(summaryOf(a).tone?.hz).toBe(440);
+  }, 30_000);
+
+  it('Opus toward Tandem, PCMA toward the answerer: transcoded both ways, digits converted from 48 kHz to 8 kHz events', async () => {
+    const port = await freeUdpPort();
+    const sip = await startB2bua(`sip:127.0.0.1:${port}`, { bCodecs: ['PCMA'] });
+    const answer = cli(['answer', '--listen', `udp:127.0.0.1:${port}`, '--codecs', 'PCMA', '--answer-timeout', '15', '--json'], /listening on/);
+    await answer.ready;
+    const call = cli(['call', `sip:100@127.0.0.1:${sip}`, '--codecs', 'opus', '--tone', '600', '--dtmf', '7', '--duration', '3', '--json']);
+    const [c, a] = await Promise.all([call.done, answer.done]);
+    const caller = summaryOf(c);
+    const callee = summaryOf(a);
+    expect({ caller: c.code, callee: a.code }, `${c.stdout}${c.stderr}\n${a.stdout}${a.stderr}`).toEqual({ caller: 0, callee: 0 });
+    expect(caller.codec).toMatchObject({ name: 'opus', clockRate: 48000 });
+    expect(callee.codec).toMatchObject({ name: 'PCMA', clockRate: 8000 });
+    expect(caller.tone?.hz).toBeGreaterThanOrEqual(999);
+    expect(caller.tone?.hz).toBeLessThanOrEqual(1001);
+    expect(callee.tone?.hz).toBeGreaterThanOrEqual(599);
+    expect(callee.tone?.hz).toBeLessThanOrEqual(601);
+    expect(callee.received.digits).toBe('7');
   }, 30_000);
 
   it('exit 4 when nothing listens at the target (a closed port), with the INVITE in the timeline', async () => {
