@@ -26,7 +26,7 @@ export interface MediaCounters {
   expected: number;
   lost: number;
   jitterMs: number;
-  /** datagrams that were not RTP, came from elsewhere, or carried a PT we did not agree (dropped). */
+  /** datagrams that were not RTP, came before the answer or from another source than the far end's SDP, carried a PT we did not agree or a short event (dropped). */
   dropped: number;
   /** audio payloads the codec rejected. */
   undecodable: number;
@@ -159,9 +159,20 @@ export class MediaSession {
       this.counters.dropped++;
       return;
     }
+    // Symmetric RTP: only the address and port the far end's SDP gave (a Tandem or an SBC sends
+    // from there); a stranger's packets must not pass for the far end's.
+    if (rinfo.address !== this.remote?.address || rinfo.port !== this.remote.port) {
+      this.counters.dropped++;
+      return;
+    }
     const pt = rtpPayloadType(buf);
     const payload = buf.subarray(h, buf.length - rtpPaddingLength(buf, buf.length));
     if (pt === this.remote?.dtmfPt) {
+      if (payload.length < 4) {
+        // RFC 4733 §2.3: an event is 4 bytes; anything shorter is not one.
+        this.counters.dropped++;
+        return;
+      }
       this.counters.received++;
       this.counters.receivedEvents++;
       this.dtmf.push(payload, rtpTimestamp(buf));
