@@ -9,7 +9,7 @@ import { formatUri } from '../sip/uri.js';
 import { MediaSession, type AudioSource } from './media.js';
 import type { PhoneOptions } from './options.js';
 import { agreeMedia, buildSdp, offeredCodecs, type AgreedMedia } from './sdp.js';
-import { localAddressToward, parseTarget, PhoneSip, readCaFile, resolveTarget, responseLine, Timeline, type ResolvedTarget } from './sip-phone.js';
+import { localAddressToward, parseTarget, PhoneSip, targetTransport, readCaFile, resolveTarget, responseLine, Timeline, type ResolvedTarget } from './sip-phone.js';
 import { EXIT, mediaSummary, type PhoneSummary } from './summary.js';
 import { dominantTone } from './tone.js';
 import { writeWav } from './wav.js';
@@ -33,15 +33,18 @@ export async function runCall(o: PhoneOptions, source: AudioSource | undefined, 
     sent: { packets: 0, events: 0, digits: '' },
     received: { packets: 0, events: 0, expected: 0, lost: 0, lossPercent: 0, jitterMs: 0, digits: '', dropped: 0 },
   });
+  const uri = parseTarget(targetText);
+  const transport = targetTransport(uri, o.transport);
   let target: ResolvedTarget;
+  let localIp: string;
   try {
-    target = await resolveTarget(parseTarget(targetText), targetText, o.transport);
+    // A name that does not resolve, or an address with no route: nobody could answer (exit 4).
+    target = await resolveTarget(uri, targetText, transport);
+    localIp = await localAddressToward(target.endpoint.address);
   } catch (err) {
-    if (err instanceof Error && 'code' in err && (err as { code: unknown }).code === 'CONFIG') throw err;
     return base(EXIT.noAnswer, errorMessage(err));
   }
   const protocol = target.endpoint.protocol;
-  const localIp = await localAddressToward(target.endpoint.address);
   const sip = await PhoneSip.start({
     listen: [{ protocol: 'udp', address: localIp, port: 0 }, ...(protocol === 'tcp' ? [{ protocol: 'tcp' as const, address: localIp, port: 0 }] : [])],
     log,

@@ -110,9 +110,14 @@ export function parseTarget(text: string): SipUri {
   return r.uri;
 }
 
-export async function resolveTarget(uri: SipUri, text: string, transport: TransportProtocol | undefined): Promise<ResolvedTarget> {
-  const tp = transport ?? (uri.params.find((p) => p.name.toLowerCase() === 'transport')?.value?.toLowerCase() as TransportProtocol | undefined);
-  if (tp !== undefined && tp !== 'udp' && tp !== 'tcp' && tp !== 'tls') throw new TandemError('CONFIG', `target: transport ${tp} is not udp, tcp or tls`);
+/** `--transport`, else the URI's `;transport=`; undefined leaves it to RFC 3263. */
+export function targetTransport(uri: SipUri, transport: 'udp' | 'tcp' | 'tls' | undefined): 'udp' | 'tcp' | 'tls' | undefined {
+  const tp = transport ?? uri.params.find((p) => p.name.toLowerCase() === 'transport')?.value?.toLowerCase();
+  if (tp !== undefined && tp !== 'udp' && tp !== 'tcp' && tp !== 'tls') throw new TandemError('CONFIG', `target: transport ${tp.slice(0, 16)} is not udp, tcp or tls`);
+  return tp;
+}
+
+export async function resolveTarget(uri: SipUri, text: string, tp: 'udp' | 'tcp' | 'tls' | undefined): Promise<ResolvedTarget> {
   const [first] = await new SipResolver().resolve({ host: uri.host, secure: uri.secure, ...(tp !== undefined ? { transport: tp } : {}), ...(uri.port !== undefined ? { port: uri.port } : {}) });
   const host = uri.host.replace(/^\[|\]$/g, '');
   const named = !/^[0-9.]+$/.test(host) && !host.includes(':');
@@ -129,7 +134,7 @@ export async function localAddressToward(address: string): Promise<string> {
     });
     return s.address().address;
   } catch (err) {
-    throw new TandemError('CONFIG', `no route toward ${address}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new TandemError('CONFIG', `no route toward ${address}: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
   } finally {
     s.close();
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePhoneArgs } from '../../../src/phone/options.js';
 import { agreeMedia, buildSdp, offeredCodecs } from '../../../src/phone/sdp.js';
+import { parseTarget, targetTransport } from '../../../src/phone/sip-phone.js';
 
 describe('tandem call / answer options', () => {
   it('reads a full call line', () => {
@@ -73,5 +74,29 @@ describe('the phone\'s SDP', () => {
     ['no common codec', 'v=0\r\no=x 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5000 RTP/AVP 18\r\n', 'CODEC'],
   ])('refuses %s', (_n, sdp, code) => {
     expect(() => agreeMedia(sdp, ours)).toThrow(expect.objectContaining({ code }));
+  });
+});
+
+describe('the target URI', () => {
+  it('takes sip: and sips: URIs, the transport from --transport, else from ;transport=', () => {
+    const u = parseTarget('sip:100@127.0.0.1:5080;transport=tcp');
+    expect(u).toMatchObject({ host: '127.0.0.1', port: 5080, user: '100' });
+    expect(targetTransport(u, undefined)).toBe('tcp');
+    expect(targetTransport(u, 'udp')).toBe('udp');
+    expect(targetTransport(parseTarget('sips:trunk.example.com'), undefined)).toBeUndefined();
+  });
+
+  it.each([
+    ['tel:+4930123', 'only sip: and sips: URIs can be called'],
+    ['http://example.com/', 'only sip: and sips: URIs'],
+    ['sip:', 'not a SIP URI'],
+    ['100@127.0.0.1', 'not a SIP URI'],
+    ['sip:1@[::1', 'not a SIP URI'],
+  ])('refuses %j', (text, why) => {
+    expect(() => parseTarget(text)).toThrow(expect.objectContaining({ code: 'CONFIG', message: expect.stringContaining(why) }));
+  });
+
+  it('refuses a ;transport= it cannot speak', () => {
+    expect(() => targetTransport(parseTarget('sip:1@127.0.0.1;transport=sctp'), undefined)).toThrow(/target: transport sctp is not udp, tcp or tls/);
   });
 });
