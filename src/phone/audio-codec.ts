@@ -61,3 +61,11 @@ class Opus implements PhoneCodec {
 export function phoneCodec(name: LocalAudioCodec, pt: number): PhoneCodec {
   return name === 'opus' ? new Opus(pt) : new G711(name, pt);
 }
+
+/**
+ * Loads and compiles what `names` need (libopus and the resampler are wasm, compiled on first
+ * use), so the first 20 ms frame of a call is not late by that much.
+ */
+export function warmCodecs(names: readonly LocalAudioCodec[]): void {
+  for (const name of names) phoneCodec(name, 0).encode(new Int16Array(FRAME_8K));
+}

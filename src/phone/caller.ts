@@ -30,7 +30,7 @@ export async function runCall(o: PhoneOptions, source: AudioSource | undefined, 
   const targetText = o.target as string;
   const base = (exitCode: number, reason: string): PhoneSummary => ({
     mode: 'call', peer: targetText, exitCode, reason, connected: false, timeline: timeline.entries,
-    sent: { packets: 0, events: 0, digits: '' },
+    sent: { packets: 0, events: 0, digits: '', skipped: 0 },
     received: { packets: 0, events: 0, expected: 0, lost: 0, lossPercent: 0, jitterMs: 0, digits: '', dropped: 0 },
   });
   const uri = parseTarget(targetText);

@@ -20,6 +20,8 @@ export interface AudioSource {
 export interface MediaCounters {
   sent: number;
   sentEvents: number;
+  /** 20 ms frames not sent because our timer ran too late (a loaded machine): a pause on the RTP clock. */
+  skipped: number;
   received: number;
   receivedEvents: number;
   /** RFC 3550 A.1 over the audio stream. */
@@ -67,7 +69,7 @@ export class MediaSession {
   private readonly kept: Int16Array[] = [];
   private keptSamples = 0;
   private readonly frame = new Int16Array(FRAME_8K);
-  readonly counters = { sent: 0, sentEvents: 0, received: 0, receivedEvents: 0, dropped: 0, undecodable: 0 };
+  readonly counters = { sent: 0, sentEvents: 0, skipped: 0, received: 0, receivedEvents: 0, dropped: 0, undecodable: 0 };
 
   constructor(
     private readonly source: AudioSource | undefined,
@@ -104,9 +106,16 @@ export class MediaSession {
 
   private tick(): void {
     const due = Math.floor((performance.now() - this.startedAt) / FRAME_MS) + 1;
+    const behind = due - this.frames;
+    if (behind > MAX_CATCH_UP && this.codec !== undefined) {
+      // A timer so late (a loaded machine) that a burst would follow: those frames are not sent.
+      // Their time still passes on the RTP clock, so the far end sees a pause, not lost packets.
+      const skip = behind - MAX_CATCH_UP;
+      this.frames += skip;
+      this.ts = (this.ts + skip * this.codec.frameTicks) >>> 0;
+      this.counters.skipped += skip;
+    }
     for (let n = 0; n < MAX_CATCH_UP && this.frames < due; n++) this.sendFrame();
-    // A timer so late that more than MAX_CATCH_UP frames are due: skip them (the far end sees loss-free jitter).
-    if (due - this.frames > MAX_CATCH_UP) this.frames = due;
   }
 
   private sendFrame(): void {

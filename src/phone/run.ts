@@ -2,6 +2,7 @@ import { errorMessage, isTandemError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { runAnswer } from './answerer.js';
 import { runCall } from './caller.js';
+import { warmCodecs } from './audio-codec.js';
 import type { AudioSource } from './media.js';
 import { ANSWER_USAGE, CALL_USAGE, parsePhoneArgs, type PhoneOptions } from './options.js';
 import { EXIT, formatSummary } from './summary.js';
@@ -30,6 +31,7 @@ export async function runPhone(mode: 'call' | 'answer', argv: readonly string[])
   }
   const log = createLogger({ level: o.logLevel, name: `tandem-${mode}` });
   try {
+    warmCodecs(o.codecs);
     const summary =
       mode === 'call'
         ? await runCall(o, source, log)

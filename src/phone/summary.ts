@@ -17,7 +17,7 @@ export interface PhoneSummary {
   timeline: TimelineEntry[];
   codec?: { name: string; pt: number; clockRate: number; dtmfPt?: number };
   remoteMedia?: string;
-  sent: { packets: number; events: number; digits: string };
+  sent: { packets: number; events: number; digits: string; skipped: number };
   received: { packets: number; events: number; expected: number; lost: number; lossPercent: number; jitterMs: number; digits: string; dropped: number };
   mos?: number;
   tone?: Tone;
@@ -41,7 +41,7 @@ export function mediaSummary(c: MediaCounters): Pick<PhoneSummary, 'sent' | 'rec
   const lossPercent = c.expected > 0 ? Math.round((10000 * c.lost) / c.expected) / 100 : 0;
   const m = mosEstimate(c);
   return {
-    sent: { packets: c.sent, events: c.sentEvents, digits: c.digitsSent },
+    sent: { packets: c.sent, events: c.sentEvents, digits: c.digitsSent, skipped: c.skipped },
     received: { packets: c.received, events: c.receivedEvents, expected: c.expected, lost: c.lost, lossPercent, jitterMs: c.jitterMs, digits: c.digits, dropped: c.dropped },
     ...(m !== undefined ? { mos: m } : {}),
   };
@@ -54,7 +54,7 @@ export function formatSummary(s: PhoneSummary): string {
   for (const e of s.timeline) lines.push(`  ${String(e.atMs).padStart(6)} ms  ${e.event}`);
   if (s.codec !== undefined) lines.push(`codec:     ${s.codec.name}/${s.codec.clockRate} (PT ${s.codec.pt})${s.codec.dtmfPt !== undefined ? `, telephone-event PT ${s.codec.dtmfPt}` : ', no telephone-event'}${s.remoteMedia !== undefined ? `, far end ${s.remoteMedia}` : ''}`);
   if (s.connected) {
-    lines.push(`sent:      ${s.sent.packets} packets (${s.sent.events} telephone-event)${s.sent.digits !== '' ? `, digits "${s.sent.digits}"` : ''}`);
+    lines.push(`sent:      ${s.sent.packets} packets (${s.sent.events} telephone-event)${s.sent.digits !== '' ? `, digits "${s.sent.digits}"` : ''}${s.sent.skipped > 0 ? `, ${s.sent.skipped} frames skipped (our timer ran late)` : ''}`);
     const r = s.received;
     lines.push(`received:  ${r.packets} packets (${r.events} telephone-event), lost ${r.lost} of ${r.expected} (${r.lossPercent} %), jitter ${r.jitterMs} ms${r.dropped > 0 ? `, ${r.dropped} dropped` : ''}`);
     lines.push(`MOS:       ${s.mos !== undefined ? `${s.mos.toFixed(2)} (E-model estimate)` : '-'}`);
