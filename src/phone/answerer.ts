@@ -139,13 +139,14 @@ class IncomingCall {
     }
     this.flow = inbound.source;
     this.dialog = uasDialog(req, this.localTag);
-    this.log.info({ callId: this.callId }, 'call answered');
+    const callLog = this.log.child({ callId: this.callId });
+    callLog.info('call answered');
     this.mediaPort = this.media.port;
     this.sip.respond(txn, req, 180, { toTag: this.localTag });
     this.timeline.note('→ 180 Ringing');
     this.sip.respond(txn, req, 200, this.answerParts());
     this.timeline.note('→ 200 OK');
-    this.media.start(this.agreed, this.o.dtmf, DIGITS_AFTER_MS);
+    this.media.start(this.agreed, this.o.dtmf, DIGITS_AFTER_MS, callLog);
     const limit = this.o.durationS > 0 ? this.o.durationS * 1000 : MAX_CALL_MS;
     this.timers.push(setTimeout(() => this.hangUp(), limit));
   }

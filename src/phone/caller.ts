@@ -189,7 +189,7 @@ class OutgoingCall {
       return;
     }
     this.connectedAt = performance.now();
-    this.media.start(this.agreed, this.o.dtmf, DIGITS_AFTER_MS);
+    this.media.start(this.agreed, this.o.dtmf, DIGITS_AFTER_MS, this.log);
     this.hangupTimer = setTimeout(() => this.hangUp(this.mediaVerdict(res.status)), this.o.durationS * 1000);
   }
 

@@ -73,7 +73,7 @@ export class MediaSession {
 
   constructor(
     private readonly source: AudioSource | undefined,
-    private readonly log: Logger,
+    private log: Logger,
   ) {}
 
   async open(address: string): Promise<number> {
@@ -93,8 +93,9 @@ export class MediaSession {
     return this.socket.address().port;
   }
 
-  /** Starts sending toward what was agreed; `digits` go out from `digitsAfterMs` on. */
-  start(agreed: AgreedMedia, digits: string, digitsAfterMs: number): void {
+  /** Starts sending toward what was agreed; `digits` go out from `digitsAfterMs` on. `log` is the call's (with its call-id). */
+  start(agreed: AgreedMedia, digits: string, digitsAfterMs: number, log?: Logger): void {
+    if (log !== undefined) this.log = log;
     this.remote = agreed;
     this.codec = phoneCodec(agreed.codec.name, agreed.codec.pt);
     this.pendingDigits = agreed.dtmfPt === undefined ? '' : digits;
