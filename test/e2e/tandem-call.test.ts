@@ -128,7 +128,7 @@ describeWithPeers('tandem call → Tandem → SIPp', ['sipp', 'dumpcap'], () => 
   }
 
   it('connects, hears SIPp\'s 1000 Hz, its digits reach SIPp as telephone-event, and the counts match the wire', async () => {
-    const r = await callSipp('uas-pcmu-play.xml', ['--tone', '440', '--dtmf', '1#', '--duration', '4']);
+    const r = await callSipp('uas-pcmu-play.xml', ['--tone', '440', '--dtmf', '1#', '--duration', '5']);
     expect(r.sipp.exitCode, explainSipp({ callee: r.sipp })).toBe(0);
     const s = r.summary;
     expect({ code: r.call.code, reason: s.reason }).toEqual({ code: 0, reason: undefined });
@@ -142,12 +142,18 @@ describeWithPeers('tandem call → Tandem → SIPp', ['sipp', 'dumpcap'], () => 
     for (const p of events) heard.push(p.payload, p.timestamp);
     expect(heard.digits).toBe('1#');
     expect(events.length).toBe(s.sent.events);
-    // Every packet we sent crossed Tandem to SIPp (loopback loses nothing; Tandem relays from the
-    // first one: it knew SIPp's address from the 200 before we sent any) …
-    expect(r.toSipp.length).toBe(s.sent.packets);
-    // … and everything SIPp played reached us: it starts after the ACK, when our media already runs.
-    expect(r.fromSipp.length).toBe(SIPP_PACKETS);
-    expect(s.received.packets).toBe(SIPP_PACKETS);
+    // What we sent crossed Tandem to SIPp: Tandem relays from the first packet (it knew SIPp's
+    // address from the 200 before we sent any); the last one or two may meet the BYE in Tandem's
+    // worker, which then no longer relays.
+    expect(r.toSipp.length).toBeLessThanOrEqual(s.sent.packets);
+    expect(r.toSipp.length).toBeGreaterThanOrEqual(s.sent.packets - 2);
+    // What SIPp played reached us: it starts after the ACK, when our media already runs. SIPp stops
+    // playing at the BYE, and on a loaded machine it may start late enough for that to cut the
+    // pcap short, or for its last packet to reach Tandem after the BYE (then it is not relayed).
+    expect(r.fromSipp.length).toBeGreaterThan(SIPP_PACKETS - 20);
+    expect(r.fromSipp.length).toBeLessThanOrEqual(SIPP_PACKETS);
+    expect(s.received.packets).toBeLessThanOrEqual(r.fromSipp.length);
+    expect(s.received.packets).toBeGreaterThanOrEqual(r.fromSipp.length - 2);
     expect(s.received.lost).toBe(0);
     expect(s.mos).toBeGreaterThan(4);
   }, 30_000);
