@@ -165,7 +165,9 @@ describeWithPeers('tandem call → Tandem → SIPp', ['sipp', 'dumpcap'], () => 
     expect(r.summary.connected).toBe(true);
     expect(r.summary.reason).toMatch(/no RTP came back/);
     expect(r.summary.received.packets).toBe(0);
-    expect(r.toSipp.length).toBe(r.summary.sent.packets);
+    // Our media did flow: it reached SIPp (but for a packet or two meeting the BYE in Tandem).
+    expect(r.toSipp.length).toBeGreaterThanOrEqual(r.summary.sent.packets - 2);
+    expect(r.summary.sent.packets).toBeGreaterThan(80);
   }, 30_000);
 
   it('exit 3 when the callee is busy (486 relayed by Tandem)', async () => {
