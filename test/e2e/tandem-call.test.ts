@@ -4,7 +4,7 @@
 // whose exit codes scripts rely on (nobody listening, 486, no media back), each beside a control
 // that succeeds.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -77,7 +77,7 @@ function tonePcap(hz: number, count: number): string {
 let tandem: RunningTandem | undefined;
 
 /** Tandem in this process with one route; the port of its UDP listener (or its TCP one). */
-async function startB2bua(route: string, over: Partial<TandemConfig> = {}, protocol: 'udp' | 'tcp' = 'udp'): Promise<number> {
+async function startB2bua(route: string, over: Partial<TandemConfig> = {}, protocol: 'udp' | 'tcp' | 'tls' = 'udp'): Promise<number> {
   const ports = randomPortRange(200);
   tandem = await startTandem(
     {
@@ -86,6 +86,7 @@ async function startB2bua(route: string, over: Partial<TandemConfig> = {}, proto
       listenSip: [
         { protocol: 'udp', address: '127.0.0.1', port: 0 },
         { protocol: 'tcp', address: '127.0.0.1', port: 0 },
+        ...(over.tlsCert !== undefined ? [{ protocol: 'tls' as const, address: '127.0.0.1', port: 0 }] : []),
       ],
       portMin: ports.min,
       portMax: ports.max,
@@ -290,5 +291,30 @@ describeWithPeers('tandem call → Tandem → tandem answer', [], () => {
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(r.stderr).toMatch(why);
     }
+  }, 30_000);
+});
+
+describeWithPeers('tandem call over TLS → Tandem → tandem answer', ['openssl'], () => {
+  let cert = '';
+  let key = '';
+  beforeAll(() => {
+    const dir = makeTempDir('call-tls');
+    cert = join(dir, 'tandem.pem');
+    key = join(dir, 'tandem.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=tandem', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  });
+
+  it('connects with --tls-ca naming Tandem\'s certificate; without it the certificate is refused (exit 4)', async () => {
+    const port = await freeUdpPort();
+    const sip = await startB2bua(`sip:127.0.0.1:${port}`, { tlsCert: cert, tlsKey: key }, 'tls');
+    const refused = await cli(['call', `sips:100@127.0.0.1:${sip}`, '--answer-timeout', '5', '--json']).done;
+    expect(refused.code).toBe(4);
+    expect(summaryOf(refused).reason).toMatch(/transport error: tls connect to 127\.0\.0\.1:\d+ failed/);
+    const answer = cli(['answer', '--listen', `udp:127.0.0.1:${port}`, '--answer-timeout', '15', '--json'], /listening on/);
+    await answer.ready;
+    const call = cli(['call', `sip:100@127.0.0.1:${sip}`, '--transport', 'tls', '--tls-ca', cert, '--duration', '2', '--json']);
+    const [c, a] = await Promise.all([call.done, answer.done]);
+    expect({ caller: c.code, callee: a.code }, `${c.stdout}${c.stderr}\n${a.stdout}${a.stderr}`).toEqual({ caller: 0, callee: 0 });
+    expect(summaryOf(c).tone?.hz).toBe(1000);
   }, 30_000);
 });
