@@ -7,7 +7,7 @@ import type { ServerTransaction } from '../sip/transaction/types.js';
 import type { InboundMessage, SipEndpoint } from '../sip/transport/types.js';
 import { MediaSession, type AudioSource } from './media.js';
 import type { PhoneOptions } from './options.js';
-import { agreeMedia, buildSdp, offeredCodecs, type AgreedMedia } from './sdp.js';
+import { agreeMedia, buildSdp, offeredCodecs, type AgreedMedia, type OfferedCodec } from './sdp.js';
 import { PhoneSip, Timeline } from './sip-phone.js';
 import { EXIT, mediaSummary, type PhoneSummary } from './summary.js';
 import { dominantTone } from './tone.js';
@@ -53,7 +53,7 @@ class IncomingCall {
   private finish: (e: Ending) => void = () => undefined;
   private ended = false;
   private timers: NodeJS.Timeout[] = [];
-  private readonly codecs;
+  private readonly codecs: OfferedCodec[];
   private readonly log: Logger;
 
   constructor(

@@ -8,7 +8,7 @@ import type { ServerTransaction } from '../sip/transaction/types.js';
 import { formatUri } from '../sip/uri.js';
 import { MediaSession, type AudioSource } from './media.js';
 import type { PhoneOptions } from './options.js';
-import { agreeMedia, buildSdp, offeredCodecs, type AgreedMedia } from './sdp.js';
+import { agreeMedia, buildSdp, offeredCodecs, type AgreedMedia, type OfferedCodec } from './sdp.js';
 import { localAddressToward, parseTarget, PhoneSip, targetTransport, readCaFile, resolveTarget, responseLine, Timeline, type ResolvedTarget } from './sip-phone.js';
 import { EXIT, mediaSummary, type PhoneSummary } from './summary.js';
 import { dominantTone } from './tone.js';
@@ -76,7 +76,7 @@ class OutgoingCall {
   private finish: (e: Ending) => void = () => undefined;
   private ended = false;
   private hangupTimer: NodeJS.Timeout | undefined;
-  private readonly codecs;
+  private readonly codecs: OfferedCodec[];
 
   constructor(
     private readonly o: PhoneOptions,
