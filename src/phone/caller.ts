@@ -1,4 +1,4 @@
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, TandemError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { buildCancel, createRequest, newCallId, newTag } from '../sip/build.js';
 import { dialogDestination, dialogRequest, uacDialog, type Dialog } from '../sip/dialog.js';
@@ -44,6 +44,7 @@ export async function runCall(o: PhoneOptions, source: AudioSource | undefined, 
   } catch (err) {
     return base(EXIT.noAnswer, errorMessage(err));
   }
+  if (localIp.includes(':')) throw new TandemError('CONFIG', `target: ${target.endpoint.address} is IPv6; tandem call speaks IPv4 only`);
   const protocol = target.endpoint.protocol;
   const sip = await PhoneSip.start({
     listen: [{ protocol: 'udp', address: localIp, port: 0 }, ...(protocol === 'tcp' ? [{ protocol: 'tcp' as const, address: localIp, port: 0 }] : [])],
