@@ -14,7 +14,7 @@ import { SipSignalling } from './signalling.js';
 import { waitForSip } from './sip-ua.js';
 import type { Scenario } from './scenario.js';
 import type { DigestCredentials } from './sip-digest.js';
-import type { DigestAlgorithm } from '../../src/edge/auth-digest.js';
+import type { DigestAlgorithm } from '../../src/sip/digest.js';
 import { withPassword } from '../../src/edge/auth-users.js';
 
 export type SipSystemKind = 'tandem-b2bua' | 'kamailio-rtpengine';

@@ -5,9 +5,11 @@ import { startTandem } from '../main.js';
 import { createLogger } from '../common/log.js';
 import { errorMessage, isTandemError } from '../common/errors.js';
 import { runPasswd } from './passwd.js';
+import { runPhone } from '../phone/run.js';
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'passwd') return runPasswd(process.argv.slice(3));
+  if (process.argv[2] === 'call' || process.argv[2] === 'answer') return runPhone(process.argv[2], process.argv.slice(3));
   let parsed;
   try {
     parsed = parseArgs(process.argv.slice(2));

@@ -61,6 +61,9 @@ export function helpText(): string {
   const lines = OPTIONS.map((o) => `  --${`${o.name}=${o.arg}`.padEnd(24)} ${o.help}`);
   return [
     'Usage: tandem [options]',
+    '       tandem call sip:USER@HOST[:PORT] [options]   one test call with real media (tandem call --help)',
+    '       tandem answer [--listen udp:IP:PORT] [options]   answer one test call (tandem answer --help)',
+    '       tandem passwd FILE USER [--realm=REALM]    set a password in an --auth-users file',
     '',
     'Media-aware SIP B2BUA with an rtpengine-compatible (ng protocol) media plane.',
     '',

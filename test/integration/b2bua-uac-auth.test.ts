@@ -8,7 +8,7 @@ import { getCSeq, getHeader, headerLines, type SipRequest } from '../../src/sip/
 import { Authenticator } from '../../src/edge/auth.js';
 import { parseUsersFile, UserStore, withPassword } from '../../src/edge/auth-users.js';
 import { systemClock } from '../../src/common/clock.js';
-import type { DigestAlgorithm } from '../../src/edge/auth-digest.js';
+import type { DigestAlgorithm } from '../../src/sip/digest.js';
 import { SipPeer, isRequest, sdpOffer, type Received } from '../helpers/sip-peer.js';
 import { ackAndBye, ackNon2xx, isFinalFor, outOfDialog, startB2bua } from '../helpers/b2bua-env.js';
 
