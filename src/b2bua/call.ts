@@ -10,7 +10,7 @@ import { relayedBody, sdpBody, type SipContext } from './sip-context.js';
 import { answerMediaOptions, offerMediaOptions, offererStrips, type CallPolicy, type Direction } from './policy.js';
 import { audioCodecNames } from '../sdp/sdp.js';
 import { CallState, awaitingAnswer, transition } from './call-state.js';
-import { mediaFailureResponse } from './status-map.js';
+import { mediaFailureResponse, relayedInDialogStatus } from './status-map.js';
 import { OutboundInvite } from './outbound.js';
 import { Reoffers } from './reoffer.js';
 import { otherLeg, type CallCore, type CallSetup, type EndOptions, type LateAck, type Leg, type LegPath } from './call-core.js';
@@ -247,7 +247,8 @@ export class B2buaCall implements CallCore {
       handler: {
         onFinal: (res) => {
           const r = relayedBody(res);
-          this.ctx.respond(txn, res.status, { reason: res.reason, headers: r.headers, body: r.body });
+          const mapped = relayedInDialogStatus(res.status, res.reason);
+          this.ctx.respond(txn, mapped.status, { reason: mapped.reason, headers: [...r.headers, ...mapped.headers], body: r.body });
         },
         onTimeout: () => this.ctx.respond(txn, 408),
         onTransportError: () => this.ctx.respond(txn, 503),
