@@ -170,10 +170,72 @@ function predictor(st: usize, band: i32, d: i32): void {
   sto(st, X + 23, second);
 }
 
-/** n samples (n even; i16 at src) → n/2 code bytes at dst, with the stream state at st. */
-export function encode(st: usize, src: usize, dst: usize, n: i32): void {
+/** SB-ADPCM encoder for one pair of sub-band samples (xl, xh): the code byte (higher bits 7–6). */
+function encodeBands(st: usize, xl: i32, xh: i32): i32 {
   const lo = BAND0;
   const hi = BAND1;
+  // Lower sub-band. SUBTRA, QUANTL
+  const el = sat16(xl - ld(st, lo + S));
+  const mag = el >= 0 ? el : -(el + 1);
+  const detL = ld(st, lo + DET);
+  let k = 1;
+  for (; k < 30; k++) if (mag < (tbl(Q6, k) * detL) >> 12) break;
+  const il = el < 0 ? tbl(ILN, k) : tbl(ILP, k);
+  // INVQAL (4-bit), LOGSCL, SCALEL, block 4
+  const il4 = il >> 2;
+  const dl = (detL * tbl(QM4, il4)) >> 15;
+  scale(st, lo, tbl(WL, tbl(RL42, il4)), 18432, 8);
+  predictor(st, lo, dl);
+
+  // Higher sub-band. SUBTRA, QUANTH
+  const eh = sat16(xh - ld(st, hi + S));
+  const magH = eh >= 0 ? eh : -(eh + 1);
+  const detH = ld(st, hi + DET);
+  const mih = magH >= (564 * detH) >> 12 ? 2 : 1;
+  const ih = eh < 0 ? tbl(IHN, mih) : tbl(IHP, mih);
+  // INVQAH, LOGSCH, SCALEH, block 4
+  const dh = (detH * tbl(QM2, ih)) >> 15;
+  scale(st, hi, tbl(WH, tbl(RH2, ih)), 22528, 10);
+  predictor(st, hi, dh);
+  return (ih << 6) | il;
+}
+
+/** The decoder's reconstructed sub-band samples of the last code (rl, rh). */
+let outLow: i32 = 0;
+let outHigh: i32 = 0;
+
+/** SB-ADPCM decoder for one code byte (mode 1): sets outLow and outHigh. */
+function decodeBands(st: usize, code: i32): void {
+  const lo = BAND0;
+  const hi = BAND1;
+  const il = code & 0x3f;
+  const ih = (code >> 6) & 3;
+
+  // Lower sub-band. INVQBL (6-bit, the output), RECONS, LIMIT
+  const detL = ld(st, lo + DET);
+  let rl = ld(st, lo + S) + ((detL * tbl(QM6, il)) >> 15);
+  if (rl > 16383) rl = 16383;
+  else if (rl < -16384) rl = -16384;
+  // INVQAL (4-bit, the predictor's), LOGSCL, SCALEL, block 4
+  const il4 = il >> 2;
+  const dl = (detL * tbl(QM4, il4)) >> 15;
+  scale(st, lo, tbl(WL, tbl(RL42, il4)), 18432, 8);
+  predictor(st, lo, dl);
+
+  // Higher sub-band. INVQAH, RECONS, LIMIT, LOGSCH, SCALEH, block 4
+  const detH = ld(st, hi + DET);
+  const dh = (detH * tbl(QM2, ih)) >> 15;
+  let rh = dh + ld(st, hi + S);
+  if (rh > 16383) rh = 16383;
+  else if (rh < -16384) rh = -16384;
+  scale(st, hi, tbl(WH, tbl(RH2, ih)), 22528, 10);
+  predictor(st, hi, dh);
+  outLow = rl;
+  outHigh = rh;
+}
+
+/** n samples (n even; i16 at src) → n/2 code bytes at dst, with the stream state at st. */
+export function encode(st: usize, src: usize, dst: usize, n: i32): void {
   for (let j = 0; j + 1 < n; j += 2) {
     // Transmit QMF: one lower and one higher sub-band sample per input pair.
     qmfShift(st, <i32>load<i16>(src + (<usize>j << 1)), <i32>load<i16>(src + (<usize>(j + 1) << 1)));
@@ -183,68 +245,16 @@ export function encode(st: usize, src: usize, dst: usize, n: i32): void {
       odd += ld(st, X + 2 * i) * tbl(QMF, i);
       even += ld(st, X + 2 * i + 1) * tbl(QMF, 11 - i);
     }
-    const xl = (even + odd) >> 14;
-    const xh = (even - odd) >> 14;
-
-    // Lower sub-band. SUBTRA, QUANTL
-    const el = sat16(xl - ld(st, lo + S));
-    const mag = el >= 0 ? el : -(el + 1);
-    const detL = ld(st, lo + DET);
-    let k = 1;
-    for (; k < 30; k++) if (mag < (tbl(Q6, k) * detL) >> 12) break;
-    const il = el < 0 ? tbl(ILN, k) : tbl(ILP, k);
-    // INVQAL (4-bit), LOGSCL, SCALEL, block 4
-    const il4 = il >> 2;
-    const dl = (detL * tbl(QM4, il4)) >> 15;
-    scale(st, lo, tbl(WL, tbl(RL42, il4)), 18432, 8);
-    predictor(st, lo, dl);
-
-    // Higher sub-band. SUBTRA, QUANTH
-    const eh = sat16(xh - ld(st, hi + S));
-    const magH = eh >= 0 ? eh : -(eh + 1);
-    const detH = ld(st, hi + DET);
-    const mih = magH >= (564 * detH) >> 12 ? 2 : 1;
-    const ih = eh < 0 ? tbl(IHN, mih) : tbl(IHP, mih);
-    // INVQAH, LOGSCH, SCALEH, block 4
-    const dh = (detH * tbl(QM2, ih)) >> 15;
-    scale(st, hi, tbl(WH, tbl(RH2, ih)), 22528, 10);
-    predictor(st, hi, dh);
-
-    store<u8>(dst + <usize>(j >> 1), <u8>((ih << 6) | il));
+    store<u8>(dst + <usize>(j >> 1), <u8>encodeBands(st, (even + odd) >> 14, (even - odd) >> 14));
   }
 }
 
 /** n code bytes at src → 2n samples (i16 at dst), with the stream state at st. */
 export function decode(st: usize, src: usize, dst: usize, n: i32): void {
-  const lo = BAND0;
-  const hi = BAND1;
   for (let j = 0; j < n; j++) {
-    const code = <i32>load<u8>(src + <usize>j);
-    const il = code & 0x3f;
-    const ih = (code >> 6) & 3;
-
-    // Lower sub-band. INVQBL (6-bit, the output), RECONS, LIMIT
-    const detL = ld(st, lo + DET);
-    let rl = ld(st, lo + S) + ((detL * tbl(QM6, il)) >> 15);
-    if (rl > 16383) rl = 16383;
-    else if (rl < -16384) rl = -16384;
-    // INVQAL (4-bit, the predictor's), LOGSCL, SCALEL, block 4
-    const il4 = il >> 2;
-    const dl = (detL * tbl(QM4, il4)) >> 15;
-    scale(st, lo, tbl(WL, tbl(RL42, il4)), 18432, 8);
-    predictor(st, lo, dl);
-
-    // Higher sub-band. INVQAH, RECONS, LIMIT, LOGSCH, SCALEH, block 4
-    const detH = ld(st, hi + DET);
-    const dh = (detH * tbl(QM2, ih)) >> 15;
-    let rh = dh + ld(st, hi + S);
-    if (rh > 16383) rh = 16383;
-    else if (rh < -16384) rh = -16384;
-    scale(st, hi, tbl(WH, tbl(RH2, ih)), 22528, 10);
-    predictor(st, hi, dh);
-
+    decodeBands(st, <i32>load<u8>(src + <usize>j));
     // Receive QMF: two output samples per code.
-    qmfShift(st, rl + rh, rl - rh);
+    qmfShift(st, outLow + outHigh, outLow - outHigh);
     let o1 = 0;
     let o2 = 0;
     for (let i = 0; i < 12; i++) {
@@ -253,6 +263,26 @@ export function decode(st: usize, src: usize, dst: usize, n: i32): void {
     }
     store<i16>(dst + (<usize>(2 * j) << 1), <i16>sat16(o1 >> 11));
     store<i16>(dst + (<usize>(2 * j + 1) << 1), <i16>sat16(o2 >> 11));
+  }
+}
+
+/**
+ * The Recommendation's test configuration (Appendix II digital test sequences): the QMFs are left
+ * out, each 16-bit input word w feeds both sub-band encoders as w >> 1, one code per word.
+ */
+export function encodeTest(st: usize, src: usize, dst: usize, n: i32): void {
+  for (let j = 0; j < n; j++) {
+    const x = <i32>load<i16>(src + (<usize>j << 1)) >> 1;
+    store<u8>(dst + <usize>j, <u8>encodeBands(st, x, x));
+  }
+}
+
+/** Test configuration of the decoder: per code, the lower then the higher sub-band output, each << 1. */
+export function decodeTest(st: usize, src: usize, dst: usize, n: i32): void {
+  for (let j = 0; j < n; j++) {
+    decodeBands(st, <i32>load<u8>(src + <usize>j));
+    store<i16>(dst + (<usize>(2 * j) << 1), <i16>(outLow << 1));
+    store<i16>(dst + (<usize>(2 * j + 1) << 1), <i16>(outHigh << 1));
   }
 }
 

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { G722Decoder, G722Encoder } from '../../../../src/media/codecs/g722.js';
+import { wasmInstance } from '../../../../src/media/codecs/wasm.js';
 import { describeWithPeers, requirePeerPath } from '../../../helpers/peers.js';
 import { tone } from '../../../helpers/audio.js';
 
@@ -107,5 +108,78 @@ describeWithPeers('G.722 against libavcodec (ffmpeg)', ['ffmpeg'], () => {
     const b = readFileSync(join(dir, 'dec.raw'));
     const theirPcm = new Int16Array(b.buffer, b.byteOffset, b.byteLength >> 1);
     expect(theirPcm).toEqual(new G722Decoder().decode(ours));
+  });
+});
+
+/**
+ * ITU-T G.722 Appendix II digital test sequences (ASCII form, as distributed with the Recommendation:
+ * lines of sixteen 4-digit hex words and a check byte, framed by 16 words of 0001). They are ITU's,
+ * not in this repository: point G722_ITU_VECTORS at a directory holding them to run this group.
+ * They test the SB-ADPCM coder with the QMFs left out (wasm/g722.ts encodeTest/decodeTest); mode 1.
+ */
+const ITU_DIR = process.env.G722_ITU_VECTORS ?? '';
+describe.skipIf(ITU_DIR === '')(`G.722 against the ITU-T test sequences${ITU_DIR === '' ? ' (skipped: set G722_ITU_VECTORS to the directory of the ASCII sequences)' : ''}`, () => {
+  const words = (name: string): number[] | undefined => {
+    let text: string;
+    try {
+      text = readFileSync(join(ITU_DIR, name), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const out: number[] = [];
+    for (const line of text.split(/\r?\n/)) {
+      if (!/^[0-9A-F]{66}$/.test(line.trim())) continue;
+      for (let i = 0; i < 16; i++) out.push(parseInt(line.slice(4 * i, 4 * i + 4), 16));
+    }
+    return out.slice(16, out.length - 16);
+  };
+  interface TestExports {
+    memory: { buffer: ArrayBuffer; grow(n: number): number };
+    scratchBase(): number;
+    init(st: number): void;
+    encodeTest(st: number, src: number, dst: number, n: number): void;
+    decodeTest(st: number, src: number, dst: number, n: number): void;
+  }
+  const x = wasmInstance('g722').exports as unknown as TestExports;
+  const st = x.scratchBase();
+  const src = st + 1024;
+  const dst = src + 65536;
+  if (x.memory.buffer.byteLength < dst + 131072) x.memory.grow(4);
+  const s16 = (w: number): number => (w << 16) >> 16;
+  const encodeSets = [['T1C1.XMT', 'T2R1.COD'], ['T1C2.XMT', 'T2R2.COD']];
+  const decodeSets = [['T2R1.COD', 'T3L1.RC1', 'T3H1.RC0'], ['T2R2.COD', 'T3L2.RC1', 'T3H2.RC0'], ['T1D3.COD', 'T3L3.RC1', 'T3H3.RC0']];
+
+  it('the encoder gives the reference codes (codes left-justified in the .COD words)', () => {
+    let ran = 0;
+    for (const [input, reference] of encodeSets) {
+      const inp = words(input);
+      const ref = words(reference);
+      if (inp === undefined || ref === undefined) continue;
+      x.init(st);
+      new Int16Array(x.memory.buffer, src, inp.length).set(inp.map(s16));
+      x.encodeTest(st, src, dst, inp.length);
+      const codes = Array.from(new Uint8Array(x.memory.buffer, dst, inp.length));
+      expect(codes, input).toEqual(ref.map((w) => w >> 8));
+      ran++;
+    }
+    expect(ran, 'no encoder sequence pair found').toBeGreaterThan(0);
+  });
+
+  it('the decoder gives the reference lower (.RC1, mode 1) and higher (.RC0) sub-band outputs', () => {
+    let ran = 0;
+    for (const [input, low, high] of decodeSets) {
+      const cod = words(input);
+      const rl = words(low);
+      const rh = words(high);
+      if (cod === undefined || rl === undefined || rh === undefined) continue;
+      x.init(st);
+      new Uint8Array(x.memory.buffer, src, cod.length).set(cod.map((w) => w >> 8));
+      x.decodeTest(st, src, dst, cod.length);
+      const out = new Int16Array(x.memory.buffer, dst, cod.length * 2);
+      expect(Array.from(out.filter((_, i) => i % 2 === 0)), low).toEqual(rl.map(s16));
+      expect(Array.from(out.filter((_, i) => i % 2 === 1)), high).toEqual(rh.map(s16));
+      ran++;
+    }
+    expect(ran, 'no decoder sequence set found').toBeGreaterThan(0);
   });
 });
