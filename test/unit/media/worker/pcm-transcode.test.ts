@@ -70,4 +70,19 @@ describe('PcmTranscoder (the pairs with G.722)', () => {
     expect(t.errors).toBe(3);
     expect(out).toEqual([]);
   });
+
+  it('odd payload sizes (one byte, a jumbo packet) neither throw nor lose the frame count', () => {
+    for (const [from, to, pt] of [['alaw', 'g722', 8], ['g722', 'ulaw', 9], ['g722', 'opus', 9]] as const) {
+      const out: Buffer[] = [];
+      const t = new PcmTranscoder(from, to, 20, (p) => out.push(p));
+      let ts = 0;
+      // 1 byte, then 1199 bytes: 1200 bytes of 8000 Hz clock = 150 ms, i.e. 7 whole 20 ms frames
+      for (const n of [1, 1199]) {
+        t.push(rtp(pt, ts, new Uint8Array(n).fill(0x55)), 12, 12 + n, 0);
+        ts += n;
+      }
+      expect(out.length, `${from} → ${to}`).toBe(7);
+      expect(t.errors).toBe(0);
+    }
+  });
 });
