@@ -134,10 +134,8 @@ export class DirectionProcessor {
     const toOpus = this.toOpus[ri];
     const pcm = this.pcm[ri];
     if ((fromOpus !== null || toOpus !== null || pcm !== null) && this.inEvent(buf.readUInt32BE(4))) return true;
-    if (pcm !== null) {
-      pcm.push(buf, hdrLen, payloadEnd, rule.outPt);
-      return true;
-    }
+    // An undecodable packet counts as the stream's error, like a malformed one.
+    if (pcm !== null) return pcm.push(buf, hdrLen, payloadEnd, rule.outPt);
     if (fromOpus !== null) {
       const pkt = fromOpus.convert(buf, hdrLen, payloadEnd, rule.outPt);
       if (pkt === null) return true;

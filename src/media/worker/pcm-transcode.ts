@@ -148,19 +148,22 @@ export class PcmTranscoder implements Timeline {
     return (this.lastTsOut + Math.round((delta * this.outClk.clock) / this.inClk.clock)) >>> 0;
   }
 
-  /** One input RTP packet (payload at [hdrLen, payloadEnd)); emits whatever whole frames it completes. */
-  push(buf: Buffer, hdrLen: number, payloadEnd: number, outPt: number): void {
+  /**
+   * One input RTP packet (payload at [hdrLen, payloadEnd)); emits whatever whole frames it completes.
+   * False when the packet was dropped as undecodable (counted in `errors`; the caller counts it too).
+   */
+  push(buf: Buffer, hdrLen: number, payloadEnd: number, outPt: number): boolean {
     let pcm: Int16Array;
     // An empty payload carries no audio (libopus would take it as a loss and conceal 120 ms).
     if (payloadEnd <= hdrLen) {
       this.errors++;
-      return;
+      return false;
     }
     try {
       pcm = this.decode(buf.subarray(hdrLen, payloadEnd));
     } catch {
       this.errors++;
-      return;
+      return false;
     }
     const tsIn = buf.readUInt32BE(4);
     const tsOut = this.outTs(tsIn);
@@ -185,6 +188,7 @@ export class PcmTranscoder implements Timeline {
       pos += take;
       while (this.fill >= this.frameSamples) this.encodeFrame(buf, outPt);
     }
+    return true;
   }
 
   private encodeFrame(src: Buffer, outPt: number): void {

@@ -64,9 +64,9 @@ describe('PcmTranscoder (the pairs with G.722)', () => {
   it('an Opus packet libopus rejects and an empty payload are counted and dropped, not thrown', () => {
     const out: Buffer[] = [];
     const t = new PcmTranscoder('opus', 'g722', 20, (p) => out.push(p));
-    t.push(rtp(111, 0, Buffer.from([0x03, 0x00])), 12, 14, 9); // code 3 with zero frames: invalid (RFC 6716 §3.2.5)
-    t.push(rtp(111, 960, Buffer.from([0xff, 0xff, 0xff])), 12, 15, 9);
-    t.push(rtp(111, 1920, new Uint8Array(0)), 12, 12, 9);
+    expect(t.push(rtp(111, 0, Buffer.from([0x03, 0x00])), 12, 14, 9)).toBe(false); // code 3 with zero frames: invalid (RFC 6716 §3.2.5)
+    expect(t.push(rtp(111, 960, Buffer.from([0xff, 0xff, 0xff])), 12, 15, 9)).toBe(false);
+    expect(t.push(rtp(111, 1920, new Uint8Array(0)), 12, 12, 9)).toBe(false);
     expect(t.errors).toBe(3);
     expect(out).toEqual([]);
   });
