@@ -133,10 +133,13 @@ async function main(): Promise<number> {
     }
     if (pin) {
       // Every thread where it was put: the generator's (workers inherit it) and each server's process tree.
-      const checks = [{ name: 'generator', pids: [process.pid], cpus: pin.generator }, ...servers.map((s) => ({ name: s.name, pids: s.pids?.() ?? (s.pid === undefined ? [] : [s.pid]), cpus: pin.server }))];
+      const checks = [
+        { name: 'generator', pids: [process.pid], cpus: pin.generator, tree: false },
+        ...servers.map((s) => ({ name: s.name, pids: s.pids?.() ?? (s.pid === undefined ? [] : [s.pid]), cpus: pin.server, tree: true })),
+      ];
       for (const c of checks) {
         if (c.pids.length === 0) continue;
-        const r = checkPinned(c.pids, c.cpus);
+        const r = checkPinned(c.pids, c.cpus, c.tree);
         pinning[c.name] = `CPU ${cpuListString(c.cpus)}: ${r.threads} threads in ${r.processes} process${r.processes > 1 ? 'es' : ''}${r.wrong.length ? `, ${r.wrong.length} NOT pinned (${r.wrong.slice(0, 3).join('; ')})` : ', all pinned'}`;
         say(`pin check: ${c.name} ${pinning[c.name]}`);
         if (r.wrong.length) throw new Error(`--pin: ${c.name} has threads outside CPU ${cpuListString(c.cpus)}: ${r.wrong.slice(0, 3).join('; ')}`);

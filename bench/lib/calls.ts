@@ -157,6 +157,8 @@ export interface LoadSet {
   /** counters so far, for the progress line (worker sets: as of their last report) */
   progress(): LoadProgress;
   collect(): Promise<LoadSummary>;
+  /** stops sending (receiving goes on until teardown) */
+  stop(): void | Promise<void>;
   teardown(): Promise<void>;
 }
 

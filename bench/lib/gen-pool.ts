@@ -190,6 +190,10 @@ export class WorkerCallSet implements LoadSet {
     return { ...mergeLoads(parts), workerElu: elu };
   }
 
+  async stop(): Promise<void> {
+    await this.all('stop');
+  }
+
   async teardown(): Promise<void> {
     await this.all('stop').catch(() => undefined);
     const conc = this.o.setupConcurrency ?? 16;

@@ -112,10 +112,13 @@ export interface PinCheck {
   wrong: string[];
 }
 
-/** Reads each thread's Cpus_allowed_list of every process in `pids` (and their descendants). */
-export function checkPinned(pids: readonly number[], expected: readonly number[]): PinCheck {
+/**
+ * Reads each thread's Cpus_allowed_list of every process in `pids` and, with `descendants`, of their
+ * descendants (not for the generator: the servers it starts are its children).
+ */
+export function checkPinned(pids: readonly number[], expected: readonly number[], descendants = true): PinCheck {
   const want = cpuListString(expected);
-  const all = [...new Set(pids.flatMap(processTree))];
+  const all = descendants ? [...new Set(pids.flatMap(processTree))] : [...new Set(pids)];
   const wrong: string[] = [];
   let threads = 0;
   for (const pid of all) {
