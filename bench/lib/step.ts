@@ -90,6 +90,8 @@ export interface StepResult {
   genPktsPerCpuS: number;
   /** the generator's CPU per packet it sent or received, µs */
   genCpuUsPerPkt: number;
+  /** calls one core of generator would drive at 85 % of it, at this step's generator CPU per call */
+  genCallsPerCore: number;
   /** generator worker threads (0: legs on the main thread) and the cores it may use */
   genWorkers: number;
   genCores: number;
@@ -204,6 +206,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       genCpuPct: round(genCpuPct, 1),
       genPktsPerCpuS: Math.round(pkts / Math.max(genCpuS, 1e-6)),
       genCpuUsPerPkt: round((1e6 * genCpuS) / Math.max(1, pkts), 2),
+      genCallsPerCore: Math.round(((GEN_CPU_LIMIT / 100) * set.callsUp * wallS) / Math.max(genCpuS, 1e-6)),
       genWorkers,
       genCores,
       genWorkerEluMaxPct: eluMax === undefined ? undefined : round(100 * eluMax, 1),
