@@ -13,6 +13,7 @@ import { scenario } from './lib/scenario.js';
 import { externalServer, startServer, tandemIo, type ServerHandle } from './lib/server.js';
 import { checkPinFits, checkPinned, cpuListString, defaultPin, pinProcess, requireTaskset, type PinCpus } from './lib/pin.js';
 import { relayLimitLines, startRelayLimitPeer } from './lib/relay-limit.js';
+import { buildGenIo } from './lib/gen-native.js';
 import { runStep, type StepResult } from './lib/step.js';
 import { chartSvg } from './lib/svg.js';
 import { findMax, type FindMaxResult } from './lib/find-max.js';
@@ -75,6 +76,17 @@ async function main(): Promise<number> {
   const genWorkers = o.genWorkers ?? (o.scenario === 'opus' ? 0 : pin ? pin.generator.length : 1);
   const genCores = pin ? pin.generator.length : Math.max(1, Math.min(genWorkers, availableParallelism()));
   const io = tandemIo(o.serverArgs, o.scenario === 'relay-limit');
+  // The workers' packet I/O: the bench's addon unless told otherwise or it cannot be built.
+  let nativeIo: string | undefined;
+  if (genWorkers > 0 && o.genIo !== 'dgram' && o.dtlsSetup === undefined && o.cps === undefined) {
+    const built = buildGenIo();
+    if (built.ok) nativeIo = built.binary;
+    else if (o.genIo === 'native') {
+      say(`bench: --gen-io native: ${built.reason}`);
+      return 1;
+    } else say(`generator: dgram packet I/O (the native addon did not build: ${built.reason})`);
+  }
+  if (genWorkers > 0) say(`generator: ${genWorkers} worker thread${genWorkers > 1 ? 's' : ''}, ${nativeIo ? `native packet I/O (${nativeIo})` : 'dgram packet I/O'}`);
   const pinning: Record<string, string> = {};
 
   const rows: StepResult[] = [];
@@ -146,11 +158,11 @@ async function main(): Promise<number> {
       }
     }
     const runId = `bench${process.pid}${Date.now().toString(36)}`;
-    appendFileSync(jsonl, JSON.stringify({ type: 'run', startedAt: new Date().toISOString(), argv: process.argv.slice(2), options: o, node: process.version, genWorkers, genCores, tandemIo: io.io, pinning }) + '\n');
+    appendFileSync(jsonl, JSON.stringify({ type: 'run', startedAt: new Date().toISOString(), argv: process.argv.slice(2), options: o, node: process.version, genWorkers, genCores, genIo: nativeIo ? 'native' : 'dgram', tandemIo: io.io, pinning }) + '\n');
     const measure = async (srv: ServerHandle, n: number): Promise<StepResult> => {
       let row: StepResult;
       try {
-        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, ie: o.ie, decodeCalls: o.decodeCalls, runId, progress, genWorkers, genCores });
+        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, ie: o.ie, decodeCalls: o.decodeCalls, runId, progress, genWorkers, genCores, nativeIo });
       } catch (e) {
         const tail = srv.logTail();
         throw new Error(`${srv.name} N=${n}: ${(e as Error).message}${tail ? `\n--- ${srv.name} log tail ---\n${tail}` : ''}`);

@@ -31,25 +31,33 @@ export function findCompiler(path = process.env.PATH ?? ''): string | undefined 
 
 export type BuildResult = { ok: true; binary: string; cached: boolean } | { ok: false; reason: string };
 
-/** Compiles bench/relay-limit.c (once per source version); a missing compiler or a failed build is a reason, not a throw. */
-export function buildCRelay(o: { cacheDir?: string; path?: string } = {}): BuildResult {
+/**
+ * Compiles one of the bench's C files (once per source version and flags) into `cacheDir`; a missing
+ * compiler or a failed build is a reason, not a throw.
+ */
+export function compileCached(o: { source: string; name: string; flags: string[]; suffix?: string; cacheDir?: string; path?: string }): BuildResult {
   const cc = findCompiler(o.path);
   if (cc === undefined) return { ok: false, reason: 'no C compiler (cc) on PATH: apt-get install gcc' };
-  const src = readFileSync(C_RELAY_SOURCE);
-  const hash = createHash('sha256').update(src).digest('hex').slice(0, 16);
+  const src = readFileSync(o.source);
+  const hash = createHash('sha256').update(src).update(o.flags.join(' ')).digest('hex').slice(0, 16);
   const dir = o.cacheDir ?? cRelayCacheDir();
-  const binary = join(dir, `relay-limit-${hash}`);
+  const binary = join(dir, `${o.name}-${hash}${o.suffix ?? ''}`);
   if (existsSync(binary)) return { ok: true, binary, cached: true };
   mkdirSync(dir, { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-o', tmp, C_RELAY_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(cc, [...o.flags, '-o', tmp, o.source], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    return { ok: false, reason: `cc -O2 ${C_RELAY_SOURCE} failed: ${stderr || (e as Error).message}` };
+    return { ok: false, reason: `cc ${o.flags.join(' ')} ${o.source} failed: ${stderr || (e as Error).message}` };
   }
   renameSync(tmp, binary); // atomic: a concurrent run sees the whole binary or none
   return { ok: true, binary, cached: false };
+}
+
+/** Compiles bench/relay-limit.c (once per source version). */
+export function buildCRelay(o: { cacheDir?: string; path?: string } = {}): BuildResult {
+  return compileCached({ source: C_RELAY_SOURCE, name: 'relay-limit', flags: ['-O2', '-Wall'], ...o });
 }
 
 export interface CRelayCounters {

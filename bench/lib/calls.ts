@@ -6,7 +6,7 @@
 import type dgram from 'node:dgram';
 import { Histogram } from './metrics.js';
 import type { CallSignalling, Established } from './signalling.js';
-import { DirectionStats, Receiver, Sender, connectSocket, openSocket, type LegReceiver } from './rtp-leg.js';
+import { DirectionStats, Receiver, Sender, connectSocket, openSocket, type LegReceiver, type PacketOut } from './rtp-leg.js';
 import { Pacer } from './pacer.js';
 import { histogramData, summarizeDirection, type LoadSummary, type WindowLeg } from './summary.js';
 import { buildSdp, parseSdp, PT } from './sdp.js';
@@ -135,16 +135,27 @@ export function g711Legs(
   sb: dgram.Socket,
   dirs: Directions,
 ): { caller: Leg; callee: Leg } {
+  const l = g711Pair(sc, sa, sb, dirs);
+  sa.on('message', (m) => l.caller.receiver.onMessage(m));
+  sb.on('message', (m) => l.callee.receiver.onMessage(m));
+  return { caller: { socket: sa, ...l.caller }, callee: { socket: sb, ...l.callee } };
+}
+
+/** The senders and receivers of a G.711 call, whatever carries their packets (the caller feeds the receivers). */
+export function g711Pair(
+  sc: { callerCodec: G711Law; calleeCodec: G711Law; callerPtime: number; calleePtime: number },
+  outA: PacketOut,
+  outB: PacketOut,
+  dirs: Directions,
+): { caller: { sender: Sender; receiver: Receiver }; callee: { sender: Sender; receiver: Receiver } } {
   const media = mediaFor(sc);
-  const sendA = new Sender(sa, media.callerSignal, PT[sc.callerCodec], (8000 * sc.callerPtime) / 1000, sc.callerPtime);
-  const sendB = new Sender(sb, media.calleeSignal, PT[sc.calleeCodec], (8000 * sc.calleePtime) / 1000, sc.calleePtime);
+  const sendA = new Sender(outA, media.callerSignal, PT[sc.callerCodec], (8000 * sc.callerPtime) / 1000, sc.callerPtime);
+  const sendB = new Sender(outB, media.calleeSignal, PT[sc.calleeCodec], (8000 * sc.calleePtime) / 1000, sc.calleePtime);
   sendA.stats = dirs.ab;
   sendB.stats = dirs.ba;
   const recvB = new Receiver(sendA, media.atCallee, media.calleeRank, dirs.ab);
   const recvA = new Receiver(sendB, media.atCaller, media.callerRank, dirs.ba);
-  sa.on('message', (m) => recvA.onMessage(m));
-  sb.on('message', (m) => recvB.onMessage(m));
-  return { caller: { socket: sa, sender: sendA, receiver: recvA }, callee: { socket: sb, sender: sendB, receiver: recvB } };
+  return { caller: { sender: sendA, receiver: recvA }, callee: { sender: sendB, receiver: recvB } };
 }
 
 /** What step.ts drives: N calls whose legs stream on the main thread (CallSet) or in generator workers (WorkerCallSet). */

@@ -14,6 +14,8 @@ import { mergeLoads, type LoadSummary } from './summary.js';
 
 export interface GenWorkerData {
   scenario: { callerCodec: G711Law; calleeCodec: G711Law; callerPtime: number };
+  /** the compiled gen-io addon (--gen-io native); undefined: dgram sockets */
+  nativeIo?: string;
 }
 
 type Dest = { port: number; address: string };
@@ -93,7 +95,7 @@ export class WorkerCallSet implements LoadSet {
   private lastProgress: LoadProgress[] = [];
   readonly setupErrors: string[] = [];
 
-  constructor(private readonly o: CallSetOptions & { workers: number }) {
+  constructor(private readonly o: CallSetOptions & { workers: number; nativeIo?: string }) {
     const sc = o.scenario;
     if (sc.callerCodec === 'opus' || sc.calleeCodec === 'opus') throw new Error(`--gen-workers: the ${sc.name} scenario (Opus) runs in-process only (--gen-workers 0)`);
     if (!Number.isInteger(o.workers) || o.workers < 1) throw new Error(`WorkerCallSet needs at least one worker, not ${o.workers}`);
@@ -106,7 +108,7 @@ export class WorkerCallSet implements LoadSet {
   async setup(): Promise<void> {
     const sc = this.o.scenario;
     if (sc.callerCodec === 'opus' || sc.calleeCodec === 'opus') throw new Error('unreachable: Opus checked in the constructor');
-    const data: GenWorkerData = { scenario: { callerCodec: sc.callerCodec, calleeCodec: sc.calleeCodec, callerPtime: sc.callerPtime } };
+    const data: GenWorkerData = { scenario: { callerCodec: sc.callerCodec, calleeCodec: sc.calleeCodec, callerPtime: sc.callerPtime }, nativeIo: this.o.nativeIo };
     for (let i = 0; i < this.o.workers; i++) this.workers.push(new GenWorker(data));
     const conc = this.o.setupConcurrency ?? 16;
     let next = 0;

@@ -45,6 +45,8 @@ export interface BenchOptions {
   pinCpus?: PinCpus;
   /** Generator worker threads for the RTP legs (0: on the main thread); undefined: the default (see HELP). */
   genWorkers?: number;
+  /** The generator workers' packet I/O: the bench's native addon (gen-io.c) or dgram; undefined: native when it builds. */
+  genIo?: 'native' | 'dgram';
   /** Extra arguments for every Tandem the bench starts (--server-arg, repeatable), e.g. --io=dgram. */
   serverArgs: string[];
   /** Search for the largest N within the criteria instead of running the --calls steps. */
@@ -109,6 +111,9 @@ export const HELP = `npm run bench -- [options]
   --pin=GEN:SERVER           the same with CPU lists of your choice, e.g. --pin=0:1 or --pin=0-1:2-7
   --gen-workers N            generator worker threads carrying the RTP legs (default 1, or one per
                              --pin generator CPU; 0: on the main thread, as the opus scenario always is)
+  --gen-io native|dgram      the generator workers' packet I/O: bench/gen-io.c, a Node-API addon built
+                             here with cc (default when it builds: epoll + recvmmsg, one call per batch),
+                             or Node's dgram (one socket object and one call per datagram)
   --server-arg ARG           one more argument for every Tandem started (repeatable), e.g.
                              --server-arg=--io=dgram
 `;
@@ -283,6 +288,12 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         o.genWorkers = num(0, 64);
         if (!Number.isInteger(o.genWorkers)) throw new Error(`--gen-workers ${o.genWorkers}: expected a whole number`);
         break;
+      case '--gen-io': {
+        const v = value();
+        if (v !== 'native' && v !== 'dgram') throw new Error(`--gen-io ${v}: expected native or dgram`);
+        o.genIo = v;
+        break;
+      }
       case '--server-arg': {
         const v = value();
         if (!v.startsWith('--')) throw new Error(`--server-arg ${v}: expected a Tandem option such as --io=dgram`);
@@ -301,6 +312,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
   }
   if (o.findMax && !callsGiven) o.calls = [50];
   if (o.scenario === 'opus' && o.genWorkers !== undefined && o.genWorkers > 0) throw new Error('--gen-workers: the opus scenario runs its legs on the main thread (--gen-workers 0)');
+  if (o.genIo === 'native' && o.genWorkers === 0) throw new Error('--gen-io native runs in generator workers: not with --gen-workers 0');
   if (o.scenario === 'relay-limit') {
     if (o.via === 'sip' || o.ng || o.compare || o.server !== 'tandem' || o.dtlsSetup !== undefined) throw new Error('--scenario relay-limit starts Tandem and the C relay itself: not with --via sip, --ng, --compare, --server or --dtls-setup');
   }

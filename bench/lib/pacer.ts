@@ -14,6 +14,8 @@ export class Pacer {
   constructor(
     private readonly senders: readonly Sender[],
     private readonly lag: Histogram,
+    /** called after each tick's sends (the native generator hands its queued packets over there) */
+    private readonly afterTick?: () => void,
   ) {}
 
   start(): void {
@@ -50,6 +52,7 @@ export class Pacer {
         }
         if (due < next) next = due;
       }
+      this.afterTick?.();
       // Node's timers have 1 ms resolution and fire at or after their time, up to ~1 ms late: aim 1 ms
       // early (a tick with nothing due just re-arms), so packets leave within ~1 ms of their deadline.
       this.timer = setTimeout(tick, Math.max(0, Math.floor(next - performance.now()) - 1));

@@ -90,8 +90,10 @@ export interface StepResult {
   genPktsPerCpuS: number;
   /** the generator's CPU per packet it sent or received, µs */
   genCpuUsPerPkt: number;
-  /** calls one core of generator would drive at 85 % of it, at this step's generator CPU per call */
+  /** calls one core of generator would drive at 85 % of it: at this step's CPU per packet, each call sending and receiving its nominal packet rate */
   genCallsPerCore: number;
+  /** the generator workers' packet I/O (native: bench/gen-io.c; dgram: Node's sockets) */
+  genIo: 'native' | 'dgram';
   /** generator worker threads (0: legs on the main thread) and the cores it may use */
   genWorkers: number;
   genCores: number;
@@ -122,6 +124,8 @@ export interface StepOptions {
   runId: string;
   /** generator worker threads for the legs (0 or undefined: in-process) */
   genWorkers?: number;
+  /** the compiled gen-io addon for the workers' packet I/O (undefined: dgram) */
+  nativeIo?: string;
   /** cores the generator may use (1 when pinned); its CPU limit is 85 % of each */
   genCores?: number;
   progress?: (line: string) => void;
@@ -138,7 +142,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     : new NgSignalling(new NgClient({ ...server.ng, timeoutMs: 1000, retries: 4 }), o.scenario.offerFlags);
   const setOptions = { signalling, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}`, decodeCalls: o.decodeCalls };
   const genWorkers = o.genWorkers ?? 0;
-  const set: LoadSet = genWorkers > 0 ? new WorkerCallSet({ ...setOptions, workers: genWorkers }) : new CallSet(setOptions);
+  const set: LoadSet = genWorkers > 0 ? new WorkerCallSet({ ...setOptions, workers: genWorkers, nativeIo: o.nativeIo }) : new CallSet(setOptions);
   const genCores = o.genCores ?? 1;
   const ie = o.ie ?? 0;
   try {
@@ -206,7 +210,9 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       genCpuPct: round(genCpuPct, 1),
       genPktsPerCpuS: Math.round(pkts / Math.max(genCpuS, 1e-6)),
       genCpuUsPerPkt: round((1e6 * genCpuS) / Math.max(1, pkts), 2),
-      genCallsPerCore: Math.round(((GEN_CPU_LIMIT / 100) * set.callsUp * wallS) / Math.max(genCpuS, 1e-6)),
+      // At the packet rate a call should have (a generator that fell behind sent fewer packets per call).
+      genCallsPerCore: Math.round((GEN_CPU_LIMIT / 100) * 1e6 / Math.max(1e-6, ((1e6 * genCpuS) / Math.max(1, pkts)) * 2 * (1000 / o.scenario.callerPtime + 1000 / o.scenario.calleePtime))),
+      genIo: genWorkers > 0 && o.nativeIo !== undefined ? 'native' : 'dgram',
       genWorkers,
       genCores,
       genWorkerEluMaxPct: eluMax === undefined ? undefined : round(100 * eluMax, 1),

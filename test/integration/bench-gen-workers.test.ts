@@ -2,6 +2,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import dgram from 'node:dgram';
 import { CallSet, type LoadSet } from '../../bench/lib/calls.js';
 import { WorkerCallSet } from '../../bench/lib/gen-pool.js';
+import { buildGenIo } from '../../bench/lib/gen-native.js';
+import { itWithPeers } from '../helpers/peers.js';
 import { scenario } from '../../bench/lib/scenario.js';
 import { buildSdp, parseSdp } from '../../bench/lib/sdp.js';
 import type { CallSignalling, Established } from '../../bench/lib/signalling.js';
@@ -110,6 +112,12 @@ describe('bench generator: worker threads count what a loopback relay saw', () =
     await streamAndCompare((signalling) => new WorkerCallSet({ signalling, scenario: scenario('relay'), calls: 5, runId: 'gw', workers: 2 }), 5);
     const w = sets[0] as WorkerCallSet;
     expect((await w.collect()).workerElu).toHaveLength(2);
+  }, 30_000);
+
+  itWithPeers('on 2 worker threads through the native gen-io addon (built with cc)', ['cc'], async () => {
+    const built = buildGenIo();
+    if (!built.ok) throw new Error(built.reason);
+    await streamAndCompare((signalling) => new WorkerCallSet({ signalling, scenario: scenario('relay'), calls: 5, runId: 'gn', workers: 2, nativeIo: built.binary }), 5);
   }, 30_000);
 
   it('on the main thread (the same summary, in-process)', async () => {

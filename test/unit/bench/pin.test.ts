@@ -55,11 +55,15 @@ describe('bench options: generator workers, server args, relay-limit', () => {
     expect(parse('')).toMatchObject({ serverArgs: [] });
     expect(parse('').genWorkers).toBeUndefined();
     expect(parse('--scenario relay-limit --calls 200,400')).toMatchObject({ scenario: 'relay-limit', calls: [200, 400] });
+    expect(parse('--gen-io dgram')).toMatchObject({ genIo: 'dgram' });
+    expect(parse('--gen-io=native --gen-workers 2')).toMatchObject({ genIo: 'native', genWorkers: 2 });
   });
 
   it('rejects what means nothing', () => {
     expect(() => parse('--gen-workers 1.5')).toThrow(/--gen-workers 1.5: expected a whole number/);
     expect(() => parse('--gen-workers -1')).toThrow(/--gen-workers/);
+    expect(() => parse('--gen-io uring')).toThrow(/--gen-io uring: expected native or dgram/);
+    expect(() => parse('--gen-io native --gen-workers 0')).toThrow(/runs in generator workers/);
     expect(() => parse('--server-arg io=dgram')).toThrow(/--server-arg io=dgram: expected a Tandem option/);
     expect(() => parse('--scenario opus --gen-workers 2')).toThrow(/opus scenario runs its legs on the main thread/);
     expect(() => parse('--scenario relay-limit --compare rtpengine')).toThrow(/relay-limit starts Tandem and the C relay itself/);
