@@ -308,6 +308,7 @@ export class CallSet implements LoadSet {
       ba: summarizeDirection(this.dirs.ba, this.calls.map((c) => leg(c.caller.receiver))),
       timerLag: histogramData(this.timerLag),
       workerElu: [],
+      sendErrors: 0,
     };
   }
 

@@ -28,6 +28,7 @@ const calls = new Map<number, { caller: Side; callee: Side }>();
 const dirs = { ab: new DirectionStats('a→b'), ba: new DirectionStats('b→a') };
 const timerLag = new Histogram(0.05, 20_000); // ms, up to 1 s (as CallSet's)
 const sentAtWindow = new Map<Sender, number>();
+let sendErrorsAtWindow = 0;
 let pacer: Pacer | undefined;
 
 function closeCall(id: number): void {
@@ -78,6 +79,7 @@ async function handle(m: GenRequest): Promise<Omit<GenReply, 'seq'>> {
       pacer.start();
       return { ok: true };
     case 'window':
+      sendErrorsAtWindow = native?.sendErrors ?? 0;
       sentAtWindow.clear();
       for (const c of calls.values()) for (const l of [c.caller, c.callee]) sentAtWindow.set(l.sender, l.sender.packets);
       dirs.ab.reset();
@@ -99,6 +101,7 @@ async function handle(m: GenRequest): Promise<Omit<GenReply, 'seq'>> {
         ba: summarizeDirection(dirs.ba, list.map((c) => leg(c.caller.receiver))),
         timerLag: histogramData(timerLag),
         workerElu: [],
+        sendErrors: (native?.sendErrors ?? 0) - sendErrorsAtWindow,
       };
       return { ok: true, summary };
     }

@@ -99,6 +99,8 @@ export interface StepResult {
   genCores: number;
   /** the busiest generator worker's event-loop utilisation over the window, % (absent in-process) */
   genWorkerEluMaxPct?: number;
+  /** packets the generator's native I/O could not send in the window (counted as sent: they show as loss) */
+  genSendErrors: number;
   /** whether the generator, not the server, may have limited the step (then the step is invalid) */
   generatorBottleneck: boolean;
   timerLagP99Ms: number;
@@ -187,6 +189,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     if (genCpuPct > genLimit) reasons.push(`generator CPU ${genCpuPct.toFixed(0)}% > ${genLimit}%${genCores > 1 ? ` (${genCores} cores)` : ''}`);
     if (eluMax !== undefined && eluMax > GEN_ELU_LIMIT) reasons.push(`a generator worker's event loop busy ${(100 * eluMax).toFixed(0)}% > ${100 * GEN_ELU_LIMIT}%`);
     if (lagP99 > LAG_P99_LIMIT) reasons.push(`generator timer lag p99 ${lagP99.toFixed(1)} ms > ${LAG_P99_LIMIT} ms`);
+    if (load.sendErrors > 0) reasons.push(`the generator could not send ${load.sendErrors} packets`);
     const generatorBottleneck = reasons.length > 0;
     if (set.callsUp < o.calls) reasons.push(`only ${set.callsUp}/${o.calls} calls set up`);
     const pkts = load.ab.sent + load.ba.sent + load.ab.received + load.ba.received;
@@ -216,6 +219,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       genWorkers,
       genCores,
       genWorkerEluMaxPct: eluMax === undefined ? undefined : round(100 * eluMax, 1),
+      genSendErrors: load.sendErrors,
       generatorBottleneck,
       timerLagP99Ms: round(lagP99, 2),
       timerLagP50Ms: round(timerLag.quantile(0.5), 2),

@@ -120,6 +120,8 @@ export interface LoadSummary {
   timerLag: HistogramData;
   /** Generator worker threads: each one's event-loop utilisation over the window (0..1); [] in-process. */
   workerElu: number[];
+  /** packets the generator's native I/O could not hand to the kernel in the window (dgram: not seen, 0) */
+  sendErrors: number;
 }
 
 export function mergeLoads(parts: readonly LoadSummary[]): LoadSummary {
@@ -129,5 +131,6 @@ export function mergeLoads(parts: readonly LoadSummary[]): LoadSummary {
     ba: mergeDirections(parts.map((p) => p.ba)),
     timerLag: histogramData(mergeHistograms(parts.map((p) => p.timerLag), lag.binWidth, lag.bins.length)),
     workerElu: parts.flatMap((p) => p.workerElu),
+    sendErrors: parts.reduce((a, p) => a + p.sendErrors, 0),
   };
 }

@@ -105,6 +105,7 @@ async function streamAndCompare(make: (signalling: CountingRelay) => LoadSet, ca
     expect(d.exactBytes).toBe(d.payloadBytes); // a relay: identity
   }
   expect(load.timerLag.count).toBe(relay.fromCaller + relay.fromCallee); // one lag sample per packet sent
+  expect(load.sendErrors).toBe(0);
 }
 
 describe('bench generator: worker threads count what a loopback relay saw', () => {
