@@ -47,6 +47,7 @@ typedef struct {
   size_t slot_size, slots;
   int32_t *meta;
   double received, send_errors, truncated;
+  int poll_closed, finalized; /* the Io is freed when both happened, whichever comes second */
 } Io;
 
 #define CHECK(call)                                                      \
@@ -146,11 +147,22 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(io->env, scope);
 }
 
+static void free_io(Io *io) {
+  free(io->fds);
+  free(io);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  Io *io = handle->data;
+  io->poll_closed = 1;
+  if (io->finalized) free_io(io);
+}
+
 static void close_io(Io *io) {
   if (!io->open) return;
   io->open = 0;
   uv_poll_stop(&io->poll);
-  uv_close((uv_handle_t *)&io->poll, NULL); /* the Io itself is freed with the handle's finalizer, after this */
+  uv_close((uv_handle_t *)&io->poll, on_poll_closed);
   for (int i = 0; i < io->nlegs; i++)
     if (io->fds[i] >= 0) close(io->fds[i]);
   close(io->ep);
@@ -163,7 +175,8 @@ static void finalize(napi_env env, void *data, void *hint) {
   Io *io = data;
   napi_remove_env_cleanup_hook(env, cleanup_hook, io);
   close_io(io);
-  /* uv_close completes on a later loop turn; keep the memory (one small struct per worker) rather than race it */
+  io->finalized = 1;
+  if (io->poll_closed) free_io(io); /* else on_poll_closed frees it once libuv is done with the handle */
 }
 
 static napi_value create(napi_env env, napi_callback_info info) {
