@@ -90,5 +90,5 @@ export function bottleneckLine(r: StepResult): string {
   const where = r.genWorkers > 0 ? `${r.genWorkers} worker thread${r.genWorkers > 1 ? 's' : ''}, ${r.genIo}` : 'main thread, dgram';
   const elu = r.genWorkerEluMaxPct === undefined ? '' : `, busiest worker loop ${fmt(r.genWorkerEluMaxPct, 0)}% busy`;
   const verdict = r.generatorBottleneck ? 'YES, the generator may have been the bottleneck (step invalid)' : 'no';
-  return `${r.server} N=${r.calls}: ${verdict} — generator ${fmt(r.genCpuPct, 0)}% CPU (${where}, ${r.genCores} core${r.genCores > 1 ? 's' : ''}, ${fmt(r.genCpuUsPerPkt, 1)} µs/packet, so ~${r.genCallsPerCore} calls per generator core at 85 %${elu}, timer lag p99 ${fmt(r.timerLagP99Ms, 1)} ms) beside the server's ${fmt(r.serverCpuPct, 0)}%`;
+  return `${r.server} N=${r.calls}: ${verdict} — generator ${fmt(r.genCpuPct, 0)}% CPU (${where}, ${r.genCores} core${r.genCores > 1 ? 's' : ''}, ${fmt(r.genCpuUsPerPkt, 1)} µs/packet of which ${fmt(r.genSystemUsPerPkt, 1)} in the kernel, so ~${r.genCallsPerCore} calls per generator core at 85 %${elu}, timer lag p99 ${fmt(r.timerLagP99Ms, 1)} ms) beside the server's ${fmt(r.serverCpuPct, 0)}%`;
 }

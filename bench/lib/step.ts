@@ -88,8 +88,9 @@ export interface StepResult {
   /** the generator process (all its threads), % of one core */
   genCpuPct: number;
   genPktsPerCpuS: number;
-  /** the generator's CPU per packet it sent or received, µs */
+  /** the generator's CPU per packet it sent or received, µs, and the part of it spent in the kernel (system time) */
   genCpuUsPerPkt: number;
+  genSystemUsPerPkt: number;
   /** calls one core of generator would drive at 85 % of it: at this step's CPU per packet, each call sending and receiving its nominal packet rate */
   genCallsPerCore: number;
   /** the generator workers' packet I/O (native: bench/gen-io.c; dgram: Node's sockets) */
@@ -213,6 +214,7 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       genCpuPct: round(genCpuPct, 1),
       genPktsPerCpuS: Math.round(pkts / Math.max(genCpuS, 1e-6)),
       genCpuUsPerPkt: round((1e6 * genCpuS) / Math.max(1, pkts), 2),
+      genSystemUsPerPkt: round(gen.system / Math.max(1, pkts), 2),
       // At the packet rate a call should have (a generator that fell behind sent fewer packets per call).
       genCallsPerCore: Math.round((GEN_CPU_LIMIT / 100) * 1e6 / Math.max(1e-6, ((1e6 * genCpuS) / Math.max(1, pkts)) * 2 * (1000 / o.scenario.callerPtime + 1000 / o.scenario.calleePtime))),
       genIo: genWorkers > 0 && o.nativeIo !== undefined ? 'native' : 'dgram',
