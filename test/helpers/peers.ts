@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -33,6 +33,8 @@ const PEERS: Record<PeerName, PeerSpec> = {
   dnsmasq: { command: 'dnsmasq', pkg: 'dnsmasq-base' },
   // libavcodec's G.722, the independent implementation test/unit/media/codecs/g722.test.ts interoperates with.
   ffmpeg: { command: 'ffmpeg', pkg: 'ffmpeg' },
+  // The C compiler the bench builds its yardstick relay with (test/integration/bench-relay-limit.test.ts).
+  cc: { command: 'cc', pkg: 'gcc' },
 };
 
 /** Env var through which test workers report skipped groups to the global teardown. */
