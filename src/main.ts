@@ -312,7 +312,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     logLevel: config.logLevel,
     log,
   });
-  ops = new Ops({ version: packageVersion(), ...(config.listenHttp !== undefined ? { listenHttp: config.listenHttp } : {}), drainTimeoutS: config.drainTimeout, ...(config.cdr !== undefined ? { cdr: config.cdr } : {}), media, log });
+  ops = new Ops({ version: packageVersion(), ...(config.listenHttp !== undefined ? { listenHttp: config.listenHttp } : {}), drainTimeoutS: config.drainTimeout, ...(config.cdr !== undefined ? { cdr: config.cdr } : {}), ...(config.cdrUrl !== undefined ? { cdrUrl: config.cdrUrl } : {}), media, log });
   await media.ready();
   const ng = new NgServer({
     address: config.listenNg.address,

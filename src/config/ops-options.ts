@@ -12,6 +12,8 @@ export interface OpsConfig {
   drainTimeout: number;
   /** file that gets one JSON line per ended B2BUA call. */
   cdr?: string;
+  /** URL each call record is POSTed to (application/json). */
+  cdrUrl?: string;
 }
 
 type OpsKey = keyof OpsConfig;
@@ -21,6 +23,7 @@ export const OPS_OPTIONS: readonly { key: OpsKey; name: string; arg: string; hel
   { key: 'maxTranscodes', name: 'max-transcodes', arg: 'INT', help: 'calls that may transcode at once; an offer that would go beyond gets the "load limit" reply (SIP: 503) (default 0 = no limit)' },
   { key: 'drainTimeout', name: 'drain-timeout', arg: 'SECONDS', help: 'on SIGTERM or tandem ctl drain, new calls are refused and live ones may go on this long before they are hung up; then Tandem exits (default 3600)' },
   { key: 'cdr', name: 'cdr', arg: 'FILE', help: 'append one JSON line per ended B2BUA call (ids, parties, route, times, codecs, packets, loss, jitter, MOS, reason) (default: none)' },
+  { key: 'cdrUrl', name: 'cdr-url', arg: 'URL', help: 'POST each call record as JSON to this http(s) URL; at most 1000 wait, failures are counted, not retried (default: none)' },
 ];
 
 /**
@@ -59,5 +62,16 @@ export function applyOpsOption(cfg: OpsConfig, key: OpsKey, name: string, v: str
     case 'cdr':
       if (v === '') throw new TandemError('CONFIG', `${where}${name}: needs a file name`);
       cfg.cdr = v;
+      return;
+    case 'cdrUrl': {
+      let url: URL | undefined;
+      try {
+        url = new URL(v);
+      } catch {
+        url = undefined;
+      }
+      if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') throw new TandemError('CONFIG', `${where}${name}: "${v}" must be an http:// or https:// URL without credentials`);
+      cfg.cdrUrl = url.toString();
+    }
   }
 }

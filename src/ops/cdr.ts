@@ -37,6 +37,18 @@ export interface CdrCounters {
   dropped: number;
   /** records written without media figures (the media plane is remote, or said nothing in time). */
   withoutMedia: number;
+  /** --cdr-url: records the server took (2xx), those it refused or that failed (not retried), and those dropped with the queue full. */
+  posted: number;
+  postFailed: number;
+  postDropped: number;
+}
+
+export interface CdrOptions {
+  file?: string;
+  url?: string;
+  log: Logger;
+  /** how long one POST may take (default 5 s). */
+  postTimeoutMs?: number;
 }
 
 /** How long a call's record waits for its media session's last statistics. */
@@ -44,6 +56,8 @@ const MEDIA_WAIT_MS = 2000;
 /** Media statistics kept for a B2BUA call that ends after its media (a media timeout ends the media first). */
 const RECENT_MEDIA = 4096;
 const MAX_QUEUED_BYTES = 1024 * 1024;
+/** Records waiting to be POSTed at most; more are dropped and counted. */
+const MAX_POST_QUEUE = 1000;
 
 /**
  * Call detail records: one JSON line per ended B2BUA call in --cdr's file. The B2BUA says a call
@@ -51,17 +65,21 @@ const MAX_QUEUED_BYTES = 1024 * 1024;
  * in either order; the record is written when both are in, or after 2 s without the media part.
  */
 export class CdrWriter {
-  readonly counters: CdrCounters = { written: 0, dropped: 0, withoutMedia: 0 };
-  private readonly stream: WriteStream;
+  readonly counters: CdrCounters = { written: 0, dropped: 0, withoutMedia: 0, posted: 0, postFailed: 0, postDropped: 0 };
+  private readonly stream: WriteStream | undefined;
+  private readonly postQueue: string[] = [];
+  private posting: Promise<void> | undefined;
+  private readonly log: Logger;
   private readonly pending = new Map<string, { record: CallRecord; aTag: string; timer: NodeJS.Timeout }>();
   private readonly recent = new Map<string, CallStats>();
 
-  constructor(
-    readonly file: string,
-    private readonly log: Logger,
-  ) {
-    this.stream = createWriteStream(file, { flags: 'a', mode: 0o640 });
-    this.stream.on('error', (err) => this.log.error({ err, file }, 'CDR file write failed'));
+  constructor(private readonly opts: CdrOptions) {
+    this.log = opts.log;
+    const file = opts.file;
+    if (file !== undefined) {
+      this.stream = createWriteStream(file, { flags: 'a', mode: 0o640 });
+      this.stream.on('error', (err) => this.log.error({ err, file }, 'CDR file write failed'));
+    }
   }
 
   callEnded(call: B2buaCall, reason: string): void {
@@ -108,14 +126,47 @@ export class CdrWriter {
   }
 
   private write(record: CallRecord): void {
+    const line = JSON.stringify(record);
+    if (this.opts.url !== undefined) this.post(line);
+    if (this.stream === undefined) return;
     if (this.stream.destroyed || this.stream.writableLength > MAX_QUEUED_BYTES) {
       this.counters.dropped++;
       return;
     }
-    this.stream.write(`${JSON.stringify(record)}\n`, (err) => {
+    this.stream.write(`${line}\n`, (err) => {
       if (err !== null && err !== undefined) this.counters.dropped++;
       else this.counters.written++;
     });
+  }
+
+  /** One POST at a time, in order; a slow or dead collector fills the bounded queue, never memory. */
+  private post(json: string): void {
+    if (this.postQueue.length >= MAX_POST_QUEUE) {
+      this.counters.postDropped++;
+      return;
+    }
+    this.postQueue.push(json);
+    this.posting ??= this.drainPosts().finally(() => (this.posting = undefined));
+  }
+
+  private async drainPosts(): Promise<void> {
+    const url = this.opts.url as string;
+    for (let body = this.postQueue.shift(); body !== undefined; body = this.postQueue.shift()) {
+      try {
+        const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(this.opts.postTimeoutMs ?? 5000) });
+        await res.arrayBuffer().catch(() => undefined);
+        if (res.ok) this.counters.posted++;
+        else this.failedPost(`HTTP ${res.status}`);
+      } catch (err) {
+        this.failedPost(err instanceof Error ? err.message : String(err));
+      }
+    }
+  }
+
+  private failedPost(why: string): void {
+    this.counters.postFailed++;
+    // The first failure, then one in a hundred: a dead collector must not flood the log.
+    if (this.counters.postFailed % 100 === 1) this.log.warn({ url: this.opts.url, why, failed: this.counters.postFailed }, 'CDR POST failed (not retried)');
   }
 
   /** Writes what is pending without its media part, and closes the file. */
@@ -126,7 +177,11 @@ export class CdrWriter {
       this.counters.withoutMedia++;
       this.write(p.record);
     }
-    return new Promise((resolve) => this.stream.end(() => resolve()));
+    const posted = this.posting ?? Promise.resolve();
+    const stream = this.stream;
+    const written = stream === undefined ? Promise.resolve() : new Promise<void>((resolve) => stream.end(() => resolve()));
+    // POSTs still queued get a moment (their own timeout bounds each), not a hang at shutdown.
+    return Promise.all([written, Promise.race([posted, new Promise((r) => setTimeout(r, 2000).unref())])]).then(() => undefined);
   }
 }
 

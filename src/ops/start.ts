@@ -18,6 +18,7 @@ export interface OpsOptions {
   listenHttp?: { address: string; port: number };
   drainTimeoutS: number;
   cdr?: string;
+  cdrUrl?: string;
   media: LocalMedia;
   log: Logger;
   httpLimits?: Partial<AdminHttpLimits>;
@@ -61,7 +62,7 @@ export class Ops {
     });
     this.metricsTarget = { version: opts.version, media, draining: () => this.drain.active };
     this.metrics = opts.listenHttp !== undefined ? new Metrics(this.metricsTarget) : undefined;
-    this.cdr = opts.cdr !== undefined ? new CdrWriter(opts.cdr, opts.log.child({ component: 'cdr' })) : undefined;
+    this.cdr = opts.cdr !== undefined || opts.cdrUrl !== undefined ? new CdrWriter({ ...(opts.cdr !== undefined ? { file: opts.cdr } : {}), ...(opts.cdrUrl !== undefined ? { url: opts.cdrUrl } : {}), log: opts.log.child({ component: 'cdr' }) }) : undefined;
     this.adminTarget = { version: opts.version, media, drain: this.drain, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) };
   }
 

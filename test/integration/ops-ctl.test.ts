@@ -2,6 +2,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { runCtl } from '../../src/cli/ctl.js';
 import { getCallId } from '../../src/sip/message.js';
 import { SipPeer, sdpOffer } from '../helpers/sip-peer.js';
@@ -140,8 +142,43 @@ describe('call records', () => {
     expect(Date.parse(r.endTime as string)).toBeGreaterThanOrEqual(Date.parse(r.answerTime as string));
     expect(Date.parse(r.answerTime as string)).toBeGreaterThanOrEqual(Date.parse(r.setupTime as string));
     expect(r.mos).toBeGreaterThan(4);
-    expect(env.tandem.ops.cdr?.counters).toEqual({ written: 1, dropped: 0, withoutMedia: 0 });
+    expect(env.tandem.ops.cdr?.counters).toEqual({ written: 1, dropped: 0, withoutMedia: 0, posted: 0, postFailed: 0, postDropped: 0 });
     rtpA.close();
     rtpB.close();
+  });
+
+  it('--cdr-url: each record is POSTed as JSON; a collector that refuses it is counted, not retried', async () => {
+    const bodies: { type: string | undefined; body: string }[] = [];
+    let status = 200;
+    const collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push({ type: req.headers['content-type'], body });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/cdr`;
+    try {
+      env = await OpsEnv.start(() => ({ cdrUrl: url }));
+      const first = await env.call();
+      await env.bye(first.callId, first.aOk);
+      await expect.poll(() => env!.tandem.ops.cdr?.counters.posted, { timeout: 4000 }).toBe(1);
+      expect(bodies[0].type).toBe('application/json');
+      expect(JSON.parse(bodies[0].body)).toMatchObject({ callId: first.callId, reason: 'BYE from leg A', codecs: { a: 'PCMA/8000', b: 'PCMU/8000' } });
+      status = 503;
+      const second = await env.call();
+      await env.bye(second.callId, second.aOk);
+      await expect.poll(() => env!.tandem.ops.cdr?.counters.postFailed, { timeout: 4000 }).toBe(1);
+      expect(bodies).toHaveLength(2);
+      expect(env.tandem.ops.cdr?.counters).toMatchObject({ posted: 1, postFailed: 1, postDropped: 0, written: 0 });
+      for (const c of [first, second]) {
+        c.rtpA.close();
+        c.rtpB.close();
+      }
+    } finally {
+      collector.close();
+    }
   });
 });

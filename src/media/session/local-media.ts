@@ -281,7 +281,9 @@ export class LocalMedia implements MediaControl {
     const byWorker = new Map<number, MediaCall[]>();
     const transcodes = new Map<string, number>();
     for (const c of this.registry.all()) {
-      byWorker.set(c.workerIndex, [...(byWorker.get(c.workerIndex) ?? []), c]);
+      const list = byWorker.get(c.workerIndex);
+      if (list === undefined) byWorker.set(c.workerIndex, [c]);
+      else list.push(c);
       if (!callTranscodes(c)) continue;
       const m = c.medias.find((x) => x.transcoding);
       const pair = `${m?.answerPlan?.offererMain?.name ?? 'unknown'}|${m?.answerPlan?.answererMain?.name ?? 'unknown'}`;

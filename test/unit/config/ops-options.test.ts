@@ -16,6 +16,7 @@ describe('operations options', () => {
     expect(run(['--listen-http=[::1]:9901']).listenHttp).toEqual({ address: '::1', port: 9901 });
     expect(run(['--max-transcodes=50', '--drain-timeout=600', '--cdr=/var/log/tandem/cdr.json'])).toMatchObject({ maxTranscodes: 50, drainTimeout: 600, cdr: '/var/log/tandem/cdr.json' });
     expect(run([])).toMatchObject({ maxTranscodes: 0, drainTimeout: 3600 });
+    expect(run(['--cdr-url=https://cdr.example.net/in']).cdrUrl).toBe('https://cdr.example.net/in');
   });
 
   it.each([
@@ -26,6 +27,9 @@ describe('operations options', () => {
     ['--max-transcodes=lots', /--max-transcodes: "lots" is not a whole number/],
     ['--drain-timeout=999999999', /--drain-timeout: 999999999 is outside 0–604800/],
     ['--cdr=', /--cdr: needs a file name/],
+    ['--cdr-url=ftp://x/y', /--cdr-url: "ftp:\/\/x\/y" must be an http:\/\/ or https:\/\/ URL without credentials/],
+    ['--cdr-url=http://user:pw@x/', /--cdr-url: .* without credentials/],
+    ['--cdr-url=not a url', /--cdr-url: "not a url" must be/],
   ])('%s is refused naming the option', (arg, why) => {
     expect(() => parseArgs([arg])).toThrow(why);
   });
