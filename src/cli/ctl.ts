@@ -3,10 +3,10 @@ import { errorMessage } from '../common/errors.js';
 /** `tandem ctl`'s exit codes (README "Operations"). */
 export const CTL_EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
 
-const USAGE = `Usage: tandem ctl [--url=http://127.0.0.1:9900] [--json] [--timeout=MS] COMMAND
+const USAGE = `Usage: tandem ctl [--url=http://127.0.0.1:9900] [--json] [--timeout=MS] [--limit=N] COMMAND
 Commands:
   status               drain state, sessions, limits
-  list                 live calls (B2BUA calls and ng media sessions)
+  list                 live calls (B2BUA calls and ng media sessions; the first 1000, or --limit)
   show CALLID          one call: legs, codecs, ports, counters, loss, jitter, MOS
   terminate CALLID     hang up both legs (B2BUA) or delete the media session
   maxsessions N        media session limit (0 = none)
@@ -22,13 +22,13 @@ interface CtlRequest {
   body?: unknown;
 }
 
-function requestFor(cmd: string, args: string[]): CtlRequest | string {
+function requestFor(cmd: string, args: string[], limit?: number): CtlRequest | string {
   const one = (): string | undefined => (args.length === 1 && args[0] !== '' ? args[0] : undefined);
   switch (cmd) {
     case 'status':
       return { method: 'GET', path: '/api/status' };
     case 'list':
-      return { method: 'GET', path: '/api/calls' };
+      return { method: 'GET', path: `/api/calls${limit !== undefined ? `?limit=${limit}` : ''}` };
     case 'bans':
       return { method: 'GET', path: '/api/bans' };
     case 'drain':
@@ -56,7 +56,8 @@ function describe(cmd: string, body: Record<string, unknown>): string {
   if (cmd === 'list') {
     const calls = (body.calls as Record<string, unknown>[] | undefined) ?? [];
     const rows = calls.map((c) => [c.callId, c.kind, c.state ?? '-', c.route ?? '-', c.from ?? '-', c.to ?? '-', c.startedAt ?? '-'].map(String).join('  '));
-    return [`${calls.length} call(s)`, ...rows].join('\n');
+    const more = body.truncated === true ? ` of ${String(body.total)} (the first ${calls.length}; --limit=N for more)` : '';
+    return [`${calls.length} call(s)${more}`, ...rows].join('\n');
   }
   if (cmd === 'bans') {
     const bans = (body.bans as Record<string, unknown>[] | undefined) ?? [];
@@ -71,15 +72,17 @@ export async function runCtl(argv: string[], out: (s: string) => void = (s) => p
   let url = 'http://127.0.0.1:9900';
   let asJson = false;
   let timeoutMs = 5000;
+  let limit: number | undefined;
   const rest: string[] = [];
   for (const a of argv) {
-    const m = /^--(url|timeout)=(.*)$/.exec(a);
+    const m = /^--(url|timeout|limit)=(.*)$/.exec(a);
     if (a === '--json') asJson = true;
     else if (a === '--help' || a === '-h') {
       out(USAGE);
       return CTL_EXIT.ok;
     } else if (m?.[1] === 'url') url = m[2].replace(/\/+$/, '');
     else if (m?.[1] === 'timeout' && /^\d{1,7}$/.test(m[2]) && Number(m[2]) > 0) timeoutMs = Number(m[2]);
+    else if (m?.[1] === 'limit' && /^\d{1,7}$/.test(m[2])) limit = Number(m[2]);
     else if (a.startsWith('--')) {
       err(`tandem ctl: unknown option ${a}\n${USAGE}`);
       return CTL_EXIT.usage;
@@ -90,7 +93,7 @@ export async function runCtl(argv: string[], out: (s: string) => void = (s) => p
     err(USAGE);
     return CTL_EXIT.usage;
   }
-  const req = requestFor(cmd, args);
+  const req = requestFor(cmd, args, limit);
   if (typeof req === 'string') {
     err(`tandem ctl: ${req}\n${USAGE}`);
     return CTL_EXIT.usage;

@@ -99,11 +99,15 @@ export function adminRoutes(t: AdminTarget): AdminRoute {
       case 'GET /api/status':
         return json(200, { version: t.version, ready: readiness().length === 0, ...t.drain.status(), mediaSessions: t.media.sessionCount, maxSessions: t.media.admission.maxSessions, maxTranscodes: t.media.admission.maxTranscodes, b2buaCalls: t.b2bua?.activeCalls() ?? 0 });
       case 'GET /api/calls': {
+        // `?limit=N` (default 1000): a box with 50 000 sessions must not build a 10 MB reply by default.
+        const raw = req.query.get('limit') ?? '1000';
+        if (!/^\d{1,7}$/.test(raw)) throw new AdminRequestError(400, '"limit" must be a whole number');
+        const limit = Number(raw);
         const calls = (t.b2bua?.calls() ?? []).map(callSummary);
         // Sessions of ng clients (Kamailio…) are calls too; those the B2BUA drives are listed once.
         const known = new Set(calls.map((c) => c.callId));
-        const media = (await t.media.list()).filter((id) => !known.has(id)).map((id): CallSummary => ({ callId: id, kind: 'media' }));
-        return json(200, { calls: [...calls, ...media] });
+        const all = [...calls, ...(await t.media.list()).filter((id) => !known.has(id)).map((id): CallSummary => ({ callId: id, kind: 'media' }))];
+        return json(200, { calls: all.slice(0, limit), ...(all.length > limit ? { truncated: true, total: all.length } : {}) });
       }
       case 'GET /api/calls/ID': {
         if (second === undefined || third !== undefined) return undefined;

@@ -1,5 +1,6 @@
 import type { Logger } from '../common/log.js';
 import { TandemError, errorMessage } from '../common/errors.js';
+import { isLoopback } from '../common/cidr.js';
 import type { LocalMedia } from '../media/session/local-media.js';
 import type { CallStats, MediaControl } from '../media/api.js';
 import type { B2bua } from '../b2bua/b2bua.js';
@@ -83,6 +84,8 @@ export class Ops {
       throw new TandemError('CONFIG', `--listen-http: cannot listen on ${at.address}:${at.port}: ${errorMessage(err)}`, {}, { cause: err });
     }
     this.opts.log.info({ listen: `${this.address.address}:${this.address.port}` }, 'admin HTTP ready (/metrics, /healthz, /readyz, /api)');
+    // Whoever reaches it can end calls and drain the box: say so whenever it is not loopback only.
+    if (!isLoopback(at.address)) this.opts.log.warn({ listen: `${at.address}:${this.address.port}` }, 'the admin HTTP listener (no authentication) listens beyond loopback: keep it on a management network or behind a firewall');
   }
 
   /** SIGHUP: the routes file again (undefined without SIP or a routes file). */

@@ -36,6 +36,8 @@ describe('tandem ctl', () => {
     expect(list.code).toBe(0);
     expect(list.out).toContain('1 call(s)');
     expect(list.out).toContain(`${callId}  b2bua  confirmed  default`);
+    expect((await ctl('--limit=0', 'list')).out).toBe('0 call(s) of 1 (the first 0; --limit=N for more)\n');
+    expect((await env.http('GET', '/api/calls?limit=x')).status).toBe(400);
     const json = await ctl('--json', 'list');
     expect(JSON.parse(json.out)).toMatchObject({ calls: [{ callId, kind: 'b2bua', state: 'confirmed', route: "default", from: "sip:alice@127.0.0.1", to: "sip:100@127.0.0.1" }] });
 
