@@ -69,13 +69,16 @@ export class AdminHttpServer {
     limits: Partial<AdminHttpLimits> = {},
   ) {
     this.limits = { ...DEFAULT_ADMIN_LIMITS, ...limits };
-    this.server = createServer({ requestTimeout: this.limits.requestTimeoutMs, headersTimeout: this.limits.requestTimeoutMs, keepAliveTimeout: this.limits.keepAliveMs, maxHeaderSize: 8192 }, (req, res) => void this.handle(req, res));
+    const t = this.limits.requestTimeoutMs;
+    // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check often enough to keep them.
+    this.server = createServer({ requestTimeout: t, headersTimeout: t, keepAliveTimeout: this.limits.keepAliveMs, maxHeaderSize: 8192, connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(t / 4))) }, (req, res) => void this.handle(req, res));
     this.server.maxConnections = this.limits.maxConnections;
     this.server.on('drop', () => this.counters.refusedConnections++);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') this.counters.timeouts++;
       else this.counters.badRequests++;
-      if (socket.writable) socket.end(`HTTP/1.1 ${err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`);
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
   }
