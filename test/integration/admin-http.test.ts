@@ -1,5 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { startTandem } from '../../src/main.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { pino } from 'pino';
 import { AdminHttpServer } from '../../src/ops/admin-http.js';
 
@@ -78,5 +80,19 @@ describe('admin HTTP limits', () => {
     const g3 = readAll(s3);
     s3.write('GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     expect(await g3).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it('a --listen-http port in use is a configuration error naming the option, and nothing is left running', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const base = 10000 + Math.floor(Math.random() * 45) * 400;
+      await expect(
+        startTandem({ ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [{ protocol: 'udp', address: '127.0.0.1', port: 0 }], listenHttp: { address: '127.0.0.1', port }, portMin: base, portMax: base + 99, numThreads: 1, logLevel: 'silent' }, pino({ level: 'silent' })),
+      ).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(new RegExp(`^--listen-http: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`)) });
+    } finally {
+      taken.close();
+    }
   });
 });
