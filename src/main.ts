@@ -353,7 +353,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     log,
     ops,
     async close() {
-      await ops.close();
+      await ops.closeListener();
       if (sip !== undefined) {
         sip.stopEdge();
         // Our bindings go first (expires=0), while the transaction layer can still carry them.
@@ -366,6 +366,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
       await remote?.close();
       await ng.close();
       await media.close();
+      await ops.close();
     },
   };
 }

@@ -70,6 +70,7 @@ export class CdrWriter {
   private readonly postQueue: string[] = [];
   private posting: Promise<void> | undefined;
   private readonly log: Logger;
+  private closed = false;
   private readonly pending = new Map<string, { record: CallRecord; aTag: string; timer: NodeJS.Timeout }>();
   private readonly recent = new Map<string, CallStats>();
 
@@ -126,6 +127,10 @@ export class CdrWriter {
   }
 
   private write(record: CallRecord): void {
+    if (this.closed) {
+      this.counters.dropped++;
+      return;
+    }
     const line = JSON.stringify(record);
     if (this.opts.url !== undefined) this.post(line);
     if (this.stream === undefined) return;
@@ -177,6 +182,7 @@ export class CdrWriter {
       this.counters.withoutMedia++;
       this.write(p.record);
     }
+    this.closed = true;
     const posted = this.posting ?? Promise.resolve();
     const stream = this.stream;
     const written = stream === undefined ? Promise.resolve() : new Promise<void>((resolve) => stream.end(() => resolve()));

@@ -121,9 +121,17 @@ export class Ops {
     this.cdr?.callEnded(call, reason);
   }
 
-  async close(): Promise<void> {
+  /** First at shutdown: no more admin requests while the rest closes. */
+  async closeListener(): Promise<void> {
     this.drain.stop();
-    await this.http?.close();
+    const http = this.http;
+    this.http = undefined;
+    await http?.close();
+  }
+
+  /** Last at shutdown, once calls and media are closed: their call records are written, then the file is closed. */
+  async close(): Promise<void> {
+    await this.closeListener();
     await this.cdr?.close();
   }
 }

@@ -49,7 +49,7 @@ describeWithPeers('graceful drain of the tandem command (SIPp)', ['sipp'], () =>
     const proc = startProcess({
       name: 'tandem-drain',
       cmd: process.execPath,
-      args: [TANDEM_CLI, '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${await freeUdpPort()}`, `--listen-sip=udp:127.0.0.1:${sipPort}`, `--listen-http=127.0.0.1:${httpPort}`, `--route=sip:127.0.0.1:${uasPort}`, '--b-codecs=PCMU', `--port-min=${ports.min}`, `--port-max=${ports.max}`, '--num-threads=1', '--drain-timeout=60', '--log-level=info'],
+      args: [TANDEM_CLI, '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${await freeUdpPort()}`, `--listen-sip=udp:127.0.0.1:${sipPort}`, `--listen-http=127.0.0.1:${httpPort}`, `--route=sip:127.0.0.1:${uasPort}`, '--b-codecs=PCMU', `--port-min=${ports.min}`, `--port-max=${ports.max}`, '--num-threads=1', '--drain-timeout=60', '--log-level=info', '--overload-lag=0'],
       cwd: REPO_ROOT,
       logDir: makeTempDir('drain'),
     });

@@ -145,8 +145,15 @@ describe('call records', () => {
     expect(Date.parse(r.answerTime as string)).toBeGreaterThanOrEqual(Date.parse(r.setupTime as string));
     expect(r.mos).toBeGreaterThan(4);
     expect(env.tandem.ops.cdr?.counters).toEqual({ written: 1, dropped: 0, withoutMedia: 0, posted: 0, postFailed: 0, postDropped: 0 });
-    rtpA.close();
-    rtpB.close();
+    // A call still up at shutdown is hung up and recorded too, with its media figures, before the file closes.
+    const last = await env.call();
+    const cdr = env.tandem.ops.cdr!;
+    await env.close();
+    env = undefined;
+    expect(cdr.counters).toMatchObject({ written: 2, dropped: 0, withoutMedia: 0 });
+    const second = JSON.parse(readFileSync(file, 'utf8').trim().split('\n')[1]) as Record<string, unknown>;
+    expect(second).toMatchObject({ callId: last.callId, reason: 'shutting down', codecs: { a: 'PCMA/8000', b: 'PCMU/8000' }, packets: 0 });
+    for (const p of [rtpA, rtpB, last.rtpA, last.rtpB]) p.close();
   });
 
   it('--cdr-url: each record is POSTed as JSON; a collector that refuses it is counted, not retried', async () => {
