@@ -7,6 +7,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import dgram from 'node:dgram';
 import { getHeader, getCallId, getCSeq } from '../../src/sip/message.js';
 import { describeWithPeers } from '../helpers/peers.js';
 import { SipPeer, sdpOffer } from '../helpers/sip-peer.js';
@@ -19,6 +20,30 @@ import { deriveRtpPcap } from './helpers/pcap.js';
 const CALLS = 50;
 const PLAY_MS = 6000;
 const G711A_PCAP = '/usr/share/sip-tester/g711a.pcap';
+
+/**
+ * A media port range no other process on this box is using right now: suites running beside this
+ * one (other worktrees' tests included) hold whole blocks of the shared 20000–29999 band, and a
+ * range inside such a block fails every call with EADDRINUSE. Every 5th port is probed.
+ */
+async function quietPortRange(size: number): Promise<{ min: number; max: number }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const r = randomPortRange(size);
+    const probes: dgram.Socket[] = [];
+    let busy = false;
+    for (let p = r.min; p <= r.max && !busy; p += 5) {
+      const s = dgram.createSocket('udp4');
+      probes.push(s);
+      busy = await new Promise<boolean>((resolve) => {
+        s.once('error', () => resolve(true));
+        s.bind(p, '127.0.0.1', () => resolve(false));
+      });
+    }
+    for (const s of probes) s.close();
+    if (!busy) return r;
+  }
+  throw new Error('no quiet media port range found in 20 tries');
+}
 
 async function freeTcpPort(): Promise<number> {
   const s = createServer();
@@ -45,7 +70,7 @@ describeWithPeers('graceful drain of the tandem command (SIPp)', ['sipp'], () =>
     expect(existsSync(TANDEM_CLI), `${TANDEM_CLI} missing: run npm run build`).toBe(true);
     const sipPort = await freeUdpPort();
     const httpPort = await freeTcpPort();
-    const ports = randomPortRange(1000);
+    const ports = await quietPortRange(1000);
     const proc = startProcess({
       name: 'tandem-drain',
       cmd: process.execPath,
