@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { runCtl } from '../../src/cli/ctl.js';
 import { getCallId } from '../../src/sip/message.js';
 import { SipPeer, sdpOffer } from '../helpers/sip-peer.js';
+import { RawNg } from '../helpers/ng.js';
 import { rtpPacket, patternPayload, mediaTarget } from '../helpers/rtp-peer.js';
 import { OpsEnv, finalFor } from '../helpers/ops-env.js';
 
@@ -62,6 +63,15 @@ describe('tandem ctl', () => {
     await aBye;
     await expect.poll(() => env!.tandem.media.list(), { timeout: 3000 }).toEqual([]);
     expect((await ctl('terminate', callId)).code).toBe(1);
+
+    // An ng client's session (Kamailio's): listed as media, shown, and terminated by deleting it.
+    const ng = await new RawNg(env.tandem.ngAddress.port).open();
+    expect((await ng.request({ command: 'offer', 'call-id': 'kam-1', 'from-tag': 'f', sdp: sdpOffer(40030, [{ pt: 0, name: 'PCMU' }]) })).result).toBe('ok');
+    expect((await ctl('list')).out).toContain('kam-1  media');
+    expect(JSON.parse((await ctl('--json', 'show', 'kam-1')).out)).toMatchObject({ callId: 'kam-1', kind: 'media', media: { callId: 'kam-1' } });
+    expect(await ctl('terminate', 'kam-1')).toMatchObject({ code: 0, out: 'terminated: kam-1\nhow: media session deleted\n' });
+    expect(await env.tandem.media.list()).toEqual([]);
+    ng.close();
   });
 
   it('usage errors exit 2, an unreachable Tandem exits 3', async () => {
