@@ -258,7 +258,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
       return reloadFailure(err);
     }
   };
-  ops.attachSip({ b2bua, sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reload !== undefined ? { reload } : {}) });
+  ops.attachSip({ b2bua, transportStats: () => transport.stats(), sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reload !== undefined ? { reload } : {}) });
   return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}), ...(outReg !== undefined ? { outboundRegistrar: outReg } : {}) };
 }
 
@@ -322,6 +322,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     log,
     onCommand: (command, result) => ops.ngCommand(command, result),
   });
+  ops.attachNg(ng);
   let ngAddress: { address: string; port: number };
   let sip: (RunningSip & { stopEdge(): void }) | undefined;
   let remote: NgMediaClient | undefined;

@@ -4,6 +4,8 @@ import type { B2bua } from '../b2bua/b2bua.js';
 import type { Authenticator } from '../edge/auth.js';
 import type { Pike } from '../edge/pike.js';
 import type { CallStats } from '../media/api.js';
+import type { NgServerStats } from '../control/ng-server.js';
+import type { TransportStats } from '../sip/transport/transport-stats.js';
 import { callQuality } from './mos.js';
 
 /** What the metrics read, when scraped. */
@@ -13,8 +15,21 @@ export interface MetricsTarget {
   b2bua?: B2bua;
   auth?: Authenticator;
   pike?: Pike;
+  ngStats?: () => NgServerStats;
+  transportStats?: () => TransportStats;
   draining(): boolean;
 }
+
+/** Why the ng listener dropped or refused a datagram: its counters, by the reason label they get. */
+const NG_FAULTS: readonly [string, keyof NgServerStats][] = [['malformed', 'malformed'], ['denied', 'denied'], ['request_too_large', 'requestTooLarge'], ['reply_too_large', 'replyTooLarge'], ['resends_refused', 'resendsRefused'], ['send_error', 'sendErrors']];
+
+/** What the SIP transport dropped, refused or closed, by reason. */
+const SIP_FAULTS: readonly [string, keyof TransportStats][] = [
+  // A malformed message is either answered (400, 513…) or, without the headers an answer needs, dropped: one reason each, so the series add up.
+  ['malformed_answered', 'rejected'], ['malformed_dropped', 'dropped'], ['not_admitted', 'notAdmitted'],
+  ['idle_timeout', 'idleTimeouts'], ['message_timeout', 'messageTimeouts'], ['tls_handshake_timeout', 'tlsHandshakeTimeouts'], ['write_backlog', 'writeBacklogCloses'],
+  ['tls_verify_failure', 'tlsVerifyFailures'], ['connection_cap', 'refusedConnections'], ['connection_cap_per_source', 'refusedConnectionsPerSource'], ['ws_ping_timeout', 'wsPingTimeouts'],
+];
 
 /** SIP methods counted by name; anything else (a fuzzer's invention) is `other`, so labels stay bounded. */
 const SIP_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'UPDATE', 'INFO', 'MESSAGE', 'NOTIFY', 'SUBSCRIBE', 'REFER', 'PRACK', 'PUBLISH']);
@@ -69,6 +84,18 @@ export class Metrics {
     new Counter({ name: 'tandem_pike_bans_total', help: 'sources banned by the flood defence', registers, collect() { this.reset(); setTotal(this, t.pike?.counters.bans ?? 0); } });
     new Counter({ name: 'tandem_pike_dropped_total', help: 'packets and connections dropped because their source is banned', registers, collect() { this.reset(); setTotal(this, t.pike?.counters.dropped ?? 0); } });
     new Gauge({ name: 'tandem_pike_banned_sources', help: 'sources banned now', registers, collect() { this.set(t.pike?.bans().length ?? 0); } });
+    new Counter({ name: 'tandem_sip_transport_faults_total', help: 'what the SIP transport dropped, refused or closed, by reason', labelNames: ['reason'], registers, collect() {
+      this.reset();
+      const st = t.transportStats?.();
+      if (st !== undefined) for (const [reason, key] of SIP_FAULTS) setTotal(this, st[key], { reason });
+    } });
+    new Gauge({ name: 'tandem_sip_connections', help: 'SIP stream connections (TCP, TLS, WebSocket) open now', registers, collect() { this.set(t.transportStats?.().openConnections ?? 0); } });
+    new Counter({ name: 'tandem_ng_faults_total', help: 'ng datagrams dropped or refused, by reason', labelNames: ['reason'], registers, collect() {
+      this.reset();
+      const st = t.ngStats?.();
+      if (st !== undefined) for (const [reason, key] of NG_FAULTS) setTotal(this, st[key], { reason });
+    } });
+    new Counter({ name: 'tandem_ng_retransmissions_total', help: 'ng requests answered again from the reply cache', registers, collect() { this.reset(); setTotal(this, t.ngStats?.().retransmissions ?? 0); } });
   }
 
   private mediaCollectors(registers: Registry[]): void {
@@ -104,6 +131,7 @@ export class Metrics {
     traffic('tandem_media_packets_total', 'media packets received, by the side that sent them (the offerer or the answerer) and kind', 'packets');
     traffic('tandem_media_bytes_total', 'media bytes received, by sending side and kind', 'bytes');
     traffic('tandem_media_errors_total', 'media packets dropped as errors (malformed, SRTP authentication, refused source), by sending side and kind', 'errors');
+    new Counter({ name: 'tandem_media_packets_guarded_total', help: 'media packets dropped because handling them threw (counted per worker since it started)', registers, async collect() { this.reset(); setTotal(this, (await snapshot()).guarded); } });
     new Counter({ name: 'tandem_media_worker_failures_total', help: 'media workers that died or were replaced by the watchdog', registers, async collect() { this.reset(); setTotal(this, (await snapshot()).workerFailures); } });
     let health: ReturnType<LocalMedia['workerHealth']> | undefined;
     const workers = (): ReturnType<LocalMedia['workerHealth']> => (health ??= t.media.workerHealth().finally(() => setImmediate(() => (health = undefined))));

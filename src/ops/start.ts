@@ -8,6 +8,8 @@ import type { B2buaCall } from '../b2bua/call.js';
 import type { Authenticator } from '../edge/auth.js';
 import type { Pike } from '../edge/pike.js';
 import type { SipMessage } from '../sip/message.js';
+import type { TransportStats } from '../sip/transport/transport-stats.js';
+import type { NgServerStats } from '../control/ng-server.js';
 import { AdminHttpServer, type AdminHttpLimits } from './admin-http.js';
 import { adminRoutes, type AdminTarget, type ReloadResult } from './admin-api.js';
 import { CdrWriter } from './cdr.js';
@@ -28,6 +30,7 @@ export interface OpsOptions {
 /** The SIP side, once it runs: what the metrics, the API and the call records read of it. */
 export interface OpsSip {
   b2bua: B2bua;
+  transportStats: () => TransportStats;
   sipMedia: MediaControl;
   auth?: Authenticator;
   pike?: Pike;
@@ -67,9 +70,14 @@ export class Ops {
     this.adminTarget = { version: opts.version, media, drain: this.drain, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) };
   }
 
+  /** The ng listener, once it exists (its fault counters). */
+  attachNg(ng: { stats(): NgServerStats }): void {
+    this.metricsTarget.ngStats = () => ng.stats();
+  }
+
   /** The SIP side's parts, once it has started. */
   attachSip(sip: OpsSip): void {
-    Object.assign(this.metricsTarget, { b2bua: sip.b2bua, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}) });
+    Object.assign(this.metricsTarget, { b2bua: sip.b2bua, transportStats: sip.transportStats, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}) });
     Object.assign(this.adminTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(sip.reload !== undefined ? { reload: sip.reload } : {}) });
   }
 

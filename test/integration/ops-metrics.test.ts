@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
+import dgram from 'node:dgram';
 import { getHeader } from '../../src/sip/message.js';
 import { RawNg } from '../helpers/ng.js';
 import { sdpOffer } from '../helpers/sip-peer.js';
@@ -60,6 +61,12 @@ describe('/metrics during real calls', () => {
     expect(offer.result).toBe('ok');
     const badCommand = await ng.request({ command: 'frobnicate' });
     expect(badCommand.result).toBe('error');
+    // Damaged datagrams: ng bencode that does not parse, and SIP bytes that are not a message.
+    const raw = dgram.createSocket('udp4');
+    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
+    raw.send('c1 d7:command', env.tandem.ngAddress.port, '127.0.0.1');
+    raw.send('NOT SIP AT ALL\r\n\r\n', env.sip.port, '127.0.0.1');
+    await expect.poll(() => env!.tandem.ng.stats().malformed, { timeout: 2000 }).toBe(1);
 
     const during = await env.metrics();
     expect(sample(during, 'tandem_calls{state="confirmed"}')).toBe(1);
@@ -80,6 +87,13 @@ describe('/metrics during real calls', () => {
     expect(sample(during, 'tandem_media_worker_ping_seconds{worker="0"}')).toBeGreaterThan(0);
     expect(sample(during, 'tandem_build_info{version="0.1.0",nodejs="' + process.version + '"}')).toBe(1);
     expect(sample(during, 'tandem_call_mos_count')).toBe(0);
+    expect(sample(during, 'tandem_ng_faults_total{reason="malformed"}')).toBe(1);
+    expect(sample(during, 'tandem_ng_faults_total{reason="denied"}')).toBe(0);
+    expect(sample(during, 'tandem_sip_transport_faults_total{reason="malformed_dropped"}')).toBe(1);
+    expect(sample(during, 'tandem_sip_transport_faults_total{reason="malformed_answered"}')).toBe(0);
+    expect(sample(during, 'tandem_media_packets_guarded_total')).toBe(0);
+    expect(sample(during, 'tandem_sip_connections')).toBe(0);
+    raw.close();
 
     // The call ends: the MOS of its media goes into the histogram, and counters keep their totals.
     const bye = await env.bye(callId, aOk);

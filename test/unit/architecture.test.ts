@@ -39,7 +39,7 @@ const ALLOWED: Record<string, string[]> = {
   'media/worker': ['media/rtp', 'media/codecs', 'media/pool/protocol'],
   'media/rtp': [],
   'media/codecs': [],
-  ops: ['b2bua', 'edge', 'media/api', 'media/session', 'sip'],
+  ops: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip'],
 };
 
 /**

@@ -58,6 +58,8 @@ export interface OpsSnapshot {
   endedByTimeout: number;
   endedByWorkerFailure: number;
   workerFailures: number;
+  /** packets the live workers dropped because handling them threw (worker/guard.ts), since each started. */
+  guarded: number;
 }
 
 /**
@@ -295,7 +297,9 @@ export class LocalMedia implements MediaControl {
       const byId = new Map((reply?.op === 'stats' ? reply.stats : []).map((s) => [s.bridgeId, s]));
       return calls.map((c) => callStatsFrom(c, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId)));
     }));
+    const totals = await Promise.allSettled(Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' }, 1000)));
     return {
+      guarded: totals.reduce((n, r) => n + (r.status === 'fulfilled' && r.value.op === 'totals' ? r.value.totals.guarded : 0), 0),
       traffic: this.traffic.snapshot(live.flat()),
       transcodes,
       sessions: this.registry.size,
