@@ -5,6 +5,9 @@ import { getCSeq, getCallId, getHeader, getTo, type SipMessage } from '../../src
 import { SipPeer, sdpOffer, type Received } from './sip-peer.js';
 import { RtpPeer } from './rtp-peer.js';
 
+/** Upper bound of a wait for a SIP message: generous, since the box may be busy with other suites (not a timing assertion). */
+export const WAIT_MS = 10_000;
+
 /**
  * A Tandem B2BUA with its admin listener on a free loopback port, a scripted caller and callee, and
  * the calls the operations tests place through it (real UDP SIP and RTP on 127.0.0.1).
@@ -77,9 +80,9 @@ export class OpsEnv {
     const { text, callId } = this.invite(sdpOffer(rtpA.port, [{ pt: 8, name: 'PCMA' }]));
     const from = this.callee.count(() => true);
     this.caller.send(text, this.sip);
-    const bInvite = await this.callee.next((m) => m.kind === 'request' && m.method === 'INVITE', 3000, from);
+    const bInvite = await this.callee.next((m) => m.kind === 'request' && m.method === 'INVITE', WAIT_MS, from);
     this.callee.reply(bInvite, 200, { reason: 'OK', sdp: sdpOffer(rtpB.port, [{ pt: 0, name: 'PCMU' }]) });
-    const aOk = await this.caller.next(finalFor(callId));
+    const aOk = await this.caller.next(finalFor(callId), WAIT_MS);
     const seq = getCSeq(aOk.msg)?.seq ?? 0;
     this.caller.send([`ACK ${contact(aOk)} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${this.caller.port};branch=z9hG4bK${Math.random().toString(36).slice(2)}`, 'Max-Forwards: 70', `From: ${getHeader(aOk.msg, 'From') ?? ''}`, `To: ${getHeader(aOk.msg, 'To') ?? ''}`, `Call-ID: ${callId}`, `CSeq: ${seq} ACK`, '', ''].join('\n'), this.sip);
     return { callId, aOk, bInvite, rtpA, rtpB };
@@ -91,7 +94,7 @@ export class OpsEnv {
       [`BYE ${contact(aOk)} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${this.caller.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`, 'Max-Forwards: 70', `From: <sip:alice@127.0.0.1>;tag=${this.caller.tag}`, `To: <sip:100@127.0.0.1>;tag=${getTo(aOk.msg)?.tag ?? ''}`, `Call-ID: ${callId}`, `CSeq: ${this.seq++ + 1000} BYE`, '', ''].join('\n'),
       this.sip,
     );
-    return this.caller.next((m) => m.kind === 'response' && getCallId(m) === callId && getCSeq(m)?.method === 'BYE');
+    return this.caller.next((m) => m.kind === 'response' && getCallId(m) === callId && getCSeq(m)?.method === 'BYE', WAIT_MS);
   }
 
   async http(method: 'GET' | 'POST', path: string, o: { body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string; json: () => Record<string, unknown> }> {

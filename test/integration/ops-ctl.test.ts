@@ -9,7 +9,7 @@ import { getCallId } from '../../src/sip/message.js';
 import { SipPeer, sdpOffer } from '../helpers/sip-peer.js';
 import { RawNg } from '../helpers/ng.js';
 import { rtpPacket, patternPayload, mediaTarget } from '../helpers/rtp-peer.js';
-import { OpsEnv, finalFor } from '../helpers/ops-env.js';
+import { OpsEnv, WAIT_MS, finalFor } from '../helpers/ops-env.js';
 
 /** `tandem ctl` against a running Tandem's admin API; routes reloaded; call records written. */
 let env: OpsEnv | undefined;
@@ -56,12 +56,12 @@ describe('tandem ctl', () => {
     expect((await ctl('status')).out).toContain('draining: false');
 
     // terminate: BYE to both legs.
-    const bye = env.callee.next((m) => m.kind === 'request' && m.method === 'BYE');
-    const aBye = env.caller.next((m) => m.kind === 'request' && m.method === 'BYE');
+    const bye = env.callee.next((m) => m.kind === 'request' && m.method === 'BYE', WAIT_MS);
+    const aBye = env.caller.next((m) => m.kind === 'request' && m.method === 'BYE', WAIT_MS);
     expect(await ctl('terminate', callId)).toMatchObject({ code: 0, out: `terminated: ${callId}\nhow: hung up both legs\n` });
     await bye;
     await aBye;
-    await expect.poll(() => env!.tandem.media.list(), { timeout: 3000 }).toEqual([]);
+    await expect.poll(() => env!.tandem.media.list(), { timeout: WAIT_MS }).toEqual([]);
     expect((await ctl('terminate', callId)).code).toBe(1);
 
     // An ng client's session (Kamailio's): listed as media, shown, and terminated by deleting it.
@@ -111,9 +111,9 @@ describe('routes reload', () => {
     // A new call goes to the new target.
     const { text, callId } = env.invite(sdpOffer(40020, [{ pt: 8, name: 'PCMA' }]));
     env.caller.send(text, env.sip);
-    const inv = await other.next((m) => m.kind === 'request' && m.method === 'INVITE');
+    const inv = await other.next((m) => m.kind === 'request' && m.method === 'INVITE', WAIT_MS);
     other.reply(inv, 486, { reason: 'Busy Here' });
-    const busy = await env.caller.next(finalFor(callId));
+    const busy = await env.caller.next(finalFor(callId), WAIT_MS);
     expect(busy.msg.kind === 'response' && busy.msg.status).toBe(486);
 
     // Broken JSON, then a route with a bad target: refused, named, and the routes in use stay.
@@ -128,8 +128,8 @@ describe('routes reload', () => {
     // The call from before the reload still works on its route: media both ways, and its BYE reaches the first callee.
     const toB = mediaTarget(live.bInvite.msg.body.toString());
     await live.rtpB.send(rtpPacket({ pt: 0, seq: 1, ts: 160, ssrc: 3, payload: patternPayload(160, 1) }), toB.port);
-    await live.rtpA.waitFor(1);
-    const bBye = env.callee.next((m) => m.kind === 'request' && m.method === 'BYE');
+    await live.rtpA.waitFor(1, WAIT_MS);
+    const bBye = env.callee.next((m) => m.kind === 'request' && m.method === 'BYE', WAIT_MS);
     await env.bye(live.callId, live.aOk);
     await bBye;
     live.rtpA.close();
@@ -144,9 +144,9 @@ describe('call records', () => {
     const { callId, aOk, bInvite, rtpA, rtpB } = await env.call();
     const toA = mediaTarget(aOk.msg.body.toString());
     for (let i = 0; i < 20; i++) await rtpA.send(rtpPacket({ pt: 8, seq: i, ts: i * 160, ssrc: 1, payload: patternPayload(160, 1) }), toA.port);
-    await rtpB.waitFor(20);
+    await rtpB.waitFor(20, WAIT_MS);
     await env.bye(callId, aOk);
-    await expect.poll(() => env!.tandem.ops.cdr?.counters.written, { timeout: 4000 }).toBe(1);
+    await expect.poll(() => env!.tandem.ops.cdr?.counters.written, { timeout: WAIT_MS }).toBe(1);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(1);
     const r = JSON.parse(lines[0]) as Record<string, unknown>;
@@ -183,13 +183,13 @@ describe('call records', () => {
       env = await OpsEnv.start(() => ({ cdrUrl: url }));
       const first = await env.call();
       await env.bye(first.callId, first.aOk);
-      await expect.poll(() => env!.tandem.ops.cdr?.counters.posted, { timeout: 4000 }).toBe(1);
+      await expect.poll(() => env!.tandem.ops.cdr?.counters.posted, { timeout: WAIT_MS }).toBe(1);
       expect(bodies[0].type).toBe('application/json');
       expect(JSON.parse(bodies[0].body)).toMatchObject({ callId: first.callId, reason: 'BYE from leg A', codecs: { a: 'PCMA/8000', b: 'PCMU/8000' } });
       status = 503;
       const second = await env.call();
       await env.bye(second.callId, second.aOk);
-      await expect.poll(() => env!.tandem.ops.cdr?.counters.postFailed, { timeout: 4000 }).toBe(1);
+      await expect.poll(() => env!.tandem.ops.cdr?.counters.postFailed, { timeout: WAIT_MS }).toBe(1);
       expect(bodies).toHaveLength(2);
       expect(env.tandem.ops.cdr?.counters).toMatchObject({ posted: 1, postFailed: 1, postDropped: 0, written: 0 });
       for (const c of [first, second]) {

@@ -6,7 +6,7 @@ import { getHeader } from '../../src/sip/message.js';
 import { RawNg } from '../helpers/ng.js';
 import { sdpOffer } from '../helpers/sip-peer.js';
 import { rtpPacket, patternPayload, mediaTarget } from '../helpers/rtp-peer.js';
-import { OpsEnv, finalFor, sample } from '../helpers/ops-env.js';
+import { OpsEnv, WAIT_MS, finalFor, sample } from '../helpers/ops-env.js';
 import { itWithPeers } from '../helpers/peers.js';
 
 /**
@@ -51,8 +51,8 @@ describe('/metrics during real calls', () => {
       await rtpA.send(rtpPacket({ pt: 8, seq: i, ts: i * 160, ssrc: 1, payload: patternPayload(160, 1) }), toA.port);
       await rtpB.send(rtpPacket({ pt: 0, seq: i, ts: i * 160, ssrc: 2, payload: patternPayload(160, 2) }), toB.port);
     }
-    await rtpB.waitFor(10);
-    await rtpA.waitFor(10);
+    await rtpB.waitFor(10, WAIT_MS);
+    await rtpA.waitFor(10, WAIT_MS);
 
     // An ng session beside it (Kamailio's way), relayed PCMU.
     const ng = await new RawNg(env.tandem.ngAddress.port).open();
@@ -66,7 +66,7 @@ describe('/metrics during real calls', () => {
     await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
     raw.send('c1 d7:command', env.tandem.ngAddress.port, '127.0.0.1');
     raw.send('NOT SIP AT ALL\r\n\r\n', env.sip.port, '127.0.0.1');
-    await expect.poll(() => env!.tandem.ng.stats().malformed, { timeout: 2000 }).toBe(1);
+    await expect.poll(() => env!.tandem.ng.stats().malformed, { timeout: WAIT_MS }).toBe(1);
 
     const during = await env.metrics();
     expect(sample(during, 'tandem_calls{state="confirmed"}')).toBe(1);
@@ -99,7 +99,7 @@ describe('/metrics during real calls', () => {
     const bye = await env.bye(callId, aOk);
     expect(bye.msg.kind === 'response' && bye.msg.status).toBe(200);
     await ng.request({ command: 'delete', 'call-id': ngCall, 'from-tag': 'f1' });
-    await expect.poll(async () => sample(await env!.metrics(), 'tandem_media_sessions'), { timeout: 3000 }).toBe(0);
+    await expect.poll(async () => sample(await env!.metrics(), 'tandem_media_sessions'), { timeout: WAIT_MS }).toBe(0);
     const after = await env.metrics();
     expect(sample(after, 'tandem_calls{state="confirmed"}')).toBe(0);
     expect(sample(after, 'tandem_call_mos_count')).toBe(1);
@@ -150,7 +150,7 @@ describe('admin HTTP listener', () => {
     const first = await env.call();
     const { text, callId } = env.invite(sdpOffer(40002, [{ pt: 8, name: 'PCMA' }]));
     env.caller.send(text, env.sip);
-    const refused = await env.caller.next(finalFor(callId));
+    const refused = await env.caller.next(finalFor(callId), WAIT_MS);
     expect(refused.msg.kind === 'response' && refused.msg.status).toBe(503);
     const ng = await new RawNg(env.tandem.ngAddress.port).open();
     const transcode = await ng.request({ command: 'offer', 'call-id': 'tc-2', 'from-tag': 'f', sdp: sdpOffer(40004, [{ pt: 8, name: 'PCMA' }]), codec: { transcode: ['PCMU'] }, supports: ['load limit'] });
@@ -162,7 +162,7 @@ describe('admin HTTP listener', () => {
     expect(sample(m, 'tandem_media_max_transcodes')).toBe(1);
     // The limit frees up when the transcoding call ends.
     await env.bye(first.callId, first.aOk);
-    await expect.poll(() => env!.tandem.media.list(), { timeout: 3000 }).toEqual(['relay-1']);
+    await expect.poll(() => env!.tandem.media.list(), { timeout: WAIT_MS }).toEqual(['relay-1']);
     const again = await ng.request({ command: 'offer', 'call-id': 'tc-3', 'from-tag': 'f', sdp: sdpOffer(40008, [{ pt: 8, name: 'PCMA' }]), codec: { transcode: ['PCMU'] } });
     expect(again.result).toBe('ok');
     ng.close();
@@ -181,7 +181,7 @@ describe('admin HTTP listener', () => {
 
     const { text, callId } = env.invite(sdpOffer(40010, [{ pt: 8, name: 'PCMA' }]));
     env.caller.send(text, env.sip);
-    const refused = await env.caller.next(finalFor(callId));
+    const refused = await env.caller.next(finalFor(callId), WAIT_MS);
     expect(refused.msg.kind === 'response' && refused.msg.status).toBe(503);
     expect(getHeader(refused.msg, 'Retry-After')).toBe('60');
     const ng = await new RawNg(env.tandem.ngAddress.port).open();
@@ -190,11 +190,11 @@ describe('admin HTTP listener', () => {
     // The live call still relays media, and its BYE works.
     const toB = mediaTarget(live.bInvite.msg.body.toString());
     await live.rtpB.send(rtpPacket({ pt: 0, seq: 1, ts: 160, ssrc: 9, payload: patternPayload(160, 4) }), toB.port);
-    await live.rtpA.waitFor(1);
+    await live.rtpA.waitFor(1, WAIT_MS);
     expect(drained).toEqual([]);
     const bye = await env.bye(live.callId, live.aOk);
     expect(bye.msg.kind === 'response' && bye.msg.status).toBe(200);
-    await expect.poll(() => drained, { timeout: 3000 }).toEqual(['idle']);
+    await expect.poll(() => drained, { timeout: WAIT_MS }).toEqual(['idle']);
     expect(sample(await env.metrics(), 'tandem_draining')).toBe(1);
     ng.close();
     live.rtpA.close();
