@@ -31,7 +31,7 @@ function rtp(seq: number): Buffer {
 }
 
 const t = await startTandem(
-  { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [], listenHttp: { address: '127.0.0.1', port: 0 }, portMin: 40000, portMax: 44999, numThreads: 2, logLevel: 'silent' },
+  { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [], listenHttp: { address: '127.0.0.1', port: 0 }, portMin: 12000, portMax: 19999, numThreads: 2, logLevel: 'silent' },
   pino({ level: 'silent' }),
 );
 const url = `http://127.0.0.1:${t.ops.address?.port}/metrics`;
