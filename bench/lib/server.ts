@@ -84,7 +84,7 @@ export async function startServer(o: StartOptions): Promise<ServerHandle> {
   let child: ChildProcess;
   if (o.kind === 'tandem') {
     if (!existsSync(TANDEM_CLI)) throw new Error(`${TANDEM_CLI} does not exist: run \`npm run build\` first`);
-    child = spawnPinned(o.cpus, process.execPath, [TANDEM_CLI, ...common, `--num-threads=${o.threads}`, '--log-level=warn', '--listen-sip=none', ...(o.extraArgs ?? [])], {
+    child = spawnPinned(o.cpus, process.execPath, [TANDEM_CLI, ...common, `--num-threads=${o.threads}`, '--log-level=warn', '--listen-sip=none', '--listen-http=off', ...(o.extraArgs ?? [])], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

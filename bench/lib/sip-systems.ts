@@ -125,6 +125,8 @@ export async function startSipSystem(o: SipSystemOptions): Promise<ServerHandle>
       '--interface=127.0.0.1',
       `--listen-ng=127.0.0.1:${o.ngPort}`,
       `--listen-sip=udp:127.0.0.1:${o.sipPort}`,
+      // Several benches (and tests) may run side by side: no admin listener on the fixed default port.
+      '--listen-http=off',
       `--route=sip:127.0.0.1:${o.calleePort}`,
       `--b-codecs=${o.scenario.calleeCodec}`,
       ...(o.scenario.calleePtime !== o.scenario.callerPtime ? [`--b-ptime=${o.scenario.calleePtime}`] : []),

@@ -31,6 +31,10 @@ export class B2buaCall implements CallCore {
   readonly log: Logger;
   /** when the call was set up, for the media watchdog (a call not yet in the media plane's list is fine). */
   lastMediaChangeMs: number;
+  /** wall-clock ms (for call records): the INVITE, the 2xx to leg A, the end. */
+  readonly startedAt = Date.now();
+  answeredAt: number | undefined;
+  endedAt: number | undefined;
 
   private current = CallState.Trying;
   private readonly a: LegPath;
@@ -76,6 +80,8 @@ export class B2buaCall implements CallCore {
 
   moveTo(to: CallState): void {
     this.current = transition(this.current, to);
+    if (to === CallState.Confirmed) this.answeredAt ??= Date.now();
+    else if (to === CallState.Ended) this.endedAt ??= Date.now();
   }
 
   /** Keys under which in-dialog requests find this call: Call-ID and our tag on each leg. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { TandemError } from '../common/errors.js';
 import { OPTIONS, applyOption, defaultConfig, validateConfig, type TandemConfig } from './config.js';
+import { DEFAULT_LISTEN_HTTP } from './ops-options.js';
 
 export type CliResult = { kind: 'run'; config: TandemConfig } | { kind: 'help' } | { kind: 'version' };
 
@@ -35,6 +36,7 @@ export function readConfigFile(path: string, cfg: TandemConfig): void {
 /** argv (without node and script) → config. Command line wins over the file. */
 export function parseArgs(argv: string[]): CliResult {
   const cfg = defaultConfig();
+  cfg.listenHttp = { ...DEFAULT_LISTEN_HTTP };
   const pairs: [string, string][] = [];
   let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {

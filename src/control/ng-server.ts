@@ -48,6 +48,8 @@ export interface NgServerOptions {
    */
   allow?: readonly string[];
   limits?: Partial<NgLimits>;
+  /** Each executed command (retransmissions aside) and its reply's `result`; names outside the command table are `unknown`. */
+  onCommand?: (command: string, result: string) => void;
 }
 
 interface CachedReply {
@@ -196,6 +198,11 @@ export class NgServer {
     }
     this.counters.requests++;
     const reply = this.run(message, rinfo)
+      .then((dict) => {
+        const cmd = typeof message.command === 'string' ? message.command.toLowerCase() : '';
+        this.opts.onCommand?.(Object.hasOwn(COMMANDS, cmd) ? cmd : 'unknown', typeof dict.result === 'string' ? dict.result : 'unknown');
+        return dict;
+      })
       .then((dict) => this.reply(cookie, dict, rinfo, typeof message['call-id'] === 'string' ? message['call-id'] : undefined))
       // A reply that cannot be encoded (a handler bug) still answers, and never rejects unhandled.
       .catch((err: unknown) => formatNgDatagram(cookie, ngErrorReplyFor(err, 'cannot encode the reply: ')));
