@@ -7,7 +7,7 @@ import { LogLimiter } from '../common/log-limit.js';
 import type { BDict } from './bencode.js';
 import { parseNgDatagram, formatNgDatagram, isValidCookie, MAX_COOKIE_LENGTH } from './ng-wire.js';
 import { COMMANDS, type CommandContext } from './commands.js';
-import { NgFields } from './ng-options.js';
+import { NgFields, expandRtppFlags } from './ng-options.js';
 import { ngErrorReply, ngErrorReplyFor, clipReason } from './ng-errors.js';
 
 /** Limits of the ng listener; every one has a default and a counter in {@link NgServerCounters}. */
@@ -237,6 +237,8 @@ export class NgServer {
     let command = '';
     let callId: string | undefined;
     try {
+      // Before any handler: delete and query read from-tag/to-tag given in the string too.
+      expandRtppFlags(f);
       command = f.requiredString('command').toLowerCase();
       callId = f.string('call-id');
       const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
