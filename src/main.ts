@@ -58,6 +58,8 @@ export interface RunningTandem {
   media: LocalMedia;
   ng: NgServer;
   ngAddress: { address: string; port: number };
+  /** present with --listen-tcp-ng. */
+  ngTcpAddress?: { address: string; port: number };
   /** present when SIP listeners are configured. */
   sip?: RunningSip;
   log: Logger;
@@ -287,6 +289,9 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     address: config.listenNg.address,
     port: config.listenNg.port,
     ...(config.ngAllow !== undefined ? { allow: config.ngAllow } : {}),
+    ...(config.listenTcpNg !== undefined
+      ? { tcp: { ...config.listenTcpNg, limits: { maxConnections: config.ngTcpMaxConnections, maxMessageBytes: config.ngTcpMaxMessage, idleMs: config.ngTcpIdleTimeout, messageMs: config.ngTcpMessageTimeout } } }
+      : {}),
     context: { media },
     log,
   });
@@ -313,6 +318,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     media,
     ng,
     ngAddress,
+    ...(ng.tcpAddress !== undefined ? { ngTcpAddress: ng.tcpAddress } : {}),
     ...(sip !== undefined ? { sip } : {}),
     log,
     async close() {

@@ -8,11 +8,12 @@ import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefau
 import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
+import { NG_TCP_OPTIONS, applyNgTcpOption, isNgTcpKey, ngListenAddress, ngTcpDefaults, type NgTcpConfig } from './ng-tcp-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, NgTcpConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -92,6 +93,7 @@ export interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'interface', name: 'interface', arg: '[NAME/]IP[!ADV]', help: 'media interface: sockets bind IP, the SDP says ADV when given (1:1 NAT), e.g. 10.0.0.5!203.0.113.7; repeat for named ones, picked by ng direction or a routes-file leg\'s interface; the first is the default (default 127.0.0.1)' },
   { key: 'listenNg', name: 'listen-ng', arg: 'IP:PORT', help: 'ng control protocol listener (default 127.0.0.1:22222)' },
+  ...NG_TCP_OPTIONS,
   { key: 'ngAllow', name: 'ng-allow', arg: 'LIST', help: 'IPs/CIDRs whose ng commands are obeyed, e.g. 127.0.0.1,10.0.0.0/24; others are dropped unread (default: every source that reaches --listen-ng)' },
   { key: 'portMin', name: 'port-min', arg: 'INT', help: 'lowest media port (default 30000)' },
   { key: 'portMax', name: 'port-max', arg: 'INT', help: 'highest media port (default 40000)' },
@@ -168,6 +170,7 @@ export function defaultConfig(): TandemConfig {
     ...registrarDefaults(),
     ...edgeDefaults(),
     ...dnsDefaults(),
+    ...ngTcpDefaults(),
   };
 }
 
@@ -215,15 +218,9 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
     case 'interface':
       applyInterface(cfg, name, v, where);
       break;
-    case 'listenNg': {
-      const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) ?? /^(\d+)$/.exec(v);
-      if (m === null) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be IP:PORT`);
-      const address = m.length === 2 ? '127.0.0.1' : (m[1] ?? m[2]);
-      const port = wholeNumber(where, name, m.length === 2 ? m[1] : m[3], 0, 65535);
-      if (isIP(address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${address}" is not an IP address`);
-      cfg.listenNg = { address, port };
+    case 'listenNg':
+      cfg.listenNg = ngListenAddress(where, name, v);
       break;
-    }
     case 'ngAllow': {
       const entries = list(v);
       if (entries.length === 0) throw new TandemError('CONFIG', `${where}${name}: needs at least one IP or CIDR (leave it out to obey every source)`);
@@ -366,6 +363,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (isRegistrarKey(spec.key)) applyRegistrarOption(cfg, spec.key, name, v, where);
       else if (isAuthKey(spec.key)) applyAuthOption(cfg, spec.key, name, v, where);
       else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
+      else if (isNgTcpKey(spec.key)) applyNgTcpOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }
