@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
-import { isLogLevel } from '../common/log.js';
 import { cidrError } from '../common/cidr.js';
 import { AUTH_OPTIONS, applyAuthOption, authDefaults, isAuthKey, type AuthConfig } from './auth-options.js';
 import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefaults, validateRegistrar, type RegistrarConfig } from './registrar-options.js';
@@ -11,6 +10,7 @@ import { applyInterface, type InterfaceConfig } from './interface-options.js';
 import { NG_TCP_OPTIONS, applyNgTcpOption, isNgTcpKey, ngListenAddress, ngTcpDefaults, type NgTcpConfig } from './ng-tcp-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
+import { logLevelOption } from './rtpengine-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
 export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, NgTcpConfig {
@@ -98,7 +98,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'portMin', name: 'port-min', arg: 'INT', help: 'lowest media port (default 30000)' },
   { key: 'portMax', name: 'port-max', arg: 'INT', help: 'highest media port (default 40000)' },
   { key: 'numThreads', name: 'num-threads', arg: 'INT', help: 'media worker threads (default: number of cores)' },
-  { key: 'logLevel', name: 'log-level', arg: 'LEVEL', help: 'fatal|error|warn|info|debug|trace (default info)' },
+  { key: 'logLevel', name: 'log-level', arg: 'LEVEL', help: 'fatal|error|warn|info|debug|trace, or rtpengine\'s syslog level 0–7 (default info)' },
   { key: 'maxSessions', name: 'max-sessions', arg: 'INT', help: 'concurrent calls before answering "load limit" (default 0 = no limit)' },
   { key: 'maxMediaPerCall', name: 'max-media-per-call', arg: 'INT', help: 'm= lines one call may have, 4 media ports each; an offer with more is refused (default 16)' },
   { key: 'timeout', name: 'timeout', arg: 'SECONDS', help: 'end a call after this long without media (default 60)' },
@@ -239,8 +239,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       cfg.numThreads = wholeNumber(where, name, v, 1, 256);
       break;
     case 'logLevel':
-      if (!isLogLevel(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not one of fatal, error, warn, info, debug, trace, silent`);
-      cfg.logLevel = v;
+      cfg.logLevel = logLevelOption(where, name, v);
       break;
     case 'maxSessions':
       cfg.maxSessions = wholeNumber(where, name, v, 0, 10_000_000);
