@@ -213,3 +213,59 @@ describe('ng over TCP: deadlines and the allow list', () => {
     udp.close();
   });
 });
+
+describe('ng over TCP: hostile streams', () => {
+  const tandem = tandemPerFile({ listenTcpNg: tcp, ngTcpMaxMessage: 16384, ngTcpMessageTimeout: 200 });
+
+  it('seeded damaged streams: each connection gets well-formed replies or is closed, and the server goes on', async () => {
+    let seed = 20261201;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const good = [
+      TcpNg.frame('h-ping', { command: 'ping' }),
+      TcpNg.frame('h-offer', { command: 'offer', 'call-id': 'h', 'from-tag': 'a', sdp: sdpFor({ port: 40700, pts: [0, 8] }), 'rtpp-flags': FLAGS }),
+      TcpNg.frame('h-list', { command: 'list', limit: 3 }),
+    ];
+    const damage = (b: Buffer): Buffer => {
+      const out = Buffer.from(b);
+      const kind = rnd(4);
+      if (kind === 0) for (let i = 0, n = 1 + rnd(4); i < n; i++) out[rnd(out.length)] = rnd(256);
+      if (kind === 1) return out.subarray(0, rnd(out.length));
+      if (kind === 2) return Buffer.concat([out.subarray(0, rnd(out.length)), out]);
+      if (kind === 3) return Buffer.from(Array.from({ length: rnd(200) }, () => rnd(256)));
+      return out;
+    };
+    let closed = 0;
+    // Bounded: 40 connections, each one stream of up to 5 (damaged) messages and a ping, 2 s at most each.
+    for (let c = 0; c < 40; c++) {
+      const conn = await TcpNg.connect(portOf(tandem.env));
+      const parts = Array.from({ length: 1 + rnd(5) }, () => (rnd(3) === 0 ? good[rnd(good.length)] : damage(good[rnd(good.length)])));
+      const stream = Buffer.concat([...parts, TcpNg.frame(`end-${c}`, { command: 'ping' })]);
+      // Written in random pieces, as a network would deliver it.
+      for (let at = 0; at < stream.length; ) {
+        const n = 1 + rnd(300);
+        conn.write(stream.subarray(at, at + n));
+        at += n;
+      }
+      const answered = await conn.reply(`end-${c}`, 2000).then(
+        () => true,
+        () => false,
+      );
+      // The helper throws on a reply it cannot frame or decode: every reply was well-formed.
+      for (const r of conn.replies) expect(['ok', 'error', 'pong'], JSON.stringify(r.dict)).toContain(r.dict.result);
+      if (!answered) {
+        expect(await conn.closesWithin(2000)).toBe(true);
+        closed++;
+      }
+      conn.close();
+    }
+    expect(closed).toBeGreaterThan(0);
+    expect(closed).toBeLessThan(40);
+    const check = await TcpNg.connect(portOf(tandem.env));
+    expect(await check.request({ command: 'ping' })).toEqual({ result: 'pong' });
+    check.close();
+    expect(tandem.env.t.ng.stats().tcp?.unframeable).toBeGreaterThan(0);
+  });
+});
