@@ -105,6 +105,11 @@ export class NgTcpServer {
   }
 
   private accept(socket: net.Socket): void {
+    // Before anything can fail: a reset on a socket without a listener would throw.
+    socket.on('error', (err) => {
+      this.counters.socketErrors++;
+      this.opts.log.debug({ err, from: `${socket.remoteAddress}:${socket.remotePort}` }, 'ng TCP connection error');
+    });
     const address = socket.remoteAddress ?? '';
     const from = { address, port: socket.remotePort ?? 0 };
     if (this.opts.allow !== undefined && !this.opts.allow.has(address)) {
@@ -124,10 +129,6 @@ export class NgTcpServer {
     this.connections.add(c);
     if (this.limits.idleMs > 0) c.idle = setTimeout(() => this.expire(c, 'idle'), this.limits.idleMs);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
-    socket.on('error', (err) => {
-      this.counters.socketErrors++;
-      this.opts.log.debug({ err, from: `${from.address}:${from.port}` }, 'ng TCP connection error');
-    });
     socket.on('close', () => {
       this.connections.delete(c);
       clearTimeout(c.idle);
