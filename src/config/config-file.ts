@@ -9,8 +9,8 @@ import { isRtpengineOnlyOption, rtpengineValue } from './rtpengine-options.js';
  * rtpengine reads): `[section]` headers, `key = value` lines with the long option names, `#` (and
  * `;`) comment lines, `\s \t \n \r \\` escapes, lists separated by `;` (`interface = a;b`).
  *
- * Tandem reads the named section (default `rtpengine`) and then `[tandem]`, whose values win;
- * other sections are skipped. An option Tandem has is applied (unless the command line gives it:
+ * Tandem reads the named section (default `rtpengine`) and then `[tandem]`, whose values win
+ * (the named section's value for the same key is not read); other sections are skipped. An option Tandem has is applied (unless the command line gives it:
  * the command line wins, and the file's value is then not even read); an option only rtpengine has
  * is ignored and reported once, as is, in the rtpengine section, a key neither knows (a newer
  * rtpengine's option, or a typo). In `[tandem]` an unknown key is an error. A malformed line is an
@@ -90,10 +90,13 @@ export function applyConfigFile(cfg: TandemConfig, path: string, section: string
   const tandem = section === 'tandem' ? [] : entries.filter((e) => e.section === 'tandem');
   if (!sections.has(section) && !sections.has('tandem'))
     throw new TandemError('CONFIG', `--config-file: ${path} has no [${section}]${section === 'tandem' ? '' : ' or [tandem]'} section (see --config-section)`);
+  // [tandem] wins the way the command line does: the other section's value is not read at all
+  // (so list options such as interface are replaced, not added to).
+  const tandemKeys = new Set(tandem.map((e) => e.key));
   for (const e of [...chosen, ...tandem]) {
     const where = `${path}:${e.line}: `;
     if (e.key === 'config-file' || e.key === 'config-section' || e.key === 'config') throw new TandemError('CONFIG', `${where}${e.key}: only on the command line`);
-    if (fromCommandLine.has(e.key)) continue;
+    if (fromCommandLine.has(e.key) || (e.section !== 'tandem' && tandemKeys.has(e.key))) continue;
     if (OPTIONS.some((o) => o.name === e.key)) {
       applyOption(cfg, e.key, e.section === 'tandem' ? e.value : rtpengineValue(where, e.key, e.value), where);
       continue;

@@ -50,6 +50,9 @@ describe("rtpengine's config file: syntax and precedence", () => {
     expect(run([`--config-file=${f}`]).config).toMatchObject({ portMin: 31000, portMax: 32999, maxSessions: 0 });
     expect(run([`--config-file=${f}`, '--port-max=33999']).config).toMatchObject({ portMin: 31000, portMax: 33999 });
     expect(run([`--config=${f}`]).config.portMax).toBe(32999); // Tandem's older spelling
+    // A list option in [tandem] replaces the other section's rather than adding to it.
+    const g = file('[rtpengine]\ninterface = any\n[tandem]\ninterface = priv/127.0.0.2;pub/127.0.0.3\n');
+    expect(run([`--config-file=${g}`]).config.interfaces?.map((i) => i.address)).toEqual(['127.0.0.2', '127.0.0.3']);
   });
 
   it("takes rtpengine's semicolon lists, escapes, comments and underscores", () => {
