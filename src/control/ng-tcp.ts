@@ -167,8 +167,9 @@ export class NgTcpServer {
     while (c.queue.length > 0 && c.inFlight < this.limits.maxInFlight) {
       const next = c.queue[0];
       if (next.kind === 'end') {
-        // An unreadable stream: closed once the replies still owed are written.
-        if (c.inFlight === 0) c.socket.end();
+        // An unreadable stream: closed once the replies still owed are written, whether or not
+        // the peer closes its side (a half-open connection would keep its slot).
+        if (c.inFlight === 0) c.socket.end(() => c.socket.destroy());
         break;
       }
       c.queue.shift();
@@ -201,6 +202,11 @@ export class NgTcpServer {
     // Idle means nothing under way: a message arriving has its own deadline, a command its reply.
     if (why === 'idle' && (c.framer.pending > 0 || c.inFlight > 0 || c.queue.length > 0)) {
       c.idle?.refresh();
+      return;
+    }
+    // While its earlier commands hold the connection unread, the rest of a message cannot arrive.
+    if (why === 'message' && c.queue.length > 0 && c.queue[0].kind === 'request') {
+      c.partial?.refresh();
       return;
     }
     if (why === 'idle') this.counters.idleTimeouts++;

@@ -35,9 +35,10 @@ export class TcpNg {
     });
   }
 
-  static connect(port: number, localAddress = '127.0.0.1'): Promise<TcpNg> {
+  /** `allowHalfOpen`: a peer that does not close its side when the server closes its own. */
+  static connect(port: number, localAddress = '127.0.0.1', allowHalfOpen = false): Promise<TcpNg> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => {
+      const s = net.connect({ port, host: '127.0.0.1', localAddress, allowHalfOpen }, () => {
         s.off('error', reject);
         resolve(new TcpNg(s));
       });

@@ -131,8 +131,14 @@ describe('ng over TCP: framing, cache and limits', () => {
     noCookie.write('x'.repeat(100));
     expect(await noCookie.closesWithin(2000)).toBe(true);
     expect(noCookie.replies).toEqual([]);
+    // A peer that never closes its side does not keep the connection (and its slot).
+    const halfOpen = await TcpNg.connect(portOf(tandem.env), '127.0.0.1', true);
+    halfOpen.write('h1 l1:ae');
+    expect(await halfOpen.reply('h1')).toMatchObject({ result: 'error' });
+    // Only the control connection is left open on the server's side.
+    await waitFor(() => tandem.env.t.ng.stats().tcp?.open === 1);
     expect(await control.request({ command: 'ping' })).toEqual({ result: 'pong' });
-    expect(tandem.env.t.ng.stats().tcp).toMatchObject({ unframeable: 2 });
+    expect(tandem.env.t.ng.stats().tcp).toMatchObject({ unframeable: 3 });
   });
 
   it('refuses a message over --ng-tcp-max-message with TOO_LARGE and closes; a reply over it becomes an error', async () => {
