@@ -3,7 +3,10 @@ import { startTestTandem, tandemPerFile, type TestTandem } from '../helpers/tand
 import { TcpNg } from '../helpers/ng-tcp.js';
 import { RawNg } from '../helpers/ng.js';
 import { RtpPeer, sdpFor, mediaTarget, rtpPacket, patternPayload } from '../helpers/rtp-peer.js';
+import { pino } from 'pino';
 import type { BDict } from '../../src/control/bencode.js';
+import { NgServer } from '../../src/control/ng-server.js';
+import type { MediaControl } from '../../src/media/api.js';
 
 /**
  * ng over TCP (`--listen-tcp-ng`) beside UDP, and `rtpp-flags` over both, against a real Tandem on
@@ -273,5 +276,33 @@ describe('ng over TCP: hostile streams', () => {
     expect(await check.request({ command: 'ping' })).toEqual({ result: 'pong' });
     check.close();
     expect(tandem.env.t.ng.stats().tcp?.unframeable).toBeGreaterThan(0);
+  });
+});
+
+describe('ng over TCP: a peer that does not read its replies', () => {
+  let server: NgServer;
+  beforeAll(async () => {
+    // A media plane whose `list` is large (about 200 KB of call-ids): replies pile up fast.
+    const ids = Array.from({ length: 5000 }, (_, i) => `call-${String(i).padStart(34, '0')}`);
+    const media = { list: () => Promise.resolve(ids) } as unknown as MediaControl;
+    server = new NgServer({ address: '127.0.0.1', port: 0, context: { media }, log: pino({ level: 'silent' }), tcp: { address: '127.0.0.1', port: 0, limits: { maxMessageBytes: 1 << 20, maxWriteBacklog: 256 * 1024 } } });
+    await server.listen();
+  });
+  afterAll(() => server.close());
+
+  it('is closed once its unread replies pass the backlog limit; a reading peer is not', async () => {
+    const port = server.tcpAddress?.port ?? 0;
+    const reader = await TcpNg.connect(port);
+    const stalled = await TcpNg.connect(port);
+    stalled.socket.pause();
+    // Bounded: at most 300 requests (~60 MB of replies), far past what the kernel's buffers take.
+    for (let i = 0; i < 300 && !stalled.socket.destroyed && server.stats().tcp?.slowReaders === 0; i++) {
+      stalled.write(TcpNg.frame(`s${i}`, { command: 'list', limit: 10000 }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => server.stats().tcp?.slowReaders === 1, 5000);
+    expect((await reader.request({ command: 'list', limit: 10000 })).calls).toHaveLength(5000);
+    reader.close();
+    stalled.close();
   });
 });
