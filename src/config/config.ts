@@ -92,7 +92,7 @@ export interface OptionSpec {
 /** One table drives --help, the config file keys and validation. */
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'interface', name: 'interface', arg: '[NAME/]IP[!ADV]', help: 'media interface: sockets bind IP, the SDP says ADV when given (1:1 NAT), e.g. 10.0.0.5!203.0.113.7; repeat for named ones, picked by ng direction or a routes-file leg\'s interface; the first is the default (default 127.0.0.1)' },
-  { key: 'listenNg', name: 'listen-ng', arg: 'IP:PORT', help: 'ng control protocol listener (default 127.0.0.1:22222)' },
+  { key: 'listenNg', name: 'listen-ng', arg: '[IP:]PORT', help: 'ng control protocol listener over UDP; a bare PORT binds 127.0.0.1 (default 127.0.0.1:22222)' },
   ...NG_TCP_OPTIONS,
   { key: 'ngAllow', name: 'ng-allow', arg: 'LIST', help: 'IPs/CIDRs whose ng commands are obeyed, e.g. 127.0.0.1,10.0.0.0/24; others are dropped unread (default: every source that reaches --listen-ng)' },
   { key: 'portMin', name: 'port-min', arg: 'INT', help: 'lowest media port (default 30000)' },
