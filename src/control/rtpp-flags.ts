@@ -133,6 +133,7 @@ export function parseRtppFlags(text: string): BDict {
       if (!r.done && r.peek() === ']') fail(`"]" at character ${r.pos + 1} closes nothing`);
     }
     const key = normalizeKey(tok);
+    if (key === 'rtpp-flags') fail(`rtpp-flags at character ${at} inside rtpp-flags`);
     if (value === undefined || value === '') {
       if (TRANSPORTS.has(tok)) transport.set = tok;
       else if (TRANSPORT_PARTS.has(tok)) readTransportPart(transport, tok);

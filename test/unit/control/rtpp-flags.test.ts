@@ -96,6 +96,7 @@ describe('rtpp-flags: malformed strings are errors naming the problem', () => {
     ['codec-strip=[a=b]', /codec-strip takes a codec name or a list/],
     [`x=${'['.repeat(20)}${']'.repeat(20)}`, /nested more than 8 deep/],
     ['x'.repeat(MAX_RTPP_FLAGS_CHARS + 1), /8193 characters, more than the limit of 8192/],
+    ['ICE=remove rtpp-flags=x', /rtpp-flags at character 12 inside rtpp-flags/],
   ];
   for (const [text, why] of bad) {
     it(`refuses ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`, () => {
