@@ -51,7 +51,8 @@ export function readKeyFile(path: string): { entries: Entry[]; sections: Set<str
   try {
     const buf = readFileSync(path);
     if (buf.length > MAX_FILE_BYTES) throw new Error(`${buf.length} bytes, more than ${MAX_FILE_BYTES}`);
-    text = buf.toString('utf8');
+    // An editor's byte-order mark is not part of the first line.
+    text = buf.toString('utf8').replace(/^\uFEFF/, '');
   } catch (e) {
     throw new TandemError('CONFIG', `--config-file: cannot read ${path}: ${(e as Error).message}`);
   }

@@ -58,8 +58,8 @@ describe("rtpengine's config file: syntax and precedence", () => {
     expect(run([`--config-file=${g}`]).config.interfaces?.map((i) => i.address)).toEqual(['127.0.0.2', '127.0.0.3']);
   });
 
-  it("takes rtpengine's semicolon lists, escapes, comments and underscores", () => {
-    const f = file('# comment\n; also a comment\n[rtpengine]\n  interface = priv/127.0.0.2;pub/127.0.0.3!192.0.2.9\nlisten_tcp_ng = 2224\n[tandem]\nserver-header = Tandem\\sPBX\\\\1\r\n');
+  it("takes rtpengine's semicolon lists, escapes, comments, underscores, CRLF and a byte-order mark", () => {
+    const f = file('\uFEFF# comment\n; also a comment\n[rtpengine]\n  interface = priv/127.0.0.2;pub/127.0.0.3!192.0.2.9\nlisten_tcp_ng = 2224\n[tandem]\nserver-header = Tandem\\sPBX\\\\1\r\n');
     const c = run([`--config-file=${f}`]).config;
     expect(c.interfaces?.map((i) => i.name)).toEqual(['priv', 'pub']);
     expect(c.listenTcpNg).toEqual({ address: '127.0.0.1', port: 2224 });
@@ -86,6 +86,7 @@ describe("rtpengine's config file: syntax and precedence", () => {
       ['[rtpengine]\n\n\nport-min = lots\n', /:4: port-min: "lots" is not a whole number/],
       ['[rtpengine]\nlog-level = 9\n', /:2: log-level: "9" is not one of/],
       ['[rtpengine]\ninterface = pub/any\n', /:2: interface: "any"/],
+      [`[rtpengine]\n${'\u0000\u0001'.repeat(50)}\n`, /:2: expected key = value/],
     ];
     for (const [text, why] of bad) expect(() => parseArgs([`--config-file=${file(text)}`]), text).toThrow(why);
   });
