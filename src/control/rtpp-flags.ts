@@ -115,7 +115,7 @@ export function parseRtppFlags(text: string): BDict {
   const add = (key: string, v: BValue): void => {
     out[key] = mergeNgValue(key, out[key], v);
   };
-  const transport = { set: undefined as string | undefined, srtp: false, avpf: false, dtls: false, any: false };
+  const transport: Transport = { srtp: false, avpf: false, dtls: false, any: false };
   for (;;) {
     r.skipSpace();
     if (r.done) break;
@@ -135,8 +135,7 @@ export function parseRtppFlags(text: string): BDict {
     const key = normalizeKey(tok);
     if (key === 'rtpp-flags') fail(`rtpp-flags at character ${at} inside rtpp-flags`);
     if (value === undefined || value === '') {
-      if (TRANSPORTS.has(tok)) transport.set = tok;
-      else if (TRANSPORT_PARTS.has(tok)) readTransportPart(transport, tok);
+      if (TRANSPORTS.has(tok) || TRANSPORT_PARTS.has(tok)) readTransport(transport, tok);
       else if (key === 'internal' || key === 'external') add('direction', key);
       else {
         const codec = CODEC_FLAG.exec(tok);
@@ -151,22 +150,36 @@ export function parseRtppFlags(text: string): BDict {
       add('codec', { [(codecKey[1] ?? codecKey[2]).toLowerCase()]: Array.isArray(value) ? value : [value] });
     } else add(key, value);
   }
-  if (transport.set !== undefined || transport.any) out['transport-protocol'] = transport.set ?? transportName(transport);
+  if (transport.any) out['transport-protocol'] = transportName(transport);
   return out;
 }
 
-/** rtpengine's piecewise transport flags: `RTP`/`AVP` take security/feedback away, the others add them. */
-function readTransportPart(t: { set: string | undefined; srtp: boolean; avpf: boolean; dtls: boolean; any: boolean }, part: string): void {
-  t.set = undefined;
+interface Transport {
+  srtp: boolean;
+  avpf: boolean;
+  dtls: boolean;
+  any: boolean;
+}
+
+/**
+ * rtpengine's transport flags: a whole profile sets all three properties, and the parts after it
+ * change one each (`RTP`/`AVP` take security/feedback away, `SRTP`/`AVPF`/`DTLS` add them), so
+ * `RTP/SAVP AVPF` is RTP/SAVPF.
+ */
+function readTransport(t: Transport, tok: string): void {
   t.any = true;
-  if (part === 'RTP') t.srtp = false;
-  else if (part === 'AVP') t.avpf = false;
-  else if (part === 'SRTP') t.srtp = true;
-  else if (part === 'AVPF') t.avpf = true;
+  if (TRANSPORTS.has(tok)) {
+    t.dtls = tok.startsWith('UDP/TLS/');
+    t.srtp = tok.includes('SAVP');
+    t.avpf = tok.endsWith('F');
+  } else if (tok === 'RTP') t.srtp = false;
+  else if (tok === 'AVP') t.avpf = false;
+  else if (tok === 'SRTP') t.srtp = true;
+  else if (tok === 'AVPF') t.avpf = true;
   else t.dtls = true;
 }
 
-function transportName(t: { srtp: boolean; avpf: boolean; dtls: boolean }): string {
+function transportName(t: Transport): string {
   // DTLS-SRTP is always secure, so DTLS with or without SRTP is the same profile.
   return `${t.dtls ? 'UDP/TLS/RTP/SAVP' : t.srtp ? 'RTP/SAVP' : 'RTP/AVP'}${t.avpf ? 'F' : ''}`;
 }

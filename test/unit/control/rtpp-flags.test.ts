@@ -64,6 +64,10 @@ describe('rtpp-flags: token forms', () => {
     expect(parseRtppFlags('SRTP AVPF')['transport-protocol']).toBe('RTP/SAVPF');
     expect(parseRtppFlags('RTP/SAVP AVP RTP')['transport-protocol']).toBe('RTP/AVP');
     expect(parseRtppFlags('DTLS AVPF')['transport-protocol']).toBe('UDP/TLS/RTP/SAVPF');
+    expect(parseRtppFlags('RTP/SAVP AVPF')['transport-protocol']).toBe('RTP/SAVPF');
+    expect(parseRtppFlags('UDP/TLS/RTP/SAVPF AVP')['transport-protocol']).toBe('UDP/TLS/RTP/SAVP');
+    for (const p of ['RTP/AVP', 'RTP/SAVP', 'RTP/AVPF', 'RTP/SAVPF', 'UDP/TLS/RTP/SAVP', 'UDP/TLS/RTP/SAVPF']) expect(parseRtppFlags(p)['transport-protocol']).toBe(p);
+    expect(parseRtppFlags('trust-address')).not.toHaveProperty('transport-protocol');
     expect(parseRtppFlags('transport-protocol=RTP/AVP UDP/TLS/RTP/SAVPF')['transport-protocol']).toBe('UDP/TLS/RTP/SAVPF');
   });
 
