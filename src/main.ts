@@ -61,6 +61,8 @@ export interface RunningTandem {
   media: LocalMedia;
   ng: NgServer;
   ngAddress: { address: string; port: number };
+  /** present with --listen-tcp-ng. */
+  ngTcpAddress?: { address: string; port: number };
   /** present when SIP listeners are configured. */
   sip?: RunningSip;
   log: Logger;
@@ -318,6 +320,9 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     address: config.listenNg.address,
     port: config.listenNg.port,
     ...(config.ngAllow !== undefined ? { allow: config.ngAllow } : {}),
+    ...(config.listenTcpNg !== undefined
+      ? { tcp: { ...config.listenTcpNg, limits: { maxConnections: config.ngTcpMaxConnections, maxMessageBytes: config.ngTcpMaxMessage, idleMs: config.ngTcpIdleTimeout, messageMs: config.ngTcpMessageTimeout } } }
+      : {}),
     context: { media },
     log,
     onCommand: (command, result) => ops.ngCommand(command, result),
@@ -350,6 +355,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     media,
     ng,
     ngAddress,
+    ...(ng.tcpAddress !== undefined ? { ngTcpAddress: ng.tcpAddress } : {}),
     ...(sip !== undefined ? { sip } : {}),
     log,
     ops,

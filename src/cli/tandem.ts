@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs, helpText } from '../config/load.js';
+import { logIgnoredOptions } from '../config/config-file.js';
 import { startTandem } from '../main.js';
 import { createLogger } from '../common/log.js';
 import { errorMessage, isTandemError } from '../common/errors.js';
@@ -29,6 +30,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: parsed.config.logLevel });
+  // Once, at start: what of an rtpengine config file Tandem does not apply, so a migration sees it.
+  logIgnoredOptions(log, parsed.ignored);
   try {
     const running = await startTandem(parsed.config, log);
     let stopping = false;

@@ -21,7 +21,9 @@ export interface MetricsTarget {
 }
 
 /** Why the ng listener dropped or refused a datagram: its counters, by the reason label they get. */
-const NG_FAULTS: readonly [string, keyof NgServerStats][] = [['malformed', 'malformed'], ['denied', 'denied'], ['request_too_large', 'requestTooLarge'], ['reply_too_large', 'replyTooLarge'], ['resends_refused', 'resendsRefused'], ['send_error', 'sendErrors']];
+const NG_FAULTS: readonly [string, Exclude<keyof NgServerStats, 'tcp'>][] = [['malformed', 'malformed'], ['denied', 'denied'], ['request_too_large', 'requestTooLarge'], ['reply_too_large', 'replyTooLarge'], ['resends_refused', 'resendsRefused'], ['send_error', 'sendErrors']];
+
+const NG_TCP_FAULTS: readonly [string, 'refused' | 'denied' | 'unframeable' | 'tooLarge' | 'idleTimeouts' | 'messageTimeouts' | 'slowReaders' | 'socketErrors'][] = [['connection_cap', 'refused'], ['denied', 'denied'], ['unframeable', 'unframeable'], ['too_large', 'tooLarge'], ['idle_timeout', 'idleTimeouts'], ['message_timeout', 'messageTimeouts'], ['slow_reader', 'slowReaders'], ['socket_error', 'socketErrors']];
 
 /** What the SIP transport dropped, refused or closed, by reason. */
 const SIP_FAULTS: readonly [string, keyof TransportStats][] = [
@@ -94,6 +96,8 @@ export class Metrics {
       this.reset();
       const st = t.ngStats?.();
       if (st !== undefined) for (const [reason, key] of NG_FAULTS) setTotal(this, st[key], { reason });
+      // ng over TCP (--listen-tcp-ng): its own ways to end, under the same metric with a tcp_ prefix.
+      if (st?.tcp !== undefined) for (const [reason, key] of NG_TCP_FAULTS) setTotal(this, st.tcp[key], { reason: `tcp_${reason}` });
     } });
     new Counter({ name: 'tandem_ng_retransmissions_total', help: 'ng requests answered again from the reply cache', registers, collect() { this.reset(); setTotal(this, t.ngStats?.().retransmissions ?? 0); } });
   }
