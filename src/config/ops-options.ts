@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
+import { ngListenAddress } from './ng-tcp-options.js';
 import { wholeNumber } from './values.js';
 
 /** Operations (src/ops/): the admin HTTP listener, draining, the transcoding limit, call records. */
@@ -19,7 +19,7 @@ export interface OpsConfig {
 type OpsKey = keyof OpsConfig;
 
 export const OPS_OPTIONS: readonly { key: OpsKey; name: string; arg: string; help: string }[] = [
-  { key: 'listenHttp', name: 'listen-http', arg: 'IP:PORT|off', help: 'admin HTTP listener: /metrics (Prometheus), /healthz, /readyz and the JSON API of tandem ctl; it has no authentication, keep it on loopback or a management network (default 127.0.0.1:9900)' },
+  { key: 'listenHttp', name: 'listen-http', arg: '[IP:]PORT|off', help: 'admin HTTP listener: /metrics (Prometheus), /healthz, /readyz and the JSON API of tandem ctl; it has no authentication, keep it on loopback or a management network (default 127.0.0.1:9900)' },
   { key: 'maxTranscodes', name: 'max-transcodes', arg: 'INT', help: 'calls that may transcode at once; an offer that would go beyond gets the "load limit" reply (SIP: 503) (default 0 = no limit)' },
   { key: 'drainTimeout', name: 'drain-timeout', arg: 'SECONDS', help: 'on SIGTERM or tandem ctl drain, new calls are refused and live ones may go on this long before they are hung up; then Tandem exits (default 3600)' },
   { key: 'cdr', name: 'cdr', arg: 'FILE', help: 'append one JSON line per ended B2BUA call (ids, parties, route, times, codecs, packets, loss, jitter, MOS, reason) (default: none)' },
@@ -47,10 +47,8 @@ export function applyOpsOption(cfg: OpsConfig, key: OpsKey, name: string, v: str
         delete cfg.listenHttp;
         return;
       }
-      const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(v);
-      const address = m === null ? undefined : (m[1] ?? m[2]);
-      if (m === null || address === undefined || isIP(address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${v}" must be IP:PORT or off`);
-      cfg.listenHttp = { address, port: wholeNumber(where, name, m[3], 0, 65535) };
+      // rtpengine's listen-http is its HTTP listener (with /metrics) too: same spelling, so its config file's `localhost:2225` works.
+      cfg.listenHttp = ngListenAddress(where, name, v);
       return;
     }
     case 'maxTranscodes':

@@ -58,7 +58,7 @@ for (const kind of mediaServerKinds()) describeWithPeers(`one rtpengine.conf, ng
     if (kind === 'tandem' && !existsSync(TANDEM_CLI)) throw new Error(`${TANDEM_CLI} does not exist: run \`npm run build\` first`);
     proc = kind === 'rtpengine'
       ? startProcess({ name: 'rtpengine', cmd: RTPENGINE_BIN, args: [`--config-file=${conf}`], logDir: dir })
-      : startProcess({ name: 'tandem', cmd: process.execPath, args: [TANDEM_CLI, `--config-file=${conf}`], cwd: REPO_ROOT, logDir: dir });
+      : startProcess({ name: 'tandem', cmd: process.execPath, args: [TANDEM_CLI, `--config-file=${conf}`, '--listen-http=off'], cwd: REPO_ROOT, logDir: dir });
     await waitForNgPong({ host: '127.0.0.1', port: udpPort }, { abort: () => (proc.hasExited() ? `${kind} exited early:\n${proc.tail()}` : undefined) });
   });
   afterAll(async () => {

@@ -18,7 +18,7 @@ describe("Tandem started from Debian's rtpengine.conf", () => {
   let t: RunningTandem;
   beforeAll(async () => {
     const base = 10000 + Math.floor(Math.random() * 45) * 400;
-    const r = parseArgs([`--config-file=${DEBIAN}`, '--interface=127.0.0.1', '--listen-ng=127.0.0.1:0', '--listen-tcp-ng=127.0.0.1:0', '--listen-sip=none', '--num-threads=1', `--port-min=${base}`, `--port-max=${base + 399}`, '--log-level=3']);
+    const r = parseArgs([`--config-file=${DEBIAN}`, '--interface=127.0.0.1', '--listen-ng=127.0.0.1:0', '--listen-tcp-ng=127.0.0.1:0', '--listen-sip=none', '--listen-http=off', '--num-threads=1', `--port-min=${base}`, `--port-max=${base + 399}`, '--log-level=3']);
     if (r.kind !== 'run') throw new Error('expected run');
     expect(r.config).toMatchObject({ timeout: 60, logLevel: 'error' });
     t = await startTandem(r.config, pino({ level: 'silent' }));

@@ -29,12 +29,14 @@ describe("rtpengine's config file: Debian's rtpengine.conf as it ships", () => {
   it('applies what Tandem has, the command line winning, and lists the rest as ignored', () => {
     const r = run([`--config-file=${DEBIAN}`, '--interface=127.0.0.1']);
     expect(r.config).toMatchObject({ interface: '127.0.0.1', listenNg: { address: '127.0.0.1', port: 2223 }, timeout: 60, portMin: 30000, portMax: 40000, logLevel: 'info' });
+    // rtpengine's listen-http (its HTTP listener with /metrics) is Tandem's admin listener: applied, not ignored.
+    expect(r.config.listenHttp).toEqual({ address: '127.0.0.1', port: 2225 });
     expect(r.config.listenTcpNg).toBeUndefined();
     expect(r.ignored?.section).toBe('rtpengine');
     // recording-dir/-method are ignored today; once Tandem records they are applied (or refused by line).
     const keys = r.ignored?.rtpengineOnly.map((x) => /^(\S+) \(.*debian-rtpengine\.conf:\d+\)$/.exec(x)?.[1]);
-    expect(keys).toEqual(expect.arrayContaining(['table', 'listen-http', 'listen-cli', 'silent-timeout', 'tos']));
-    expect(keys?.every((k) => k !== undefined && ['table', 'listen-http', 'listen-cli', 'silent-timeout', 'tos', 'recording-dir', 'recording-method'].includes(k))).toBe(true);
+    expect(keys).toEqual(expect.arrayContaining(['table', 'listen-cli', 'silent-timeout', 'tos']));
+    expect(keys?.every((k) => k !== undefined && ['table', 'listen-cli', 'silent-timeout', 'tos', 'recording-dir', 'recording-method'].includes(k))).toBe(true);
     expect(r.ignored?.unknown).toEqual([]);
     // The [rtpengine-testing] section is not read unless chosen.
     expect(r.ignored?.rtpengineOnly.join(' ')).not.toMatch(/foreground/);

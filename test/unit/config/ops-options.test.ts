@@ -13,6 +13,9 @@ describe('operations options', () => {
     expect(run([]).listenHttp).toEqual({ address: '127.0.0.1', port: 9900 });
     expect(defaultConfig().listenHttp).toBeUndefined();
     expect(run(['--listen-http=off']).listenHttp).toBeUndefined();
+    // rtpengine's spelling (its config file says `listen-http = localhost:2225`): localhost and a bare port are loopback.
+    expect(run(['--listen-http=localhost:2225']).listenHttp).toEqual({ address: '127.0.0.1', port: 2225 });
+    expect(run(['--listen-http=9902']).listenHttp).toEqual({ address: '127.0.0.1', port: 9902 });
     expect(run(['--listen-http=[::1]:9901']).listenHttp).toEqual({ address: '::1', port: 9901 });
     expect(run(['--max-transcodes=50', '--drain-timeout=600', '--cdr=/var/log/tandem/cdr.json'])).toMatchObject({ maxTranscodes: 50, drainTimeout: 600, cdr: '/var/log/tandem/cdr.json' });
     expect(run([])).toMatchObject({ maxTranscodes: 0, drainTimeout: 3600 });
@@ -20,8 +23,8 @@ describe('operations options', () => {
   });
 
   it.each([
-    ['--listen-http=localhost:9900', /--listen-http: "localhost:9900" must be IP:PORT or off/],
-    ['--listen-http=127.0.0.1', /--listen-http: "127.0.0.1" must be IP:PORT or off/],
+    ['--listen-http=example.com:9900', /--listen-http: "example.com" is not an IP address \(or localhost\)/],
+    ['--listen-http=127.0.0.1', /--listen-http: "127.0.0.1" must be \[IP:\]PORT/],
     ['--listen-http=127.0.0.1:70000', /--listen-http: 70000 is outside 0–65535/],
     ['--max-transcodes=-1', /--max-transcodes: "-1" is not a whole number/],
     ['--max-transcodes=lots', /--max-transcodes: "lots" is not a whole number/],
