@@ -1,7 +1,7 @@
 import type { BDict } from './bencode.js';
 import { TandemError } from '../common/errors.js';
 import type { MediaControl, MediaControlAction, MediaControlRequest } from '../media/api.js';
-import { normalizeKey, type NgFields } from './ng-options.js';
+import { expandRtppFlags, normalizeKey, type NgFields } from './ng-options.js';
 
 /**
  * rtpengine's media control commands (ng_control_protocol.md: block DTMF … play DTMF) → a typed
@@ -11,7 +11,7 @@ import { normalizeKey, type NgFields } from './ng-options.js';
 
 /**
  * Most a `blob`/`blob64` may carry (2 s of 16-bit 8 kHz audio): ng over UDP cannot carry much
- * more anyway, and a larger sound belongs in a file (`file=`).
+ * more anyway, and a larger sound belongs in a file (`file=`), over TCP too.
  */
 export const MAX_BLOB_BYTES = 32 * 1024;
 const MAX_REPEAT = 1000;
@@ -86,6 +86,8 @@ function playSource(f: NgFields): { file: string } | { blob: Buffer } {
 }
 
 export function readMediaControl(f: NgFields, kind: Kind, on = true): MediaControlRequest {
+  // Kamailio ≥ 5.8 may send the whole flag string (`file=… from-tag=…`) as rtpp-flags.
+  expandRtppFlags(f);
   switch (kind) {
     case 'block-dtmf':
     case 'block-media':

@@ -33,6 +33,14 @@ describe('readMediaControl', () => {
     expect(dtmf({ code: 7, duration: 9000, volume: -3 })).toMatchObject({ durationMs: 5000, volumeDb: -3 });
   });
 
+  it('reads an rtpp-flags string as its keys and flags (Kamailio ≥ 5.8)', () => {
+    expect(read({ 'rtpp-flags': 'from-tag=B file=/tmp/a.wav repeat-times=2 all' }, 'play')).toMatchObject({
+      fromTag: 'B', all: true, action: { kind: 'play', source: { file: '/tmp/a.wav' }, repeat: 2 },
+    });
+    expect(read({ 'rtpp-flags': 'code=# duration=300 directional' }, 'dtmf')).toMatchObject({ directional: true, action: { code: 11, durationMs: 300 } });
+    expect(() => read({ 'rtpp-flags': 'file=[unclosed' }, 'play')).toThrow(/rtpp-flags|\[/);
+  });
+
   it.each<[string, BDict, MediaControlAction['kind'], RegExp]>([
     ['no call-id', { 'call-id': '' }, 'block-dtmf', /No call-id/],
     ['no source', {}, 'play', /No media file specified/],
