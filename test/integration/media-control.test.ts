@@ -299,6 +299,34 @@ describe('play media / stop media', () => {
   });
 });
 
+describe('play media toward G.722', () => {
+  it('plays a file to a G.722 leg: 160-byte frames on the 8000 Hz clock, decoding to the tone', async () => {
+    const { G722Decoder } = await import('../../src/media/codecs/g722.js');
+    const a = await RtpPeer.open();
+    const b = await RtpPeer.open();
+    const id = 'mc-g722-play';
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'A', sdp: sdpFor({ port: a.port, ...PCMA_ONLY }), codec: { transcode: ['G722'] } });
+    expect(offer.result, String(offer['error-reason'])).toBe('ok');
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': id, 'from-tag': 'A', 'to-tag': 'B', sdp: sdpFor({ port: b.port, pts: [9], rtpmaps: ['9 G722/8000'] }) });
+    expect(answer.result, String(answer['error-reason'])).toBe('ok');
+    const file = join(dir, 'tone-g722.wav');
+    writeFileSync(file, wav16(tone(1000, 16000, 16000 * 0.2, 12000), 16000));
+    const r = await tandem.ng.request({ command: 'play media', 'call-id': id, 'from-tag': 'B', file });
+    expect(r.duration).toBe(200);
+    const got = await settle(b, 10);
+    expect(got.length).toBe(10);
+    expect(got.every((p) => pt(p) === 9 && p.length === 172)).toBe(true);
+    const ts = got.map((p) => p.readUInt32BE(4));
+    expect(ts.map((t) => (t - ts[0]) >>> 0)).toEqual(Array.from({ length: 10 }, (_v, i) => i * 160));
+    const dec = new G722Decoder();
+    const pcm = Int16Array.from(got.flatMap((p) => [...dec.decode(p.subarray(12))]));
+    expect(goertzelAmplitude(pcm.subarray(640), 1000, 16000)).toBeGreaterThan(6000);
+    await tandem.ng.request({ command: 'delete', 'call-id': id });
+    a.close();
+    b.close();
+  });
+});
+
 describe('play DTMF', () => {
   it('RFC 4733 toward a leg with telephone-event: one timestamp, growing durations, three end packets', async () => {
     const c = await call();

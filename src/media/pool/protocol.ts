@@ -81,7 +81,7 @@ export interface BridgeConfig {
 
 /** The audio a side is sent: its main codec's PT, clock and frame size, and its telephone-event PT if any. */
 export interface LegCodec {
-  codec: 'PCMA' | 'PCMU' | 'opus' | 'other';
+  codec: 'PCMA' | 'PCMU' | 'opus' | 'G722' | 'other';
   pt: number;
   clockRate: number;
   ptimeMs: number;

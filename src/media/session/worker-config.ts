@@ -98,7 +98,7 @@ export function legCodec(media: CallMedia, s: Side): LegCodec | undefined {
   const ev = events.find((c) => c.clockRate === main.clockRate) ?? events[0];
   const name = main.name.toLowerCase();
   return {
-    codec: name === 'pcma' ? 'PCMA' : name === 'pcmu' ? 'PCMU' : name === 'opus' ? 'opus' : 'other',
+    codec: name === 'pcma' ? 'PCMA' : name === 'pcmu' ? 'PCMU' : name === 'opus' ? 'opus' : name === 'g722' ? 'G722' : 'other',
     pt: main.pt,
     clockRate: main.clockRate,
     ptimeMs: media.framesTo[s] || (media.peer[s]?.ptime ?? 20),

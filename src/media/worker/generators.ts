@@ -2,6 +2,7 @@ import type { LegCodec } from '../pool/protocol.js';
 import { encodeAlaw, encodeUlaw } from '../codecs/g711.js';
 import { OpusEncoderStream } from '../codecs/opus.js';
 import { Resampler } from '../codecs/resampler.js';
+import { G722Encoder } from '../codecs/g722.js';
 
 /**
  * What Tandem generates toward a leg, one frame per tick: played audio (a file, a blob, an in-band
@@ -39,17 +40,23 @@ export function frameMs(leg: LegCodec): number {
 /** One frame of 8 kHz PCM → the leg's payload. */
 class LegEncoder {
   private readonly opus: OpusEncoderStream | undefined;
+  private readonly g722: G722Encoder | undefined;
   private readonly up: Resampler | undefined;
 
   constructor(private readonly leg: LegCodec) {
     if (leg.codec === 'opus') {
       this.opus = new OpusEncoderStream();
       this.up = new Resampler('8k-to-48k');
+    } else if (leg.codec === 'G722') {
+      // 16 kHz audio, one byte per two samples, on the 8000 Hz RTP clock (RFC 3551 §4.5.2).
+      this.g722 = new G722Encoder();
+      this.up = new Resampler('8k-to-16k');
     }
   }
 
   encode(pcm: Int16Array): Buffer {
     if (this.opus !== undefined && this.up !== undefined) return this.opus.encode(this.up.process(pcm));
+    if (this.g722 !== undefined && this.up !== undefined) return this.g722.encode(this.up.process(pcm));
     const out = Buffer.allocUnsafe(pcm.length);
     if (this.leg.codec === 'PCMU') encodeUlaw(pcm, out);
     else encodeAlaw(pcm, out);
@@ -182,8 +189,9 @@ export function dtmfTone(code: number, durationMs: number, volumeDb: number): In
 }
 
 /**
- * Comfort silence in place: G.711's silence code fills the payload (A-law 0xD5, µ-law 0xFF); Opus
- * gets the 3-byte frame a decoder plays as 20 ms of silence. Returns the packet's new length.
+ * Comfort silence in place: G.711's silence code fills the payload (A-law 0xD5, µ-law 0xFF), G.722
+ * 0xFF (a decoder coming from a loud 2.4 kHz tone is within 52 of zero, −56 dBFS, after 25 ms);
+ * Opus gets the 3-byte frame a decoder plays as 20 ms of silence. Returns the packet's new length.
  */
 export function silencePayload(buf: Buffer, hdrLen: number, len: number, leg: LegCodec): number {
   if (leg.codec === 'opus') {
@@ -193,7 +201,7 @@ export function silencePayload(buf: Buffer, hdrLen: number, len: number, leg: Le
     return hdrLen + OPUS_SILENCE.length;
   }
   const payloadEnd = buf[0] & 0x20 ? len - buf[len - 1] : len;
-  buf.fill(leg.codec === 'PCMU' ? 0xff : 0xd5, hdrLen, payloadEnd);
+  buf.fill(leg.codec === 'PCMA' ? 0xd5 : 0xff, hdrLen, payloadEnd);
   return len;
 }
 

@@ -101,7 +101,7 @@ export class SideControl {
 
   private requireLeg(): LegCodec {
     const leg = this.leg;
-    if (leg === undefined || leg.codec === 'other') throw new Error(`the leg's codec (${leg === undefined ? 'none negotiated yet' : `PT ${leg.pt}`}) cannot carry generated audio: PCMA, PCMU or Opus only`);
+    if (leg === undefined || leg.codec === 'other') throw new Error(`the leg's codec (${leg === undefined ? 'none negotiated yet' : `PT ${leg.pt}`}) cannot carry generated audio: PCMA, PCMU, G.722 or Opus only`);
     return leg;
   }
 

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventGenerator, PcmGenerator, dtmfTone, silencePayload } from '../../../../src/media/worker/generators.js';
 import { SideControl } from '../../../../src/media/worker/media-control.js';
 import type { LegCodec } from '../../../../src/media/pool/protocol.js';
-import { goertzelAmplitude } from '../../../helpers/audio.js';
+import { goertzelAmplitude, tone } from '../../../helpers/audio.js';
+import { G722Decoder } from '../../../../src/media/codecs/g722.js';
 
 const PCMA: LegCodec = { codec: 'PCMA', pt: 8, clockRate: 8000, ptimeMs: 20, eventPt: 101, eventClockRate: 8000 };
 const PCMU_NO_TE: LegCodec = { codec: 'PCMU', pt: 0, clockRate: 8000, ptimeMs: 30 };
@@ -50,6 +51,18 @@ describe('generators', () => {
     expect(PcmGenerator.durationMs(500, 2, 100)).toBe(113);
   });
 
+  it('PcmGenerator toward a G.722 leg: 160 bytes and 160 ticks per 20 ms, decoding to the tone at 16 kHz', () => {
+    const g722: LegCodec = { codec: 'G722', pt: 9, clockRate: 8000, ptimeMs: 20 };
+    const g = new PcmGenerator(g722, tone(1000, 8000, 1600, 10000), 1, 0);
+    const dec = new G722Decoder();
+    const frames = [];
+    for (let f = g.next(); f !== null; f = g.next()) frames.push(f);
+    expect(frames.map((f) => f.payload.length)).toEqual(new Array(10).fill(160));
+    expect(frames.map((f) => f.tsOffset)).toEqual(Array.from({ length: 10 }, (_v, i) => i * 160));
+    const pcm = Int16Array.from(frames.flatMap((f) => [...dec.decode(f.payload)]));
+    expect(goertzelAmplitude(pcm.subarray(640), 1000, 16000)).toBeGreaterThan(7000);
+  });
+
   it('dtmfTone: the two keypad frequencies of the digit, at the asked level', () => {
     const x = dtmfTone(15, 200, 8); // D: 941 + 1633 Hz
     expect(x.length).toBe(1600);
@@ -68,6 +81,9 @@ describe('generators', () => {
     const u = rtp(0, 1, 1, 1, Buffer.alloc(10, 0x12));
     silencePayload(u, 12, u.length, PCMU_NO_TE);
     expect([...u.subarray(12)].every((x) => x === 0xff)).toBe(true);
+    const g = rtp(9, 1, 1, 1, Buffer.alloc(160, 0x12));
+    silencePayload(g, 12, g.length, { codec: 'G722', pt: 9, clockRate: 8000, ptimeMs: 20 });
+    expect([...g.subarray(12)].every((x) => x === 0xff)).toBe(true);
     const opus: LegCodec = { codec: 'opus', pt: 111, clockRate: 48000, ptimeMs: 20 };
     const o = rtp(111, 1, 1, 1, Buffer.alloc(60, 0x33));
     expect(silencePayload(o, 12, o.length, opus)).toBe(15);
