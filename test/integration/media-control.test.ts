@@ -327,6 +327,39 @@ describe('play media toward G.722', () => {
   });
 });
 
+describe('play media toward an SDES-SRTP leg', () => {
+  it('generated packets are encrypted with the leg\'s key and carry the tone', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const { SrtpContext } = await import('../../src/media/rtp/srtp.js');
+    const a = await RtpPeer.open();
+    const b = await RtpPeer.open();
+    const id = 'mc-srtp-play';
+    const theirKey = randomBytes(30);
+    const offerSdp = sdpFor({ port: a.port, ...PCMA_ONLY, extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${theirKey.toString('base64')}`] }).replace('RTP/AVP', 'RTP/SAVP');
+    const offer = await tandem.ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'A', sdp: offerSdp, 'transport-protocol': 'RTP/AVP' });
+    expect(offer.result, String(offer['error-reason'])).toBe('ok');
+    const answer = await tandem.ng.request({ command: 'answer', 'call-id': id, 'from-tag': 'A', 'to-tag': 'B', sdp: sdpFor({ port: b.port, ...PCMA_ONLY }) });
+    expect(answer.result, String(answer['error-reason'])).toBe('ok');
+    const key = /a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:(\S+)/.exec(String(answer.sdp))?.[1];
+    expect(key).toBeDefined();
+    const keySalt = Buffer.from(key!, 'base64');
+    const rx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', keySalt.subarray(0, 16), keySalt.subarray(16));
+    const file = join(dir, 'tone-srtp.wav');
+    writeFileSync(file, wav16(tone(1000, 8000, 800, 12000), 8000));
+    const r = await tandem.ng.request({ command: 'play media', 'call-id': id, 'from-tag': 'A', file });
+    expect(r.duration).toBe(100);
+    const got = await settle(a, 5);
+    expect(got.length).toBe(5);
+    const plain = got.map((p) => rx.unprotectRtp(p));
+    expect(plain.every((x) => x.ok)).toBe(true);
+    const pcm = pcmOf(plain.map((x) => (x.ok ? Buffer.from(x.packet) : Buffer.alloc(0))));
+    expect(goertzelAmplitude(pcm, 1000, 8000)).toBeGreaterThan(8000);
+    await tandem.ng.request({ command: 'delete', 'call-id': id });
+    a.close();
+    b.close();
+  });
+});
+
 describe('play DTMF', () => {
   it('RFC 4733 toward a leg with telephone-event: one timestamp, growing durations, three end packets', async () => {
     const c = await call();
