@@ -4,12 +4,17 @@
  *   plain    no control was ever applied (BridgeSide.emit: one null check and a reference kept);
  *   control  after `unblock DTMF` on every call: each side has a SideControl that sees every packet
  *            (PT check, stream tracking), but changes nothing;
- *   silence  after `silence media` on every call: every audio payload rewritten in place.
- * Rounds repeat the three with fresh calls, so drift on a shared box shows as round-to-round spread.
+ *   silence  after `silence media` on every call: every audio payload rewritten in place;
+ *   playing  after `play media` of a 60 s WAV to every callee: its packets are Tandem's own (the
+ *            caller's are dropped), a G.711 frame encoded per 20 ms from the worker's timer.
+ * Rounds repeat the four with fresh calls, so drift on a shared box shows as round-to-round spread.
  *
  *   npm run build && npx tsx bench/media-control.ts --calls 100 --seconds 5 --rounds 2
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NgClient } from './lib/ng.js';
 import { CallSet } from './lib/calls.js';
 import { NgSignalling } from './lib/signalling.js';
@@ -34,6 +39,28 @@ const pid = server.pid ?? 0;
 const ng = new NgClient({ ...server.ng, timeoutMs: 2000, retries: 2 });
 const sc = scenario('relay');
 type Row = { round: number; window: string; cpuPct: number; received: number; sent: number };
+
+/** 60 s of a 440 Hz tone, 16-bit mono 8 kHz WAV: longer than any window, so it plays throughout. */
+const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-mc-'));
+const wavFile = join(dir, 'tone.wav');
+{
+  const n = 8000 * 60;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0, 'latin1');
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write('WAVEfmt ', 8, 'latin1');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(8000, 24);
+  b.writeUInt32LE(16000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36, 'latin1');
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)), 44 + i * 2);
+  writeFileSync(wavFile, b);
+}
 const rows: Row[] = [];
 
 async function window(set: CallSet, round: number, name: string): Promise<void> {
@@ -62,6 +89,12 @@ try {
     await window(set, round, 'control');
     for (const c of set.calls) await ng.request({ command: 'silence media', 'call-id': c.callId });
     await window(set, round, 'silence');
+    for (const c of set.calls) await ng.request({ command: 'unsilence media', 'call-id': c.callId });
+    for (const c of set.calls) {
+      const r = await ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': `b-${c.callId}`, file: wavFile });
+      if (r.result !== 'ok') throw new Error(`play media: ${JSON.stringify(r)}`);
+    }
+    await window(set, round, 'playing');
     await set.teardown();
   }
   const mean = (w: string): number => {
@@ -69,12 +102,15 @@ try {
     return r.reduce((a, x) => a + x.cpuPct, 0) / r.length;
   };
   out(`\n${calls} calls, PCMU relay, 50 pps each way, ${rounds} rounds of ${seconds} s windows, 1 worker thread`);
-  out(`control ÷ plain: ${(mean('control') / mean('plain')).toFixed(3)}   silence ÷ plain: ${(mean('silence') / mean('plain')).toFixed(3)}`);
+  const ratio = (w: string): string => (mean(w) / mean('plain')).toFixed(3);
+  out(`control ÷ plain: ${ratio('control')}   silence ÷ plain: ${ratio('silence')}   playing ÷ plain: ${ratio('playing')}`);
   for (let r = 1; r <= rounds; r++) {
     const get = (w: string): number => rows.find((x) => x.round === r && x.window === w)?.cpuPct ?? NaN;
-    out(`  round ${r}: control ÷ plain ${(get('control') / get('plain')).toFixed(3)}, silence ÷ plain ${(get('silence') / get('plain')).toFixed(3)}`);
+    const each = ['control', 'silence', 'playing'].map((w) => `${w} ÷ plain ${(get(w) / get('plain')).toFixed(3)}`).join(', ');
+    out(`  round ${r}: ${each}`);
   }
 } finally {
   await ng.close();
   await server.stop();
+  rmSync(dir, { recursive: true, force: true });
 }

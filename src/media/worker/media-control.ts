@@ -9,6 +9,8 @@ export interface GeneratedSink {
 
 /** play DTMF requests waiting behind the one playing (rtpengine queues them too). */
 const MAX_QUEUED = 32;
+/** Frames one late timer wake may send to catch up (100 ms at 20 ms). */
+const MAX_CATCH_UP = 5;
 
 type Job = { gen: FrameGenerator; pauseAfterMs: number };
 
@@ -44,6 +46,10 @@ export class SideControl {
   private jobTs = 0;
   private jobMarker = false;
   private timer: NodeJS.Timeout | undefined;
+  private frameMs = 20;
+  private jobStartMs = 0;
+  /** Frames of the current job sent so far (the next is due at jobStartMs + jobFrames·frameMs). */
+  private jobFrames = 0;
   /** The pause between queued DTMF events. */
   private pause: NodeJS.Timeout | undefined;
 
@@ -187,24 +193,43 @@ export class SideControl {
     } else this.jobTs = (this.ts + this.elapsedTs(now)) >>> 0;
     this.job = job;
     this.jobMarker = true;
-    const ms = this.leg !== undefined ? frameMs(this.leg) : 20;
+    this.frameMs = this.leg !== undefined ? frameMs(this.leg) : 20;
+    this.jobStartMs = now;
+    this.jobFrames = 0;
     this.tick();
-    if (this.job !== undefined) {
-      this.timer = setInterval(() => this.tick(), ms);
-      this.timer.unref();
-    }
   }
 
-  /** One frame of the current job, from a timer: nothing may escape it (it would end the worker). */
+  /**
+   * The frames of the current job that are due, then a timer for the next one. Due times count
+   * from the job's start (frame n at start + n·ptime), so timer lateness does not accumulate into
+   * a stream slower than real time; a late wake sends what is due, at most MAX_CATCH_UP frames.
+   * Nothing may escape (it would end the worker): a throw ends the job, counted.
+   */
   private tick(): void {
+    this.timer = undefined;
     const job = this.job;
     if (job === undefined) return;
     try {
-      this.emitFrame(job);
+      const now = performance.now();
+      for (let n = 0; n < MAX_CATCH_UP && this.job === job && this.jobStartMs + this.jobFrames * this.frameMs <= now; n++) {
+        this.jobFrames++;
+        this.emitFrame(job);
+      }
     } catch {
       this.counters.failed++;
       this.stopAll();
+      return;
     }
+    if (this.job !== job) return;
+    // A wake so late that catching up is capped starts the schedule over from now.
+    const due = this.jobStartMs + this.jobFrames * this.frameMs;
+    const now = performance.now();
+    if (due < now - MAX_CATCH_UP * this.frameMs) {
+      this.jobStartMs = now;
+      this.jobFrames = 0;
+    }
+    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.floor(this.jobStartMs + this.jobFrames * this.frameMs - now)));
+    this.timer.unref();
   }
 
   private emitFrame(job: Job): void {
@@ -255,7 +280,7 @@ export class SideControl {
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
 

@@ -130,6 +130,20 @@ describe('SideControl', () => {
     expect(c.counters).toMatchObject({ replaced: 1, generated: 3 });
   });
 
+  it('frames follow the clock, not the timer: late wakes do not make the stream slower than real time', () => {
+    vi.useFakeTimers();
+    const sink = new Sink();
+    const c = new SideControl(sink);
+    c.setLeg(PCMA);
+    c.apply({ kind: 'play', toward: 0, pcm: new Int16Array(8000 * 4), repeat: 1, startSample: 0 });
+    // Timers that fire 1 ms late every time (21 ms steps), for 1.05 s: 20 ms frames due at 0, 20, … 1040.
+    for (let i = 0; i < 50; i++) vi.advanceTimersByTime(21);
+    expect(sink.sent.length).toBe(53);
+    // Timestamps stay one frame apart whatever the wakes were.
+    const ts = sink.sent.map((p) => p.readUInt32BE(4));
+    expect(ts.every((t, i) => i === 0 || ((t - ts[i - 1]) >>> 0) === 160)).toBe(true);
+  });
+
   it('queued DTMF plays one after another with the pause between; stop clears the queue', () => {
     vi.useFakeTimers();
     const sink = new Sink();
