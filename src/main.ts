@@ -279,6 +279,8 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     maxSessions: config.maxSessions,
     maxMediaPerCall: config.maxMediaPerCall,
     mediaTimeoutMs: config.timeout * 1000,
+    io: config.io ?? 'batch',
+    ioRequired: config.io === 'batch',
     logLevel: config.logLevel,
     log,
   });

@@ -1,0 +1,23 @@
+// Builds the batched-UDP addon (native/udp_batch.c) with node-gyp. Run by `npm install`/`npm ci`
+// (the package's install script) and `npm run build`. It never fails: without a compiler, Python
+// or Node's headers Tandem runs on node:dgram (--io=dgram), so this prints one warning and exits 0.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+// npm runs scripts with npm_execpath set; its bundled node-gyp sits next to it.
+const bundled = process.env.npm_execpath ? join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js') : '';
+const [cmd, pre] = existsSync(bundled) ? [process.execPath, [bundled]] : ['node-gyp', []];
+const args = [...pre, 'rebuild', `--directory=${here}`];
+// Offline machines point npm at installed headers (nodedir=/usr); honour it outside npm too.
+if (process.env.npm_config_nodedir === undefined && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
+const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+if (r.status === 0) {
+  process.stdout.write('udp_batch: native batched UDP addon built (--io=batch available)\n');
+} else {
+  const why = r.error?.message ?? (r.stderr || r.stdout || '').split('\n').filter((l) => /ERR!|error/i.test(l)).slice(0, 3).join(' | ');
+  process.stderr.write(`udp_batch: WARNING: the native addon was not built (${why || `exit ${r.status}`}); Tandem will run on node:dgram (--io=dgram)\n`);
+}
+process.exit(0);
