@@ -346,6 +346,8 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "udp_batch", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &in->async_ctx);
   uv_poll_start(&in->poll, UV_READABLE, on_ready);
+  /* Like dgram: open sockets keep the loop alive, the empty epoll set does not. */
+  uv_unref((uv_handle_t *)&in->poll);
   in->initialised = 1;
   napi_add_async_cleanup_hook(env, on_env_cleanup, in, NULL);
   return ring;
@@ -409,7 +411,7 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) { int e = errno; close(fd); return throw_errno(env, e, "epoll_ctl"); }
   in->free_head = in->socks[id].next_free;
   in->socks[id] = (sock_t){ .fd = fd, .family = family, .next_free = -1, .out_first = -1, .out_last = -1 };
-  in->open++;
+  if (in->open++ == 0) uv_ref((uv_handle_t *)&in->poll);
   napi_value r;
   napi_create_uint32(env, (uint32_t)id, &r);
   return r;
@@ -502,7 +504,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     s->fd = -1;
     s->next_free = in->free_head;
     in->free_head = (int)id;
-    in->open--;
+    if (--in->open == 0) uv_unref((uv_handle_t *)&in->poll);
   }
   return NULL;
 }

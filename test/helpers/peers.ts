@@ -4,9 +4,10 @@
 // same group fails instead.
 import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'cc';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -31,6 +32,9 @@ const PEERS: Record<PeerName, PeerSpec> = {
   svcrack: { command: 'svcrack', pkg: 'sipvicious' },
   // The loopback DNS server of test/integration/b2bua-dns.test.ts (the binary, without dnsmasq's system service).
   dnsmasq: { command: 'dnsmasq', pkg: 'dnsmasq-base' },
+  // The compiler node-gyp builds the batched UDP addon with at npm install (native/build.mjs); the
+  // addon itself must be there too (npm run build:native builds it).
+  cc: { command: 'g++', pkg: 'build-essential python3', files: [fileURLToPath(new URL('../../native/build/Release/udp_batch.node', import.meta.url))] },
 };
 
 /** Env var through which test workers report skipped groups to the global teardown. */

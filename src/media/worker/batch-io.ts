@@ -130,7 +130,7 @@ class BatchMediaSocket implements MediaSocket {
   private kernelConnected = false;
   private closed = false;
 
-  constructor(private readonly io: BatchIo, private readonly id: number) {}
+  constructor(private readonly io: BatchIo, readonly id: number) {}
 
   send(buf: Buffer, len: number, port?: number, address?: string): void {
     if (this.closed) throw new Error('send on a closed media socket');
