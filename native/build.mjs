@@ -11,8 +11,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const bundled = process.env.npm_execpath ? join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js') : '';
 const [cmd, pre] = existsSync(bundled) ? [process.execPath, [bundled]] : ['node-gyp', []];
 const args = [...pre, 'rebuild', `--directory=${here}`];
-// Offline machines point npm at installed headers (nodedir=/usr); honour it outside npm too.
-if (process.env.npm_config_nodedir === undefined && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
+// Headers installed beside this node (Debian's /usr, the node image's /usr/local) need no download,
+// so the build works offline; an npm config nodedir wins.
+const prefix = dirname(dirname(process.execPath));
+if (process.env.npm_config_nodedir === undefined && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (r.status === 0) {
   process.stdout.write('udp_batch: native batched UDP addon built (--io=batch available)\n');
