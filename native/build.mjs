@@ -7,13 +7,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// npm runs scripts with npm_execpath set; its bundled node-gyp sits next to it.
-const bundled = process.env.npm_execpath ? join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js') : '';
-const [cmd, pre] = existsSync(bundled) ? [process.execPath, [bundled]] : ['node-gyp', []];
+const prefix = dirname(dirname(process.execPath));
+// npm's bundled node-gyp: next to npm when npm runs this (npm_execpath), else where npm is installed beside node.
+const bundled = [
+  process.env.npm_execpath ? join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js') : '',
+  join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+].find((p) => p !== '' && existsSync(p));
+const [cmd, pre] = bundled !== undefined ? [process.execPath, [bundled]] : ['node-gyp', []];
 const args = [...pre, 'rebuild', `--directory=${here}`];
 // Headers installed beside this node (Debian's /usr, the node image's /usr/local) need no download,
 // so the build works offline; an npm config nodedir wins.
-const prefix = dirname(dirname(process.execPath));
 if (process.env.npm_config_nodedir === undefined && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (r.status === 0) {
