@@ -32,7 +32,10 @@ function cpuSeconds(pid: number): number {
 async function ng(sock: dgram.Socket, dict: BDict): Promise<BDict> {
   const cookie = Math.random().toString(36).slice(2, 10);
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no ng reply to ${String(dict.command)}`)), 5000);
+    const t = setTimeout(() => {
+      sock.off('message', on);
+      reject(new Error(`no ng reply to ${String(dict.command)}`));
+    }, 15000);
     const on = (m: Buffer): void => {
       if (!m.subarray(0, cookie.length).equals(Buffer.from(cookie))) return;
       clearTimeout(t);
