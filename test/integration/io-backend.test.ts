@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startTandem } from '../../src/main.js';
 import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
+import type { BDict } from '../../src/control/bencode.js';
 import { RawNg } from '../helpers/ng.js';
 import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { describeWithPeers } from '../helpers/peers.js';
@@ -107,6 +108,8 @@ describeWithPeers('--io default with the addon built', ['cc'], () => {
       // Six packets in, six out, on whichever worker carried the call.
       expect(io.reduce((s, c) => s + (c?.received ?? 0), 0)).toBe(6);
       expect(io.reduce((s, c) => s + (c?.sent ?? 0), 0)).toBe(6);
+      const stats = await ng.request({ command: 'statistics' });
+      expect((stats.statistics as BDict).totalstatistics).toMatchObject({ packetsiodropped: 0 });
     } finally {
       ng.close();
       await t.close();

@@ -244,6 +244,7 @@ export class LocalMedia implements MediaControl {
       workerRespawns: this.pool.counters.respawns,
       watchdogKills: this.pool.counters.watchdogKills,
       packetsGuarded: rates.guarded,
+      packetsIoDropped: rates.ioDropped,
     };
   }
 
