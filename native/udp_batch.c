@@ -191,6 +191,20 @@ static void deliver(inst_t *in, uint32_t count) {
   flush(in);
 }
 
+/* The receive headers point at their slots once and for all; only what recvmmsg writes is reset after use. */
+static void init_receive_headers(inst_t *in) {
+  for (int i = 0; i < RING_SLOTS; i++) {
+    in->in_iov[i].iov_base = in->ring + (size_t)i * SLOT_SIZE + SLOT_HEADER;
+    in->in_iov[i].iov_len = SLOT_DATA;
+    struct msghdr *m = &in->in_msgs[i].msg_hdr;
+    memset(m, 0, sizeof *m);
+    m->msg_name = &in->in_addr[i];
+    m->msg_namelen = sizeof(addr_t);
+    m->msg_iov = &in->in_iov[i];
+    m->msg_iovlen = 1;
+  }
+}
+
 static void write_header(inst_t *in, int slot, uint32_t id) {
   uint8_t *h = in->ring + (size_t)slot * SLOT_SIZE;
   struct msghdr *m = &in->in_msgs[slot].msg_hdr;
@@ -215,6 +229,7 @@ static void write_header(inst_t *in, int slot, uint32_t id) {
   }
   memcpy(h + 8, &port, 2);
   h[11] = flags;
+  m->msg_namelen = sizeof(addr_t);
 }
 
 static void on_ready(uv_poll_t *handle, int status, int events) {
@@ -234,18 +249,6 @@ static void on_ready(uv_poll_t *handle, int status, int events) {
       if (s == NULL) continue;
       for (;;) {
         int want = RING_SLOTS - count;
-        for (int i = count; i < RING_SLOTS; i++) {
-          in->in_iov[i].iov_base = in->ring + (size_t)i * SLOT_SIZE + SLOT_HEADER;
-          in->in_iov[i].iov_len = SLOT_DATA;
-          struct msghdr *m = &in->in_msgs[i].msg_hdr;
-          m->msg_name = &in->in_addr[i];
-          m->msg_namelen = sizeof(addr_t);
-          m->msg_iov = &in->in_iov[i];
-          m->msg_iovlen = 1;
-          m->msg_control = NULL;
-          m->msg_controllen = 0;
-          m->msg_flags = 0;
-        }
         int r = recvmmsg(s->fd, &in->in_msgs[count], (unsigned)want, MSG_DONTWAIT, NULL);
         if (r < 0) {
           if (errno == EINTR) continue;
@@ -340,6 +343,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   in->poll.data = in;
   in->epfd = epfd;
   in->ring = ring_data;
+  init_receive_headers(in);
   napi_create_reference(env, ring, 1, &in->ring_ref);
   napi_create_reference(env, argv[0], 1, &in->on_drain);
   napi_value name;
