@@ -1,11 +1,11 @@
 /**
  * The bench caller's side of digest authentication (RFC 3261 §22.2, RFC 7616 §3.4, RFC 8760): read a
  * 401/407's challenges, pick one, and write the Authorization / Proxy-Authorization value for the
- * retried request. The hashing is Tandem's own (src/edge/auth-digest.ts), so a bench run measures the
+ * retried request. The hashing is Tandem's own (src/sip/digest.ts), so a bench run measures the
  * same computation a real client makes; the challenge parser is the bench's, kept small on purpose.
  */
 import { randomBytes } from 'node:crypto';
-import { digestResponse, ha1Of, knownAlgorithm, quote, type DigestAlgorithm } from '../../src/edge/auth-digest.js';
+import { digestResponse, ha1Of, knownAlgorithm, quote, type DigestAlgorithm } from '../../src/sip/digest.js';
 
 export interface Challenge {
   realm: string;

@@ -18,27 +18,30 @@ export function needsDns(targets: RouteTarget[], nextHop?: SipLookup): boolean {
 
 export async function resolveSetup(setup: CallSetup, dns: TargetResolver | undefined, nextHop?: SipLookup): Promise<CallSetup> {
   if (dns === undefined) throw new DnsFailure(nextHop?.host ?? setup.targets.find((t) => t.lookup)?.lookup?.host ?? '?', 'DNS is off');
+  // All names at once: a route of several named targets waits for the slowest, not for the sum
+  // (each resolve() has its own deadline); the results go back in the route's order.
+  const lookups = setup.targets.map((t) => (t.lookup === undefined ? undefined : dns.resolve(t.lookup)));
+  const hopLookup = nextHop === undefined ? undefined : dns.resolve(nextHop);
+  hopLookup?.catch(() => undefined);
+  const settled = await Promise.allSettled(lookups.map((l) => l ?? Promise.resolve([])));
   const targets: RouteTarget[] = [];
   let first: unknown;
-  for (const t of setup.targets) {
-    if (t.lookup === undefined) {
-      targets.push(t);
-      continue;
-    }
-    try {
+  setup.targets.forEach((t, i) => {
+    const r = settled[i];
+    if (t.lookup === undefined) targets.push(t);
+    else if (r.status === 'rejected') first ??= r.reason;
+    else {
       const rest: RouteTarget = { ...t };
       delete rest.lookup;
       // A TLS peer is checked against the name the route gave, not the address DNS returned (RFC 5922 §4).
-      for (const e of await dns.resolve(t.lookup)) targets.push({ ...rest, endpoint: e.protocol === 'tls' ? { ...e, serverName: t.lookup.host } : e });
-    } catch (err) {
-      first ??= err;
+      for (const e of r.value) targets.push({ ...rest, endpoint: e.protocol === 'tls' ? { ...e, serverName: t.lookup.host } : e });
     }
-  }
+  });
   if (targets.length === 0) throw first;
   let hop: SipEndpoint | undefined = setup.nextHop;
   // X-Outbound-Proxy is one hop: its best endpoint (failover across its records is not done).
-  if (nextHop !== undefined) {
-    const e = (await dns.resolve(nextHop))[0];
+  if (nextHop !== undefined && hopLookup !== undefined) {
+    const e = (await hopLookup)[0];
     hop = e.protocol === 'tls' ? { ...e, serverName: nextHop.host } : e;
   }
   return { ...setup, targets, ...(hop !== undefined ? { nextHop: hop } : {}) };

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { TandemError } from '../common/errors.js';
-import { ha1Of, type DigestAlgorithm } from './auth-digest.js';
+import { ha1Of, type DigestAlgorithm } from '../sip/digest.js';
 
 /**
  * The users file (`--auth-users`): Apache htdigest lines `user:realm:HA1` (MD5) and, for

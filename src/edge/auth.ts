@@ -4,7 +4,7 @@ import type { Logger } from '../common/log.js';
 import { LogLimiter } from '../common/log-limit.js';
 import { getCallId, headerLines, removeHeader, type SipRequest } from '../sip/message.js';
 import { parseUri } from '../sip/uri.js';
-import { ALGORITHMS, challengeValue, digestResponse, knownAlgorithm, parseCredentials, type Credentials, type DigestAlgorithm } from './auth-digest.js';
+import { ALGORITHMS, challengeValue, digestResponse, knownAlgorithm, parseCredentials, type Credentials, type DigestAlgorithm } from '../sip/digest.js';
 import { NonceKeeper, type NonceStats } from './auth-nonce.js';
 import type { UserStore } from './auth-users.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { TANDEM_CLI } from './helpers/media-servers.js';
 import { makeTempDir } from './helpers/proc.js';
 import { parseUsersFile } from '../../src/edge/auth-users.js';
-import { ha1Of } from '../../src/edge/auth-digest.js';
+import { ha1Of } from '../../src/sip/digest.js';
 
 function passwd(args: string[], input: string): { code: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [TANDEM_CLI, 'passwd', ...args], { input, encoding: 'utf8', timeout: 10_000 });

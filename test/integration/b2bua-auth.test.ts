@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { RunningTandem } from '../../src/main.js';
 import type { TandemConfig } from '../../src/config/config.js';
 import { getHeader, headerLines, type SipMessage } from '../../src/sip/message.js';
-import { digestResponse, ha1Of } from '../../src/edge/auth-digest.js';
+import { digestResponse, ha1Of } from '../../src/sip/digest.js';
 import { withPassword } from '../../src/edge/auth-users.js';
 import { SipPeer, isRequest, sdpOffer, type Received } from '../helpers/sip-peer.js';
 import { ackNon2xx, isFinalFor, outOfDialog, startB2bua } from '../helpers/b2bua-env.js';

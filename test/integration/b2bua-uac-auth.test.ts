@@ -8,7 +8,7 @@ import { getCSeq, getHeader, headerLines, type SipRequest } from '../../src/sip/
 import { Authenticator } from '../../src/edge/auth.js';
 import { parseUsersFile, UserStore, withPassword } from '../../src/edge/auth-users.js';
 import { systemClock } from '../../src/common/clock.js';
-import type { DigestAlgorithm } from '../../src/edge/auth-digest.js';
+import type { DigestAlgorithm } from '../../src/sip/digest.js';
 import { SipPeer, isRequest, sdpOffer, type Received } from '../helpers/sip-peer.js';
 import { ackAndBye, ackNon2xx, isFinalFor, outOfDialog, startB2bua } from '../helpers/b2bua-env.js';
 
@@ -53,10 +53,16 @@ function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'], chal
     algorithms,
   });
   let seen = 0;
+  // A UDP retransmission (Timer A/E under load) carries the same nonce count: checked again it would be a
+  // replay and count as a failure, so each request is judged once and its retransmissions get the same answer.
+  const judged = new Set<string>();
   const timer = setInterval(() => {
     while (seen < callee.inbox.length) {
       const r = callee.inbox[seen++];
       if (r.msg.kind !== 'request') continue;
+      const key = `${getHeader(r.msg, 'Call-ID') ?? ''} ${getCSeq(r.msg)?.seq ?? -1} ${r.msg.method}`;
+      if (judged.has(key)) continue;
+      judged.add(key);
       if (r.msg.method === 'INVITE') {
         // authenticate() strips our credentials from the message: check a copy, keep the original for the test.
         const copy: SipRequest = { ...r.msg, headers: [...r.msg.headers] };
@@ -229,5 +235,100 @@ describe('UAC digest inside the dialog', () => {
     for (let i = 0; i < 100 && auth.stats().successes < 4; i++) await new Promise((r) => setTimeout(r, 10));
     expect(auth.stats()).toMatchObject({ successes: 4, failures: 0 });
     expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 4, refused: 0 });
+  });
+});
+
+describe('an in-dialog challenge Tandem does not answer', () => {
+  it('a target without credentials challenges INFO: the caller gets 403 with a Warning, not a bare 407 it cannot answer; the next INFO still gets 200', async () => {
+    let challenged = 0;
+    let seen = 0;
+    const timer = setInterval(() => {
+      while (seen < callee.inbox.length) {
+        const r = callee.inbox[seen++];
+        if (r.msg.kind !== 'request') continue;
+        if (r.msg.method === 'INVITE') callee.reply(r, 200, { reason: 'OK', sdp: sdpOffer(41000, [{ pt: 0, name: 'PCMU' }]) });
+        else if (r.msg.method === 'INFO' && challenged++ === 0) callee.reply(r, 407, { reason: 'Proxy Authentication Required', headers: [`Proxy-Authenticate: Digest realm="${REALM}", nonce="n1", algorithm=SHA-256, qop="auth"`] });
+        else if (r.msg.method === 'INFO' || r.msg.method === 'BYE') callee.reply(r, 200, { reason: 'OK' });
+      }
+    }, 2);
+    stop = () => clearInterval(timer);
+    const routesFile = join(dir, 'routes.json');
+    writeFileSync(routesFile, JSON.stringify({ routes: [{ targets: [{ uri: `sip:127.0.0.1:${callee.port}` }] }] }));
+    ({ tandem, sip } = await startB2bua({ routesFile }));
+    const { res } = await call();
+    expect(res.msg.kind === 'response' && res.msg.status).toBe(200);
+    const seq0 = getCSeq(res.msg)?.seq ?? 1;
+    caller.send(inDialog(res, 'ACK', seq0).replace(/\nContact: [^\n]*/, ''), sip);
+
+    caller.send(inDialog(res, 'INFO', seq0 + 1), sip);
+    const first = await caller.next((m) => m.kind === 'response' && getCSeq(m)?.seq === seq0 + 1, 3000);
+    expect(first.msg.kind === 'response' && first.msg.status).toBe(403);
+    expect(getHeader(first.msg, 'Warning')).toMatch(/challenged \(407\) and the challenge was not answered/);
+    expect(headerLines(first.msg, 'Proxy-Authenticate')).toHaveLength(0);
+    // Positive control: the dialog is intact and the next INFO, not challenged, is relayed with its 200.
+    caller.send(inDialog(res, 'INFO', seq0 + 2), sip);
+    const second = await caller.next((m) => m.kind === 'response' && getCSeq(m)?.seq === seq0 + 2, 3000);
+    expect(second.msg.kind === 'response' && second.msg.status).toBe(200);
+  });
+});
+
+describe('a trunk that sends broken challenges', () => {
+  /** The challenges a hostile or broken trunk answers our INVITE with; each must end the call cleanly. */
+  const broken: { name: string; status: number; headers: string[]; why: RegExp }[] = [
+    { name: 'no realm', status: 407, headers: ['Proxy-Authenticate: Digest nonce="n1", algorithm=MD5, qop="auth"'], why: /challenge has no realm/ },
+    { name: 'no nonce', status: 401, headers: [`WWW-Authenticate: Digest realm="${REALM}", algorithm=MD5, qop="auth"`], why: /challenge has no nonce/ },
+    { name: 'unknown algorithm', status: 407, headers: [`Proxy-Authenticate: Digest realm="${REALM}", nonce="n3", algorithm=SHA-512-256, qop="auth"`], why: /algorithm SHA-512-256 is not supported/ },
+    { name: 'unterminated quotes', status: 407, headers: [`Proxy-Authenticate: Digest realm="${REALM}, nonce=n4`], why: /unbalanced quote in parameter realm/ },
+    { name: 'quotes closed in the wrong place', status: 407, headers: [`Proxy-Authenticate: Digest realm="${REALM}, nonce="n4`], why: /expected ',' after parameter realm/ },
+    { name: 'a 6000-byte header', status: 407, headers: [`Proxy-Authenticate: Digest realm="${'r'.repeat(6000)}", nonce="n5"`], why: /longer than 4096/ },
+    { name: 'only auth-int', status: 401, headers: [`WWW-Authenticate: Digest realm="${REALM}", nonce="n6", qop="auth-int"`], why: /qop 'auth-int' has no 'auth'/ },
+    { name: 'Basic, not Digest', status: 401, headers: [`WWW-Authenticate: Basic realm="${REALM}"`], why: /scheme Basic is not Digest/ },
+    { name: 'a 407 without Proxy-Authenticate (the challenge in the wrong header)', status: 407, headers: [`WWW-Authenticate: Digest realm="${REALM}", nonce="n8"`], why: /no challenge in the response/ },
+    { name: 'two challenges, both unusable', status: 407, headers: [`Proxy-Authenticate: Digest realm="${REALM}", nonce="n9", algorithm=MD5-sess`, `Proxy-Authenticate: Digest realm="${REALM}", algorithm=SHA-256`], why: /algorithm MD5-sess is not supported/ },
+  ];
+
+  it('each gets the caller 403 with a Warning saying why, after one INVITE (no loop); then a good challenge still connects', async () => {
+    await start({ username: 'alice', password: 'secret' });
+    const legB: string[] = [];
+    for (const b of broken) {
+      const mark = callee.inbox.length;
+      const invite = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(40000, [{ pt: 0, name: 'PCMU' }]) });
+      caller.send(invite.text, sip);
+      const inv = await callee.next(isRequest('INVITE'), 3000, mark);
+      legB.push(getHeader(inv.msg, 'Call-ID') ?? '');
+      callee.reply(inv, b.status, { reason: 'Auth Required', headers: b.headers });
+      const res = await caller.next(isFinalFor(invite.callId), 3000);
+      expect(res.msg.kind === 'response' && res.msg.status, b.name).toBe(403);
+      expect(getHeader(res.msg, 'Warning'), b.name).toMatch(/^399 tandem "cannot answer the 40[17] challenge: /);
+      expect(getHeader(res.msg, 'Warning'), b.name).toMatch(b.why);
+      ackNon2xx(res, invite, caller, sip);
+    }
+    // Positive control: a well-formed challenge on the same Tandem is answered and the call connects.
+    const mark = callee.inbox.length;
+    const invite = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(40002, [{ pt: 0, name: 'PCMU' }]) });
+    caller.send(invite.text, sip);
+    const first = await callee.next(isRequest('INVITE'), 3000, mark);
+    callee.reply(first, 407, { reason: 'Proxy Authentication Required', headers: [`Proxy-Authenticate: Digest realm="${REALM}", nonce="good", algorithm=MD5, qop="auth"`] });
+    const second = await callee.next((m) => isRequest('INVITE')(m) && headerLines(m, 'Proxy-Authorization').length === 1, 3000, mark);
+    callee.reply(second, 200, { reason: 'OK', sdp: sdpOffer(41000, [{ pt: 0, name: 'PCMU' }]) });
+    const ok = await caller.next(isFinalFor(invite.callId), 3000);
+    expect(ok.msg.kind === 'response' && ok.msg.status).toBe(200);
+    ackAndBye(ok, caller, sip);
+    await callee.next(isRequest('BYE'), 3000, mark);
+    // No broken challenge earned a second INVITE: every leg B before the good call has one CSeq.
+    for (const id of legB) expect(new Set(invites().filter((m) => getHeader(m, 'Call-ID') === id).map((m) => getCSeq(m)?.seq)).size).toBe(1);
+    expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 1, refused: broken.length });
+  });
+
+  it('MD5 offered before SHA-256: Tandem answers the SHA-256 one (RFC 8760 §2.4 lets the client pick the strongest)', async () => {
+    const { auth } = trunk(['MD5', 'SHA-256']);
+    await start({ username: 'alice', password: 'secret' });
+    const { res } = await call();
+    expect(res.msg.kind === 'response' && res.msg.status).toBe(200);
+    const [first, second] = invites();
+    expect(first).toBeDefined();
+    expect(headerLines(second, 'Proxy-Authorization')[0]).toMatch(/algorithm=SHA-256/);
+    expect(auth.stats()).toMatchObject({ successes: 1, failures: 0 });
+    ackAndBye(res, caller, sip);
   });
 });

@@ -94,7 +94,7 @@ describe('--io: the media socket layer', () => {
   });
 });
 
-describeWithPeers('--io default with the addon built', ['cc'], () => {
+describeWithPeers('--io default with the addon built', ['addon'], () => {
   it('runs every worker on batch without a warning, and relays (positive control for the fallback above)', async () => {
     const { t, ng, lines } = await start({});
     try {

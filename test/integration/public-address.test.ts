@@ -16,7 +16,8 @@ import { RtpPeer, rtpPacket, patternPayload, sdpFor } from '../helpers/rtp-peer.
  * Tandem behind a 1:1 NAT: `--interface=127.0.0.1!192.0.2.10` binds media on 127.0.0.1 while every
  * SDP it writes names 192.0.2.10 (TEST-NET-1). By construction nothing here is ever sent toward
  * 192.0.2.10: the peers address 127.0.0.1 with the ports the SDP named (see `target`), so media
- * that arrives proves the sockets are on the bind address and the SDP's ports are theirs.
+ * that arrives proves the sockets are on the bind address and the SDP's ports are theirs; and the
+ * media plane's own view (ng `query`) shows it sends only to the peers on loopback.
  */
 const PUBLIC = '192.0.2.10';
 const iface = { interface: '127.0.0.1', interfaces: [{ name: 'default', address: '127.0.0.1', advertise: PUBLIC }] };
@@ -60,6 +61,14 @@ describe('advertised media address over ng', () => {
       const toCaller = target(String(offer.sdp));
       await flows(caller, toCallee, callee);
       await flows(callee, toCaller, caller);
+      // Where the media plane sends: every stream's endpoint (the peer it sends to) is a test peer on
+      // loopback (and no errors counted); the advertised address is in the SDP only, never a destination.
+      const q = JSON.stringify(await env.ng.request({ command: 'query', ...ids }), (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v));
+      const endpoints = [...q.matchAll(/"endpoint":\{"address":"([^"]+)","family":"IPv4","port":(\d+)\}/g)].map((m) => `${m[1]}:${m[2]}`);
+      expect(endpoints).toEqual(expect.arrayContaining([`127.0.0.1:${caller.port}`, `127.0.0.1:${callee.port}`]));
+      expect(endpoints.every((e) => e.startsWith('127.0.0.1:'))).toBe(true);
+      expect(q).not.toContain(PUBLIC);
+      expect(q).toMatch(/"totals":\{"RTCP":\{[^}]*\},"RTP":\{"bytes":\d+,"errors":0,"packets":10\}/);
       await env.ng.request({ command: 'delete', ...ids });
     } finally {
       caller.close();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { RunningTandem } from '../../src/main.js';
 import { getCallId, getCSeq, headerLines, type SipMessage } from '../../src/sip/message.js';
 import { parseSipMessage } from '../../src/sip/parse.js';
-import { digestResponse, ha1Of } from '../../src/edge/auth-digest.js';
+import { digestResponse, ha1Of } from '../../src/sip/digest.js';
 import { withPassword } from '../../src/edge/auth-users.js';
 import { startB2bua } from '../helpers/b2bua-env.js';
 

@@ -111,17 +111,16 @@ export class BridgeSide implements PacketSink {
       this.rtpIn.errors++;
       return;
     }
-    let msg = received;
+    const msg = received;
+    let len = received.length;
     if (this.srtpIn !== undefined) {
       // Authenticate before anything else: a forged packet must not latch or count as media.
-      const r = this.srtpIn.unprotectRtp(received);
-      if (!r.ok) {
+      len = this.srtpIn.unprotectRtpInPlace(received, len);
+      if (len < 0) {
         this.rtpIn.errors++;
         return;
       }
-      msg = r.packet;
     }
-    const len = msg.length;
     const hdrLen = rtpHeaderLength(msg, len);
     if (hdrLen < 0) {
       this.rtpIn.errors++;
@@ -147,8 +146,8 @@ export class BridgeSide implements PacketSink {
     );
     if (this.action === DROP) return;
     if (this.action === ECHO) {
-      const out = this.srtpOut !== undefined ? this.srtpOut.protectRtp(msg) : msg;
-      this.peer.echoRtp(out, out.length, rinfo);
+      const out = this.srtpOut !== undefined ? this.srtpOut.protectRtp(msg, len) : msg;
+      this.peer.echoRtp(out, this.srtpOut !== undefined ? out.length : len, rinfo);
       this.sent++;
       return;
     }
@@ -188,12 +187,12 @@ export class BridgeSide implements PacketSink {
   private onRtcp(received: Buffer, rinfo: MediaRemoteInfo): void {
     let msg = received;
     if (this.srtpIn !== undefined) {
-      const r = this.srtpIn.unprotectRtcp(received);
-      if (!r.ok) {
+      const n = this.srtpIn.unprotectRtcpInPlace(received, received.length);
+      if (n < 0) {
         this.rtcpIn.errors++;
         return;
       }
-      msg = r.packet;
+      msg = received.subarray(0, n);
     }
     if (!validateRtcpCompound(msg, msg.length)) {
       this.rtcpIn.errors++;
@@ -214,12 +213,17 @@ export class BridgeSide implements PacketSink {
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
+  /** PacketSink: with SRTP, `emit` sends a protected copy, so the processor may reuse its buffer. */
+  get releasesOnEmit(): boolean {
+    return this.srtpOut !== undefined;
+  }
+
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
   emit(buf: Buffer, len: number): void {
     // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
     if (this.dtls.active && this.srtpOut === undefined) return;
     if (this.srtpOut !== undefined) {
-      const out = this.srtpOut.protectRtp(len === buf.length ? buf : buf.subarray(0, len));
+      const out = this.srtpOut.protectRtp(buf, len);
       if (this.peer.sendRtp(out, out.length)) this.sent++;
       return;
     }

@@ -1,6 +1,7 @@
 import type { DirectionConfig, PayloadRule } from '../pool/protocol.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW, transcodeInPlace } from '../codecs/g711.js';
 import { G711ToOpus, OpusToG711 } from './opus-transcode.js';
+import { PcmTranscoder, pcmPair } from './pcm-transcode.js';
 import { EventRelay, type Timeline } from './dtmf.js';
 
 /** G.711 carries one byte per sample at 8000 Hz. */
@@ -10,6 +11,12 @@ const NO_RULE = -1;
 /** Where a processed packet goes. Implemented once per bridge side, never per packet. */
 export interface PacketSink {
   emit(buf: Buffer, len: number): void;
+  /**
+   * True while `emit` is done with `buf` when it returns (it copied it, e.g. into an SRTP packet):
+   * the repacketizer then builds its next frame in the same buffer. False or absent: the sink may
+   * still hold it (dgram keeps a buffer until an addressed or queued send completes).
+   */
+  readonly releasesOnEmit?: boolean;
 }
 
 /**
@@ -24,6 +31,8 @@ export class DirectionProcessor {
   /** Opus codec state per rule (null for G.711-only rules), kept across re-configuration. */
   private fromOpus: (OpusToG711 | null)[] = [];
   private toOpus: (G711ToOpus | null)[] = [];
+  /** Codec state of the pairs with G.722 (decode, resample, encode), likewise kept. */
+  private pcm: (PcmTranscoder | null)[] = [];
   /** telephone-event handling per rule (null for audio rules). */
   private events: (EventRelay | null)[] = [];
   private eventList: EventRelay[] = [];
@@ -35,6 +44,8 @@ export class DirectionProcessor {
 
   // Repacketizer state (RFC 3550 §5.1: timestamps advance by samples, sequence by packets).
   private frame: Buffer | null = null;
+  /** The last frame's buffer, when the sink gave it back (see PacketSink.releasesOnEmit). */
+  private spareFrame: Buffer | null = null;
   private frameFill = 0;
   private frameTs = 0;
   private frameMarker = 0;
@@ -51,6 +62,7 @@ export class DirectionProcessor {
     const oldRules = this.rules;
     const oldFrom = this.fromOpus;
     const oldTo = this.toOpus;
+    const oldPcm = this.pcm;
     this.rules = cfg.rules.slice();
     this.tables = this.rules.map((r) =>
       r.convert === 'alaw-ulaw' ? ALAW_TO_ULAW() : r.convert === 'ulaw-alaw' ? ULAW_TO_ALAW() : null,
@@ -67,9 +79,17 @@ export class DirectionProcessor {
         ? (reuse(r, oldTo) ?? new G711ToOpus(r.convert === 'alaw-opus' ? 'alaw' : 'ulaw', (pkt) => this.forward(pkt, pkt.length)))
         : null,
     );
-    this.timeline = this.fromOpus.find((t) => t !== null) ?? this.toOpus.find((t) => t !== null) ?? null;
+    this.pcm = this.rules.map((r) => {
+      const pair = pcmPair(r.convert);
+      if (pair === undefined) return null;
+      const t = reuse(r, oldPcm) ?? new PcmTranscoder(pair.from, pair.to, cfg.outFrameMs, (pkt) => this.forward(pkt, pkt.length));
+      t.setFrameMs(cfg.outFrameMs);
+      return t;
+    });
+    const pcmTimeline = this.pcm.find((t) => t !== null) ?? null;
+    this.timeline = this.fromOpus.find((t) => t !== null) ?? this.toOpus.find((t) => t !== null) ?? pcmTimeline;
     // Event timestamps are on the sender's audio timeline, whose clock is the audio codec's.
-    const audioInRate = this.fromOpus.some((t) => t !== null) ? 48000 : this.toOpus.some((t) => t !== null) ? 8000 : 0;
+    const audioInRate = this.fromOpus.some((t) => t !== null) ? 48000 : this.toOpus.some((t) => t !== null) ? 8000 : (pcmTimeline?.inClock ?? 0);
     const oldEvents = this.events;
     this.events = this.rules.map((r) => {
       if (r.event === undefined) return null;
@@ -84,6 +104,7 @@ export class DirectionProcessor {
     if (bytes !== this.outFrameBytes) {
       this.outFrameBytes = bytes;
       this.frame = null;
+      this.spareFrame = null;
       this.frameFill = 0;
     }
     // Opus output is our own packet stream: audio, events and anything else share one sequence.
@@ -120,7 +141,10 @@ export class DirectionProcessor {
     }
     const fromOpus = this.fromOpus[ri];
     const toOpus = this.toOpus[ri];
-    if ((fromOpus !== null || toOpus !== null) && this.inEvent(buf.readUInt32BE(4))) return true;
+    const pcm = this.pcm[ri];
+    if ((fromOpus !== null || toOpus !== null || pcm !== null) && this.inEvent(buf.readUInt32BE(4))) return true;
+    // An undecodable packet counts as the stream's error, like a malformed one.
+    if (pcm !== null) return pcm.push(buf, hdrLen, payloadEnd, rule.outPt);
     if (fromOpus !== null) {
       const pkt = fromOpus.convert(buf, hdrLen, payloadEnd, rule.outPt);
       if (pkt === null) return true;
@@ -188,8 +212,10 @@ export class DirectionProcessor {
   }
 
   private startFrame(src: Buffer, ts: number, outPt: number): void {
-    // A fresh buffer per outgoing frame: dgram may still hold the previous one if its send was queued.
-    const frame = Buffer.allocUnsafe(12 + this.outFrameBytes);
+    // A fresh buffer per outgoing frame unless the sink gave the last one back: dgram may still hold
+    // it (an addressed send completes on a later tick, a queued one when the kernel takes it).
+    const frame = this.spareFrame ?? Buffer.allocUnsafe(12 + this.outFrameBytes);
+    this.spareFrame = null;
     frame[0] = 0x80;
     this.frameMarker = src[1] & 0x80;
     this.frameOutPt = outPt;
@@ -211,5 +237,6 @@ export class DirectionProcessor {
     this.frame = null;
     this.frameFill = 0;
     this.sink.emit(frame, len);
+    if (this.sink.releasesOnEmit === true) this.spareFrame = frame;
   }
 }

@@ -5,6 +5,7 @@ import { MediaBridge } from './bridge.js';
 import { WorkerClock } from './clock.js';
 import { warmUpCodecs } from './opus-transcode.js';
 import { preloadDtls, warmUpDtls } from '../rtp/dtls.js';
+import { warmUpSrtp } from '../rtp/srtp.js';
 import { guardCounters, setGuardLog } from './guard.js';
 import { startMediaIo } from './media-io.js';
 
@@ -120,6 +121,13 @@ try {
 } catch (err) {
   // G.711 relaying and transcoding do not need Opus: say so and take calls anyway.
   log.warn({ err }, 'Opus codec warm-up failed; Opus transcoding will fail per call');
+}
+
+// SRTP's wasm module (HMAC-SHA1) is compiled now, and a missing one is said at start, not per call.
+try {
+  log.debug({ ms: Math.round(warmUpSrtp() * 10) / 10 }, 'SRTP warmed up');
+} catch (err) {
+  log.warn({ err }, 'SRTP warm-up failed; SDES and DTLS-SRTP calls will fail');
 }
 
 // DTLS too: werift is loaded and one in-memory handshake compiles its paths before any call.

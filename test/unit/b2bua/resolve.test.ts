@@ -41,6 +41,21 @@ describe('per-call resolution of named targets', () => {
     await expect(resolveSetup(setupOf([target('sip:trunk.test', 1)]), undefined)).rejects.toThrow(/trunk\.test did not resolve: DNS is off/);
   });
 
+  it('all names of a call are asked at once (a slow one does not hold up the start of the others), and the targets keep the order of the route', async () => {
+    const waiting = new Map<string, (e: { protocol: 'udp'; address: string; port: number }[]) => void>();
+    const slow = { resolve: (l: SipLookup) => new Promise<{ protocol: 'udp'; address: string; port: number }[]>((res) => waiting.set(l.host, res)) };
+    const done = resolveSetup(setupOf([target('sip:a.test', 1), target('sip:b.test', 2)]), slow, { host: 'proxy.test', secure: false });
+    await Promise.resolve();
+    expect([...waiting.keys()].sort()).toEqual(['a.test', 'b.test', 'proxy.test']);
+    // Answers in reverse order: the targets still come out in the route's.
+    waiting.get('proxy.test')?.([{ protocol: 'udp', address: '192.0.2.9', port: 5060 }]);
+    waiting.get('b.test')?.([{ protocol: 'udp', address: '192.0.2.20', port: 5060 }]);
+    waiting.get('a.test')?.([{ protocol: 'udp', address: '192.0.2.10', port: 5060 }]);
+    const s = await done;
+    expect(s.targets.map((t) => t.endpoint.address)).toEqual(['192.0.2.10', '192.0.2.20']);
+    expect(s.nextHop?.address).toBe('192.0.2.9');
+  });
+
   it('TLS endpoints carry the name the certificate must show (RFC 5922); X-Outbound-Proxy takes its first endpoint', async () => {
     const s = await resolveSetup(setupOf([target('sips:tls.test', 1)]), fake, { host: 'trunk.test', secure: false });
     expect(s.targets[0].endpoint).toEqual({ protocol: 'tls', address: '192.0.2.3', port: 5061, serverName: 'tls.test' });

@@ -10,7 +10,7 @@ import type { SipHeader, SipRequest } from '../../../src/sip/message.js';
 import { parseRoutes } from '../../../src/b2bua/routes.js';
 import { mulberry32 } from '../../fuzz/prng.js';
 import { mutateText } from '../../fuzz/mutate.js';
-import { parseCredentials } from '../../../src/edge/auth-digest.js';
+import { parseCredentials } from '../../../src/sip/digest.js';
 import type { SipResponse } from '../../../src/sip/message.js';
 
 // RFC 7616 §3.9.1: Mufasa / "Circle of Life", GET /dir/index.html.

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { pino } from 'pino';
 import { UserStore, parseUsersFile, withPassword } from '../../../src/edge/auth-users.js';
-import { digestResponse, ha1Of } from '../../../src/edge/auth-digest.js';
+import { digestResponse, ha1Of } from '../../../src/sip/digest.js';
 import { gateRequest, registerAuthorizer } from '../../../src/edge/auth-gate.js';
 import { Authenticator } from '../../../src/edge/auth.js';
 import { parseSipMessage } from '../../../src/sip/parse.js';

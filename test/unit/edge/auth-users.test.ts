@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { UserStore, parseUsersFile, withPassword } from '../../../src/edge/auth-users.js';
-import { ha1Of } from '../../../src/edge/auth-digest.js';
+import { ha1Of } from '../../../src/sip/digest.js';
 
 const MD5 = '939e7578ed9e3c518a452acee763bce9'; // htdigest's Mufasa:testrealm@host.com:Circle Of Life
 const SHA = ha1Of('SHA-256', 'bob', 'b.example', 'pw');

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeEach } from 'vitest';
 import { pino } from 'pino';
 import { Authenticator, type AuthVerdict } from '../../../src/edge/auth.js';
 import { UserStore, parseUsersFile, withPassword } from '../../../src/edge/auth-users.js';
-import { digestResponse, ha1Of, type DigestAlgorithm } from '../../../src/edge/auth-digest.js';
+import { digestResponse, ha1Of, type DigestAlgorithm } from '../../../src/sip/digest.js';
 import { parseSipMessage } from '../../../src/sip/parse.js';
 import { getHeader, headerLines, type SipRequest } from '../../../src/sip/message.js';
 import { FakeClock } from '../../helpers/fake-clock.js';

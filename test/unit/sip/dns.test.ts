@@ -159,7 +159,70 @@ describe('hostile and broken answers', () => {
     expect(out).toHaveLength(8);
     expect(out[0]).toEqual({ protocol: 'udp', address: '10.0.0.0', port: 5060 });
     expect(backend.log.filter((q) => q.startsWith('A ')).length).toBeLessThanOrEqual(8);
-    expect(r.counters.skipped).toBeGreaterThanOrEqual(492);
+    // Usable records beyond the cap are counted as capped, not as unusable.
+    expect(r.counters).toMatchObject({ capped: 492, skipped: 0 });
+  });
+
+  it('SRV records that are all unusable (port 0, target "." among others) are no SRV to fall back from: a DnsFailure saying so, no A query of the domain', async () => {
+    const backend = fakeBackend({
+      srv: { '_sip._udp.zero.test': [srv('x.test', 0), srv('.', 5060, 20)] },
+      a: { 'x.test': [a('192.0.2.10')], 'zero.test': [a('192.0.2.12')] },
+    });
+    const r = new SipResolver({ backend });
+    await expect(r.resolve({ host: 'zero.test', secure: false, transport: 'udp' })).rejects.toThrow(/zero\.test did not resolve: SRV _sip\._udp\.zero\.test: 2 records, none usable \(port 0 or no target\)/);
+    expect(backend.log).not.toContain('A zero.test');
+    expect(r.counters).toMatchObject({ skipped: 2, failures: 1 });
+  });
+
+  it('hundreds of NAPTR records for the same few services: one SRV query per distinct service, at most 3, the rest counted as capped', async () => {
+    const naptrs = Array.from({ length: 300 }, (_, i) => ({ service: ['SIP+D2U', 'SIP+D2T', 'SIPS+D2T'][i % 3], order: i, replacement: `_sip._x${i % 5}.many.test` }));
+    const backend = fakeBackend({ naptr: { 'many.test': naptrs }, srv: { '_sip._x0.many.test': [srv('h.test', 5060)] }, a: { 'h.test': [a('192.0.2.50')] } });
+    const r = new SipResolver({ backend });
+    expect(await r.resolve({ host: 'many.test', secure: false })).toEqual([{ protocol: 'udp', address: '192.0.2.50', port: 5060 }]);
+    expect(backend.log.filter((q) => q.startsWith('SRV '))).toHaveLength(3);
+    expect(r.counters.capped).toBeGreaterThan(0);
+  });
+
+  it('one resolution stops at its deadline: a server that never answers is a DnsFailure, and what was found before the deadline is used', async () => {
+    const never = new Promise<never>(() => undefined);
+    const hanging: DnsBackend = { resolveNaptr: () => never, resolveSrv: () => never, resolve4: () => never, resolve6: () => never };
+    const r = new SipResolver({ backend: hanging, maxResolveMs: 30 });
+    await expect(r.resolve({ host: 'hang.test', secure: false })).rejects.toThrow(/hang\.test did not resolve: no answer within 30 ms/);
+    expect(r.counters).toMatchObject({ deadlines: 1, failures: 1 });
+    // The first SRV target answers, the second's address queries hang: the call gets the first, not a failure.
+    const fake = fakeBackend({ srv: { '_sip._udp.half.test': [srv('fast.test', 5060, 1), srv('slow.test', 5062, 2)] }, a: { 'fast.test': [a('192.0.2.60')] } });
+    const partial: DnsBackend = { ...fake, resolve4: (n, o) => (n === 'slow.test' ? never : fake.resolve4(n, o)), resolve6: (n, o) => (n === 'slow.test' ? never : fake.resolve6(n, o)) };
+    const r2 = new SipResolver({ backend: partial, maxResolveMs: 30 });
+    expect(await r2.resolve({ host: 'half.test', secure: false, transport: 'udp' })).toEqual([{ protocol: 'udp', address: '192.0.2.60', port: 5060 }]);
+    expect(r2.counters).toMatchObject({ deadlines: 1, failures: 0 });
+    // 16 SRV targets whose address queries hang: after the deadline no further query is even sent.
+    const asked: string[] = [];
+    const many = fakeBackend({ srv: { '_sip._udp.many.test': Array.from({ length: 16 }, (_, i) => srv(`s${i}.test`, 5060 + i, i)) } });
+    const hangs: DnsBackend = { ...many, resolve4: (n) => (asked.push(`A ${n}`), never), resolve6: (n) => (asked.push(`AAAA ${n}`), never) };
+    const r3 = new SipResolver({ backend: hangs, maxResolveMs: 30 });
+    await expect(r3.resolve({ host: 'many.test', secure: false, transport: 'udp' })).rejects.toThrow(/many\.test did not resolve: no answer within 30 ms$/);
+    expect(asked).toEqual(['A s0.test']);
+  });
+
+  it('past the deadline, a real error met on the way is named with it', async () => {
+    // The first address query fails (ETIMEOUT) before the deadline, the second hangs past it.
+    const backend = fakeBackend({ srv: { '_sip._udp.t.test': [srv('dead.test', 5060, 1), srv('hang.test', 5062, 2)] }, broken: ['dead.test'] });
+    const never = new Promise<never>(() => undefined);
+    const mixed: DnsBackend = { ...backend, resolve4: (n, o) => (n === 'hang.test' ? never : backend.resolve4(n, o)), resolve6: (n, o) => (n === 'hang.test' ? never : backend.resolve6(n, o)) };
+    await expect(new SipResolver({ backend: mixed, maxResolveMs: 30 }).resolve({ host: 't.test', secure: false, transport: 'udp' })).rejects.toThrow(/t\.test did not resolve: no answer within 30 ms \(ETIMEOUT\)$/);
+  });
+
+  it('the reason tells a name that does not exist (NXDOMAIN, named) from one without address records (ENODATA)', async () => {
+    const fail = (code: string) => (): Promise<never> => Promise.reject(Object.assign(new Error(code), { code }));
+    const nodata: DnsBackend = { resolveNaptr: fail('ENODATA'), resolveSrv: fail('ENODATA'), resolve4: fail('ENODATA'), resolve6: fail('ENODATA') };
+    await expect(new SipResolver({ backend: nodata }).resolve({ host: 'empty.test', secure: false })).rejects.toThrow(/empty\.test did not resolve: no usable address record$/);
+    await expect(new SipResolver({ backend: fakeBackend({}) }).resolve({ host: 'nowhere.test', secure: false })).rejects.toThrow(/nowhere\.test did not resolve: no such name \(NXDOMAIN\): nowhere\.test$/);
+    // An SRV whose targets do not exist names them (at most three, then a count).
+    const dangling = fakeBackend({ srv: { '_sip._udp.d.test': ['t1', 't2', 't3', 't4', 't5'].map((n, i) => srv(`${n}.test`, 5060 + i)) } });
+    await expect(new SipResolver({ backend: dangling }).resolve({ host: 'd.test', secure: false, transport: 'udp' })).rejects.toThrow(/d\.test did not resolve: no such name \(NXDOMAIN\): t1\.test, t2\.test, t3\.test and 2 more$/);
+    // Names as a server sent them go into a SIP Warning: control characters do not.
+    const hostile = fakeBackend({ srv: { '_sip._udp.h.test': [srv('bad\r\nX-Injected: 1\u0000.test', 5060)] } });
+    await expect(new SipResolver({ backend: hostile }).resolve({ host: 'h.test', secure: false, transport: 'udp' })).rejects.toThrow(/h\.test did not resolve: no such name \(NXDOMAIN\): bad\?\?X-Injected: 1\?\.test$/);
   });
 
   it('a name with no records → DnsFailure; a server timeout → DnsFailure naming the code, and it is not cached', async () => {

@@ -48,7 +48,7 @@ function recorder(sock: MediaSocket): { seen: { bytes: string; rinfo: MediaRemot
   };
 }
 
-describeWithPeers('batched UDP backend (native/udp_batch.c through batch-io.ts)', ['cc'], () => {
+describeWithPeers('batched UDP backend (native/udp_batch.c through batch-io.ts)', ['addon'], () => {
   // One addon instance per thread: one BatchIo for the whole file.
   let io: BatchIo;
   beforeAll(() => {

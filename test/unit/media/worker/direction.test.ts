@@ -98,4 +98,54 @@ describe('DirectionProcessor', () => {
     run(p, [pkt(0, 40, 0, ramp(160, 0)), pkt(101, 41, 160, Buffer.from([1, 0x8a, 0, 160]), true), pkt(0, 42, 320, ramp(160, 0))]);
     expect(sink.out.map((o) => [o[1] & 0x7f, o.readUInt16BE(2)])).toEqual([[0, 40], [100, 41], [0, 42]]);
   });
+
+  it('builds each frame in the last one\'s buffer only when the sink gives it back (SRTP copies; dgram may hold it)', () => {
+    class Releasing extends Collect {
+      releasesOnEmit = true;
+      readonly buffers: Buffer[] = [];
+      override emit(buf: Buffer, len: number): void {
+        super.emit(buf, len);
+        this.buffers.push(buf);
+      }
+    }
+    const rules = [{ inPt: 0, outPt: 0, convert: 'none' as const, audio: true }];
+    const input = () => [0, 1, 2, 3, 4, 5].map((i) => pkt(0, 100 + i, i * 160, ramp(160, i * 160)));
+
+    const releasing = new Releasing();
+    const p = new DirectionProcessor(releasing);
+    p.configure({ action: 'relay', rules, outFrameMs: 30 });
+    run(p, input());
+    expect(releasing.buffers.length).toBe(4);
+    expect(new Set(releasing.buffers).size).toBe(1);
+
+    const holding = new Releasing();
+    holding.releasesOnEmit = false;
+    const q = new DirectionProcessor(holding);
+    q.configure({ action: 'relay', rules, outFrameMs: 30 });
+    run(q, input());
+    expect(new Set(holding.buffers).size).toBe(4);
+    // What left is the same either way: 240-byte frames, the audio in order.
+    expect(releasing.out.map((o) => o.toString('hex'))).toEqual(holding.out.map((o) => o.toString('hex')));
+    expect(Buffer.concat(releasing.out.map((o) => o.subarray(12))).equals(Buffer.concat(input().map((b) => b.subarray(12))))).toBe(true);
+
+    // A new ptime makes new frames: the old buffer (the wrong size) is not reused.
+    p.configure({ action: 'relay', rules, outFrameMs: 20 });
+    run(p, [pkt(0, 106, 960, ramp(160, 0))]);
+    const last = releasing.buffers[releasing.buffers.length - 1];
+    expect(last).not.toBe(releasing.buffers[0]);
+    expect(last.length).toBe(172);
+  });
+
+  it('G.722 pairs: PCMA in, G.722 out with our sequence numbers; an undecodable Opus packet is reported as an error', () => {
+    const sink = new Collect();
+    const p = new DirectionProcessor(sink);
+    p.configure({ action: 'relay', rules: [{ inPt: 8, outPt: 9, convert: 'alaw-g722', audio: false }, { inPt: 111, outPt: 9, convert: 'opus-g722', audio: false }], outFrameMs: 0 });
+    for (let k = 0; k < 3; k++) expect(p.process(pkt(8, 100 + k, k * 160, Buffer.alloc(160, 0xd5)), 172, 12)).toBe(true);
+    expect(sink.out.map((b) => [b[1] & 0x7f, b.length])).toEqual([[9, 172], [9, 172], [9, 172]]);
+    const seq = sink.out.map((b) => b.readUInt16BE(2));
+    expect(seq).toEqual([seq[0], (seq[0] + 1) & 0xffff, (seq[0] + 2) & 0xffff]);
+    const junk = pkt(111, 5, 0, Buffer.from([0x03, 0x00]));
+    expect(p.process(junk, junk.length, 12)).toBe(false);
+  });
 });
+

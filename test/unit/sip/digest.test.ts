@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { challengeValue, digestResponse, ha1Of, knownAlgorithm, parseCredentials, MAX_CREDENTIALS_LENGTH } from '../../../src/edge/auth-digest.js';
+import { challengeValue, digestResponse, ha1Of, knownAlgorithm, parseCredentials, MAX_CREDENTIALS_LENGTH } from '../../../src/sip/digest.js';
 
 describe('digest computation', () => {
   // RFC 7616 §3.9.1: the same request answered with SHA-256 and with MD5.
