@@ -125,6 +125,8 @@ export class BatchIo {
  * address still reach the peer, addressed.
  */
 class BatchMediaSocket implements MediaSocket {
+  /** Every send is copied into the addon's queue. */
+  readonly copiesOnSend = true;
   private peerPort: number | undefined;
   private peerAddress: string | undefined;
   private kernelConnected = false;

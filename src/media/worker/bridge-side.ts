@@ -213,9 +213,9 @@ export class BridgeSide implements PacketSink {
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
-  /** PacketSink: with SRTP, `emit` sends a protected copy, so the processor may reuse its buffer. */
+  /** PacketSink: with SRTP `emit` sends a protected copy, and the batch socket layer copies every send, so the processor may reuse its buffer. */
   get releasesOnEmit(): boolean {
-    return this.srtpOut !== undefined;
+    return this.srtpOut !== undefined || this.rtpSocket.copiesOnSend;
   }
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */

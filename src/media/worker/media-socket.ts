@@ -17,6 +17,8 @@ export interface MediaRemoteInfo {
 export type MediaMessageHandler = (msg: Buffer, rinfo: MediaRemoteInfo) => void;
 
 export interface MediaSocket {
+  /** send() has copied the bytes when it returns (batch), so the caller may reuse its buffer at once. */
+  readonly copiesOnSend: boolean;
   /** Addressed, or to the connected peer when `port` is undefined; may throw (the guard catches it). */
   send(buf: Buffer, len: number, port?: number, address?: string): void;
   /** Sends without an address go to this peer from now; `done` runs once it holds (maybe synchronously). */
@@ -33,6 +35,9 @@ export type MediaSocketFactory = (family: 4 | 6, address: string, port: number) 
 
 /** node:dgram, one datagram per system call; connect() lets the kernel skip the route lookup per send. */
 class DgramMediaSocket implements MediaSocket {
+  /** dgram keeps the buffer until an addressed or queued send completes. */
+  readonly copiesOnSend = false;
+
   constructor(private readonly sock: dgram.Socket) {}
 
   send(buf: Buffer, len: number, port?: number, address?: string): void {
