@@ -311,6 +311,8 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     onCallClosed: (stats, reason) => ops.mediaClosed(stats, reason),
     maxMediaPerCall: config.maxMediaPerCall,
     mediaTimeoutMs: config.timeout * 1000,
+    io: config.io ?? 'batch',
+    ioRequired: config.io === 'batch',
     logLevel: config.logLevel,
     log,
   });
@@ -348,7 +350,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     throw err;
   }
   log.info(
-    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
+    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, io: media.pool.ioBackends()[0], sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
     'tandem ready',
   );
   return {

@@ -9,12 +9,13 @@ import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } fr
 import { OPS_OPTIONS, applyOpsOption, isOpsKey, opsDefaults, type OpsConfig } from './ops-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
 import { NG_TCP_OPTIONS, applyNgTcpOption, isNgTcpKey, ngListenAddress, ngTcpDefaults, type NgTcpConfig } from './ng-tcp-options.js';
+import { IO_OPTIONS, applyIoOption, isIoKey, type IoConfig } from './io-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 import { logLevelOption } from './rtpengine-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig, IoConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -132,7 +133,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ...REGISTRAR_OPTIONS,
   ...AUTH_OPTIONS,
   ...EDGE_OPTIONS,
-  ...DNS_OPTIONS, ...OPS_OPTIONS,
+  ...DNS_OPTIONS, ...OPS_OPTIONS, ...IO_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -365,6 +366,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
       else if (isOpsKey(spec.key)) applyOpsOption(cfg, spec.key, name, v, where);
       else if (isNgTcpKey(spec.key)) applyNgTcpOption(cfg, spec.key, name, v, where);
+      else if (isIoKey(spec.key)) applyIoOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }

@@ -43,6 +43,10 @@ export interface LocalMediaOptions {
   /** m= lines per call (default 16): one offer must not take every port. */
   maxMediaPerCall?: number;
   mediaTimeoutMs: number;
+  /** The workers' socket backend (`--io`; main passes batch unless told dgram). Default dgram. */
+  io?: 'batch' | 'dgram';
+  /** batch was asked for explicitly: a worker that cannot load the addon fails the start instead of a warning. */
+  ioRequired?: boolean;
   logLevel: string;
   log: Logger;
   /** Respawn backoff and watchdog timings (tests shorten them). */
@@ -106,6 +110,7 @@ export class LocalMedia implements MediaControl {
       size: opts.workers,
       logLevel: opts.logLevel,
       mediaTimeoutMs: opts.mediaTimeoutMs,
+      ...(opts.io !== undefined ? { io: opts.io } : {}),
       log: opts.log,
       ...opts.poolTuning,
     });
@@ -115,6 +120,15 @@ export class LocalMedia implements MediaControl {
 
   async ready(): Promise<void> {
     await this.pool.ready();
+    const fallback = this.pool.ioFallback();
+    if (fallback !== undefined) {
+      if (this.opts.ioRequired === true) {
+        await this.pool.close();
+        throw new TandemError('CONFIG', `--io=batch: the native addon did not load (${fallback})`);
+      }
+      // Once for all workers: a machine without a compiler runs on dgram (README, --io).
+      this.log.warn({ reason: fallback }, 'batched UDP addon not loaded: media runs on node:dgram; build it with npm run build:native');
+    }
     try {
       this.dtlsCert = await createDtlsCertificate();
     } catch (err) {
@@ -266,6 +280,7 @@ export class LocalMedia implements MediaControl {
       workerRespawns: this.pool.counters.respawns,
       watchdogKills: this.pool.counters.watchdogKills,
       packetsGuarded: rates.guarded,
+      packetsIoDropped: rates.ioDropped,
     };
   }
 

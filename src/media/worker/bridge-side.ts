@@ -1,4 +1,3 @@
-import type dgram from 'node:dgram';
 import type { DirectionAction, LegCodec, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
 import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
 import { validateRtcpCompound } from '../rtp/rtcp.js';
@@ -13,6 +12,7 @@ import { answerCheck, type IceComponent } from './ice-lite.js';
 import { LatchedSocket } from './latched-socket.js';
 import { SideControl } from './media-control.js';
 import { SideQuality } from './quality.js';
+import type { MediaRemoteInfo, MediaSocket } from './media-socket.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
 class Counters {
@@ -59,16 +59,22 @@ export class BridgeSide implements PacketSink {
   private control: SideControl | null = null;
   /** What this side's peer is sent (its negotiated codec), for what the control generates. */
   private leg: LegCodec | undefined;
-  /** The last packet sent toward the peer before any control existed: a control continues its stream. */
-  private lastOut: Buffer | undefined;
+  /**
+   * Where the stream toward the peer stood before any control existed (SSRC < 0: nothing sent), so
+   * a control made later continues it. Numbers, not the buffer: the batch socket layer and the
+   * repacketizer reuse buffers once sent.
+   */
+  private lastOutSsrc = -1;
+  private lastOutSeq = 0;
+  private lastOutTs = 0;
   private lastOutMs = 0;
   readonly quality = new SideQuality();
 
   constructor(
     readonly index: 0 | 1,
     callId: string,
-    private readonly rtpSocket: dgram.Socket,
-    private readonly rtcpSocket: dgram.Socket,
+    private readonly rtpSocket: MediaSocket,
+    private readonly rtcpSocket: MediaSocket,
     private readonly clock: WorkerClock,
   ) {
     this.peer = new LatchedSocket(callId, rtpSocket, rtcpSocket);
@@ -83,8 +89,8 @@ export class BridgeSide implements PacketSink {
         this.rtpIn.errors++;
       },
     );
-    rtpSocket.on('message', guardHandler(callId, 'rtp', this.onRtpSocket, () => this.rtpIn.errors++));
-    rtcpSocket.on('message', guardHandler(callId, 'rtcp', this.onRtcpSocket, () => this.rtcpIn.errors++));
+    rtpSocket.onMessage(guardHandler(callId, 'rtp', this.onRtpSocket, () => this.rtpIn.errors++));
+    rtcpSocket.onMessage(guardHandler(callId, 'rtcp', this.onRtcpSocket, () => this.rtcpIn.errors++));
   }
 
   configure(cfg: SideConfig): void {
@@ -109,8 +115,7 @@ export class BridgeSide implements PacketSink {
     if (this.control === null) {
       this.control = new SideControl(this);
       this.control.setLeg(this.leg);
-      if (this.lastOut !== undefined) this.control.seed(this.lastOut, this.clock.coarseMs - this.lastOutMs);
-      this.lastOut = undefined;
+      if (this.lastOutSsrc >= 0) this.control.seed(this.lastOutSsrc, this.lastOutSeq, this.lastOutTs, this.clock.coarseMs - this.lastOutMs);
     }
     return this.control;
   }
@@ -119,7 +124,7 @@ export class BridgeSide implements PacketSink {
     this.action = action === 'echo' ? ECHO : action === 'drop' ? DROP : RELAY;
   }
 
-  private readonly onRtpSocket = (received: Buffer, rinfo: dgram.RemoteInfo): void => {
+  private readonly onRtpSocket = (received: Buffer, rinfo: MediaRemoteInfo): void => {
     if (this.cfg.rtcpMux && received.length >= 2 && isRtcpPacketType(received[1])) {
       this.onRtcp(received, rinfo);
       return;
@@ -180,7 +185,7 @@ export class BridgeSide implements PacketSink {
     if (!this.processor.process(msg, len, hdrLen)) this.rtpIn.errors++;
   };
 
-  private readonly onRtcpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  private readonly onRtcpSocket = (msg: Buffer, rinfo: MediaRemoteInfo): void => {
     if (msg.length > 0 && msg[0] < 4 && this.cfg.ice !== undefined && isStun(msg)) {
       this.onStun(msg, rinfo, 2);
       return;
@@ -189,7 +194,7 @@ export class BridgeSide implements PacketSink {
   };
 
   /** A connectivity check toward our ICE-lite agent; a refused one is counted and dropped. */
-  private onStun(msg: Buffer, rinfo: dgram.RemoteInfo, component: IceComponent): void {
+  private onStun(msg: Buffer, rinfo: MediaRemoteInfo, component: IceComponent): void {
     const ice = this.cfg.ice;
     const v = ice === undefined ? undefined : answerCheck(msg, rinfo, component, ice);
     if (v === undefined || !v.accepted) {
@@ -210,7 +215,7 @@ export class BridgeSide implements PacketSink {
     this.peer.replyRtp(v.response, from);
   }
 
-  private onRtcp(received: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onRtcp(received: Buffer, rinfo: MediaRemoteInfo): void {
     let msg = received;
     if (this.srtpIn !== undefined) {
       const n = this.srtpIn.unprotectRtcpInPlace(received, received.length);
@@ -240,9 +245,9 @@ export class BridgeSide implements PacketSink {
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
-  /** PacketSink: with SRTP, `emit` sends a protected copy, so the processor may reuse its buffer. */
+  /** PacketSink: with SRTP `emit` sends a protected copy, and the batch socket layer copies every send, so the processor may reuse its buffer. */
   get releasesOnEmit(): boolean {
-    return this.srtpOut !== undefined;
+    return this.srtpOut !== undefined || this.rtpSocket.copiesOnSend;
   }
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
@@ -250,9 +255,10 @@ export class BridgeSide implements PacketSink {
     if (this.control !== null) {
       len = this.control.outgoing(buf, len);
       if (len < 0) return;
-    } else {
-      // A reference, not a copy: relayed buffers are not written after they are sent.
-      this.lastOut = buf;
+    } else if (len >= 12) {
+      this.lastOutSsrc = buf.readUInt32BE(8);
+      this.lastOutSeq = buf.readUInt16BE(2);
+      this.lastOutTs = buf.readUInt32BE(4);
       this.lastOutMs = this.clock.coarseMs;
     }
     this.sendGenerated(buf, len);

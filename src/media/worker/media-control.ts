@@ -56,11 +56,10 @@ export class SideControl {
   constructor(private readonly sink: GeneratedSink) {}
 
   /** The stream as it stood before this control existed: the last packet sent, `agoMs` ago. */
-  seed(last: Buffer, agoMs: number): void {
-    if (last.length < 12) return;
-    this.ssrc = last.readUInt32BE(8);
-    this.seq = last.readUInt16BE(2);
-    this.ts = last.readUInt32BE(4);
+  seed(ssrc: number, seq: number, ts: number, agoMs: number): void {
+    this.ssrc = ssrc >>> 0;
+    this.seq = seq & 0xffff;
+    this.ts = ts >>> 0;
     this.lastMs = performance.now() - Math.max(0, agoMs);
   }
 

@@ -113,7 +113,7 @@ describe('SideControl', () => {
     const sink = new Sink();
     const c = new SideControl(sink);
     c.setLeg(PCMA);
-    c.seed(rtp(8, 999, 80_000, 0x77, Buffer.alloc(160)), 0);
+    c.seed(0x77, 999, 80_000, 0);
     const r = c.apply({ kind: 'play', toward: 0, pcm: new Int16Array(480), repeat: 1, startSample: 0 });
     expect(r.durationMs).toBe(60);
     // A relayed packet while playing is replaced.
