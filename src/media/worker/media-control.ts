@@ -14,6 +14,39 @@ const MAX_CATCH_UP = 5;
 
 type Job = { gen: FrameGenerator; pauseAfterMs: number };
 
+/** How often the worker's frame clock looks for due frames: a frame leaves at most this late. */
+const CLOCK_TICK_MS = 10;
+
+/**
+ * One timer per worker thread drives every generation, instead of a timer per stream: it runs only
+ * while some control has a job, and each control sends the frames that are due by its own schedule.
+ */
+class FrameClock {
+  private readonly active = new Set<SideControl>();
+  private timer: NodeJS.Timeout | undefined;
+
+  add(c: SideControl): void {
+    this.active.add(c);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => {
+        const now = performance.now();
+        for (const x of this.active) x.tick(now);
+      }, CLOCK_TICK_MS);
+      this.timer.unref();
+    }
+  }
+
+  remove(c: SideControl): void {
+    this.active.delete(c);
+    if (this.active.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+const frameClock = new FrameClock();
+
 /**
  * ng media control toward one bridge side (rtpengine's block DTMF / block media / silence media,
  * play media / stop media, play DTMF). It exists once a command named the side, and then sees
@@ -45,7 +78,6 @@ export class SideControl {
   private readonly queue: Job[] = [];
   private jobTs = 0;
   private jobMarker = false;
-  private timer: NodeJS.Timeout | undefined;
   private frameMs = 20;
   private jobStartMs = 0;
   /** Frames of the current job sent so far (the next is due at jobStartMs + jobFrames·frameMs). */
@@ -196,20 +228,19 @@ export class SideControl {
     this.jobStartMs = now;
     this.jobFrames = 0;
     this.tick();
+    if (this.job === job) frameClock.add(this);
   }
 
   /**
-   * The frames of the current job that are due, then a timer for the next one. Due times count
-   * from the job's start (frame n at start + n·ptime), so timer lateness does not accumulate into
-   * a stream slower than real time; a late wake sends what is due, at most MAX_CATCH_UP frames.
+   * The frames of the current job that are due (the frame clock calls it). Due times count from
+   * the job's start (frame n at start + n·ptime), so timer lateness does not accumulate into a
+   * stream slower than real time; a late wake sends what is due, at most MAX_CATCH_UP frames.
    * Nothing may escape (it would end the worker): a throw ends the job, counted.
    */
-  private tick(): void {
-    this.timer = undefined;
+  tick(now = performance.now()): void {
     const job = this.job;
     if (job === undefined) return;
     try {
-      const now = performance.now();
       for (let n = 0; n < MAX_CATCH_UP && this.job === job && this.jobStartMs + this.jobFrames * this.frameMs <= now; n++) {
         this.jobFrames++;
         this.emitFrame(job);
@@ -222,13 +253,10 @@ export class SideControl {
     if (this.job !== job) return;
     // A wake so late that catching up is capped starts the schedule over from now.
     const due = this.jobStartMs + this.jobFrames * this.frameMs;
-    const now = performance.now();
     if (due < now - MAX_CATCH_UP * this.frameMs) {
       this.jobStartMs = now;
       this.jobFrames = 0;
     }
-    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.floor(this.jobStartMs + this.jobFrames * this.frameMs - now)));
-    this.timer.unref();
   }
 
   private emitFrame(job: Job): void {
@@ -279,8 +307,7 @@ export class SideControl {
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    frameClock.remove(this);
   }
 
   private clearPause(): void {

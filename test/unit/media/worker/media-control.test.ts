@@ -142,6 +142,7 @@ describe('SideControl', () => {
     // Timestamps stay one frame apart whatever the wakes were.
     const ts = sink.sent.map((p) => p.readUInt32BE(4));
     expect(ts.every((t, i) => i === 0 || ((t - ts[i - 1]) >>> 0) === 160)).toBe(true);
+    c.close(); // the worker's frame clock stops with its last job
   });
 
   it('queued DTMF plays one after another with the pause between; stop clears the queue', () => {
