@@ -7,6 +7,7 @@ import type { MediaControl } from './media/api.js';
 import { LocalMedia } from './media/session/local-media.js';
 import { NgServer } from './control/ng-server.js';
 import { NgMediaClient } from './control/ng-media-client.js';
+import { mediaNodeSet } from './control/media-nodes.js';
 import { SipTransportLayer } from './sip/transport/transport-layer.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
@@ -257,6 +258,12 @@ function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authentica
   });
 }
 
+function sipMediaName(m: TandemConfig['media']): string {
+  if (m.kind === 'local') return 'local';
+  if (m.kind === 'ng') return `ng:${m.address}:${m.port}`;
+  return m.nodes.map((n) => `${n.kind === 'local' ? 'local' : `ng:${n.address}:${n.port}`}=${n.weight}`).join(',');
+}
+
 /** Composition root: config → media plane → ng listener → SIP B2BUA. */
 export async function startTandem(config: TandemConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningTandem> {
   // Routes and certificates are read before anything binds, so a bad file fails fast and clean.
@@ -292,11 +299,17 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
   });
   let ngAddress: { address: string; port: number };
   let sip: (RunningSip & { stopEdge(): void }) | undefined;
-  let remote: NgMediaClient | undefined;
+  let remote: MediaControl | undefined;
   try {
     ngAddress = await ng.listen();
     if (config.listenSip.length > 0) {
       if (config.media.kind === 'ng') remote = new NgMediaClient({ host: config.media.address, port: config.media.port });
+      else if (config.media.kind === 'set') {
+        const set = mediaNodeSet(config.media.nodes, media, { retryMs: config.mediaNodeRetry * 1000, log: log.child({ component: 'media-nodes' }) });
+        // A node down at start is found now rather than by the first call sent to it.
+        void set.checkAll();
+        remote = set;
+      }
       sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log);
     }
   } catch (err) {
@@ -306,7 +319,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     throw err;
   }
   log.info(
-    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
+    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: sipMediaName(config.media) },
     'tandem ready',
   );
   return {

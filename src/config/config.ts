@@ -8,11 +8,12 @@ import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefau
 import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
+import { MEDIA_OPTIONS, applyMediaOption, isMediaKey, mediaDefaults, type MediaConfig } from './media-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, MediaConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -39,8 +40,6 @@ export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, D
   bSrtp?: 'dtls' | 'sdes' | 'none';
   /** ICE toward leg B with --route: Tandem as ICE-lite agent, or none. */
   bIce?: 'lite' | 'remove';
-  /** Where the B2BUA's media plane lives: in-process, or a remote Tandem/rtpengine over ng. */
-  media: MediaPlaneConfig;
   /** RFC 3261 §17 timer bases, ms. */
   sipT1: number;
   sipT2: number;
@@ -79,7 +78,7 @@ export interface SipListen extends ListenParams {
   port: number;
 }
 
-export type MediaPlaneConfig = { kind: 'local' } | { kind: 'ng'; address: string; port: number };
+export type { MediaPlaneConfig, MediaNodeSpec } from './media-options.js';
 
 export interface OptionSpec {
   key: keyof TandemConfig;
@@ -108,7 +107,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bTranscode', name: 'b-transcode', arg: 'yes|no', help: 'with --route: may transcode to satisfy --b-codecs (default yes)' },
   { key: 'bSrtp', name: 'b-srtp', arg: 'dtls|sdes|none', help: 'with --route: leg B gets DTLS-SRTP as a browser expects (UDP/TLS/RTP/SAVPF, ICE, rtcp-mux), SDES-SRTP (RTP/SAVP) or plain RTP' },
   { key: 'bIce', name: 'b-ice', arg: 'lite|remove', help: 'with --route: ICE toward leg B, Tandem as ICE-lite agent or none (default: lite with --b-srtp=dtls, else as leg A)' },
-  { key: 'media', name: 'media', arg: 'local|ng:IP:PORT', help: 'media plane for SIP calls: in-process (default) or a Tandem/rtpengine over ng' },
+  ...MEDIA_OPTIONS,
   { key: 'sipT1', name: 'sip-t1', arg: 'MS', help: 'SIP timer T1, RTT estimate (default 500)' },
   { key: 'sipT2', name: 'sip-t2', arg: 'MS', help: 'SIP timer T2, longest non-INVITE retransmit interval (default 4000)' },
   { key: 'sipT4', name: 'sip-t4', arg: 'MS', help: 'SIP timer T4, how long a message stays in the network (default 5000)' },
@@ -149,7 +148,6 @@ export function defaultConfig(): TandemConfig {
       { protocol: 'tcp', address: '127.0.0.1', port: 5060 },
     ],
     bTranscode: true,
-    media: { kind: 'local' },
     sipT1: 500,
     sipT2: 4000,
     sipT4: 5000,
@@ -168,6 +166,7 @@ export function defaultConfig(): TandemConfig {
     ...registrarDefaults(),
     ...edgeDefaults(),
     ...dnsDefaults(),
+    ...mediaDefaults(),
   };
 }
 
@@ -287,19 +286,6 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (v !== 'lite' && v !== 'remove') throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be lite or remove`);
       cfg.bIce = v;
       break;
-    case 'media': {
-      if (v.toLowerCase() === 'local') {
-        cfg.media = { kind: 'local' };
-        break;
-      }
-      const m = /^ng:(.*)$/i.exec(v);
-      const hp = m === null ? null : hostPort(m[1]);
-      if (hp === null || isIP(hp.address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be local or ng:IP:PORT`);
-      // The ng client accepts replies only from this address; nothing answers from 0.0.0.0 or ::.
-      if (/^(0\.0\.0\.0|::|\[::\])$/.test(hp.address)) throw new TandemError('CONFIG', `${where}${name}: "${hp.address}" is not an address a media server answers from; give its IP`);
-      cfg.media = { kind: 'ng', address: hp.address, port: wholeNumber(where, name, hp.port, 1, 65535) };
-      break;
-    }
     case 'sipT1':
       cfg.sipT1 = wholeNumber(where, name, v, 1, 60_000);
       break;
@@ -366,6 +352,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (isRegistrarKey(spec.key)) applyRegistrarOption(cfg, spec.key, name, v, where);
       else if (isAuthKey(spec.key)) applyAuthOption(cfg, spec.key, name, v, where);
       else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
+      else if (isMediaKey(spec.key)) applyMediaOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }
