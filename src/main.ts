@@ -8,6 +8,7 @@ import { LocalMedia } from './media/session/local-media.js';
 import { NgServer } from './control/ng-server.js';
 import { NgMediaClient } from './control/ng-media-client.js';
 import { mediaNodeSet } from './control/media-nodes.js';
+import { RedisState, redactUrl } from './state/redis-state.js';
 import { SipTransportLayer } from './sip/transport/transport-layer.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
@@ -276,7 +277,11 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     readPem('tls-ca', config.tlsCa);
   }
   const mediaIf = primaryInterface(config);
+  const redis = config.redis === undefined ? undefined : await RedisState.connect(config.redis, log.child({ component: 'redis' }));
+  // Keyed by the media interface: a Tandem with the same --redis and interface takes these sessions over.
+  const mediaPrefix = `tandem:${mediaIf.address}:media:`;
   const media = new LocalMedia({
+    ...(redis !== undefined ? { persist: { save: (id: string, s: string) => redis.set(mediaPrefix + id, s), remove: (id: string) => redis.del(mediaPrefix + id) } } : {}),
     interface: mediaIf.address,
     ...(mediaIf.advertise !== undefined ? { advertise: mediaIf.advertise } : {}),
     ...(config.interfaces !== undefined ? { interfaces: config.interfaces } : {}),
@@ -290,6 +295,11 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     log,
   });
   await media.ready();
+  if (redis !== undefined) {
+    const stored = await redis.loadAll(mediaPrefix);
+    const taken = await media.restore(stored.map((e) => e.value), (i) => redis.del(stored[i].key));
+    log.info({ redis: redactUrl(config.redis ?? ''), prefix: mediaPrefix, stored: stored.length, ...taken }, 'media sessions taken over from redis');
+  }
   const ng = new NgServer({
     address: config.listenNg.address,
     port: config.listenNg.port,
@@ -316,6 +326,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     await ng.close().catch(() => undefined);
     await remote?.close();
     await media.close();
+    await redis?.close();
     throw err;
   }
   log.info(
@@ -341,6 +352,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
       await remote?.close();
       await ng.close();
       await media.close();
+      await redis?.close();
     },
   };
 }

@@ -9,11 +9,12 @@ import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeCon
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
 import { MEDIA_OPTIONS, applyMediaOption, isMediaKey, mediaDefaults, type MediaConfig } from './media-options.js';
+import { STATE_OPTIONS, applyStateOption, isStateKey, type StateConfig } from './state-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, MediaConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, MediaConfig, StateConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -108,6 +109,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bSrtp', name: 'b-srtp', arg: 'dtls|sdes|none', help: 'with --route: leg B gets DTLS-SRTP as a browser expects (UDP/TLS/RTP/SAVPF, ICE, rtcp-mux), SDES-SRTP (RTP/SAVP) or plain RTP' },
   { key: 'bIce', name: 'b-ice', arg: 'lite|remove', help: 'with --route: ICE toward leg B, Tandem as ICE-lite agent or none (default: lite with --b-srtp=dtls, else as leg A)' },
   ...MEDIA_OPTIONS,
+  ...STATE_OPTIONS,
   { key: 'sipT1', name: 'sip-t1', arg: 'MS', help: 'SIP timer T1, RTT estimate (default 500)' },
   { key: 'sipT2', name: 'sip-t2', arg: 'MS', help: 'SIP timer T2, longest non-INVITE retransmit interval (default 4000)' },
   { key: 'sipT4', name: 'sip-t4', arg: 'MS', help: 'SIP timer T4, how long a message stays in the network (default 5000)' },
@@ -353,6 +355,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       else if (isAuthKey(spec.key)) applyAuthOption(cfg, spec.key, name, v, where);
       else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
       else if (isMediaKey(spec.key)) applyMediaOption(cfg, spec.key, name, v, where);
+      else if (isStateKey(spec.key)) applyStateOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }

@@ -24,7 +24,7 @@ function moduleOf(file: string): string {
 /** "may import" table; everyone may import common. */
 const ALLOWED: Record<string, string[]> = {
   cli: ['main', 'config', 'edge', 'phone'],
-  main: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip', 'sdp', 'config'],
+  main: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip', 'sdp', 'config', 'state'],
   config: [],
   common: [],
   sdp: [],
@@ -40,6 +40,7 @@ const ALLOWED: Record<string, string[]> = {
   'media/rtp': ['media/codecs'],
   'media/codecs': [],
   phone: ['sip', 'sdp', 'media/codecs', 'media/rtp', 'config', 'common'],
+  state: ['edge', 'sip'],
 };
 
 /**
@@ -52,6 +53,7 @@ const PACKAGES: Record<string, string[]> = {
   ws: ['sip'],
   werift: ['media/rtp'],
   '@evan/opus': ['media/codecs'],
+  ioredis: ['state'],
 };
 
 /** Every module specifier in a file: static and dynamic imports, re-exports, and require() calls. */

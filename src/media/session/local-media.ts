@@ -20,6 +20,7 @@ import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type Planner
 import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
+import { decodeSnapshot, encodeSnapshot, restoreMediaState, snapshotOf, type MediaPersistence } from './snapshot.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
@@ -38,6 +39,8 @@ export interface LocalMediaOptions {
   mediaTimeoutMs: number;
   logLevel: string;
   log: Logger;
+  /** Sessions written on every change and removed when they end, for a takeover (`--redis`). */
+  persist?: MediaPersistence;
   /** Respawn backoff and watchdog timings (tests shorten them). */
   poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
 }
@@ -71,6 +74,8 @@ export class LocalMedia implements MediaControl {
   private readonly log: Logger;
   /** The process's DTLS certificate (RFC 5763: one per process is enough), made at start-up. */
   private dtlsCert: DtlsCertificate | undefined;
+  /** Set by close(): the calls torn down then stay in the store for whoever takes over. */
+  private closing = false;
 
   constructor(private readonly opts: LocalMediaOptions) {
     this.log = opts.log;
@@ -132,6 +137,7 @@ export class LocalMedia implements MediaControl {
 
     const plan = planOffer(call, sdp, req, offerSide, this.planner(call, otherSide(offerSide)));
     await this.configureAll(call);
+    this.save(call);
     call.log.info({ fromTag: req.fromTag, offerSide, medias: call.medias.length, worker: call.workerIndex }, 'offer');
     return { sdp: rewriteSdp(sdp, plan.rewrite), warnings: plan.warnings };
   }
@@ -144,6 +150,7 @@ export class LocalMedia implements MediaControl {
     const plan = planAnswer(call, sdp, req, offerSide, this.planner(call, offerSide));
     for (const note of plan.notes) call.log.warn({ toTag: req.toTag }, note);
     await this.configureAll(call);
+    this.save(call);
     call.log.info(
       { toTag: req.toTag, transcoding: call.medias.some((m) => m.transcoding), framesTo: call.medias[0]?.framesTo },
       'answer',
@@ -238,6 +245,7 @@ export class LocalMedia implements MediaControl {
   /** Forgets a call and closes it (the cascade: medias, bridges, ports, worker slot). */
   private async teardown(call: MediaCall, workerGone = false): Promise<CallStats> {
     this.registry.remove(call);
+    if (!this.closing) this.opts.persist?.remove(call.callId);
     const collected = await call.close(workerGone);
     return callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
   }
@@ -267,8 +275,60 @@ export class LocalMedia implements MediaControl {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const call of this.registry.all()) await this.teardown(call).catch(() => undefined);
     await this.pool.close();
+  }
+
+  private save(call: MediaCall): void {
+    if (this.opts.persist === undefined || call.closed) return;
+    this.opts.persist.save(call.callId, encodeSnapshot(snapshotOf(call)));
+  }
+
+  /**
+   * Takes over sessions another process wrote (`--redis`): each call gets a worker, its bridges are
+   * bound on the ports it had and configured from its state, so peers that keep sending reach it.
+   * A session that cannot be restored (unreadable, ports taken) is logged and `dropped(i)` is called,
+   * so the store can forget it.
+   */
+  async restore(snapshots: string[], dropped?: (index: number) => void): Promise<{ restored: number; failed: number }> {
+    let restored = 0;
+    let failed = 0;
+    for (const [i, text] of snapshots.entries()) {
+      let callId = '?';
+      try {
+        const s = decodeSnapshot(text);
+        callId = s.callId;
+        if (this.registry.get(s.callId) !== undefined) continue;
+        const call = this.newCall(s.callId, s.tags[0] ?? '');
+        call.tags = s.tags;
+        call.labels = s.labels;
+        if (s.echo !== undefined) call.echo = s.echo;
+        if (s.offerGroups !== undefined) call.offerGroups = s.offerGroups;
+        if (s.interfaces !== undefined) call.interfaces = s.interfaces;
+        try {
+          const worker: BridgeWorker = { request: (body) => this.pool.channel(call.workerIndex).request(body) };
+          for (const ms of s.medias) {
+            const ifs = call.interfaces ?? this.interfaces.select(undefined, call.callId);
+            const media = new CallMedia(ms.index, await this.binder.bindAt(call.callId, worker, call.log, [ifs[0].address, ifs[1].address], ms.ports));
+            restoreMediaState(media, ms);
+            call.medias.push(media);
+            this.registry.addMedia(call, media);
+          }
+          await this.configureAll(call);
+        } catch (err) {
+          await this.teardown(call);
+          throw err;
+        }
+        call.log.info({ medias: call.medias.length, ports: call.medias.map((m) => m.ports[0]) }, 'media session taken over');
+        restored++;
+      } catch (err) {
+        failed++;
+        this.log.warn({ callId, err }, 'media session could not be taken over; dropped');
+        dropped?.(i);
+      }
+    }
+    return { restored, failed };
   }
 
   /** For tests and operations: which worker carries a call. */
