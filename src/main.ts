@@ -138,8 +138,10 @@ function authenticator(config: TandemConfig, routes: RouteTable, log: Logger, on
 const AUTH_FAILURE_WEIGHT = 5;
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
-async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger): Promise<RunningSip & { stopEdge(): void }> {
+async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, redis?: RedisState): Promise<RunningSip & { stopEdge(): void }> {
   const routes = routeTable(config);
+  // Keyed by the media interface, as media sessions are: the Tandem that takes those over takes these too.
+  const dialogPrefix = `tandem:${primaryInterface(config).address}:dialog:`;
   // Each second: overload is re-read (so its end is logged without traffic) and ended bans are logged.
   const lag = new LagSampler(1000, () => {
     edge.overload.evaluate();
@@ -201,6 +203,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     overload: edge.overload,
     sourceLimits: edge.sourceLimits,
     dns,
+    ...(redis !== undefined ? { persist: { save: (id: string, s: string) => redis.set(dialogPrefix + id, s), remove: (id: string) => redis.del(dialogPrefix + id) } } : {}),
   });
   transactions = new TransactionLayer({
     sender: transport,
@@ -211,6 +214,11 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     user: b2bua,
   });
   b2bua.attach(transactions);
+  if (redis !== undefined) {
+    const stored = await redis.loadAll(dialogPrefix);
+    const taken = b2bua.restore(stored.map((e) => e.value), (i) => redis.del(stored[i].key));
+    log.info({ prefix: dialogPrefix, stored: stored.length, ...taken }, 'B2BUA calls taken over from redis');
+  }
   const layer = transactions;
   const outReg = routes.registrations === undefined ? undefined : new OutboundRegistrar({ registrations: routes.registrations, transactions, sender: advertisingSender(transport, config.listenSip), resolver: dns, clock: systemClock, log: log.child({ component: 'outbound-registration' }), ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}) });
   deliver = (inbound) => {
@@ -320,7 +328,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
         void set.checkAll();
         remote = set;
       }
-      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log);
+      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log, redis);
     }
   } catch (err) {
     await ng.close().catch(() => undefined);

@@ -9,6 +9,7 @@ import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context
 import { allowOutOfDialog } from './methods.js';
 import { bindingTargets } from './registered.js';
 import { B2buaCall, type Leg } from './call.js';
+import { decodeDialogs, saveWhenChanged } from './dialog-state.js';
 import type { CallSetup } from './call-core.js';
 import { requestFailureResponse } from './status-map.js';
 import { MediaWatch } from './media-watch.js';
@@ -32,6 +33,8 @@ export class B2bua implements TransactionUser {
   private readonly byKey = new Map<string, { call: B2buaCall; leg: Leg }>();
   private readonly live = new Set<B2buaCall>();
   private readonly slots = new Map<B2buaCall, Release>();
+  /** what was last written to --redis per call, so an event that changed nothing writes nothing. */
+  private readonly saved = new Map<B2buaCall, string>();
   private readonly resolving = new PendingResolutions();
   private readonly watch: MediaWatch;
   readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0 };
@@ -284,15 +287,44 @@ export class B2bua implements TransactionUser {
       throw err;
     }
     this.counters.calls++;
-    this.live.add(call);
     if (slot !== undefined) this.slots.set(call, slot);
-    for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
+    this.track(call);
     call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri, ...(user !== undefined ? { user } : {}) }, 'new call');
     call.start();
   }
 
+  /** A live call: found by its dialogs' keys, and written to --redis after each of its events. */
+  private track(call: B2buaCall): void {
+    this.live.add(call);
+    for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
+    if (this.opts.persist !== undefined) call.onSettled = saveWhenChanged(this.opts.persist, this.saved, (c) => this.live.has(c));
+  }
+
+  /** Takes over confirmed calls another process wrote (`--redis`); one that cannot be read is logged and `dropped(i)`. */
+  restore(snapshots: string[], dropped?: (index: number) => void): { restored: number; failed: number } {
+    let restored = 0;
+    let failed = 0;
+    for (const [i, text] of snapshots.entries()) {
+      try {
+        const { setup, restored: legs } = decodeDialogs(text);
+        const call = new B2buaCall(this.context(), setup, (c) => this.forget(c), legs);
+        if (this.byKey.has(call.keys()[0][0])) continue;
+        this.track(call);
+        this.saved.set(call, text);
+        call.log.info({ from: setup.inbound.source.address }, 'call taken over');
+        restored++;
+      } catch (err) {
+        failed++;
+        this.opts.log.warn({ err }, 'stored call could not be taken over; dropped');
+        dropped?.(i);
+      }
+    }
+    return { restored, failed };
+  }
+
   private forget(call: B2buaCall): void {
     this.live.delete(call);
+    if (this.saved.delete(call)) this.opts.persist?.remove(call.mediaCallId);
     this.slots.get(call)?.();
     this.slots.delete(call);
     // Keys stay a little while so a late BYE or retransmission is answered (200/481) by the call, not the void.

@@ -11,6 +11,9 @@ import { describeWithPeers, itWithPeers } from '../helpers/peers.js';
 import { describe, it } from 'vitest';
 import { pino } from 'pino';
 import { RedisState } from '../../src/state/redis-state.js';
+import { SipPeer, isRequest, type Received } from '../helpers/sip-peer.js';
+import { isFinalFor, outOfDialog } from '../helpers/b2bua-env.js';
+import { getCSeq, getCallId, getHeader, type SipRequest } from '../../src/sip/message.js';
 
 /**
  * Takeover through Redis: the built CLI as a media node with --redis carries relayed and transcoded
@@ -147,6 +150,114 @@ describeWithPeers('--redis takeover after kill -9', ['redis'], () => {
     const list = await ng.request({ command: 'list' });
     expect(list.calls).toEqual([]);
     await expect.poll(async () => (await redisCommand(redis.port, 'KEYS', 'tandem:127.0.0.1:media:*')).split('\r\n')[0], { timeout: 2000 }).toBe('*0');
+  }, 40_000);
+});
+
+/** An in-dialog request from `peer` toward Tandem, built from a message of that dialog (ACK/BYE as caller, BYE as callee). */
+function inDialog(method: string, peer: SipPeer, o: { uri: string; from: string; to: string; callId: string; cseq: number }): string {
+  return [
+    `${method} ${o.uri} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    'Max-Forwards: 70',
+    `From: ${o.from}`,
+    `To: ${o.to}`,
+    `Call-ID: ${o.callId}`,
+    `CSeq: ${o.cseq} ${method}`,
+    '',
+    '',
+  ].join('\n');
+}
+
+const contactOf = (r: Received): string => /<([^>]+)>/.exec(getHeader(r.msg, 'Contact') ?? '')?.[1] ?? '';
+
+describeWithPeers('--redis takeover of B2BUA calls after kill -9', ['redis'], () => {
+  itWithPeers('relayed SIP calls keep their media and their dialogs: a BYE from either side ends each cleanly', ['redis'], async () => {
+    expect(existsSync(CLI), `${CLI}: run npm run build first`).toBe(true);
+    const redis: RedisServer = await startRedis();
+    cleanups.push(() => redis.stop());
+    const caller = await SipPeer.udp();
+    const callee = await SipPeer.udp();
+    cleanups.push(() => { caller.close(); callee.close(); });
+    const sipPort = 20000 + Math.floor(Math.random() * 10000);
+    const base = 32000 + Math.floor(Math.random() * 20) * 400;
+    const args = [`--listen-ng=127.0.0.1:0`, `--listen-sip=udp:127.0.0.1:${sipPort}`, `--route=sip:127.0.0.1:${callee.port}`, '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info'];
+    let node = await startNode(args);
+    cleanups.push(() => killNode(node));
+    const sip = { address: '127.0.0.1', port: sipPort };
+    const pcmu = [{ pt: 0, name: 'PCMU' }];
+
+    // 10 calls, one at a time: the caller's INVITE, the callee's 200, the caller's ACK.
+    const calls: { a: RtpPeer; b: RtpPeer; toA: number; toB: number; ok: Received; invB: Received }[] = [];
+    for (let i = 0; i < 10; i++) {
+      const a = await RtpPeer.open();
+      const b = await RtpPeer.open();
+      cleanups.push(() => { a.close(); b.close(); });
+      const seen = callee.inbox.length;
+      const inv = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(a.port, pcmu) });
+      caller.send(inv.text, sip);
+      const invB = await callee.next(isRequest('INVITE'), 3000, seen);
+      callee.reply(invB, 200, { reason: 'OK', sdp: sdpOffer(b.port, pcmu) });
+      const ok = await caller.next(isFinalFor(inv.callId));
+      expect(ok.msg.kind === 'response' && ok.msg.status).toBe(200);
+      caller.send(inDialog('ACK', caller, { uri: contactOf(ok), from: getHeader(ok.msg, 'From') ?? '', to: getHeader(ok.msg, 'To') ?? '', callId: inv.callId, cseq: getCSeq(ok.msg)?.seq ?? 1 }), sip);
+      await callee.next(isRequest('ACK'), 3000, seen);
+      calls.push({ a, b, ok, invB, toA: Number(/m=audio (\d+)/.exec((ok.msg as { body: Buffer }).body.toString())?.[1]), toB: Number(/m=audio (\d+)/.exec((invB.msg as SipRequest).body.toString())?.[1]) });
+    }
+    const count = async (kind: string): Promise<string> => (await redisCommand(redis.port, 'KEYS', `tandem:127.0.0.1:${kind}:*`)).split('\r\n')[0];
+    await expect.poll(() => count('dialog'), { timeout: 2000 }).toBe('*10');
+    expect(await count('media')).toBe('*10');
+
+    let seq = 0;
+    const sender = setInterval(() => {
+      seq++;
+      for (const c of calls) {
+        void c.a.send(rtpPacket({ pt: 0, seq, ts: seq * 160, ssrc: 0x1000, payload: patternPayload(160, seq) }), c.toA).catch(() => undefined);
+        void c.b.send(rtpPacket({ pt: 0, seq, ts: seq * 160, ssrc: 0x2000, payload: patternPayload(160, seq) }), c.toB).catch(() => undefined);
+      }
+    }, 20);
+    cleanups.push(() => clearInterval(sender));
+    const snapshot = (): Map<RtpPeer, number> => new Map(calls.flatMap((c) => [[c.a, c.a.received.length], [c.b, c.b.received.length]] as [RtpPeer, number][]));
+    const flowing = async (since: Map<RtpPeer, number>, bound: number): Promise<boolean> => {
+      const end = Date.now() + bound;
+      while (Date.now() < end) {
+        if (calls.every((c) => c.a.received.length >= (since.get(c.a) ?? 0) + 5 && c.b.received.length >= (since.get(c.b) ?? 0) + 5)) return true;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return false;
+    };
+    expect(await flowing(new Map(), 3000)).toBe(true);
+
+    await killNode(node);
+    await new Promise((r) => setTimeout(r, 200));
+    const atKill = snapshot();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls.every((c) => c.a.received.length === atKill.get(c.a) && c.b.received.length === atKill.get(c.b))).toBe(true);
+
+    node = await startNode(args);
+    const resumed = await flowing(snapshot(), 2000);
+    const resumedInMs = Date.now() - node.readyAtMs;
+    expect(resumed, `media resumed (${resumedInMs} ms after ready); log: ${node.log().slice(-1500)}`).toBe(true);
+    expect(node.log()).toMatch(/"stored":10,"restored":10,"failed":0\}?.*B2BUA calls taken over from redis/);
+    process.stdout.write(`redis takeover (B2BUA): every call's packets resumed ${resumedInMs} ms after the new Tandem was ready\n`);
+
+    // BYE from the caller on 8 calls, from the callee on 2: each answered 200 and passed on to the other side.
+    for (const [i, c] of calls.entries()) {
+      const fromCaller = i < 8;
+      const callId = getCallId(fromCaller ? c.ok.msg : c.invB.msg) ?? '';
+      const other = fromCaller ? callee : caller;
+      const seen = other.inbox.length;
+      const ok = c.ok;
+      const inv = c.invB.msg as SipRequest;
+      const bye = fromCaller
+        ? inDialog('BYE', caller, { uri: contactOf(ok), from: getHeader(ok.msg, 'From') ?? '', to: getHeader(ok.msg, 'To') ?? '', callId, cseq: (getCSeq(ok.msg)?.seq ?? 1) + 1 })
+        : inDialog('BYE', callee, { uri: contactOf(c.invB), from: `${getHeader(inv, 'To') ?? ''};tag=${callee.tag}`, to: getHeader(inv, 'From') ?? '', callId, cseq: 1 });
+      (fromCaller ? caller : callee).send(bye, sip);
+      const answered = await (fromCaller ? caller : callee).next(isFinalFor(callId, 'BYE'));
+      expect(answered.msg.kind === 'response' && answered.msg.status, `BYE ${i}`).toBe(200);
+      const passed = await other.next(isRequest('BYE'), 3000, seen);
+      other.reply(passed, 200, { reason: 'OK' });
+    }
+    await expect.poll(async () => `${await count('dialog')} ${await count('media')}`, { timeout: 3000 }).toBe('*0 *0');
   }, 40_000);
 });
 
