@@ -9,6 +9,7 @@ import { NgServer } from './control/ng-server.js';
 import { NgMediaClient } from './control/ng-media-client.js';
 import { mediaNodeSet } from './control/media-nodes.js';
 import { RedisState, redactUrl } from './state/redis-state.js';
+import { RedisLocationStore } from './state/redis-location.js';
 import { SipTransportLayer } from './sip/transport/transport-layer.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
@@ -165,7 +166,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   // (svcrack) is banned after a handful of tries while a phone that mistypes once is not.
   const auth = authenticator(config, routes, log, (source) => edge.pike?.penalize(source, AUTH_FAILURE_WEIGHT));
   // With authentication on, the registrar is too unless --registrar=off says otherwise.
-  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, edge.sourceLimits, log) : undefined;
+  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, edge.sourceLimits, log, redis) : undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
@@ -247,7 +248,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
 }
 
 /** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
-function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, sourceLimits: SourceLimits, log: Logger): Registrar {
+function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, sourceLimits: SourceLimits, log: Logger, redis?: RedisState): Registrar {
   const trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
   return new Registrar({
     clock: systemClock,
@@ -256,6 +257,8 @@ function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authentica
     ...(auth !== undefined ? { authorizer: registerAuthorizer(auth) } : {}),
     // --max-registrations-per-source: one slot per binding, given back when the binding goes.
     sourceLimits,
+    // --redis: bindings shared by every Tandem on that Redis, and kept across a restart.
+    ...(redis !== undefined ? { store: new RedisLocationStore(redis.client, systemClock) } : {}),
     limits: {
       minExpires: config.registrarMinExpires,
       maxExpires: config.registrarMaxExpires,
