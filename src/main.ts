@@ -292,7 +292,12 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
   // Keyed by the media interface: a Tandem with the same --redis and interface takes these sessions over.
   const mediaPrefix = `tandem:${mediaIf.address}:media:`;
   const media = new LocalMedia({
-    ...(redis !== undefined ? { persist: { save: (id: string, s: string) => redis.set(mediaPrefix + id, s), remove: (id: string) => redis.del(mediaPrefix + id) } } : {}),
+    ...(redis !== undefined
+      ? {
+          persist: { save: (id: string, s: string) => redis.set(mediaPrefix + id, s), remove: (id: string) => redis.del(mediaPrefix + id) },
+          certificates: { load: async () => (await redis.client.get(`tandem:${mediaIf.address}:dtls-certificate`)) ?? undefined, save: (text: string) => redis.set(`tandem:${mediaIf.address}:dtls-certificate`, text) },
+        }
+      : {}),
     interface: mediaIf.address,
     ...(mediaIf.advertise !== undefined ? { advertise: mediaIf.advertise } : {}),
     ...(config.interfaces !== undefined ? { interfaces: config.interfaces } : {}),

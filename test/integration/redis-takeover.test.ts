@@ -14,6 +14,11 @@ import { RedisState } from '../../src/state/redis-state.js';
 import { SipPeer, isRequest, type Received } from '../helpers/sip-peer.js';
 import { isFinalFor, outOfDialog } from '../helpers/b2bua-env.js';
 import { getCSeq, getCallId, getHeader, type SipRequest } from '../../src/sip/message.js';
+import dgram from 'node:dgram';
+import { createRequire } from 'node:module';
+import { SrtpContext } from '../../src/media/rtp/srtp.js';
+import { createDtlsCertificate } from '../../src/media/rtp/dtls.js';
+import { sdpFor } from '../helpers/rtp-peer.js';
 
 /**
  * Takeover through Redis: the built CLI as a media node with --redis carries relayed and transcoded
@@ -258,6 +263,105 @@ describeWithPeers('--redis takeover of B2BUA calls after kill -9', ['redis'], ()
       other.reply(passed, 200, { reason: 'OK' });
     }
     await expect.poll(async () => `${await count('dialog')} ${await count('media')}`, { timeout: 3000 }).toBe('*0 *0');
+  }, 40_000);
+});
+
+const requireCjs = createRequire(import.meta.url);
+interface DtlsClientLike {
+  onConnect: { subscribe(fn: () => void): void };
+  connect(): Promise<void>;
+  extractSessionKeys(k: number, s: number): { localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer };
+  close(): void;
+}
+
+describeWithPeers('--redis takeover of a DTLS-SRTP call after kill -9', ['redis'], () => {
+  itWithPeers('SRTP keyed by the DTLS handshake goes on both ways with the stored keys, no new handshake', ['redis'], async () => {
+    expect(existsSync(CLI), `${CLI}: run npm run build first`).toBe(true);
+    const redis: RedisServer = await startRedis();
+    cleanups.push(() => redis.stop());
+    const ngPort = 20000 + Math.floor(Math.random() * 10000);
+    const base = 32000 + Math.floor(Math.random() * 20) * 400;
+    const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info'];
+    let node = await startNode(args);
+    cleanups.push(() => killNode(node));
+    const ng = new NgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 300, retries: 3 });
+    cleanups.push(() => ng.close());
+
+    // The "browser": werift's DTLS client on the test's socket, offering DTLS-SRTP (actpass); the far end plain RTP.
+    const cert = await createDtlsCertificate();
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const plain = await RtpPeer.open();
+    cleanups.push(() => { sock.close(); plain.close(); });
+    const offerSdp = sdpFor({ port: sock.address().port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: ['a=rtcp-mux', `a=fingerprint:${cert.fingerprint}`, 'a=setup:actpass'] }).replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
+    const offer = await ng.request({ command: 'offer', 'call-id': 'dtls-takeover', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
+    expect(offer.result, JSON.stringify(offer)).toBe('ok');
+    const answer = await ng.request({ command: 'answer', 'call-id': 'dtls-takeover', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    expect(answer.result, JSON.stringify(answer)).toBe('ok');
+    const toTandem = port(answer.sdp);
+    const toPlainSide = port(offer.sdp);
+
+    let onData: (d: Buffer, a: [string, number]) => void = () => undefined;
+    const media: Buffer[] = [];
+    let dtlsRecords = 0;
+    sock.on('message', (m) => {
+      if (m[0] >= 20 && m[0] <= 63) {
+        dtlsRecords++;
+        onData(m, ['127.0.0.1', toTandem]);
+      } else media.push(m);
+    });
+    const transport = {
+      type: 'udp', closed: false, address: sock.address(),
+      set onData(f: (d: Buffer, a: [string, number]) => void) { onData = f; },
+      get onData() { return onData; },
+      send: (d: Buffer) => new Promise<void>((r) => sock.send(d, toTandem, '127.0.0.1', () => r())),
+      close: async () => undefined,
+    };
+    const { DtlsClient } = requireCjs('werift') as { DtlsClient: new (o: object) => DtlsClientLike };
+    const client = new DtlsClient({ transport, cert: cert.certPem, key: cert.keyPem, signatureHash: { hash: 4, signature: 3 }, srtpProfiles: [1] });
+    cleanups.push(() => client.close());
+    const up = new Promise<void>((r) => client.onConnect.subscribe(() => r()));
+    void client.connect();
+    await up;
+    const k = client.extractSessionKeys(16, 14);
+    const tx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', k.localKey, k.localSalt);
+    const rx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', k.remoteKey, k.remoteSalt);
+
+    let seq = 0;
+    const exchange = async (): Promise<void> => {
+      const n = ++seq;
+      const before = { plain: plain.received.length, browser: media.length };
+      await new Promise<void>((r) => sock.send(tx.protectRtp(rtpPacket({ pt: 0, seq: n, ts: n * 160, ssrc: 3, payload: patternPayload(160, n) })), toTandem, '127.0.0.1', () => r()));
+      await plain.send(rtpPacket({ pt: 0, seq: n, ts: n * 160, ssrc: 4, payload: patternPayload(160, n + 1) }), toPlainSide);
+      await plain.waitFor(before.plain + 1, 2000);
+      expect(plain.received[plain.received.length - 1].subarray(12)).toEqual(patternPayload(160, n));
+      await expect.poll(() => media.length, { timeout: 2000 }).toBeGreaterThan(before.browser);
+      const r = rx.unprotectRtp(media[media.length - 1]);
+      expect(r.ok && r.packet.subarray(12).equals(patternPayload(160, n + 1))).toBe(true);
+    };
+    for (let i = 0; i < 3; i++) await exchange();
+    // The worker reported the handshake's keys and they are in Redis.
+    await expect.poll(async () => (await redisCommand(redis.port, 'GET', 'tandem:127.0.0.1:media:dtls-takeover')).includes('dtlsKeys'), { timeout: 2000 }).toBe(true);
+
+    await killNode(node);
+    const recordsBefore = dtlsRecords;
+    node = await startNode(args);
+    expect(node.log()).toMatch(/"stored":1,"restored":1,"failed":0/);
+    for (let i = 0; i < 3; i++) await exchange();
+    // No new handshake was needed (none sent to the browser).
+    expect(dtlsRecords).toBe(recordsBefore);
+    // A re-offer after the takeover gets the same certificate (kept in Redis): the browser has no
+    // reason to re-handshake, and SRTP goes on.
+    const fingerprint = (sdp: unknown): string | undefined => /^a=fingerprint:(.*)$/m.exec(String(sdp))?.[1];
+    const reOffer = await ng.request({ command: 'offer', 'call-id': 'dtls-takeover', 'from-tag': 'a', sdp: offerSdp.replace(' 1 IN IP4', ' 2 IN IP4'), 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['accept'] });
+    expect(reOffer.result, JSON.stringify(reOffer)).toBe('ok');
+    const reAnswer = await ng.request({ command: 'answer', 'call-id': 'dtls-takeover', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    expect(reAnswer.result, JSON.stringify(reAnswer)).toBe('ok');
+    expect(fingerprint(reAnswer.sdp)).toBe(fingerprint(answer.sdp));
+    expect(fingerprint(answer.sdp)).toMatch(/^sha-256 /);
+    await exchange();
+    const del = await ng.request({ command: 'delete', 'call-id': 'dtls-takeover' });
+    expect(del.result).toBe('ok');
   }, 40_000);
 });
 

@@ -20,7 +20,7 @@ import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type Planner
 import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
-import { decodeSnapshot, encodeSnapshot, restoreMediaState, snapshotOf, type MediaPersistence } from './snapshot.js';
+import { decodeCertificate, decodeSnapshot, encodeSnapshot, restoreMediaState, snapshotOf, type CertificateStore, type MediaPersistence } from './snapshot.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
@@ -41,6 +41,8 @@ export interface LocalMediaOptions {
   log: Logger;
   /** Sessions written on every change and removed when they end, for a takeover (`--redis`). */
   persist?: MediaPersistence;
+  /** The DTLS certificate kept across a takeover (`--redis`); without it each start makes a new one. */
+  certificates?: CertificateStore;
   /** Respawn backoff and watchdog timings (tests shorten them). */
   poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
 }
@@ -96,7 +98,12 @@ export class LocalMedia implements MediaControl {
   async ready(): Promise<void> {
     await this.pool.ready();
     try {
-      this.dtlsCert = await createDtlsCertificate();
+      const store = this.opts.certificates;
+      this.dtlsCert = decodeCertificate(await store?.load());
+      if (this.dtlsCert === undefined) {
+        this.dtlsCert = await createDtlsCertificate();
+        store?.save(JSON.stringify(this.dtlsCert));
+      }
     } catch (err) {
       // Plain RTP and SDES do not need it: say so and go on without DTLS-SRTP.
       this.log.warn({ err }, 'no DTLS certificate: DTLS-SRTP offers will be refused');
@@ -265,6 +272,12 @@ export class LocalMedia implements MediaControl {
     const call = this.registry.byBridge(msg.bridgeId);
     if (call === undefined) return;
     const media = call.medias.find((m) => m.bridgeId === msg.bridgeId);
+    if (msg.event === 'dtls-keys') {
+      if (media === undefined) return;
+      media.dtlsKeys[msg.side] = msg.srtp;
+      this.save(call);
+      return;
+    }
     if (media !== undefined) media.timedOut = true;
     if (!call.medias.every((m) => m.timedOut)) return;
     const reason = `media timeout (no media for ${Math.round(msg.idleMs / 1000)} s)`;

@@ -38,6 +38,30 @@ export interface MediaSnapshot {
   srtp: [SrtpSideConfig | undefined, SrtpSideConfig | undefined];
   keying?: PendingKeying;
   bridgedProfiles: boolean;
+  /** keys of finished DTLS handshakes: a takeover keeps SRTP going with them. */
+  dtlsKeys?: [SrtpSideConfig | undefined, SrtpSideConfig | undefined];
+}
+
+/**
+ * Where the process's DTLS certificate is kept across a takeover (`--redis`): the fingerprint peers
+ * already hold stays valid, so a re-offer after a takeover does not make a browser re-handshake.
+ */
+export interface CertificateStore {
+  load(): Promise<string | undefined>;
+  save(text: string): void;
+}
+
+/** A stored certificate, or undefined when the text is not one. */
+export function decodeCertificate(text: string | undefined): { certPem: string; keyPem: string; fingerprint: string } | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const c = JSON.parse(text) as { certPem?: unknown; keyPem?: unknown; fingerprint?: unknown };
+    if (typeof c.certPem === 'string' && typeof c.keyPem === 'string' && typeof c.fingerprint === 'string' && /^sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(c.fingerprint))
+      return { certPem: c.certPem, keyPem: c.keyPem, fingerprint: c.fingerprint };
+  } catch {
+    // not a certificate: a new one is made
+  }
+  return undefined;
 }
 
 /** Where LocalMedia writes its sessions when they change, and removes them when they end (`--redis`). */
@@ -78,6 +102,7 @@ function mediaSnapshot(m: CallMedia): MediaSnapshot {
     srtp: m.srtp,
     ...(m.keying !== undefined ? { keying: m.keying } : {}),
     bridgedProfiles: m.bridgedProfiles,
+    ...(m.dtlsKeys[0] !== undefined || m.dtlsKeys[1] !== undefined ? { dtlsKeys: m.dtlsKeys } : {}),
   };
 }
 
@@ -133,4 +158,6 @@ export function restoreMediaState(m: CallMedia, s: MediaSnapshot): void {
   m.srtp = s.srtp;
   if (s.keying !== undefined) m.keying = s.keying;
   m.bridgedProfiles = s.bridgedProfiles;
+  if (s.dtlsKeys !== undefined) m.dtlsKeys = [s.dtlsKeys[0], s.dtlsKeys[1]];
+  m.dtlsRestored = true;
 }

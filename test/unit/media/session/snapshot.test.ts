@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { pino } from 'pino';
-import { decodeSnapshot, encodeSnapshot, restoreMediaState, snapshotOf } from '../../../../src/media/session/snapshot.js';
+import { decodeCertificate, decodeSnapshot, encodeSnapshot, restoreMediaState, snapshotOf } from '../../../../src/media/session/snapshot.js';
 import { CallMedia, MediaCall } from '../../../../src/media/session/call.js';
 import { PortAllocator } from '../../../../src/media/session/ports.js';
 import { defaultMediaOptions } from '../../../../src/media/api.js';
@@ -62,5 +62,19 @@ describe('media session snapshots (--redis)', () => {
     // a cooling pair can be taken back by a restore
     expect(p.take(30010)).toBe(true);
     expect(p.free).toBe(49);
+  });
+
+  it('keeps DTLS keys and marks a restored media, and reads a stored certificate only when it is one', () => {
+    const c = call();
+    c.medias[0].dtlsKeys = [undefined, { profile: 'AES_CM_128_HMAC_SHA1_80', recv: 'cmVjdg==', send: 'c2VuZA==' }];
+    const s = decodeSnapshot(encodeSnapshot(snapshotOf(c)));
+    const m = new CallMedia(1, { id: 9, ports: s.medias[0].ports, close: async () => undefined });
+    restoreMediaState(m, s.medias[0]);
+    expect(m.dtlsRestored).toBe(true);
+    expect(m.dtlsKeys).toEqual([undefined, { profile: 'AES_CM_128_HMAC_SHA1_80', recv: 'cmVjdg==', send: 'c2VuZA==' }]);
+    const fp = `sha-256 ${Array.from({ length: 32 }, () => 'AB').join(':')}`;
+    expect(decodeCertificate(JSON.stringify({ certPem: 'C', keyPem: 'K', fingerprint: fp }))).toEqual({ certPem: 'C', keyPem: 'K', fingerprint: fp });
+    for (const bad of [undefined, '', '{', '[]', JSON.stringify({ certPem: 'C', keyPem: 'K' }), JSON.stringify({ certPem: 'C', keyPem: 1, fingerprint: fp }), JSON.stringify({ certPem: 'C', keyPem: 'K', fingerprint: 'sha-1 AB' })])
+      expect(decodeCertificate(bad), String(bad)).toBeUndefined();
   });
 });
