@@ -7,7 +7,7 @@ import type { MediaControl } from './media/api.js';
 import { LocalMedia } from './media/session/local-media.js';
 import { NgServer } from './control/ng-server.js';
 import { NgMediaClient } from './control/ng-media-client.js';
-import { mediaNodeSet } from './control/media-nodes.js';
+import { MediaNodeSet, mediaNodeSet } from './control/media-nodes.js';
 import { RedisState, redactUrl } from './state/redis-state.js';
 import { RedisLocationStore } from './state/redis-location.js';
 import { SipTransportLayer } from './sip/transport/transport-layer.js';
@@ -236,7 +236,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     );
   }
   // The ban list on demand (kill -USR2): what an admin tool will read from edge.pike.bans().
-  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize }, ...(outReg !== undefined ? { outboundRegistration: outReg.stats() } : {}) }, 'edge state (SIGUSR2)');
+  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize }, ...(outReg !== undefined ? { outboundRegistration: outReg.stats() } : {}), ...(media instanceof MediaNodeSet ? { mediaNodes: media.nodes(), mediaNodeCounters: media.counters } : {}), ...(redis !== undefined ? { redis: redis.counters } : {}) }, 'edge state (SIGUSR2)');
   process.on('SIGUSR2', onUsr2);
   log.info({ sipAllow: config.sipAllow, sipDeny: config.sipDeny, pike: config.pike ?? 'off', maxCallsPerSource: config.maxCallsPerSource }, 'edge ready');
   const stopEdge = (): void => {

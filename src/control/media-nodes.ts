@@ -97,6 +97,9 @@ export class MediaNodeSet implements MediaControl {
   async offer(req: OfferRequest): Promise<SdpResult> {
     const pinned = this.byCall.get(req.callId);
     if (pinned !== undefined) return this.onNode(pinned, req.callId, 'offer', (m) => m.offer(req));
+    // A re-offer of a call whose node died is not a new call: half a session elsewhere would only mislead.
+    const lost = this.lost.get(req.callId);
+    if (lost !== undefined) throw new TandemError('REMOTE', lost, { callId: req.callId });
     // A new call: the chosen node, or the next one if it turns out to be gone.
     const tried = new Set<NodeState>();
     for (;;) {

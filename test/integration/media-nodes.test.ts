@@ -22,7 +22,8 @@ afterEach(async () => {
 
 /** A media node with room for 250 calls (4 ports each) in its own port range. */
 async function node(slot: number, ngPort = 0): Promise<TestTandem> {
-  const base = 12000 + slot * 1200 + Math.floor(Math.random() * 8) * 6000;
+  // Below the kernel's ephemeral range (32768+), where port-0 test sockets land.
+  const base = 10000 + slot * 1200 + Math.floor(Math.random() * 5) * 3600;
   const t = await startTestTandem({ listenNg: { address: '127.0.0.1', port: ngPort }, portMin: base, portMax: base + 1199, numThreads: 1 });
   return t;
 }

@@ -78,8 +78,8 @@ describeWithPeers('--redis takeover after kill -9', ['redis'], () => {
     expect(existsSync(CLI), `${CLI}: run npm run build first`).toBe(true);
     const redis: RedisServer = await startRedis();
     cleanups.push(() => redis.stop());
-    const ngPort = 20000 + Math.floor(Math.random() * 10000);
-    const base = 32000 + Math.floor(Math.random() * 20) * 400;
+    const ngPort = 29000 + Math.floor(Math.random() * 3700); // between the tests' media ranges and the ephemeral ports
+    const base = 20000 + Math.floor(Math.random() * 25) * 400; // below the ephemeral range (32768+)
     const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info'];
     let node = await startNode(args);
     cleanups.push(() => killNode(node));
@@ -183,8 +183,8 @@ describeWithPeers('--redis takeover of B2BUA calls after kill -9', ['redis'], ()
     const caller = await SipPeer.udp();
     const callee = await SipPeer.udp();
     cleanups.push(() => { caller.close(); callee.close(); });
-    const sipPort = 20000 + Math.floor(Math.random() * 10000);
-    const base = 32000 + Math.floor(Math.random() * 20) * 400;
+    const sipPort = 29000 + Math.floor(Math.random() * 3700); // between the tests' media ranges and the ephemeral ports
+    const base = 20000 + Math.floor(Math.random() * 25) * 400; // below the ephemeral range (32768+)
     const args = [`--listen-ng=127.0.0.1:0`, `--listen-sip=udp:127.0.0.1:${sipPort}`, `--route=sip:127.0.0.1:${callee.port}`, '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info'];
     let node = await startNode(args);
     cleanups.push(() => killNode(node));
@@ -279,8 +279,8 @@ describeWithPeers('--redis takeover of a DTLS-SRTP call after kill -9', ['redis'
     expect(existsSync(CLI), `${CLI}: run npm run build first`).toBe(true);
     const redis: RedisServer = await startRedis();
     cleanups.push(() => redis.stop());
-    const ngPort = 20000 + Math.floor(Math.random() * 10000);
-    const base = 32000 + Math.floor(Math.random() * 20) * 400;
+    const ngPort = 29000 + Math.floor(Math.random() * 3700); // between the tests' media ranges and the ephemeral ports
+    const base = 20000 + Math.floor(Math.random() * 25) * 400; // below the ephemeral range (32768+)
     const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info'];
     let node = await startNode(args);
     cleanups.push(() => killNode(node));

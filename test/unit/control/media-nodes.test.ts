@@ -91,6 +91,9 @@ describe('MediaNodeSet', () => {
     expect(await s.list()).toEqual([]);
     expect((await s.ended('on-a'))?.reason).toMatch(/media node a failed/);
     expect(errorCode(await s.query({ callId: 'on-a' }).then(() => undefined, (e: unknown) => e))).toBe('UNKNOWN_CALL');
+    // A re-offer of such a call is refused, not placed elsewhere as a new call.
+    b.fail = 'none';
+    expect(String(await offer(s, 'on-a').then(() => undefined, (e: unknown) => e))).toMatch(/media node a failed/);
     // The delete the B2BUA then sends forgets it.
     await s.delete({ callId: 'on-a' }).catch(() => undefined);
     expect(await s.ended('on-a')).toBeUndefined();
