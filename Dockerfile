@@ -19,5 +19,12 @@ COPY --from=build /app/wasm/build ./wasm/build
 # --network host and pass the host's address: docker run --network host tandem --interface=IP
 # (the ng port has no authentication: keep --listen-ng on an address only the proxy reaches).
 EXPOSE 22222/udp
+# Admin HTTP (/metrics, /readyz, tandem ctl). It binds 127.0.0.1 unless told: with --network host
+# that is the host's loopback; give --listen-http=IP:9900 to scrape it from elsewhere (a management
+# network only: it has no authentication).
+EXPOSE 9900/tcp
+# SIGTERM drains (new calls refused, live ones go on up to --drain-timeout, 3600 s by default):
+# stop with `docker stop -t 3700` so Docker does not SIGKILL it first.
+STOPSIGNAL SIGTERM
 USER node
 ENTRYPOINT ["node", "dist/cli/tandem.js"]

@@ -7,9 +7,8 @@ import type { MediaControl } from './media/api.js';
 import { LocalMedia } from './media/session/local-media.js';
 import { NgServer } from './control/ng-server.js';
 import { NgMediaClient } from './control/ng-media-client.js';
-import { MediaNodeSet, mediaNodeSet } from './control/media-nodes.js';
-import { RedisState, redactUrl } from './state/redis-state.js';
-import { RedisLocationStore } from './state/redis-location.js';
+import { MediaNodeSet, startMediaNodeSet } from './control/media-nodes.js';
+import { SharedState } from './state/state-wiring.js';
 import { SipTransportLayer } from './sip/transport/transport-layer.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
@@ -30,7 +29,11 @@ import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
 import { OutboundRegistrar } from './b2bua/outbound-registration.js';
 import { primaryInterface } from './config/interface-options.js';
+import { mediaPlaneName } from './config/media-options.js';
 import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
+import type { SipSender } from './sip/transport/types.js';
+import { Ops } from './ops/start.js';
+import { reloadFailure, type ReloadResult } from './ops/admin-api.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -61,9 +64,13 @@ export interface RunningTandem {
   media: LocalMedia;
   ng: NgServer;
   ngAddress: { address: string; port: number };
+  /** present with --listen-tcp-ng. */
+  ngTcpAddress?: { address: string; port: number };
   /** present when SIP listeners are configured. */
   sip?: RunningSip;
   log: Logger;
+  /** operations: metrics, the admin HTTP listener (`ops.address`), the drain, call records. */
+  ops: Ops;
   close(): Promise<void>;
 }
 
@@ -139,10 +146,8 @@ function authenticator(config: TandemConfig, routes: RouteTable, log: Logger, on
 const AUTH_FAILURE_WEIGHT = 5;
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
-async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, redis?: RedisState): Promise<RunningSip & { stopEdge(): void }> {
+async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, ops: Ops, state?: SharedState): Promise<RunningSip & { stopEdge(): void }> {
   const routes = routeTable(config);
-  // Keyed by the media interface, as media sessions are: the Tandem that takes those over takes these too.
-  const dialogPrefix = `tandem:${primaryInterface(config).address}:dialog:`;
   // Each second: overload is re-read (so its end is logged without traffic) and ended bans are logged.
   const lag = new LagSampler(1000, () => {
     edge.overload.evaluate();
@@ -166,7 +171,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   // (svcrack) is banned after a handful of tries while a phone that mistypes once is not.
   const auth = authenticator(config, routes, log, (source) => edge.pike?.penalize(source, AUTH_FAILURE_WEIGHT));
   // With authentication on, the registrar is too unless --registrar=off says otherwise.
-  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, edge.sourceLimits, log, redis) : undefined;
+  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, edge.sourceLimits, log, state) : undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
@@ -180,18 +185,23 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
       wsPingMs: config.wsPingInterval,
     },
     log: log.child({ component: 'sip' }),
-    onMessage: (inbound) => deliver?.(inbound),
+    onMessage: (inbound) => {
+      ops.sipMessage('in', inbound.message);
+      deliver?.(inbound);
+    },
     // A binding made over a connection cannot be reached once it closes (RFC 5626 flows).
     ...(registrar !== undefined ? { onConnectionClosed: (remote: SipEndpoint) => void registrar.flowClosed(remote).catch((err: unknown) => log.warn({ err }, 'registrar: dropping bindings of a closed connection failed')) } : {}),
     admit,
   });
   const listeners = transport.listeners();
+  // What Tandem sends, counted for /metrics (retransmissions included: they are on the wire too).
+  const sender: SipSender = { send: (m, d) => (ops.sipMessage('out', m), transport.send(m, d)), localEndpoint: (p) => transport.localEndpoint(p) };
   // Named targets and X-Outbound-Proxy are resolved per call (RFC 3263), so TTLs and failover hold.
   const dns = new SipResolver({ ...(config.dnsServers !== undefined ? { servers: config.dnsServers } : {}), maxCacheEntries: config.dnsCacheSize, maxEndpoints: config.dnsMaxEndpoints });
   const b2bua = new B2bua({
     ...(auth !== undefined ? { auth } : {}),
     // Behind a 1:1 NAT, Via/Contact name the listener's advertised host; a request naming it is ours too.
-    sender: advertisingSender(transport, config.listenSip),
+    sender: advertisingSender(sender, config.listenSip),
     media,
     routes,
     ownEndpoints: [...listeners, ...advertisedEndpoints(listeners, config.listenSip)],
@@ -201,13 +211,15 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     log: log.child({ component: 'b2bua' }),
     ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}),
     ...(registrar !== undefined ? { registrar } : {}),
-    overload: edge.overload,
+    // A drain refuses new calls first, whatever the load (ops/drain.ts).
+    overload: { refuse: () => ops.drainRefusal() ?? edge.overload.refuse() },
+    onCallEnded: (call, reason) => ops.callEnded(call, reason),
     sourceLimits: edge.sourceLimits,
     dns,
-    ...(redis !== undefined ? { persist: { save: (id: string, s: string) => redis.set(dialogPrefix + id, s), remove: (id: string) => redis.del(dialogPrefix + id) } } : {}),
+    ...(state !== undefined ? { persist: state.dialogs() } : {}),
   });
   transactions = new TransactionLayer({
-    sender: transport,
+    sender,
     clock: systemClock,
     timers: { t1: config.sipT1, t2: config.sipT2, t4: config.sipT4 },
     inviteDeadlineMs: config.sipTimerC,
@@ -215,13 +227,9 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     user: b2bua,
   });
   b2bua.attach(transactions);
-  if (redis !== undefined) {
-    const stored = await redis.loadAll(dialogPrefix);
-    const taken = b2bua.restore(stored.map((e) => e.value), (i) => redis.del(stored[i].key));
-    log.info({ prefix: dialogPrefix, stored: stored.length, ...taken }, 'B2BUA calls taken over from redis');
-  }
+  await state?.takeOver('dialog', (stored, dropped) => b2bua.restore(stored, dropped));
   const layer = transactions;
-  const outReg = routes.registrations === undefined ? undefined : new OutboundRegistrar({ registrations: routes.registrations, transactions, sender: advertisingSender(transport, config.listenSip), resolver: dns, clock: systemClock, log: log.child({ component: 'outbound-registration' }), ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}) });
+  const outReg = routes.registrations === undefined ? undefined : new OutboundRegistrar({ registrations: routes.registrations, transactions, sender: advertisingSender(sender, config.listenSip), resolver: dns, clock: systemClock, log: log.child({ component: 'outbound-registration' }), ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}) });
   deliver = (inbound) => {
     if (b2bua.screen(inbound)) layer.receive(inbound);
   };
@@ -236,7 +244,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     );
   }
   // The ban list on demand (kill -USR2): what an admin tool will read from edge.pike.bans().
-  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize }, ...(outReg !== undefined ? { outboundRegistration: outReg.stats() } : {}), ...(media instanceof MediaNodeSet ? { mediaNodes: media.nodes(), mediaNodeCounters: media.counters } : {}), ...(redis !== undefined ? { redis: redis.counters } : {}) }, 'edge state (SIGUSR2)');
+  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize }, ...(outReg !== undefined ? { outboundRegistration: outReg.stats() } : {}), ...(media instanceof MediaNodeSet ? { mediaNodes: media.nodes(), mediaNodeCounters: media.counters } : {}), ...(state !== undefined ? { redis: state.counters } : {}) }, 'edge state (SIGUSR2)');
   process.on('SIGUSR2', onUsr2);
   log.info({ sipAllow: config.sipAllow, sipDeny: config.sipDeny, pike: config.pike ?? 'off', maxCallsPerSource: config.maxCallsPerSource }, 'edge ready');
   const stopEdge = (): void => {
@@ -244,11 +252,25 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     process.off('SIGUSR2', onUsr2);
   };
   outReg?.start();
+  // SIGHUP and `tandem ctl reload`: the routes file again; a bad one is refused and the old routes stay.
+  const reload = config.routesFile === undefined ? undefined : (): ReloadResult => {
+    try {
+      const table = routeTable(config);
+      if (config.authUsers === undefined) authenticator(config, table, log, () => undefined);
+      b2bua.setRoutes(table);
+      log.info({ file: config.routesFile, routes: table.routes.map((r) => r.name) }, 'routes reloaded');
+      return { ok: true, routes: table.routes.map((r) => r.name) };
+    } catch (err) {
+      log.error({ err, file: config.routesFile }, 'routes reload refused; the old routes stay');
+      return reloadFailure(err);
+    }
+  };
+  ops.attachSip({ b2bua, transportStats: () => transport.stats(), sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reload !== undefined ? { reload } : {}) });
   return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}), ...(outReg !== undefined ? { outboundRegistrar: outReg } : {}) };
 }
 
 /** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
-function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, sourceLimits: SourceLimits, log: Logger, redis?: RedisState): Registrar {
+function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, sourceLimits: SourceLimits, log: Logger, state?: SharedState): Registrar {
   const trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
   return new Registrar({
     clock: systemClock,
@@ -258,7 +280,7 @@ function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authentica
     // --max-registrations-per-source: one slot per binding, given back when the binding goes.
     sourceLimits,
     // --redis: bindings shared by every Tandem on that Redis, and kept across a restart.
-    ...(redis !== undefined ? { store: new RedisLocationStore(redis.client, systemClock) } : {}),
+    ...(state !== undefined ? { store: state.locationStore(systemClock) } : {}),
     limits: {
       minExpires: config.registrarMinExpires,
       maxExpires: config.registrarMaxExpires,
@@ -268,12 +290,6 @@ function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authentica
       maxBindings: config.registrarMaxBindings,
     },
   });
-}
-
-function sipMediaName(m: TandemConfig['media']): string {
-  if (m.kind === 'local') return 'local';
-  if (m.kind === 'ng') return `ng:${m.address}:${m.port}`;
-  return m.nodes.map((n) => `${n.kind === 'local' ? 'local' : `ng:${n.address}:${n.port}`}=${n.weight}`).join(',');
 }
 
 /** Composition root: config → media plane → ng listener → SIP B2BUA. */
@@ -288,16 +304,11 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     readPem('tls-ca', config.tlsCa);
   }
   const mediaIf = primaryInterface(config);
-  const redis = config.redis === undefined ? undefined : await RedisState.connect(config.redis, log.child({ component: 'redis' }));
-  // Keyed by the media interface: a Tandem with the same --redis and interface takes these sessions over.
-  const mediaPrefix = `tandem:${mediaIf.address}:media:`;
+  const state = config.redis === undefined ? undefined : await SharedState.connect(config.redis, mediaIf.address, log);
+  // The media plane's hook is made before operations, which read the media plane.
+  let ops: Ops;
   const media = new LocalMedia({
-    ...(redis !== undefined
-      ? {
-          persist: { save: (id: string, s: string) => redis.set(mediaPrefix + id, s), remove: (id: string) => redis.del(mediaPrefix + id) },
-          certificates: { load: async () => (await redis.client.get(`tandem:${mediaIf.address}:dtls-certificate`)) ?? undefined, save: (text: string) => redis.set(`tandem:${mediaIf.address}:dtls-certificate`, text) },
-        }
-      : {}),
+    ...(state !== undefined ? state.mediaOptions() : {}),
     interface: mediaIf.address,
     ...(mediaIf.advertise !== undefined ? { advertise: mediaIf.advertise } : {}),
     ...(config.interfaces !== undefined ? { interfaces: config.interfaces } : {}),
@@ -305,24 +316,28 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     portMax: config.portMax,
     workers: config.numThreads,
     maxSessions: config.maxSessions,
+    maxTranscodes: config.maxTranscodes,
+    onCallClosed: (stats, reason) => ops.mediaClosed(stats, reason),
     maxMediaPerCall: config.maxMediaPerCall,
     mediaTimeoutMs: config.timeout * 1000,
     logLevel: config.logLevel,
     log,
   });
+  ops = new Ops({ version: packageVersion(), ...(config.listenHttp !== undefined ? { listenHttp: config.listenHttp } : {}), drainTimeoutS: config.drainTimeout, ...(config.cdr !== undefined ? { cdr: config.cdr } : {}), ...(config.cdrUrl !== undefined ? { cdrUrl: config.cdrUrl } : {}), media, log });
   await media.ready();
-  if (redis !== undefined) {
-    const stored = await redis.loadAll(mediaPrefix);
-    const taken = await media.restore(stored.map((e) => e.value), (i) => redis.del(stored[i].key));
-    log.info({ redis: redactUrl(config.redis ?? ''), prefix: mediaPrefix, stored: stored.length, ...taken }, 'media sessions taken over from redis');
-  }
+  await state?.takeOver('media', (stored, dropped) => media.restore(stored, dropped));
   const ng = new NgServer({
     address: config.listenNg.address,
     port: config.listenNg.port,
     ...(config.ngAllow !== undefined ? { allow: config.ngAllow } : {}),
+    ...(config.listenTcpNg !== undefined
+      ? { tcp: { ...config.listenTcpNg, limits: { maxConnections: config.ngTcpMaxConnections, maxMessageBytes: config.ngTcpMaxMessage, idleMs: config.ngTcpIdleTimeout, messageMs: config.ngTcpMessageTimeout } } }
+      : {}),
     context: { media },
     log,
+    onCommand: (command, result) => ops.ngCommand(command, result),
   });
+  ops.attachNg(ng);
   let ngAddress: { address: string; port: number };
   let sip: (RunningSip & { stopEdge(): void }) | undefined;
   let remote: MediaControl | undefined;
@@ -330,32 +345,34 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     ngAddress = await ng.listen();
     if (config.listenSip.length > 0) {
       if (config.media.kind === 'ng') remote = new NgMediaClient({ host: config.media.address, port: config.media.port });
-      else if (config.media.kind === 'set') {
-        const set = mediaNodeSet(config.media.nodes, media, { retryMs: config.mediaNodeRetry * 1000, log: log.child({ component: 'media-nodes' }) });
-        // A node down at start is found now rather than by the first call sent to it.
-        void set.checkAll();
-        remote = set;
-      }
-      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log, redis);
+      else if (config.media.kind === 'set') remote = startMediaNodeSet(config.media.nodes, media, { retryMs: config.mediaNodeRetry * 1000, log: log.child({ component: 'media-nodes' }) });
+      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log, ops, state);
     }
+    await ops.listen();
   } catch (err) {
+    sip?.stopEdge();
+    await sip?.transport.close().catch(() => undefined);
+    await ops.close().catch(() => undefined);
     await ng.close().catch(() => undefined);
     await remote?.close();
     await media.close();
-    await redis?.close();
+    await state?.close();
     throw err;
   }
   log.info(
-    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: sipMediaName(config.media) },
+    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: mediaPlaneName(config.media) },
     'tandem ready',
   );
   return {
     media,
     ng,
     ngAddress,
+    ...(ng.tcpAddress !== undefined ? { ngTcpAddress: ng.tcpAddress } : {}),
     ...(sip !== undefined ? { sip } : {}),
     log,
+    ops,
     async close() {
+      await ops.closeListener();
       if (sip !== undefined) {
         sip.stopEdge();
         // Our bindings go first (expires=0), while the transaction layer can still carry them.
@@ -368,7 +385,16 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
       await remote?.close();
       await ng.close();
       await media.close();
-      await redis?.close();
+      await ops.close();
+      await state?.close();
     },
   };
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }

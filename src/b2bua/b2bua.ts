@@ -9,7 +9,7 @@ import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context
 import { allowOutOfDialog } from './methods.js';
 import { bindingTargets } from './registered.js';
 import { B2buaCall, type Leg } from './call.js';
-import { decodeDialogs, saveWhenChanged } from './dialog-state.js';
+import { DialogTakeover } from './dialog-state.js';
 import type { CallSetup } from './call-core.js';
 import { requestFailureResponse } from './status-map.js';
 import { MediaWatch } from './media-watch.js';
@@ -33,8 +33,7 @@ export class B2bua implements TransactionUser {
   private readonly byKey = new Map<string, { call: B2buaCall; leg: Leg }>();
   private readonly live = new Set<B2buaCall>();
   private readonly slots = new Map<B2buaCall, Release>();
-  /** what was last written to --redis per call, so an event that changed nothing writes nothing. */
-  private readonly saved = new Map<B2buaCall, string>();
+  private readonly stored = new DialogTakeover();
   private readonly resolving = new PendingResolutions();
   private readonly watch: MediaWatch;
   readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0 };
@@ -65,6 +64,23 @@ export class B2bua implements TransactionUser {
 
   activeCalls(): number {
     return this.live.size;
+  }
+
+  /** A reloaded routes file: new calls take it; calls in progress keep the route (targets, policy) they started with. */
+  setRoutes(routes: RouteTable): void {
+    this.opts.routes = routes;
+  }
+
+  /** The live calls (operations: `tandem ctl list`, calls by state in /metrics). */
+  calls(): B2buaCall[] {
+    return [...this.live];
+  }
+
+  /** Ends the call whose leg A or leg B Call-ID this is (BYE to both legs, or CANCEL/final response); false if none. */
+  terminate(callId: string, reason = 'terminated by the operator'): boolean {
+    const call = [...this.live].find((c) => c.mediaCallId === callId || c.bCallId === callId);
+    call?.end(reason, { aStatus: 480 });
+    return call !== undefined;
   }
 
   /** What the B2BUA holds: live calls, and dialog keys (kept 32 s after a call ends for late requests). */
@@ -281,7 +297,7 @@ export class B2bua implements TransactionUser {
     }
     let call: B2buaCall;
     try {
-      call = new B2buaCall(this.context(), setup, (c) => this.forget(c));
+      call = new B2buaCall(this.context(), setup, (c, reason) => this.forget(c, reason));
     } catch (err) {
       slot?.();
       throw err;
@@ -293,38 +309,28 @@ export class B2bua implements TransactionUser {
     call.start();
   }
 
-  /** A live call: found by its dialogs' keys, and written to --redis after each of its events. */
-  private track(call: B2buaCall): void {
+  /** A live call: found by its dialogs' keys, written to --redis after each of its events; undefined if its keys are taken. */
+  private track(call: B2buaCall): B2buaCall | undefined {
+    if (this.byKey.has(call.keys()[0][0])) return undefined;
     this.live.add(call);
     for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
-    if (this.opts.persist !== undefined) call.onSettled = saveWhenChanged(this.opts.persist, this.saved, (c) => this.live.has(c));
+    this.stored.watch(call, this.opts.persist, (c) => this.live.has(c));
+    return call;
   }
 
-  /** Takes over confirmed calls another process wrote (`--redis`); one that cannot be read is logged and `dropped(i)`. */
+  /** Takes over confirmed calls another process wrote (`--redis`, dialog-state.ts). */
   restore(snapshots: string[], dropped?: (index: number) => void): { restored: number; failed: number } {
-    let restored = 0;
-    let failed = 0;
-    for (const [i, text] of snapshots.entries()) {
-      try {
-        const { setup, restored: legs } = decodeDialogs(text);
-        const call = new B2buaCall(this.context(), setup, (c) => this.forget(c), legs);
-        if (this.byKey.has(call.keys()[0][0])) continue;
-        this.track(call);
-        this.saved.set(call, text);
-        call.log.info({ from: setup.inbound.source.address }, 'call taken over');
-        restored++;
-      } catch (err) {
-        failed++;
-        this.opts.log.warn({ err }, 'stored call could not be taken over; dropped');
-        dropped?.(i);
-      }
-    }
-    return { restored, failed };
+    return this.stored.restore(snapshots, dropped, this.opts.log, (setup, legs) => this.track(new B2buaCall(this.context(), setup, (c, r) => this.forget(c, r), legs)));
   }
 
-  private forget(call: B2buaCall): void {
+  private forget(call: B2buaCall, reason: string): void {
     this.live.delete(call);
-    if (this.saved.delete(call)) this.opts.persist?.remove(call.mediaCallId);
+    this.stored.ended(call, this.opts.persist);
+    try {
+      this.opts.onCallEnded?.(call, reason);
+    } catch (err) {
+      call.log.warn({ err }, 'call-ended hook failed');
+    }
     this.slots.get(call)?.();
     this.slots.delete(call);
     // Keys stay a little while so a late BYE or retransmission is answered (200/481) by the call, not the void.

@@ -1,3 +1,4 @@
+import type { Logger } from '../common/log.js';
 import { TandemError, errorMessage } from '../common/errors.js';
 import { serializeSipMessage } from '../sip/serialize.js';
 import { parseSipMessage } from '../sip/parse.js';
@@ -68,14 +69,47 @@ export function encodeDialogs(call: B2buaCall): string | undefined {
   return JSON.stringify(s);
 }
 
-/** The B2BUA's write after each call event: only a confirmed call that changed and is still live is written. */
-export function saveWhenChanged(persist: DialogPersistence, saved: Map<B2buaCall, string>, isLive: (call: B2buaCall) => boolean): (call: B2buaCall) => void {
-  return (call) => {
-    const text = encodeDialogs(call);
-    if (text === undefined || text === saved.get(call) || !isLive(call)) return;
-    saved.set(call, text);
-    persist.save(call.mediaCallId, text);
-  };
+/**
+ * The B2BUA's side of `--redis`: each live call written after every event that changed it (only a
+ * confirmed one; `saved` holds what was last written), removed when it ends, and read back at start.
+ */
+export class DialogTakeover {
+  private readonly saved = new Map<B2buaCall, string>();
+
+  watch(call: B2buaCall, persist: DialogPersistence | undefined, isLive: (call: B2buaCall) => boolean): void {
+    if (persist === undefined) return;
+    call.onSettled = (c) => {
+      const text = encodeDialogs(c);
+      if (text === undefined || text === this.saved.get(c) || !isLive(c)) return;
+      this.saved.set(c, text);
+      persist.save(c.mediaCallId, text);
+    };
+  }
+
+  ended(call: B2buaCall, persist: DialogPersistence | undefined): void {
+    if (this.saved.delete(call)) persist?.remove(call.mediaCallId);
+  }
+
+  /** `make` builds and tracks the live call (undefined: it is already there); one that cannot be read is logged and `dropped(i)`. */
+  restore(snapshots: string[], dropped: ((index: number) => void) | undefined, log: Logger, make: (setup: CallSetup, legs: RestoredLegs) => B2buaCall | undefined): { restored: number; failed: number } {
+    let restored = 0;
+    let failed = 0;
+    for (const [i, text] of snapshots.entries()) {
+      try {
+        const { setup, restored: legs } = decodeDialogs(text);
+        const call = make(setup, legs);
+        if (call === undefined) continue;
+        this.saved.set(call, text);
+        call.log.info({ from: setup.inbound.source.address }, 'call taken over');
+        restored++;
+      } catch (err) {
+        failed++;
+        log.warn({ err }, 'stored call could not be taken over; dropped');
+        dropped?.(i);
+      }
+    }
+    return { restored, failed };
+  }
 }
 
 function stored(leg: LegPath, dialog: Dialog): StoredLeg {

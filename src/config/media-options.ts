@@ -24,6 +24,13 @@ export const MEDIA_OPTIONS: readonly { key: MediaKey; name: string; arg: string;
   { key: 'mediaNodeRetry', name: 'media-node-retry', arg: 'SECONDS', help: 'with several --media nodes: a node whose ng request times out is left out of use this long, then pinged again (default 60)' },
 ];
 
+/** `--media` as logs show it. */
+export function mediaPlaneName(m: MediaPlaneConfig): string {
+  if (m.kind === 'local') return 'local';
+  if (m.kind === 'ng') return `ng:${m.address}:${m.port}`;
+  return m.nodes.map((n) => `${n.kind === 'local' ? 'local' : `ng:${n.address}:${n.port}`}=${n.weight}`).join(',');
+}
+
 export function mediaDefaults(): MediaConfig {
   return { media: { kind: 'local' }, mediaNodeRetry: 60 };
 }

@@ -287,6 +287,13 @@ function commonCapabilities(all: CodecCapabilities[]): CodecCapabilities {
 /** A node as `--media` lists it (config/media-options.ts's MediaNodeSpec, restated so control/ needs no config/). */
 export type MediaNodeAddress = { kind: 'local'; weight: number } | { kind: 'ng'; address: string; port: number; weight: number };
 
+/** The set, with each ng node pinged now: a node down at start is found before the first call is sent to it. */
+export function startMediaNodeSet(nodes: MediaNodeAddress[], local: MediaControl | undefined, opts: { retryMs: number; log: Logger }): MediaNodeSet {
+  const set = mediaNodeSet(nodes, local, opts);
+  void set.checkAll();
+  return set;
+}
+
 /** The set of `--media=local=1,ng:…=3`: `local` is the in-process plane, each ng node a client of its own. */
 export function mediaNodeSet(nodes: MediaNodeAddress[], local: MediaControl | undefined, opts: { retryMs: number; log: Logger; ngTimeoutMs?: number; ngRetries?: number }): MediaNodeSet {
   return new MediaNodeSet({

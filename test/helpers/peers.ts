@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'redis';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc' | 'prometheus' | 'redis';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -31,6 +31,12 @@ const PEERS: Record<PeerName, PeerSpec> = {
   svcrack: { command: 'svcrack', pkg: 'sipvicious' },
   // The loopback DNS server of test/integration/b2bua-dns.test.ts (the binary, without dnsmasq's system service).
   dnsmasq: { command: 'dnsmasq', pkg: 'dnsmasq-base' },
+  // libavcodec's G.722, the independent implementation test/unit/media/codecs/g722.test.ts interoperates with.
+  ffmpeg: { command: 'ffmpeg', pkg: 'ffmpeg' },
+  // The C compiler the bench builds its yardstick relay with (test/integration/bench-relay-limit.test.ts).
+  cc: { command: 'cc', pkg: 'gcc' },
+  // Debian's Prometheus exposition parser (python3-prometheus-client), run by Debian's own python3, reads /metrics.
+  prometheus: { command: 'python3', pkg: 'python3-prometheus-client', files: ['/usr/bin/python3', '/usr/lib/python3/dist-packages/prometheus_client/parser.py'] },
   // The shared state of --redis (test/integration/redis-takeover.test.ts starts its own on a free loopback port).
   redis: { command: 'redis-server', pkg: 'redis-server' },
 };

@@ -7,7 +7,10 @@
  * A packet received on side s is processed by directions[s] and sent out of side 1-s.
  */
 
-export const SAMPLE_CONVERSIONS = ['none', 'alaw-ulaw', 'ulaw-alaw', 'alaw-opus', 'ulaw-opus', 'opus-alaw', 'opus-ulaw'] as const;
+export const SAMPLE_CONVERSIONS = [
+  'none', 'alaw-ulaw', 'ulaw-alaw', 'alaw-opus', 'ulaw-opus', 'opus-alaw', 'opus-ulaw',
+  'alaw-g722', 'ulaw-g722', 'opus-g722', 'g722-alaw', 'g722-ulaw', 'g722-opus',
+] as const;
 export type SampleConversion = (typeof SAMPLE_CONVERSIONS)[number];
 
 export interface PayloadRule {

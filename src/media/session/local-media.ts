@@ -10,7 +10,7 @@ import { parseSdp } from '../../sdp/sdp.js';
 import type { CodecCapabilities } from '../../sdp/negotiate.js';
 import { rewriteSdp } from '../../sdp/rewrite.js';
 import { LOCAL_CODEC_CAPABILITIES } from '../codecs/codec.js';
-import { createDtlsCertificate, type DtlsCertificate } from '../rtp/dtls.js';
+import type { DtlsCertificate } from '../rtp/dtls.js';
 import { PortAllocator } from './ports.js';
 import { MediaInterfaces, sdpAddress, type MediaInterfaceSpec } from './interfaces.js';
 import { BridgeBinder, type BridgeWorker } from './bridge.js';
@@ -20,7 +20,10 @@ import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type Planner
 import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
-import { decodeCertificate, decodeSnapshot, encodeSnapshot, restoreMediaState, snapshotOf, type CertificateStore, type MediaPersistence } from './snapshot.js';
+import { encodeSnapshot, snapshotOf, type CertificateStore, type MediaPersistence } from './snapshot.js';
+import { processCertificate, restoreCalls } from './takeover.js';
+import { Admission, callTranscodes } from './admission.js';
+import { TrafficTotals, type Traffic } from './traffic.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
@@ -34,17 +37,34 @@ export interface LocalMediaOptions {
   workers: number;
   /** 0 = no limit. */
   maxSessions: number;
+  /** calls transcoding at once (0 = no limit; admission.ts). */
+  maxTranscodes?: number;
+  /** Every call's last statistics when it ends, however it ends (delete, media timeout, worker failure, shutdown). */
+  onCallClosed?: (stats: CallStats, reason: string) => void;
   /** m= lines per call (default 16): one offer must not take every port. */
   maxMediaPerCall?: number;
   mediaTimeoutMs: number;
   logLevel: string;
   log: Logger;
-  /** Sessions written on every change and removed when they end, for a takeover (`--redis`). */
+  /** `--redis`: sessions written on every change, removed when they end, and the DTLS certificate, for a takeover. */
   persist?: MediaPersistence;
-  /** The DTLS certificate kept across a takeover (`--redis`); without it each start makes a new one. */
   certificates?: CertificateStore;
   /** Respawn backoff and watchdog timings (tests shorten them). */
   poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
+}
+
+/** What /metrics reads of the media plane, built on demand (local-media.ts `opsSnapshot`). */
+export interface OpsSnapshot {
+  traffic: Traffic;
+  /** live transcoding calls by `offerer codec|answerer codec`. */
+  transcodes: Map<string, number>;
+  sessions: number;
+  totalSessions: number;
+  endedByTimeout: number;
+  endedByWorkerFailure: number;
+  workerFailures: number;
+  /** packets the live workers dropped because handling them threw (worker/guard.ts), since each started. */
+  guarded: number;
 }
 
 /**
@@ -72,6 +92,9 @@ export class LocalMedia implements MediaControl {
   private endedByTimeout = 0;
   private endedByWorkerFailure = 0;
   private rejectedMediaLimit = 0;
+  /** session and transcoding limits, draining (ops: `tandem ctl maxsessions`/`drain` change them). */
+  readonly admission: Admission;
+  private readonly traffic = new TrafficTotals();
   private readonly startedMs = Date.now();
   private readonly log: Logger;
   /** The process's DTLS certificate (RFC 5763: one per process is enough), made at start-up. */
@@ -83,6 +106,7 @@ export class LocalMedia implements MediaControl {
     this.log = opts.log;
     this.ports = new PortAllocator(opts.portMin, opts.portMax);
     this.binder = new BridgeBinder(this.ports);
+    this.admission = new Admission(opts.maxSessions, opts.maxTranscodes ?? 0);
     this.interfaces = new MediaInterfaces(opts.interfaces ?? [{ name: 'default', address: opts.interface, ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}) }]);
     this.pool = new WorkerPool({
       size: opts.workers,
@@ -98,12 +122,7 @@ export class LocalMedia implements MediaControl {
   async ready(): Promise<void> {
     await this.pool.ready();
     try {
-      const store = this.opts.certificates;
-      this.dtlsCert = decodeCertificate(await store?.load());
-      if (this.dtlsCert === undefined) {
-        this.dtlsCert = await createDtlsCertificate();
-        store?.save(JSON.stringify(this.dtlsCert));
-      }
+      this.dtlsCert = await processCertificate(this.opts.certificates);
     } catch (err) {
       // Plain RTP and SDES do not need it: say so and go on without DTLS-SRTP.
       this.log.warn({ err }, 'no DTLS certificate: DTLS-SRTP offers will be refused');
@@ -130,6 +149,10 @@ export class LocalMedia implements MediaControl {
     const isNew = call === undefined;
     // Chosen (and an unknown name refused) before a new call exists, so a refusal leaves nothing behind.
     const chosen = call?.interfaces === undefined ? this.interfaces.select(req.options.direction, req.callId) : undefined;
+    // Refusals come before anything is held: a new call is checked against the session limit and
+    // draining first, then a place among the transcoding calls is reserved.
+    if (call === undefined) this.admission.checkNewCall(req.callId, this.registry.size);
+    this.admission.checkTranscode(call, req.callId, req.options, this.registry.all());
     if (call === undefined) call = this.newCall(req.callId, req.fromTag);
     const offerSide = offerSideOf(call, req.fromTag);
     noteOffer(call, sdp, req.options, offerSide);
@@ -158,6 +181,7 @@ export class LocalMedia implements MediaControl {
     for (const note of plan.notes) call.log.warn({ toTag: req.toTag }, note);
     await this.configureAll(call);
     this.save(call);
+    this.admission.settle(call);
     call.log.info(
       { toTag: req.toTag, transcoding: call.medias.some((m) => m.transcoding), framesTo: call.medias[0]?.framesTo },
       'answer',
@@ -166,8 +190,7 @@ export class LocalMedia implements MediaControl {
   }
 
   private newCall(callId: string, fromTag: string): MediaCall {
-    if (this.opts.maxSessions > 0 && this.registry.size >= this.opts.maxSessions)
-      throw new TandemError('LOAD_LIMIT', 'Parallel session limit reached', { 'call-id': callId });
+    this.admission.checkNewCall(callId, this.registry.size);
     const index = this.pool.place();
     const call = new MediaCall(callId, { index, release: () => this.pool.release(index) }, callLogger(this.log, callId));
     call.tags[0] = fromTag;
@@ -199,7 +222,7 @@ export class LocalMedia implements MediaControl {
 
   async delete(req: DeleteRequest): Promise<CallStats> {
     const call = this.registry.require(req.callId);
-    const stats = await this.teardown(call);
+    const stats = await this.teardown(call, false, 'deleted');
     call.log.info({ packets: stats.totals.rtp.packets }, 'call deleted');
     return stats;
   }
@@ -250,11 +273,51 @@ export class LocalMedia implements MediaControl {
   // ---- ending calls -----------------------------------------------------------------------
 
   /** Forgets a call and closes it (the cascade: medias, bridges, ports, worker slot). */
-  private async teardown(call: MediaCall, workerGone = false): Promise<CallStats> {
+  private async teardown(call: MediaCall, workerGone = false, reason = 'closed'): Promise<CallStats> {
     this.registry.remove(call);
     if (!this.closing) this.opts.persist?.remove(call.callId);
+    this.admission.settle(call, true);
     const collected = await call.close(workerGone);
-    return callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
+    const stats = callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
+    this.traffic.retire(stats);
+    try {
+      this.opts.onCallClosed?.(stats, reason);
+    } catch (err) {
+      call.log.warn({ err }, 'call-closed hook failed');
+    }
+    return stats;
+  }
+
+  /** Cumulative packets, bytes and errors by direction, the live calls' transcoding codec pairs, session counters (for /metrics). */
+  async opsSnapshot(): Promise<OpsSnapshot> {
+    const byWorker = new Map<number, MediaCall[]>();
+    const transcodes = new Map<string, number>();
+    for (const c of this.registry.all()) {
+      const list = byWorker.get(c.workerIndex);
+      if (list === undefined) byWorker.set(c.workerIndex, [c]);
+      else list.push(c);
+      if (!callTranscodes(c)) continue;
+      const m = c.medias.find((x) => x.transcoding);
+      const pair = `${m?.answerPlan?.offererMain?.name ?? 'unknown'}|${m?.answerPlan?.answererMain?.name ?? 'unknown'}`;
+      transcodes.set(pair, (transcodes.get(pair) ?? 0) + 1);
+    }
+    // One stats request per worker; a worker that does not answer leaves its calls out (the totals hold their highest value).
+    const live = await Promise.all([...byWorker].map(async ([index, calls]) => {
+      const reply = await this.pool.channel(index).request({ op: 'stats', bridgeIds: calls.flatMap((c) => c.medias.map((m) => m.bridgeId)) }).catch(() => undefined);
+      const byId = new Map((reply?.op === 'stats' ? reply.stats : []).map((s) => [s.bridgeId, s]));
+      return calls.map((c) => callStatsFrom(c, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId)));
+    }));
+    const totals = await Promise.allSettled(Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' }, 1000)));
+    return {
+      guarded: totals.reduce((n, r) => n + (r.status === 'fulfilled' && r.value.op === 'totals' ? r.value.totals.guarded : 0), 0),
+      traffic: this.traffic.snapshot(live.flat()),
+      transcodes,
+      sessions: this.registry.size,
+      totalSessions: this.totalSessions,
+      endedByTimeout: this.endedByTimeout,
+      endedByWorkerFailure: this.endedByWorkerFailure,
+      workerFailures: this.pool.counters.failures,
+    };
   }
 
   private onWorkerExit(index: number, code: number, why: string): void {
@@ -264,7 +327,7 @@ export class LocalMedia implements MediaControl {
       call.log.error({ worker: index, code }, `call ended: ${reason}`);
       this.endedByWorkerFailure++;
       this.registry.remember(call.callId, reason, 'worker-failure');
-      void this.teardown(call, true);
+      void this.teardown(call, true, 'worker-failure');
     }
   }
 
@@ -273,10 +336,8 @@ export class LocalMedia implements MediaControl {
     if (call === undefined) return;
     const media = call.medias.find((m) => m.bridgeId === msg.bridgeId);
     if (msg.event === 'dtls-keys') {
-      if (media === undefined) return;
-      media.dtlsKeys[msg.side] = msg.srtp;
-      this.save(call);
-      return;
+      if (media !== undefined) media.dtlsKeys[msg.side] = msg.srtp;
+      return this.save(call);
     }
     if (media !== undefined) media.timedOut = true;
     if (!call.medias.every((m) => m.timedOut)) return;
@@ -284,7 +345,7 @@ export class LocalMedia implements MediaControl {
     call.log.warn({ idleMs: msg.idleMs }, `call ended: ${reason}`);
     this.endedByTimeout++;
     this.registry.remember(call.callId, reason, 'media-timeout');
-    void this.teardown(call).catch((err: unknown) => call.log.error({ err }, 'teardown after timeout failed'));
+    void this.teardown(call, false, 'media-timeout').catch((err: unknown) => call.log.error({ err }, 'teardown after timeout failed'));
   }
 
   async close(): Promise<void> {
@@ -294,59 +355,43 @@ export class LocalMedia implements MediaControl {
   }
 
   private save(call: MediaCall): void {
-    if (this.opts.persist === undefined || call.closed) return;
-    this.opts.persist.save(call.callId, encodeSnapshot(snapshotOf(call)));
+    if (this.opts.persist !== undefined && !call.closed) this.opts.persist.save(call.callId, encodeSnapshot(snapshotOf(call)));
   }
 
-  /**
-   * Takes over sessions another process wrote (`--redis`): each call gets a worker, its bridges are
-   * bound on the ports it had and configured from its state, so peers that keep sending reach it.
-   * A session that cannot be restored (unreadable, ports taken) is logged and `dropped(i)` is called,
-   * so the store can forget it.
-   */
-  async restore(snapshots: string[], dropped?: (index: number) => void): Promise<{ restored: number; failed: number }> {
-    let restored = 0;
-    let failed = 0;
-    for (const [i, text] of snapshots.entries()) {
-      let callId = '?';
-      try {
-        const s = decodeSnapshot(text);
-        callId = s.callId;
-        if (this.registry.get(s.callId) !== undefined) continue;
-        const call = this.newCall(s.callId, s.tags[0] ?? '');
-        call.tags = s.tags;
-        call.labels = s.labels;
-        if (s.echo !== undefined) call.echo = s.echo;
-        if (s.offerGroups !== undefined) call.offerGroups = s.offerGroups;
-        if (s.interfaces !== undefined) call.interfaces = s.interfaces;
-        try {
-          const worker: BridgeWorker = { request: (body) => this.pool.channel(call.workerIndex).request(body) };
-          for (const ms of s.medias) {
-            const ifs = call.interfaces ?? this.interfaces.select(undefined, call.callId);
-            const media = new CallMedia(ms.index, await this.binder.bindAt(call.callId, worker, call.log, [ifs[0].address, ifs[1].address], ms.ports));
-            restoreMediaState(media, ms);
-            call.medias.push(media);
-            this.registry.addMedia(call, media);
-          }
-          await this.configureAll(call);
-        } catch (err) {
-          await this.teardown(call);
-          throw err;
-        }
-        call.log.info({ medias: call.medias.length, ports: call.medias.map((m) => m.ports[0]) }, 'media session taken over');
-        restored++;
-      } catch (err) {
-        failed++;
-        this.log.warn({ callId, err }, 'media session could not be taken over; dropped');
-        dropped?.(i);
-      }
-    }
-    return { restored, failed };
+  /** Takes over sessions another process wrote (`--redis`, takeover.ts). */
+  restore(snapshots: string[], dropped?: (index: number) => void): Promise<{ restored: number; failed: number }> {
+    return restoreCalls({
+      has: (id) => this.registry.get(id) !== undefined,
+      newCall: (id, tag) => this.newCall(id, tag),
+      bind: async (call, ms) => {
+        const ifs = call.interfaces ?? this.interfaces.select(undefined, call.callId);
+        const worker: BridgeWorker = { request: (body) => this.pool.channel(call.workerIndex).request(body) };
+        const media = new CallMedia(ms.index, await this.binder.bindAt(call.callId, worker, call.log, [ifs[0].address, ifs[1].address], ms.ports));
+        this.registry.addMedia(call, media);
+        return media;
+      },
+      configure: (call) => this.configureAll(call), teardown: (call) => this.teardown(call), log: this.log,
+    }, snapshots, dropped);
+  }
+
+  /** Per worker: up, event-loop utilisation since start (0–1) and a ping's round trip (its event-loop lag), for /metrics. */
+  async workerHealth(): Promise<{ index: number; up: boolean; utilization: number; activeMs: number; pingMs?: number }[]> {
+    return Promise.all(Array.from({ length: this.pool.size }, async (_v, index) => {
+      const ch = this.pool.channel(index);
+      const start = performance.now();
+      const ok = ch.alive && (await ch.request({ op: 'ping' }, 1000).then(() => true, () => false));
+      return { index, up: ok, ...ch.eventLoop(), ...(ok ? { pingMs: performance.now() - start } : {}) };
+    }));
   }
 
   /** For tests and operations: which worker carries a call. */
   workerOf(callId: string): number | undefined {
     return this.registry.get(callId)?.workerIndex;
+  }
+
+  /** live media sessions (calls), for draining. */
+  get sessionCount(): number {
+    return this.registry.size;
   }
 
   get freePorts(): number {

@@ -77,7 +77,7 @@ export async function startMediaServer(kind: MediaServerKind, logDir: string): P
     proc = startProcess({
       name: 'tandem',
       cmd: process.execPath,
-      args: [TANDEM_CLI, ...common, '--num-threads=2', '--log-level=warn', '--listen-sip=none'],
+      args: [TANDEM_CLI, ...common, '--num-threads=2', '--log-level=warn', '--listen-sip=none', '--listen-http=off'],
       cwd: REPO_ROOT,
       logDir,
     });
