@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from './common/log.js';
 import { systemClock } from './common/clock.js';
 import { TandemError, errorMessage } from './common/errors.js';
-import type { TandemConfig } from './config/config.js';
+import { mediaPlaneName, type TandemConfig } from './config/config.js';
 import type { MediaControl } from './media/api.js';
 import { LocalMedia } from './media/session/local-media.js';
 import { NgServer } from './control/ng-server.js';
@@ -29,7 +29,6 @@ import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
 import { OutboundRegistrar } from './b2bua/outbound-registration.js';
 import { primaryInterface } from './config/interface-options.js';
-import { mediaPlaneName } from './config/media-options.js';
 import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
 import type { SipSender } from './sip/transport/types.js';
 import { Ops } from './ops/start.js';
@@ -279,7 +278,6 @@ function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authentica
     ...(auth !== undefined ? { authorizer: registerAuthorizer(auth) } : {}),
     // --max-registrations-per-source: one slot per binding, given back when the binding goes.
     sourceLimits,
-    // --redis: bindings shared by every Tandem on that Redis, and kept across a restart.
     ...(state !== undefined ? { store: state.locationStore(systemClock) } : {}),
     limits: {
       minExpires: config.registrarMinExpires,
@@ -320,6 +318,8 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     onCallClosed: (stats, reason) => ops.mediaClosed(stats, reason),
     maxMediaPerCall: config.maxMediaPerCall,
     mediaTimeoutMs: config.timeout * 1000,
+    io: config.io ?? 'batch',
+    ioRequired: config.io === 'batch',
     logLevel: config.logLevel,
     log,
   });
@@ -360,7 +360,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     throw err;
   }
   log.info(
-    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: mediaPlaneName(config.media) },
+    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, io: media.pool.ioBackends()[0], sipMedia: mediaPlaneName(config.media) },
     'tandem ready',
   );
   return {

@@ -11,12 +11,13 @@ import { applyInterface, type InterfaceConfig } from './interface-options.js';
 import { MEDIA_OPTIONS, applyMediaOption, isMediaKey, mediaDefaults, type MediaConfig } from './media-options.js';
 import { STATE_OPTIONS, applyStateOption, isStateKey, type StateConfig } from './state-options.js';
 import { NG_TCP_OPTIONS, applyNgTcpOption, isNgTcpKey, ngListenAddress, ngTcpDefaults, type NgTcpConfig } from './ng-tcp-options.js';
+import { IO_OPTIONS, applyIoOption, isIoKey, type IoConfig } from './io-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 import { logLevelOption } from './rtpengine-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig, MediaConfig, StateConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig, IoConfig, MediaConfig, StateConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -82,6 +83,7 @@ export interface SipListen extends ListenParams {
 }
 
 export type { MediaPlaneConfig, MediaNodeSpec } from './media-options.js';
+export { mediaPlaneName } from './media-options.js';
 
 export interface OptionSpec {
   key: keyof TandemConfig;
@@ -133,7 +135,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ...REGISTRAR_OPTIONS,
   ...AUTH_OPTIONS,
   ...EDGE_OPTIONS,
-  ...DNS_OPTIONS, ...OPS_OPTIONS,
+  ...DNS_OPTIONS, ...OPS_OPTIONS, ...IO_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -354,6 +356,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
       else if (isOpsKey(spec.key)) applyOpsOption(cfg, spec.key, name, v, where);
       else if (isNgTcpKey(spec.key)) applyNgTcpOption(cfg, spec.key, name, v, where);
+      else if (isIoKey(spec.key)) applyIoOption(cfg, spec.key, name, v, where);
       else if (isMediaKey(spec.key)) applyMediaOption(cfg, spec.key, name, v, where);
       else if (isStateKey(spec.key)) applyStateOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);

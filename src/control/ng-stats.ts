@@ -92,6 +92,7 @@ export function statisticsDict(g: GlobalStatistics): BDict {
         ...(g.workerRespawns !== undefined ? { workerrespawns: g.workerRespawns } : {}),
         ...(g.watchdogKills !== undefined ? { watchdogkills: g.watchdogKills } : {}),
         ...(g.packetsGuarded !== undefined ? { packetsguarded: g.packetsGuarded } : {}),
+        ...(g.packetsIoDropped !== undefined ? { packetsiodropped: g.packetsIoDropped } : {}),
       },
       workers: g.workers,
     },

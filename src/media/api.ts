@@ -191,6 +191,8 @@ export interface GlobalStatistics {
   workerRespawns?: number;
   watchdogKills?: number;
   packetsGuarded?: number;
+  /** Datagrams the batched socket layer dropped: longer than a ring slot, refused by the kernel on send, or for a closed socket. */
+  packetsIoDropped?: number;
 }
 
 /** Why the media plane ended a call by itself. */

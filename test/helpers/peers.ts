@@ -4,9 +4,10 @@
 // same group fails instead.
 import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc' | 'prometheus' | 'redis';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc' | 'prometheus' | 'addon' | 'redis';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -37,6 +38,9 @@ const PEERS: Record<PeerName, PeerSpec> = {
   cc: { command: 'cc', pkg: 'gcc' },
   // Debian's Prometheus exposition parser (python3-prometheus-client), run by Debian's own python3, reads /metrics.
   prometheus: { command: 'python3', pkg: 'python3-prometheus-client', files: ['/usr/bin/python3', '/usr/lib/python3/dist-packages/prometheus_client/parser.py'] },
+  // The compiler node-gyp builds the batched UDP addon with at npm install (native/build.mjs); the
+  // addon itself must be there too (npm run build:native builds it).
+  addon: { command: 'g++', pkg: 'build-essential python3', files: [fileURLToPath(new URL('../../native/build/Release/udp_batch.node', import.meta.url))] },
   // The shared state of --redis (test/integration/redis-takeover.test.ts starts its own on a free loopback port).
   redis: { command: 'redis-server', pkg: 'redis-server' },
 };

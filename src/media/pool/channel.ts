@@ -48,6 +48,8 @@ export class WorkerChannel extends EventEmitter {
   private nextId = 1;
   private exited = false;
   private readyFlag = false;
+  /** The socket backend the worker reported at ready, and why it fell back to dgram if it did. */
+  io: { io?: 'batch' | 'dgram'; fallback?: string } = {};
   private lastElu: EventLoopUtilization | undefined;
   readonly ready: Promise<void>;
 
@@ -119,6 +121,7 @@ export class WorkerChannel extends EventEmitter {
   private onMessage(msg: WorkerMessage): void {
     if (msg.kind === 'ready') {
       this.readyFlag = true;
+      this.io = { ...(msg.io !== undefined ? { io: msg.io } : {}), ...(msg.ioFallback !== undefined ? { fallback: msg.ioFallback } : {}) };
       this.emit('ready');
       return;
     }

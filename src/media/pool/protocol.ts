@@ -110,6 +110,23 @@ export interface WorkerTotals {
   bridges: number;
   /** Packets dropped because handling or sending them threw (worker/guard.ts). */
   guarded: number;
+  io?: WorkerIoCounters;
+}
+
+/** The worker's socket layer (`--io`); the batch backend's own counters (dgram has none: zeros). */
+export interface WorkerIoCounters {
+  io: 'batch' | 'dgram';
+  received: number;
+  sent: number;
+  /** Datagrams longer than a ring slot (2048 bytes): dropped. */
+  truncated: number;
+  recvErrors: number;
+  /** Datagrams the kernel refused (sendmmsg), e.g. after an ICMP unreachable. */
+  sendErrors: number;
+  /** Sends refused before the kernel (a bad destination, too long). */
+  sendRefused: number;
+  /** Packets for a socket closed before they were handled, or whose handling escaped the guard. */
+  unclaimed: number;
 }
 
 /** The ports one bridge binds: [side0 RTP, side0 RTCP, side1 RTP, side1 RTCP]. */
@@ -136,7 +153,8 @@ export type WorkerReplyResult =
   | { op: 'block' };
 
 export type WorkerMessage =
-  | { kind: 'ready' }
+  /** `io` is the socket backend the worker runs on; `ioFallback` why it is not the one it was given. */
+  | { kind: 'ready'; io?: 'batch' | 'dgram'; ioFallback?: string }
   | { kind: 'reply'; id: number; ok: true; result: WorkerReplyResult }
   | { kind: 'reply'; id: number; ok: false; error: string; code?: string }
   | { kind: 'event'; event: 'timeout'; bridgeId: number; idleMs: number }
@@ -147,6 +165,8 @@ export interface WorkerInit {
   workerIndex: number;
   logLevel: string;
   mediaTimeoutMs: number;
+  /** The socket backend (`--io`): batch falls back to dgram (said in the ready message) when the addon does not load. Default dgram. */
+  io?: 'batch' | 'dgram';
   /** Accept test-only requests (`block`). */
   testOps?: boolean;
 }

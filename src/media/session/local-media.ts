@@ -44,6 +44,10 @@ export interface LocalMediaOptions {
   /** m= lines per call (default 16): one offer must not take every port. */
   maxMediaPerCall?: number;
   mediaTimeoutMs: number;
+  /** The workers' socket backend (`--io`; main passes batch unless told dgram). Default dgram. */
+  io?: 'batch' | 'dgram';
+  /** batch was asked for explicitly: a worker that cannot load the addon fails the start instead of a warning. */
+  ioRequired?: boolean;
   logLevel: string;
   log: Logger;
   /** `--redis`: sessions written on every change, removed when they end, and the DTLS certificate, for a takeover. */
@@ -112,6 +116,7 @@ export class LocalMedia implements MediaControl {
       size: opts.workers,
       logLevel: opts.logLevel,
       mediaTimeoutMs: opts.mediaTimeoutMs,
+      ...(opts.io !== undefined ? { io: opts.io } : {}),
       log: opts.log,
       ...opts.poolTuning,
     });
@@ -121,6 +126,15 @@ export class LocalMedia implements MediaControl {
 
   async ready(): Promise<void> {
     await this.pool.ready();
+    const fallback = this.pool.ioFallback();
+    if (fallback !== undefined) {
+      if (this.opts.ioRequired === true) {
+        await this.pool.close();
+        throw new TandemError('CONFIG', `--io=batch: the native addon did not load (${fallback})`);
+      }
+      // Once for all workers: a machine without a compiler runs on dgram (README, --io).
+      this.log.warn({ reason: fallback }, 'batched UDP addon not loaded: media runs on node:dgram; build it with npm run build:native');
+    }
     try {
       this.dtlsCert = await processCertificate(this.opts.certificates);
     } catch (err) {
@@ -267,6 +281,7 @@ export class LocalMedia implements MediaControl {
       workerRespawns: this.pool.counters.respawns,
       watchdogKills: this.pool.counters.watchdogKills,
       packetsGuarded: rates.guarded,
+      packetsIoDropped: rates.ioDropped,
     };
   }
 

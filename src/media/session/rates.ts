@@ -6,6 +6,8 @@ export interface Rates {
   errorsPerSecond: number;
   /** Packets the workers guarded, at the last sample. */
   guarded: number;
+  /** Datagrams the workers' batched socket layer dropped (truncated, refused on send, unclaimed), at the last sample. */
+  ioDropped: number;
 }
 
 /** Samples closer together than this keep the previous rates: the division would be mostly noise. */
@@ -17,7 +19,7 @@ const MIN_INTERVAL_S = 0.05;
  */
 export class RateSampler {
   private last: { packets: number; bytes: number; errors: number; atMs: number };
-  private rates: Rates = { packetsPerSecond: 0, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 0 };
+  private rates: Rates = { packetsPerSecond: 0, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 0, ioDropped: 0 };
 
   constructor(nowMs = Date.now()) {
     this.last = { packets: 0, bytes: 0, errors: 0, atMs: nowMs };
@@ -25,16 +27,20 @@ export class RateSampler {
 
   /** Adds up the workers' `totals` replies and updates the rates. */
   sample(replies: PromiseSettledResult<WorkerReplyResult>[], nowMs = Date.now()): Rates {
-    const sum = { packets: 0, bytes: 0, errors: 0, guarded: 0 };
+    const sum = { packets: 0, bytes: 0, errors: 0, guarded: 0, ioDropped: 0 };
     for (const r of replies) {
       if (r.status === 'fulfilled' && r.value.op === 'totals') {
         sum.guarded += r.value.totals.guarded;
+        const io = r.value.totals.io;
+        // Refused sends are not here: the guard counted them when the send threw.
+        if (io !== undefined) sum.ioDropped += io.truncated + io.sendErrors + io.unclaimed;
         sum.packets += r.value.totals.packets;
         sum.bytes += r.value.totals.bytes;
         sum.errors += r.value.totals.errors;
       }
     }
     this.rates.guarded = sum.guarded;
+    this.rates.ioDropped = sum.ioDropped;
     const dt = (nowMs - this.last.atMs) / 1000;
     if (dt > MIN_INTERVAL_S) {
       const per = (now: number, before: number): number => Math.max(0, Math.round((now - before) / dt));
@@ -43,6 +49,7 @@ export class RateSampler {
         bytesPerSecond: per(sum.bytes, this.last.bytes),
         errorsPerSecond: per(sum.errors, this.last.errors),
         guarded: sum.guarded,
+        ioDropped: sum.ioDropped,
       };
       this.last = { packets: sum.packets, bytes: sum.bytes, errors: sum.errors, atMs: nowMs };
     }

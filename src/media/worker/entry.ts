@@ -7,6 +7,7 @@ import { warmUpCodecs } from './opus-transcode.js';
 import { preloadDtls, warmUpDtls } from '../rtp/dtls.js';
 import { warmUpSrtp } from '../rtp/srtp.js';
 import { guardCounters, setGuardLog } from './guard.js';
+import { startMediaIo } from './media-io.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -20,6 +21,12 @@ setGuardLog(log);
 const clock = new WorkerClock();
 clock.start();
 const bridges = new Map<number, MediaBridge>();
+let ioFallback: string | undefined;
+// Main logs a fallback once for all workers (from the ready message); here it is only debug.
+const io = startMediaIo(init.io ?? 'dgram', (reason) => {
+  ioFallback = reason;
+  log.debug({ reason }, 'batched UDP addon unusable: running on dgram');
+});
 
 function post(msg: WorkerMessage): void {
   port!.postMessage(msg);
@@ -29,7 +36,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
   switch (req.op) {
     case 'create': {
       const id = req.bridgeId;
-      const bridge = await MediaBridge.open(id, req.callId, req.addresses, req.ports, clock, (side, srtp) => post({ kind: 'event', event: 'dtls-keys', bridgeId: id, side, srtp }));
+      const bridge = await MediaBridge.open(id, req.callId, req.addresses, req.ports, clock, io.bind, (side, srtp) => post({ kind: 'event', event: 'dtls-keys', bridgeId: id, side, srtp }));
       bridges.set(req.bridgeId, bridge);
       return { op: 'create', bound: true };
     }
@@ -66,7 +73,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
           errors += s.rtpIn.errors + s.rtcpIn.errors;
         }
       }
-      return { op: 'totals', totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught } };
+      return { op: 'totals', totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, io: io.counters() } };
     }
     case 'ping':
       return { op: 'ping' };
@@ -132,4 +139,4 @@ try {
   log.warn({ err }, 'DTLS warm-up failed; DTLS-SRTP calls may fail or start slowly');
 }
 
-post({ kind: 'ready' });
+post({ kind: 'ready', io: io.kind, ...(ioFallback !== undefined ? { ioFallback } : {}) });
