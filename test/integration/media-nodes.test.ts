@@ -144,6 +144,7 @@ describe('--media=local=1,ng:IP:PORT=3 through SIP', () => {
       route: `sip:127.0.0.1:${callee.port}`,
       media: { kind: 'set', nodes: [{ kind: 'local', weight: 1 }, { kind: 'ng', address: '127.0.0.1', port: remote.t.ngAddress.port, weight: 3 }] },
       mediaNodeRetry: 1,
+      listenHttp: { address: '127.0.0.1', port: 0 },
     });
     cleanups.push(() => tandem.close());
     const set = tandem.sip?.media;
@@ -158,6 +159,14 @@ describe('--media=local=1,ng:IP:PORT=3 through SIP', () => {
     }
     expect((await tandem.media.list(100)).length).toBe(2);
     expect((await remote.t.media.list(100)).length).toBe(6);
+    // /metrics shows each node, up, with the calls it was given.
+    const text = (await tandem.ops.metrics?.registry.metrics()) ?? '';
+    const remoteName = `ng:127.0.0.1:${remote.t.ngAddress.port}`;
+    expect(text).toContain('tandem_media_node_up{node="local"} 1');
+    expect(text).toContain(`tandem_media_node_up{node="${remoteName}"} 1`);
+    expect(text).toContain('tandem_media_node_calls_total{node="local"} 2');
+    expect(text).toContain(`tandem_media_node_calls_total{node="${remoteName}"} 6`);
+    expect(text).toContain('tandem_media_node_failures_total 0');
     for (const { ok, callId } of oks) {
       ackAndBye(ok, caller, sip);
       const bye = (await caller.next(isFinalFor(callId, 'BYE'))).msg;

@@ -80,7 +80,7 @@ describeWithPeers('--redis takeover after kill -9', ['redis'], () => {
     cleanups.push(() => redis.stop());
     const ngPort = 29000 + Math.floor(Math.random() * 3700); // between the tests' media ranges and the ephemeral ports
     const base = 20000 + Math.floor(Math.random() * 25) * 400; // below the ephemeral range (32768+)
-    const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info'];
+    const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info', '--listen-http=off'];
     let node = await startNode(args);
     cleanups.push(() => killNode(node));
     const ng = new NgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 300, retries: 3 });
@@ -185,7 +185,7 @@ describeWithPeers('--redis takeover of B2BUA calls after kill -9', ['redis'], ()
     cleanups.push(() => { caller.close(); callee.close(); });
     const sipPort = 29000 + Math.floor(Math.random() * 3700); // between the tests' media ranges and the ephemeral ports
     const base = 20000 + Math.floor(Math.random() * 25) * 400; // below the ephemeral range (32768+)
-    const args = [`--listen-ng=127.0.0.1:0`, `--listen-sip=udp:127.0.0.1:${sipPort}`, `--route=sip:127.0.0.1:${callee.port}`, '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info'];
+    const args = [`--listen-ng=127.0.0.1:0`, `--listen-sip=udp:127.0.0.1:${sipPort}`, `--route=sip:127.0.0.1:${callee.port}`, '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info', '--listen-http=off'];
     let node = await startNode(args);
     cleanups.push(() => killNode(node));
     const sip = { address: '127.0.0.1', port: sipPort };
@@ -281,7 +281,7 @@ describeWithPeers('--redis takeover of a DTLS-SRTP call after kill -9', ['redis'
     cleanups.push(() => redis.stop());
     const ngPort = 29000 + Math.floor(Math.random() * 3700); // between the tests' media ranges and the ephemeral ports
     const base = 20000 + Math.floor(Math.random() * 25) * 400; // below the ephemeral range (32768+)
-    const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info'];
+    const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info', '--listen-http=off'];
     let node = await startNode(args);
     cleanups.push(() => killNode(node));
     const ng = new NgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 300, retries: 3 });
