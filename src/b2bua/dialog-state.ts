@@ -53,7 +53,8 @@ export function encodeDialogs(call: B2buaCall): string | undefined {
   if (call.state !== CallState.Confirmed || a.dialog === undefined || b.dialog === undefined) return undefined;
   const s: DialogSnapshot = {
     v: 1,
-    invite: serializeSipMessage(call.setup.invite).toString('utf8'),
+    // Credentials the caller answered our challenge with are of no use later: they are not stored.
+    invite: serializeSipMessage({ ...call.setup.invite, headers: call.setup.invite.headers.filter((h) => !/^(proxy-)?authorization$/i.test(h.name)) }).toString('utf8'),
     source: call.setup.inbound.source,
     local: call.setup.inbound.local,
     routeName: call.setup.routeName,

@@ -83,11 +83,20 @@ export class MediaNodeSet implements MediaControl {
     return this.states.map((s) => ({ name: s.node.name, weight: s.node.weight, enabled: s.enabled, calls: s.calls.size }));
   }
 
-  /** Pings every remote node once; one that does not answer is disabled (its retry starts). */
+  /**
+   * Pings every remote node once; one that does not answer is disabled (its retry starts). The
+   * calls a node already carries are pinned to it: after a takeover (`--redis`) the B2BUA's calls
+   * must go on where their media is, re-offers included.
+   */
   async checkAll(): Promise<void> {
     await Promise.all(this.states.filter((s) => s.node.remote && s.enabled).map(async (s) => {
       try {
         await s.node.ping();
+        for (const callId of await s.node.media.list()) {
+          if (this.byCall.has(callId)) continue;
+          this.byCall.set(callId, s);
+          s.calls.add(callId);
+        }
       } catch (err) {
         this.disable(s, err);
       }
@@ -128,12 +137,12 @@ export class MediaNodeSet implements MediaControl {
   }
 
   async answer(req: AnswerRequest): Promise<SdpResult> {
-    return this.onNode(this.nodeOf(req.callId), req.callId, 'answer', (m) => m.answer(req));
+    return this.onNode(await this.nodeOf(req.callId), req.callId, 'answer', (m) => m.answer(req));
   }
 
   async delete(req: DeleteRequest): Promise<CallStats> {
     try {
-      return await this.onNode(this.nodeOf(req.callId), req.callId, 'delete', (m) => m.delete(req));
+      return await this.onNode(await this.nodeOf(req.callId), req.callId, 'delete', (m) => m.delete(req));
     } finally {
       // A delete ends the call wherever it lived (a failed one too: its node is gone or refused it).
       this.forget(req.callId);
@@ -141,7 +150,7 @@ export class MediaNodeSet implements MediaControl {
   }
 
   async query(req: QueryRequest): Promise<CallStats> {
-    return this.onNode(this.nodeOf(req.callId), req.callId, 'query', (m) => m.query(req));
+    return this.onNode(await this.nodeOf(req.callId), req.callId, 'query', (m) => m.query(req));
   }
 
   /** The calls of enabled nodes. A node that fails here is disabled and its calls are left out. */
@@ -205,10 +214,23 @@ export class MediaNodeSet implements MediaControl {
     return best;
   }
 
-  private nodeOf(callId: string): NodeState {
-    const s = this.byCall.get(callId);
-    if (s === undefined) throw new TandemError('UNKNOWN_CALL', `no media node carries call ${callId}`, { callId });
-    return s;
+  /**
+   * The node carrying a call. One this process did not place (a B2BUA call taken over from another
+   * process with `--redis`) is looked for in the enabled nodes' lists and pinned where it is found.
+   */
+  private async nodeOf(callId: string): Promise<NodeState> {
+    const known = this.byCall.get(callId);
+    if (known !== undefined) return known;
+    if (!this.lost.has(callId)) {
+      for (const s of this.states.filter((x) => x.enabled)) {
+        const ids = await s.node.media.list().catch(() => [] as string[]);
+        if (!ids.includes(callId)) continue;
+        this.byCall.set(callId, s);
+        s.calls.add(callId);
+        return s;
+      }
+    }
+    throw new TandemError('UNKNOWN_CALL', `no media node carries call ${callId}`, { callId });
   }
 
   private async onNode<T>(s: NodeState, callId: string, verb: string, run: (m: MediaControl) => Promise<T>): Promise<T> {

@@ -125,6 +125,22 @@ describe('MediaNodeSet', () => {
     expect(a.calls.length).toBe(3);
   });
 
+  it('pins the calls a node already carries (a takeover), and finds one it did not place when asked for it', async () => {
+    const a = fakeNode('a', 1);
+    const b = fakeNode('b', 1);
+    a.calls.push('old-1');
+    const s = setOf(a, b);
+    await s.checkAll();
+    // A re-offer of old-1 goes to a, where its media is, not to the next node by weight.
+    await offer(s, 'old-1');
+    expect(b.calls).toEqual([]);
+    // A call on b that this set never saw (started before the takeover, not listed at check time) is found on delete.
+    b.calls.push('old-2');
+    await s.delete({ callId: 'old-2' });
+    expect(b.calls).toEqual([]);
+    expect(errorCode(await s.query({ callId: 'nowhere' }).then(() => undefined, (e: unknown) => e))).toBe('UNKNOWN_CALL');
+  });
+
   it('refuses an empty or duplicated node list', () => {
     expect(() => new MediaNodeSet({ nodes: [], retryMs: 1, log: pino({ level: 'silent' }) })).toThrow(/at least one node/);
     expect(() => new MediaNodeSet({ nodes: [fakeNode('a', 1), fakeNode('a', 2)], retryMs: 1, log: pino({ level: 'silent' }) })).toThrow(/listed twice/);
