@@ -157,7 +157,9 @@ export type WorkerMessage =
   | { kind: 'ready'; io?: 'batch' | 'dgram'; ioFallback?: string }
   | { kind: 'reply'; id: number; ok: true; result: WorkerReplyResult }
   | { kind: 'reply'; id: number; ok: false; error: string; code?: string }
-  | { kind: 'event'; event: 'timeout'; bridgeId: number; idleMs: number };
+  | { kind: 'event'; event: 'timeout'; bridgeId: number; idleMs: number }
+  /** A DTLS-SRTP handshake on this side verified its peer: the keys, so main can store them (`--redis`). */
+  | { kind: 'event'; event: 'dtls-keys'; bridgeId: number; side: 0 | 1; srtp: SrtpSideConfig };
 
 export interface WorkerInit {
   workerIndex: number;

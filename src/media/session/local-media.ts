@@ -10,7 +10,7 @@ import { parseSdp } from '../../sdp/sdp.js';
 import type { CodecCapabilities } from '../../sdp/negotiate.js';
 import { rewriteSdp } from '../../sdp/rewrite.js';
 import { LOCAL_CODEC_CAPABILITIES } from '../codecs/codec.js';
-import { createDtlsCertificate, type DtlsCertificate } from '../rtp/dtls.js';
+import type { DtlsCertificate } from '../rtp/dtls.js';
 import { PortAllocator } from './ports.js';
 import { MediaInterfaces, sdpAddress, type MediaInterfaceSpec } from './interfaces.js';
 import { BridgeBinder, type BridgeWorker } from './bridge.js';
@@ -20,6 +20,8 @@ import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type Planner
 import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
+import { encodeSnapshot, snapshotOf, type CertificateStore, type MediaPersistence } from './snapshot.js';
+import { processCertificate, restoreCalls } from './takeover.js';
 import { Admission, callTranscodes } from './admission.js';
 import { TrafficTotals, type Traffic } from './traffic.js';
 
@@ -48,6 +50,9 @@ export interface LocalMediaOptions {
   ioRequired?: boolean;
   logLevel: string;
   log: Logger;
+  /** `--redis`: sessions written on every change, removed when they end, and the DTLS certificate, for a takeover. */
+  persist?: MediaPersistence;
+  certificates?: CertificateStore;
   /** Respawn backoff and watchdog timings (tests shorten them). */
   poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
 }
@@ -98,6 +103,8 @@ export class LocalMedia implements MediaControl {
   private readonly log: Logger;
   /** The process's DTLS certificate (RFC 5763: one per process is enough), made at start-up. */
   private dtlsCert: DtlsCertificate | undefined;
+  /** Set by close(): the calls torn down then stay in the store for whoever takes over. */
+  private closing = false;
 
   constructor(private readonly opts: LocalMediaOptions) {
     this.log = opts.log;
@@ -129,7 +136,7 @@ export class LocalMedia implements MediaControl {
       this.log.warn({ reason: fallback }, 'batched UDP addon not loaded: media runs on node:dgram; build it with npm run build:native');
     }
     try {
-      this.dtlsCert = await createDtlsCertificate();
+      this.dtlsCert = await processCertificate(this.opts.certificates);
     } catch (err) {
       // Plain RTP and SDES do not need it: say so and go on without DTLS-SRTP.
       this.log.warn({ err }, 'no DTLS certificate: DTLS-SRTP offers will be refused');
@@ -174,6 +181,7 @@ export class LocalMedia implements MediaControl {
 
     const plan = planOffer(call, sdp, req, offerSide, this.planner(call, otherSide(offerSide)));
     await this.configureAll(call);
+    this.save(call);
     call.log.info({ fromTag: req.fromTag, offerSide, medias: call.medias.length, worker: call.workerIndex }, 'offer');
     return { sdp: rewriteSdp(sdp, plan.rewrite), warnings: plan.warnings };
   }
@@ -186,6 +194,7 @@ export class LocalMedia implements MediaControl {
     const plan = planAnswer(call, sdp, req, offerSide, this.planner(call, offerSide));
     for (const note of plan.notes) call.log.warn({ toTag: req.toTag }, note);
     await this.configureAll(call);
+    this.save(call);
     this.admission.settle(call);
     call.log.info(
       { toTag: req.toTag, transcoding: call.medias.some((m) => m.transcoding), framesTo: call.medias[0]?.framesTo },
@@ -281,6 +290,7 @@ export class LocalMedia implements MediaControl {
   /** Forgets a call and closes it (the cascade: medias, bridges, ports, worker slot). */
   private async teardown(call: MediaCall, workerGone = false, reason = 'closed'): Promise<CallStats> {
     this.registry.remove(call);
+    if (!this.closing) this.opts.persist?.remove(call.callId);
     this.admission.settle(call, true);
     const collected = await call.close(workerGone);
     const stats = callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
@@ -340,6 +350,10 @@ export class LocalMedia implements MediaControl {
     const call = this.registry.byBridge(msg.bridgeId);
     if (call === undefined) return;
     const media = call.medias.find((m) => m.bridgeId === msg.bridgeId);
+    if (msg.event === 'dtls-keys') {
+      if (media !== undefined) media.dtlsKeys[msg.side] = msg.srtp;
+      return this.save(call);
+    }
     if (media !== undefined) media.timedOut = true;
     if (!call.medias.every((m) => m.timedOut)) return;
     const reason = `media timeout (no media for ${Math.round(msg.idleMs / 1000)} s)`;
@@ -350,8 +364,29 @@ export class LocalMedia implements MediaControl {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const call of this.registry.all()) await this.teardown(call).catch(() => undefined);
     await this.pool.close();
+  }
+
+  private save(call: MediaCall): void {
+    if (this.opts.persist !== undefined && !call.closed) this.opts.persist.save(call.callId, encodeSnapshot(snapshotOf(call)));
+  }
+
+  /** Takes over sessions another process wrote (`--redis`, takeover.ts). */
+  restore(snapshots: string[], dropped?: (index: number) => void): Promise<{ restored: number; failed: number }> {
+    return restoreCalls({
+      has: (id) => this.registry.get(id) !== undefined,
+      newCall: (id, tag) => this.newCall(id, tag),
+      bind: async (call, ms) => {
+        const ifs = call.interfaces ?? this.interfaces.select(undefined, call.callId);
+        const worker: BridgeWorker = { request: (body) => this.pool.channel(call.workerIndex).request(body) };
+        const media = new CallMedia(ms.index, await this.binder.bindAt(call.callId, worker, call.log, [ifs[0].address, ifs[1].address], ms.ports));
+        this.registry.addMedia(call, media);
+        return media;
+      },
+      configure: (call) => this.configureAll(call), teardown: (call) => this.teardown(call), log: this.log,
+    }, snapshots, dropped);
   }
 
   /** Per worker: up, event-loop utilisation since start (0–1) and a ping's round trip (its event-loop lag), for /metrics. */

@@ -105,6 +105,9 @@ export function sideConfig(media: CallMedia, s: Side, cert: DtlsCertificate | un
     };
   }
   const o = peer.options;
+  // After a takeover a side's DTLS association is gone: its handshake's keys carry on as plain SRTP.
+  const dtlsTakenOver = media.dtlsRestored && media.dtlsKeys[s] !== undefined && media.dtls?.side === s;
+  const srtp = dtlsTakenOver ? media.dtlsKeys[s] : media.srtp[s];
   return {
     peerRtp: { address: peer.address, port: peer.port },
     ...(peer.rtcpPort !== undefined ? { peerRtcp: { address: peer.rtcpAddress ?? peer.address, port: peer.rtcpPort } } : {}),
@@ -113,9 +116,9 @@ export function sideConfig(media: CallMedia, s: Side, cert: DtlsCertificate | un
     strictSource: o.strictSource,
     ...(o.mediaHandover ? { mediaHandover: true } : {}),
     clockRate,
-    ...(media.srtp[s] !== undefined ? { srtp: media.srtp[s] } : {}),
+    ...(srtp !== undefined ? { srtp } : {}),
     ...(media.ice[s] !== undefined ? { ice: media.ice[s] } : {}),
-    ...(media.dtls?.side === s && cert !== undefined
+    ...(media.dtls?.side === s && cert !== undefined && !dtlsTakenOver
       ? { dtls: { role: media.dtls.role, certPem: cert.certPem, keyPem: cert.keyPem, peerFingerprint: media.dtls.peerFingerprint } }
       : {}),
   };

@@ -60,14 +60,17 @@ export class BridgeSide implements PacketSink {
     private readonly rtpSocket: MediaSocket,
     private readonly rtcpSocket: MediaSocket,
     private readonly clock: WorkerClock,
+    /** A DTLS handshake on this side produced keys (main stores them for a takeover). */
+    onDtlsKeys?: (srtp: SrtpSideConfig) => void,
   ) {
     this.peer = new LatchedSocket(callId, rtpSocket, rtcpSocket);
     this.dtls = new DtlsSide(
       this.peer,
       clock,
-      (recv, send) => {
+      (recv, send, keys) => {
         this.srtpIn = recv;
         this.srtpOut = send;
+        onDtlsKeys?.({ profile: 'AES_CM_128_HMAC_SHA1_80', ...keys });
       },
       () => {
         this.rtpIn.errors++;

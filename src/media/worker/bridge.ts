@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { BridgeConfig, BridgePorts, BridgeStats } from '../pool/protocol.js';
+import type { BridgeConfig, BridgePorts, BridgeStats, SrtpSideConfig } from '../pool/protocol.js';
 import { BridgeSide } from './bridge-side.js';
 import { DirectionProcessor } from './direction.js';
 import type { WorkerClock } from './clock.js';
@@ -26,7 +26,7 @@ export class MediaBridge {
   }
 
   /** Side 0 binds ports[0..1] on addresses[0], side 1 ports[2..3] on addresses[1] (one call may bridge two networks). */
-  static async open(bridgeId: number, callId: string, addresses: [string, string], ports: BridgePorts, clock: WorkerClock, bind: MediaSocketFactory): Promise<MediaBridge> {
+  static async open(bridgeId: number, callId: string, addresses: [string, string], ports: BridgePorts, clock: WorkerClock, bind: MediaSocketFactory, onDtlsKeys?: (side: 0 | 1, srtp: SrtpSideConfig) => void): Promise<MediaBridge> {
     const opened: MediaSocket[] = [];
     try {
       for (const [i, port] of ports.entries()) {
@@ -38,8 +38,8 @@ export class MediaBridge {
       throw err;
     }
     const sides: [BridgeSide, BridgeSide] = [
-      new BridgeSide(0, callId, opened[0], opened[1], clock),
-      new BridgeSide(1, callId, opened[2], opened[3], clock),
+      new BridgeSide(0, callId, opened[0], opened[1], clock, (k) => onDtlsKeys?.(0, k)),
+      new BridgeSide(1, callId, opened[2], opened[3], clock, (k) => onDtlsKeys?.(1, k)),
     ];
     return new MediaBridge(bridgeId, callId, sides, clock);
   }

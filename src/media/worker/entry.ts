@@ -35,7 +35,8 @@ function post(msg: WorkerMessage): void {
 async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
   switch (req.op) {
     case 'create': {
-      const bridge = await MediaBridge.open(req.bridgeId, req.callId, req.addresses, req.ports, clock, io.bind);
+      const id = req.bridgeId;
+      const bridge = await MediaBridge.open(id, req.callId, req.addresses, req.ports, clock, io.bind, (side, srtp) => post({ kind: 'event', event: 'dtls-keys', bridgeId: id, side, srtp }));
       bridges.set(req.bridgeId, bridge);
       return { op: 'create', bound: true };
     }
