@@ -8,11 +8,12 @@ import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefau
 import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
+import { RECORDING_OPTIONS, applyRecordingOption, isRecordingKey, recordingDefaults, type RecordingConfig } from './recording-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, RecordingConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -130,6 +131,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ...AUTH_OPTIONS,
   ...EDGE_OPTIONS,
   ...DNS_OPTIONS,
+  ...RECORDING_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -168,6 +170,7 @@ export function defaultConfig(): TandemConfig {
     ...registrarDefaults(),
     ...edgeDefaults(),
     ...dnsDefaults(),
+    ...recordingDefaults(),
   };
 }
 
@@ -366,6 +369,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (isRegistrarKey(spec.key)) applyRegistrarOption(cfg, spec.key, name, v, where);
       else if (isAuthKey(spec.key)) applyAuthOption(cfg, spec.key, name, v, where);
       else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
+      else if (isRecordingKey(spec.key)) applyRecordingOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }

@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'tshark';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -31,6 +31,8 @@ const PEERS: Record<PeerName, PeerSpec> = {
   svcrack: { command: 'svcrack', pkg: 'sipvicious' },
   // The loopback DNS server of test/integration/b2bua-dns.test.ts (the binary, without dnsmasq's system service).
   dnsmasq: { command: 'dnsmasq', pkg: 'dnsmasq-base' },
+  // Decodes the pcap recordings of test/integration/recording.test.ts.
+  tshark: { command: 'tshark', pkg: 'tshark' },
 };
 
 /** Env var through which test workers report skipped groups to the global teardown. */

@@ -107,6 +107,27 @@ export interface WorkerTotals {
   bridges: number;
   /** Packets dropped because handling or sending them threw (worker/guard.ts). */
   guarded: number;
+  /** Recording (worker/recorder.ts): packets dropped because the queue or a file's backlog was full, and write failures. */
+  recordingDropped: number;
+  recordingErrors: number;
+}
+
+/** How a recording decodes one payload type a side sends (wav). */
+export interface RecordCodec {
+  pt: number;
+  name: string;
+  clockRate: number;
+}
+
+/** A call's recording as main starts it: where, how, and each bridge's payload types per side (side 0 = leg A). */
+export interface RecordingStart {
+  dir: string;
+  /** File name without extension; main's sidecar JSON shares it. */
+  base: string;
+  method: 'pcap' | 'wav';
+  /** Packets the worker's recording queue holds; more are dropped and counted. */
+  queueLimit: number;
+  bridges: { bridgeId: number; codecs: [RecordCodec[], RecordCodec[]] }[];
 }
 
 /** The ports one bridge binds: [side0 RTP, side0 RTCP, side1 RTP, side1 RTCP]. */
@@ -120,6 +141,8 @@ export type WorkerRequest =
   | { op: 'totals'; id: number }
   /** The pool's watchdog: a worker that does not answer in time is replaced. */
   | { op: 'ping'; id: number }
+  /** Start (or resume), pause or stop a call's recording; `start` is required to start. */
+  | { op: 'record'; id: number; callId: string; action: 'start' | 'pause' | 'stop'; start?: RecordingStart }
   /** Test-only (refused unless WorkerInit.testOps): block the event loop, as a hung worker would. */
   | { op: 'block'; id: number; ms: number };
 
@@ -130,6 +153,7 @@ export type WorkerReplyResult =
   | { op: 'stats'; stats: BridgeStats[] }
   | { op: 'totals'; totals: WorkerTotals }
   | { op: 'ping' }
+  | { op: 'record'; files: string[] }
   | { op: 'block' };
 
 export type WorkerMessage =

@@ -2,7 +2,8 @@ import type { Logger } from '../../common/log.js';
 import { callLogger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import type {
-  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, OfferRequest, QueryRequest, SdpResult,
+  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, OfferRequest, QueryRequest, RecordingRequest,
+  RecordingResult, SdpResult,
 } from '../api.js';
 import { WorkerPool, type WorkerPoolOptions } from '../pool/pool.js';
 import type { WorkerMessage } from '../pool/protocol.js';
@@ -20,6 +21,7 @@ import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type Planner
 import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
+import { CallRecordings, type RecordingSettings } from './recording.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
@@ -38,6 +40,8 @@ export interface LocalMediaOptions {
   mediaTimeoutMs: number;
   logLevel: string;
   log: Logger;
+  /** Where and how calls are recorded (ng `start recording`); undefined = recording is off. */
+  recording?: RecordingSettings;
   /** Respawn backoff and watchdog timings (tests shorten them). */
   poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
 }
@@ -63,6 +67,7 @@ export class LocalMedia implements MediaControl {
   private readonly interfaces: MediaInterfaces;
   private readonly registry = new CallRegistry();
   private readonly rates = new RateSampler();
+  private readonly recordings: CallRecordings;
   private totalSessions = 0;
   private endedByTimeout = 0;
   private endedByWorkerFailure = 0;
@@ -76,6 +81,7 @@ export class LocalMedia implements MediaControl {
     this.log = opts.log;
     this.ports = new PortAllocator(opts.portMin, opts.portMax);
     this.binder = new BridgeBinder(this.ports);
+    this.recordings = new CallRecordings(opts.recording);
     this.interfaces = new MediaInterfaces(opts.interfaces ?? [{ name: 'default', address: opts.interface, ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}) }]);
     this.pool = new WorkerPool({
       size: opts.workers,
@@ -197,6 +203,12 @@ export class LocalMedia implements MediaControl {
     return callStatsFrom(call, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
   }
 
+  async record(req: RecordingRequest): Promise<RecordingResult> {
+    const call = this.registry.require(req.callId);
+    const ch = this.pool.channel(call.workerIndex);
+    return this.recordings.record(call, req.action, req.metadata, (body) => ch.request(body));
+  }
+
   /** Why a call this media plane ended by itself, while its tombstone lasts. */
   async ended(callId: string): Promise<CallEnd | undefined> {
     return this.registry.ended(callId);
@@ -230,6 +242,8 @@ export class LocalMedia implements MediaControl {
       workerRespawns: this.pool.counters.respawns,
       watchdogKills: this.pool.counters.watchdogKills,
       packetsGuarded: rates.guarded,
+      recordingDropped: rates.recordingDropped,
+      recordingErrors: rates.recordingErrors,
     };
   }
 
@@ -239,6 +253,7 @@ export class LocalMedia implements MediaControl {
   private async teardown(call: MediaCall, workerGone = false): Promise<CallStats> {
     this.registry.remove(call);
     const collected = await call.close(workerGone);
+    await this.recordings.finish(call);
     return callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
   }
 

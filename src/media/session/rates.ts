@@ -6,6 +6,9 @@ export interface Rates {
   errorsPerSecond: number;
   /** Packets the workers guarded, at the last sample. */
   guarded: number;
+  /** Recording counters summed over the workers, at the last sample. */
+  recordingDropped: number;
+  recordingErrors: number;
 }
 
 /** Samples closer together than this keep the previous rates: the division would be mostly noise. */
@@ -17,7 +20,7 @@ const MIN_INTERVAL_S = 0.05;
  */
 export class RateSampler {
   private last: { packets: number; bytes: number; errors: number; atMs: number };
-  private rates: Rates = { packetsPerSecond: 0, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 0 };
+  private rates: Rates = { packetsPerSecond: 0, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 0, recordingDropped: 0, recordingErrors: 0 };
 
   constructor(nowMs = Date.now()) {
     this.last = { packets: 0, bytes: 0, errors: 0, atMs: nowMs };
@@ -25,16 +28,20 @@ export class RateSampler {
 
   /** Adds up the workers' `totals` replies and updates the rates. */
   sample(replies: PromiseSettledResult<WorkerReplyResult>[], nowMs = Date.now()): Rates {
-    const sum = { packets: 0, bytes: 0, errors: 0, guarded: 0 };
+    const sum = { packets: 0, bytes: 0, errors: 0, guarded: 0, recordingDropped: 0, recordingErrors: 0 };
     for (const r of replies) {
       if (r.status === 'fulfilled' && r.value.op === 'totals') {
         sum.guarded += r.value.totals.guarded;
+        sum.recordingDropped += r.value.totals.recordingDropped;
+        sum.recordingErrors += r.value.totals.recordingErrors;
         sum.packets += r.value.totals.packets;
         sum.bytes += r.value.totals.bytes;
         sum.errors += r.value.totals.errors;
       }
     }
     this.rates.guarded = sum.guarded;
+    this.rates.recordingDropped = sum.recordingDropped;
+    this.rates.recordingErrors = sum.recordingErrors;
     const dt = (nowMs - this.last.atMs) / 1000;
     if (dt > MIN_INTERVAL_S) {
       const per = (now: number, before: number): number => Math.max(0, Math.round((now - before) / dt));
@@ -43,6 +50,8 @@ export class RateSampler {
         bytesPerSecond: per(sum.bytes, this.last.bytes),
         errorsPerSecond: per(sum.errors, this.last.errors),
         guarded: sum.guarded,
+        recordingDropped: sum.recordingDropped,
+        recordingErrors: sum.recordingErrors,
       };
       this.last = { packets: sum.packets, bytes: sum.bytes, errors: sum.errors, atMs: nowMs };
     }

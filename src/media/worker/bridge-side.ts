@@ -11,6 +11,7 @@ import { DtlsSide } from './dtls-side.js';
 import { guardHandler } from './guard.js';
 import { answerCheck, type IceComponent } from './ice-lite.js';
 import { LatchedSocket } from './latched-socket.js';
+import type { RecordingTap } from './recording-tap.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
 class Counters {
@@ -45,6 +46,8 @@ export class BridgeSide implements PacketSink {
   private cfg: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
   /** Where this side's RTCP goes when relayed: set by the bridge. */
   target!: BridgeSide;
+  /** Set while the call is recorded: copies of what this side receives and sends (recorder.ts). */
+  tap: RecordingTap | undefined = undefined;
   /** Processes what this side receives; its sink is the other side, out of whose socket the result leaves. */
   processor!: DirectionProcessor;
   private action = RELAY;
@@ -144,6 +147,7 @@ export class BridgeSide implements PacketSink {
       (this.clock.preciseMs() * this.cfg.clockRate) / 1000,
       len,
     );
+    if (this.tap !== undefined) this.tap.received(this.index, msg, len, rinfo);
     if (this.action === DROP) return;
     if (this.action === ECHO) {
       const out = this.srtpOut !== undefined ? this.srtpOut.protectRtp(msg, len) : msg;
@@ -222,6 +226,7 @@ export class BridgeSide implements PacketSink {
   emit(buf: Buffer, len: number): void {
     // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
     if (this.dtls.active && this.srtpOut === undefined) return;
+    if (this.tap !== undefined) this.tap.sent(this.index, buf, len, this.peer.peerRtp);
     if (this.srtpOut !== undefined) {
       const out = this.srtpOut.protectRtp(buf, len);
       if (this.peer.sendRtp(out, out.length)) this.sent++;

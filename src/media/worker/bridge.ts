@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
-import type { BridgeConfig, BridgePorts, BridgeStats } from '../pool/protocol.js';
+import type { BridgeConfig, BridgePorts, BridgeStats, TransportAddress } from '../pool/protocol.js';
 import { BridgeSide } from './bridge-side.js';
 import { DirectionProcessor } from './direction.js';
 import type { WorkerClock } from './clock.js';
@@ -33,6 +33,8 @@ export class MediaBridge {
     readonly callId: string,
     readonly sides: [BridgeSide, BridgeSide],
     clock: WorkerClock,
+    /** Each side's local RTP address (a recording's pcap names it). */
+    readonly local: [TransportAddress, TransportAddress],
   ) {
     this.createdMs = clock.coarseMs;
     this.configuredMs = this.createdMs;
@@ -58,7 +60,7 @@ export class MediaBridge {
       new BridgeSide(0, callId, opened[0], opened[1], clock),
       new BridgeSide(1, callId, opened[2], opened[3], clock),
     ];
-    return new MediaBridge(bridgeId, callId, sides, clock);
+    return new MediaBridge(bridgeId, callId, sides, clock, [{ address: addresses[0], port: ports[0] }, { address: addresses[1], port: ports[2] }]);
   }
 
   configure(cfg: BridgeConfig, nowMs: number): void {

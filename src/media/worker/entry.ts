@@ -7,6 +7,7 @@ import { warmUpCodecs } from './opus-transcode.js';
 import { preloadDtls, warmUpDtls } from '../rtp/dtls.js';
 import { warmUpSrtp } from '../rtp/srtp.js';
 import { guardCounters, setGuardLog } from './guard.js';
+import { Recorder } from './recorder.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -20,6 +21,8 @@ setGuardLog(log);
 const clock = new WorkerClock();
 clock.start();
 const bridges = new Map<number, MediaBridge>();
+const recorder = new Recorder(log);
+const bridgeOf = (id: number): MediaBridge | undefined => bridges.get(id);
 
 function post(msg: WorkerMessage): void {
   port!.postMessage(msg);
@@ -42,6 +45,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       const bridge = bridges.get(req.bridgeId);
       if (bridge === undefined) return { op: 'destroy' };
       const stats = bridge.stats();
+      recorder.bridgeClosed(bridge.callId, bridge.bridgeId, bridgeOf);
       bridge.close();
       bridges.delete(req.bridgeId);
       return { op: 'destroy', stats };
@@ -65,10 +69,19 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
           errors += s.rtpIn.errors + s.rtcpIn.errors;
         }
       }
-      return { op: 'totals', totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught } };
+      return {
+        op: 'totals',
+        totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, recordingDropped: recorder.dropped, recordingErrors: recorder.errors },
+      };
     }
     case 'ping':
       return { op: 'ping' };
+    case 'record': {
+      if (req.action === 'pause') return { op: 'record', files: recorder.pause(req.callId) };
+      if (req.action === 'stop') return { op: 'record', files: await recorder.stop(req.callId, bridgeOf) };
+      if (req.start === undefined) throw new Error('record start without its settings');
+      return { op: 'record', files: await recorder.start(req.callId, req.start, bridgeOf) };
+    }
     case 'block': {
       if (init.testOps !== true) throw new Error('block is a test-only request');
       const until = Date.now() + req.ms;

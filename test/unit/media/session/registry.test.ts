@@ -54,21 +54,21 @@ describe('call registry', () => {
   });
 });
 
-function totals(packets: number, bytes: number, errors: number, guarded = 0): PromiseSettledResult<WorkerReplyResult> {
-  return { status: 'fulfilled', value: { op: 'totals', totals: { packets, bytes, errors, guarded, bridges: 0 } } };
+function totals(packets: number, bytes: number, errors: number, guarded = 0, recordingDropped = 0): PromiseSettledResult<WorkerReplyResult> {
+  return { status: 'fulfilled', value: { op: 'totals', totals: { packets, bytes, errors, guarded, bridges: 0, recordingDropped, recordingErrors: 0 } } };
 }
 
 describe('rate sampling', () => {
   it('rates are the difference of the workers\' summed counters over the interval', () => {
     const s = new RateSampler(0);
-    expect(s.sample([totals(100, 1000, 1), totals(100, 1000, 1)], 1000)).toEqual({ packetsPerSecond: 200, bytesPerSecond: 2000, errorsPerSecond: 2, guarded: 0 });
-    expect(s.sample([totals(300, 4000, 3, 5), totals(100, 1000, 1)], 3000)).toEqual({ packetsPerSecond: 100, bytesPerSecond: 1500, errorsPerSecond: 1, guarded: 5 });
+    expect(s.sample([totals(100, 1000, 1), totals(100, 1000, 1)], 1000)).toEqual({ packetsPerSecond: 200, bytesPerSecond: 2000, errorsPerSecond: 2, guarded: 0, recordingDropped: 0, recordingErrors: 0 });
+    expect(s.sample([totals(300, 4000, 3, 5, 7), totals(100, 1000, 1, 0, 2)], 3000)).toEqual({ packetsPerSecond: 100, bytesPerSecond: 1500, errorsPerSecond: 1, guarded: 5, recordingDropped: 9, recordingErrors: 0 });
   });
 
   it('samples closer than 50 ms keep the last rates but report the guarded count', () => {
     const s = new RateSampler(0);
     s.sample([totals(100, 0, 0)], 1000);
-    expect(s.sample([totals(5000, 0, 0, 3)], 1010)).toEqual({ packetsPerSecond: 100, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 3 });
+    expect(s.sample([totals(5000, 0, 0, 3)], 1010)).toEqual({ packetsPerSecond: 100, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 3, recordingDropped: 0, recordingErrors: 0 });
   });
 
   it('a worker that does not answer is left out, and rates never go negative', () => {
