@@ -72,6 +72,8 @@ export interface SrtpSideConfig {
 export interface BridgeConfig {
   sides: [SideConfig, SideConfig];
   directions: [DirectionConfig, DirectionConfig];
+  /** Transcoding or repacketizing: each leg's RTCP ends at Tandem, which sends each its own SR/RR. */
+  terminateRtcp?: boolean;
 }
 
 export interface CountersSnapshot {
@@ -168,4 +170,6 @@ export interface WorkerInit {
   mediaTimeoutMs: number;
   /** Accept test-only requests (`block`). */
   testOps?: boolean;
+  /** Period of Tandem's own RTCP reports where it terminates RTCP (default 5000 ms, RFC 3550's minimum). */
+  rtcpIntervalMs?: number;
 }

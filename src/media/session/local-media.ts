@@ -43,7 +43,7 @@ export interface LocalMediaOptions {
   /** Where and how calls are recorded (ng `start recording`); undefined = recording is off. */
   recording?: RecordingSettings;
   /** Respawn backoff and watchdog timings (tests shorten them). */
-  poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
+  poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps' | 'rtcpIntervalMs'>>;
 }
 
 /**

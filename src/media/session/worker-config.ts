@@ -85,7 +85,8 @@ export function bridgeConfig(call: MediaCall, media: CallMedia, cert: DtlsCertif
     { action: 'relay', rules: rules[1], outFrameMs: media.framesTo[0] },
   ];
   if (call.echo !== undefined) applyEcho(directions, call.echo.mode, call.echo.requestedBy);
-  return { sides: [sideConfig(media, 0, cert), sideConfig(media, 1, cert)], directions };
+  // A leg's RTCP describes a stream the other leg never sees once codec or framing change: end it here.
+  return { sides: [sideConfig(media, 0, cert), sideConfig(media, 1, cert)], directions, ...(media.transcoding && call.echo === undefined ? { terminateRtcp: true } : {}) };
 }
 
 /** Side s of a bridge: its peer's addresses, latching, and the SRTP/ICE/DTLS it speaks. */

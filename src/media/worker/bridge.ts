@@ -1,8 +1,10 @@
 import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { BridgeConfig, BridgePorts, BridgeStats, TransportAddress } from '../pool/protocol.js';
 import { BridgeSide } from './bridge-side.js';
 import { DirectionProcessor } from './direction.js';
+import { RtcpTerminator } from './rtcp-terminator.js';
 import type { WorkerClock } from './clock.js';
 
 function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promise<dgram.Socket> {
@@ -72,7 +74,17 @@ export class MediaBridge {
       const dir = cfg.directions[i];
       side.setAction(dir.action);
       side.processor.configure(dir);
+      side.rtcpTerm = cfg.terminateRtcp === true ? (side.rtcpTerm ?? new RtcpTerminator(this.cname)) : undefined;
     }
+  }
+
+  /** RFC 3550 §6.5.1: one CNAME per endpoint; random, so it names neither the call nor the host. */
+  private readonly cname = `${randomBytes(6).toString('hex')}@tandem`;
+
+  /** Each side whose RTCP is terminated gets Tandem's report (the worker's RTCP timer calls this). */
+  sendRtcpReports(nowMs: number): void {
+    this.sides[0].sendReport(nowMs);
+    this.sides[1].sendReport(nowMs);
   }
 
   /** Milliseconds since anything was received on either side, or since the last (re)configuration. */

@@ -121,6 +121,13 @@ if (init.mediaTimeoutMs > 0) {
   check.unref();
 }
 
+// Tandem's own SR/RR toward legs whose RTCP it terminates (transcoded or repacketized bridges).
+const rtcpTimer = setInterval(() => {
+  const now = Date.now();
+  for (const b of bridges.values()) b.sendRtcpReports(now);
+}, init.rtcpIntervalMs ?? 5000);
+rtcpTimer.unref();
+
 // Codecs are warmed up before the worker says it is ready: calls placed on it never pay for it.
 try {
   log.debug({ ms: Math.round(warmUpCodecs() * 10) / 10 }, 'codecs warmed up');
