@@ -281,6 +281,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     mediaTimeoutMs: config.timeout * 1000,
     logLevel: config.logLevel,
     log,
+    ...(config.dtmfNoSuppress ? { dtmfNoSuppress: true } : {}),
     recording: { ...(config.recordingDir !== undefined ? { dir: config.recordingDir } : {}), method: config.recordingMethod, queueLimit: config.recordingQueue },
   });
   await media.ready();

@@ -8,12 +8,13 @@ import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefau
 import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
+import { DTMF_OPTIONS, applyDtmfOption, dtmfDefaults, isDtmfKey, type DtmfConfig } from './dtmf-options.js';
 import { RECORDING_OPTIONS, applyRecordingOption, isRecordingKey, recordingDefaults, type RecordingConfig } from './recording-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, RecordingConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, RecordingConfig, DtmfConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -132,6 +133,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ...EDGE_OPTIONS,
   ...DNS_OPTIONS,
   ...RECORDING_OPTIONS,
+  ...DTMF_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -171,6 +173,7 @@ export function defaultConfig(): TandemConfig {
     ...edgeDefaults(),
     ...dnsDefaults(),
     ...recordingDefaults(),
+    ...dtmfDefaults(),
   };
 }
 
@@ -370,6 +373,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       else if (isAuthKey(spec.key)) applyAuthOption(cfg, spec.key, name, v, where);
       else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
       else if (isRecordingKey(spec.key)) applyRecordingOption(cfg, spec.key, name, v, where);
+      else if (isDtmfKey(spec.key)) applyDtmfOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }

@@ -22,6 +22,8 @@ export interface WorkerPoolOptions {
   watchdogTimeoutMs?: number;
   /** Let workers accept test-only requests (tests only). */
   testOps?: boolean;
+  /** rtpengine's `--dtmf-no-suppress`, passed to every worker. */
+  dtmfNoSuppress?: boolean;
   /** Tandem's RTCP report period where it terminates RTCP (default 5 s; tests shorten it). */
   rtcpIntervalMs?: number;
 }
@@ -87,7 +89,8 @@ export class WorkerPool extends EventEmitter {
     const ch = new WorkerChannel(
       index,
       workerEntry(),
-      { workerIndex: index, logLevel: this.opts.logLevel, mediaTimeoutMs: this.opts.mediaTimeoutMs, ...(this.opts.testOps === true ? { testOps: true } : {}), ...(this.opts.rtcpIntervalMs !== undefined ? { rtcpIntervalMs: this.opts.rtcpIntervalMs } : {}) },
+      { workerIndex: index, logLevel: this.opts.logLevel, mediaTimeoutMs: this.opts.mediaTimeoutMs, ...(this.opts.testOps === true ? { testOps: true } : {}), ...(this.opts.rtcpIntervalMs !== undefined ? { rtcpIntervalMs: this.opts.rtcpIntervalMs } : {}),
+        ...(this.opts.dtmfNoSuppress === true ? { dtmfNoSuppress: true } : {}) },
       this.opts.requestTimeoutMs ?? 5000,
     );
     this.spawnedMs[index] = Date.now();

@@ -31,6 +31,10 @@ export interface DirectionConfig {
   rules: PayloadRule[];
   /** Repacketize G.711 audio to frames of this many ms; 0 = keep the sender's framing. */
   outFrameMs: number;
+  /** In-band DTMF found (Goertzel) in the G.711 this direction receives goes on as RFC 4733 events. */
+  detectDtmf?: { law: 'alaw' | 'ulaw'; outPt: number; outRate: number };
+  /** RFC 4733 events this direction receives go on as in-band tones in the G.711 it sends. */
+  synthesizeDtmf?: { inPt: number; inRate: number; law: 'alaw' | 'ulaw'; outPt: number };
 }
 
 export interface TransportAddress {
@@ -170,6 +174,8 @@ export interface WorkerInit {
   mediaTimeoutMs: number;
   /** Accept test-only requests (`block`). */
   testOps?: boolean;
+  /** rtpengine's `--dtmf-no-suppress`: audio during a DTMF event is forwarded, not held back. */
+  dtmfNoSuppress?: boolean;
   /** Period of Tandem's own RTCP reports where it terminates RTCP (default 5000 ms, RFC 3550's minimum). */
   rtcpIntervalMs?: number;
 }

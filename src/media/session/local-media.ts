@@ -40,6 +40,8 @@ export interface LocalMediaOptions {
   mediaTimeoutMs: number;
   logLevel: string;
   log: Logger;
+  /** rtpengine's `--dtmf-no-suppress`: audio during DTMF events is forwarded when transcoding. */
+  dtmfNoSuppress?: boolean;
   /** Where and how calls are recorded (ng `start recording`); undefined = recording is off. */
   recording?: RecordingSettings;
   /** Respawn backoff and watchdog timings (tests shorten them). */
@@ -88,6 +90,7 @@ export class LocalMedia implements MediaControl {
       logLevel: opts.logLevel,
       mediaTimeoutMs: opts.mediaTimeoutMs,
       log: opts.log,
+      ...(opts.dtmfNoSuppress === true ? { dtmfNoSuppress: true } : {}),
       ...opts.poolTuning,
     });
     this.pool.on('worker-exit', (index: number, code: number, why: string) => this.onWorkerExit(index, code, why));

@@ -8,6 +8,7 @@ import { preloadDtls, warmUpDtls } from '../rtp/dtls.js';
 import { warmUpSrtp } from '../rtp/srtp.js';
 import { guardCounters, setGuardLog } from './guard.js';
 import { Recorder } from './recorder.js';
+import { dtmfSettings } from './dtmf.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -18,6 +19,7 @@ const port = parentPort;
 if (port === null) throw new Error('media worker must run in a worker thread');
 const log = createLogger({ level: init.logLevel, name: `media-worker-${init.workerIndex}` });
 setGuardLog(log);
+dtmfSettings.suppressAudio = init.dtmfNoSuppress !== true;
 const clock = new WorkerClock();
 clock.start();
 const bridges = new Map<number, MediaBridge>();
