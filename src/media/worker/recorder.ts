@@ -15,7 +15,7 @@ import { WavMixer } from './wav-mixer.js';
  * A worker's recordings: one per recorded call, its taps on the call's bridges, and the files.
  * The packet path only copies into the queue (recording-tap.ts); the queue's drain runs on a later
  * turn of the event loop and turns packets into pcap records or decoded audio, and the writes go
- * to the file system through fs/promises (libuv's thread pool), one chain per file. A file whose
+ * to the file system through fs/promises (libuv's thread pool), gathered per file. A file whose
  * writes fall more than MAX_BACKLOG_BYTES behind drops what comes next (counted); a write that
  * fails (disk full, file removed) is logged once and ends that recording's writing, never the call.
  */
@@ -25,11 +25,16 @@ const WAV_LATENCY_USEC = 300_000;
 const WAV_FLUSH_MS = 200;
 const WAV_RATE = 8000;
 
-/** Appends to one file; the last write may fix a header at the start. */
+/**
+ * Appends to one file; the last write may fix a header at the start. What arrives while a write is
+ * in flight is gathered and written with the next write, so a busy call costs a few writes a
+ * second, not one per packet.
+ */
 class AppendFile {
   failed = false;
   private backlog = 0;
-  private chain: Promise<void> = Promise.resolve();
+  private pending: Buffer[] = [];
+  private writing: Promise<void> | undefined;
 
   private constructor(readonly path: string, private readonly fh: FileHandle, private readonly onError: (err: unknown, path: string) => void) {}
 
@@ -44,21 +49,36 @@ class AppendFile {
   append(buf: Buffer): boolean {
     if (this.failed || this.backlog + buf.length > MAX_BACKLOG_BYTES) return false;
     this.backlog += buf.length;
-    this.chain = this.chain.then(async () => {
-      if (this.failed) return;
+    this.pending.push(buf);
+    this.writing ??= this.writeLoop();
+    return true;
+  }
+
+  private async writeLoop(): Promise<void> {
+    // One turn later, so a drain's worth of appends goes out together.
+    await new Promise<void>((r) => setImmediate(r));
+    while (this.pending.length > 0 && !this.failed) {
+      const batch = this.pending;
+      this.pending = [];
+      const buf = batch.length === 1 ? batch[0] : Buffer.concat(batch);
       try {
-        await this.fh.write(buf);
+        // A regular file takes it all at once; a short write (a disk filling up) goes on from there.
+        for (let off = 0; off < buf.length; ) {
+          const n = (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
+          if (n <= 0) throw new Error(`write of ${buf.length - off} bytes wrote nothing`);
+          off += n;
+        }
       } catch (err) {
         this.failed = true;
         this.onError(err, this.path);
       }
       this.backlog -= buf.length;
-    });
-    return true;
+    }
+    this.writing = undefined;
   }
 
   async close(header?: Buffer): Promise<void> {
-    await this.chain;
+    while (this.writing !== undefined) await this.writing;
     try {
       if (header !== undefined && !this.failed) await this.fh.write(header, 0, header.length, 0);
     } catch (err) {
@@ -190,7 +210,7 @@ class CallRecording implements TapSink {
     if (this.paused && !final) return;
     for (let chunk = this.mixer.take(horizon); chunk !== undefined; chunk = this.mixer.take(horizon)) {
       if (this.wav.append(chunk)) this.wavBytes += chunk.length;
-      else this.dropped += chunk.length / 4;
+      else this.dropped++;
     }
   }
 

@@ -2,7 +2,8 @@
  * Two channels of decoded 8 kHz audio (leg A left, leg B right) placed on one timeline for a
  * stereo WAV. A channel's first packet is placed at its arrival time since the recording began;
  * later packets by their RTP timestamp from there, so jitter does not move audio. A new SSRC or a
- * timestamp that disagrees with the wall clock by more than a second places the stream again.
+ * timestamp that disagrees with the wall clock by more than a second places the stream again, and so
+ * does a new packet that would land before what was already written (a sender whose clock runs slow).
  * Samples wait in a ring until `take` hands out interleaved frames up to a horizon (what is not
  * filled is silence); a packet too late for the ring or too far ahead of it is counted and dropped.
  */
@@ -20,12 +21,14 @@ interface ChannelState {
   ratio: number;
   /** One past the last sample placed. */
   end: number;
+  /** The newest RTP timestamp seen. */
+  lastTs: number;
 }
 
 export class WavMixer {
   /** Frames (sample pairs) already handed out. */
   written = 0;
-  /** Samples dropped: too late for the ring, or too far ahead of it. */
+  /** Packets (some of) whose samples were dropped: too late for the ring, or too far ahead of it. */
   dropped = 0;
   private readonly cap = RING_SECONDS * RATE;
   private readonly ring: [Int16Array, Int16Array] = [new Int16Array(this.cap), new Int16Array(this.cap)];
@@ -36,8 +39,12 @@ export class WavMixer {
     const c = this.ch[side];
     const wallPos = Math.round((usecSinceStart * RATE) / 1e6);
     const ratio = clockRate / RATE;
-    let pos = c.anchored && c.ssrc === ssrc && c.ratio === ratio ? c.anchorPos + Math.round(((ts - c.anchorTs) | 0) / ratio) : Number.NaN;
-    if (Number.isNaN(pos) || Math.abs(pos - wallPos) > REANCHOR_SAMPLES) {
+    const same = c.anchored && c.ssrc === ssrc && c.ratio === ratio;
+    let pos = same ? c.anchorPos + Math.round(((ts - c.anchorTs) | 0) / ratio) : Number.NaN;
+    // A new packet (not a duplicate or a reordered one) that would land before what was written: its
+    // sender's clock runs slow against ours; place it by the wall clock rather than lose it.
+    const slowClock = same && pos < this.written && ((ts - c.lastTs) | 0) > 0;
+    if (Number.isNaN(pos) || Math.abs(pos - wallPos) > REANCHOR_SAMPLES || slowClock) {
       c.anchored = true;
       c.ssrc = ssrc;
       c.ratio = ratio;
@@ -45,15 +52,18 @@ export class WavMixer {
       c.anchorPos = Math.max(wallPos, c.end);
       pos = c.anchorPos;
     }
+    if (!same || ((ts - c.lastTs) | 0) > 0) c.lastTs = ts;
     const ring = this.ring[side];
+    let lost = false;
     for (let i = 0; i < samples.length; i++) {
       const p = pos + i;
       if (p < this.written || p >= this.written + this.cap) {
-        this.dropped++;
+        lost = true;
         continue;
       }
       ring[p % this.cap] = samples[i];
     }
+    if (lost) this.dropped++;
     c.end = Math.max(c.end, pos + samples.length);
   }
 
@@ -82,5 +92,5 @@ export class WavMixer {
 }
 
 function newChannel(): ChannelState {
-  return { anchored: false, ssrc: 0, anchorTs: 0, anchorPos: 0, ratio: 1, end: 0 };
+  return { anchored: false, ssrc: 0, anchorTs: 0, anchorPos: 0, ratio: 1, end: 0, lastTs: 0 };
 }

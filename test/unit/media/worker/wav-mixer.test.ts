@@ -36,13 +36,24 @@ describe('WavMixer', () => {
     m.place(0, 1, 0, 8000, 0, frame(1));
     expect(m.take(160)?.length).toBe(640);
     m.place(0, 1, 0, 8000, 0, frame(5)); // a duplicate of written audio
-    expect(m.dropped).toBe(160);
+    expect(m.dropped).toBe(1);
     m.place(0, 2, 777, 8000, 100_000, frame(6)); // new SSRC at 100 ms
     m.place(0, 2, 777 + 160 + 80_000, 8000, 120_000, frame(7)); // a 10 s jump: placed by arrival (120 ms, after the last)
     const [l] = interleaved(m.take(m.end)!);
     expect(l.slice(800 - 160, 800 - 160 + 160).every((v) => v === 6)).toBe(true);
     expect(l.slice(960, 1120).every((v) => v === 7)).toBe(true);
     expect(m.take(m.end)).toBeUndefined();
+  });
+
+  it('a sender whose clock runs slow is placed again by the wall clock instead of losing audio', () => {
+    const m = new WavMixer();
+    m.place(0, 1, 0, 8000, 0, frame(1));
+    expect(m.take(800)?.length).toBe(3200); // 100 ms written
+    // The next packet follows on the sender's clock (20 ms) but arrives 400 ms in.
+    m.place(0, 1, 160, 8000, 400_000, frame(2));
+    expect(m.dropped).toBe(0);
+    const [l] = interleaved(m.take(m.end)!);
+    expect(l.slice(3200 - 800, 3200 - 800 + 160).every((v) => v === 2)).toBe(true);
   });
 
   it('hands out at most the ring per call and never beyond what was asked', () => {
