@@ -7,13 +7,28 @@ import type { BDict } from '../../src/control/bencode.js';
 import { encodeAlaw } from '../../src/media/codecs/g711.js';
 import { OpusEncoderStream } from '../../src/media/codecs/opus.js';
 import { startTestTandem, type TestTandem } from '../helpers/tandem.js';
-import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
+import { RtpPeer, rtpPacket, sdpFor, mediaTarget, patternPayload } from '../helpers/rtp-peer.js';
 import { goertzelAmplitude, tone } from '../helpers/audio.js';
 import { describeWithPeers, requirePeerPath } from '../helpers/peers.js';
+import { SrtpContext } from '../../src/media/rtp/srtp.js';
+
+/** The UDP payloads of a LINKTYPE_RAW pcap, with their ports. */
+function pcapPackets(buf: Buffer): { from: number; to: number; data: Buffer }[] {
+  expect(buf.readUInt32LE(0)).toBe(0xa1b2c3d4);
+  expect(buf.readUInt32LE(20)).toBe(101);
+  const out: { from: number; to: number; data: Buffer }[] = [];
+  for (let at = 24; at + 16 <= buf.length; ) {
+    const len = buf.readUInt32LE(at + 8);
+    const ip = buf.subarray(at + 16, at + 16 + len);
+    out.push({ from: ip.readUInt16BE(20), to: ip.readUInt16BE(22), data: ip.subarray(28) });
+    at += 16 + len;
+  }
+  return out;
+}
 
 /**
  * Recording through ng (`start/pause/stop recording`, `record call`, `metadata`) with real RTP on
- * loopback: the pcap holds both legs' RTP as received and sent, the WAV holds leg A's tone on the
+ * loopback: the pcap holds both legs' RTP as received and sent (an SRTP leg's decrypted), the WAV holds leg A's tone on the
  * left and leg B's on the right, and a directory that cannot be written is an error reply while
  * the call's media keeps flowing.
  */
@@ -164,6 +179,58 @@ describe('recording to WAV', () => {
     expect(String(bad['error-reason'])).toContain('record call');
     // The refused offer made no call.
     expect(await t.ng.request({ command: 'stop recording', 'call-id': 'rec-wav-3' })).toMatchObject({ result: 'error', 'error-code': 'UNKNOWN_CALL' });
+  });
+});
+
+describe('recording an SDES-SRTP leg to pcap', () => {
+  let t: TestTandem;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tandem-rec-srtp-'));
+    t = await startTestTandem({ recordingDir: dir, recordingMethod: 'pcap' });
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds the SRTP leg’s packets decrypted, both as received and as sent', async () => {
+    const plain = await RtpPeer.open();
+    const secure = await RtpPeer.open();
+    const offer = await t.ng.request({
+      command: 'offer', 'call-id': 'rec-srtp-1', 'from-tag': 'a', sdp: sdpFor({ port: plain.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }),
+      'transport-protocol': 'RTP/SAVP', 'record call': 'yes',
+    });
+    expect(offer.result, String(offer['error-reason'])).toBe('ok');
+    const m = /^a=crypto:(\d+) AES_CM_128_HMAC_SHA1_80 inline:([A-Za-z0-9+/=]+)/m.exec(String(offer.sdp))!;
+    const theirs = Buffer.from(m[2], 'base64');
+    const ours = Buffer.alloc(30, 7);
+    const answer = await t.ng.request({
+      command: 'answer', 'call-id': 'rec-srtp-1', 'from-tag': 'a', 'to-tag': 'b',
+      sdp: sdpFor({ port: secure.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: [`a=crypto:${m[1]} AES_CM_128_HMAC_SHA1_80 inline:${ours.toString('base64')}`] }).replace('RTP/AVP', 'RTP/SAVP'),
+    });
+    expect(answer.result, String(answer['error-reason'])).toBe('ok');
+    const toSecure = new SrtpContext('AES_CM_128_HMAC_SHA1_80', ours.subarray(0, 16), ours.subarray(16));
+    const fromTandem = new SrtpContext('AES_CM_128_HMAC_SHA1_80', theirs.subarray(0, 16), theirs.subarray(16));
+    const forward = [0, 1, 2].map((i) => patternPayload(160, i));
+    const back = [3, 4, 5].map((i) => patternPayload(160, i));
+    for (const [i, p] of forward.entries()) await plain.send(rtpPacket({ pt: 0, seq: 10 + i, ts: 160 * i, ssrc: 0xa, payload: p }), mediaTarget(String(answer.sdp)).port);
+    for (const [i, p] of back.entries()) await secure.send(toSecure.protectRtp(rtpPacket({ pt: 0, seq: 20 + i, ts: 160 * i, ssrc: 0xb, payload: p })), mediaTarget(String(offer.sdp)).port);
+    await until(() => plain.received.length >= 3 && secure.received.length >= 3, 'media both ways');
+    // Positive control: on the wire toward the SRTP leg the payload is encrypted.
+    const wire = secure.received[0];
+    expect(wire.subarray(12, 172).equals(forward[0])).toBe(false);
+    expect(fromTandem.unprotectRtp(wire).ok).toBe(true);
+    await t.ng.request({ command: 'delete', 'call-id': 'rec-srtp-1' });
+    await until(() => readdirSync(dir).some((f) => f.endsWith('.json') && readFileSync(join(dir, f), 'utf8').includes('stopped')), 'the recording to close');
+    const pcap = pcapPackets(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.pcap'))!)));
+    const secPort = mediaTarget(String(offer.sdp)).port;
+    const sentToSecure = pcap.filter((r) => r.from === secPort && r.to === secure.port).map((r) => r.data);
+    const fromSecure = pcap.filter((r) => r.from === secure.port && r.to === secPort).map((r) => r.data);
+    expect(sentToSecure.map((d) => d.subarray(12))).toEqual(forward);
+    expect(fromSecure.map((d) => d.subarray(12))).toEqual(back);
+    plain.close();
+    secure.close();
   });
 });
 
