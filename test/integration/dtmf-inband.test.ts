@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BDict } from '../../src/control/bencode.js';
-import { decodeAlaw, encodeAlaw } from '../../src/media/codecs/g711.js';
+import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw } from '../../src/media/codecs/g711.js';
 import { OpusEncoderStream } from '../../src/media/codecs/opus.js';
 import { detectFrame } from '../../src/media/worker/inband-dtmf.js';
 import { startTestTandem, tandemPerFile } from '../helpers/tandem.js';
@@ -143,5 +143,58 @@ describe('in-band DTMF ↔ RFC 4733 across PCMA ↔ Opus', () => {
     await tandem.ng.request({ command: 'delete', 'call-id': 'inband-1' });
     phone.close();
     browser.close();
+  });
+});
+
+describe('an offerer with telephone-event, a G.711 answerer without', () => {
+  it('keeps the offerer’s events (transcode telephone-event), turns them into tones for the answerer and its tones into events', async () => {
+    const caller = await RtpPeer.open();
+    const trunk = await RtpPeer.open();
+    const offer = await tandem.ng.request({
+      command: 'offer', 'call-id': 'inband-2', 'from-tag': 'caller',
+      sdp: sdpFor({ port: caller.port, pts: [8, 101], rtpmaps: ['8 PCMA/8000', '101 telephone-event/8000'], extra: ['a=fmtp:101 0-15'] }),
+      codec: { mask: ['PCMA'], transcode: ['PCMU', 'telephone-event'] },
+    });
+    expect(offer.result, String(offer['error-reason'])).toBe('ok');
+    const answer = await tandem.ng.request({
+      command: 'answer', 'call-id': 'inband-2', 'from-tag': 'caller', 'to-tag': 'trunk',
+      sdp: sdpFor({ port: trunk.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }),
+    });
+    expect(answer.result, String(answer['error-reason'])).toBe('ok');
+    expect(String(answer.sdp)).toMatch(/^m=audio \d+ RTP\/AVP 8 101\r$/m);
+    const portForCaller = mediaTarget(String(answer.sdp)).port;
+    const portForTrunk = mediaTarget(String(offer.sdp)).port;
+
+    // Caller → trunk: digit 7 as events (8 kHz, 100 ms) after two frames of audio.
+    const codes = Buffer.alloc(160);
+    encodeAlaw(tone(440, 8000, 160, 8000), codes);
+    let seq = 1;
+    for (let k = 0; k < 2; k++) await caller.send(rtpPacket({ pt: 8, seq: seq++, ts: k * 160, ssrc: 0xc, payload: codes }), portForCaller);
+    for (const [dur, end] of [[160, false], [480, false], [800, true], [800, true], [800, true]] as const) {
+      await caller.send(rtpPacket({ pt: 101, seq: seq++, ts: 320, ssrc: 0xc, payload: Buffer.from([7, (end ? 0x80 : 0) | 10, dur >> 8, dur & 0xff]), marker: dur === 160 }), portForCaller);
+    }
+    await until(() => trunk.received.length >= 2 + 5, 'audio and tones at the trunk');
+    const atTrunk = trunk.received;
+    expect(atTrunk.every((p) => (p[1] & 0x7f) === 0)).toBe(true);
+    const heard = atTrunk.slice(2).map((p) => {
+      const pcm = new Int16Array(160);
+      decodeUlaw(p.subarray(12), pcm);
+      return detectFrame(pcm);
+    });
+    expect(heard).toEqual([7, 7, 7, 7, 7]);
+
+    // Trunk → caller: the digit 0 in-band in PCMU arrives as telephone-event 101.
+    for (let k = 0; k < 8; k++) {
+      const x = k >= 2 && k < 7 ? dual(941, 1336, 160, k * 160) : tone(440, 8000, 160, 8000, k * 160);
+      const u = Buffer.alloc(160);
+      encodeUlaw(x, u);
+      await trunk.send(rtpPacket({ pt: 0, seq: 300 + k, ts: 5000 + k * 160, ssrc: 0xd, payload: u }), portForTrunk);
+    }
+    await until(() => caller.received.filter((p) => (p[1] & 0x7f) === 101).length >= 4, 'events at the caller');
+    const ev = caller.received.filter((p) => (p[1] & 0x7f) === 101);
+    expect(ev.every((p) => p[12] === 0 && p.readUInt32BE(4) === 5000 + 2 * 160)).toBe(true);
+    await tandem.ng.request({ command: 'delete', 'call-id': 'inband-2' });
+    caller.close();
+    trunk.close();
   });
 });
