@@ -5,13 +5,15 @@
  */
 import { mkdirSync, appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
 import { ratios, table } from './lib/report.js';
 import { scenario } from './lib/scenario.js';
-import { externalServer, startServer, type ServerHandle } from './lib/server.js';
+import { externalServer, startServer, tandemIo, type ServerHandle } from './lib/server.js';
+import { checkPinFits, checkPinned, cpuListString, defaultPin, pinProcess, requireTaskset, type PinCpus } from './lib/pin.js';
+import { relayLimitLines, startRelayLimitPeer } from './lib/relay-limit.js';
+import { buildGenIo } from './lib/gen-native.js';
 import { runStep, type StepResult } from './lib/step.js';
 import { chartSvg } from './lib/svg.js';
 import { findMax, type FindMaxResult } from './lib/find-max.js';
@@ -57,17 +59,35 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   let serverCpus: string | undefined;
+  let pin: PinCpus | undefined;
   if (o.pin) {
-    const n = availableParallelism();
-    if (n < 2) {
-      say('bench: --pin needs at least 2 CPUs');
+    try {
+      pin = o.pinCpus ?? defaultPin(availableParallelism());
+      checkPinFits(pin, availableParallelism());
+      pinProcess(pin.generator, process.pid, requireTaskset());
+    } catch (e) {
+      say(`bench: ${(e as Error).message}`);
       return 2;
     }
-    // -a: every thread of this process (libuv's pool included), not just the main one.
-    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-    serverCpus = n === 2 ? '1' : `1-${n - 1}`;
-    say(`pinned: generator on CPU 0, servers on CPU ${serverCpus}`);
+    serverCpus = cpuListString(pin.server);
+    say(`pinned: generator on CPU ${cpuListString(pin.generator)}, servers on CPU ${serverCpus}`);
   }
+  // The generator's legs on worker threads (not for Opus, whose receivers stay on the main thread).
+  const genWorkers = o.genWorkers ?? (o.scenario === 'opus' ? 0 : pin ? pin.generator.length : 1);
+  const genCores = pin ? pin.generator.length : Math.max(1, Math.min(genWorkers, availableParallelism()));
+  const io = tandemIo(o.serverArgs, o.scenario === 'relay-limit');
+  // The workers' packet I/O: the bench's addon unless told otherwise or it cannot be built.
+  let nativeIo: string | undefined;
+  if (genWorkers > 0 && o.genIo !== 'dgram' && o.dtlsSetup === undefined && o.cps === undefined) {
+    const built = buildGenIo();
+    if (built.ok) nativeIo = built.binary;
+    else if (o.genIo === 'native') {
+      say(`bench: --gen-io native: ${built.reason}`);
+      return 1;
+    } else say(`generator: dgram packet I/O (the native addon did not build: ${built.reason})`);
+  }
+  if (genWorkers > 0) say(`generator: ${genWorkers} worker thread${genWorkers > 1 ? 's' : ''}, ${nativeIo ? `native packet I/O (${nativeIo})` : 'dgram packet I/O'}`);
+  const pinning: Record<string, string> = {};
 
   const rows: StepResult[] = [];
   const cpsRows: CpsResult[] = [];
@@ -96,6 +116,7 @@ async function main(): Promise<number> {
             threads: o.threads,
             kamailioChildren: o.kamailioChildren,
             cpus: serverCpus,
+            extraArgs: io.args,
             ...(auth ? { auth: { algorithms: o.authAlgorithms } } : {}),
           }),
         );
@@ -103,7 +124,7 @@ async function main(): Promise<number> {
     } else {
       const kinds: ('tandem' | 'rtpengine')[] = o.compare === 'rtpengine' ? ['tandem', 'rtpengine'] : [o.server === 'rtpengine' ? 'rtpengine' : 'tandem'];
       for (const [i, kind] of kinds.entries()) {
-        say(`starting ${kind} (ng 127.0.0.1:${o.ngPort + i}, ports ${o.portBase + i * PORTS_PER_SERVER}-${o.portBase + (i + 1) * PORTS_PER_SERVER - 1})`);
+        say(`starting ${kind} (ng 127.0.0.1:${o.ngPort + i}, ports ${o.portBase + i * PORTS_PER_SERVER}-${o.portBase + (i + 1) * PORTS_PER_SERVER - 1}${kind === 'tandem' ? `, io ${io.io}` : ''})`);
         servers.push(
           await startServer({
             kind,
@@ -112,16 +133,36 @@ async function main(): Promise<number> {
             portMax: o.portBase + (i + 1) * PORTS_PER_SERVER - 1,
             threads: o.threads,
             cpus: serverCpus,
+            extraArgs: kind === 'tandem' ? io.args : undefined,
           }),
         );
       }
+      if (o.scenario === 'relay-limit') {
+        const most = Math.min(PORTS_PER_SERVER / 2, Math.max(...o.calls, o.findMax ? o.maxCalls : 0));
+        const peer = await startRelayLimitPeer({ basePort: o.portBase + PORTS_PER_SERVER, calls: most, cpus: serverCpus, say });
+        if (peer) servers.push(peer);
+      }
+    }
+    if (pin) {
+      // Every thread where it was put: the generator's (workers inherit it) and each server's process tree.
+      const checks = [
+        { name: 'generator', pids: [process.pid], cpus: pin.generator, tree: false },
+        ...servers.map((s) => ({ name: s.name, pids: s.pids?.() ?? (s.pid === undefined ? [] : [s.pid]), cpus: pin.server, tree: true })),
+      ];
+      for (const c of checks) {
+        if (c.pids.length === 0) continue;
+        const r = checkPinned(c.pids, c.cpus, c.tree);
+        pinning[c.name] = `CPU ${cpuListString(c.cpus)}: ${r.threads} threads in ${r.processes} process${r.processes > 1 ? 'es' : ''}${r.wrong.length ? `, ${r.wrong.length} NOT pinned (${r.wrong.slice(0, 3).join('; ')})` : ', all pinned'}`;
+        say(`pin check: ${c.name} ${pinning[c.name]}`);
+        if (r.wrong.length) throw new Error(`--pin: ${c.name} has threads outside CPU ${cpuListString(c.cpus)}: ${r.wrong.slice(0, 3).join('; ')}`);
+      }
     }
     const runId = `bench${process.pid}${Date.now().toString(36)}`;
-    appendFileSync(jsonl, JSON.stringify({ type: 'run', startedAt: new Date().toISOString(), argv: process.argv.slice(2), options: o, node: process.version }) + '\n');
+    appendFileSync(jsonl, JSON.stringify({ type: 'run', startedAt: new Date().toISOString(), argv: process.argv.slice(2), options: o, node: process.version, genWorkers, genCores, genIo: nativeIo ? 'native' : 'dgram', tandemIo: io.io, pinning }) + '\n');
     const measure = async (srv: ServerHandle, n: number): Promise<StepResult> => {
       let row: StepResult;
       try {
-        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, ie: o.ie, decodeCalls: o.decodeCalls, runId, progress });
+        row = await runStep(srv, { scenario: sc, calls: n, durationS: o.durationS, warmupS: o.warmupS, plc: o.plc, ie: o.ie, decodeCalls: o.decodeCalls, runId, progress, genWorkers, genCores, nativeIo });
       } catch (e) {
         const tail = srv.logTail();
         throw new Error(`${srv.name} N=${n}: ${(e as Error).message}${tail ? `\n--- ${srv.name} log tail ---\n${tail}` : ''}`);
@@ -131,7 +172,7 @@ async function main(): Promise<number> {
       if (o.json) process.stdout.write(JSON.stringify(row) + '\n');
       else
         say(
-          `${row.server} N=${row.calls}: loss ${row.ab.lossPct}%/${row.ba.lossPct}%  lat p50 ${row.ab.latencyMedianMs}/${row.ba.latencyMedianMs} ms  MOS ${row.mos}  server CPU ${row.serverCpuPct ?? '-'}%${row.serverCpuParts ? ` (${cpuParts(row.serverCpuParts)})` : ''}  gen CPU ${row.genCpuPct}%${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`,
+          `${row.server} N=${row.calls}: loss ${row.ab.lossPct}%/${row.ba.lossPct}%  lat p50 ${row.ab.latencyMedianMs}/${row.ba.latencyMedianMs} ms  MOS ${row.mos}  server CPU ${row.serverCpuPct ?? '-'}%${row.serverCpuParts ? ` (${cpuParts(row.serverCpuParts)})` : ''} ${row.serverPktsPerCpuS ?? '-'} pkt/CPU-s  gen CPU ${row.genCpuPct}% (${row.genCpuUsPerPkt} µs/pkt)${row.valid ? '' : `  INVALID: ${row.invalidReason}`}`,
         );
       return row;
     };
@@ -182,6 +223,7 @@ async function main(): Promise<number> {
     } else {
       for (const [k, n] of o.calls.entries()) {
         // Alternate which server goes first so neither always runs on a box the other just warmed.
+        // (relay-limit: Tandem and the C relay the same way.)
         const order = k % 2 === 0 ? servers : [...servers].reverse();
         for (const srv of order) {
           if (stopping) return 130;
@@ -201,11 +243,13 @@ async function main(): Promise<number> {
     return cpsRows.every((r) => r.valid && r.failed === 0) ? 0 : 3;
   }
   if (!rows.length) return 1;
-  const title = `${o.scenario}: ${[...new Set(rows.map((r) => r.server))].join(' vs ')} — ${o.durationS}s per step${o.pin ? ', pinned' : ''}${o.findMax ? ', find-max' : ''}`;
+  const title = `${o.scenario}: ${[...new Set(rows.map((r) => r.server))].join(' vs ')} — ${o.durationS}s per step${pin ? `, pinned (generator CPU ${cpuListString(pin.generator)}, servers CPU ${serverCpus})` : ''}${o.findMax ? ', find-max' : ''}`;
   writeFileSync(`${base}.svg`, chartSvg(rows, title));
   if (!o.json) {
     say('\n' + table(rows));
     if (o.compare && !o.findMax) say('\n' + ratios(rows));
+    if (pin) say(`\npinned: ${Object.entries(pinning).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+    if (o.scenario === 'relay-limit') say('\n' + relayLimitLines(rows) + `\nTandem's io: ${io.io}`);
     if (capacities.length) say('\n' + capacityLines(capacities));
   }
   say(`\nresults: ${jsonl}\nchart:   ${base}.svg`);

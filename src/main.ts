@@ -28,6 +28,9 @@ import { Registrar } from './edge/registrar.js';
 import { OutboundRegistrar } from './b2bua/outbound-registration.js';
 import { primaryInterface } from './config/interface-options.js';
 import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
+import type { SipSender } from './sip/transport/types.js';
+import { Ops } from './ops/start.js';
+import { reloadFailure, type ReloadResult } from './ops/admin-api.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -58,9 +61,13 @@ export interface RunningTandem {
   media: LocalMedia;
   ng: NgServer;
   ngAddress: { address: string; port: number };
+  /** present with --listen-tcp-ng. */
+  ngTcpAddress?: { address: string; port: number };
   /** present when SIP listeners are configured. */
   sip?: RunningSip;
   log: Logger;
+  /** operations: metrics, the admin HTTP listener (`ops.address`), the drain, call records. */
+  ops: Ops;
   close(): Promise<void>;
 }
 
@@ -136,7 +143,7 @@ function authenticator(config: TandemConfig, routes: RouteTable, log: Logger, on
 const AUTH_FAILURE_WEIGHT = 5;
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
-async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger): Promise<RunningSip & { stopEdge(): void }> {
+async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, ops: Ops): Promise<RunningSip & { stopEdge(): void }> {
   const routes = routeTable(config);
   // Each second: overload is re-read (so its end is logged without traffic) and ended bans are logged.
   const lag = new LagSampler(1000, () => {
@@ -175,18 +182,23 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
       wsPingMs: config.wsPingInterval,
     },
     log: log.child({ component: 'sip' }),
-    onMessage: (inbound) => deliver?.(inbound),
+    onMessage: (inbound) => {
+      ops.sipMessage('in', inbound.message);
+      deliver?.(inbound);
+    },
     // A binding made over a connection cannot be reached once it closes (RFC 5626 flows).
     ...(registrar !== undefined ? { onConnectionClosed: (remote: SipEndpoint) => void registrar.flowClosed(remote).catch((err: unknown) => log.warn({ err }, 'registrar: dropping bindings of a closed connection failed')) } : {}),
     admit,
   });
   const listeners = transport.listeners();
+  // What Tandem sends, counted for /metrics (retransmissions included: they are on the wire too).
+  const sender: SipSender = { send: (m, d) => (ops.sipMessage('out', m), transport.send(m, d)), localEndpoint: (p) => transport.localEndpoint(p) };
   // Named targets and X-Outbound-Proxy are resolved per call (RFC 3263), so TTLs and failover hold.
   const dns = new SipResolver({ ...(config.dnsServers !== undefined ? { servers: config.dnsServers } : {}), maxCacheEntries: config.dnsCacheSize, maxEndpoints: config.dnsMaxEndpoints });
   const b2bua = new B2bua({
     ...(auth !== undefined ? { auth } : {}),
     // Behind a 1:1 NAT, Via/Contact name the listener's advertised host; a request naming it is ours too.
-    sender: advertisingSender(transport, config.listenSip),
+    sender: advertisingSender(sender, config.listenSip),
     media,
     routes,
     ownEndpoints: [...listeners, ...advertisedEndpoints(listeners, config.listenSip)],
@@ -196,12 +208,14 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     log: log.child({ component: 'b2bua' }),
     ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}),
     ...(registrar !== undefined ? { registrar } : {}),
-    overload: edge.overload,
+    // A drain refuses new calls first, whatever the load (ops/drain.ts).
+    overload: { refuse: () => ops.drainRefusal() ?? edge.overload.refuse() },
+    onCallEnded: (call, reason) => ops.callEnded(call, reason),
     sourceLimits: edge.sourceLimits,
     dns,
   });
   transactions = new TransactionLayer({
-    sender: transport,
+    sender,
     clock: systemClock,
     timers: { t1: config.sipT1, t2: config.sipT2, t4: config.sipT4 },
     inviteDeadlineMs: config.sipTimerC,
@@ -210,7 +224,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   });
   b2bua.attach(transactions);
   const layer = transactions;
-  const outReg = routes.registrations === undefined ? undefined : new OutboundRegistrar({ registrations: routes.registrations, transactions, sender: advertisingSender(transport, config.listenSip), resolver: dns, clock: systemClock, log: log.child({ component: 'outbound-registration' }), ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}) });
+  const outReg = routes.registrations === undefined ? undefined : new OutboundRegistrar({ registrations: routes.registrations, transactions, sender: advertisingSender(sender, config.listenSip), resolver: dns, clock: systemClock, log: log.child({ component: 'outbound-registration' }), ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}) });
   deliver = (inbound) => {
     if (b2bua.screen(inbound)) layer.receive(inbound);
   };
@@ -233,6 +247,20 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     process.off('SIGUSR2', onUsr2);
   };
   outReg?.start();
+  // SIGHUP and `tandem ctl reload`: the routes file again; a bad one is refused and the old routes stay.
+  const reload = config.routesFile === undefined ? undefined : (): ReloadResult => {
+    try {
+      const table = routeTable(config);
+      if (config.authUsers === undefined) authenticator(config, table, log, () => undefined);
+      b2bua.setRoutes(table);
+      log.info({ file: config.routesFile, routes: table.routes.map((r) => r.name) }, 'routes reloaded');
+      return { ok: true, routes: table.routes.map((r) => r.name) };
+    } catch (err) {
+      log.error({ err, file: config.routesFile }, 'routes reload refused; the old routes stay');
+      return reloadFailure(err);
+    }
+  };
+  ops.attachSip({ b2bua, transportStats: () => transport.stats(), sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reload !== undefined ? { reload } : {}) });
   return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}), ...(outReg !== undefined ? { outboundRegistrar: outReg } : {}) };
 }
 
@@ -269,6 +297,8 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     readPem('tls-ca', config.tlsCa);
   }
   const mediaIf = primaryInterface(config);
+  // The media plane's hook is made before operations, which read the media plane.
+  let ops: Ops;
   const media = new LocalMedia({
     interface: mediaIf.address,
     ...(mediaIf.advertise !== undefined ? { advertise: mediaIf.advertise } : {}),
@@ -277,21 +307,31 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     portMax: config.portMax,
     workers: config.numThreads,
     maxSessions: config.maxSessions,
+    maxTranscodes: config.maxTranscodes,
+    onCallClosed: (stats, reason) => ops.mediaClosed(stats, reason),
     maxMediaPerCall: config.maxMediaPerCall,
     mediaTimeoutMs: config.timeout * 1000,
+    io: config.io ?? 'batch',
+    ioRequired: config.io === 'batch',
     logLevel: config.logLevel,
     log,
     ...(config.dtmfNoSuppress ? { dtmfNoSuppress: true } : {}),
     recording: { ...(config.recordingDir !== undefined ? { dir: config.recordingDir } : {}), method: config.recordingMethod, queueLimit: config.recordingQueue },
   });
+  ops = new Ops({ version: packageVersion(), ...(config.listenHttp !== undefined ? { listenHttp: config.listenHttp } : {}), drainTimeoutS: config.drainTimeout, ...(config.cdr !== undefined ? { cdr: config.cdr } : {}), ...(config.cdrUrl !== undefined ? { cdrUrl: config.cdrUrl } : {}), media, log });
   await media.ready();
   const ng = new NgServer({
     address: config.listenNg.address,
     port: config.listenNg.port,
     ...(config.ngAllow !== undefined ? { allow: config.ngAllow } : {}),
+    ...(config.listenTcpNg !== undefined
+      ? { tcp: { ...config.listenTcpNg, limits: { maxConnections: config.ngTcpMaxConnections, maxMessageBytes: config.ngTcpMaxMessage, idleMs: config.ngTcpIdleTimeout, messageMs: config.ngTcpMessageTimeout } } }
+      : {}),
     context: { media },
     log,
+    onCommand: (command, result) => ops.ngCommand(command, result),
   });
+  ops.attachNg(ng);
   let ngAddress: { address: string; port: number };
   let sip: (RunningSip & { stopEdge(): void }) | undefined;
   let remote: NgMediaClient | undefined;
@@ -299,25 +339,32 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     ngAddress = await ng.listen();
     if (config.listenSip.length > 0) {
       if (config.media.kind === 'ng') remote = new NgMediaClient({ host: config.media.address, port: config.media.port });
-      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log);
+      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log, ops);
     }
+    await ops.listen();
   } catch (err) {
+    sip?.stopEdge();
+    await sip?.transport.close().catch(() => undefined);
+    await ops.close().catch(() => undefined);
     await ng.close().catch(() => undefined);
     await remote?.close();
     await media.close();
     throw err;
   }
   log.info(
-    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
+    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, io: media.pool.ioBackends()[0], sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
     'tandem ready',
   );
   return {
     media,
     ng,
     ngAddress,
+    ...(ng.tcpAddress !== undefined ? { ngTcpAddress: ng.tcpAddress } : {}),
     ...(sip !== undefined ? { sip } : {}),
     log,
+    ops,
     async close() {
+      await ops.closeListener();
       if (sip !== undefined) {
         sip.stopEdge();
         // Our bindings go first (expires=0), while the transaction layer can still carry them.
@@ -330,6 +377,15 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
       await remote?.close();
       await ng.close();
       await media.close();
+      await ops.close();
     },
   };
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }

@@ -25,6 +25,7 @@ const COMMON = [
 /** One entry per wasm module: source file (relative to wasm/) → output name. */
 const MODULES = [
   { src: 'g711.ts', out: 'g711', flags: [] },
+  { src: 'g722.ts', out: 'g722', flags: [] },
   // 128-bit SIMD for the FIR dot products (Node 20's V8 has it on by default).
   { src: 'resample.ts', out: 'resample', flags: ['--enable', 'simd', '--initialMemory', '4'] },
   // SRTP's HMAC-SHA1 and AES-CM helpers: room above the fixed regions for a 64 KiB datagram and

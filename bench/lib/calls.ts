@@ -1,14 +1,14 @@
 /**
  * Calls of one step: set up N calls (over ng or SIP, see signalling.ts), stream RTP both ways on a drift-free
- * schedule, tear down (delete). The schedule is absolute: packet k of a leg is due at
- * start + phase + k·ptime, phases spread evenly over one ptime so the load is smooth, and every packet due
- * at a tick is sent in that tick (late ticks catch up; lateness is recorded as timer lag).
+ * schedule (pacer.ts), tear down (delete). This is the in-process generator; gen-pool.ts shares the legs
+ * out among worker threads instead.
  */
-import { performance } from 'node:perf_hooks';
 import type dgram from 'node:dgram';
 import { Histogram } from './metrics.js';
 import type { CallSignalling, Established } from './signalling.js';
-import { DirectionStats, Receiver, Sender, connectSocket, openSocket, type LegReceiver } from './rtp-leg.js';
+import { DirectionStats, Receiver, Sender, connectSocket, openSocket, type LegReceiver, type PacketOut } from './rtp-leg.js';
+import { Pacer } from './pacer.js';
+import { histogramData, summarizeDirection, type LoadSummary, type WindowLeg } from './summary.js';
 import { buildSdp, parseSdp, PT } from './sdp.js';
 import { encodedSignal, expectedSignal, SignalIndex, speechLikePcm } from './signal.js';
 import { alawToLinear, rankTable, ulawToLinear, type G711Law } from './g711.js';
@@ -128,6 +128,57 @@ function transcodedLegs(
   };
 }
 
+/** Both legs of a G.711 call (relay, transcode, ptime): senders and Receivers, fed by their sockets. */
+export function g711Legs(
+  sc: { callerCodec: G711Law; calleeCodec: G711Law; callerPtime: number; calleePtime: number },
+  sa: dgram.Socket,
+  sb: dgram.Socket,
+  dirs: Directions,
+): { caller: Leg; callee: Leg } {
+  const l = g711Pair(sc, sa, sb, dirs);
+  sa.on('message', (m) => l.caller.receiver.onMessage(m));
+  sb.on('message', (m) => l.callee.receiver.onMessage(m));
+  return { caller: { socket: sa, ...l.caller }, callee: { socket: sb, ...l.callee } };
+}
+
+/** The senders and receivers of a G.711 call, whatever carries their packets (the caller feeds the receivers). */
+export function g711Pair(
+  sc: { callerCodec: G711Law; calleeCodec: G711Law; callerPtime: number; calleePtime: number },
+  outA: PacketOut,
+  outB: PacketOut,
+  dirs: Directions,
+): { caller: { sender: Sender; receiver: Receiver }; callee: { sender: Sender; receiver: Receiver } } {
+  const media = mediaFor(sc);
+  const sendA = new Sender(outA, media.callerSignal, PT[sc.callerCodec], (8000 * sc.callerPtime) / 1000, sc.callerPtime);
+  const sendB = new Sender(outB, media.calleeSignal, PT[sc.calleeCodec], (8000 * sc.calleePtime) / 1000, sc.calleePtime);
+  sendA.stats = dirs.ab;
+  sendB.stats = dirs.ba;
+  const recvB = new Receiver(sendA, media.atCallee, media.calleeRank, dirs.ab);
+  const recvA = new Receiver(sendB, media.atCaller, media.callerRank, dirs.ba);
+  return { caller: { sender: sendA, receiver: recvA }, callee: { sender: sendB, receiver: recvB } };
+}
+
+/** What step.ts drives: N calls whose legs stream on the main thread (CallSet) or in generator workers (WorkerCallSet). */
+export interface LoadSet {
+  readonly callsUp: number;
+  readonly setupErrors: string[];
+  setup(): Promise<void>;
+  start(): void;
+  startWindow(): void | Promise<void>;
+  /** counters so far, for the progress line (worker sets: as of their last report) */
+  progress(): LoadProgress;
+  collect(): Promise<LoadSummary>;
+  /** stops sending (receiving goes on until teardown) */
+  stop(): void | Promise<void>;
+  teardown(): Promise<void>;
+}
+
+export interface LoadProgress {
+  sent: number;
+  received: number;
+  lagP99Ms: number;
+}
+
 export interface CallSetOptions {
   signalling: CallSignalling;
   scenario: Scenario;
@@ -144,14 +195,14 @@ export interface Directions {
   ba: DirectionStats;
 }
 
-export class CallSet {
+export class CallSet implements LoadSet {
   readonly calls: Call[] = [];
   readonly dirs: Directions = { ab: new DirectionStats('a→b'), ba: new DirectionStats('b→a') };
   readonly timerLag = new Histogram(0.05, 20_000); // ms, up to 1 s
   /** transcoded audio: where the located streams of each direction lay, to narrow the next search */
   private readonly priors = { ab: new LocatePrior(), ba: new LocatePrior() };
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private pacer: Pacer | undefined;
+  private readonly sentAtWindow = new Map<Sender, number>();
   setupErrors: string[] = [];
 
   constructor(private readonly o: CallSetOptions) {}
@@ -205,16 +256,7 @@ export class CallSet {
         sb.on('message', (m) => legs.callee.receiver.onMessage(m));
         return { callId, signalled, ...legs };
       }
-      const media = mediaFor({ callerCodec, calleeCodec });
-      const sendA = new Sender(sa, media.callerSignal, PT[callerCodec], (8000 * sc.callerPtime) / 1000, sc.callerPtime);
-      const sendB = new Sender(sb, media.calleeSignal, PT[calleeCodec], (8000 * calleePtime) / 1000, calleePtime);
-      sendA.stats = this.dirs.ab;
-      sendB.stats = this.dirs.ba;
-      const recvB = new Receiver(sendA, media.atCallee, media.calleeRank, this.dirs.ab);
-      const recvA = new Receiver(sendB, media.atCaller, media.callerRank, this.dirs.ba);
-      sa.on('message', (m) => recvA.onMessage(m));
-      sb.on('message', (m) => recvB.onMessage(m));
-      return { callId, signalled, caller: { socket: sa, sender: sendA, receiver: recvA }, callee: { socket: sb, sender: sendB, receiver: recvB } };
+      return { callId, signalled, ...g711Legs({ callerCodec, calleeCodec, callerPtime: sc.callerPtime, calleePtime }, sa, sb, this.dirs) };
     } catch (e) {
       sa.close();
       sb.close();
@@ -224,50 +266,23 @@ export class CallSet {
 
   /** Starts streaming every call's two legs. */
   start(): void {
-    const groups = new Map<number, Sender[]>();
-    for (const c of this.calls) {
-      for (const s of [c.caller.sender, c.callee.sender]) {
-        const g = groups.get(s.ptimeMs) ?? [];
-        g.push(s);
-        groups.set(s.ptimeMs, g);
-      }
-    }
-    const t0 = performance.now() + 5;
-    const sched = [...groups.entries()].map(([ptime, senders]) => ({
-      ptime,
-      senders,
-      phase: Float64Array.from(senders, (_, i) => (i * ptime) / senders.length),
-      cycle: 0,
-      cursor: 0,
-    }));
-    this.running = true;
-    const lag = this.timerLag;
-    const tick = (): void => {
-      if (!this.running) return;
-      const now = performance.now();
-      let next = Infinity;
-      for (const g of sched) {
-        let due = t0 + g.cycle * g.ptime + g.phase[g.cursor];
-        while (due <= now) {
-          g.senders[g.cursor].send(now);
-          lag.add(now - due);
-          if (++g.cursor === g.senders.length) {
-            g.cursor = 0;
-            g.cycle++;
-          }
-          due = t0 + g.cycle * g.ptime + g.phase[g.cursor];
-        }
-        if (due < next) next = due;
-      }
-      // Node's timers have 1 ms resolution and fire at or after their time, up to ~1 ms late: aim 1 ms
-      // early (a tick with nothing due just re-arms), so packets leave within ~1 ms of their deadline.
-      this.timer = setTimeout(tick, Math.max(0, Math.floor(next - performance.now()) - 1));
-    };
-    this.timer = setTimeout(tick, 5);
+    this.pacer = new Pacer(this.calls.flatMap((c) => [c.caller.sender, c.callee.sender]), this.timerLag);
+    this.pacer.start();
+  }
+
+  get callsUp(): number {
+    return this.calls.length;
+  }
+
+  progress(): LoadProgress {
+    const d = this.dirs;
+    return { sent: d.ab.sent + d.ba.sent, received: d.ab.received + d.ba.received, lagP99Ms: this.timerLag.quantile(0.99) };
   }
 
   /** Starts the measured window: counters restart, send times and sequence state carry on. */
   startWindow(): void {
+    this.sentAtWindow.clear();
+    for (const c of this.calls) for (const l of [c.caller, c.callee]) this.sentAtWindow.set(l.sender, l.sender.packets);
     this.dirs.ab.reset();
     this.dirs.ba.reset();
     this.timerLag.reset();
@@ -277,16 +292,28 @@ export class CallSet {
     }
   }
 
-  stopWindow(): void {
+  /** Ends the measured window and sums it up. */
+  async collect(): Promise<LoadSummary> {
     for (const c of this.calls) {
       c.caller.receiver.measuring = false;
       c.callee.receiver.measuring = false;
     }
+    const leg = (r: LegReceiver): WindowLeg => ({
+      receiver: r,
+      peerSentAtWindow: this.sentAtWindow.get(r.peer) ?? 0,
+      decodes: r instanceof AudioReceiver && r.decode !== 'none',
+    });
+    return {
+      ab: summarizeDirection(this.dirs.ab, this.calls.map((c) => leg(c.callee.receiver))),
+      ba: summarizeDirection(this.dirs.ba, this.calls.map((c) => leg(c.caller.receiver))),
+      timerLag: histogramData(this.timerLag),
+      workerElu: [],
+      sendErrors: 0,
+    };
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.pacer?.stop();
   }
 
   async teardown(): Promise<void> {

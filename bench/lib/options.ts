@@ -1,5 +1,6 @@
 /** Command line → BenchOptions (an unknown or malformed option is an error that names it). */
 import { SCENARIOS, type ScenarioName } from './scenario.js';
+import { parsePinValue, type PinCpus } from './pin.js';
 
 export interface BenchOptions {
   server: 'tandem' | 'rtpengine' | 'kamailio-rtpengine';
@@ -40,6 +41,14 @@ export interface BenchOptions {
   outDir: string;
   /** Pin the generator to CPU 0 and the servers to the other CPUs (taskset), so they do not compete. */
   pin: boolean;
+  /** --pin=GEN:SERVER: the CPU lists (plain --pin: generator 0, servers the rest). */
+  pinCpus?: PinCpus;
+  /** Generator worker threads for the RTP legs (0: on the main thread); undefined: the default (see HELP). */
+  genWorkers?: number;
+  /** The generator workers' packet I/O: the bench's native addon (gen-io.c) or dgram; undefined: native when it builds. */
+  genIo?: 'native' | 'dgram';
+  /** Extra arguments for every Tandem the bench starts (--server-arg, repeatable), e.g. --io=dgram. */
+  serverArgs: string[];
   /** Search for the largest N within the criteria instead of running the --calls steps. */
   findMax: boolean;
   /** Upper bound of the --find-max search. */
@@ -72,6 +81,9 @@ export const HELP = `npm run bench -- [options]
   --calls 50,100,200         concurrent calls per step (default 100)
   --scenario S               transcode (PCMA↔PCMU, default) | relay (PCMU both) | ptime (20 ms ↔ 30 ms)
                              | opus (Opus caller ↔ PCMA callee, transcoded both ways)
+                             | relay-limit (Tandem's relay against a minimal C relay, bench/relay-limit.c,
+                             built here with cc -O2; same load, alternating; figure of merit: packets
+                             per CPU-second, Tandem ÷ C relay)
   --decode-calls N           opus: how many calls decode the Opus they receive to check it and
                              measure its latency (default 8; the others count packets only)
   --ie N                     E-model equipment impairment of the codec chain (default 0; see README)
@@ -94,7 +106,16 @@ export const HELP = `npm run bench -- [options]
                              valid step (starts at the first --calls value, default 50)
   --max-calls N              upper bound for --find-max (default 1000)
   --pin                      generator on CPU 0, servers on the other CPUs (taskset): on a small box
-                             this keeps the generator's timers clean and gives each server the same cores
+                             this keeps the generator's timers clean and gives each server the same cores;
+                             every thread of the generator and of each server is checked and reported
+  --pin=GEN:SERVER           the same with CPU lists of your choice, e.g. --pin=0:1 or --pin=0-1:2-7
+  --gen-workers N            generator worker threads carrying the RTP legs (default 1, or one per
+                             --pin generator CPU; 0: on the main thread, as the opus scenario always is)
+  --gen-io native|dgram      the generator workers' packet I/O: bench/gen-io.c, a Node-API addon built
+                             here with cc (default when it builds: epoll + recvmmsg, one call per batch),
+                             or Node's dgram (one socket object and one call per datagram)
+  --server-arg ARG           one more argument for every Tandem started (repeatable), e.g.
+                             --server-arg=--io=dgram
 `;
 
 export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
@@ -120,6 +141,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     portBase: 20000,
     outDir: defaultOut,
     pin: false,
+    serverArgs: [],
     findMax: false,
     maxCalls: 1000,
     help: false,
@@ -258,8 +280,26 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         o.json = true;
         break;
       case '--pin':
+        // Only --pin=VALUE takes a value: a bare --pin is often followed by another option.
         o.pin = true;
+        if (eq > 0) o.pinCpus = parsePinValue(a.slice(eq + 1));
         break;
+      case '--gen-workers':
+        o.genWorkers = num(0, 64);
+        if (!Number.isInteger(o.genWorkers)) throw new Error(`--gen-workers ${o.genWorkers}: expected a whole number`);
+        break;
+      case '--gen-io': {
+        const v = value();
+        if (v !== 'native' && v !== 'dgram') throw new Error(`--gen-io ${v}: expected native or dgram`);
+        o.genIo = v;
+        break;
+      }
+      case '--server-arg': {
+        const v = value();
+        if (!v.startsWith('--')) throw new Error(`--server-arg ${v}: expected a Tandem option such as --io=dgram`);
+        o.serverArgs.push(v);
+        break;
+      }
       case '--find-max':
         o.findMax = true;
         break;
@@ -271,6 +311,11 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     }
   }
   if (o.findMax && !callsGiven) o.calls = [50];
+  if (o.scenario === 'opus' && o.genWorkers !== undefined && o.genWorkers > 0) throw new Error('--gen-workers: the opus scenario runs its legs on the main thread (--gen-workers 0)');
+  if (o.genIo === 'native' && o.genWorkers === 0) throw new Error('--gen-io native runs in generator workers: not with --gen-workers 0');
+  if (o.scenario === 'relay-limit') {
+    if (o.via === 'sip' || o.ng || o.compare || o.server !== 'tandem' || o.dtlsSetup !== undefined) throw new Error('--scenario relay-limit starts Tandem and the C relay itself: not with --via sip, --ng, --compare, --server or --dtls-setup');
+  }
   if (o.ng && o.compare) throw new Error('--ng and --compare cannot be combined: --compare starts both servers itself');
   if (o.dtlsSetup !== undefined) {
     if (o.via === 'sip') throw new Error('--dtls-setup runs over ng: not with --via sip');

@@ -15,7 +15,9 @@ const COLS: [string, (r: StepResult) => string][] = [
   ['srv CPU %', (r) => fmt(r.serverCpuPct, 1)],
   ['CPU %/call', (r) => fmt(r.cpuPerCallPct, 3)],
   ['RSS MB', (r) => fmt(r.rssMb, 0)],
+  ['srv pkt/CPU-s', (r) => (r.serverPktsPerCpuS === undefined ? '-' : String(r.serverPktsPerCpuS))],
   ['gen CPU %', (r) => fmt(r.genCpuPct, 0)],
+  ['gen µs/pkt', (r) => fmt(r.genCpuUsPerPkt, 1)],
   ['valid', (r) => (r.valid ? 'yes' : 'INVALID')],
 ];
 
@@ -47,6 +49,8 @@ export function table(rows: StepResult[]): string {
   }
   const g = rows.filter((r) => r.valid).map((r) => r.genPktsPerCpuS);
   if (g.length) out.push(`generator: ${Math.min(...g)}–${Math.max(...g)} packets (sent+received) per CPU-second`);
+  out.push('srv pkt/CPU-s: packets the server relayed (received + sent) per CPU-second of all its threads. Was the generator the bottleneck?');
+  for (const r of rows) out.push(`  ${bottleneckLine(r)}`);
   return [...out, ...notes].join('\n');
 }
 
@@ -79,4 +83,12 @@ export function ratios(rows: StepResult[]): string {
     );
   }
   return out.join('\n');
+}
+
+/** One step's answer to "could the generator, rather than the server, have set the limit?", with both CPU figures. */
+export function bottleneckLine(r: StepResult): string {
+  const where = r.genWorkers > 0 ? `${r.genWorkers} worker thread${r.genWorkers > 1 ? 's' : ''}, ${r.genIo}` : 'main thread, dgram';
+  const elu = r.genWorkerEluMaxPct === undefined ? '' : `, busiest worker loop ${fmt(r.genWorkerEluMaxPct, 0)}% busy`;
+  const verdict = r.generatorBottleneck ? 'YES, the generator may have been the bottleneck (step invalid)' : 'no';
+  return `${r.server} N=${r.calls}: ${verdict} — generator ${fmt(r.genCpuPct, 0)}% CPU (${where}, ${r.genCores} core${r.genCores > 1 ? 's' : ''}, ${fmt(r.genCpuUsPerPkt, 1)} µs/packet of which ${fmt(r.genSystemUsPerPkt, 1)} in the kernel, so ~${r.genCallsPerCore} calls per generator core at 85 %${elu}, timer lag p99 ${fmt(r.timerLagP99Ms, 1)} ms) beside the server's ${fmt(r.serverCpuPct, 0)}%`;
 }

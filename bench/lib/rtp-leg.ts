@@ -72,6 +72,11 @@ export class DirectionStats {
   }
 }
 
+/** Where a Sender's packets go: a connected dgram socket, or a native generator leg (gen-native.ts). */
+export interface PacketOut {
+  send(msg: Buffer, offset: number, length: number): void;
+}
+
 export class Sender {
   readonly buf: Buffer;
   packets = 0; // packets sent since start
@@ -90,7 +95,7 @@ export class Sender {
    * Either way packet k carries the loop's samples [k·spp, (k+1)·spp) at 8 kHz (mod the loop).
    */
   constructor(
-    readonly socket: dgram.Socket,
+    readonly socket: PacketOut,
     readonly signal: Buffer | readonly Buffer[],
     readonly pt: number,
     readonly spp: number, // 8 kHz samples of the loop per packet (= bytes for G.711)
@@ -117,7 +122,7 @@ export class Sender {
     const sig = this.signal;
     if (Buffer.isBuffer(sig)) {
       sig.copy(b, 12, this.sigOff, this.sigOff + this.spp);
-      this.socket.send(b);
+      this.socket.send(b, 0, b.length);
     } else {
       const f = sig[this.frame];
       f.copy(b, 12);

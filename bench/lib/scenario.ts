@@ -2,12 +2,12 @@
 import type { BDict } from '../../src/control/bencode.js';
 import type { G711Law } from './g711.js';
 
-export type ScenarioName = 'transcode' | 'relay' | 'ptime' | 'opus';
+export type ScenarioName = 'transcode' | 'relay' | 'ptime' | 'opus' | 'relay-limit';
 
 /** What a side sends: G.711 (8 kHz clock) or Opus (48 kHz clock, RFC 7587). */
 export type Codec = G711Law | 'opus';
 
-export const SCENARIOS: readonly ScenarioName[] = ['transcode', 'relay', 'ptime', 'opus'];
+export const SCENARIOS: readonly ScenarioName[] = ['transcode', 'relay', 'ptime', 'opus', 'relay-limit'];
 
 export interface Scenario {
   name: ScenarioName;
@@ -34,6 +34,7 @@ export function scenario(name: ScenarioName): Scenario {
         offerFlags: { replace: REPLACE, codec: { mask: ['PCMA'], transcode: ['PCMU'] } },
       };
     case 'relay':
+    case 'relay-limit': // the relay's calls, against Tandem and the C relay (run.ts)
       return { name, callerCodec: 'PCMU', calleeCodec: 'PCMU', callerPtime: 20, calleePtime: 20, offerFlags: { replace: REPLACE } };
     case 'ptime':
       // Same codec both sides: only repacketisation (20 ms in, 30 ms out = 240-byte payloads at the callee).

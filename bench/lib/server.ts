@@ -2,14 +2,14 @@
  * Media servers under test: start Tandem's CLI or Debian's rtpengine with the same flags, wait for ng
  * `pong`, sample their CPU (utime+stime of all threads, /proc/PID/stat) and RSS (/proc/PID/status), stop them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NgClient } from './ng.js';
 import type { BDict } from '../../src/control/bencode.js';
 import type { CallSignalling } from './signalling.js';
 
-export type ServerKind = 'tandem' | 'rtpengine' | 'external' | 'tandem-b2bua' | 'kamailio-rtpengine';
+export type ServerKind = 'tandem' | 'rtpengine' | 'external' | 'tandem-b2bua' | 'kamailio-rtpengine' | 'c-relay';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TANDEM_CLI = `${REPO_ROOT}dist/cli/tandem.js`;
@@ -41,6 +41,32 @@ export interface StartOptions {
   threads: number;
   /** CPU list for taskset (e.g. "1" or "1-3"); the server and all its threads stay there. */
   cpus?: string;
+  /** Tandem: more arguments (--server-arg), after the bench's own. */
+  extraArgs?: string[];
+}
+
+/**
+ * Which packet I/O a Tandem will use (issue 14's --io=batch|dgram): the --io the bench passes through,
+ * else --io=batch when this build's --help offers the option (`preferBatch`), else plain dgram.
+ */
+export function tandemIo(extraArgs: readonly string[], preferBatch: boolean, help = tandemHelp): { args: string[]; io: string } {
+  const given = [...extraArgs].reverse().find((a) => a.startsWith('--io='));
+  if (given !== undefined) return { args: [...extraArgs], io: `${given.slice(5)} (--server-arg)` };
+  if (!/--io[= ]/.test(help())) return { args: [...extraArgs], io: 'dgram (this Tandem has no --io option)' };
+  if (preferBatch) return { args: [...extraArgs, '--io=batch'], io: 'batch (asked for; Tandem falls back to dgram with a warning if its addon does not load)' };
+  return { args: [...extraArgs], io: "Tandem's default" };
+}
+
+let helpText: string | undefined;
+function tandemHelp(): string {
+  if (helpText === undefined) {
+    try {
+      helpText = execFileSync(process.execPath, [TANDEM_CLI, '--help'], { encoding: 'utf8', timeout: 10_000 });
+    } catch (e) {
+      helpText = String((e as { stdout?: string }).stdout ?? '');
+    }
+  }
+  return helpText;
 }
 
 /** Runs `bin args` under taskset when a CPU list is given (taskset execs it: same pid). */
@@ -58,7 +84,7 @@ export async function startServer(o: StartOptions): Promise<ServerHandle> {
   let child: ChildProcess;
   if (o.kind === 'tandem') {
     if (!existsSync(TANDEM_CLI)) throw new Error(`${TANDEM_CLI} does not exist: run \`npm run build\` first`);
-    child = spawnPinned(o.cpus, process.execPath, [TANDEM_CLI, ...common, `--num-threads=${o.threads}`, '--log-level=warn', '--listen-sip=none'], {
+    child = spawnPinned(o.cpus, process.execPath, [TANDEM_CLI, ...common, `--num-threads=${o.threads}`, '--log-level=warn', '--listen-sip=none', '--listen-http=off', ...(o.extraArgs ?? [])], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

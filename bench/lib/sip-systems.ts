@@ -38,6 +38,8 @@ export interface SipSystemOptions {
   /** Kamailio UDP worker processes. */
   kamailioChildren: number;
   cpus?: string;
+  /** tandem-b2bua: more arguments (--server-arg). */
+  extraArgs?: string[];
   /**
    * tandem-b2bua only: start it with digest authentication on (a users file in a temp dir with user
    * `bench` and a random password; no --trusted, so every INVITE from the generator is challenged 407)
@@ -123,6 +125,8 @@ export async function startSipSystem(o: SipSystemOptions): Promise<ServerHandle>
       '--interface=127.0.0.1',
       `--listen-ng=127.0.0.1:${o.ngPort}`,
       `--listen-sip=udp:127.0.0.1:${o.sipPort}`,
+      // Several benches (and tests) may run side by side: no admin listener on the fixed default port.
+      '--listen-http=off',
       `--route=sip:127.0.0.1:${o.calleePort}`,
       `--b-codecs=${o.scenario.calleeCodec}`,
       ...(o.scenario.calleePtime !== o.scenario.callerPtime ? [`--b-ptime=${o.scenario.calleePtime}`] : []),
@@ -133,6 +137,7 @@ export async function startSipSystem(o: SipSystemOptions): Promise<ServerHandle>
       // The generator runs on 127.0.0.1, which --flood-exempt leaves out of pike and the per-source
       // limits by default; it is not --trusted, so with auth every INVITE is challenged.
       ...(users !== undefined && o.auth !== undefined ? [`--auth-users=${users.path}`, `--realm=${BENCH_REALM}`, `--auth-algorithms=${o.auth.algorithms.join(',')}`] : []),
+      ...(o.extraArgs ?? []),
     ];
     const child = spawnPinned(o.cpus, process.execPath, args);
     const w = watch(child, 'tandem');

@@ -1,10 +1,10 @@
 /** One step: N calls against one server — set up, warm up, measure, tear down — and its result row. */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { AudioReceiver } from './audio-leg.js';
-import { CallSet } from './calls.js';
+import { CallSet, type LoadSet } from './calls.js';
+import { WorkerCallSet } from './gen-pool.js';
 import { lossPercent, mos, rFactor } from './metrics.js';
 import { NgClient } from './ng.js';
-import type { DirectionStats } from './rtp-leg.js';
+import { mergeHistograms, type DirectionSummary } from './summary.js';
 import type { Scenario } from './scenario.js';
 import { processCpuSeconds, processRssMb, type ServerHandle } from './server.js';
 import { NgSignalling } from './signalling.js';
@@ -82,9 +82,28 @@ export interface StepResult {
   /** the parts of serverCpuPct for a multi-program system (kamailio+rtpengine: {kamailio, rtpengine}). */
   serverCpuParts?: Record<string, number>;
   cpuPerCallPct?: number;
+  /** packets the server relayed in the window (received + sent: what the generator sent + received) ÷ its CPU-seconds */
+  serverPktsPerCpuS?: number;
   rssMb?: number;
+  /** the generator process (all its threads), % of one core */
   genCpuPct: number;
   genPktsPerCpuS: number;
+  /** the generator's CPU per packet it sent or received, µs, and the part of it spent in the kernel (system time) */
+  genCpuUsPerPkt: number;
+  genSystemUsPerPkt: number;
+  /** calls one core of generator would drive at 85 % of it: at this step's CPU per packet, each call sending and receiving its nominal packet rate */
+  genCallsPerCore: number;
+  /** the generator workers' packet I/O (native: bench/gen-io.c; dgram: Node's sockets) */
+  genIo: 'native' | 'dgram';
+  /** generator worker threads (0: legs on the main thread) and the cores it may use */
+  genWorkers: number;
+  genCores: number;
+  /** the busiest generator worker's event-loop utilisation over the window, % (absent in-process) */
+  genWorkerEluMaxPct?: number;
+  /** packets the generator's native I/O could not send in the window (counted as sent: they show as loss) */
+  genSendErrors: number;
+  /** whether the generator, not the server, may have limited the step (then the step is invalid) */
+  generatorBottleneck: boolean;
   timerLagP99Ms: number;
   timerLagP50Ms: number;
   timerLagMaxMs: number;
@@ -106,10 +125,17 @@ export interface StepOptions {
   /** scenarios with Opus: how many calls decode received Opus (default 8) */
   decodeCalls?: number;
   runId: string;
+  /** generator worker threads for the legs (0 or undefined: in-process) */
+  genWorkers?: number;
+  /** the compiled gen-io addon for the workers' packet I/O (undefined: dgram) */
+  nativeIo?: string;
+  /** cores the generator may use (1 when pinned); its CPU limit is 85 % of each */
+  genCores?: number;
   progress?: (line: string) => void;
 }
 
-const GEN_CPU_LIMIT = 85; // % of one core
+const GEN_CPU_LIMIT = 85; // % of one core (per core the generator may use)
+const GEN_ELU_LIMIT = 0.85; // a worker's event loop busy this much of the window is saturated
 const LAG_P99_LIMIT = 5; // ms
 
 export async function runStep(server: ServerHandle, o: StepOptions): Promise<StepResult> {
@@ -117,18 +143,19 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
   const signalling = server.signalling !== undefined
     ? await server.signalling(o.scenario.offerFlags)
     : new NgSignalling(new NgClient({ ...server.ng, timeoutMs: 1000, retries: 4 }), o.scenario.offerFlags);
-  const set = new CallSet({ signalling, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}`, decodeCalls: o.decodeCalls });
+  const setOptions = { signalling, scenario: o.scenario, calls: o.calls, runId: `${o.runId}-${server.name}-${o.calls}`, decodeCalls: o.decodeCalls };
+  const genWorkers = o.genWorkers ?? 0;
+  const set: LoadSet = genWorkers > 0 ? new WorkerCallSet({ ...setOptions, workers: genWorkers, nativeIo: o.nativeIo }) : new CallSet(setOptions);
+  const genCores = o.genCores ?? 1;
   const ie = o.ie ?? 0;
   try {
     await set.setup();
-    if (set.calls.length === 0) throw new Error(`no call could be set up on ${server.name}: ${set.setupErrors.slice(0, 3).join('; ')}`);
+    if (set.callsUp === 0) throw new Error(`no call could be set up on ${server.name}: ${set.setupErrors.slice(0, 3).join('; ')}`);
     set.start();
     const label = `${server.name} ${o.scenario.name} N=${o.calls}`;
     await sleepWithProgress(o.warmupS * 1000, (t) => o.progress?.(`${label} warm-up ${t.toFixed(0)}/${o.warmupS}s`));
 
-    set.startWindow();
-    const senderBase = new Map<object, number>();
-    for (const c of set.calls) for (const l of [c.caller, c.callee]) senderBase.set(l.sender, l.sender.packets);
+    await set.startWindow();
     const srvCpu0 = systemCpuSeconds(server);
     const parts0 = partsCpuSeconds(server);
     const gen0 = process.cpuUsage();
@@ -138,36 +165,41 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
     let rssMax = 0;
     await sleepWithProgress(o.durationS * 1000, (t) => {
       rssMax = Math.max(rssMax, systemRssMb(server) ?? 0);
-      const d = set.dirs;
-      o.progress?.(
-        `${label} ${t.toFixed(0)}/${o.durationS}s  sent ${d.ab.sent + d.ba.sent}  recv ${d.ab.received + d.ba.received}  lag p99 ${set.timerLag.quantile(0.99).toFixed(1)}ms`,
-      );
+      const p = set.progress();
+      o.progress?.(`${label} ${t.toFixed(0)}/${o.durationS}s  sent ${p.sent}  recv ${p.received}  lag p99 ${p.lagP99Ms.toFixed(1)}ms`);
     });
     const wallS = (performance.now() - t0) / 1000;
     const gen = process.cpuUsage(gen0);
     const srvCpu1 = systemCpuSeconds(server);
     const parts1 = partsCpuSeconds(server);
     rssMax = Math.max(rssMax, systemRssMb(server) ?? 0);
-    set.stopWindow();
+    const load = await set.collect();
     loop.disable();
 
-    const ab = direction(set.dirs.ab, set, 'ab', senderBase, o.plc, ie);
-    const ba = direction(set.dirs.ba, set, 'ba', senderBase, o.plc, ie);
+    const ab = direction(load.ab, o.plc, ie);
+    const ba = direction(load.ba, o.plc, ie);
     const genCpuS = (gen.user + gen.system) / 1e6;
     const genCpuPct = (100 * genCpuS) / wallS;
-    const serverCpuPct = srvCpu0 !== undefined && srvCpu1 !== undefined ? (100 * (srvCpu1 - srvCpu0)) / wallS : undefined;
-    const lagP99 = set.timerLag.quantile(0.99);
+    const serverCpuS = srvCpu0 !== undefined && srvCpu1 !== undefined ? srvCpu1 - srvCpu0 : undefined;
+    const serverCpuPct = serverCpuS === undefined ? undefined : (100 * serverCpuS) / wallS;
+    const timerLag = mergeHistograms([load.timerLag], load.timerLag.binWidth, load.timerLag.bins.length);
+    const lagP99 = timerLag.quantile(0.99);
+    const eluMax = load.workerElu.length ? Math.max(...load.workerElu) : undefined;
     const reasons: string[] = [];
-    if (genCpuPct > GEN_CPU_LIMIT) reasons.push(`generator CPU ${genCpuPct.toFixed(0)}% > ${GEN_CPU_LIMIT}%`);
+    const genLimit = GEN_CPU_LIMIT * genCores;
+    if (genCpuPct > genLimit) reasons.push(`generator CPU ${genCpuPct.toFixed(0)}% > ${genLimit}%${genCores > 1 ? ` (${genCores} cores)` : ''}`);
+    if (eluMax !== undefined && eluMax > GEN_ELU_LIMIT) reasons.push(`a generator worker's event loop busy ${(100 * eluMax).toFixed(0)}% > ${100 * GEN_ELU_LIMIT}%`);
     if (lagP99 > LAG_P99_LIMIT) reasons.push(`generator timer lag p99 ${lagP99.toFixed(1)} ms > ${LAG_P99_LIMIT} ms`);
-    if (set.calls.length < o.calls) reasons.push(`only ${set.calls.length}/${o.calls} calls set up`);
-    const pkts = set.dirs.ab.sent + set.dirs.ba.sent + set.dirs.ab.received + set.dirs.ba.received;
+    if (load.sendErrors > 0) reasons.push(`the generator could not send ${load.sendErrors} packets`);
+    const generatorBottleneck = reasons.length > 0;
+    if (set.callsUp < o.calls) reasons.push(`only ${set.callsUp}/${o.calls} calls set up`);
+    const pkts = load.ab.sent + load.ba.sent + load.ab.received + load.ba.received;
     return {
       type: 'step',
       server: server.name,
       scenario: o.scenario.name,
       calls: o.calls,
-      callsUp: set.calls.length,
+      callsUp: set.callsUp,
       durationS: round(wallS, 2),
       ab,
       ba,
@@ -176,13 +208,24 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
       mosCeiling: round(mos({ lossPercent: 0, oneWayDelayMs: 0, ie }), 3),
       serverCpuPct: serverCpuPct === undefined ? undefined : round(serverCpuPct, 1),
       serverCpuParts: partsCpuPct(parts0, parts1, wallS),
-      cpuPerCallPct: serverCpuPct === undefined ? undefined : round(serverCpuPct / set.calls.length, 3),
+      cpuPerCallPct: serverCpuPct === undefined ? undefined : round(serverCpuPct / set.callsUp, 3),
+      serverPktsPerCpuS: serverCpuS === undefined || serverCpuS <= 0 ? undefined : Math.round(pkts / serverCpuS),
       rssMb: rssMax ? round(rssMax, 1) : undefined,
       genCpuPct: round(genCpuPct, 1),
       genPktsPerCpuS: Math.round(pkts / Math.max(genCpuS, 1e-6)),
+      genCpuUsPerPkt: round((1e6 * genCpuS) / Math.max(1, pkts), 2),
+      genSystemUsPerPkt: round(gen.system / Math.max(1, pkts), 2),
+      // At the packet rate a call should have (a generator that fell behind sent fewer packets per call).
+      genCallsPerCore: Math.round((GEN_CPU_LIMIT / 100) * 1e6 / Math.max(1e-6, ((1e6 * genCpuS) / Math.max(1, pkts)) * 2 * (1000 / o.scenario.callerPtime + 1000 / o.scenario.calleePtime))),
+      genIo: genWorkers > 0 && o.nativeIo !== undefined ? 'native' : 'dgram',
+      genWorkers,
+      genCores,
+      genWorkerEluMaxPct: eluMax === undefined ? undefined : round(100 * eluMax, 1),
+      genSendErrors: load.sendErrors,
+      generatorBottleneck,
       timerLagP99Ms: round(lagP99, 2),
-      timerLagP50Ms: round(set.timerLag.quantile(0.5), 2),
-      timerLagMaxMs: round(set.timerLag.max, 2),
+      timerLagP50Ms: round(timerLag.quantile(0.5), 2),
+      timerLagMaxMs: round(timerLag.max, 2),
       eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
       valid: reasons.length === 0,
       invalidReason: reasons.length ? reasons.join('; ') : undefined,
@@ -195,33 +238,12 @@ export async function runStep(server: ServerHandle, o: StepOptions): Promise<Ste
   }
 }
 
-function direction(d: DirectionStats, set: CallSet, which: 'ab' | 'ba', base: Map<object, number>, plc: boolean, ie: number): DirectionResult {
-  let decodedStreams = 0;
-  let expected = 0;
-  let lost = 0;
-  let duplicates = 0;
-  let reordered = 0;
-  let jitterMax = 0;
-  for (const c of set.calls) {
-    const recv = which === 'ab' ? c.callee.receiver : c.caller.receiver;
-    const peer = recv.peer;
-    const t = recv.seq;
-    if (t.received === 0) {
-      // Nothing arrived in the window: everything the peer sent is lost (in the peer's packet units).
-      const sent = peer.packets - (base.get(peer) ?? 0);
-      expected += sent;
-      lost += sent;
-    } else {
-      expected += t.expected;
-      lost += Math.max(0, t.lost);
-    }
-    duplicates += t.duplicates;
-    reordered += t.reordered;
-    jitterMax = Math.max(jitterMax, recv.jitterMs());
-    if (recv instanceof AudioReceiver && recv.decode !== 'none') decodedStreams++;
-  }
+function direction(d: DirectionSummary, plc: boolean, ie: number): DirectionResult {
+  const { expected, lost, duplicates, reordered, decodedStreams } = d;
+  const latency = mergeHistograms([d.latency], d.latency.binWidth, d.latency.bins.length);
+  const snrDb = mergeHistograms([d.snrDb], d.snrDb.binWidth, d.snrDb.bins.length);
   const lossPct = lossPercent(expected, lost);
-  const latencyMedianMs = d.latency.quantile(0.5);
+  const latencyMedianMs = latency.quantile(0.5);
   const oneWay = Number.isFinite(latencyMedianMs) ? latencyMedianMs : 0;
   const r = rFactor({ lossPercent: lossPct, oneWayDelayMs: oneWay, plc, ie });
   const audio =
@@ -230,8 +252,8 @@ function direction(d: DirectionStats, set: CallSet, which: 'ab' | 'ba', base: Ma
           decodedStreams,
           checked: d.audioChecked,
           okPct: round(d.audioChecked ? (100 * d.audioOk) / d.audioChecked : NaN, 3),
-          snrMedianDb: round(d.snrDb.quantile(0.5), 1),
-          snrP05Db: round(d.snrDb.quantile(0.05), 1),
+          snrMedianDb: round(snrDb.quantile(0.5), 1),
+          snrP05Db: round(snrDb.quantile(0.05), 1),
         }
       : undefined;
   return {
@@ -243,10 +265,10 @@ function direction(d: DirectionStats, set: CallSet, which: 'ab' | 'ba', base: Ma
     duplicates,
     reordered,
     jitterMeanMs: round(d.jitterN ? d.jitterSum / d.jitterN / 8 : NaN, 3),
-    jitterMaxMs: round(jitterMax, 3),
+    jitterMaxMs: round(d.jitterMaxMs, 3),
     latencyMedianMs: round(latencyMedianMs, 3),
-    latencyP99Ms: round(d.latency.quantile(0.99), 3),
-    latencyMeanMs: round(d.latency.mean, 3),
+    latencyP99Ms: round(latency.quantile(0.99), 3),
+    latencyMeanMs: round(latency.mean, 3),
     payloadLenMean: round(d.received ? d.payloadLenSum / d.received : NaN, 1),
     payloadExactPct: round(d.payloadBytes ? (100 * d.exactBytes) / d.payloadBytes : NaN, 3),
     payloadOkPct: audio ? audio.okPct : round(d.payloadBytes ? (100 * (d.exactBytes + d.nearBytes)) / d.payloadBytes : NaN, 3),

@@ -8,6 +8,7 @@ import type { SourceLimits } from '../edge/acl-sources.js';
 import type { Authenticator } from '../edge/auth.js';
 import type { RouteTable } from './routes.js';
 import type { TargetResolver } from './resolve.js';
+import type { B2buaCall } from './call.js';
 
 /** What the B2BUA is built from: its transport, media plane, routes and the edge's guards. */
 export interface B2buaOptions {
@@ -34,6 +35,8 @@ export interface B2buaOptions {
   sourceLimits?: Pick<SourceLimits, 'acquire' | 'limit'>;
   /** resolves named targets and X-Outbound-Proxy per call (RFC 3263); absent = a named target gets 503. */
   dns?: TargetResolver;
+  /** each call once it has ended (call records); `reason` as logged. */
+  onCallEnded?: (call: B2buaCall, reason: string) => void;
 }
 
 export interface B2buaCounters {

@@ -64,6 +64,23 @@ export class B2bua implements TransactionUser {
     return this.live.size;
   }
 
+  /** A reloaded routes file: new calls take it; calls in progress keep the route (targets, policy) they started with. */
+  setRoutes(routes: RouteTable): void {
+    this.opts.routes = routes;
+  }
+
+  /** The live calls (operations: `tandem ctl list`, calls by state in /metrics). */
+  calls(): B2buaCall[] {
+    return [...this.live];
+  }
+
+  /** Ends the call whose leg A or leg B Call-ID this is (BYE to both legs, or CANCEL/final response); false if none. */
+  terminate(callId: string, reason = 'terminated by the operator'): boolean {
+    const call = [...this.live].find((c) => c.mediaCallId === callId || c.bCallId === callId);
+    call?.end(reason, { aStatus: 480 });
+    return call !== undefined;
+  }
+
   /** What the B2BUA holds: live calls, and dialog keys (kept 32 s after a call ends for late requests). */
   held(): { calls: number; dialogKeys: number } {
     return { calls: this.live.size, dialogKeys: this.byKey.size };
@@ -278,7 +295,7 @@ export class B2bua implements TransactionUser {
     }
     let call: B2buaCall;
     try {
-      call = new B2buaCall(this.context(), setup, (c) => this.forget(c));
+      call = new B2buaCall(this.context(), setup, (c, reason) => this.forget(c, reason));
     } catch (err) {
       slot?.();
       throw err;
@@ -291,8 +308,13 @@ export class B2bua implements TransactionUser {
     call.start();
   }
 
-  private forget(call: B2buaCall): void {
+  private forget(call: B2buaCall, reason: string): void {
     this.live.delete(call);
+    try {
+      this.opts.onCallEnded?.(call, reason);
+    } catch (err) {
+      call.log.warn({ err }, 'call-ended hook failed');
+    }
     this.slots.get(call)?.();
     this.slots.delete(call);
     // Keys stay a little while so a late BYE or retransmission is answered (200/481) by the call, not the void.

@@ -10,7 +10,7 @@ import { relayedBody, sdpBody, type SipContext } from './sip-context.js';
 import { answerMediaOptions, offerMediaOptions, offererStrips, type CallPolicy, type Direction } from './policy.js';
 import { audioCodecNames } from '../sdp/sdp.js';
 import { CallState, awaitingAnswer, transition } from './call-state.js';
-import { mediaFailureResponse } from './status-map.js';
+import { mediaFailureResponse, relayedInDialogStatus } from './status-map.js';
 import { OutboundInvite } from './outbound.js';
 import { Reoffers } from './reoffer.js';
 import { otherLeg, type CallCore, type CallSetup, type EndOptions, type LateAck, type Leg, type LegPath } from './call-core.js';
@@ -31,6 +31,10 @@ export class B2buaCall implements CallCore {
   readonly log: Logger;
   /** when the call was set up, for the media watchdog (a call not yet in the media plane's list is fine). */
   lastMediaChangeMs: number;
+  /** wall-clock ms (for call records): the INVITE, the 2xx to leg A, the end. */
+  readonly startedAt = Date.now();
+  answeredAt: number | undefined;
+  endedAt: number | undefined;
 
   private current = CallState.Trying;
   private readonly a: LegPath;
@@ -76,6 +80,8 @@ export class B2buaCall implements CallCore {
 
   moveTo(to: CallState): void {
     this.current = transition(this.current, to);
+    if (to === CallState.Confirmed) this.answeredAt ??= Date.now();
+    else if (to === CallState.Ended) this.endedAt ??= Date.now();
   }
 
   /** Keys under which in-dialog requests find this call: Call-ID and our tag on each leg. */
@@ -247,7 +253,8 @@ export class B2buaCall implements CallCore {
       handler: {
         onFinal: (res) => {
           const r = relayedBody(res);
-          this.ctx.respond(txn, res.status, { reason: res.reason, headers: r.headers, body: r.body });
+          const mapped = relayedInDialogStatus(res.status, res.reason);
+          this.ctx.respond(txn, mapped.status, { reason: mapped.reason, headers: [...r.headers, ...mapped.headers], body: r.body });
         },
         onTimeout: () => this.ctx.respond(txn, 408),
         onTransportError: () => this.ctx.respond(txn, 503),

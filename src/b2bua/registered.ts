@@ -22,7 +22,7 @@ export function bindingTargets(bindings: readonly Binding[], log: Logger): Route
       const hop = parseTargetUri(b.path[0], 'Path');
       out.push({ uri: b.contact, endpoint: hop.endpoint, weight: 1, priority: i + 1, routeSet: [...b.path] });
     } catch (err) {
-      // Path entries came from a trusted proxy, but Tandem does no DNS: a host name cannot be used.
+      // Path entries came from a trusted proxy, but only route targets are resolved by DNS: a host name here cannot be used.
       log.warn({ err, aor: b.aor, contact: b.contact }, 'registered contact skipped: its Path cannot be followed');
     }
   }

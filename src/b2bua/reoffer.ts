@@ -3,7 +3,7 @@ import { getCSeq, type SipHeader, type SipRequest, type SipResponse } from '../s
 import { dialogRequest, refreshTarget, type Dialog } from '../sip/dialog.js';
 import type { ClientTransactionHandler, ServerTransaction } from '../sip/transaction/types.js';
 import { ALLOW, sdpBody } from './sip-context.js';
-import { mediaFailureStatus } from './status-map.js';
+import { mediaFailureStatus, relayedInDialogStatus } from './status-map.js';
 import { sendWithAuth } from './uac-auth.js';
 import { offerDirection, otherLeg, reverse, type CallCore, type LateAck, type Leg, type LegPath } from './call-core.js';
 import type { Direction } from './policy.js';
@@ -146,7 +146,8 @@ export class Reoffers {
     const call = this.call;
     if (res.status < 200 || res.status >= 300) {
       this.pending = undefined;
-      call.ctx.respond(x.txn, res.status, { reason: res.reason });
+      const mapped = relayedInDialogStatus(res.status, res.reason);
+      call.ctx.respond(x.txn, mapped.status, { reason: mapped.reason, headers: mapped.headers });
       return;
     }
     refreshTarget(x.dialog, res);

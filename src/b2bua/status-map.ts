@@ -71,3 +71,14 @@ export function isFailoverStatus(status: number): boolean {
 export const REASON_MEDIA_TIMEOUT = 'SIP;cause=408;text="media timeout"';
 /** Reason of the BYE sent when the media worker carrying the call failed. */
 export const REASON_WORKER_FAILED = 'SIP;cause=500;text="media worker failed"';
+
+/**
+ * An in-dialog request's final response from the other leg, as relayed back. A 401/407 there is a
+ * challenge Tandem did not (or could not) answer: relayed bare it would lack the WWW-/Proxy-
+ * Authenticate RFC 3261 §21.4.2/§21.4.8 require, and the caller cannot answer for leg B's dialog
+ * anyway, so it becomes 403 with a Warning — what the initial INVITE gets in the same case.
+ */
+export function relayedInDialogStatus(status: number, reason: string): SipStatus & { headers: SipHeader[] } {
+  if (status === 401 || status === 407) return { status: 403, reason: 'Forbidden', headers: [warning(`the far end challenged (${status}) and the challenge was not answered`, 399)] };
+  return { status, reason, headers: [] };
+}

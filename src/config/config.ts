@@ -1,20 +1,23 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
-import { isLogLevel } from '../common/log.js';
 import { cidrError } from '../common/cidr.js';
 import { AUTH_OPTIONS, applyAuthOption, authDefaults, isAuthKey, type AuthConfig } from './auth-options.js';
 import { REGISTRAR_OPTIONS, applyRegistrarOption, isRegistrarKey, registrarDefaults, validateRegistrar, type RegistrarConfig } from './registrar-options.js';
 import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeConfig } from './edge-options.js';
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
+import { OPS_OPTIONS, applyOpsOption, isOpsKey, opsDefaults, type OpsConfig } from './ops-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
+import { NG_TCP_OPTIONS, applyNgTcpOption, isNgTcpKey, ngListenAddress, ngTcpDefaults, type NgTcpConfig } from './ng-tcp-options.js';
+import { IO_OPTIONS, applyIoOption, isIoKey, type IoConfig } from './io-options.js';
 import { DTMF_OPTIONS, applyDtmfOption, dtmfDefaults, isDtmfKey, type DtmfConfig } from './dtmf-options.js';
 import { RECORDING_OPTIONS, applyRecordingOption, isRecordingKey, recordingDefaults, type RecordingConfig } from './recording-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
+import { logLevelOption } from './rtpengine-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, RecordingConfig, DtmfConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig, IoConfig, RecordingConfig, DtmfConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -93,12 +96,13 @@ export interface OptionSpec {
 /** One table drives --help, the config file keys and validation. */
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'interface', name: 'interface', arg: '[NAME/]IP[!ADV]', help: 'media interface: sockets bind IP, the SDP says ADV when given (1:1 NAT), e.g. 10.0.0.5!203.0.113.7; repeat for named ones, picked by ng direction or a routes-file leg\'s interface; the first is the default (default 127.0.0.1)' },
-  { key: 'listenNg', name: 'listen-ng', arg: 'IP:PORT', help: 'ng control protocol listener (default 127.0.0.1:22222)' },
+  { key: 'listenNg', name: 'listen-ng', arg: '[IP:]PORT', help: 'ng control protocol listener over UDP; a bare PORT binds 127.0.0.1 (default 127.0.0.1:22222)' },
+  ...NG_TCP_OPTIONS,
   { key: 'ngAllow', name: 'ng-allow', arg: 'LIST', help: 'IPs/CIDRs whose ng commands are obeyed, e.g. 127.0.0.1,10.0.0.0/24; others are dropped unread (default: every source that reaches --listen-ng)' },
   { key: 'portMin', name: 'port-min', arg: 'INT', help: 'lowest media port (default 30000)' },
   { key: 'portMax', name: 'port-max', arg: 'INT', help: 'highest media port (default 40000)' },
   { key: 'numThreads', name: 'num-threads', arg: 'INT', help: 'media worker threads (default: number of cores)' },
-  { key: 'logLevel', name: 'log-level', arg: 'LEVEL', help: 'fatal|error|warn|info|debug|trace (default info)' },
+  { key: 'logLevel', name: 'log-level', arg: 'LEVEL', help: 'fatal|error|warn|info|debug|trace, or rtpengine\'s syslog level 0–7 (default info)' },
   { key: 'maxSessions', name: 'max-sessions', arg: 'INT', help: 'concurrent calls before answering "load limit" (default 0 = no limit)' },
   { key: 'maxMediaPerCall', name: 'max-media-per-call', arg: 'INT', help: 'm= lines one call may have, 4 media ports each; an offer with more is refused (default 16)' },
   { key: 'timeout', name: 'timeout', arg: 'SECONDS', help: 'end a call after this long without media (default 60)' },
@@ -131,9 +135,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ...REGISTRAR_OPTIONS,
   ...AUTH_OPTIONS,
   ...EDGE_OPTIONS,
-  ...DNS_OPTIONS,
-  ...RECORDING_OPTIONS,
-  ...DTMF_OPTIONS,
+  ...DNS_OPTIONS, ...OPS_OPTIONS, ...IO_OPTIONS, ...RECORDING_OPTIONS, ...DTMF_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -171,9 +173,8 @@ export function defaultConfig(): TandemConfig {
     ...authDefaults(),
     ...registrarDefaults(),
     ...edgeDefaults(),
-    ...dnsDefaults(),
-    ...recordingDefaults(),
-    ...dtmfDefaults(),
+    ...dnsDefaults(), ...opsDefaults(), ...recordingDefaults(), ...dtmfDefaults(),
+    ...ngTcpDefaults(),
   };
 }
 
@@ -221,15 +222,9 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
     case 'interface':
       applyInterface(cfg, name, v, where);
       break;
-    case 'listenNg': {
-      const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) ?? /^(\d+)$/.exec(v);
-      if (m === null) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be IP:PORT`);
-      const address = m.length === 2 ? '127.0.0.1' : (m[1] ?? m[2]);
-      const port = wholeNumber(where, name, m.length === 2 ? m[1] : m[3], 0, 65535);
-      if (isIP(address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${address}" is not an IP address`);
-      cfg.listenNg = { address, port };
+    case 'listenNg':
+      cfg.listenNg = ngListenAddress(where, name, v);
       break;
-    }
     case 'ngAllow': {
       const entries = list(v);
       if (entries.length === 0) throw new TandemError('CONFIG', `${where}${name}: needs at least one IP or CIDR (leave it out to obey every source)`);
@@ -248,8 +243,7 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       cfg.numThreads = wholeNumber(where, name, v, 1, 256);
       break;
     case 'logLevel':
-      if (!isLogLevel(v)) throw new TandemError('CONFIG', `${where}${name}: "${raw}" is not one of fatal, error, warn, info, debug, trace, silent`);
-      cfg.logLevel = v;
+      cfg.logLevel = logLevelOption(where, name, v);
       break;
     case 'maxSessions':
       cfg.maxSessions = wholeNumber(where, name, v, 0, 10_000_000);
@@ -372,6 +366,9 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (isRegistrarKey(spec.key)) applyRegistrarOption(cfg, spec.key, name, v, where);
       else if (isAuthKey(spec.key)) applyAuthOption(cfg, spec.key, name, v, where);
       else if (isDnsKey(spec.key)) applyDnsOption(cfg, spec.key, name, v, where);
+      else if (isOpsKey(spec.key)) applyOpsOption(cfg, spec.key, name, v, where);
+      else if (isNgTcpKey(spec.key)) applyNgTcpOption(cfg, spec.key, name, v, where);
+      else if (isIoKey(spec.key)) applyIoOption(cfg, spec.key, name, v, where);
       else if (isRecordingKey(spec.key)) applyRecordingOption(cfg, spec.key, name, v, where);
       else if (isDtmfKey(spec.key)) applyDtmfOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);

@@ -1,42 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { TandemError } from '../common/errors.js';
 import { OPTIONS, applyOption, defaultConfig, validateConfig, type TandemConfig } from './config.js';
+import { DEFAULT_LISTEN_HTTP } from './ops-options.js';
+import { applyConfigFile, type IgnoredOptions } from './config-file.js';
 
-export type CliResult = { kind: 'run'; config: TandemConfig } | { kind: 'help' } | { kind: 'version' };
-
-/**
- * Reads an rtpengine-style config file: `[tandem]` (or `[rtpengine]`) section, `key = value`,
- * `#` comments. Keys are the long option names.
- */
-export function readConfigFile(path: string, cfg: TandemConfig): void {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new TandemError('CONFIG', `--config: cannot read ${path}: ${(e as Error).message}`);
-  }
-  let section = '';
-  text.split(/\r?\n/).forEach((line, i) => {
-    const t = line.trim();
-    if (t === '' || t.startsWith('#') || t.startsWith(';')) return;
-    const sec = /^\[([^\]]+)\]$/.exec(t);
-    if (sec !== null) {
-      section = sec[1].trim();
-      return;
-    }
-    const where = `${path}:${i + 1}: `;
-    if (section !== 'tandem' && section !== 'rtpengine') throw new TandemError('CONFIG', `${where}settings belong in a [tandem] section`);
-    const kv = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(t);
-    if (kv === null) throw new TandemError('CONFIG', `${where}expected key = value`);
-    applyOption(cfg, kv[1].replace(/_/g, '-'), kv[2], where);
-  });
-}
+export type CliResult = { kind: 'run'; config: TandemConfig; ignored?: IgnoredOptions } | { kind: 'help' } | { kind: 'version' };
 
 /** argv (without node and script) → config. Command line wins over the file. */
 export function parseArgs(argv: string[]): CliResult {
   const cfg = defaultConfig();
+  cfg.listenHttp = { ...DEFAULT_LISTEN_HTTP };
   const pairs: [string, string][] = [];
   let configFile: string | undefined;
+  let section: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') return { kind: 'help' };
@@ -49,12 +24,17 @@ export function parseArgs(argv: string[]): CliResult {
       if (value === undefined || value.startsWith('--')) throw new TandemError('CONFIG', `--${m[1]}: needs a value`);
       i++;
     }
-    if (m[1] === 'config') configFile = value;
-    else pairs.push([m[1], value]);
+    // --config is Tandem's older spelling; rtpengine's "none" means no file.
+    if (m[1] === 'config-file' || m[1] === 'config') configFile = value.trim() === 'none' ? undefined : value;
+    else if (m[1] === 'config-section') {
+      if (!/^[^\][\s]+$/.test(value)) throw new TandemError('CONFIG', `--config-section: "${value}" is not a section name`);
+      section = value;
+    } else pairs.push([m[1], value]);
   }
-  if (configFile !== undefined) readConfigFile(configFile, cfg);
+  if (section !== undefined && configFile === undefined) throw new TandemError('CONFIG', '--config-section: only with --config-file');
+  const ignored = configFile === undefined ? undefined : applyConfigFile(cfg, configFile, section ?? 'rtpengine', new Set(pairs.map(([k]) => k)));
   for (const [k, v] of pairs) applyOption(cfg, k, v);
-  return { kind: 'run', config: validateConfig(cfg) };
+  return { kind: 'run', config: validateConfig(cfg), ...(ignored !== undefined ? { ignored } : {}) };
 }
 
 export function helpText(): string {
@@ -69,7 +49,8 @@ export function helpText(): string {
     '',
     'Options:',
     ...lines,
-    `  --${'config=FILE'.padEnd(24)} read options from FILE ([tandem] section, key = value)`,
+    `  --${'config-file=FILE'.padEnd(24)} read options from FILE, rtpengine's config file: its [rtpengine] section, then [tandem]; key = value with the long option names; the command line wins; rtpengine's options Tandem lacks are logged and ignored (--config is the same; none = no file)`,
+    `  --${'config-section=NAME'.padEnd(24)} the section of --config-file to read before [tandem] (default rtpengine)`,
     `  --${'help'.padEnd(24)} show this help`,
     `  --${'version'.padEnd(24)} show the version`,
     '',

@@ -2,17 +2,16 @@ import type { BDict, BValue } from './bencode.js';
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
 import { defaultMediaOptions, TRANSPORT_PROTOCOLS, type CodecOptions, type DtlsMode, type MediaEchoMode, type MediaOptions, type RtcpMuxMode } from '../media/api.js';
+import { normalizeKey } from './ng-keys.js';
+import { mergeNgValue, parseRtppFlags } from './rtpp-flags.js';
+
+export { normalizeKey };
 
 /**
  * ng message → typed MediaOptions. Keys and flags are accepted as rtpengine accepts them:
  * case-insensitive, with spaces, hyphens or underscores (`media echo` = `media-echo`).
  * Whatever we do not implement yet is reported in `warnings`, never silently dropped.
  */
-
-/** rtpengine spells keys with spaces or hyphens; we compare on one normal form. */
-export function normalizeKey(k: string): string {
-  return k.trim().toLowerCase().replace(/[\s_]+/g, '-');
-}
 
 /** A view of an ng dictionary by normalized key. */
 export class NgFields {
@@ -36,6 +35,10 @@ export class NgFields {
 
   set(key: string, v: BValue): void {
     this.map.set(key, v);
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
   }
 
   string(key: string): string | undefined {
@@ -150,27 +153,15 @@ const UNSUPPORTED_KEYS = new Set([
 
 /**
  * Kamailio (≥ 5.8 with a second parameter) and others can send the whole flag string as
- * `rtpp-flags`; rtpengine parses it as if each token had been sent as its key or flag.
+ * `rtpp-flags`; rtpengine reads it as if each token had been sent as its key or flag
+ * (rtpp-flags.ts). Its keys join the message's: lists add up, a value given in both is the string's.
+ * Done once: the key is gone afterwards.
  */
 export function expandRtppFlags(f: NgFields): void {
   const raw = f.string('rtpp-flags');
   if (raw === undefined) return;
-  const flags = f.list('flags');
-  const replace = f.list('replace');
-  for (const tok of raw.split(/\s+/).filter(Boolean)) {
-    const eq = tok.indexOf('=');
-    const key = normalizeKey(eq >= 0 ? tok.slice(0, eq) : tok);
-    const value = eq >= 0 ? tok.slice(eq + 1) : undefined;
-    if (key.startsWith('replace-') && value === undefined) replace.push(key.slice('replace-'.length));
-    else if (value !== undefined && ['ptime', 'ptime-reverse', 'media-echo', 'ice', 'address-family', 'media-address', 'label', 'via-branch', 'from-tag', 'to-tag', 'call-id'].includes(key))
-      f.set(key, value);
-    else if (value !== undefined && ['transport-protocol', 'dtls'].includes(key)) f.set(key, value);
-    // Kamailio spells direction as two tokens: direction=priv direction=pub.
-    else if (value !== undefined && (key === 'rtcp-mux' || key === 'sdes' || key === 'direction')) f.set(key, [...f.list(key), value]);
-    else flags.push(tok);
-  }
-  f.set('flags', flags);
-  f.set('replace', replace);
+  f.delete('rtpp-flags');
+  for (const [k, v] of Object.entries(parseRtppFlags(raw))) f.set(k, mergeNgValue(k, f.raw(k), v));
 }
 
 function addCodecEntries(codec: CodecOptions, op: CodecOp, entries: string[]): void {

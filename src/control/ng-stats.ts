@@ -94,6 +94,7 @@ export function statisticsDict(g: GlobalStatistics): BDict {
         ...(g.packetsGuarded !== undefined ? { packetsguarded: g.packetsGuarded } : {}),
         ...(g.recordingDropped !== undefined ? { recordingdropped: g.recordingDropped } : {}),
         ...(g.recordingErrors !== undefined ? { recordingerrors: g.recordingErrors } : {}),
+        ...(g.packetsIoDropped !== undefined ? { packetsiodropped: g.packetsIoDropped } : {}),
       },
       workers: g.workers,
     },

@@ -191,6 +191,8 @@ export interface GlobalStatistics {
   workerRespawns?: number;
   watchdogKills?: number;
   packetsGuarded?: number;
+  /** Datagrams the batched socket layer dropped: longer than a ring slot, refused by the kernel on send, or for a closed socket. */
+  packetsIoDropped?: number;
   /** Recording: packets not recorded (a full queue, a file too far behind) and write failures. */
   recordingDropped?: number;
   recordingErrors?: number;

@@ -1,6 +1,7 @@
 import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw } from '../media/codecs/g711.js';
 import { OPUS_FRAME_SAMPLES, OpusDecoderStream, OpusEncoderStream } from '../media/codecs/opus.js';
 import { Resampler } from '../media/codecs/resampler.js';
+import { G722Decoder, G722Encoder } from '../media/codecs/g722.js';
 import type { LocalAudioCodec } from '../media/codecs/codec.js';
 
 /**
@@ -58,8 +59,29 @@ class Opus implements PhoneCodec {
   }
 }
 
+/** G.722: 16 kHz audio on an 8000 Hz RTP clock (RFC 3551 §4.5.2), so a 20 ms frame is 160 ticks and 160 bytes. */
+class G722 implements PhoneCodec {
+  readonly name = 'G722';
+  readonly clockRate = 8000;
+  readonly frameTicks = FRAME_8K;
+  private readonly enc = new G722Encoder();
+  private readonly dec = new G722Decoder();
+  private readonly up = new Resampler('8k-to-16k');
+  private readonly down = new Resampler('16k-to-8k');
+  constructor(readonly pt: number) {}
+  encode(pcm: Int16Array): Buffer {
+    return this.enc.encode(this.up.process(pcm));
+  }
+  decode(payload: Buffer): Int16Array {
+    const pcm16 = this.dec.decode(payload);
+    return this.down.process(pcm16.length % 2 === 0 ? pcm16 : pcm16.subarray(0, pcm16.length - 1));
+  }
+}
+
 export function phoneCodec(name: LocalAudioCodec, pt: number): PhoneCodec {
-  return name === 'opus' ? new Opus(pt) : new G711(name, pt);
+  if (name === 'opus') return new Opus(pt);
+  if (name === 'G722') return new G722(pt);
+  return new G711(name, pt);
 }
 
 /**

@@ -35,7 +35,7 @@ export interface PhoneOptions {
 export const CALL_USAGE = `Usage: tandem call sip:USER@HOST[:PORT] [options]
   --transport udp|tcp|tls   (default: the URI's ;transport=, else udp; sips: is tls)
   --user U --password P     answer a 401/407 challenge once (the password shows in ps: prefer a test account)
-  --codecs PCMA,PCMU,opus   offered, in order (default PCMA,PCMU)
+  --codecs PCMA,PCMU,G722,opus  offered, in order (default PCMA,PCMU)
   --tone HZ | --play F.wav  what we send (default --tone 440; --tone 0 is silence; a WAV is looped)
   --record OUT.wav          what we hear, 8 kHz 16-bit mono
   --dtmf DIGITS             RFC 4733 telephone-events, from 1 s after the answer (0-9 * # A-D)
@@ -68,7 +68,7 @@ export function parseCodecs(text: string): LocalAudioCodec[] {
   const out: LocalAudioCodec[] = [];
   for (const n of names) {
     const c = localAudioCodec(n);
-    if (c === undefined) bad('--codecs', `"${n.slice(0, 32)}" is not one of PCMA, PCMU, opus`);
+    if (c === undefined) bad('--codecs', `"${n.slice(0, 32)}" is not one of PCMA, PCMU, G722, opus`);
     if (!out.includes(c)) out.push(c);
   }
   return out;

@@ -12,7 +12,7 @@ export interface OfferedCodec {
   clockRate: number;
 }
 
-const STATIC: Partial<Record<LocalAudioCodec, number>> = { PCMU: 0, PCMA: 8 };
+const STATIC: Partial<Record<LocalAudioCodec, number>> = { PCMU: 0, PCMA: 8, G722: 9 };
 const DTMF_PT: Record<number, number> = { 8000: 101, 48000: 102 };
 const OPUS_PT = 111;
 

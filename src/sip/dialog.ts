@@ -124,8 +124,9 @@ export function dialogRequest(dialog: Dialog, parts: InDialogRequestParts): SipR
 }
 
 /**
- * Where a SIP URI says to send: its host must be an IP literal (Tandem does no DNS, RFC 3263 is
- * out of scope), port defaults 5060 (5061 for TLS), transport from `;transport=` or sips:.
+ * Where a SIP URI inside a dialog says to send: its host must be an IP literal (only route targets
+ * and X-Outbound-Proxy are resolved, by b2bua/resolve.ts: a peer's Contact naming a host is not
+ * followed), port defaults 5060 (5061 for TLS), transport from `;transport=` or sips:.
  */
 export function uriEndpoint(uriText: string, fallbackProtocol: TransportProtocol = 'udp'): SipEndpoint | undefined {
   const r = parseUri(uriText.replace(/^<|>$/g, ''));

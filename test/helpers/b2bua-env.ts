@@ -3,6 +3,7 @@ import { startTandem, type RunningTandem } from '../../src/main.js';
 import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
 import { getCSeq, getCallId, getHeader, type SipMessage } from '../../src/sip/message.js';
 import type { SipPeer, Received } from './sip-peer.js';
+import { ioFromEnv } from './tandem.js';
 
 /**
  * A Tandem B2BUA on 127.0.0.1 (UDP SIP, local media, short SIP timers) for tests that attack it
@@ -22,6 +23,7 @@ export async function startB2bua(over: Partial<TandemConfig>): Promise<{ tandem:
       sipT1: 20,
       sipT2: 160,
       sipT4: 100,
+      ...ioFromEnv(),
       ...over,
     },
     pino({ level: process.env.TEST_LOG ?? 'silent' }),

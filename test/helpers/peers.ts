@@ -4,9 +4,10 @@
 // same group fails instead.
 import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'tshark';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc' | 'prometheus' | 'addon' | 'tshark';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -31,6 +32,15 @@ const PEERS: Record<PeerName, PeerSpec> = {
   svcrack: { command: 'svcrack', pkg: 'sipvicious' },
   // The loopback DNS server of test/integration/b2bua-dns.test.ts (the binary, without dnsmasq's system service).
   dnsmasq: { command: 'dnsmasq', pkg: 'dnsmasq-base' },
+  // libavcodec's G.722, the independent implementation test/unit/media/codecs/g722.test.ts interoperates with.
+  ffmpeg: { command: 'ffmpeg', pkg: 'ffmpeg' },
+  // The C compiler the bench builds its yardstick relay with (test/integration/bench-relay-limit.test.ts).
+  cc: { command: 'cc', pkg: 'gcc' },
+  // Debian's Prometheus exposition parser (python3-prometheus-client), run by Debian's own python3, reads /metrics.
+  prometheus: { command: 'python3', pkg: 'python3-prometheus-client', files: ['/usr/bin/python3', '/usr/lib/python3/dist-packages/prometheus_client/parser.py'] },
+  // The compiler node-gyp builds the batched UDP addon with at npm install (native/build.mjs); the
+  // addon itself must be there too (npm run build:native builds it).
+  addon: { command: 'g++', pkg: 'build-essential python3', files: [fileURLToPath(new URL('../../native/build/Release/udp_batch.node', import.meta.url))] },
   // Decodes the pcap recordings of test/integration/recording.test.ts.
   tshark: { command: 'tshark', pkg: 'tshark' },
 };

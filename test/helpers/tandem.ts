@@ -4,13 +4,24 @@ import { startTandem, type RunningTandem } from '../../src/main.js';
 import { defaultConfig, type TandemConfig } from '../../src/config/config.js';
 import { RawNg } from './ng.js';
 
+/**
+ * The media socket layer from TANDEM_IO (batch|dgram), so one suite runs on both (.ci/run reruns the
+ * media suites with TANDEM_IO=dgram); unset = Tandem's default (batch when the addon is built).
+ */
+export function ioFromEnv(): Pick<TandemConfig, 'io'> {
+  const io = process.env.TANDEM_IO;
+  if (io === undefined || io === '') return {};
+  if (io !== 'batch' && io !== 'dgram') throw new Error(`TANDEM_IO=${io}: batch or dgram`);
+  return { io };
+}
+
 /** An in-process Tandem on loopback (ng on a free port, silent logs) and a raw ng client for it. */
 export async function startTestTandem(over: Partial<TandemConfig> = {}): Promise<{ t: RunningTandem; ng: RawNg; close(): Promise<void> }> {
   // Below the kernel's ephemeral range (32768+), where port-0 test sockets land, and a random
   // slice so runs beside a bench or another test do not fight over the same ports.
   const base = 10000 + Math.floor(Math.random() * 45) * 400;
   const t = await startTandem(
-    { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [], portMin: base, portMax: base + 399, numThreads: 2, logLevel: 'silent', ...over },
+    { ...defaultConfig(), listenNg: { address: '127.0.0.1', port: 0 }, listenSip: [], portMin: base, portMax: base + 399, numThreads: 2, logLevel: 'silent', ...ioFromEnv(), ...over },
     pino({ level: 'silent' }),
   );
   const ng = await new RawNg(t.ngAddress.port).open();

@@ -53,10 +53,16 @@ function trunk(algorithms: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'], chal
     algorithms,
   });
   let seen = 0;
+  // A UDP retransmission (Timer A/E under load) carries the same nonce count: checked again it would be a
+  // replay and count as a failure, so each request is judged once and its retransmissions get the same answer.
+  const judged = new Set<string>();
   const timer = setInterval(() => {
     while (seen < callee.inbox.length) {
       const r = callee.inbox[seen++];
       if (r.msg.kind !== 'request') continue;
+      const key = `${getHeader(r.msg, 'Call-ID') ?? ''} ${getCSeq(r.msg)?.seq ?? -1} ${r.msg.method}`;
+      if (judged.has(key)) continue;
+      judged.add(key);
       if (r.msg.method === 'INVITE') {
         // authenticate() strips our credentials from the message: check a copy, keep the original for the test.
         const copy: SipRequest = { ...r.msg, headers: [...r.msg.headers] };
@@ -229,6 +235,40 @@ describe('UAC digest inside the dialog', () => {
     for (let i = 0; i < 100 && auth.stats().successes < 4; i++) await new Promise((r) => setTimeout(r, 10));
     expect(auth.stats()).toMatchObject({ successes: 4, failures: 0 });
     expect(tandem?.sip?.b2bua.trunkAuthStats()).toEqual({ answered: 4, refused: 0 });
+  });
+});
+
+describe('an in-dialog challenge Tandem does not answer', () => {
+  it('a target without credentials challenges INFO: the caller gets 403 with a Warning, not a bare 407 it cannot answer; the next INFO still gets 200', async () => {
+    let challenged = 0;
+    let seen = 0;
+    const timer = setInterval(() => {
+      while (seen < callee.inbox.length) {
+        const r = callee.inbox[seen++];
+        if (r.msg.kind !== 'request') continue;
+        if (r.msg.method === 'INVITE') callee.reply(r, 200, { reason: 'OK', sdp: sdpOffer(41000, [{ pt: 0, name: 'PCMU' }]) });
+        else if (r.msg.method === 'INFO' && challenged++ === 0) callee.reply(r, 407, { reason: 'Proxy Authentication Required', headers: [`Proxy-Authenticate: Digest realm="${REALM}", nonce="n1", algorithm=SHA-256, qop="auth"`] });
+        else if (r.msg.method === 'INFO' || r.msg.method === 'BYE') callee.reply(r, 200, { reason: 'OK' });
+      }
+    }, 2);
+    stop = () => clearInterval(timer);
+    const routesFile = join(dir, 'routes.json');
+    writeFileSync(routesFile, JSON.stringify({ routes: [{ targets: [{ uri: `sip:127.0.0.1:${callee.port}` }] }] }));
+    ({ tandem, sip } = await startB2bua({ routesFile }));
+    const { res } = await call();
+    expect(res.msg.kind === 'response' && res.msg.status).toBe(200);
+    const seq0 = getCSeq(res.msg)?.seq ?? 1;
+    caller.send(inDialog(res, 'ACK', seq0).replace(/\nContact: [^\n]*/, ''), sip);
+
+    caller.send(inDialog(res, 'INFO', seq0 + 1), sip);
+    const first = await caller.next((m) => m.kind === 'response' && getCSeq(m)?.seq === seq0 + 1, 3000);
+    expect(first.msg.kind === 'response' && first.msg.status).toBe(403);
+    expect(getHeader(first.msg, 'Warning')).toMatch(/challenged \(407\) and the challenge was not answered/);
+    expect(headerLines(first.msg, 'Proxy-Authenticate')).toHaveLength(0);
+    // Positive control: the dialog is intact and the next INFO, not challenged, is relayed with its 200.
+    caller.send(inDialog(res, 'INFO', seq0 + 2), sip);
+    const second = await caller.next((m) => m.kind === 'response' && getCSeq(m)?.seq === seq0 + 2, 3000);
+    expect(second.msg.kind === 'response' && second.msg.status).toBe(200);
   });
 });
 

@@ -4,7 +4,7 @@ import type { BDict } from '../../src/control/bencode.js';
 import { defaultMediaOptions } from '../../src/media/api.js';
 import { LocalMedia } from '../../src/media/session/local-media.js';
 import { NgMediaClient } from '../../src/control/ng-media-client.js';
-import { startTestTandem } from '../helpers/tandem.js';
+import { ioFromEnv, startTestTandem } from '../helpers/tandem.js';
 import type { RawNg } from '../helpers/ng.js';
 import { RtpPeer, rtpPacket, patternPayload, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 
@@ -102,7 +102,7 @@ describe('worker failures: backoff, watchdog, the true reason', () => {
     const portMin = 20000 + Math.floor(Math.random() * 100) * 40;
     return new LocalMedia({
       interface: '127.0.0.1', portMin, portMax: portMin + 39, workers: 1, maxSessions: 0,
-      mediaTimeoutMs: 0, logLevel: 'silent', log: pino({ level: 'silent' }), poolTuning: tuning,
+      mediaTimeoutMs: 0, logLevel: 'silent', log: pino({ level: 'silent' }), poolTuning: tuning, io: ioFromEnv().io ?? 'batch',
     });
   };
 

@@ -192,9 +192,17 @@ describe('registrar: a storm of 1000 REGISTERs against overload control', () => 
   it('some get 503 with Retry-After in range, none times out, all 1000 are registered after retrying, and a BYE during the storm is served', async () => {
     const stopAnswering = autoAnswer(callee, (port) => sdpOffer(port, [{ pt: 0, name: 'PCMU' }]));
     // A call set up before the storm, ended by a BYE sent while Tandem is refusing new work.
-    const inv = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(40010, [{ pt: 0, name: 'PCMU' }]) });
+    // On a loaded machine the overload control may already refuse this one (503, lag from the workers'
+    // start): a caller retries, as after any 503, a bounded number of times.
+    let inv = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(40010, [{ pt: 0, name: 'PCMU' }]) });
     caller.send(inv.text, sip);
-    const ok = await caller.next(isFinalFor(inv.callId));
+    let ok = await caller.next(isFinalFor(inv.callId));
+    for (let attempt = 0; attempt < 5 && ok.msg.kind === 'response' && ok.msg.status === 503; attempt++) {
+      await new Promise((r) => setTimeout(r, 300));
+      inv = outOfDialog('INVITE', caller, sip, { sdp: sdpOffer(40010, [{ pt: 0, name: 'PCMU' }]) });
+      caller.send(inv.text, sip);
+      ok = await caller.next(isFinalFor(inv.callId));
+    }
     expect(ok.msg.kind === 'response' && ok.msg.status).toBe(200);
     const contact = /<([^>]+)>/.exec(getHeader(ok.msg, 'Contact') ?? '')?.[1] ?? '';
     const dialog = (method: string, seq: number): string =>

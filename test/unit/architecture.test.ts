@@ -24,7 +24,7 @@ function moduleOf(file: string): string {
 /** "may import" table; everyone may import common. */
 const ALLOWED: Record<string, string[]> = {
   cli: ['main', 'config', 'edge', 'phone'],
-  main: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip', 'sdp', 'config'],
+  main: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip', 'sdp', 'config', 'ops'],
   config: [],
   common: [],
   sdp: [],
@@ -39,6 +39,7 @@ const ALLOWED: Record<string, string[]> = {
   'media/worker': ['media/rtp', 'media/codecs', 'media/pool/protocol'],
   'media/rtp': ['media/codecs'],
   'media/codecs': [],
+  ops: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip'],
   phone: ['sip', 'sdp', 'media/codecs', 'media/rtp', 'config', 'common'],
 };
 
@@ -52,6 +53,7 @@ const PACKAGES: Record<string, string[]> = {
   ws: ['sip'],
   werift: ['media/rtp'],
   '@evan/opus': ['media/codecs'],
+  'prom-client': ['ops'],
 };
 
 /** Every module specifier in a file: static and dynamic imports, re-exports, and require() calls. */

@@ -44,15 +44,17 @@ export function codecByStaticPt(pt: number): CodecInfo | undefined {
 }
 
 /** The audio codecs the local media plane decodes and encodes. */
-export type LocalAudioCodec = 'PCMA' | 'PCMU' | 'opus';
+export type LocalAudioCodec = 'PCMA' | 'PCMU' | 'opus' | 'G722';
 
 /**
  * Pairs the local media plane converts: PCMA↔PCMU by a byte table (g711.ts), G.711↔Opus through
- * the 8↔48 kHz resampler and libopus (worker/opus-transcode.ts).
+ * the 8↔48 kHz resampler and libopus (worker/opus-transcode.ts), G.722 (g722.ts, 16 kHz audio) with
+ * each of the others through the 8↔16 and 16↔48 kHz resamplers (worker/pcm-transcode.ts).
  */
 export const LOCAL_TRANSCODING: readonly (readonly [LocalAudioCodec, LocalAudioCodec])[] = [
   ['PCMA', 'PCMU'], ['PCMU', 'PCMA'],
   ['PCMA', 'opus'], ['PCMU', 'opus'], ['opus', 'PCMA'], ['opus', 'PCMU'],
+  ['PCMA', 'G722'], ['PCMU', 'G722'], ['opus', 'G722'], ['G722', 'PCMA'], ['G722', 'PCMU'], ['G722', 'opus'],
 ];
 
 const LOCAL_PAIRS: ReadonlySet<string> = new Set(LOCAL_TRANSCODING.map(([f, t]) => `${f.toLowerCase()}>${t.toLowerCase()}`));
@@ -60,7 +62,7 @@ const LOCAL_PAIRS: ReadonlySet<string> = new Set(LOCAL_TRANSCODING.map(([f, t]) 
 /** The registry's spelling of a codec the local plane handles (any case in), or undefined. */
 export function localAudioCodec(name: string): LocalAudioCodec | undefined {
   const n = name.toLowerCase();
-  return n === 'pcma' ? 'PCMA' : n === 'pcmu' ? 'PCMU' : n === 'opus' ? 'opus' : undefined;
+  return n === 'pcma' ? 'PCMA' : n === 'pcmu' ? 'PCMU' : n === 'opus' ? 'opus' : n === 'g722' ? 'G722' : undefined;
 }
 
 /**

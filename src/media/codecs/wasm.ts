@@ -35,7 +35,7 @@ interface WebAssemblyApi {
 const WA = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 /** Names of the modules wasm/build.mjs produces. */
-export type WasmName = 'g711' | 'resample' | 'srtp';
+export type WasmName = 'g711' | 'g722' | 'resample' | 'srtp';
 
 export const WASM_PAGE_BYTES = 65536;
 

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest } from './protocol.js';
 import { TandemError, type ErrorCode } from '../../common/errors.js';
@@ -47,6 +48,9 @@ export class WorkerChannel extends EventEmitter {
   private nextId = 1;
   private exited = false;
   private readyFlag = false;
+  /** The socket backend the worker reported at ready, and why it fell back to dgram if it did. */
+  io: { io?: 'batch' | 'dgram'; fallback?: string } = {};
+  private lastElu: EventLoopUtilization | undefined;
   readonly ready: Promise<void>;
 
   constructor(
@@ -74,6 +78,19 @@ export class WorkerChannel extends EventEmitter {
       this.pending.clear();
       this.emit('exit', code);
     });
+  }
+
+  /**
+   * How busy the worker's event loop is, read from main without asking the worker: `activeMs` since
+   * it started (its CPU time, near enough: a media worker does not wait on I/O in its loop) and the
+   * utilisation (0–1) since the previous call.
+   */
+  eventLoop(): { activeMs: number; utilization: number } {
+    if (this.exited) return { activeMs: 0, utilization: 0 };
+    const now = this.worker.performance.eventLoopUtilization();
+    const since = this.lastElu === undefined ? now : this.worker.performance.eventLoopUtilization(now, this.lastElu);
+    this.lastElu = now;
+    return { activeMs: now.active, utilization: since.utilization };
   }
 
   get threadId(): number {
@@ -104,6 +121,7 @@ export class WorkerChannel extends EventEmitter {
   private onMessage(msg: WorkerMessage): void {
     if (msg.kind === 'ready') {
       this.readyFlag = true;
+      this.io = { ...(msg.io !== undefined ? { io: msg.io } : {}), ...(msg.ioFallback !== undefined ? { fallback: msg.ioFallback } : {}) };
       this.emit('ready');
       return;
     }

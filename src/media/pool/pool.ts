@@ -8,6 +8,8 @@ export interface WorkerPoolOptions {
   size: number;
   logLevel: string;
   mediaTimeoutMs: number;
+  /** The workers' socket backend (default dgram). */
+  io?: 'batch' | 'dgram';
   requestTimeoutMs?: number;
   log: Logger;
   /** First respawn delay after a crash; it doubles per crash in a row (default 100 ms). */
@@ -89,8 +91,11 @@ export class WorkerPool extends EventEmitter {
     const ch = new WorkerChannel(
       index,
       workerEntry(),
-      { workerIndex: index, logLevel: this.opts.logLevel, mediaTimeoutMs: this.opts.mediaTimeoutMs, ...(this.opts.testOps === true ? { testOps: true } : {}), ...(this.opts.rtcpIntervalMs !== undefined ? { rtcpIntervalMs: this.opts.rtcpIntervalMs } : {}),
-        ...(this.opts.dtmfNoSuppress === true ? { dtmfNoSuppress: true } : {}) },
+      {
+        workerIndex: index, logLevel: this.opts.logLevel, mediaTimeoutMs: this.opts.mediaTimeoutMs, ...(this.opts.io !== undefined ? { io: this.opts.io } : {}),
+        ...(this.opts.testOps === true ? { testOps: true } : {}), ...(this.opts.rtcpIntervalMs !== undefined ? { rtcpIntervalMs: this.opts.rtcpIntervalMs } : {}),
+        ...(this.opts.dtmfNoSuppress === true ? { dtmfNoSuppress: true } : {}),
+      },
       this.opts.requestTimeoutMs ?? 5000,
     );
     this.spawnedMs[index] = Date.now();
@@ -172,6 +177,16 @@ export class WorkerPool extends EventEmitter {
 
   loads(): number[] {
     return this.load.slice();
+  }
+
+  /** Why a worker runs on dgram though batch was asked for (the first one's reason), if one does. */
+  ioFallback(): string | undefined {
+    return this.channels.find((c) => c.io.fallback !== undefined)?.io.fallback;
+  }
+
+  /** The socket backends the workers reported. */
+  ioBackends(): ('batch' | 'dgram' | undefined)[] {
+    return this.channels.map((c) => c.io.io);
   }
 
   async close(): Promise<void> {

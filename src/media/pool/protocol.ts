@@ -7,7 +7,10 @@
  * A packet received on side s is processed by directions[s] and sent out of side 1-s.
  */
 
-export const SAMPLE_CONVERSIONS = ['none', 'alaw-ulaw', 'ulaw-alaw', 'alaw-opus', 'ulaw-opus', 'opus-alaw', 'opus-ulaw'] as const;
+export const SAMPLE_CONVERSIONS = [
+  'none', 'alaw-ulaw', 'ulaw-alaw', 'alaw-opus', 'ulaw-opus', 'opus-alaw', 'opus-ulaw',
+  'alaw-g722', 'ulaw-g722', 'opus-g722', 'g722-alaw', 'g722-ulaw', 'g722-opus',
+] as const;
 export type SampleConversion = (typeof SAMPLE_CONVERSIONS)[number];
 
 export interface PayloadRule {
@@ -113,6 +116,7 @@ export interface WorkerTotals {
   bridges: number;
   /** Packets dropped because handling or sending them threw (worker/guard.ts). */
   guarded: number;
+  io?: WorkerIoCounters;
   /** Recording (worker/recorder.ts): packets dropped because the queue or a file's backlog was full, and write failures. */
   recordingDropped: number;
   recordingErrors: number;
@@ -134,6 +138,22 @@ export interface RecordingStart {
   /** Packets the worker's recording queue holds; more are dropped and counted. */
   queueLimit: number;
   bridges: { bridgeId: number; codecs: [RecordCodec[], RecordCodec[]] }[];
+}
+
+/** The worker's socket layer (`--io`); the batch backend's own counters (dgram has none: zeros). */
+export interface WorkerIoCounters {
+  io: 'batch' | 'dgram';
+  received: number;
+  sent: number;
+  /** Datagrams longer than a ring slot (2048 bytes): dropped. */
+  truncated: number;
+  recvErrors: number;
+  /** Datagrams the kernel refused (sendmmsg), e.g. after an ICMP unreachable. */
+  sendErrors: number;
+  /** Sends refused before the kernel (a bad destination, too long). */
+  sendRefused: number;
+  /** Packets for a socket closed before they were handled, or whose handling escaped the guard. */
+  unclaimed: number;
 }
 
 /** The ports one bridge binds: [side0 RTP, side0 RTCP, side1 RTP, side1 RTCP]. */
@@ -163,7 +183,8 @@ export type WorkerReplyResult =
   | { op: 'block' };
 
 export type WorkerMessage =
-  | { kind: 'ready' }
+  /** `io` is the socket backend the worker runs on; `ioFallback` why it is not the one it was given. */
+  | { kind: 'ready'; io?: 'batch' | 'dgram'; ioFallback?: string }
   | { kind: 'reply'; id: number; ok: true; result: WorkerReplyResult }
   | { kind: 'reply'; id: number; ok: false; error: string; code?: string }
   | { kind: 'event'; event: 'timeout'; bridgeId: number; idleMs: number };
@@ -172,6 +193,8 @@ export interface WorkerInit {
   workerIndex: number;
   logLevel: string;
   mediaTimeoutMs: number;
+  /** The socket backend (`--io`): batch falls back to dgram (said in the ready message) when the addon does not load. Default dgram. */
+  io?: 'batch' | 'dgram';
   /** Accept test-only requests (`block`). */
   testOps?: boolean;
   /** rtpengine's `--dtmf-no-suppress`: audio during a DTMF event is forwarded, not held back. */

@@ -22,6 +22,8 @@ import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 import { CallRecordings, type RecordingSettings } from './recording.js';
+import { Admission, callTranscodes } from './admission.js';
+import { TrafficTotals, type Traffic } from './traffic.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
@@ -35,9 +37,17 @@ export interface LocalMediaOptions {
   workers: number;
   /** 0 = no limit. */
   maxSessions: number;
+  /** calls transcoding at once (0 = no limit; admission.ts). */
+  maxTranscodes?: number;
+  /** Every call's last statistics when it ends, however it ends (delete, media timeout, worker failure, shutdown). */
+  onCallClosed?: (stats: CallStats, reason: string) => void;
   /** m= lines per call (default 16): one offer must not take every port. */
   maxMediaPerCall?: number;
   mediaTimeoutMs: number;
+  /** The workers' socket backend (`--io`; main passes batch unless told dgram). Default dgram. */
+  io?: 'batch' | 'dgram';
+  /** batch was asked for explicitly: a worker that cannot load the addon fails the start instead of a warning. */
+  ioRequired?: boolean;
   logLevel: string;
   log: Logger;
   /** rtpengine's `--dtmf-no-suppress`: audio during DTMF events is forwarded when transcoding. */
@@ -46,6 +56,20 @@ export interface LocalMediaOptions {
   recording?: RecordingSettings;
   /** Respawn backoff and watchdog timings (tests shorten them). */
   poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps' | 'rtcpIntervalMs'>>;
+}
+
+/** What /metrics reads of the media plane, built on demand (local-media.ts `opsSnapshot`). */
+export interface OpsSnapshot {
+  traffic: Traffic;
+  /** live transcoding calls by `offerer codec|answerer codec`. */
+  transcodes: Map<string, number>;
+  sessions: number;
+  totalSessions: number;
+  endedByTimeout: number;
+  endedByWorkerFailure: number;
+  workerFailures: number;
+  /** packets the live workers dropped because handling them threw (worker/guard.ts), since each started. */
+  guarded: number;
 }
 
 /**
@@ -74,6 +98,9 @@ export class LocalMedia implements MediaControl {
   private endedByTimeout = 0;
   private endedByWorkerFailure = 0;
   private rejectedMediaLimit = 0;
+  /** session and transcoding limits, draining (ops: `tandem ctl maxsessions`/`drain` change them). */
+  readonly admission: Admission;
+  private readonly traffic = new TrafficTotals();
   private readonly startedMs = Date.now();
   private readonly log: Logger;
   /** The process's DTLS certificate (RFC 5763: one per process is enough), made at start-up. */
@@ -84,11 +111,13 @@ export class LocalMedia implements MediaControl {
     this.ports = new PortAllocator(opts.portMin, opts.portMax);
     this.binder = new BridgeBinder(this.ports);
     this.recordings = new CallRecordings(opts.recording);
+    this.admission = new Admission(opts.maxSessions, opts.maxTranscodes ?? 0);
     this.interfaces = new MediaInterfaces(opts.interfaces ?? [{ name: 'default', address: opts.interface, ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}) }]);
     this.pool = new WorkerPool({
       size: opts.workers,
       logLevel: opts.logLevel,
       mediaTimeoutMs: opts.mediaTimeoutMs,
+      ...(opts.io !== undefined ? { io: opts.io } : {}),
       log: opts.log,
       ...(opts.dtmfNoSuppress === true ? { dtmfNoSuppress: true } : {}),
       ...opts.poolTuning,
@@ -99,6 +128,15 @@ export class LocalMedia implements MediaControl {
 
   async ready(): Promise<void> {
     await this.pool.ready();
+    const fallback = this.pool.ioFallback();
+    if (fallback !== undefined) {
+      if (this.opts.ioRequired === true) {
+        await this.pool.close();
+        throw new TandemError('CONFIG', `--io=batch: the native addon did not load (${fallback})`);
+      }
+      // Once for all workers: a machine without a compiler runs on dgram (README, --io).
+      this.log.warn({ reason: fallback }, 'batched UDP addon not loaded: media runs on node:dgram; build it with npm run build:native');
+    }
     try {
       this.dtlsCert = await createDtlsCertificate();
     } catch (err) {
@@ -127,6 +165,10 @@ export class LocalMedia implements MediaControl {
     const isNew = call === undefined;
     // Chosen (and an unknown name refused) before a new call exists, so a refusal leaves nothing behind.
     const chosen = call?.interfaces === undefined ? this.interfaces.select(req.options.direction, req.callId) : undefined;
+    // Refusals come before anything is held: a new call is checked against the session limit and
+    // draining first, then a place among the transcoding calls is reserved.
+    if (call === undefined) this.admission.checkNewCall(req.callId, this.registry.size);
+    this.admission.checkTranscode(call, req.callId, req.options, this.registry.all());
     if (call === undefined) call = this.newCall(req.callId, req.fromTag);
     const offerSide = offerSideOf(call, req.fromTag);
     noteOffer(call, sdp, req.options, offerSide);
@@ -153,6 +195,7 @@ export class LocalMedia implements MediaControl {
     const plan = planAnswer(call, sdp, req, offerSide, this.planner(call, offerSide));
     for (const note of plan.notes) call.log.warn({ toTag: req.toTag }, note);
     await this.configureAll(call);
+    this.admission.settle(call);
     call.log.info(
       { toTag: req.toTag, transcoding: call.medias.some((m) => m.transcoding), framesTo: call.medias[0]?.framesTo },
       'answer',
@@ -161,8 +204,7 @@ export class LocalMedia implements MediaControl {
   }
 
   private newCall(callId: string, fromTag: string): MediaCall {
-    if (this.opts.maxSessions > 0 && this.registry.size >= this.opts.maxSessions)
-      throw new TandemError('LOAD_LIMIT', 'Parallel session limit reached', { 'call-id': callId });
+    this.admission.checkNewCall(callId, this.registry.size);
     const index = this.pool.place();
     const call = new MediaCall(callId, { index, release: () => this.pool.release(index) }, callLogger(this.log, callId));
     call.tags[0] = fromTag;
@@ -194,7 +236,7 @@ export class LocalMedia implements MediaControl {
 
   async delete(req: DeleteRequest): Promise<CallStats> {
     const call = this.registry.require(req.callId);
-    const stats = await this.teardown(call);
+    const stats = await this.teardown(call, false, 'deleted');
     call.log.info({ packets: stats.totals.rtp.packets }, 'call deleted');
     return stats;
   }
@@ -247,17 +289,58 @@ export class LocalMedia implements MediaControl {
       packetsGuarded: rates.guarded,
       recordingDropped: rates.recordingDropped,
       recordingErrors: rates.recordingErrors,
+      packetsIoDropped: rates.ioDropped,
     };
   }
 
   // ---- ending calls -----------------------------------------------------------------------
 
   /** Forgets a call and closes it (the cascade: medias, bridges, ports, worker slot). */
-  private async teardown(call: MediaCall, workerGone = false): Promise<CallStats> {
+  private async teardown(call: MediaCall, workerGone = false, reason = 'closed'): Promise<CallStats> {
     this.registry.remove(call);
+    this.admission.settle(call, true);
     const collected = await call.close(workerGone);
     await this.recordings.finish(call);
-    return callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
+    const stats = callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
+    this.traffic.retire(stats);
+    try {
+      this.opts.onCallClosed?.(stats, reason);
+    } catch (err) {
+      call.log.warn({ err }, 'call-closed hook failed');
+    }
+    return stats;
+  }
+
+  /** Cumulative packets, bytes and errors by direction, the live calls' transcoding codec pairs, session counters (for /metrics). */
+  async opsSnapshot(): Promise<OpsSnapshot> {
+    const byWorker = new Map<number, MediaCall[]>();
+    const transcodes = new Map<string, number>();
+    for (const c of this.registry.all()) {
+      const list = byWorker.get(c.workerIndex);
+      if (list === undefined) byWorker.set(c.workerIndex, [c]);
+      else list.push(c);
+      if (!callTranscodes(c)) continue;
+      const m = c.medias.find((x) => x.transcoding);
+      const pair = `${m?.answerPlan?.offererMain?.name ?? 'unknown'}|${m?.answerPlan?.answererMain?.name ?? 'unknown'}`;
+      transcodes.set(pair, (transcodes.get(pair) ?? 0) + 1);
+    }
+    // One stats request per worker; a worker that does not answer leaves its calls out (the totals hold their highest value).
+    const live = await Promise.all([...byWorker].map(async ([index, calls]) => {
+      const reply = await this.pool.channel(index).request({ op: 'stats', bridgeIds: calls.flatMap((c) => c.medias.map((m) => m.bridgeId)) }).catch(() => undefined);
+      const byId = new Map((reply?.op === 'stats' ? reply.stats : []).map((s) => [s.bridgeId, s]));
+      return calls.map((c) => callStatsFrom(c, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId)));
+    }));
+    const totals = await Promise.allSettled(Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' }, 1000)));
+    return {
+      guarded: totals.reduce((n, r) => n + (r.status === 'fulfilled' && r.value.op === 'totals' ? r.value.totals.guarded : 0), 0),
+      traffic: this.traffic.snapshot(live.flat()),
+      transcodes,
+      sessions: this.registry.size,
+      totalSessions: this.totalSessions,
+      endedByTimeout: this.endedByTimeout,
+      endedByWorkerFailure: this.endedByWorkerFailure,
+      workerFailures: this.pool.counters.failures,
+    };
   }
 
   private onWorkerExit(index: number, code: number, why: string): void {
@@ -267,7 +350,7 @@ export class LocalMedia implements MediaControl {
       call.log.error({ worker: index, code }, `call ended: ${reason}`);
       this.endedByWorkerFailure++;
       this.registry.remember(call.callId, reason, 'worker-failure');
-      void this.teardown(call, true);
+      void this.teardown(call, true, 'worker-failure');
     }
   }
 
@@ -281,7 +364,7 @@ export class LocalMedia implements MediaControl {
     call.log.warn({ idleMs: msg.idleMs }, `call ended: ${reason}`);
     this.endedByTimeout++;
     this.registry.remember(call.callId, reason, 'media-timeout');
-    void this.teardown(call).catch((err: unknown) => call.log.error({ err }, 'teardown after timeout failed'));
+    void this.teardown(call, false, 'media-timeout').catch((err: unknown) => call.log.error({ err }, 'teardown after timeout failed'));
   }
 
   async close(): Promise<void> {
@@ -289,9 +372,24 @@ export class LocalMedia implements MediaControl {
     await this.pool.close();
   }
 
+  /** Per worker: up, event-loop utilisation since start (0–1) and a ping's round trip (its event-loop lag), for /metrics. */
+  async workerHealth(): Promise<{ index: number; up: boolean; utilization: number; activeMs: number; pingMs?: number }[]> {
+    return Promise.all(Array.from({ length: this.pool.size }, async (_v, index) => {
+      const ch = this.pool.channel(index);
+      const start = performance.now();
+      const ok = ch.alive && (await ch.request({ op: 'ping' }, 1000).then(() => true, () => false));
+      return { index, up: ok, ...ch.eventLoop(), ...(ok ? { pingMs: performance.now() - start } : {}) };
+    }));
+  }
+
   /** For tests and operations: which worker carries a call. */
   workerOf(callId: string): number | undefined {
     return this.registry.get(callId)?.workerIndex;
+  }
+
+  /** live media sessions (calls), for draining. */
+  get sessionCount(): number {
+    return this.registry.size;
   }
 
   get freePorts(): number {

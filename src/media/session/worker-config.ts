@@ -11,7 +11,7 @@ import { otherSide, type CallMedia, type MediaCall, type Side } from './call.js'
  * Nothing here decides anything new; it only restates the planner's decisions.
  */
 
-const WORKER_CODEC = { PCMA: 'alaw', PCMU: 'ulaw', opus: 'opus' } as const;
+const WORKER_CODEC = { PCMA: 'alaw', PCMU: 'ulaw', opus: 'opus', G722: 'g722' } as const;
 
 /** The worker's name for a conversion the registry (media/codecs/codec.ts) says the plane can do. */
 export function conversion(from: string, to: string): SampleConversion {

@@ -1,4 +1,3 @@
-import type dgram from 'node:dgram';
 import type { DirectionAction, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
 import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
 import { validateRtcpCompound, validateRtcpReducedSize } from '../rtp/rtcp.js';
@@ -13,6 +12,7 @@ import { answerCheck, type IceComponent } from './ice-lite.js';
 import { LatchedSocket } from './latched-socket.js';
 import type { RecordingTap } from './recording-tap.js';
 import type { RtcpTerminator } from './rtcp-terminator.js';
+import type { MediaRemoteInfo, MediaSocket } from './media-socket.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
 class Counters {
@@ -63,8 +63,8 @@ export class BridgeSide implements PacketSink {
   constructor(
     readonly index: 0 | 1,
     callId: string,
-    private readonly rtpSocket: dgram.Socket,
-    private readonly rtcpSocket: dgram.Socket,
+    private readonly rtpSocket: MediaSocket,
+    private readonly rtcpSocket: MediaSocket,
     private readonly clock: WorkerClock,
   ) {
     this.peer = new LatchedSocket(callId, rtpSocket, rtcpSocket);
@@ -79,8 +79,8 @@ export class BridgeSide implements PacketSink {
         this.rtpIn.errors++;
       },
     );
-    rtpSocket.on('message', guardHandler(callId, 'rtp', this.onRtpSocket, () => this.rtpIn.errors++));
-    rtcpSocket.on('message', guardHandler(callId, 'rtcp', this.onRtcpSocket, () => this.rtcpIn.errors++));
+    rtpSocket.onMessage(guardHandler(callId, 'rtp', this.onRtpSocket, () => this.rtpIn.errors++));
+    rtcpSocket.onMessage(guardHandler(callId, 'rtcp', this.onRtcpSocket, () => this.rtcpIn.errors++));
   }
 
   configure(cfg: SideConfig): void {
@@ -99,7 +99,7 @@ export class BridgeSide implements PacketSink {
     this.action = action === 'echo' ? ECHO : action === 'drop' ? DROP : RELAY;
   }
 
-  private readonly onRtpSocket = (received: Buffer, rinfo: dgram.RemoteInfo): void => {
+  private readonly onRtpSocket = (received: Buffer, rinfo: MediaRemoteInfo): void => {
     if (this.cfg.rtcpMux && received.length >= 2 && isRtcpPacketType(received[1])) {
       this.onRtcp(received, rinfo);
       return;
@@ -161,7 +161,7 @@ export class BridgeSide implements PacketSink {
     if (!this.processor.process(msg, len, hdrLen)) this.rtpIn.errors++;
   };
 
-  private readonly onRtcpSocket = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  private readonly onRtcpSocket = (msg: Buffer, rinfo: MediaRemoteInfo): void => {
     if (msg.length > 0 && msg[0] < 4 && this.cfg.ice !== undefined && isStun(msg)) {
       this.onStun(msg, rinfo, 2);
       return;
@@ -170,7 +170,7 @@ export class BridgeSide implements PacketSink {
   };
 
   /** A connectivity check toward our ICE-lite agent; a refused one is counted and dropped. */
-  private onStun(msg: Buffer, rinfo: dgram.RemoteInfo, component: IceComponent): void {
+  private onStun(msg: Buffer, rinfo: MediaRemoteInfo, component: IceComponent): void {
     const ice = this.cfg.ice;
     const v = ice === undefined ? undefined : answerCheck(msg, rinfo, component, ice);
     if (v === undefined || !v.accepted) {
@@ -191,7 +191,7 @@ export class BridgeSide implements PacketSink {
     this.peer.replyRtp(v.response, from);
   }
 
-  private onRtcp(received: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onRtcp(received: Buffer, rinfo: MediaRemoteInfo): void {
     let msg = received;
     if (this.srtpIn !== undefined) {
       const n = this.srtpIn.unprotectRtcpInPlace(received, received.length);
@@ -224,9 +224,9 @@ export class BridgeSide implements PacketSink {
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
-  /** PacketSink: with SRTP, `emit` sends a protected copy, so the processor may reuse its buffer. */
+  /** PacketSink: with SRTP `emit` sends a protected copy, and the batch socket layer copies every send, so the processor may reuse its buffer. */
   get releasesOnEmit(): boolean {
-    return this.srtpOut !== undefined;
+    return this.srtpOut !== undefined || this.rtpSocket.copiesOnSend;
   }
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */

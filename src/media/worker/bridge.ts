@@ -1,4 +1,3 @@
-import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { BridgeConfig, BridgePorts, BridgeStats, TransportAddress } from '../pool/protocol.js';
@@ -6,23 +5,7 @@ import { BridgeSide } from './bridge-side.js';
 import { DirectionProcessor } from './direction.js';
 import { RtcpTerminator } from './rtcp-terminator.js';
 import type { WorkerClock } from './clock.js';
-
-function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket({ type, reuseAddr: false });
-    const onError = (err: Error): void => {
-      sock.close();
-      reject(err);
-    };
-    sock.once('error', onError);
-    sock.bind({ address, port, exclusive: true }, () => {
-      sock.off('error', onError);
-      // A socket error after bind (e.g. ICMP-driven) must never take the worker down.
-      sock.on('error', () => undefined);
-      resolve(sock);
-    });
-  });
-}
+import type { MediaSocket, MediaSocketFactory } from './media-socket.js';
 
 /** One media section of a call: two sides relaying to each other. */
 export class MediaBridge {
@@ -47,12 +30,12 @@ export class MediaBridge {
   }
 
   /** Side 0 binds ports[0..1] on addresses[0], side 1 ports[2..3] on addresses[1] (one call may bridge two networks). */
-  static async open(bridgeId: number, callId: string, addresses: [string, string], ports: BridgePorts, clock: WorkerClock): Promise<MediaBridge> {
-    const opened: dgram.Socket[] = [];
+  static async open(bridgeId: number, callId: string, addresses: [string, string], ports: BridgePorts, clock: WorkerClock, bind: MediaSocketFactory): Promise<MediaBridge> {
+    const opened: MediaSocket[] = [];
     try {
       for (const [i, port] of ports.entries()) {
         const address = addresses[i < 2 ? 0 : 1];
-        opened.push(await bindSocket(isIP(address) === 6 ? 'udp6' : 'udp4', address, port));
+        opened.push(await bind(isIP(address) === 6 ? 6 : 4, address, port));
       }
     } catch (err) {
       for (const s of opened) s.close();

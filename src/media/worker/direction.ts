@@ -1,6 +1,7 @@
 import type { DirectionConfig, PayloadRule } from '../pool/protocol.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW, transcodeInPlace } from '../codecs/g711.js';
 import { G711ToOpus, OpusToG711 } from './opus-transcode.js';
+import { PcmTranscoder, pcmPair } from './pcm-transcode.js';
 import { EventRelay, dtmfSettings, type Timeline } from './dtmf.js';
 import { DtmfDetector, DtmfSynth } from './inband-dtmf.js';
 
@@ -31,6 +32,8 @@ export class DirectionProcessor {
   /** Opus codec state per rule (null for G.711-only rules), kept across re-configuration. */
   private fromOpus: (OpusToG711 | null)[] = [];
   private toOpus: (G711ToOpus | null)[] = [];
+  /** Codec state of the pairs with G.722 (decode, resample, encode), likewise kept. */
+  private pcm: (PcmTranscoder | null)[] = [];
   /** telephone-event handling per rule (null for audio rules). */
   private events: (EventRelay | null)[] = [];
   private eventList: EventRelay[] = [];
@@ -65,6 +68,7 @@ export class DirectionProcessor {
     const oldRules = this.rules;
     const oldFrom = this.fromOpus;
     const oldTo = this.toOpus;
+    const oldPcm = this.pcm;
     this.rules = cfg.rules.slice();
     this.tables = this.rules.map((r) =>
       r.convert === 'alaw-ulaw' ? ALAW_TO_ULAW() : r.convert === 'ulaw-alaw' ? ULAW_TO_ALAW() : null,
@@ -81,9 +85,17 @@ export class DirectionProcessor {
         ? (reuse(r, oldTo) ?? new G711ToOpus(r.convert === 'alaw-opus' ? 'alaw' : 'ulaw', (pkt) => this.forward(pkt, pkt.length)))
         : null,
     );
-    this.timeline = this.fromOpus.find((t) => t !== null) ?? this.toOpus.find((t) => t !== null) ?? null;
+    this.pcm = this.rules.map((r) => {
+      const pair = pcmPair(r.convert);
+      if (pair === undefined) return null;
+      const t = reuse(r, oldPcm) ?? new PcmTranscoder(pair.from, pair.to, cfg.outFrameMs, (pkt) => this.forward(pkt, pkt.length));
+      t.setFrameMs(cfg.outFrameMs);
+      return t;
+    });
+    const pcmTimeline = this.pcm.find((t) => t !== null) ?? null;
+    this.timeline = this.fromOpus.find((t) => t !== null) ?? this.toOpus.find((t) => t !== null) ?? pcmTimeline;
     // Event timestamps are on the sender's audio timeline, whose clock is the audio codec's.
-    const audioInRate = this.fromOpus.some((t) => t !== null) ? 48000 : this.toOpus.some((t) => t !== null) ? 8000 : 0;
+    const audioInRate = this.fromOpus.some((t) => t !== null) ? 48000 : this.toOpus.some((t) => t !== null) ? 8000 : (pcmTimeline?.inClock ?? 0);
     const oldEvents = this.events;
     this.events = this.rules.map((r) => {
       if (r.event === undefined) return null;
@@ -141,8 +153,11 @@ export class DirectionProcessor {
     }
     const fromOpus = this.fromOpus[ri];
     const toOpus = this.toOpus[ri];
+    const pcm = this.pcm[ri];
     if (this.detector !== null && fromOpus === null) this.detector.push(buf, hdrLen, payloadEnd, this.timeline, this.emitEvent);
-    if ((fromOpus !== null || toOpus !== null || this.detector !== null || this.synth !== null) && this.inEvent(buf.readUInt32BE(4))) return true;
+    if ((fromOpus !== null || toOpus !== null || pcm !== null || this.detector !== null || this.synth !== null) && this.inEvent(buf.readUInt32BE(4))) return true;
+    // An undecodable packet counts as the stream's error, like a malformed one.
+    if (pcm !== null) return pcm.push(buf, hdrLen, payloadEnd, rule.outPt);
     if (fromOpus !== null) {
       const pkt = fromOpus.convert(buf, hdrLen, payloadEnd, rule.outPt);
       if (pkt === null) return true;

@@ -1,8 +1,8 @@
-import type dgram from 'node:dgram';
 import type { SideConfig, TransportAddress } from '../pool/protocol.js';
 import { DtlsEndpoint } from '../rtp/dtls.js';
 import { SrtpContext } from '../rtp/srtp.js';
 import type { WorkerClock } from './clock.js';
+import type { MediaRemoteInfo } from './media-socket.js';
 
 /** Early DTLS records kept per side (a fragmented ClientHello and one retransmission) and for how long. */
 export const EARLY_DTLS_MAX = 4;
@@ -99,13 +99,14 @@ export class DtlsSide {
    * a datagram the association takes may say where its peer is: junk from elsewhere must not
    * redirect the handshake.
    */
-  input(record: Buffer, rinfo: dgram.RemoteInfo): boolean {
+  input(record: Buffer, rinfo: MediaRemoteInfo): boolean {
     if (this.endpoint === undefined) {
       if (this.early.length >= EARLY_DTLS_MAX) return false;
       this.early.push({ record: Buffer.from(record), from: { address: rinfo.address, port: rinfo.port }, atMs: this.clock.coarseMs });
       return true;
     }
-    if (!this.endpoint.input(record, [rinfo.address, rinfo.port])) return false;
+    // A copy: the record may be a view into the batch ring, and the handshake may keep it past this call.
+    if (!this.endpoint.input(Buffer.from(record), [rinfo.address, rinfo.port])) return false;
     this.peer = { address: rinfo.address, port: rinfo.port };
     return true;
   }

@@ -9,6 +9,7 @@ import { warmUpSrtp } from '../rtp/srtp.js';
 import { guardCounters, setGuardLog } from './guard.js';
 import { Recorder } from './recorder.js';
 import { dtmfSettings } from './dtmf.js';
+import { startMediaIo } from './media-io.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -25,6 +26,12 @@ clock.start();
 const bridges = new Map<number, MediaBridge>();
 const recorder = new Recorder(log);
 const bridgeOf = (id: number): MediaBridge | undefined => bridges.get(id);
+let ioFallback: string | undefined;
+// Main logs a fallback once for all workers (from the ready message); here it is only debug.
+const io = startMediaIo(init.io ?? 'dgram', (reason) => {
+  ioFallback = reason;
+  log.debug({ reason }, 'batched UDP addon unusable: running on dgram');
+});
 
 function post(msg: WorkerMessage): void {
   port!.postMessage(msg);
@@ -33,7 +40,7 @@ function post(msg: WorkerMessage): void {
 async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
   switch (req.op) {
     case 'create': {
-      const bridge = await MediaBridge.open(req.bridgeId, req.callId, req.addresses, req.ports, clock);
+      const bridge = await MediaBridge.open(req.bridgeId, req.callId, req.addresses, req.ports, clock, io.bind);
       bridges.set(req.bridgeId, bridge);
       return { op: 'create', bound: true };
     }
@@ -73,7 +80,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       }
       return {
         op: 'totals',
-        totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, recordingDropped: recorder.dropped, recordingErrors: recorder.errors },
+        totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, io: io.counters(), recordingDropped: recorder.dropped, recordingErrors: recorder.errors },
       };
     }
     case 'ping':
@@ -153,4 +160,4 @@ try {
   log.warn({ err }, 'DTLS warm-up failed; DTLS-SRTP calls may fail or start slowly');
 }
 
-post({ kind: 'ready' });
+post({ kind: 'ready', io: io.kind, ...(ioFallback !== undefined ? { ioFallback } : {}) });

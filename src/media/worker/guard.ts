@@ -1,9 +1,9 @@
-import type dgram from 'node:dgram';
+import type { MediaRemoteInfo, MediaSocket } from './media-socket.js';
 
 /**
- * No socket handler may throw: an exception inside a dgram 'message' handler (or a synchronous
- * throw from dgram.send, e.g. ERR_SOCKET_BAD_PORT) is uncaught in the worker thread and takes every
- * call on it down. Whatever a peer sends, the packet is counted and dropped instead.
+ * No socket handler may throw: an exception inside a packet handler (or a synchronous throw from a
+ * send, e.g. dgram's ERR_SOCKET_BAD_PORT or a send the batch backend refuses) is uncaught in the
+ * worker thread and takes every call on it down. Whatever a peer sends, the packet is counted and dropped instead.
  */
 
 export interface GuardLog {
@@ -28,9 +28,9 @@ function report(err: unknown, callId: string, where: string): void {
 export function guardHandler(
   callId: string,
   where: string,
-  fn: (msg: Buffer, rinfo: dgram.RemoteInfo) => void,
+  fn: (msg: Buffer, rinfo: MediaRemoteInfo) => void,
   onDrop: () => void,
-): (msg: Buffer, rinfo: dgram.RemoteInfo) => void {
+): (msg: Buffer, rinfo: MediaRemoteInfo) => void {
   return (msg, rinfo) => {
     try {
       fn(msg, rinfo);
@@ -41,11 +41,11 @@ export function guardHandler(
   };
 }
 
-/** dgram.send that cannot throw; false when the datagram was not handed to the kernel. */
-export function safeSend(sock: Pick<dgram.Socket, 'send'>, callId: string, buf: Buffer, len: number, to?: { port: number; address: string }): boolean {
+/** A send that cannot throw; false when the datagram was not handed on (to the kernel, or the batch queue). */
+export function safeSend(sock: Pick<MediaSocket, 'send'>, callId: string, buf: Buffer, len: number, to?: { port: number; address: string }): boolean {
   try {
-    if (to === undefined) sock.send(buf, 0, len);
-    else sock.send(buf, 0, len, to.port, to.address);
+    if (to === undefined) sock.send(buf, len);
+    else sock.send(buf, len, to.port, to.address);
     return true;
   } catch (err) {
     report(err, callId, 'send');

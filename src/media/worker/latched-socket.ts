@@ -1,10 +1,10 @@
-import type dgram from 'node:dgram';
 import type { SideConfig, TransportAddress } from '../pool/protocol.js';
 import { safeSend } from './guard.js';
 import { isExpected, latchVerdict, sameAddress, type LatchState } from './latch.js';
+import type { MediaRemoteInfo, MediaSocket as AnyMediaSocket } from './media-socket.js';
 
-/** What a latched socket uses of a dgram socket; tests hand it a recording fake. */
-export type MediaSocket = Pick<dgram.Socket, 'send' | 'connect' | 'disconnect'>;
+/** What a latched socket uses of a media socket (either backend); tests hand it a recording fake. */
+export type MediaSocket = Pick<AnyMediaSocket, 'send' | 'connect' | 'disconnect'>;
 
 const DEFAULT_CONFIG: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
 
@@ -15,7 +15,8 @@ const DEFAULT_CONFIG: SideConfig = { rtcpMux: false, latch: 'symmetric', strictS
  * Once the confirmed peer has been heard, the RTP socket is connect()ed to it: sends then skip
  * dgram's per-send address lookup and the kernel's route lookup (measured: ~10–20 % less CPU per
  * relayed packet on loopback), and the kernel drops RTP from other sources, which the policy would
- * drop anyway. Whatever moves the peer disconnects it first.
+ * drop anyway. Whatever moves the peer disconnects it first. On the batch backend connect() holds
+ * at once (connect(2) in the addon), so nothing is ever held back there.
  */
 export class LatchedSocket {
   peerRtp: TransportAddress | undefined;
@@ -67,7 +68,7 @@ export class LatchedSocket {
   }
 
   /** Whether a packet from this source is accepted, and where the peer is afterwards (latch.ts). */
-  accept(rinfo: dgram.RemoteInfo, rtcp: boolean): boolean {
+  accept(rinfo: MediaRemoteInfo, rtcp: boolean): boolean {
     if (this.cfg.latch !== 'asymmetric' && this.fromLatchedPeer(rinfo, rtcp && !this.cfg.rtcpMux)) return true;
     const src: TransportAddress = { address: rinfo.address, port: rinfo.port };
     const { latch: mode, strictSource } = this.cfg;
@@ -108,7 +109,7 @@ export class LatchedSocket {
    * Every packet after latching comes from the latched peer: accepted without building the objects
    * latchVerdict takes (it would answer 'keep' too), only noting that the SDP source was heard.
    */
-  private fromLatchedPeer(rinfo: dgram.RemoteInfo, ownRtcp: boolean): boolean {
+  private fromLatchedPeer(rinfo: MediaRemoteInfo, ownRtcp: boolean): boolean {
     const peer = ownRtcp ? this.peerRtcp : this.peerRtp;
     if (!(ownRtcp ? this.latchedRtcp : this.latchedRtp) || peer === undefined || peer.port !== rinfo.port || peer.address !== rinfo.address) return false;
     const e = ownRtcp ? this.expectedRtcp : this.expectedRtp;
@@ -175,13 +176,13 @@ export class LatchedSocket {
   }
 
   /** Echo through the RTP socket: a connected socket only hears its peer, so that is the sender. */
-  echoRtp(msg: Buffer, len: number, rinfo: dgram.RemoteInfo): void {
+  echoRtp(msg: Buffer, len: number, rinfo: MediaRemoteInfo): void {
     if (this.connectedTo !== null) safeSend(this.rtpSocket, this.callId, msg, len);
     else if (this.connecting) (this.heldWhileConnecting ??= []).push(len === msg.length ? msg : msg.subarray(0, len));
     else safeSend(this.rtpSocket, this.callId, msg, len, rinfo);
   }
 
-  echoRtcp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  echoRtcp(msg: Buffer, rinfo: MediaRemoteInfo): void {
     if (!this.cfg.rtcpMux) safeSend(this.rtcpSocket, this.callId, msg, msg.length, rinfo);
     else this.echoRtp(msg, msg.length, rinfo);
   }

@@ -2,6 +2,7 @@ import { OpusDecoderStream, OpusEncoderStream, OPUS_FRAME_SAMPLES } from '../cod
 import { Resampler } from '../codecs/resampler.js';
 import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw } from '../codecs/g711.js';
 import type { Timeline } from './dtmf.js';
+import { PcmTranscoder } from './pcm-transcode.js';
 
 /**
  * Opus (48 kHz RTP clock, RFC 7587) ↔ G.711 (8 kHz) for one direction of one stream. Each object
@@ -157,5 +158,14 @@ export function warmUpCodecs(): number {
     toOpus.push(rtp, 12, rtp.length, 111);
   }
   for (const p of packets) fromOpus.convert(p, 12, p.length, 0);
+  // G.722 both ways, through the 8↔16 and 16↔48 kHz filters (designed on first use).
+  const g722: Buffer[] = [];
+  const toG722 = new PcmTranscoder('alaw', 'g722', 20, (p) => g722.push(p));
+  for (let k = 0; k < 3; k++) {
+    rtp.writeUInt32BE(k * G711_FRAME, 4);
+    toG722.push(rtp, 12, rtp.length, 9);
+  }
+  const fromG722 = new PcmTranscoder('g722', 'opus', 20, () => undefined);
+  for (const p of g722) fromG722.push(p, 12, p.length, 111);
   return performance.now() - t0;
 }

@@ -77,7 +77,8 @@ export async function startMediaServer(kind: MediaServerKind, logDir: string): P
     proc = startProcess({
       name: 'tandem',
       cmd: process.execPath,
-      args: [TANDEM_CLI, ...common, '--num-threads=2', '--log-level=warn', '--listen-sip=none'],
+      // TANDEM_IO picks the media socket layer, as for the in-process Tandems (test/helpers/tandem.ts).
+      args: [TANDEM_CLI, ...common, '--num-threads=2', '--log-level=warn', '--listen-sip=none', '--listen-http=off', ...(process.env.TANDEM_IO ? [`--io=${process.env.TANDEM_IO}`] : [])],
       cwd: REPO_ROOT,
       logDir,
     });

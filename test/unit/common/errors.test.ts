@@ -10,6 +10,7 @@ import { BencodeError } from '../../../src/control/bencode.js';
 import { RtpFormatError } from '../../../src/media/rtp/packet.js';
 import { WorkerRequestError, workerErrorCode } from '../../../src/media/pool/channel.js';
 import { DnsFailure } from '../../../src/sip/dns.js';
+import { AdminRequestError } from '../../../src/ops/admin-http.js';
 
 const SRC = resolve(__dirname, '../../../src');
 
@@ -30,6 +31,7 @@ const INSTANCES: Record<string, Error> = {
   RtpFormatError: new RtpFormatError('version 1, not 2'),
   WorkerRequestError: new WorkerRequestError('bind EADDRINUSE', 'EADDRINUSE'),
   DnsFailure: new DnsFailure('trunk.example.com', 'ENOTFOUND'),
+  AdminRequestError: new AdminRequestError(413, 'request body over 16384 bytes'),
 };
 
 describe('error catalogue', () => {

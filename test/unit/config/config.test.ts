@@ -52,7 +52,7 @@ describe('command line and config file', () => {
     const bad = join(dir, 'bad.conf');
     writeFileSync(bad, '[tandem]\nport-min = lots\n');
     expect(() => parseArgs([`--config=${bad}`])).toThrow(/bad\.conf:2: port-min/);
-    expect(() => parseArgs([`--config=${join(dir, 'missing.conf')}`])).toThrow(/--config: cannot read/);
+    expect(() => parseArgs([`--config=${join(dir, 'missing.conf')}`])).toThrow(/--config-file: cannot read/);
   });
 
   it('lists every option in --help', () => {

@@ -22,7 +22,7 @@ describe('tandem call / answer options', () => {
     [['sip:1@h', '--transport', 'sctp'], '--transport: "sctp" is not udp, tcp or tls'],
     [['sip:1@h', '--user', 'a'], '--password: --user and --password go together'],
     [['sip:1@h', '--user', 'a"b', '--password', 'p'], '--user: must not contain'],
-    [['sip:1@h', '--codecs', 'PCMA,G729'], '--codecs: "G729" is not one of PCMA, PCMU, opus'],
+    [['sip:1@h', '--codecs', 'PCMA,G729'], '--codecs: "G729" is not one of PCMA, PCMU, G722, opus'],
     [['sip:1@h', '--tone', '20'], '--tone: 20 Hz: 0 (silence) or 50–3900'],
     [['sip:1@h', '--tone', '5000'], '--tone: 5000 is outside 0–3900'],
     [['sip:1@h', '--tone', 'loud'], '--tone: "loud" is not a whole number'],

@@ -49,8 +49,9 @@ describe('codec planning', () => {
   });
 
   it('does not add a codec nothing transcodes to, and says so', () => {
-    const p = planOfferCodecs([G722], opts({ transcode: ['PCMU'] }), LOCAL_CODEC_CAPABILITIES);
-    expect(p.answererOffer).toEqual([G722]);
+    const G729: SdpCodec = { pt: 18, name: 'G729', clockRate: 8000, channels: 1 };
+    const p = planOfferCodecs([G729], opts({ transcode: ['PCMU'] }), LOCAL_CODEC_CAPABILITIES);
+    expect(p.answererOffer).toEqual([G729]);
     expect(p.warnings.join()).toMatch(/PCMU/);
   });
 

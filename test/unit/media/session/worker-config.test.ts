@@ -64,7 +64,9 @@ describe('worker config: payload rules', () => {
   it('names the worker\'s conversions by the registry and refuses the rest', () => {
     expect(conversion('PCMU', 'PCMA')).toBe('ulaw-alaw');
     expect(conversion('opus', 'PCMU')).toBe('opus-ulaw');
-    expect(() => conversion('G722', 'PCMU')).toThrow(/no conversion from G722 to PCMU/);
+    expect(conversion('G722', 'PCMU')).toBe('g722-ulaw');
+    expect(conversion('opus', 'g722')).toBe('opus-g722');
+    expect(() => conversion('G729', 'PCMU')).toThrow(/no conversion from G729 to PCMU/);
   });
 
   it('a transcoded answer: each direction converts into the receiver\'s codec and PT', () => {

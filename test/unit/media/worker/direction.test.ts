@@ -135,5 +135,17 @@ describe('DirectionProcessor', () => {
     expect(last).not.toBe(releasing.buffers[0]);
     expect(last.length).toBe(172);
   });
+
+  it('G.722 pairs: PCMA in, G.722 out with our sequence numbers; an undecodable Opus packet is reported as an error', () => {
+    const sink = new Collect();
+    const p = new DirectionProcessor(sink);
+    p.configure({ action: 'relay', rules: [{ inPt: 8, outPt: 9, convert: 'alaw-g722', audio: false }, { inPt: 111, outPt: 9, convert: 'opus-g722', audio: false }], outFrameMs: 0 });
+    for (let k = 0; k < 3; k++) expect(p.process(pkt(8, 100 + k, k * 160, Buffer.alloc(160, 0xd5)), 172, 12)).toBe(true);
+    expect(sink.out.map((b) => [b[1] & 0x7f, b.length])).toEqual([[9, 172], [9, 172], [9, 172]]);
+    const seq = sink.out.map((b) => b.readUInt16BE(2));
+    expect(seq).toEqual([seq[0], (seq[0] + 1) & 0xffff, (seq[0] + 2) & 0xffff]);
+    const junk = pkt(111, 5, 0, Buffer.from([0x03, 0x00]));
+    expect(p.process(junk, junk.length, 12)).toBe(false);
+  });
 });
 

@@ -1,14 +1,13 @@
 import { describe, it, expect } from 'vitest';
-import dgram from 'node:dgram';
 import { guardCounters, guardHandler, safeSend } from '../../../../src/media/worker/guard.js';
+import { bindDgramSocket } from '../../../../src/media/worker/media-socket.js';
 
 describe('socket guard', () => {
   it('a send dgram would throw on (port 65536) is refused and counted, not thrown', async () => {
-    const sock = dgram.createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const sock = await bindDgramSocket(4, '127.0.0.1', 0);
     try {
       const before = guardCounters.caught;
-      expect(() => sock.send(Buffer.alloc(4), 0, 4, 65536, '127.0.0.1')).toThrow(/ERR_SOCKET_BAD_PORT|Port should be/);
+      expect(() => sock.send(Buffer.alloc(4), 4, 65536, '127.0.0.1')).toThrow(/ERR_SOCKET_BAD_PORT|Port should be/);
       expect(safeSend(sock, 'c1', Buffer.alloc(4), 4, { port: 65536, address: '127.0.0.1' })).toBe(false);
       expect(guardCounters.caught).toBe(before + 1);
       // Positive control: a good destination goes out.

@@ -1,16 +1,16 @@
 import { describe, it, expect } from 'vitest';
-import type dgram from 'node:dgram';
 import type { SideConfig, TransportAddress } from '../../../../src/media/pool/protocol.js';
 import { LatchedSocket, type MediaSocket } from '../../../../src/media/worker/latched-socket.js';
+import type { MediaRemoteInfo } from '../../../../src/media/worker/media-socket.js';
 
-/** Records what the latched socket asks of dgram; connect() completes when the test says so. */
+/** Records what the latched socket asks of its media socket; connect() completes when the test says so. */
 class FakeSocket {
   /** 'connected' for an unaddressed send, else "address:port". */
   readonly sent: { to: string; bytes: string }[] = [];
   readonly connects: { to: string; done: () => void }[] = [];
   disconnects = 0;
-  send(buf: Buffer, offset: number, len: number, port?: number, address?: string): void {
-    this.sent.push({ to: port === undefined ? 'connected' : `${address}:${port}`, bytes: buf.subarray(offset, len).toString() });
+  send(buf: Buffer, len: number, port?: number, address?: string): void {
+    this.sent.push({ to: port === undefined ? 'connected' : `${address}:${port}`, bytes: buf.subarray(0, len).toString() });
   }
   connect(port: number, address: string, done: () => void): void {
     this.connects.push({ to: `${address}:${port}`, done });
@@ -32,7 +32,7 @@ function cfg(over: Partial<SideConfig> = {}): SideConfig {
   return { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000, peerRtp: SDP_RTP, peerRtcp: SDP_RTCP, ...over };
 }
 
-function from(a: TransportAddress): dgram.RemoteInfo {
+function from(a: TransportAddress): MediaRemoteInfo {
   return { address: a.address, port: a.port, family: 'IPv4', size: 0 };
 }
 
