@@ -11,7 +11,7 @@ import { MediaNodeSet, startMediaNodeSet } from './control/media-nodes.js';
 import { SharedState } from './state/state-wiring.js';
 import { SipTransportLayer } from './sip/transport/transport-layer.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
-import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
+import type { InboundMessage, SipEndpoint, SipSender } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { SipResolver } from './sip/dns.js';
 import { isTrustedSource, loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
@@ -29,8 +29,8 @@ import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
 import { OutboundRegistrar } from './b2bua/outbound-registration.js';
 import { primaryInterface } from './config/interface-options.js';
+import { mediaRecordingOptions } from './config/recording-options.js';
 import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
-import type { SipSender } from './sip/transport/types.js';
 import { Ops } from './ops/start.js';
 import { reloadFailure, type ReloadResult } from './ops/admin-api.js';
 
@@ -141,8 +141,7 @@ function authenticator(config: TandemConfig, routes: RouteTable, log: Logger, on
   return new Authenticator({ users: new UserStore(users), realm, clock: systemClock, log: log.child({ component: 'auth' }), algorithms: config.authAlgorithms, onFailure });
 }
 
-/** How many requests one failed authentication counts as in the flood defence. */
-const AUTH_FAILURE_WEIGHT = 5;
+/** How many requests one failed authentication counts as in the flood defence. */ const AUTH_FAILURE_WEIGHT = 5;
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
 async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, ops: Ops, state?: SharedState): Promise<RunningSip & { stopEdge(): void }> {
@@ -322,6 +321,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     ioRequired: config.io === 'batch',
     logLevel: config.logLevel,
     log,
+    ...mediaRecordingOptions(config),
   });
   ops = new Ops({ version: packageVersion(), ...(config.listenHttp !== undefined ? { listenHttp: config.listenHttp } : {}), drainTimeoutS: config.drainTimeout, ...(config.cdr !== undefined ? { cdr: config.cdr } : {}), ...(config.cdrUrl !== undefined ? { cdrUrl: config.cdrUrl } : {}), media, log });
   await media.ready();

@@ -12,12 +12,14 @@ import { MEDIA_OPTIONS, applyMediaOption, isMediaKey, mediaDefaults, type MediaC
 import { STATE_OPTIONS, applyStateOption, isStateKey, type StateConfig } from './state-options.js';
 import { NG_TCP_OPTIONS, applyNgTcpOption, isNgTcpKey, ngListenAddress, ngTcpDefaults, type NgTcpConfig } from './ng-tcp-options.js';
 import { IO_OPTIONS, applyIoOption, isIoKey, type IoConfig } from './io-options.js';
+import { DTMF_OPTIONS, applyDtmfOption, dtmfDefaults, isDtmfKey, type DtmfConfig } from './dtmf-options.js';
+import { RECORDING_OPTIONS, applyRecordingOption, isRecordingKey, recordingDefaults, type RecordingConfig } from './recording-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 import { logLevelOption } from './rtpengine-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig, IoConfig, MediaConfig, StateConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig, IoConfig, MediaConfig, StateConfig, RecordingConfig, DtmfConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -135,7 +137,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ...REGISTRAR_OPTIONS,
   ...AUTH_OPTIONS,
   ...EDGE_OPTIONS,
-  ...DNS_OPTIONS, ...OPS_OPTIONS, ...IO_OPTIONS,
+  ...DNS_OPTIONS, ...OPS_OPTIONS, ...IO_OPTIONS, ...RECORDING_OPTIONS, ...DTMF_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -172,7 +174,7 @@ export function defaultConfig(): TandemConfig {
     ...authDefaults(),
     ...registrarDefaults(),
     ...edgeDefaults(),
-    ...dnsDefaults(), ...opsDefaults(),
+    ...dnsDefaults(), ...opsDefaults(), ...recordingDefaults(), ...dtmfDefaults(),
     ...ngTcpDefaults(),
     ...dnsDefaults(),
     ...mediaDefaults(),
@@ -359,6 +361,8 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       else if (isIoKey(spec.key)) applyIoOption(cfg, spec.key, name, v, where);
       else if (isMediaKey(spec.key)) applyMediaOption(cfg, spec.key, name, v, where);
       else if (isStateKey(spec.key)) applyStateOption(cfg, spec.key, name, v, where);
+      else if (isRecordingKey(spec.key)) applyRecordingOption(cfg, spec.key, name, v, where);
+      else if (isDtmfKey(spec.key)) applyDtmfOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }

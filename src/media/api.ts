@@ -193,6 +193,24 @@ export interface GlobalStatistics {
   packetsGuarded?: number;
   /** Datagrams the batched socket layer dropped: longer than a ring slot, refused by the kernel on send, or for a closed socket. */
   packetsIoDropped?: number;
+  /** Recording: packets not recorded (a full queue, a file too far behind) and write failures. */
+  recordingDropped?: number;
+  recordingErrors?: number;
+}
+
+/** ng `start recording` / `pause recording` / `stop recording` (and the `record-call` flag). */
+export type RecordingAction = 'start' | 'pause' | 'stop';
+
+export interface RecordingRequest {
+  callId: string;
+  action: RecordingAction;
+  /** ng `metadata`: kept in the recording's sidecar JSON. */
+  metadata?: string;
+}
+
+export interface RecordingResult {
+  /** The recording's files (the sidecar JSON last); empty when the call was not being recorded. */
+  files: string[];
 }
 
 /** Why the media plane ended a call by itself. */
@@ -218,6 +236,8 @@ export interface MediaControl {
    */
   ended?(callId: string): Promise<CallEnd | undefined>;
   statistics(): Promise<GlobalStatistics>;
+  /** Recording (a media plane that cannot record leaves it out: ng answers an error). */
+  record?(req: RecordingRequest): Promise<RecordingResult>;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,8 @@ import type { Logger } from '../../common/log.js';
 import { callLogger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import type {
-  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, OfferRequest, QueryRequest, SdpResult,
+  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, OfferRequest, QueryRequest, RecordingRequest,
+  RecordingResult, SdpResult,
 } from '../api.js';
 import { WorkerPool, type WorkerPoolOptions } from '../pool/pool.js';
 import type { WorkerMessage } from '../pool/protocol.js';
@@ -22,8 +23,10 @@ import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 import { encodeSnapshot, snapshotOf, type CertificateStore, type MediaPersistence } from './snapshot.js';
 import { processCertificate, restoreCalls } from './takeover.js';
-import { Admission, callTranscodes } from './admission.js';
-import { TrafficTotals, type Traffic } from './traffic.js';
+import { CallRecordings, type RecordingSettings } from './recording.js';
+import { Admission } from './admission.js';
+import { TrafficTotals } from './traffic.js';
+import { collectOpsSnapshot, type OpsSnapshot } from './ops-snapshot.js';
 
 export interface LocalMediaOptions {
   /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
@@ -53,22 +56,12 @@ export interface LocalMediaOptions {
   /** `--redis`: sessions written on every change, removed when they end, and the DTLS certificate, for a takeover. */
   persist?: MediaPersistence;
   certificates?: CertificateStore;
+  /** rtpengine's `--dtmf-no-suppress`: audio during DTMF events is forwarded when transcoding. */
+  dtmfNoSuppress?: boolean;
+  /** Where and how calls are recorded (ng `start recording`); undefined = recording is off. */
+  recording?: RecordingSettings;
   /** Respawn backoff and watchdog timings (tests shorten them). */
-  poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
-}
-
-/** What /metrics reads of the media plane, built on demand (local-media.ts `opsSnapshot`). */
-export interface OpsSnapshot {
-  traffic: Traffic;
-  /** live transcoding calls by `offerer codec|answerer codec`. */
-  transcodes: Map<string, number>;
-  sessions: number;
-  totalSessions: number;
-  endedByTimeout: number;
-  endedByWorkerFailure: number;
-  workerFailures: number;
-  /** packets the live workers dropped because handling them threw (worker/guard.ts), since each started. */
-  guarded: number;
+  poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps' | 'rtcpIntervalMs'>>;
 }
 
 /**
@@ -92,6 +85,7 @@ export class LocalMedia implements MediaControl {
   private readonly interfaces: MediaInterfaces;
   private readonly registry = new CallRegistry();
   private readonly rates = new RateSampler();
+  private readonly recordings: CallRecordings;
   private totalSessions = 0;
   private endedByTimeout = 0;
   private endedByWorkerFailure = 0;
@@ -110,6 +104,7 @@ export class LocalMedia implements MediaControl {
     this.log = opts.log;
     this.ports = new PortAllocator(opts.portMin, opts.portMax);
     this.binder = new BridgeBinder(this.ports);
+    this.recordings = new CallRecordings(opts.recording);
     this.admission = new Admission(opts.maxSessions, opts.maxTranscodes ?? 0);
     this.interfaces = new MediaInterfaces(opts.interfaces ?? [{ name: 'default', address: opts.interface, ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}) }]);
     this.pool = new WorkerPool({
@@ -118,6 +113,7 @@ export class LocalMedia implements MediaControl {
       mediaTimeoutMs: opts.mediaTimeoutMs,
       ...(opts.io !== undefined ? { io: opts.io } : {}),
       log: opts.log,
+      ...(opts.dtmfNoSuppress === true ? { dtmfNoSuppress: true } : {}),
       ...opts.poolTuning,
     });
     this.pool.on('worker-exit', (index: number, code: number, why: string) => this.onWorkerExit(index, code, why));
@@ -248,6 +244,12 @@ export class LocalMedia implements MediaControl {
     return callStatsFrom(call, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
   }
 
+  async record(req: RecordingRequest): Promise<RecordingResult> {
+    const call = this.registry.require(req.callId);
+    const ch = this.pool.channel(call.workerIndex);
+    return this.recordings.record(call, req.action, req.metadata, (body) => ch.request(body));
+  }
+
   /** Why a call this media plane ended by itself, while its tombstone lasts. */
   async ended(callId: string): Promise<CallEnd | undefined> {
     return this.registry.ended(callId);
@@ -281,6 +283,8 @@ export class LocalMedia implements MediaControl {
       workerRespawns: this.pool.counters.respawns,
       watchdogKills: this.pool.counters.watchdogKills,
       packetsGuarded: rates.guarded,
+      recordingDropped: rates.recordingDropped,
+      recordingErrors: rates.recordingErrors,
       packetsIoDropped: rates.ioDropped,
     };
   }
@@ -293,6 +297,7 @@ export class LocalMedia implements MediaControl {
     if (!this.closing) this.opts.persist?.remove(call.callId);
     this.admission.settle(call, true);
     const collected = await call.close(workerGone);
+    await this.recordings.finish(call);
     const stats = callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
     this.traffic.retire(stats);
     try {
@@ -304,35 +309,14 @@ export class LocalMedia implements MediaControl {
   }
 
   /** Cumulative packets, bytes and errors by direction, the live calls' transcoding codec pairs, session counters (for /metrics). */
-  async opsSnapshot(): Promise<OpsSnapshot> {
-    const byWorker = new Map<number, MediaCall[]>();
-    const transcodes = new Map<string, number>();
-    for (const c of this.registry.all()) {
-      const list = byWorker.get(c.workerIndex);
-      if (list === undefined) byWorker.set(c.workerIndex, [c]);
-      else list.push(c);
-      if (!callTranscodes(c)) continue;
-      const m = c.medias.find((x) => x.transcoding);
-      const pair = `${m?.answerPlan?.offererMain?.name ?? 'unknown'}|${m?.answerPlan?.answererMain?.name ?? 'unknown'}`;
-      transcodes.set(pair, (transcodes.get(pair) ?? 0) + 1);
-    }
-    // One stats request per worker; a worker that does not answer leaves its calls out (the totals hold their highest value).
-    const live = await Promise.all([...byWorker].map(async ([index, calls]) => {
-      const reply = await this.pool.channel(index).request({ op: 'stats', bridgeIds: calls.flatMap((c) => c.medias.map((m) => m.bridgeId)) }).catch(() => undefined);
-      const byId = new Map((reply?.op === 'stats' ? reply.stats : []).map((s) => [s.bridgeId, s]));
-      return calls.map((c) => callStatsFrom(c, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId)));
-    }));
-    const totals = await Promise.allSettled(Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' }, 1000)));
-    return {
-      guarded: totals.reduce((n, r) => n + (r.status === 'fulfilled' && r.value.op === 'totals' ? r.value.totals.guarded : 0), 0),
-      traffic: this.traffic.snapshot(live.flat()),
-      transcodes,
+  opsSnapshot(): Promise<OpsSnapshot> {
+    return collectOpsSnapshot({ calls: this.registry.all(), pool: this.pool, traffic: this.traffic, interface: this.opts.interface }, {
       sessions: this.registry.size,
       totalSessions: this.totalSessions,
       endedByTimeout: this.endedByTimeout,
       endedByWorkerFailure: this.endedByWorkerFailure,
       workerFailures: this.pool.counters.failures,
-    };
+    });
   }
 
   private onWorkerExit(index: number, code: number, why: string): void {

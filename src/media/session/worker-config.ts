@@ -84,8 +84,19 @@ export function bridgeConfig(call: MediaCall, media: CallMedia, cert: DtlsCertif
     { action: 'relay', rules: rules[0], outFrameMs: media.framesTo[1] },
     { action: 'relay', rules: rules[1], outFrameMs: media.framesTo[0] },
   ];
+  const inband = plan?.inbandDtmf;
+  if (inband !== undefined && plan?.offererMain !== undefined && plan.answererMain !== undefined) {
+    // The side with events (its PT and clock) and the G.711 side: tones toward the latter, events from it.
+    const eventSide = inband.eventSide === 'offerer' ? offerSide : answerSide;
+    const toneSide = otherSide(eventSide);
+    const tone = inband.eventSide === 'offerer' ? plan.answererMain : plan.offererMain;
+    const law = tone.name.toUpperCase() === 'PCMA' ? 'alaw' : 'ulaw';
+    directions[eventSide].synthesizeDtmf = { inPt: inband.pt, inRate: inband.clockRate, law, outPt: tone.pt };
+    directions[toneSide].detectDtmf = { law, outPt: inband.pt, outRate: inband.clockRate };
+  }
   if (call.echo !== undefined) applyEcho(directions, call.echo.mode, call.echo.requestedBy);
-  return { sides: [sideConfig(media, 0, cert), sideConfig(media, 1, cert)], directions };
+  // A leg's RTCP describes a stream the other leg never sees once codec or framing change: end it here.
+  return { sides: [sideConfig(media, 0, cert), sideConfig(media, 1, cert)], directions, ...(media.transcoding && call.echo === undefined ? { terminateRtcp: true } : {}) };
 }
 
 /** Side s of a bridge: its peer's addresses, latching, and the SRTP/ICE/DTLS it speaks. */

@@ -1,6 +1,6 @@
 import type { DirectionAction, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
 import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
-import { validateRtcpCompound } from '../rtp/rtcp.js';
+import { validateRtcpCompound, validateRtcpReducedSize } from '../rtp/rtcp.js';
 import { RtpReceiveStats } from '../rtp/stats.js';
 import { SrtpContext } from '../rtp/srtp.js';
 import { isStun } from '../rtp/stun.js';
@@ -10,6 +10,8 @@ import { DtlsSide } from './dtls-side.js';
 import { guardHandler } from './guard.js';
 import { answerCheck, type IceComponent } from './ice-lite.js';
 import { LatchedSocket } from './latched-socket.js';
+import type { RecordingTap } from './recording-tap.js';
+import type { RtcpTerminator } from './rtcp-terminator.js';
 import type { MediaRemoteInfo, MediaSocket } from './media-socket.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
@@ -45,6 +47,10 @@ export class BridgeSide implements PacketSink {
   private cfg: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
   /** Where this side's RTCP goes when relayed: set by the bridge. */
   target!: BridgeSide;
+  /** Set while the call is recorded: copies of what this side receives and sends (recorder.ts). */
+  tap: RecordingTap | undefined = undefined;
+  /** Set while the bridge transcodes or repacketizes: this leg's RTCP ends here and Tandem reports to it. */
+  rtcpTerm: RtcpTerminator | undefined = undefined;
   /** Processes what this side receives; its sink is the other side, out of whose socket the result leaves. */
   processor!: DirectionProcessor;
   private action = RELAY;
@@ -147,6 +153,7 @@ export class BridgeSide implements PacketSink {
       (this.clock.preciseMs() * this.cfg.clockRate) / 1000,
       len,
     );
+    if (this.tap !== undefined) this.tap.received(this.index, msg, len, rinfo);
     if (this.action === DROP) return;
     if (this.action === ECHO) {
       const out = this.srtpOut !== undefined ? this.srtpOut.protectRtp(msg, len) : msg;
@@ -197,7 +204,7 @@ export class BridgeSide implements PacketSink {
       }
       msg = received.subarray(0, n);
     }
-    if (!validateRtcpCompound(msg, msg.length)) {
+    if (this.rtcpTerm !== undefined ? !validateRtcpReducedSize(msg, msg.length) : !validateRtcpCompound(msg, msg.length)) {
       this.rtcpIn.errors++;
       return;
     }
@@ -213,6 +220,10 @@ export class BridgeSide implements PacketSink {
       this.peer.echoRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(msg) : msg, rinfo);
       return;
     }
+    if (this.rtcpTerm !== undefined) {
+      this.rtcpTerm.received(msg, this.clock.coarseMs);
+      return;
+    }
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
   }
 
@@ -225,6 +236,8 @@ export class BridgeSide implements PacketSink {
   emit(buf: Buffer, len: number): void {
     // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
     if (this.dtls.active && this.srtpOut === undefined) return;
+    if (this.tap !== undefined) this.tap.sent(this.index, buf, len, this.peer.peerRtp);
+    if (this.rtcpTerm !== undefined) this.rtcpTerm.sent(buf, len, this.clock.coarseMs);
     if (this.srtpOut !== undefined) {
       const out = this.srtpOut.protectRtp(buf, len);
       if (this.peer.sendRtp(out, out.length)) this.sent++;
@@ -237,6 +250,12 @@ export class BridgeSide implements PacketSink {
   sendRtcp(plain: Buffer): boolean {
     if (this.dtls.active && this.srtpOut === undefined) return true;
     return this.peer.sendRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(plain) : plain);
+  }
+
+  /** Tandem's own SR/RR toward this leg, when its RTCP is terminated here. */
+  sendReport(nowMs: number): void {
+    const report = this.rtcpTerm?.report(nowMs, this.receive, this.ssrc, this.cfg.clockRate);
+    if (report !== undefined) this.sendRtcp(report);
   }
 
   stats(): SideStats {
