@@ -2,14 +2,16 @@ import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from './common/log.js';
 import { systemClock } from './common/clock.js';
 import { TandemError, errorMessage } from './common/errors.js';
-import type { TandemConfig } from './config/config.js';
+import { mediaPlaneName, type TandemConfig } from './config/config.js';
 import type { MediaControl } from './media/api.js';
 import { LocalMedia } from './media/session/local-media.js';
 import { NgServer } from './control/ng-server.js';
 import { NgMediaClient } from './control/ng-media-client.js';
+import { MediaNodeSet, startMediaNodeSet } from './control/media-nodes.js';
+import { SharedState } from './state/state-wiring.js';
 import { SipTransportLayer } from './sip/transport/transport-layer.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
-import type { InboundMessage, SipEndpoint } from './sip/transport/types.js';
+import type { InboundMessage, SipEndpoint, SipSender } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { SipResolver } from './sip/dns.js';
 import { isTrustedSource, loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
@@ -27,8 +29,8 @@ import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
 import { OutboundRegistrar } from './b2bua/outbound-registration.js';
 import { primaryInterface } from './config/interface-options.js';
+import { mediaRecordingOptions } from './config/recording-options.js';
 import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
-import type { SipSender } from './sip/transport/types.js';
 import { Ops } from './ops/start.js';
 import { reloadFailure, type ReloadResult } from './ops/admin-api.js';
 
@@ -139,11 +141,10 @@ function authenticator(config: TandemConfig, routes: RouteTable, log: Logger, on
   return new Authenticator({ users: new UserStore(users), realm, clock: systemClock, log: log.child({ component: 'auth' }), algorithms: config.authAlgorithms, onFailure });
 }
 
-/** How many requests one failed authentication counts as in the flood defence. */
-const AUTH_FAILURE_WEIGHT = 5;
+/** How many requests one failed authentication counts as in the flood defence. */ const AUTH_FAILURE_WEIGHT = 5;
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
-async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, ops: Ops): Promise<RunningSip & { stopEdge(): void }> {
+async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, ops: Ops, state?: SharedState): Promise<RunningSip & { stopEdge(): void }> {
   const routes = routeTable(config);
   // Each second: overload is re-read (so its end is logged without traffic) and ended bans are logged.
   const lag = new LagSampler(1000, () => {
@@ -168,7 +169,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   // (svcrack) is banned after a handful of tries while a phone that mistypes once is not.
   const auth = authenticator(config, routes, log, (source) => edge.pike?.penalize(source, AUTH_FAILURE_WEIGHT));
   // With authentication on, the registrar is too unless --registrar=off says otherwise.
-  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, edge.sourceLimits, log) : undefined;
+  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, edge.sourceLimits, log, state) : undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
@@ -213,6 +214,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     onCallEnded: (call, reason) => ops.callEnded(call, reason),
     sourceLimits: edge.sourceLimits,
     dns,
+    ...(state !== undefined ? { persist: state.dialogs() } : {}),
   });
   transactions = new TransactionLayer({
     sender,
@@ -223,6 +225,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     user: b2bua,
   });
   b2bua.attach(transactions);
+  await state?.takeOver('dialog', (stored, dropped) => b2bua.restore(stored, dropped));
   const layer = transactions;
   const outReg = routes.registrations === undefined ? undefined : new OutboundRegistrar({ registrations: routes.registrations, transactions, sender: advertisingSender(sender, config.listenSip), resolver: dns, clock: systemClock, log: log.child({ component: 'outbound-registration' }), ...(config.serverHeader !== undefined ? { userAgent: config.serverHeader } : {}) });
   deliver = (inbound) => {
@@ -239,7 +242,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     );
   }
   // The ban list on demand (kill -USR2): what an admin tool will read from edge.pike.bans().
-  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize }, ...(outReg !== undefined ? { outboundRegistration: outReg.stats() } : {}) }, 'edge state (SIGUSR2)');
+  const onUsr2 = (): void => log.info({ bans: edge.pike?.bans() ?? [], pike: edge.pike?.counters, acl: edge.acl.counters, overload: { active: edge.overload.active, ...edge.overload.counters }, dns: { ...dns.counters, cached: dns.cacheSize }, ...(outReg !== undefined ? { outboundRegistration: outReg.stats() } : {}), ...(media instanceof MediaNodeSet ? { mediaNodes: media.nodes(), mediaNodeCounters: media.counters } : {}), ...(state !== undefined ? { redis: state.counters } : {}) }, 'edge state (SIGUSR2)');
   process.on('SIGUSR2', onUsr2);
   log.info({ sipAllow: config.sipAllow, sipDeny: config.sipDeny, pike: config.pike ?? 'off', maxCallsPerSource: config.maxCallsPerSource }, 'edge ready');
   const stopEdge = (): void => {
@@ -265,7 +268,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
 }
 
 /** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
-function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, sourceLimits: SourceLimits, log: Logger): Registrar {
+function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, sourceLimits: SourceLimits, log: Logger, state?: SharedState): Registrar {
   const trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
   return new Registrar({
     clock: systemClock,
@@ -274,6 +277,7 @@ function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authentica
     ...(auth !== undefined ? { authorizer: registerAuthorizer(auth) } : {}),
     // --max-registrations-per-source: one slot per binding, given back when the binding goes.
     sourceLimits,
+    ...(state !== undefined ? { store: state.locationStore(systemClock) } : {}),
     limits: {
       minExpires: config.registrarMinExpires,
       maxExpires: config.registrarMaxExpires,
@@ -297,9 +301,11 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     readPem('tls-ca', config.tlsCa);
   }
   const mediaIf = primaryInterface(config);
+  const state = config.redis === undefined ? undefined : await SharedState.connect(config.redis, mediaIf.address, log);
   // The media plane's hook is made before operations, which read the media plane.
   let ops: Ops;
   const media = new LocalMedia({
+    ...(state !== undefined ? state.mediaOptions() : {}),
     interface: mediaIf.address,
     ...(mediaIf.advertise !== undefined ? { advertise: mediaIf.advertise } : {}),
     ...(config.interfaces !== undefined ? { interfaces: config.interfaces } : {}),
@@ -315,9 +321,11 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     ioRequired: config.io === 'batch',
     logLevel: config.logLevel,
     log,
+    ...mediaRecordingOptions(config),
   });
   ops = new Ops({ version: packageVersion(), ...(config.listenHttp !== undefined ? { listenHttp: config.listenHttp } : {}), drainTimeoutS: config.drainTimeout, ...(config.cdr !== undefined ? { cdr: config.cdr } : {}), ...(config.cdrUrl !== undefined ? { cdrUrl: config.cdrUrl } : {}), media, log });
   await media.ready();
+  await state?.takeOver('media', (stored, dropped) => media.restore(stored, dropped));
   const ng = new NgServer({
     address: config.listenNg.address,
     port: config.listenNg.port,
@@ -332,12 +340,13 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
   ops.attachNg(ng);
   let ngAddress: { address: string; port: number };
   let sip: (RunningSip & { stopEdge(): void }) | undefined;
-  let remote: NgMediaClient | undefined;
+  let remote: MediaControl | undefined;
   try {
     ngAddress = await ng.listen();
     if (config.listenSip.length > 0) {
       if (config.media.kind === 'ng') remote = new NgMediaClient({ host: config.media.address, port: config.media.port });
-      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log, ops);
+      else if (config.media.kind === 'set') remote = startMediaNodeSet(config.media.nodes, media, { retryMs: config.mediaNodeRetry * 1000, log: log.child({ component: 'media-nodes' }) });
+      sip = await startSip(config, remote ?? media, remote === undefined ? () => media.freePorts : undefined, log, ops, state);
     }
     await ops.listen();
   } catch (err) {
@@ -347,10 +356,11 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     await ng.close().catch(() => undefined);
     await remote?.close();
     await media.close();
+    await state?.close();
     throw err;
   }
   log.info(
-    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, io: media.pool.ioBackends()[0], sipMedia: config.media.kind === 'ng' ? `ng:${config.media.address}:${config.media.port}` : 'local' },
+    { interfaces: (config.interfaces ?? [mediaIf]).map((i) => `${i.name}/${i.address}${i.advertise !== undefined ? `!${i.advertise}` : ''}`), ports: `${config.portMin}-${config.portMax}`, workers: config.numThreads, io: media.pool.ioBackends()[0], sipMedia: mediaPlaneName(config.media) },
     'tandem ready',
   );
   return {
@@ -376,6 +386,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
       await ng.close();
       await media.close();
       await ops.close();
+      await state?.close();
     },
   };
 }

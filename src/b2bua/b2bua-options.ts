@@ -8,6 +8,7 @@ import type { SourceLimits } from '../edge/acl-sources.js';
 import type { Authenticator } from '../edge/auth.js';
 import type { RouteTable } from './routes.js';
 import type { TargetResolver } from './resolve.js';
+import type { DialogPersistence } from './dialog-state.js';
 import type { B2buaCall } from './call.js';
 
 /** What the B2BUA is built from: its transport, media plane, routes and the edge's guards. */
@@ -37,6 +38,8 @@ export interface B2buaOptions {
   dns?: TargetResolver;
   /** each call once it has ended (call records); `reason` as logged. */
   onCallEnded?: (call: B2buaCall, reason: string) => void;
+  /** confirmed calls written on every change and removed when they end, for a takeover (`--redis`). */
+  persist?: DialogPersistence;
 }
 
 export interface B2buaCounters {

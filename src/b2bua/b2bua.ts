@@ -9,6 +9,7 @@ import { SipContext, sdpBody, warning, type TransactionApi } from './sip-context
 import { allowOutOfDialog } from './methods.js';
 import { bindingTargets } from './registered.js';
 import { B2buaCall, type Leg } from './call.js';
+import { DialogTakeover } from './dialog-state.js';
 import type { CallSetup } from './call-core.js';
 import { requestFailureResponse } from './status-map.js';
 import { MediaWatch } from './media-watch.js';
@@ -32,6 +33,7 @@ export class B2bua implements TransactionUser {
   private readonly byKey = new Map<string, { call: B2buaCall; leg: Leg }>();
   private readonly live = new Set<B2buaCall>();
   private readonly slots = new Map<B2buaCall, Release>();
+  private readonly stored = new DialogTakeover();
   private readonly resolving = new PendingResolutions();
   private readonly watch: MediaWatch;
   readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0 };
@@ -301,15 +303,29 @@ export class B2bua implements TransactionUser {
       throw err;
     }
     this.counters.calls++;
-    this.live.add(call);
     if (slot !== undefined) this.slots.set(call, slot);
-    for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
+    this.track(call);
     call.log.info({ from: inbound.source.address, protocol: inbound.source.protocol, ruri: req.uri, ...(user !== undefined ? { user } : {}) }, 'new call');
     call.start();
   }
 
+  /** A live call: found by its dialogs' keys, written to --redis after each of its events; undefined if its keys are taken. */
+  private track(call: B2buaCall): B2buaCall | undefined {
+    if (this.byKey.has(call.keys()[0][0])) return undefined;
+    this.live.add(call);
+    for (const [key, leg] of call.keys()) this.byKey.set(key, { call, leg });
+    this.stored.watch(call, this.opts.persist, (c) => this.live.has(c));
+    return call;
+  }
+
+  /** Takes over confirmed calls another process wrote (`--redis`, dialog-state.ts). */
+  restore(snapshots: string[], dropped?: (index: number) => void): { restored: number; failed: number } {
+    return this.stored.restore(snapshots, dropped, this.opts.log, (setup, legs) => this.track(new B2buaCall(this.context(), setup, (c, r) => this.forget(c, r), legs)));
+  }
+
   private forget(call: B2buaCall, reason: string): void {
     this.live.delete(call);
+    this.stored.ended(call, this.opts.persist);
     try {
       this.opts.onCallEnded?.(call, reason);
     } catch (err) {

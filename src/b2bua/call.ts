@@ -17,6 +17,15 @@ import { otherLeg, type CallCore, type CallSetup, type EndOptions, type LateAck,
 
 export type { CallSetup, Leg } from './call-core.js';
 
+/** A confirmed call taken over from another process (`--redis`): its identifiers and both legs as they were. */
+export interface RestoredLegs {
+  aLocalTag: string;
+  bCallId: string;
+  bLocalTag: string;
+  a: LegPath;
+  b: LegPath;
+}
+
 /**
  * One call: leg A (we are its UAS) and leg B (we are its UAC), and the media session between
  * them. Events of a call run one at a time (a promise chain) so an answer cannot overtake the
@@ -25,10 +34,12 @@ export type { CallSetup, Leg } from './call-core.js';
  */
 export class B2buaCall implements CallCore {
   readonly mediaCallId: string;
-  readonly aLocalTag = newTag();
+  readonly aLocalTag: string;
   readonly bCallId: string;
-  readonly bLocalTag = newTag();
+  readonly bLocalTag: string;
   readonly log: Logger;
+  /** called after each event of the call has run (the B2BUA writes the dialogs to --redis then). */
+  onSettled: ((call: B2buaCall) => void) | undefined;
   /** when the call was set up, for the media watchdog (a call not yet in the media plane's list is fine). */
   lastMediaChangeMs: number;
   /** wall-clock ms (for call records): the INVITE, the 2xx to leg A, the end. */
@@ -50,10 +61,13 @@ export class B2buaCall implements CallCore {
     readonly ctx: SipContext,
     readonly setup: CallSetup,
     private readonly onEnded: (call: B2buaCall, reason: string) => void,
+    restored?: RestoredLegs,
   ) {
     const inv = setup.invite;
     this.mediaCallId = getHeader(inv, 'Call-ID') ?? newCallId('tandem');
-    this.bCallId = newCallId(ctx.sender.localEndpoint(setup.targets[0]?.endpoint.protocol ?? 'udp').address);
+    this.aLocalTag = restored?.aLocalTag ?? newTag();
+    this.bLocalTag = restored?.bLocalTag ?? newTag();
+    this.bCallId = restored?.bCallId ?? newCallId(ctx.sender.localEndpoint(setup.targets[0]?.endpoint.protocol ?? 'udp').address);
     this.log = ctx.log.child({ callId: this.mediaCallId, bCallId: this.bCallId, route: setup.routeName });
     this.aTag = getFrom(inv)?.tag ?? '';
     this.bTag = this.aLocalTag;
@@ -66,12 +80,18 @@ export class B2buaCall implements CallCore {
       destination: setup.inbound.source,
       contact: ctx.contact(aProto),
     };
-    const first = setup.targets[0];
-    const bProto = setup.nextHop?.protocol ?? first.endpoint.protocol;
-    this.b = { dialog: undefined, protocol: bProto, destination: setup.nextHop ?? first.endpoint, contact: ctx.contact(bProto) };
+    if (restored !== undefined) {
+      this.a = restored.a;
+      this.b = restored.b;
+    } else {
+      const first = setup.targets[0];
+      const bProto = setup.nextHop?.protocol ?? first.endpoint.protocol;
+      this.b = { dialog: undefined, protocol: bProto, destination: setup.nextHop ?? first.endpoint, contact: ctx.contact(bProto) };
+    }
     this.lastMediaChangeMs = ctx.clock.now();
     this.outbound = new OutboundInvite(this);
     this.reoffers = new Reoffers(this);
+    if (restored !== undefined) this.current = CallState.Confirmed;
   }
 
   get state(): CallState {
@@ -97,10 +117,19 @@ export class B2buaCall implements CallCore {
   }
 
   run(fn: () => Promise<void> | void): void {
-    this.queue = this.queue.then(fn).catch((err: unknown) => {
-      this.log.error({ err }, 'call event failed; ending the call');
-      this.end('internal error');
-    });
+    this.queue = this.queue
+      .then(fn)
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'call event failed; ending the call');
+        this.end('internal error');
+      })
+      .then(() => {
+        try {
+          this.onSettled?.(this);
+        } catch (err) {
+          this.log.warn({ err }, 'saving the call state failed');
+        }
+      });
   }
 
   private mediaTags(dir: Direction): { fromTag: string; toTag: string } {

@@ -8,14 +8,18 @@ import { EDGE_OPTIONS, applyEdgeOption, edgeDefaults, validateEdge, type EdgeCon
 import { DNS_OPTIONS, applyDnsOption, dnsDefaults, isDnsKey, type DnsConfig } from './dns-options.js';
 import { OPS_OPTIONS, applyOpsOption, isOpsKey, opsDefaults, type OpsConfig } from './ops-options.js';
 import { applyInterface, type InterfaceConfig } from './interface-options.js';
+import { MEDIA_OPTIONS, applyMediaOption, isMediaKey, mediaDefaults, type MediaConfig } from './media-options.js';
+import { STATE_OPTIONS, applyStateOption, isStateKey, type StateConfig } from './state-options.js';
 import { NG_TCP_OPTIONS, applyNgTcpOption, isNgTcpKey, ngListenAddress, ngTcpDefaults, type NgTcpConfig } from './ng-tcp-options.js';
 import { IO_OPTIONS, applyIoOption, isIoKey, type IoConfig } from './io-options.js';
+import { DTMF_OPTIONS, applyDtmfOption, dtmfDefaults, isDtmfKey, type DtmfConfig } from './dtmf-options.js';
+import { RECORDING_OPTIONS, applyRecordingOption, isRecordingKey, recordingDefaults, type RecordingConfig } from './recording-options.js';
 import { parseListenParams, type ListenParams } from './listen-params.js';
 import { wholeNumber } from './values.js';
 import { logLevelOption } from './rtpengine-options.js';
 
 /** Tandem's configuration. Option names follow rtpengine's so users can migrate. */
-export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig, IoConfig {
+export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, DnsConfig, InterfaceConfig, OpsConfig, NgTcpConfig, IoConfig, MediaConfig, StateConfig, RecordingConfig, DtmfConfig {
   interface: string;
   listenNg: { address: string; port: number };
   /** Sources (IPs/CIDRs) the ng listener obeys; undefined = every source that can reach it. */
@@ -42,8 +46,6 @@ export interface TandemConfig extends EdgeConfig, RegistrarConfig, AuthConfig, D
   bSrtp?: 'dtls' | 'sdes' | 'none';
   /** ICE toward leg B with --route: Tandem as ICE-lite agent, or none. */
   bIce?: 'lite' | 'remove';
-  /** Where the B2BUA's media plane lives: in-process, or a remote Tandem/rtpengine over ng. */
-  media: MediaPlaneConfig;
   /** RFC 3261 §17 timer bases, ms. */
   sipT1: number;
   sipT2: number;
@@ -82,7 +84,8 @@ export interface SipListen extends ListenParams {
   port: number;
 }
 
-export type MediaPlaneConfig = { kind: 'local' } | { kind: 'ng'; address: string; port: number };
+export type { MediaPlaneConfig, MediaNodeSpec } from './media-options.js';
+export { mediaPlaneName } from './media-options.js';
 
 export interface OptionSpec {
   key: keyof TandemConfig;
@@ -112,7 +115,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bTranscode', name: 'b-transcode', arg: 'yes|no', help: 'with --route: may transcode to satisfy --b-codecs (default yes)' },
   { key: 'bSrtp', name: 'b-srtp', arg: 'dtls|sdes|none', help: 'with --route: leg B gets DTLS-SRTP as a browser expects (UDP/TLS/RTP/SAVPF, ICE, rtcp-mux), SDES-SRTP (RTP/SAVP) or plain RTP' },
   { key: 'bIce', name: 'b-ice', arg: 'lite|remove', help: 'with --route: ICE toward leg B, Tandem as ICE-lite agent or none (default: lite with --b-srtp=dtls, else as leg A)' },
-  { key: 'media', name: 'media', arg: 'local|ng:IP:PORT', help: 'media plane for SIP calls: in-process (default) or a Tandem/rtpengine over ng' },
+  ...MEDIA_OPTIONS,
+  ...STATE_OPTIONS,
   { key: 'sipT1', name: 'sip-t1', arg: 'MS', help: 'SIP timer T1, RTT estimate (default 500)' },
   { key: 'sipT2', name: 'sip-t2', arg: 'MS', help: 'SIP timer T2, longest non-INVITE retransmit interval (default 4000)' },
   { key: 'sipT4', name: 'sip-t4', arg: 'MS', help: 'SIP timer T4, how long a message stays in the network (default 5000)' },
@@ -133,7 +137,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ...REGISTRAR_OPTIONS,
   ...AUTH_OPTIONS,
   ...EDGE_OPTIONS,
-  ...DNS_OPTIONS, ...OPS_OPTIONS, ...IO_OPTIONS,
+  ...DNS_OPTIONS, ...OPS_OPTIONS, ...IO_OPTIONS, ...RECORDING_OPTIONS, ...DTMF_OPTIONS,
   { key: 'serverHeader', name: 'server-header', arg: 'TEXT|none', help: 'Server header of responses and User-Agent of requests Tandem makes (default none: the product is not named)' },
 ];
 
@@ -153,7 +157,6 @@ export function defaultConfig(): TandemConfig {
       { protocol: 'tcp', address: '127.0.0.1', port: 5060 },
     ],
     bTranscode: true,
-    media: { kind: 'local' },
     sipT1: 500,
     sipT2: 4000,
     sipT4: 5000,
@@ -171,8 +174,10 @@ export function defaultConfig(): TandemConfig {
     ...authDefaults(),
     ...registrarDefaults(),
     ...edgeDefaults(),
-    ...dnsDefaults(), ...opsDefaults(),
+    ...dnsDefaults(), ...opsDefaults(), ...recordingDefaults(), ...dtmfDefaults(),
     ...ngTcpDefaults(),
+    ...dnsDefaults(),
+    ...mediaDefaults(),
   };
 }
 
@@ -285,19 +290,6 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       if (v !== 'lite' && v !== 'remove') throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be lite or remove`);
       cfg.bIce = v;
       break;
-    case 'media': {
-      if (v.toLowerCase() === 'local') {
-        cfg.media = { kind: 'local' };
-        break;
-      }
-      const m = /^ng:(.*)$/i.exec(v);
-      const hp = m === null ? null : hostPort(m[1]);
-      if (hp === null || isIP(hp.address) === 0) throw new TandemError('CONFIG', `${where}${name}: "${raw}" must be local or ng:IP:PORT`);
-      // The ng client accepts replies only from this address; nothing answers from 0.0.0.0 or ::.
-      if (/^(0\.0\.0\.0|::|\[::\])$/.test(hp.address)) throw new TandemError('CONFIG', `${where}${name}: "${hp.address}" is not an address a media server answers from; give its IP`);
-      cfg.media = { kind: 'ng', address: hp.address, port: wholeNumber(where, name, hp.port, 1, 65535) };
-      break;
-    }
     case 'sipT1':
       cfg.sipT1 = wholeNumber(where, name, v, 1, 60_000);
       break;
@@ -367,6 +359,10 @@ export function applyOption(cfg: TandemConfig, name: string, raw: string, where 
       else if (isOpsKey(spec.key)) applyOpsOption(cfg, spec.key, name, v, where);
       else if (isNgTcpKey(spec.key)) applyNgTcpOption(cfg, spec.key, name, v, where);
       else if (isIoKey(spec.key)) applyIoOption(cfg, spec.key, name, v, where);
+      else if (isMediaKey(spec.key)) applyMediaOption(cfg, spec.key, name, v, where);
+      else if (isStateKey(spec.key)) applyStateOption(cfg, spec.key, name, v, where);
+      else if (isRecordingKey(spec.key)) applyRecordingOption(cfg, spec.key, name, v, where);
+      else if (isDtmfKey(spec.key)) applyDtmfOption(cfg, spec.key, name, v, where);
       else applyEdgeOption(cfg, spec.key as keyof EdgeConfig, name, v, where);
   }
 }

@@ -12,7 +12,7 @@ export const RTPENGINE_ONLY_OPTIONS: ReadonlySet<string> = new Set(
   `active-switchover amr-dtx audio-buffer-delay audio-buffer-length audio-player b2b-url cache-media-reload cn-payload
   codec-num-threads codecs control-pmtu control-tos db-cache-expire db-media-cache db-media-expire db-media-reload
   debug-srtp delete-delay dtls-cert-cipher dtls-ciphers dtls-mtu dtls-passive dtls-rsa-key-size dtls-signature
-  dtmf-log-dest dtmf-log-ng-tcp dtmf-no-log-injects dtmf-no-suppress dtx-buffer dtx-cn-params dtx-delay dtx-lag
+  dtmf-log-dest dtmf-log-ng-tcp dtmf-no-log-injects dtx-buffer dtx-cn-params dtx-delay dtx-lag
   dtx-shift endpoint-learning evs-dtx evs-lib-path expiry-timer final-timeout foreground graphite graphite-interval
   graphite-prefix graphite-timeout homer homer-disable-rtcp-stats homer-enable-ng homer-id homer-ng-capture-proto
   homer-protocol http-buf-size http-idle-timeout http-threads https-cert https-key idle-priority idle-scheduling
@@ -27,7 +27,7 @@ export const RTPENGINE_ONLY_OPTIONS: ReadonlySet<string> = new Set(
   mysql-pass mysql-port mysql-query mysql-user nftables-append nftables-base-chain nftables-chain nftables-family
   nftables-start nftables-status nftables-stop no-fallback no-log-timestamps no-redis-required num-media-threads
   offer-timeout pidfile player-cache poller-per-thread poller-size preload-db-cache preload-db-media
-  preload-media-files priority record-both record-egress recording-dir recording-format recording-method redis
+  preload-media-files priority record-both record-egress recording-format redis
   redis-allowed-errors redis-cmd-timeout redis-connect-timeout redis-disable-time redis-expires redis-format
   redis-num-threads redis-resolve-on-reconnect redis-subscribe redis-tcp-keepalive-intvl redis-tcp-keepalive-probes
   redis-tcp-keepalive-time redis-write reject-invalid-sdp rtcp-interval save-interface-ports scheduling
@@ -57,6 +57,8 @@ export function logLevelOption(where: string, name: string, v: string): string {
  */
 export function rtpengineValue(where: string, name: string, v: string): string {
   if (name === 'max-sessions' && v.trim() === '-1') return '0';
+  // rtpengine's `proc` spools packets for its rtpengine-recording daemon; Tandem writes the pcap itself.
+  if (name === 'recording-method' && v.trim().toLowerCase() === 'proc') return 'pcap';
   if (name === 'interface' && v.split(/[;,]/).some((i) => /^(?:[^/]+\/)?any$/i.test(i.trim())))
     throw new TandemError('CONFIG', `${where}${name}: "any" (rtpengine: every local address) is not supported: name the address(es) to bind, e.g. interface = 192.0.2.10 (a --interface on the command line wins over the file)`);
   return v;

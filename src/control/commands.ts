@@ -1,7 +1,7 @@
 import type { BDict } from './bencode.js';
-import { isTandemError } from '../common/errors.js';
-import type { MediaControl, OfferRequest, SdpResult } from '../media/api.js';
-import { NgFields, readMediaOptions } from './ng-options.js';
+import { errorMessage, isTandemError, TandemError } from '../common/errors.js';
+import type { MediaControl, OfferRequest, RecordingAction, SdpResult } from '../media/api.js';
+import { NgFields, normalizeKey, readMediaOptions } from './ng-options.js';
 import { callStatsDict, statisticsDict } from './ng-stats.js';
 import { mediaControlCommand } from './ng-media-control.js';
 
@@ -31,19 +31,53 @@ function sdpReply(r: SdpResult, optionWarnings: string[]): BDict {
   return reply;
 }
 
+/**
+ * rtpengine's `record call` key (`yes`/`on` starts, `no`/`off` stops) or the `record-call` flag
+ * (also `record-call=yes` inside `rtpp-flags`) on an offer or answer.
+ */
+function recordCallAction(f: NgFields): RecordingAction | undefined {
+  const flag = f.list('flags').map((x) => /^record-call(?:=(.*))?$/.exec(normalizeKey(x))).find((m) => m !== null);
+  const v = (flag !== undefined ? (flag?.[1] ?? 'yes') : f.string('record-call'))?.trim().toLowerCase();
+  if (v === undefined) return undefined;
+  if (['yes', 'on', 'true', '1'].includes(v)) return 'start';
+  if (['no', 'off', 'false', '0'].includes(v)) return 'stop';
+  throw new TandemError('BAD_REQUEST', `key "record call" has unknown value "${v}" (yes, on, no or off)`);
+}
+
+function recorder(media: MediaControl): NonNullable<MediaControl['record']> {
+  if (media.record === undefined) throw new TandemError('BAD_REQUEST', 'this media plane does not record');
+  return media.record.bind(media);
+}
+
+/** An offer/answer that asks for recording: a recording that cannot start is a warning, the call goes on. */
+async function sdpCommand(f: NgFields, media: MediaControl, run: (request: OfferRequest) => Promise<SdpResult>): Promise<BDict> {
+  const { request, warnings } = sdpRequest(f);
+  const record = recordCallAction(f);
+  const reply = sdpReply(await run(request), warnings);
+  if (record === undefined) return reply;
+  try {
+    await recorder(media)({ callId: request.callId, action: record, ...(f.has('metadata') ? { metadata: f.requiredString('metadata') } : {}) });
+  } catch (err) {
+    reply.warning = [reply.warning, `recording not ${record === 'start' ? 'started' : 'stopped'}: ${errorMessage(err)}`].filter((x) => x !== undefined).join('; ');
+  }
+  return reply;
+}
+
+function recordingCommand(action: RecordingAction): Handler {
+  return async (f, { media }) => {
+    const metadata = action === 'start' && f.has('metadata') ? f.requiredString('metadata') : undefined;
+    await recorder(media)({ callId: f.requiredString('call-id'), action, ...(metadata !== undefined ? { metadata } : {}) });
+    return { result: 'ok' };
+  };
+}
+
 /** The ng command table: the one place that says which commands exist (rtpengine control_ng). */
 export const COMMANDS: Readonly<Record<string, Handler>> = {
   ping: async () => ({ result: 'pong' }),
 
-  offer: async (f, { media }) => {
-    const { request, warnings } = sdpRequest(f);
-    return sdpReply(await media.offer(request), warnings);
-  },
+  offer: async (f, { media }) => sdpCommand(f, media, (request) => media.offer(request)),
 
-  answer: async (f, { media }) => {
-    const { request, warnings } = sdpRequest(f);
-    return sdpReply(await media.answer({ ...request, toTag: f.requiredString('to-tag') }), warnings);
-  },
+  answer: async (f, { media }) => sdpCommand(f, media, (request) => media.answer({ ...request, toTag: f.requiredString('to-tag') })),
 
   delete: async (f, { media }) => {
     const callId = f.requiredString('call-id');
@@ -82,4 +116,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'play media': mediaControlCommand('play'),
   'stop media': mediaControlCommand('stop'),
   'play dtmf': mediaControlCommand('dtmf'),
+  'start recording': recordingCommand('start'),
+  'pause recording': recordingCommand('pause'),
+  'stop recording': recordingCommand('stop'),
 };

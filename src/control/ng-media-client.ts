@@ -74,6 +74,11 @@ export class NgMediaClient implements MediaControl {
     };
   }
 
+  /** ng `ping`: resolves on `pong`, rejects (REMOTE, caused by the ng client's error) on anything else. */
+  async ping(): Promise<void> {
+    await this.call({ command: 'ping' });
+  }
+
   close(): Promise<void> {
     return this.ng.close();
   }

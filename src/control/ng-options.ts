@@ -96,6 +96,7 @@ const HANDLED_KEYS = new Set([
   'command', 'call-id', 'from-tag', 'to-tag', 'via-branch', 'sdp', 'flags', 'replace', 'codec', 'ptime',
   'ptime-reverse', 'reverse-ptime', 'media-echo', 'ice', 'rtcp-mux', 'received-from', 'media-address', 'address-family',
   'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code', 'transport-protocol', 'sdes', 'dtls', 'direction',
+  'record-call', 'metadata',
 ]);
 
 /** Flags we accept and honour. */
@@ -130,7 +131,7 @@ const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
 
 /** Flags we know but whose feature is not built yet: answered with a warning. */
 const UNSUPPORTED_FLAGS = new Set([
-  'fatal', 'fast', 'record-call', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
+  'fatal', 'fast', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
   'unidirectional', 'port-latching-', 'early-media', 'inject-dtmf', 'block-dtmf', 'block-media', 'trickle-ice',
   'no-jitter-buffer', 'debug', 'osrtp', 'fragment', 'all',
 ]);
@@ -143,7 +144,7 @@ const RTCP_MUX: ReadonlySet<string> = new Set(['offer', 'require', 'demux', 'acc
 
 /** Keys of features we do not have yet: a warning names each one present. */
 const UNSUPPORTED_KEYS = new Set([
-  'record-call', 'metadata', 'xmlrpc-callback', 'tos', 'delete-delay',
+  'xmlrpc-callback', 'tos', 'delete-delay',
   't38', 't.38', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
   'to-label', 'interface', 'sdp-attr', 'output-destination', 'recording-file', 'recording-path', 'recording-pattern',
   'media-address-family', 'trigger', 'trigger-end', 'delay-buffer', 'xmlrpc', 'moh', 'blob', 'file', 'db-id',
@@ -208,6 +209,8 @@ export function readMediaOptions(f: NgFields): ParsedMediaOptions {
       else warnings.push(`flag ${flag} not supported yet (ICE is removed from SDP)`);
       continue;
     }
+    // commands.ts starts or stops the call's recording once the offer or answer is done.
+    if (/^record-call(=|$)/.test(name)) continue;
     const set = BOOLEAN_FLAGS[name];
     if (set !== undefined) set(o);
     else if (name.startsWith('sdes-')) applySdes(o, name.slice('sdes-'.length), warnings);

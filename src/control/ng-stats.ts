@@ -126,6 +126,8 @@ export function statisticsDict(g: GlobalStatistics): BDict {
         ...(g.workerRespawns !== undefined ? { workerrespawns: g.workerRespawns } : {}),
         ...(g.watchdogKills !== undefined ? { watchdogkills: g.watchdogKills } : {}),
         ...(g.packetsGuarded !== undefined ? { packetsguarded: g.packetsGuarded } : {}),
+        ...(g.recordingDropped !== undefined ? { recordingdropped: g.recordingDropped } : {}),
+        ...(g.recordingErrors !== undefined ? { recordingerrors: g.recordingErrors } : {}),
         ...(g.packetsIoDropped !== undefined ? { packetsiodropped: g.packetsIoDropped } : {}),
       },
       workers: g.workers,

@@ -197,6 +197,24 @@ export interface GlobalStatistics {
   packetsGuarded?: number;
   /** Datagrams the batched socket layer dropped: longer than a ring slot, refused by the kernel on send, or for a closed socket. */
   packetsIoDropped?: number;
+  /** Recording: packets not recorded (a full queue, a file too far behind) and write failures. */
+  recordingDropped?: number;
+  recordingErrors?: number;
+}
+
+/** ng `start recording` / `pause recording` / `stop recording` (and the `record-call` flag). */
+export type RecordingAction = 'start' | 'pause' | 'stop';
+
+export interface RecordingRequest {
+  callId: string;
+  action: RecordingAction;
+  /** ng `metadata`: kept in the recording's sidecar JSON. */
+  metadata?: string;
+}
+
+export interface RecordingResult {
+  /** The recording's files (the sidecar JSON last); empty when the call was not being recorded. */
+  files: string[];
 }
 
 /**
@@ -277,6 +295,8 @@ export interface MediaControl {
   statistics(): Promise<GlobalStatistics>;
   /** ng media control; a media plane without it answers those commands with an error. */
   control?(req: MediaControlRequest): Promise<MediaControlResult>;
+  /** Recording (a media plane that cannot record leaves it out: ng answers an error). */
+  record?(req: RecordingRequest): Promise<RecordingResult>;
   close(): Promise<void>;
 }
 

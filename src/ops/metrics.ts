@@ -5,6 +5,8 @@ import type { Authenticator } from '../edge/auth.js';
 import type { Pike } from '../edge/pike.js';
 import type { CallStats } from '../media/api.js';
 import type { NgServerStats } from '../control/ng-server.js';
+import { MediaNodeSet } from '../control/media-nodes.js';
+import type { MediaControl } from '../media/api.js';
 import type { TransportStats } from '../sip/transport/transport-stats.js';
 import { callQuality } from './mos.js';
 
@@ -13,6 +15,8 @@ export interface MetricsTarget {
   version: string;
   media: LocalMedia;
   b2bua?: B2bua;
+  /** the B2BUA's media plane: with several --media nodes, a MediaNodeSet whose nodes are reported. */
+  sipMedia?: MediaControl;
   auth?: Authenticator;
   pike?: Pike;
   ngStats?: () => NgServerStats;
@@ -91,6 +95,11 @@ export class Metrics {
       const st = t.transportStats?.();
       if (st !== undefined) for (const [reason, key] of SIP_FAULTS) setTotal(this, st[key], { reason });
     } });
+    // --media with several nodes (control/media-nodes.ts): each node's state and what it was given.
+    const nodes = (): MediaNodeSet | undefined => (t.sipMedia instanceof MediaNodeSet ? t.sipMedia : undefined);
+    new Gauge({ name: 'tandem_media_node_up', help: 'with several --media nodes: 1 while a node takes new calls, 0 while it is disabled (--media-node-retry)', labelNames: ['node'], registers, collect() { this.reset(); for (const n of nodes()?.nodes() ?? []) this.set({ node: n.name }, n.enabled ? 1 : 0); } });
+    new Counter({ name: 'tandem_media_node_calls_total', help: 'with several --media nodes: new calls placed on each node', labelNames: ['node'], registers, collect() { this.reset(); for (const [node, n] of Object.entries(nodes()?.counters.placed ?? {})) setTotal(this, n, { node }); } });
+    new Counter({ name: 'tandem_media_node_failures_total', help: 'with several --media nodes: nodes disabled after a timeout or send error', registers, collect() { this.reset(); setTotal(this, nodes()?.counters.disabled ?? 0); } });
     new Gauge({ name: 'tandem_sip_connections', help: 'SIP stream connections (TCP, TLS, WebSocket) open now', registers, collect() { this.set(t.transportStats?.().openConnections ?? 0); } });
     new Counter({ name: 'tandem_ng_faults_total', help: 'ng datagrams dropped or refused, by reason', labelNames: ['reason'], registers, collect() {
       this.reset();

@@ -77,7 +77,7 @@ export class Ops {
 
   /** The SIP side's parts, once it has started. */
   attachSip(sip: OpsSip): void {
-    Object.assign(this.metricsTarget, { b2bua: sip.b2bua, transportStats: sip.transportStats, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}) });
+    Object.assign(this.metricsTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, transportStats: sip.transportStats, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}) });
     Object.assign(this.adminTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(sip.reload !== undefined ? { reload: sip.reload } : {}) });
   }
 

@@ -81,6 +81,8 @@ export interface OfferCodecPlan {
   answererOffer: SdpCodec[];
   /** Codecs that exist only because we added them for transcoding. */
   added: SdpCodec[];
+  /** `transcode: [telephone-event]`: DTMF crosses between events and in-band tones where only one side has events. */
+  dtmfTranscode?: boolean;
   warnings: string[];
 }
 
@@ -97,7 +99,11 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions, caps: C
   const used = new Set(offererCodecs.map((c) => c.pt));
   const added: SdpCodec[] = [];
 
+  // `transcode: [telephone-event]` (rtpengine's spelling): offer DTMF events to the answerer even when
+  // the offerer has none; the worker turns its in-band tones into events and events into tones.
+  const wantDtmf = opts.transcode.some((e) => /^telephone-event(\/\d+)?$/i.test(e.trim()));
   for (const entry of [...opts.transcode, ...opts.offer]) {
+    if (/^telephone-event(\/\d+)?$/i.test(entry.trim())) continue;
     const want = caps.addable(entry.split('/')[0]);
     if (want === undefined) {
       if (!/^\d+$/.test(entry) && entry.toLowerCase() !== 'all') warnings.push(`codec ${entry} cannot be transcoded yet; ignored`);
@@ -119,6 +125,7 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions, caps: C
     ...offerer.filter((c) => !isSupplemental(c) && !answererOffer.includes(c)).map((c) => c.clockRate),
   ]);
   added.push(...dtmfForNewClockRates(answererOffer, added, touched, used));
+  if (wantDtmf && !offererCodecs.some(isTelephoneEvent)) added.push(...dtmfForOffererWithout(answererOffer, added, used));
   // Added codecs go after the offerer's audio codecs but before telephone-event and CN.
   const firstSupp = answererOffer.findIndex(isSupplemental);
   const at = firstSupp < 0 ? answererOffer.length : firstSupp;
@@ -134,7 +141,7 @@ export function planOfferCodecs(offerer: SdpCodec[], opts: CodecOptions, caps: C
     // Array.prototype.sort is stable: codecs of equal rank keep the offerer's order.
     answererOffer.sort((a, b) => rank(a) - rank(b));
   }
-  return { offererCodecs, answererOffer, added, warnings };
+  return { offererCodecs, answererOffer, added, ...(wantDtmf ? { dtmfTranscode: true } : {}), warnings };
 }
 
 export function isTelephoneEvent(c: SdpCodec): boolean {
@@ -160,6 +167,16 @@ function dtmfForNewClockRates(offer: SdpCodec[], added: SdpCodec[], touched: Set
     out.push({ pt, name: template.name, clockRate: rate, channels: 1, fmtp: template.fmtp ?? '0-15' });
   }
   return out;
+}
+
+/** telephone-event at each audio clock rate of the offer, for an offerer that has none (`transcode: [telephone-event]`). */
+function dtmfForOffererWithout(offer: SdpCodec[], added: SdpCodec[], used: Set<number>): SdpCodec[] {
+  const rates = new Set([...offer, ...added].filter((c) => !isSupplemental(c) && !isTelephoneEvent(c)).map((c) => c.clockRate));
+  return [...rates].map((clockRate) => {
+    const pt = freeDynamicPt(used);
+    used.add(pt);
+    return { pt, name: 'telephone-event', clockRate, channels: 1, fmtp: '0-15' };
+  });
 }
 
 /**
@@ -198,6 +215,11 @@ export interface AnswerCodecPlan {
   /** Payload mappings when transcoding is engaged; empty for plain pass-through. */
   mappings: CodecMapping[];
   transcoding: boolean;
+  /**
+   * Transcoding where only one side has telephone-event and the other speaks G.711: that side's
+   * events become in-band tones toward the other, whose in-band DTMF becomes events (worker/inband-dtmf.ts).
+   */
+  inbandDtmf?: { eventSide: 'offerer' | 'answerer'; pt: number; clockRate: number };
   /** The audio codec each side ends up using (for stats and repacketization). */
   offererMain?: SdpCodec;
   answererMain?: SdpCodec;
@@ -256,9 +278,19 @@ export function planAnswerCodecs(
   const aDtmf = bDtmf === undefined
     ? undefined
     : (aDtmfs.find((c) => c.clockRate === aMain.clockRate) ?? aDtmfs.find((c) => c.clockRate === bDtmf.clockRate));
+  let inbandDtmf: AnswerCodecPlan['inbandDtmf'];
   if (bDtmf !== undefined && aDtmf !== undefined) {
     offererAnswer.push(aDtmf);
     mappings.push({ offererPt: aDtmf.pt, answererPt: bDtmf.pt, offererCodec: aDtmf, answererCodec: bDtmf, transcode: false });
+  } else if (bDtmf !== undefined && aDtmfs.length === 0 && isG711(aMain)) {
+    inbandDtmf = { eventSide: 'answerer', pt: bDtmf.pt, clockRate: bDtmf.clockRate };
+  } else if (bDtmf === undefined && isG711(bMain) && offer.dtmfTranscode === true) {
+    // The offerer keeps its events (at its audio clock when it has them there); the answerer hears tones.
+    const own = aDtmfs.find((c) => c.clockRate === aMain.clockRate) ?? aDtmfs[0];
+    if (own !== undefined) {
+      offererAnswer.push(own);
+      inbandDtmf = { eventSide: 'offerer', pt: own.pt, clockRate: own.clockRate };
+    }
   }
-  return { offererAnswer, mappings, transcoding: true, offererMain: aMain, answererMain: bMain, warnings };
+  return { offererAnswer, mappings, transcoding: true, offererMain: aMain, answererMain: bMain, warnings, ...(inbandDtmf !== undefined ? { inbandDtmf } : {}) };
 }

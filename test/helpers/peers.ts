@@ -7,7 +7,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc' | 'prometheus' | 'addon';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc' | 'prometheus' | 'addon' | 'redis' | 'tshark';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -41,6 +41,10 @@ const PEERS: Record<PeerName, PeerSpec> = {
   // The compiler node-gyp builds the batched UDP addon with at npm install (native/build.mjs); the
   // addon itself must be there too (npm run build:native builds it).
   addon: { command: 'g++', pkg: 'build-essential python3', files: [fileURLToPath(new URL('../../native/build/Release/udp_batch.node', import.meta.url))] },
+  // The shared state of --redis (test/integration/redis-takeover.test.ts starts its own on a free loopback port).
+  redis: { command: 'redis-server', pkg: 'redis-server' },
+  // Decodes the pcap recordings of test/integration/recording.test.ts.
+  tshark: { command: 'tshark', pkg: 'tshark' },
 };
 
 /** Env var through which test workers report skipped groups to the global teardown. */

@@ -24,7 +24,7 @@ function moduleOf(file: string): string {
 /** "may import" table; everyone may import common. */
 const ALLOWED: Record<string, string[]> = {
   cli: ['main', 'config', 'edge', 'phone'],
-  main: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip', 'sdp', 'config', 'ops'],
+  main: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip', 'sdp', 'config', 'ops', 'state'],
   config: [],
   common: [],
   sdp: [],
@@ -41,6 +41,7 @@ const ALLOWED: Record<string, string[]> = {
   'media/codecs': [],
   ops: ['b2bua', 'edge', 'control', 'media/api', 'media/session', 'sip'],
   phone: ['sip', 'sdp', 'media/codecs', 'media/rtp', 'config', 'common'],
+  state: ['edge', 'sip'],
 };
 
 /**
@@ -54,6 +55,7 @@ const PACKAGES: Record<string, string[]> = {
   werift: ['media/rtp'],
   '@evan/opus': ['media/codecs'],
   'prom-client': ['ops'],
+  ioredis: ['state'],
 };
 
 /** Every module specifier in a file: static and dynamic imports, re-exports, and require() calls. */

@@ -24,6 +24,10 @@ export interface WorkerPoolOptions {
   watchdogTimeoutMs?: number;
   /** Let workers accept test-only requests (tests only). */
   testOps?: boolean;
+  /** rtpengine's `--dtmf-no-suppress`, passed to every worker. */
+  dtmfNoSuppress?: boolean;
+  /** Tandem's RTCP report period where it terminates RTCP (default 5 s; tests shorten it). */
+  rtcpIntervalMs?: number;
 }
 
 export interface PoolCounters {
@@ -87,7 +91,11 @@ export class WorkerPool extends EventEmitter {
     const ch = new WorkerChannel(
       index,
       workerEntry(),
-      { workerIndex: index, logLevel: this.opts.logLevel, mediaTimeoutMs: this.opts.mediaTimeoutMs, ...(this.opts.io !== undefined ? { io: this.opts.io } : {}), ...(this.opts.testOps === true ? { testOps: true } : {}) },
+      {
+        workerIndex: index, logLevel: this.opts.logLevel, mediaTimeoutMs: this.opts.mediaTimeoutMs, ...(this.opts.io !== undefined ? { io: this.opts.io } : {}),
+        ...(this.opts.testOps === true ? { testOps: true } : {}), ...(this.opts.rtcpIntervalMs !== undefined ? { rtcpIntervalMs: this.opts.rtcpIntervalMs } : {}),
+        ...(this.opts.dtmfNoSuppress === true ? { dtmfNoSuppress: true } : {}),
+      },
       this.opts.requestTimeoutMs ?? 5000,
     );
     this.spawnedMs[index] = Date.now();

@@ -34,6 +34,10 @@ export interface DirectionConfig {
   rules: PayloadRule[];
   /** Repacketize G.711 audio to frames of this many ms; 0 = keep the sender's framing. */
   outFrameMs: number;
+  /** In-band DTMF found (Goertzel) in the G.711 this direction receives goes on as RFC 4733 events. */
+  detectDtmf?: { law: 'alaw' | 'ulaw'; outPt: number; outRate: number };
+  /** RFC 4733 events this direction receives go on as in-band tones in the G.711 it sends. */
+  synthesizeDtmf?: { inPt: number; inRate: number; law: 'alaw' | 'ulaw'; outPt: number };
 }
 
 export interface TransportAddress {
@@ -75,6 +79,8 @@ export interface SrtpSideConfig {
 export interface BridgeConfig {
   sides: [SideConfig, SideConfig];
   directions: [DirectionConfig, DirectionConfig];
+  /** Transcoding or repacketizing: each leg's RTCP ends at Tandem, which sends each its own SR/RR. */
+  terminateRtcp?: boolean;
   /** What each side is sent (its negotiated codec), for what Tandem generates toward it (worker/media-control.ts). */
   legs?: [LegCodec | undefined, LegCodec | undefined];
 }
@@ -178,6 +184,27 @@ export interface WorkerTotals {
   /** Packets dropped because handling or sending them threw (worker/guard.ts). */
   guarded: number;
   io?: WorkerIoCounters;
+  /** Recording (worker/recorder.ts): packets dropped because the queue or a file's backlog was full, and write failures. */
+  recordingDropped: number;
+  recordingErrors: number;
+}
+
+/** How a recording decodes one payload type a side sends (wav). */
+export interface RecordCodec {
+  pt: number;
+  name: string;
+  clockRate: number;
+}
+
+/** A call's recording as main starts it: where, how, and each bridge's payload types per side (side 0 = leg A). */
+export interface RecordingStart {
+  dir: string;
+  /** File name without extension; main's sidecar JSON shares it. */
+  base: string;
+  method: 'pcap' | 'wav';
+  /** Packets the worker's recording queue holds; more are dropped and counted. */
+  queueLimit: number;
+  bridges: { bridgeId: number; codecs: [RecordCodec[], RecordCodec[]] }[];
 }
 
 /** The worker's socket layer (`--io`); the batch backend's own counters (dgram has none: zeros). */
@@ -208,6 +235,8 @@ export type WorkerRequest =
   | { op: 'totals'; id: number }
   /** The pool's watchdog: a worker that does not answer in time is replaced. */
   | { op: 'ping'; id: number }
+  /** Start (or resume), pause or stop a call's recording; `start` is required to start. */
+  | { op: 'record'; id: number; callId: string; action: 'start' | 'pause' | 'stop'; start?: RecordingStart }
   /** Test-only (refused unless WorkerInit.testOps): block the event loop, as a hung worker would. */
   | { op: 'block'; id: number; ms: number };
 
@@ -220,6 +249,7 @@ export type WorkerReplyResult =
   | { op: 'control'; durationMs?: number; lastFramePos?: number }
   | { op: 'totals'; totals: WorkerTotals }
   | { op: 'ping' }
+  | { op: 'record'; files: string[] }
   | { op: 'block' };
 
 export type WorkerMessage =
@@ -227,7 +257,9 @@ export type WorkerMessage =
   | { kind: 'ready'; io?: 'batch' | 'dgram'; ioFallback?: string }
   | { kind: 'reply'; id: number; ok: true; result: WorkerReplyResult }
   | { kind: 'reply'; id: number; ok: false; error: string; code?: string }
-  | { kind: 'event'; event: 'timeout'; bridgeId: number; idleMs: number };
+  | { kind: 'event'; event: 'timeout'; bridgeId: number; idleMs: number }
+  /** A DTLS-SRTP handshake on this side verified its peer: the keys, so main can store them (`--redis`). */
+  | { kind: 'event'; event: 'dtls-keys'; bridgeId: number; side: 0 | 1; srtp: SrtpSideConfig };
 
 export interface WorkerInit {
   workerIndex: number;
@@ -237,4 +269,8 @@ export interface WorkerInit {
   io?: 'batch' | 'dgram';
   /** Accept test-only requests (`block`). */
   testOps?: boolean;
+  /** rtpengine's `--dtmf-no-suppress`: audio during a DTMF event is forwarded, not held back. */
+  dtmfNoSuppress?: boolean;
+  /** Period of Tandem's own RTCP reports where it terminates RTCP (default 5000 ms, RFC 3550's minimum). */
+  rtcpIntervalMs?: number;
 }

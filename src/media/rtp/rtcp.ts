@@ -56,6 +56,28 @@ export function validateRtcpCompound(buf: Uint8Array, len: number): boolean {
   return true;
 }
 
+/**
+ * RFC 5506 reduced-size RTCP, where a compound need not start with an SR/RR (a lone feedback
+ * packet, say): every packet version 2, lengths adding up to exactly `len`, padding only on the
+ * last. For a leg whose RTCP Tandem terminates; a relayed compound still meets A.2.
+ */
+export function validateRtcpReducedSize(buf: Uint8Array, len: number): boolean {
+  if (len < 4 || len > buf.length || (len & 3) !== 0) return false;
+  let p = 0;
+  while (p < len) {
+    if (p + 4 > len || (buf[p] & 0xc0) !== 0x80) return false;
+    const next = p + (((buf[p + 2] << 8) | buf[p + 3]) + 1) * 4;
+    if (next > len) return false;
+    if (buf[p] & 0x20) {
+      if (next !== len) return false;
+      const pad = buf[len - 1];
+      if (pad === 0 || pad > next - p - 4) return false;
+    }
+    p = next;
+  }
+  return true;
+}
+
 export interface ReportBlock {
   ssrc: number;
   /** Fraction lost since the last report, in 1/256 (RFC 3550 A.3). */

@@ -53,6 +53,27 @@ export class BridgeBinder {
 
   constructor(private readonly allocator: PortAllocator) {}
 
+  /**
+   * Binds a bridge on the very ports a session had (a takeover: the peers keep sending there).
+   * The ports must be in the range and free; a port the system will not give is an error, not retried.
+   */
+  async bindAt(callId: string, worker: BridgeWorker, log: Logger, addresses: [string, string], ports: BridgePorts): Promise<BridgeLease> {
+    if (!this.allocator.take(ports[0])) throw new TandemError('NO_PORTS', `port ${ports[0]} is outside the range or taken`, { 'call-id': callId });
+    if (!this.allocator.take(ports[2])) {
+      this.allocator.release(ports[0]);
+      throw new TandemError('NO_PORTS', `port ${ports[2]} is outside the range or taken`, { 'call-id': callId });
+    }
+    const bridgeId = this.nextBridgeId++;
+    try {
+      await worker.request({ op: 'create', bridgeId, callId, addresses, ports });
+    } catch (err) {
+      this.allocator.release(ports[0]);
+      this.allocator.release(ports[2]);
+      throw err;
+    }
+    return new BoundBridge(bridgeId, ports, worker, this.allocator, log);
+  }
+
   /** `addresses`: where side 0's and side 1's sockets bind (the call's media interfaces). */
   async bind(callId: string, worker: BridgeWorker, log: Logger, addresses: [string, string]): Promise<BridgeLease> {
     let lastErr: unknown;

@@ -89,6 +89,13 @@ export class CallMedia {
    * side does not drop the SRTP termination.
    */
   bridgedProfiles = false;
+  /** SRTP keys each side's DTLS handshake produced (reported by the worker; stored with `--redis`). */
+  dtlsKeys: [SrtpSideConfig | undefined, SrtpSideConfig | undefined] = [undefined, undefined];
+  /**
+   * Taken over from another process: its DTLS associations died with it, so sides that had one
+   * keep their SRTP from `dtlsKeys` instead of a new handshake.
+   */
+  dtlsRestored = false;
 
   constructor(
     readonly index: number,

@@ -2,17 +2,18 @@ import type { Logger } from '../../common/log.js';
 import { callLogger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import type {
-  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, MediaControlRequest, MediaControlResult, OfferRequest, QueryRequest, SdpResult,
+  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, MediaControlRequest, MediaControlResult, OfferRequest, QueryRequest,
+  RecordingRequest, RecordingResult, SdpResult,
 } from '../api.js';
-import { WorkerPool, type WorkerPoolOptions } from '../pool/pool.js';
+import { WorkerPool } from '../pool/pool.js';
 import type { WorkerMessage } from '../pool/protocol.js';
 import { parseSdp } from '../../sdp/sdp.js';
 import type { CodecCapabilities } from '../../sdp/negotiate.js';
 import { rewriteSdp } from '../../sdp/rewrite.js';
 import { LOCAL_CODEC_CAPABILITIES } from '../codecs/codec.js';
-import { createDtlsCertificate, type DtlsCertificate } from '../rtp/dtls.js';
+import type { DtlsCertificate } from '../rtp/dtls.js';
 import { PortAllocator } from './ports.js';
-import { MediaInterfaces, sdpAddress, type MediaInterfaceSpec } from './interfaces.js';
+import { MediaInterfaces, sdpAddress } from './interfaces.js';
 import { BridgeBinder, type BridgeWorker } from './bridge.js';
 import { CallMedia, MediaCall, otherSide, type Side } from './call.js';
 import { CallRegistry } from './registry.js';
@@ -20,52 +21,16 @@ import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type Planner
 import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
+import type { LocalMediaOptions } from './local-media-options.js';
 import { controlMedia } from './media-control.js';
-import { Admission, callTranscodes } from './admission.js';
-import { TrafficTotals, type Traffic } from './traffic.js';
+import { encodeSnapshot, snapshotOf } from './snapshot.js';
+import { processCertificate, restoreCalls } from './takeover.js';
+import { CallRecordings } from './recording.js';
+import { Admission } from './admission.js';
+import { TrafficTotals } from './traffic.js';
+import { collectOpsSnapshot, type OpsSnapshot } from './ops-snapshot.js';
 
-export interface LocalMediaOptions {
-  /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
-  interface: string;
-  /** Address the SDP names instead (Tandem behind a 1:1 NAT); packets still flow on `interface`. */
-  advertise?: string;
-  /** Named interfaces (ng `direction` picks per side); when given, they replace `interface`/`advertise`. */
-  interfaces?: readonly MediaInterfaceSpec[];
-  portMin: number;
-  portMax: number;
-  workers: number;
-  /** 0 = no limit. */
-  maxSessions: number;
-  /** calls transcoding at once (0 = no limit; admission.ts). */
-  maxTranscodes?: number;
-  /** Every call's last statistics when it ends, however it ends (delete, media timeout, worker failure, shutdown). */
-  onCallClosed?: (stats: CallStats, reason: string) => void;
-  /** m= lines per call (default 16): one offer must not take every port. */
-  maxMediaPerCall?: number;
-  mediaTimeoutMs: number;
-  /** The workers' socket backend (`--io`; main passes batch unless told dgram). Default dgram. */
-  io?: 'batch' | 'dgram';
-  /** batch was asked for explicitly: a worker that cannot load the addon fails the start instead of a warning. */
-  ioRequired?: boolean;
-  logLevel: string;
-  log: Logger;
-  /** Respawn backoff and watchdog timings (tests shorten them). */
-  poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps'>>;
-}
-
-/** What /metrics reads of the media plane, built on demand (local-media.ts `opsSnapshot`). */
-export interface OpsSnapshot {
-  traffic: Traffic;
-  /** live transcoding calls by `offerer codec|answerer codec`. */
-  transcodes: Map<string, number>;
-  sessions: number;
-  totalSessions: number;
-  endedByTimeout: number;
-  endedByWorkerFailure: number;
-  workerFailures: number;
-  /** packets the live workers dropped because handling them threw (worker/guard.ts), since each started. */
-  guarded: number;
-}
+export type { LocalMediaOptions };
 
 /**
  * Audio, video, a screen share, BFCP and a data channel fit many times over; each m= line costs a
@@ -88,6 +53,7 @@ export class LocalMedia implements MediaControl {
   private readonly interfaces: MediaInterfaces;
   private readonly registry = new CallRegistry();
   private readonly rates = new RateSampler();
+  private readonly recordings: CallRecordings;
   private totalSessions = 0;
   private endedByTimeout = 0;
   private endedByWorkerFailure = 0;
@@ -99,11 +65,14 @@ export class LocalMedia implements MediaControl {
   private readonly log: Logger;
   /** The process's DTLS certificate (RFC 5763: one per process is enough), made at start-up. */
   private dtlsCert: DtlsCertificate | undefined;
+  /** Set by close(): the calls torn down then stay in the store for whoever takes over. */
+  private closing = false;
 
   constructor(private readonly opts: LocalMediaOptions) {
     this.log = opts.log;
     this.ports = new PortAllocator(opts.portMin, opts.portMax);
     this.binder = new BridgeBinder(this.ports);
+    this.recordings = new CallRecordings(opts.recording);
     this.admission = new Admission(opts.maxSessions, opts.maxTranscodes ?? 0);
     this.interfaces = new MediaInterfaces(opts.interfaces ?? [{ name: 'default', address: opts.interface, ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}) }]);
     this.pool = new WorkerPool({
@@ -112,6 +81,7 @@ export class LocalMedia implements MediaControl {
       mediaTimeoutMs: opts.mediaTimeoutMs,
       ...(opts.io !== undefined ? { io: opts.io } : {}),
       log: opts.log,
+      ...(opts.dtmfNoSuppress === true ? { dtmfNoSuppress: true } : {}),
       ...opts.poolTuning,
     });
     this.pool.on('worker-exit', (index: number, code: number, why: string) => this.onWorkerExit(index, code, why));
@@ -130,7 +100,7 @@ export class LocalMedia implements MediaControl {
       this.log.warn({ reason: fallback }, 'batched UDP addon not loaded: media runs on node:dgram; build it with npm run build:native');
     }
     try {
-      this.dtlsCert = await createDtlsCertificate();
+      this.dtlsCert = await processCertificate(this.opts.certificates);
     } catch (err) {
       // Plain RTP and SDES do not need it: say so and go on without DTLS-SRTP.
       this.log.warn({ err }, 'no DTLS certificate: DTLS-SRTP offers will be refused');
@@ -175,6 +145,7 @@ export class LocalMedia implements MediaControl {
 
     const plan = planOffer(call, sdp, req, offerSide, this.planner(call, otherSide(offerSide)));
     await this.configureAll(call);
+    this.save(call);
     call.log.info({ fromTag: req.fromTag, offerSide, medias: call.medias.length, worker: call.workerIndex }, 'offer');
     return { sdp: rewriteSdp(sdp, plan.rewrite), warnings: plan.warnings };
   }
@@ -187,6 +158,7 @@ export class LocalMedia implements MediaControl {
     const plan = planAnswer(call, sdp, req, offerSide, this.planner(call, offerSide));
     for (const note of plan.notes) call.log.warn({ toTag: req.toTag }, note);
     await this.configureAll(call);
+    this.save(call);
     this.admission.settle(call);
     call.log.info(
       { toTag: req.toTag, transcoding: call.medias.some((m) => m.transcoding), framesTo: call.medias[0]?.framesTo },
@@ -247,6 +219,12 @@ export class LocalMedia implements MediaControl {
     return controlMedia(call, req, { request: (body) => ch.request(body) });
   }
 
+  async record(req: RecordingRequest): Promise<RecordingResult> {
+    const call = this.registry.require(req.callId);
+    const ch = this.pool.channel(call.workerIndex);
+    return this.recordings.record(call, req.action, req.metadata, (body) => ch.request(body));
+  }
+
   /** Why a call this media plane ended by itself, while its tombstone lasts. */
   async ended(callId: string): Promise<CallEnd | undefined> {
     return this.registry.ended(callId);
@@ -280,6 +258,8 @@ export class LocalMedia implements MediaControl {
       workerRespawns: this.pool.counters.respawns,
       watchdogKills: this.pool.counters.watchdogKills,
       packetsGuarded: rates.guarded,
+      recordingDropped: rates.recordingDropped,
+      recordingErrors: rates.recordingErrors,
       packetsIoDropped: rates.ioDropped,
     };
   }
@@ -289,8 +269,10 @@ export class LocalMedia implements MediaControl {
   /** Forgets a call and closes it (the cascade: medias, bridges, ports, worker slot). */
   private async teardown(call: MediaCall, workerGone = false, reason = 'closed'): Promise<CallStats> {
     this.registry.remove(call);
+    if (!this.closing) this.opts.persist?.remove(call.callId);
     this.admission.settle(call, true);
     const collected = await call.close(workerGone);
+    await this.recordings.finish(call);
     const stats = callStatsFrom(call, this.opts.interface, (m) => collected.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
     this.traffic.retire(stats);
     try {
@@ -302,35 +284,14 @@ export class LocalMedia implements MediaControl {
   }
 
   /** Cumulative packets, bytes and errors by direction, the live calls' transcoding codec pairs, session counters (for /metrics). */
-  async opsSnapshot(): Promise<OpsSnapshot> {
-    const byWorker = new Map<number, MediaCall[]>();
-    const transcodes = new Map<string, number>();
-    for (const c of this.registry.all()) {
-      const list = byWorker.get(c.workerIndex);
-      if (list === undefined) byWorker.set(c.workerIndex, [c]);
-      else list.push(c);
-      if (!callTranscodes(c)) continue;
-      const m = c.medias.find((x) => x.transcoding);
-      const pair = `${m?.answerPlan?.offererMain?.name ?? 'unknown'}|${m?.answerPlan?.answererMain?.name ?? 'unknown'}`;
-      transcodes.set(pair, (transcodes.get(pair) ?? 0) + 1);
-    }
-    // One stats request per worker; a worker that does not answer leaves its calls out (the totals hold their highest value).
-    const live = await Promise.all([...byWorker].map(async ([index, calls]) => {
-      const reply = await this.pool.channel(index).request({ op: 'stats', bridgeIds: calls.flatMap((c) => c.medias.map((m) => m.bridgeId)) }).catch(() => undefined);
-      const byId = new Map((reply?.op === 'stats' ? reply.stats : []).map((s) => [s.bridgeId, s]));
-      return calls.map((c) => callStatsFrom(c, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId)));
-    }));
-    const totals = await Promise.allSettled(Array.from({ length: this.pool.size }, (_v, i) => this.pool.channel(i).request({ op: 'totals' }, 1000)));
-    return {
-      guarded: totals.reduce((n, r) => n + (r.status === 'fulfilled' && r.value.op === 'totals' ? r.value.totals.guarded : 0), 0),
-      traffic: this.traffic.snapshot(live.flat()),
-      transcodes,
+  opsSnapshot(): Promise<OpsSnapshot> {
+    return collectOpsSnapshot({ calls: this.registry.all(), pool: this.pool, traffic: this.traffic, interface: this.opts.interface }, {
       sessions: this.registry.size,
       totalSessions: this.totalSessions,
       endedByTimeout: this.endedByTimeout,
       endedByWorkerFailure: this.endedByWorkerFailure,
       workerFailures: this.pool.counters.failures,
-    };
+    });
   }
 
   private onWorkerExit(index: number, code: number, why: string): void {
@@ -348,6 +309,10 @@ export class LocalMedia implements MediaControl {
     const call = this.registry.byBridge(msg.bridgeId);
     if (call === undefined) return;
     const media = call.medias.find((m) => m.bridgeId === msg.bridgeId);
+    if (msg.event === 'dtls-keys') {
+      if (media !== undefined) media.dtlsKeys[msg.side] = msg.srtp;
+      return this.save(call);
+    }
     if (media !== undefined) media.timedOut = true;
     if (!call.medias.every((m) => m.timedOut)) return;
     const reason = `media timeout (no media for ${Math.round(msg.idleMs / 1000)} s)`;
@@ -358,8 +323,29 @@ export class LocalMedia implements MediaControl {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const call of this.registry.all()) await this.teardown(call).catch(() => undefined);
     await this.pool.close();
+  }
+
+  private save(call: MediaCall): void {
+    if (this.opts.persist !== undefined && !call.closed) this.opts.persist.save(call.callId, encodeSnapshot(snapshotOf(call)));
+  }
+
+  /** Takes over sessions another process wrote (`--redis`, takeover.ts). */
+  restore(snapshots: string[], dropped?: (index: number) => void): Promise<{ restored: number; failed: number }> {
+    return restoreCalls({
+      has: (id) => this.registry.get(id) !== undefined,
+      newCall: (id, tag) => this.newCall(id, tag),
+      bind: async (call, ms) => {
+        const ifs = call.interfaces ?? this.interfaces.select(undefined, call.callId);
+        const worker: BridgeWorker = { request: (body) => this.pool.channel(call.workerIndex).request(body) };
+        const media = new CallMedia(ms.index, await this.binder.bindAt(call.callId, worker, call.log, [ifs[0].address, ifs[1].address], ms.ports));
+        this.registry.addMedia(call, media);
+        return media;
+      },
+      configure: (call) => this.configureAll(call), teardown: (call) => this.teardown(call), log: this.log,
+    }, snapshots, dropped);
   }
 
   /** Per worker: up, event-loop utilisation since start (0–1) and a ping's round trip (its event-loop lag), for /metrics. */

@@ -66,6 +66,16 @@ export class PortAllocator {
     }
   }
 
+  /** Takes the pair of this RTP port (a session restored on the ports it had); false if it is not free. */
+  take(rtpPort: number): boolean {
+    const i = (rtpPort - this.first) / 2;
+    if (!Number.isInteger(i) || i < 0 || i >= this.pairs || this.state[i] === USED) return false;
+    if (this.state[i] === COOLING) this.cooling.splice(this.cooling.indexOf(i), 1);
+    this.state[i] = USED;
+    this.inUse++;
+    return true;
+  }
+
   get free(): number {
     return this.pairs - this.inUse;
   }

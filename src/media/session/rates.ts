@@ -6,6 +6,9 @@ export interface Rates {
   errorsPerSecond: number;
   /** Packets the workers guarded, at the last sample. */
   guarded: number;
+  /** Recording counters summed over the workers, at the last sample. */
+  recordingDropped: number;
+  recordingErrors: number;
   /** Datagrams the workers' batched socket layer dropped (truncated, refused on send, unclaimed), at the last sample. */
   ioDropped: number;
 }
@@ -19,7 +22,7 @@ const MIN_INTERVAL_S = 0.05;
  */
 export class RateSampler {
   private last: { packets: number; bytes: number; errors: number; atMs: number };
-  private rates: Rates = { packetsPerSecond: 0, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 0, ioDropped: 0 };
+  private rates: Rates = { packetsPerSecond: 0, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 0, ioDropped: 0, recordingDropped: 0, recordingErrors: 0 };
 
   constructor(nowMs = Date.now()) {
     this.last = { packets: 0, bytes: 0, errors: 0, atMs: nowMs };
@@ -27,10 +30,12 @@ export class RateSampler {
 
   /** Adds up the workers' `totals` replies and updates the rates. */
   sample(replies: PromiseSettledResult<WorkerReplyResult>[], nowMs = Date.now()): Rates {
-    const sum = { packets: 0, bytes: 0, errors: 0, guarded: 0, ioDropped: 0 };
+    const sum = { packets: 0, bytes: 0, errors: 0, guarded: 0, ioDropped: 0, recordingDropped: 0, recordingErrors: 0 };
     for (const r of replies) {
       if (r.status === 'fulfilled' && r.value.op === 'totals') {
         sum.guarded += r.value.totals.guarded;
+        sum.recordingDropped += r.value.totals.recordingDropped;
+        sum.recordingErrors += r.value.totals.recordingErrors;
         const io = r.value.totals.io;
         // Refused sends are not here: the guard counted them when the send threw.
         if (io !== undefined) sum.ioDropped += io.truncated + io.sendErrors + io.unclaimed;
@@ -40,6 +45,8 @@ export class RateSampler {
       }
     }
     this.rates.guarded = sum.guarded;
+    this.rates.recordingDropped = sum.recordingDropped;
+    this.rates.recordingErrors = sum.recordingErrors;
     this.rates.ioDropped = sum.ioDropped;
     const dt = (nowMs - this.last.atMs) / 1000;
     if (dt > MIN_INTERVAL_S) {
@@ -49,6 +56,8 @@ export class RateSampler {
         bytesPerSecond: per(sum.bytes, this.last.bytes),
         errorsPerSecond: per(sum.errors, this.last.errors),
         guarded: sum.guarded,
+        recordingDropped: sum.recordingDropped,
+        recordingErrors: sum.recordingErrors,
         ioDropped: sum.ioDropped,
       };
       this.last = { packets: sum.packets, bytes: sum.bytes, errors: sum.errors, atMs: nowMs };

@@ -84,8 +84,19 @@ export function bridgeConfig(call: MediaCall, media: CallMedia, cert: DtlsCertif
     { action: 'relay', rules: rules[0], outFrameMs: media.framesTo[1] },
     { action: 'relay', rules: rules[1], outFrameMs: media.framesTo[0] },
   ];
+  const inband = plan?.inbandDtmf;
+  if (inband !== undefined && plan?.offererMain !== undefined && plan.answererMain !== undefined) {
+    // The side with events (its PT and clock) and the G.711 side: tones toward the latter, events from it.
+    const eventSide = inband.eventSide === 'offerer' ? offerSide : answerSide;
+    const toneSide = otherSide(eventSide);
+    const tone = inband.eventSide === 'offerer' ? plan.answererMain : plan.offererMain;
+    const law = tone.name.toUpperCase() === 'PCMA' ? 'alaw' : 'ulaw';
+    directions[eventSide].synthesizeDtmf = { inPt: inband.pt, inRate: inband.clockRate, law, outPt: tone.pt };
+    directions[toneSide].detectDtmf = { law, outPt: inband.pt, outRate: inband.clockRate };
+  }
   if (call.echo !== undefined) applyEcho(directions, call.echo.mode, call.echo.requestedBy);
-  return { sides: [sideConfig(media, 0, cert), sideConfig(media, 1, cert)], directions, legs: [legCodec(media, 0), legCodec(media, 1)] };
+  // A leg's RTCP describes a stream the other leg never sees once codec or framing change: end it here.
+  return { sides: [sideConfig(media, 0, cert), sideConfig(media, 1, cert)], directions, legs: [legCodec(media, 0), legCodec(media, 1)], ...(media.transcoding && call.echo === undefined ? { terminateRtcp: true } : {}) };
 }
 
 /** The audio side s is sent once the answer is known: what media control generates toward it. */
@@ -123,6 +134,9 @@ export function sideConfig(media: CallMedia, s: Side, cert: DtlsCertificate | un
     };
   }
   const o = peer.options;
+  // After a takeover a side's DTLS association is gone: its handshake's keys carry on as plain SRTP.
+  const dtlsTakenOver = media.dtlsRestored && media.dtlsKeys[s] !== undefined && media.dtls?.side === s;
+  const srtp = dtlsTakenOver ? media.dtlsKeys[s] : media.srtp[s];
   return {
     peerRtp: { address: peer.address, port: peer.port },
     ...(peer.rtcpPort !== undefined ? { peerRtcp: { address: peer.rtcpAddress ?? peer.address, port: peer.rtcpPort } } : {}),
@@ -131,9 +145,9 @@ export function sideConfig(media: CallMedia, s: Side, cert: DtlsCertificate | un
     strictSource: o.strictSource,
     ...(o.mediaHandover ? { mediaHandover: true } : {}),
     clockRate,
-    ...(media.srtp[s] !== undefined ? { srtp: media.srtp[s] } : {}),
+    ...(srtp !== undefined ? { srtp } : {}),
     ...(media.ice[s] !== undefined ? { ice: media.ice[s] } : {}),
-    ...(media.dtls?.side === s && cert !== undefined
+    ...(media.dtls?.side === s && cert !== undefined && !dtlsTakenOver
       ? { dtls: { role: media.dtls.role, certPem: cert.certPem, keyPem: cert.keyPem, peerFingerprint: media.dtls.peerFingerprint } }
       : {}),
   };

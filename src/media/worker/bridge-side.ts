@@ -1,6 +1,6 @@
 import type { DirectionAction, LegCodec, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
 import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
-import { validateRtcpCompound } from '../rtp/rtcp.js';
+import { validateRtcpCompound, validateRtcpReducedSize } from '../rtp/rtcp.js';
 import { RtpReceiveStats } from '../rtp/stats.js';
 import { SrtpContext } from '../rtp/srtp.js';
 import { isStun } from '../rtp/stun.js';
@@ -12,6 +12,8 @@ import { answerCheck, type IceComponent } from './ice-lite.js';
 import { LatchedSocket } from './latched-socket.js';
 import { SideControl } from './media-control.js';
 import { SideQuality } from './quality.js';
+import type { RecordingTap } from './recording-tap.js';
+import type { RtcpTerminator } from './rtcp-terminator.js';
 import type { MediaRemoteInfo, MediaSocket } from './media-socket.js';
 
 /** Counters are plain numbers updated in place and read when main asks. */
@@ -47,6 +49,10 @@ export class BridgeSide implements PacketSink {
   private cfg: SideConfig = { rtcpMux: false, latch: 'symmetric', strictSource: false, clockRate: 8000 };
   /** Where this side's RTCP goes when relayed: set by the bridge. */
   target!: BridgeSide;
+  /** Set while the call is recorded: copies of what this side receives and sends (recorder.ts). */
+  tap: RecordingTap | undefined = undefined;
+  /** Set while the bridge transcodes or repacketizes: this leg's RTCP ends here and Tandem reports to it. */
+  rtcpTerm: RtcpTerminator | undefined = undefined;
   /** Processes what this side receives; its sink is the other side, out of whose socket the result leaves. */
   processor!: DirectionProcessor;
   private action = RELAY;
@@ -76,14 +82,17 @@ export class BridgeSide implements PacketSink {
     private readonly rtpSocket: MediaSocket,
     private readonly rtcpSocket: MediaSocket,
     private readonly clock: WorkerClock,
+    /** A DTLS handshake on this side produced keys (main stores them for a takeover). */
+    onDtlsKeys?: (srtp: SrtpSideConfig) => void,
   ) {
     this.peer = new LatchedSocket(callId, rtpSocket, rtcpSocket);
     this.dtls = new DtlsSide(
       this.peer,
       clock,
-      (recv, send) => {
+      (recv, send, keys) => {
         this.srtpIn = recv;
         this.srtpOut = send;
+        onDtlsKeys?.({ profile: 'AES_CM_128_HMAC_SHA1_80', ...keys });
       },
       () => {
         this.rtpIn.errors++;
@@ -175,6 +184,7 @@ export class BridgeSide implements PacketSink {
       (this.clock.preciseMs() * this.cfg.clockRate) / 1000,
       len,
     );
+    if (this.tap !== undefined) this.tap.received(this.index, msg, len, rinfo);
     if (this.action === DROP) return;
     if (this.action === ECHO) {
       const out = this.srtpOut !== undefined ? this.srtpOut.protectRtp(msg, len) : msg;
@@ -225,7 +235,7 @@ export class BridgeSide implements PacketSink {
       }
       msg = received.subarray(0, n);
     }
-    if (!validateRtcpCompound(msg, msg.length)) {
+    if (this.rtcpTerm !== undefined ? !validateRtcpReducedSize(msg, msg.length) : !validateRtcpCompound(msg, msg.length)) {
       this.rtcpIn.errors++;
       return;
     }
@@ -240,6 +250,10 @@ export class BridgeSide implements PacketSink {
     if (this.action === DROP) return;
     if (this.action === ECHO) {
       this.peer.echoRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(msg) : msg, rinfo);
+      return;
+    }
+    if (this.rtcpTerm !== undefined) {
+      this.rtcpTerm.received(msg, this.clock.coarseMs);
       return;
     }
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
@@ -268,6 +282,8 @@ export class BridgeSide implements PacketSink {
   sendGenerated(buf: Buffer, len: number): void {
     // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
     if (this.dtls.active && this.srtpOut === undefined) return;
+    if (this.tap !== undefined) this.tap.sent(this.index, buf, len, this.peer.peerRtp);
+    if (this.rtcpTerm !== undefined) this.rtcpTerm.sent(buf, len, this.clock.coarseMs);
     if (this.srtpOut !== undefined) {
       const out = this.srtpOut.protectRtp(buf, len);
       if (this.peer.sendRtp(out, out.length)) this.sent++;
@@ -286,6 +302,12 @@ export class BridgeSide implements PacketSink {
   /** A quality sample of what this side received since the previous one (a worker timer calls it). */
   sampleQuality(nowMs: number): void {
     this.quality.sampleReceive(this.receive, this.ssrc, this.cfg.clockRate, nowMs);
+  }
+
+  /** Tandem's own SR/RR toward this leg, when its RTCP is terminated here. */
+  sendReport(nowMs: number): void {
+    const report = this.rtcpTerm?.report(nowMs, this.receive, this.ssrc, this.cfg.clockRate);
+    if (report !== undefined) this.sendRtcp(report);
   }
 
   stats(): SideStats {

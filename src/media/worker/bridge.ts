@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { BridgeConfig, BridgePorts, BridgeStats, ControlCommand } from '../pool/protocol.js';
+import type { BridgeConfig, BridgePorts, BridgeStats, ControlCommand, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
 import { BridgeSide } from './bridge-side.js';
 import { DirectionProcessor } from './direction.js';
+import { RtcpTerminator } from './rtcp-terminator.js';
 import type { WorkerClock } from './clock.js';
 import type { MediaSocket, MediaSocketFactory } from './media-socket.js';
 
@@ -16,6 +18,8 @@ export class MediaBridge {
     readonly callId: string,
     readonly sides: [BridgeSide, BridgeSide],
     clock: WorkerClock,
+    /** Each side's local RTP address (a recording's pcap names it). */
+    readonly local: [TransportAddress, TransportAddress],
   ) {
     this.createdMs = clock.coarseMs;
     this.configuredMs = this.createdMs;
@@ -26,7 +30,7 @@ export class MediaBridge {
   }
 
   /** Side 0 binds ports[0..1] on addresses[0], side 1 ports[2..3] on addresses[1] (one call may bridge two networks). */
-  static async open(bridgeId: number, callId: string, addresses: [string, string], ports: BridgePorts, clock: WorkerClock, bind: MediaSocketFactory): Promise<MediaBridge> {
+  static async open(bridgeId: number, callId: string, addresses: [string, string], ports: BridgePorts, clock: WorkerClock, bind: MediaSocketFactory, onDtlsKeys?: (side: 0 | 1, srtp: SrtpSideConfig) => void): Promise<MediaBridge> {
     const opened: MediaSocket[] = [];
     try {
       for (const [i, port] of ports.entries()) {
@@ -38,10 +42,10 @@ export class MediaBridge {
       throw err;
     }
     const sides: [BridgeSide, BridgeSide] = [
-      new BridgeSide(0, callId, opened[0], opened[1], clock),
-      new BridgeSide(1, callId, opened[2], opened[3], clock),
+      new BridgeSide(0, callId, opened[0], opened[1], clock, (k) => onDtlsKeys?.(0, k)),
+      new BridgeSide(1, callId, opened[2], opened[3], clock, (k) => onDtlsKeys?.(1, k)),
     ];
-    return new MediaBridge(bridgeId, callId, sides, clock);
+    return new MediaBridge(bridgeId, callId, sides, clock, [{ address: addresses[0], port: ports[0] }, { address: addresses[1], port: ports[2] }]);
   }
 
   configure(cfg: BridgeConfig, nowMs: number): void {
@@ -54,12 +58,22 @@ export class MediaBridge {
       const dir = cfg.directions[i];
       side.setAction(dir.action);
       side.processor.configure(dir);
+      side.rtcpTerm = cfg.terminateRtcp === true ? (side.rtcpTerm ?? new RtcpTerminator(this.cname)) : undefined;
     }
   }
 
   /** ng media control toward one side (block, silence, play media, play DTMF). */
   control(cmd: ControlCommand): { durationMs?: number; lastFramePos?: number } {
     return this.sides[cmd.toward].controlFor().apply(cmd);
+  }
+
+  /** RFC 3550 §6.5.1: one CNAME per endpoint; random, so it names neither the call nor the host. */
+  private readonly cname = `${randomBytes(6).toString('hex')}@tandem`;
+
+  /** Each side whose RTCP is terminated gets Tandem's report (the worker's RTCP timer calls this). */
+  sendRtcpReports(nowMs: number): void {
+    this.sides[0].sendReport(nowMs);
+    this.sides[1].sendReport(nowMs);
   }
 
   /** Milliseconds since anything was received on either side, or since the last (re)configuration. */

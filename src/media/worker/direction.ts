@@ -2,7 +2,8 @@ import type { DirectionConfig, PayloadRule } from '../pool/protocol.js';
 import { ALAW_TO_ULAW, ULAW_TO_ALAW, transcodeInPlace } from '../codecs/g711.js';
 import { G711ToOpus, OpusToG711 } from './opus-transcode.js';
 import { PcmTranscoder, pcmPair } from './pcm-transcode.js';
-import { EventRelay, type Timeline } from './dtmf.js';
+import { EventRelay, dtmfSettings, type Timeline } from './dtmf.js';
+import { DtmfDetector, DtmfSynth } from './inband-dtmf.js';
 
 /** G.711 carries one byte per sample at 8000 Hz. */
 const G711_BYTES_PER_MS = 8;
@@ -38,6 +39,11 @@ export class DirectionProcessor {
   private eventList: EventRelay[] = [];
   /** The Opus transcoder whose output timeline events are put on; null when timestamps pass as they are. */
   private timeline: Timeline | null = null;
+  /** In-band DTMF → events (what this direction receives is G.711 from a leg without telephone-event). */
+  private detector: DtmfDetector | null = null;
+  /** Events → in-band tones (toward a G.711 leg without telephone-event), and the event PT it takes. */
+  private synth: DtmfSynth | null = null;
+  private synthInPt = -1;
   /** Whether outgoing packets get our sequence numbers (we repacketize or transcode Opus). */
   private renumber = false;
   private outFrameBytes = 0;
@@ -107,8 +113,13 @@ export class DirectionProcessor {
       this.spareFrame = null;
       this.frameFill = 0;
     }
-    // Opus output is our own packet stream: audio, events and anything else share one sequence.
-    this.renumber = this.outFrameBytes > 0 || this.timeline !== null;
+    const det = cfg.detectDtmf;
+    this.detector = det === undefined ? null : (this.detector ?? new DtmfDetector(det.law, det.outPt, det.outRate));
+    const syn = cfg.synthesizeDtmf;
+    this.synth = syn === undefined ? null : syn.inPt === this.synthInPt && this.synth !== null ? this.synth : new DtmfSynth(syn.inRate, syn.law, syn.outPt);
+    this.synthInPt = syn?.inPt ?? -1;
+    // Opus output, and packets we make (events, tones), are our own stream: everything shares one sequence.
+    this.renumber = this.outFrameBytes > 0 || this.timeline !== null || this.detector !== null || this.synth !== null;
   }
 
   get repacketizing(): boolean {
@@ -128,6 +139,7 @@ export class DirectionProcessor {
       this.seqStarted = true;
     }
 
+    if (pt === this.synthInPt && this.synth !== null) return this.synth.event(buf, hdrLen, payloadEnd, this.timeline, this.emitTone);
     if (ri === NO_RULE) {
       this.forward(buf, len);
       return true;
@@ -142,7 +154,8 @@ export class DirectionProcessor {
     const fromOpus = this.fromOpus[ri];
     const toOpus = this.toOpus[ri];
     const pcm = this.pcm[ri];
-    if ((fromOpus !== null || toOpus !== null || pcm !== null) && this.inEvent(buf.readUInt32BE(4))) return true;
+    if (this.detector !== null && fromOpus === null) this.detector.push(buf, hdrLen, payloadEnd, this.timeline, this.emitEvent);
+    if ((fromOpus !== null || toOpus !== null || pcm !== null || this.detector !== null || this.synth !== null) && this.inEvent(buf.readUInt32BE(4))) return true;
     // An undecodable packet counts as the stream's error, like a malformed one.
     if (pcm !== null) return pcm.push(buf, hdrLen, payloadEnd, rule.outPt);
     if (fromOpus !== null) {
@@ -168,11 +181,25 @@ export class DirectionProcessor {
     return true;
   }
 
-  /** Audio inside a telephone-event in progress is held back (see EventRelay). */
+  /** Audio inside a telephone-event in progress (or a digit found in-band) is held back (see EventRelay). */
   private inEvent(tsIn: number): boolean {
+    if (this.synth !== null && this.synth.suppresses(tsIn)) return true;
+    if (!dtmfSettings.suppressAudio) return false;
+    if (this.detector !== null && this.detector.inDigit) return true;
     for (const e of this.eventList) if (e.suppresses(tsIn)) return true;
     return false;
   }
+
+  /** Event packets this direction makes itself (digits found in-band). */
+  private readonly emitEvent = (pkt: Buffer): void => {
+    this.forward(pkt, pkt.length);
+  };
+
+  /** G.711 tone frames this direction makes itself: framed like the rest of the audio toward the leg. */
+  private readonly emitTone = (pkt: Buffer): void => {
+    if (this.outFrameBytes > 0) this.repacketize(pkt, 12, pkt.length, pkt[1] & 0x7f);
+    else this.forward(pkt, pkt.length);
+  };
 
   /** Packets that keep their framing still need our sequence numbers once we renumber any. */
   private forward(buf: Buffer, len: number): void {

@@ -40,8 +40,8 @@ export class DtlsSide {
   constructor(
     private readonly link: DtlsLink,
     private readonly clock: WorkerClock,
-    /** The verified keys as contexts: what the peer sends us, what we send it. */
-    private readonly onSrtp: (recv: SrtpContext, send: SrtpContext) => void,
+    /** The verified keys as contexts (what the peer sends us, what we send it), and as base64 key‖salt. */
+    private readonly onSrtp: (recv: SrtpContext, send: SrtpContext, keys: { recv: string; send: string }) => void,
     /** A record the association could not use. */
     private readonly onBadRecord: () => void,
   ) {}
@@ -81,6 +81,7 @@ export class DtlsSide {
         this.onSrtp(
           new SrtpContext('AES_CM_128_HMAC_SHA1_80', keys.remoteKeySalt.subarray(0, 16), keys.remoteKeySalt.subarray(16)),
           new SrtpContext('AES_CM_128_HMAC_SHA1_80', keys.localKeySalt.subarray(0, 16), keys.localKeySalt.subarray(16)),
+          { recv: Buffer.from(keys.remoteKeySalt).toString('base64'), send: Buffer.from(keys.localKeySalt).toString('base64') },
         );
         this.state = 'up';
         if (this.peer !== undefined) this.link.adoptVerified(this.peer);

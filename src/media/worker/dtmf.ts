@@ -10,6 +10,13 @@ export const EVENT_PAYLOAD_BYTES = 4;
 /** The duration field is 16 bits. */
 const MAX_DURATION = 0xffff;
 
+/**
+ * rtpengine's `--dtmf-no-suppress` (WorkerInit.dtmfNoSuppress, set once per worker): when false,
+ * audio sent during an event is forwarded instead of held back. Tones Tandem synthesizes still
+ * replace the audio (a tone and speech cannot share one timeline).
+ */
+export const dtmfSettings = { suppressAudio: true };
+
 /** Where the audio transcoder of a direction puts an input timestamp on its output timeline. */
 export interface Timeline {
   outTs(tsIn: number): number;

@@ -7,6 +7,8 @@ import { warmUpCodecs } from './opus-transcode.js';
 import { preloadDtls, warmUpDtls } from '../rtp/dtls.js';
 import { warmUpSrtp } from '../rtp/srtp.js';
 import { guardCounters, setGuardLog } from './guard.js';
+import { Recorder } from './recorder.js';
+import { dtmfSettings } from './dtmf.js';
 import { startMediaIo } from './media-io.js';
 
 /**
@@ -18,9 +20,12 @@ const port = parentPort;
 if (port === null) throw new Error('media worker must run in a worker thread');
 const log = createLogger({ level: init.logLevel, name: `media-worker-${init.workerIndex}` });
 setGuardLog(log);
+dtmfSettings.suppressAudio = init.dtmfNoSuppress !== true;
 const clock = new WorkerClock();
 clock.start();
 const bridges = new Map<number, MediaBridge>();
+const recorder = new Recorder(log);
+const bridgeOf = (id: number): MediaBridge | undefined => bridges.get(id);
 let ioFallback: string | undefined;
 // Main logs a fallback once for all workers (from the ready message); here it is only debug.
 const io = startMediaIo(init.io ?? 'dgram', (reason) => {
@@ -35,7 +40,8 @@ function post(msg: WorkerMessage): void {
 async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
   switch (req.op) {
     case 'create': {
-      const bridge = await MediaBridge.open(req.bridgeId, req.callId, req.addresses, req.ports, clock, io.bind);
+      const id = req.bridgeId;
+      const bridge = await MediaBridge.open(id, req.callId, req.addresses, req.ports, clock, io.bind, (side, srtp) => post({ kind: 'event', event: 'dtls-keys', bridgeId: id, side, srtp }));
       bridges.set(req.bridgeId, bridge);
       return { op: 'create', bound: true };
     }
@@ -54,6 +60,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       const bridge = bridges.get(req.bridgeId);
       if (bridge === undefined) return { op: 'destroy' };
       const stats = bridge.stats();
+      recorder.bridgeClosed(bridge.callId, bridge.bridgeId, bridgeOf);
       bridge.close();
       bridges.delete(req.bridgeId);
       return { op: 'destroy', stats };
@@ -77,10 +84,19 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
           errors += s.rtpIn.errors + s.rtcpIn.errors;
         }
       }
-      return { op: 'totals', totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, io: io.counters() } };
+      return {
+        op: 'totals',
+        totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, io: io.counters(), recordingDropped: recorder.dropped, recordingErrors: recorder.errors },
+      };
     }
     case 'ping':
       return { op: 'ping' };
+    case 'record': {
+      if (req.action === 'pause') return { op: 'record', files: recorder.pause(req.callId) };
+      if (req.action === 'stop') return { op: 'record', files: await recorder.stop(req.callId, bridgeOf) };
+      if (req.start === undefined) throw new Error('record start without its settings');
+      return { op: 'record', files: await recorder.start(req.callId, req.start, bridgeOf) };
+    }
     case 'block': {
       if (init.testOps !== true) throw new Error('block is a test-only request');
       const until = Date.now() + req.ms;
@@ -127,6 +143,12 @@ const sampler = setInterval(() => {
   for (const b of bridges.values()) for (const s of b.sides) s.sampleQuality(now);
 }, QUALITY_SAMPLE_MS);
 sampler.unref();
+// Tandem's own SR/RR toward legs whose RTCP it terminates (transcoded or repacketized bridges).
+const rtcpTimer = setInterval(() => {
+  const now = Date.now();
+  for (const b of bridges.values()) b.sendRtcpReports(now);
+}, init.rtcpIntervalMs ?? 5000);
+rtcpTimer.unref();
 
 // Codecs are warmed up before the worker says it is ready: calls placed on it never pay for it.
 try {

@@ -33,10 +33,12 @@ describe("rtpengine's config file: Debian's rtpengine.conf as it ships", () => {
     expect(r.config.listenHttp).toEqual({ address: '127.0.0.1', port: 2225 });
     expect(r.config.listenTcpNg).toBeUndefined();
     expect(r.ignored?.section).toBe('rtpengine');
-    // recording-dir/-method are ignored today; once Tandem records they are applied (or refused by line).
+    // recording-dir/-method are Tandem's too: applied, rtpengine's `proc` (its kernel spool for the
+    // rtpengine-recording daemon) read as pcap, which Tandem writes itself.
+    expect(r.config).toMatchObject({ recordingDir: '/var/spool/rtpengine', recordingMethod: 'pcap' });
     const keys = r.ignored?.rtpengineOnly.map((x) => /^(\S+) \(.*debian-rtpengine\.conf:\d+\)$/.exec(x)?.[1]);
     expect(keys).toEqual(expect.arrayContaining(['table', 'listen-cli', 'silent-timeout', 'tos']));
-    expect(keys?.every((k) => k !== undefined && ['table', 'listen-cli', 'silent-timeout', 'tos', 'recording-dir', 'recording-method'].includes(k))).toBe(true);
+    expect(keys?.every((k) => k !== undefined && ['table', 'listen-cli', 'silent-timeout', 'tos'].includes(k))).toBe(true);
     expect(r.ignored?.unknown).toEqual([]);
     // The [rtpengine-testing] section is not read unless chosen.
     expect(r.ignored?.rtpengineOnly.join(' ')).not.toMatch(/foreground/);

@@ -74,7 +74,16 @@ describe('ng options', () => {
   it('warns, naming them, about features not built yet and unknown keys or flags', () => {
     const { warnings } = read({ 'DTLS-fingerprint': 'SHA-1', SDES: ['pad'], 'record call': 'yes', flags: ['fast', 'no-such-flag', 'DTLS-reverse'], 'transport-protocol': 'TCP/RTP/AVP', frobnicate: 1, ICE: 'force-relay' });
     const all = warnings.join('\n');
-    for (const name of ['dtls-fingerprint', 'DTLS-reverse', 'SDES pad', 'record-call', 'fast', 'no-such-flag', 'transport-protocol TCP/RTP/AVP', 'frobnicate', 'ICE=force-relay']) expect(all).toContain(name);
+    for (const name of ['dtls-fingerprint', 'DTLS-reverse', 'SDES pad', 'fast', 'no-such-flag', 'transport-protocol TCP/RTP/AVP', 'frobnicate', 'ICE=force-relay']) expect(all).toContain(name);
+  });
+
+  it('leaves record call and metadata to the command table (no warning): commands.ts starts the recording', () => {
+    const { warnings } = read({ 'record call': 'yes', metadata: 'a=b', flags: ['record-call'], 'rtpp-flags': 'record-call=on' });
+    expect(warnings).toEqual([]);
+    // Other recording keys and flags are not built: still named.
+    const other = read({ 'recording-path': '/x', flags: ['record-all'] }).warnings.join('\n');
+    expect(other).toContain('recording-path');
+    expect(other).toContain('record-all');
   });
 
   it('reads media-handover as a flag (the latching policy honours it)', () => {

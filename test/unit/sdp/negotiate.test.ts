@@ -66,9 +66,29 @@ describe('codec planning', () => {
     const noTe = planAnswerCodecs(offer, [PCMU], { alwaysTranscode: false }, LOCAL_CODEC_CAPABILITIES);
     expect(noTe.transcoding).toBe(true);
     expect(noTe.offererAnswer).toEqual([PCMA]);
+    expect(noTe.inbandDtmf).toBeUndefined();
+    // With transcode telephone-event the offerer keeps its events; the G.711 answerer gets them as tones.
+    const asked = planOfferCodecs([PCMA, TE], opts({ mask: ['PCMA'], transcode: ['PCMU', 'telephone-event'] }), LOCAL_CODEC_CAPABILITIES);
+    const tones = planAnswerCodecs(asked, [PCMU], { alwaysTranscode: false }, LOCAL_CODEC_CAPABILITIES);
+    expect(tones.offererAnswer).toEqual([PCMA, TE]);
+    expect(tones.inbandDtmf).toEqual({ eventSide: 'offerer', pt: TE.pt, clockRate: 8000 });
+    expect(tones.mappings.map((m) => m.offererPt)).toEqual([8]);
     const withTe = planAnswerCodecs(offer, [PCMU, { ...TE, pt: 100 }], { alwaysTranscode: false }, LOCAL_CODEC_CAPABILITIES);
     expect(withTe.offererAnswer).toEqual([PCMA, TE]);
     expect(withTe.mappings.map((m) => [m.offererPt, m.answererPt, m.transcode])).toEqual([[8, 0, true], [101, 100, false]]);
+    expect(withTe.inbandDtmf).toBeUndefined();
+  });
+
+  it('transcode telephone-event offers events to the answerer of an offerer without them, at each audio clock', () => {
+    const OPUS: SdpCodec = { pt: 96, name: 'opus', clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' };
+    const offer = planOfferCodecs([PCMA], opts({ transcode: ['opus', 'telephone-event'] }), LOCAL_CODEC_CAPABILITIES);
+    expect(offer.warnings).toEqual([]);
+    expect(offer.answererOffer.map((c) => `${c.pt} ${c.name}/${c.clockRate}`)).toEqual(['8 PCMA/8000', '96 opus/48000', '97 telephone-event/8000', '98 telephone-event/48000']);
+    const ans = planAnswerCodecs(offer, [OPUS, { pt: 98, name: 'telephone-event', clockRate: 48000, channels: 1 }], { alwaysTranscode: false }, LOCAL_CODEC_CAPABILITIES);
+    expect(ans.offererAnswer).toEqual([PCMA]);
+    expect(ans.inbandDtmf).toEqual({ eventSide: 'answerer', pt: 98, clockRate: 48000 });
+    // An offerer with events of its own is not given more.
+    expect(planOfferCodecs([PCMA, TE], opts({ transcode: ['telephone-event'] }), LOCAL_CODEC_CAPABILITIES).answererOffer).toEqual([PCMA, TE]);
   });
 
   describe('telephone-event across clock rates (Opus 48 kHz ↔ G.711 8 kHz)', () => {

@@ -54,30 +54,34 @@ describe('call registry', () => {
   });
 });
 
-function totals(packets: number, bytes: number, errors: number, guarded = 0): PromiseSettledResult<WorkerReplyResult> {
-  return { status: 'fulfilled', value: { op: 'totals', totals: { packets, bytes, errors, guarded, bridges: 0 } } };
+function totals(packets: number, bytes: number, errors: number, guarded = 0, recordingDropped = 0): PromiseSettledResult<WorkerReplyResult> {
+  return { status: 'fulfilled', value: { op: 'totals', totals: { packets, bytes, errors, guarded, bridges: 0, recordingDropped, recordingErrors: 0 } } };
 }
 
 describe('rate sampling', () => {
   it('sums what the workers\' batched socket layers dropped, leaving out refused sends (the guard counted those)', () => {
     const io = (truncated: number, sendErrors: number, sendRefused: number, unclaimed: number): PromiseSettledResult<WorkerReplyResult> => ({
       status: 'fulfilled',
-      value: { op: 'totals', totals: { packets: 0, bytes: 0, errors: 0, guarded: sendRefused, bridges: 0, io: { io: 'batch', received: 0, sent: 0, truncated, recvErrors: 0, sendErrors, sendRefused, unclaimed } } },
+      value: { op: 'totals', totals: { packets: 0, bytes: 0, errors: 0, guarded: sendRefused, bridges: 0, recordingDropped: 0, recordingErrors: 0, io: { io: 'batch', received: 0, sent: 0, truncated, recvErrors: 0, sendErrors, sendRefused, unclaimed } } },
     });
     const s = new RateSampler(0);
     expect(s.sample([io(1, 2, 7, 3), io(4, 0, 0, 0), totals(0, 0, 0)], 1000)).toMatchObject({ ioDropped: 10, guarded: 7 });
   });
 
+  it('sums the workers\' recording drops', () => {
+    expect(new RateSampler(0).sample([totals(0, 0, 0, 0, 7), totals(0, 0, 0, 0, 2)], 1000)).toMatchObject({ recordingDropped: 9, recordingErrors: 0 });
+  });
+
   it('rates are the difference of the workers\' summed counters over the interval', () => {
     const s = new RateSampler(0);
-    expect(s.sample([totals(100, 1000, 1), totals(100, 1000, 1)], 1000)).toEqual({ packetsPerSecond: 200, bytesPerSecond: 2000, errorsPerSecond: 2, guarded: 0, ioDropped: 0 });
-    expect(s.sample([totals(300, 4000, 3, 5), totals(100, 1000, 1)], 3000)).toEqual({ packetsPerSecond: 100, bytesPerSecond: 1500, errorsPerSecond: 1, guarded: 5, ioDropped: 0 });
+    expect(s.sample([totals(100, 1000, 1), totals(100, 1000, 1)], 1000)).toEqual({ packetsPerSecond: 200, bytesPerSecond: 2000, errorsPerSecond: 2, guarded: 0, ioDropped: 0, recordingDropped: 0, recordingErrors: 0 });
+    expect(s.sample([totals(300, 4000, 3, 5), totals(100, 1000, 1)], 3000)).toEqual({ packetsPerSecond: 100, bytesPerSecond: 1500, errorsPerSecond: 1, guarded: 5, ioDropped: 0, recordingDropped: 0, recordingErrors: 0 });
   });
 
   it('samples closer than 50 ms keep the last rates but report the guarded count', () => {
     const s = new RateSampler(0);
     s.sample([totals(100, 0, 0)], 1000);
-    expect(s.sample([totals(5000, 0, 0, 3)], 1010)).toEqual({ packetsPerSecond: 100, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 3, ioDropped: 0 });
+    expect(s.sample([totals(5000, 0, 0, 3)], 1010)).toEqual({ packetsPerSecond: 100, bytesPerSecond: 0, errorsPerSecond: 0, guarded: 3, ioDropped: 0, recordingDropped: 0, recordingErrors: 0 });
   });
 
   it('a worker that does not answer is left out, and rates never go negative', () => {
