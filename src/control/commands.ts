@@ -3,6 +3,7 @@ import { errorMessage, isTandemError, TandemError } from '../common/errors.js';
 import type { MediaControl, OfferRequest, RecordingAction, SdpResult } from '../media/api.js';
 import { NgFields, normalizeKey, readMediaOptions } from './ng-options.js';
 import { callStatsDict, statisticsDict } from './ng-stats.js';
+import { mediaControlCommand } from './ng-media-control.js';
 
 export interface CommandContext {
   media: MediaControl;
@@ -105,6 +106,16 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
 
   statistics: async (_f, { media }) => ({ result: 'ok', ...statisticsDict(await media.statistics()) }),
 
+  // Media control, rtpengine's spelling (the server lower-cases the command).
+  'block dtmf': mediaControlCommand('block-dtmf', true),
+  'unblock dtmf': mediaControlCommand('block-dtmf', false),
+  'block media': mediaControlCommand('block-media', true),
+  'unblock media': mediaControlCommand('block-media', false),
+  'silence media': mediaControlCommand('silence', true),
+  'unsilence media': mediaControlCommand('silence', false),
+  'play media': mediaControlCommand('play'),
+  'stop media': mediaControlCommand('stop'),
+  'play dtmf': mediaControlCommand('dtmf'),
   'start recording': recordingCommand('start'),
   'pause recording': recordingCommand('pause'),
   'stop recording': recordingCommand('stop'),

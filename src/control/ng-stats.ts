@@ -1,5 +1,5 @@
 import type { BDict, BValue } from './bencode.js';
-import type { CallStats, EndpointAddress, GlobalStatistics, StreamStats } from '../media/api.js';
+import type { CallStats, EndpointAddress, GlobalStatistics, QualityPoint, StreamQuality, StreamStats } from '../media/api.js';
 
 /**
  * Per-call statistics in rtpengine's shape (`created`, `last signal`, `tags` → `medias` →
@@ -7,6 +7,7 @@ import type { CallStats, EndpointAddress, GlobalStatistics, StreamStats } from '
  */
 export function callStatsDict(s: CallStats): BDict {
   const tags: BDict = {};
+  const ssrcs: BDict = {};
   for (const leg of s.legs) {
     const tag: BDict = {
       tag: leg.tag,
@@ -17,9 +18,11 @@ export function callStatsDict(s: CallStats): BDict {
         protocol: m.protocol,
         ...(m.codec !== undefined ? { codec: m.codec } : {}),
         streams: m.streams.map(streamDict),
+        'ingress SSRCs': m.streams.flatMap((st) => (st.quality !== undefined ? [{ SSRC: st.quality.ssrc, ...qualityDict(st.quality) }] : [])),
         flags: ['initialized', 'send', 'recv', ...(m.transcoding ? ['transcoding'] : [])],
       })),
     };
+    for (const m of leg.medias) for (const st of m.streams) if (st.quality !== undefined) ssrcs[String(st.quality.ssrc)] = qualityDict(st.quality);
     if (leg.label !== undefined) tag.label = leg.label;
     if (leg.peerTag !== undefined) {
       tag.subscriptions = [{ tag: leg.peerTag, type: 'offer/answer' }];
@@ -31,7 +34,7 @@ export function callStatsDict(s: CallStats): BDict {
     created: s.created,
     created_us: s.createdUs,
     'last signal': s.lastSignal,
-    SSRC: {},
+    SSRC: ssrcs,
     tags,
     totals: {
       RTP: { packets: s.totals.rtp.packets, bytes: s.totals.rtp.bytes, errors: s.totals.rtp.errors },
@@ -40,6 +43,28 @@ export function callStatsDict(s: CallStats): BDict {
   };
   if (s.ended !== undefined) out.ended = s.ended;
   return out;
+}
+
+/**
+ * rtpengine's per-SSRC quality (call_interfaces.c ng_stats_ssrc: what Kamailio's mos_*_pv read):
+ * MOS × 10, jitter in ms, packet loss in percent, round-trip times in µs, `reported at` in Unix seconds.
+ */
+function qualityDict(q: StreamQuality): BDict {
+  const point = (p: QualityPoint, avg: boolean): BDict => ({
+    MOS: p.mos,
+    'round-trip time': p.rttUs,
+    'round-trip time leg': p.rttLegUs,
+    jitter: p.jitterMs,
+    'packet loss': p.packetLossPercent,
+    ...(avg ? { samples: q.samples } : { 'reported at': p.reportedAt }),
+  });
+  return {
+    'average MOS': point(q.average, true),
+    'lowest MOS': point(q.lowest, false),
+    'highest MOS': point(q.highest, false),
+    // Tandem's own: whether the receiver's RTCP or our receive statistics gave the samples.
+    'MOS source': q.source === 'rtcp' ? 'RTCP' : 'receive statistics',
+  };
 }
 
 function endpointDict(e: EndpointAddress): BDict {
@@ -64,6 +89,15 @@ function streamDict(st: StreamStats): BDict {
   if (!st.rtcp) {
     d['packets lost'] = st.lost;
     d.jitter = Math.round(st.jitterMs * 100) / 100 === 0 ? 0 : Math.round(st.jitterMs);
+    if (st.quality !== undefined) {
+      d.MOS = st.quality.average.mos;
+      d['MOS min'] = st.quality.lowest.mos;
+      d['MOS max'] = st.quality.highest.mos;
+    }
+    if (st.control !== undefined) {
+      const c = st.control;
+      d['media control'] = { 'DTMF blocked': c.dtmfBlocked, 'media blocked': c.mediaBlocked, silenced: c.silenced, replaced: c.replaced, generated: c.generated, failed: c.failed };
+    }
   }
   return d;
 }

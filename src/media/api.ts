@@ -144,6 +144,10 @@ export interface StreamStats {
   lost: number;
   jitterMs: number;
   latched: boolean;
+  /** Quality of the stream arriving on this socket (RTP streams only). */
+  quality?: StreamQuality;
+  /** Media control toward this stream's peer, once any was applied. */
+  control?: { dtmfBlocked: number; mediaBlocked: number; silenced: number; replaced: number; generated: number; failed: number };
 }
 
 export interface MediaStats {
@@ -213,6 +217,59 @@ export interface RecordingResult {
   files: string[];
 }
 
+/**
+ * ng media control (rtpengine's block/unblock DTMF and media, silence/unsilence media, play/stop
+ * media, play DTMF). Legs are chosen as rtpengine chooses them: `all`, a `fromTag` (for block
+ * DTMF/media only with `directional`; play media plays *to* that leg, play DTMF plays *from* it),
+ * optionally a `toTag` naming the receiving leg of a flow.
+ */
+export interface MediaControlRequest {
+  callId: string;
+  /** rtpengine's `label`: the leg whose offer/answer carried this label, instead of a from-tag. */
+  label?: string;
+  fromTag?: string;
+  toTag?: string;
+  all: boolean;
+  directional: boolean;
+  action: MediaControlAction;
+}
+
+export type MediaControlAction =
+  | { kind: 'block-dtmf' | 'block-media' | 'silence'; on: boolean }
+  | { kind: 'play'; source: { file: string } | { blob: Buffer }; repeat: number; startMs: number }
+  | { kind: 'stop' }
+  | { kind: 'dtmf'; code: number; durationMs: number; volumeDb: number; pauseMs: number };
+
+export interface MediaControlResult {
+  /** play media: what the playback lasts, all repeats, in ms. */
+  durationMs?: number;
+  /** stop media: where playback stood, in ms from the file's start. */
+  lastFramePos?: number;
+}
+
+/** Quality of one RTP stream (rtpengine's per-SSRC MOS stats). MOS is × 10 (10–45). */
+export interface StreamQuality {
+  ssrc: number;
+  /** `rtcp`: the receiving peer's RTCP receiver reports; `receive`: Tandem's own receive statistics. */
+  source: 'rtcp' | 'receive';
+  samples: number;
+  average: QualityPoint;
+  lowest: QualityPoint;
+  highest: QualityPoint;
+}
+
+export interface QualityPoint {
+  mos: number;
+  /** Unix seconds when sampled. */
+  reportedAt: number;
+  packetLossPercent: number;
+  jitterMs: number;
+  /** Round-trip time of both legs (µs; 0 when no RTCP told it). */
+  rttUs: number;
+  /** Round-trip time of the receiving leg alone (µs). */
+  rttLegUs: number;
+}
+
 /** Why the media plane ended a call by itself. */
 export type CallEndCause = 'media-timeout' | 'worker-failure';
 
@@ -236,6 +293,8 @@ export interface MediaControl {
    */
   ended?(callId: string): Promise<CallEnd | undefined>;
   statistics(): Promise<GlobalStatistics>;
+  /** ng media control; a media plane without it answers those commands with an error. */
+  control?(req: MediaControlRequest): Promise<MediaControlResult>;
   /** Recording (a media plane that cannot record leaves it out: ng answers an error). */
   record?(req: RecordingRequest): Promise<RecordingResult>;
   close(): Promise<void>;

@@ -81,6 +81,67 @@ export interface BridgeConfig {
   directions: [DirectionConfig, DirectionConfig];
   /** Transcoding or repacketizing: each leg's RTCP ends at Tandem, which sends each its own SR/RR. */
   terminateRtcp?: boolean;
+  /** What each side is sent (its negotiated codec), for what Tandem generates toward it (worker/media-control.ts). */
+  legs?: [LegCodec | undefined, LegCodec | undefined];
+}
+
+/** The audio a side is sent: its main codec's PT, clock and frame size, and its telephone-event PT if any. */
+export interface LegCodec {
+  codec: 'PCMA' | 'PCMU' | 'opus' | 'G722' | 'other';
+  pt: number;
+  clockRate: number;
+  ptimeMs: number;
+  eventPt?: number;
+  eventClockRate?: number;
+}
+
+/**
+ * ng media control (block/silence/play media, play DTMF) applied to one bridge. `toward` is the
+ * side whose peer is sent the result. PCM is 8 kHz mono, decoded and resampled on main.
+ */
+export type ControlCommand =
+  | { kind: 'block-dtmf' | 'block-media' | 'silence'; toward: 0 | 1; on: boolean }
+  | { kind: 'play'; toward: 0 | 1; pcm: Int16Array; repeat: number; startSample: number }
+  | { kind: 'stop'; toward: 0 | 1 }
+  | { kind: 'dtmf'; toward: 0 | 1; code: number; durationMs: number; volumeDb: number; pauseMs: number };
+
+/** Media control counters and quality of one side, as `stats` reports them. */
+export interface ControlCounters {
+  /** telephone-event packets dropped toward this side while DTMF was blocked. */
+  dtmfBlocked: number;
+  /** Audio packets dropped toward this side while media was blocked. */
+  mediaBlocked: number;
+  /** Packets whose payload was replaced by silence. */
+  silenced: number;
+  /** Relayed packets replaced by what Tandem generated (played media, DTMF). */
+  replaced: number;
+  /** Packets Tandem generated toward this side. */
+  generated: number;
+  /** Generations ended because making or sending a packet threw (the call goes on). */
+  failed: number;
+}
+
+/** One quality sample or an aggregate of them (rtpengine's SSRC stats block). */
+export interface QualitySample {
+  /** MOS × 10 (10–45), as rtpengine reports it. */
+  mos: number;
+  /** Epoch ms of the sample. */
+  atMs: number;
+  /** Packet loss in percent over the sample's interval. */
+  lossPercent: number;
+  jitterMs: number;
+  /** Round-trip time in µs (0 when unknown). */
+  rttUs: number;
+}
+
+export interface QualitySummary {
+  /** Where the samples come from: the peer's RTCP receiver reports, or Tandem's own receive statistics. */
+  source: 'rtcp' | 'receive';
+  ssrc: number;
+  samples: number;
+  average: QualitySample;
+  lowest: QualitySample;
+  highest: QualitySample;
 }
 
 export interface CountersSnapshot {
@@ -102,6 +163,12 @@ export interface SideStats {
   latched: boolean;
   peerRtp?: TransportAddress;
   peerRtcp?: TransportAddress;
+  /** Media control toward this side, once any was applied. */
+  control?: ControlCounters;
+  /** Quality of what this side receives from its peer (Tandem's own receive statistics). */
+  received?: QualitySummary;
+  /** Quality the peer reports in its RTCP receiver reports about what we send it. */
+  reported?: QualitySummary;
 }
 
 export interface BridgeStats {
@@ -164,6 +231,7 @@ export type WorkerRequest =
   | { op: 'configure'; id: number; bridgeId: number; config: BridgeConfig }
   | { op: 'destroy'; id: number; bridgeId: number }
   | { op: 'stats'; id: number; bridgeIds: number[] }
+  | { op: 'control'; id: number; bridgeId: number; command: ControlCommand }
   | { op: 'totals'; id: number }
   /** The pool's watchdog: a worker that does not answer in time is replaced. */
   | { op: 'ping'; id: number }
@@ -177,6 +245,8 @@ export type WorkerReplyResult =
   | { op: 'configure' }
   | { op: 'destroy'; stats?: BridgeStats }
   | { op: 'stats'; stats: BridgeStats[] }
+  /** `durationMs`: what a play will last (all repeats); `lastFramePos`: where a stopped play was, in ms. */
+  | { op: 'control'; durationMs?: number; lastFramePos?: number }
   | { op: 'totals'; totals: WorkerTotals }
   | { op: 'ping' }
   | { op: 'record'; files: string[] }

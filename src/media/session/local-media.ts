@@ -2,10 +2,10 @@ import type { Logger } from '../../common/log.js';
 import { callLogger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import type {
-  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, OfferRequest, QueryRequest, RecordingRequest,
-  RecordingResult, SdpResult,
+  AnswerRequest, CallEnd, CallStats, DeleteRequest, GlobalStatistics, MediaControl, MediaControlRequest, MediaControlResult, OfferRequest, QueryRequest,
+  RecordingRequest, RecordingResult, SdpResult,
 } from '../api.js';
-import { WorkerPool, type WorkerPoolOptions } from '../pool/pool.js';
+import { WorkerPool } from '../pool/pool.js';
 import type { WorkerMessage } from '../pool/protocol.js';
 import { parseSdp } from '../../sdp/sdp.js';
 import type { CodecCapabilities } from '../../sdp/negotiate.js';
@@ -13,7 +13,7 @@ import { rewriteSdp } from '../../sdp/rewrite.js';
 import { LOCAL_CODEC_CAPABILITIES } from '../codecs/codec.js';
 import type { DtlsCertificate } from '../rtp/dtls.js';
 import { PortAllocator } from './ports.js';
-import { MediaInterfaces, sdpAddress, type MediaInterfaceSpec } from './interfaces.js';
+import { MediaInterfaces, sdpAddress } from './interfaces.js';
 import { BridgeBinder, type BridgeWorker } from './bridge.js';
 import { CallMedia, MediaCall, otherSide, type Side } from './call.js';
 import { CallRegistry } from './registry.js';
@@ -21,48 +21,16 @@ import { noteAnswer, noteOffer, offerSideOf, planAnswer, planOffer, type Planner
 import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
-import { encodeSnapshot, snapshotOf, type CertificateStore, type MediaPersistence } from './snapshot.js';
+import type { LocalMediaOptions } from './local-media-options.js';
+import { controlMedia } from './media-control.js';
+import { encodeSnapshot, snapshotOf } from './snapshot.js';
 import { processCertificate, restoreCalls } from './takeover.js';
-import { CallRecordings, type RecordingSettings } from './recording.js';
+import { CallRecordings } from './recording.js';
 import { Admission } from './admission.js';
 import { TrafficTotals } from './traffic.js';
 import { collectOpsSnapshot, type OpsSnapshot } from './ops-snapshot.js';
 
-export interface LocalMediaOptions {
-  /** Address media sockets bind to, and the SDP names unless `advertise` is set. */
-  interface: string;
-  /** Address the SDP names instead (Tandem behind a 1:1 NAT); packets still flow on `interface`. */
-  advertise?: string;
-  /** Named interfaces (ng `direction` picks per side); when given, they replace `interface`/`advertise`. */
-  interfaces?: readonly MediaInterfaceSpec[];
-  portMin: number;
-  portMax: number;
-  workers: number;
-  /** 0 = no limit. */
-  maxSessions: number;
-  /** calls transcoding at once (0 = no limit; admission.ts). */
-  maxTranscodes?: number;
-  /** Every call's last statistics when it ends, however it ends (delete, media timeout, worker failure, shutdown). */
-  onCallClosed?: (stats: CallStats, reason: string) => void;
-  /** m= lines per call (default 16): one offer must not take every port. */
-  maxMediaPerCall?: number;
-  mediaTimeoutMs: number;
-  /** The workers' socket backend (`--io`; main passes batch unless told dgram). Default dgram. */
-  io?: 'batch' | 'dgram';
-  /** batch was asked for explicitly: a worker that cannot load the addon fails the start instead of a warning. */
-  ioRequired?: boolean;
-  logLevel: string;
-  log: Logger;
-  /** `--redis`: sessions written on every change, removed when they end, and the DTLS certificate, for a takeover. */
-  persist?: MediaPersistence;
-  certificates?: CertificateStore;
-  /** rtpengine's `--dtmf-no-suppress`: audio during DTMF events is forwarded when transcoding. */
-  dtmfNoSuppress?: boolean;
-  /** Where and how calls are recorded (ng `start recording`); undefined = recording is off. */
-  recording?: RecordingSettings;
-  /** Respawn backoff and watchdog timings (tests shorten them). */
-  poolTuning?: Partial<Pick<WorkerPoolOptions, 'respawnBaseMs' | 'respawnMaxMs' | 'respawnStableMs' | 'watchdogIntervalMs' | 'watchdogTimeoutMs' | 'testOps' | 'rtcpIntervalMs'>>;
-}
+export type { LocalMediaOptions };
 
 /**
  * Audio, video, a screen share, BFCP and a data channel fit many times over; each m= line costs a
@@ -242,6 +210,13 @@ export class LocalMedia implements MediaControl {
     const reply = await this.pool.channel(call.workerIndex).request({ op: 'stats', bridgeIds: call.medias.map((m) => m.bridgeId) });
     const byId = new Map((reply.op === 'stats' ? reply.stats : []).map((s) => [s.bridgeId, s]));
     return callStatsFrom(call, this.opts.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId));
+  }
+
+  /** ng media control (block/silence/play media, play DTMF) on a live call. */
+  async control(req: MediaControlRequest): Promise<MediaControlResult> {
+    const call = this.registry.require(req.callId);
+    const ch = this.pool.channel(call.workerIndex);
+    return controlMedia(call, req, { request: (body) => ch.request(body) });
   }
 
   async record(req: RecordingRequest): Promise<RecordingResult> {

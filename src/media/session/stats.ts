@@ -1,5 +1,5 @@
-import type { CallStats, LegStats, MediaStats, PacketCounters, StreamStats } from '../api.js';
-import type { BridgeStats, SideStats } from '../pool/protocol.js';
+import type { CallStats, LegStats, MediaStats, PacketCounters, QualityPoint, StreamQuality, StreamStats } from '../api.js';
+import type { BridgeStats, QualitySample, QualitySummary, SideStats } from '../pool/protocol.js';
 import type { CallMedia, MediaCall, Side } from './call.js';
 
 export function emptyBridgeStats(bridgeId: number): BridgeStats {
@@ -48,6 +48,8 @@ export function callStatsFrom(call: MediaCall, localAddress: string, bridgeStats
         lost: rtcpStream ? 0 : st.lost,
         jitterMs: rtcpStream ? 0 : st.jitterMs,
         latched: st.latched,
+        ...(!rtcpStream ? streamQuality(st, s.sides[side === 0 ? 1 : 0]) : {}),
+        ...(!rtcpStream && st.control !== undefined ? { control: st.control } : {}),
       });
       return {
         index: m.index,
@@ -88,4 +90,24 @@ function endpointOf(
 ): StreamStats['endpoint'] {
   if (a === undefined) return undefined;
   return { family: family ?? (a.address.includes(':') ? 'IP6' : 'IP4'), address: a.address, port: a.port };
+}
+
+/**
+ * The quality of the stream arriving on a side: what its final receiver reported over RTCP (the
+ * other side's peer, about what we relayed to it) when it did, else Tandem's own receive statistics.
+ */
+function streamQuality(here: SideStats, there: SideStats): { quality?: StreamQuality } {
+  const q: QualitySummary | undefined = there.reported ?? here.received;
+  if (q === undefined) return {};
+  // End to end: the receiving leg's round trip plus this leg's, when RTCP told both.
+  const otherLeg = here.reported?.average.rttUs ?? 0;
+  const point = (p: QualitySample): QualityPoint => ({
+    mos: p.mos,
+    reportedAt: Math.floor(p.atMs / 1000),
+    packetLossPercent: p.lossPercent,
+    jitterMs: p.jitterMs,
+    rttUs: p.rttUs > 0 ? p.rttUs + otherLeg : 0,
+    rttLegUs: p.rttUs,
+  });
+  return { quality: { ssrc: q.ssrc, source: q.source, samples: q.samples, average: point(q.average), lowest: point(q.lowest), highest: point(q.highest) } };
 }

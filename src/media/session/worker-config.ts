@@ -1,5 +1,5 @@
 import { TandemError } from '../../common/errors.js';
-import { SAMPLE_CONVERSIONS, type BridgeConfig, type DirectionConfig, type PayloadRule, type SampleConversion, type SideConfig } from '../pool/protocol.js';
+import { SAMPLE_CONVERSIONS, type BridgeConfig, type DirectionConfig, type LegCodec, type PayloadRule, type SampleConversion, type SideConfig } from '../pool/protocol.js';
 import { isG711, isSupplemental, isTelephoneEvent, type CodecMapping } from '../../sdp/negotiate.js';
 import { LOCAL_CODEC_CAPABILITIES, localAudioCodec } from '../codecs/codec.js';
 import type { DtlsCertificate } from '../rtp/dtls.js';
@@ -96,7 +96,25 @@ export function bridgeConfig(call: MediaCall, media: CallMedia, cert: DtlsCertif
   }
   if (call.echo !== undefined) applyEcho(directions, call.echo.mode, call.echo.requestedBy);
   // A leg's RTCP describes a stream the other leg never sees once codec or framing change: end it here.
-  return { sides: [sideConfig(media, 0, cert), sideConfig(media, 1, cert)], directions, ...(media.transcoding && call.echo === undefined ? { terminateRtcp: true } : {}) };
+  return { sides: [sideConfig(media, 0, cert), sideConfig(media, 1, cert)], directions, legs: [legCodec(media, 0), legCodec(media, 1)], ...(media.transcoding && call.echo === undefined ? { terminateRtcp: true } : {}) };
+}
+
+/** The audio side s is sent once the answer is known: what media control generates toward it. */
+export function legCodec(media: CallMedia, s: Side): LegCodec | undefined {
+  const plan = media.answerPlan;
+  const main = s === media.offerSide ? plan?.offererMain : plan?.answererMain;
+  if (plan === undefined || main === undefined) return undefined;
+  const codecs = (s === media.offerSide ? plan.offererAnswer : media.peer[s]?.codecs) ?? [];
+  const events = codecs.filter((c) => isTelephoneEvent(c));
+  const ev = events.find((c) => c.clockRate === main.clockRate) ?? events[0];
+  const name = main.name.toLowerCase();
+  return {
+    codec: name === 'pcma' ? 'PCMA' : name === 'pcmu' ? 'PCMU' : name === 'opus' ? 'opus' : name === 'g722' ? 'G722' : 'other',
+    pt: main.pt,
+    clockRate: main.clockRate,
+    ptimeMs: media.framesTo[s] || (media.peer[s]?.ptime ?? 20),
+    ...(ev !== undefined ? { eventPt: ev.pt, eventClockRate: ev.clockRate } : {}),
+  };
 }
 
 /** Side s of a bridge: its peer's addresses, latching, and the SRTP/ICE/DTLS it speaks. */

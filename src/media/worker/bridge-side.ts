@@ -1,4 +1,4 @@
-import type { DirectionAction, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
+import type { DirectionAction, LegCodec, SideConfig, SideStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
 import { rtpHeaderLength, isRtcpPacketType } from '../rtp/packet.js';
 import { validateRtcpCompound, validateRtcpReducedSize } from '../rtp/rtcp.js';
 import { RtpReceiveStats } from '../rtp/stats.js';
@@ -10,6 +10,8 @@ import { DtlsSide } from './dtls-side.js';
 import { guardHandler } from './guard.js';
 import { answerCheck, type IceComponent } from './ice-lite.js';
 import { LatchedSocket } from './latched-socket.js';
+import { SideControl } from './media-control.js';
+import { SideQuality } from './quality.js';
 import type { RecordingTap } from './recording-tap.js';
 import type { RtcpTerminator } from './rtcp-terminator.js';
 import type { MediaRemoteInfo, MediaSocket } from './media-socket.js';
@@ -59,6 +61,20 @@ export class BridgeSide implements PacketSink {
   /** SRTP contexts (SDES keys from main, or DTLS-SRTP's): what the peer sends us, what we send it. */
   private srtpIn: SrtpContext | undefined;
   private srtpOut: SrtpContext | undefined;
+  /** ng media control toward this side's peer, once a command named it (media-control.ts). */
+  private control: SideControl | null = null;
+  /** What this side's peer is sent (its negotiated codec), for what the control generates. */
+  private leg: LegCodec | undefined;
+  /**
+   * Where the stream toward the peer stood before any control existed (SSRC < 0: nothing sent), so
+   * a control made later continues it. Numbers, not the buffer: the batch socket layer and the
+   * repacketizer reuse buffers once sent.
+   */
+  private lastOutSsrc = -1;
+  private lastOutSeq = 0;
+  private lastOutTs = 0;
+  private lastOutMs = 0;
+  readonly quality = new SideQuality();
 
   constructor(
     readonly index: 0 | 1,
@@ -96,6 +112,21 @@ export class BridgeSide implements PacketSink {
       this.srtpOut = cfg.srtp === undefined ? undefined : sdesContext(cfg.srtp, cfg.srtp.send);
     }
     this.peer.configure(cfg);
+  }
+
+  setLeg(leg: LegCodec | undefined): void {
+    this.leg = leg;
+    this.control?.setLeg(leg);
+  }
+
+  /** The media control toward this side, made on the first command that names it. */
+  controlFor(): SideControl {
+    if (this.control === null) {
+      this.control = new SideControl(this);
+      this.control.setLeg(this.leg);
+      if (this.lastOutSsrc >= 0) this.control.seed(this.lastOutSsrc, this.lastOutSeq, this.lastOutTs, this.clock.coarseMs - this.lastOutMs);
+    }
+    return this.control;
   }
 
   setAction(action: DirectionAction): void {
@@ -215,6 +246,7 @@ export class BridgeSide implements PacketSink {
     this.rtcpIn.packets++;
     this.rtcpIn.bytes += msg.length;
     this.lastPacketMs = this.clock.coarseMs;
+    this.quality.noteRtcpReceived(msg, this.leg?.clockRate ?? this.cfg.clockRate, this.clock.coarseMs);
     if (this.action === DROP) return;
     if (this.action === ECHO) {
       this.peer.echoRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(msg) : msg, rinfo);
@@ -234,6 +266,20 @@ export class BridgeSide implements PacketSink {
 
   /** PacketSink: a processed packet from the other side leaves through this side's RTP socket. */
   emit(buf: Buffer, len: number): void {
+    if (this.control !== null) {
+      len = this.control.outgoing(buf, len);
+      if (len < 0) return;
+    } else if (len >= 12) {
+      this.lastOutSsrc = buf.readUInt32BE(8);
+      this.lastOutSeq = buf.readUInt16BE(2);
+      this.lastOutTs = buf.readUInt32BE(4);
+      this.lastOutMs = this.clock.coarseMs;
+    }
+    this.sendGenerated(buf, len);
+  }
+
+  /** What leaves toward the peer after media control (and what the control generates itself). */
+  sendGenerated(buf: Buffer, len: number): void {
     // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
     if (this.dtls.active && this.srtpOut === undefined) return;
     if (this.tap !== undefined) this.tap.sent(this.index, buf, len, this.peer.peerRtp);
@@ -249,7 +295,13 @@ export class BridgeSide implements PacketSink {
   /** false when the RTCP could not go anywhere (no usable RTCP port, or the send failed). */
   sendRtcp(plain: Buffer): boolean {
     if (this.dtls.active && this.srtpOut === undefined) return true;
+    this.quality.noteRtcpSent(plain);
     return this.peer.sendRtcp(this.srtpOut !== undefined ? this.srtpOut.protectRtcp(plain) : plain);
+  }
+
+  /** A quality sample of what this side received since the previous one (a worker timer calls it). */
+  sampleQuality(nowMs: number): void {
+    this.quality.sampleReceive(this.receive, this.ssrc, this.cfg.clockRate, nowMs);
   }
 
   /** Tandem's own SR/RR toward this leg, when its RTCP is terminated here. */
@@ -259,7 +311,10 @@ export class BridgeSide implements PacketSink {
   }
 
   stats(): SideStats {
+    this.quality.sampleIfStale(this.receive, this.ssrc, this.cfg.clockRate, this.clock.coarseMs);
     return {
+      ...this.quality.summaries(),
+      ...(this.control !== null ? { control: { ...this.control.counters } } : {}),
       rtp: this.rtpIn.snapshot(),
       rtcp: this.rtcpIn.snapshot(),
       sent: this.sent,
@@ -274,6 +329,7 @@ export class BridgeSide implements PacketSink {
   }
 
   close(): void {
+    this.control?.close();
     this.dtls.close();
     this.processor.flush();
     this.rtpSocket.close();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { BridgeConfig, BridgePorts, BridgeStats, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
+import type { BridgeConfig, BridgePorts, BridgeStats, ControlCommand, SrtpSideConfig, TransportAddress } from '../pool/protocol.js';
 import { BridgeSide } from './bridge-side.js';
 import { DirectionProcessor } from './direction.js';
 import { RtcpTerminator } from './rtcp-terminator.js';
@@ -54,11 +54,17 @@ export class MediaBridge {
     for (const i of [0, 1] as const) {
       const side = this.sides[i];
       side.configure(cfg.sides[i]);
+      side.setLeg(cfg.legs?.[i]);
       const dir = cfg.directions[i];
       side.setAction(dir.action);
       side.processor.configure(dir);
       side.rtcpTerm = cfg.terminateRtcp === true ? (side.rtcpTerm ?? new RtcpTerminator(this.cname)) : undefined;
     }
+  }
+
+  /** ng media control toward one side (block, silence, play media, play DTMF). */
+  control(cmd: ControlCommand): { durationMs?: number; lastFramePos?: number } {
+    return this.sides[cmd.toward].controlFor().apply(cmd);
   }
 
   /** RFC 3550 §6.5.1: one CNAME per endpoint; random, so it names neither the call nor the host. */

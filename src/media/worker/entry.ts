@@ -51,6 +51,11 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       bridge.configure(req.config, clock.coarseMs);
       return { op: 'configure' };
     }
+    case 'control': {
+      const bridge = bridges.get(req.bridgeId);
+      if (bridge === undefined) throw new Error(`no bridge ${req.bridgeId}`);
+      return { op: 'control', ...bridge.control(req.command) };
+    }
     case 'destroy': {
       const bridge = bridges.get(req.bridgeId);
       if (bridge === undefined) return { op: 'destroy' };
@@ -131,6 +136,13 @@ if (init.mediaTimeoutMs > 0) {
   check.unref();
 }
 
+// Call quality (MOS) samples of every side's receive statistics, off the packet path.
+const QUALITY_SAMPLE_MS = 5000;
+const sampler = setInterval(() => {
+  const now = clock.coarseMs;
+  for (const b of bridges.values()) for (const s of b.sides) s.sampleQuality(now);
+}, QUALITY_SAMPLE_MS);
+sampler.unref();
 // Tandem's own SR/RR toward legs whose RTCP it terminates (transcoded or repacketized bridges).
 const rtcpTimer = setInterval(() => {
   const now = Date.now();

@@ -492,6 +492,24 @@ export class SipUa {
     return this.nonInvite(text, branch, t.dest, timeoutMs);
   }
 
+  /** Sends a body-less request of `method` in `dialog` with `headers`; resolves with the final response. */
+  async request(d: Dialog, method: string, headers: Array<[string, string]> = [], timeoutMs = 8000): Promise<SipMessage> {
+    const branch = newBranch();
+    const t = this.target(d);
+    d.localCSeq++;
+    const text = this.build(`${method} ${t.ruri} SIP/2.0`, [
+      ['Via', this.via(branch)],
+      ...t.routes.map((r): [string, string] => ['Route', r]),
+      ['Max-Forwards', '70'],
+      ['From', `${d.localUri};tag=${d.localTag}`],
+      ['To', `${d.remoteUri};tag=${d.remoteTag}`],
+      ['Call-ID', d.callId],
+      ['CSeq', `${d.localCSeq} ${method}`],
+      ...headers,
+    ]);
+    return this.nonInvite(text, branch, t.dest, timeoutMs);
+  }
+
   // ----- server side -----
 
   /**
