@@ -72,6 +72,7 @@ interface Row {
   blockSsrcs: number[];
   blockHighSeq: number[];
   sdesSsrcs: number[];
+  blockLsr: number[];
   rtpSsrc?: number;
   rtpTs?: number;
   rtpPt?: number;
@@ -79,7 +80,7 @@ interface Row {
 
 const FIELDS = [
   'frame.time_epoch', 'udp.dstport', 'rtcp.pt', 'rtcp.senderssrc', 'rtcp.timestamp.ntp.msw', 'rtcp.timestamp.ntp.lsw',
-  'rtcp.timestamp.rtp', 'rtcp.sender.packetcount', 'rtcp.ssrc.identifier', 'rtcp.ssrc.high_seq', 'rtp.ssrc', 'rtp.timestamp', 'rtp.p_type',
+  'rtcp.timestamp.rtp', 'rtcp.sender.packetcount', 'rtcp.ssrc.identifier', 'rtcp.ssrc.high_seq', 'rtcp.ssrc.lsr', 'rtp.ssrc', 'rtp.timestamp', 'rtp.p_type',
 ];
 
 /** The capture as tshark decodes it, each leg's RTP port as RTP and its RTCP port as RTCP. */
@@ -101,7 +102,7 @@ function tshark(file: string, legs: Leg[]): Row[] {
       atSec: Number(f[0]), dstPort: Number(f[1]), rtcpTypes: nums(f[2]), senderSsrc: one(f[3]),
       ntpSec: msw === undefined || lsw === undefined ? undefined : msw - 2_208_988_800 + lsw / 2 ** 32,
       srRtpTs: one(f[6]), packetCount: one(f[7]), blockSsrcs: ids.slice(0, highSeq.length), blockHighSeq: highSeq, sdesSsrcs: ids.slice(highSeq.length),
-      rtpSsrc: one(f[10]), rtpTs: one(f[11]), rtpPt: one(f[12]),
+      blockLsr: nums(f[10]), rtpSsrc: one(f[11]), rtpTs: one(f[12]), rtpPt: one(f[13]),
     };
   });
 }
@@ -168,7 +169,7 @@ describeWithPeers('RTCP across PCMA ↔ Opus, as tshark decodes it', ['dumpcap',
         const before = rtp.filter((p) => p.atSec <= sr.atSec).at(-1)!;
         return ((((sr.srRtpTs! - before.rtpTs!) | 0) - (sr.ntpSec! - before.atSec) * rate) / rate) * 1000;
       });
-      console.log(`[rtcp-tshark] leg ${name}: ${srs.length} SRs (${live.length} during media), SR RTP ts ${ticksPerSec.toFixed(0)} ticks/s over ${(dNtp * 1000).toFixed(0)} ms NTP; SR ts vs RTP stream, ms: ${offsets.map((o) => o.toFixed(1)).join(' ')}`);
+      console.log(`[rtcp-tshark] leg ${name}: ${srs.length} SRs (${live.length} after the first RTP to it), SR RTP ts ${ticksPerSec.toFixed(0)} ticks/s over ${(dNtp * 1000).toFixed(0)} ms NTP; SR ts vs RTP stream, ms: ${offsets.map((o) => o.toFixed(1)).join(' ')}`);
       expect(Math.abs(ticksPerSec - rate)).toBeLessThan(rate * 0.1);
       // Sub-millisecond when right; the coarse worker clock Tandem once used here put it 0–50 ms ahead.
       for (const o of offsets) expect(Math.abs(o)).toBeLessThan(20);
@@ -178,6 +179,8 @@ describeWithPeers('RTCP across PCMA ↔ Opus, as tshark decodes it', ['dumpcap',
       const final = srs.at(-1)!;
       expect(final.blockSsrcs).toEqual([recvSsrc]);
       expect(final.blockHighSeq).toEqual([seqHigh]);
+      // LSR: the middle 32 bits of the NTP time in the leg's own SR (0xe0000000.12345678).
+      expect(final.blockLsr).toEqual([0x00001234]);
     }
     for (const l of [a, b]) {
       l.rtp.close();
