@@ -253,7 +253,7 @@ export class BridgeSide implements PacketSink {
       return;
     }
     if (this.rtcpTerm !== undefined) {
-      this.rtcpTerm.received(msg, this.clock.coarseMs);
+      this.rtcpTerm.received(msg, Date.now());
       return;
     }
     if (!this.target.sendRtcp(msg)) this.rtcpIn.errors++;
@@ -283,7 +283,9 @@ export class BridgeSide implements PacketSink {
     // Toward a DTLS peer nothing leaves in the clear: until the keys exist, media is dropped.
     if (this.dtls.active && this.srtpOut === undefined) return;
     if (this.tap !== undefined) this.tap.sent(this.index, buf, len, this.peer.peerRtp);
-    if (this.rtcpTerm !== undefined) this.rtcpTerm.sent(buf, len, this.clock.coarseMs);
+    // Date.now(), not the coarse clock (up to 50 ms behind): the reports are stamped with Date.now(), so
+    // a coarse send time put the SR's RTP timestamp up to 50 ms ahead of the stream (and DLSR long).
+    if (this.rtcpTerm !== undefined) this.rtcpTerm.sent(buf, len, Date.now());
     if (this.srtpOut !== undefined) {
       const out = this.srtpOut.protectRtp(buf, len);
       if (this.peer.sendRtp(out, out.length)) this.sent++;

@@ -51,7 +51,8 @@ export async function waitForNgPong(ng: { host: string; port: number }, opts: { 
   }
 }
 
-export async function startMediaServer(kind: MediaServerKind, logDir: string): Promise<MediaServer> {
+/** `extraArgs` go to either server as they are (both take e.g. `--recording-dir`, `--recording-method`). */
+export async function startMediaServer(kind: MediaServerKind, logDir: string, extraArgs: readonly string[] = []): Promise<MediaServer> {
   const ngPort = await freeUdpPort();
   const ports = randomPortRange(100);
   const common = [
@@ -59,6 +60,7 @@ export async function startMediaServer(kind: MediaServerKind, logDir: string): P
     `--listen-ng=127.0.0.1:${ngPort}`,
     `--port-min=${ports.min}`,
     `--port-max=${ports.max}`,
+    ...extraArgs,
   ];
   let proc: RunningProcess;
   if (kind === 'rtpengine') {

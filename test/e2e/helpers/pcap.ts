@@ -134,8 +134,8 @@ export function rtpPayloads(file: string): Buffer[] {
   });
 }
 
-/** Captures UDP on lo for the given ports with dumpcap, until stop(). */
-export async function startCapture(opts: { ports: number[]; timeoutMs: number }): Promise<{ stop(): Promise<CapturedRtp[]> }> {
+/** Captures UDP on lo for the given ports with dumpcap, until stop(); `file` is the capture (for tshark). */
+export async function startCapture(opts: { ports: number[]; timeoutMs: number }): Promise<{ file: string; stop(): Promise<CapturedRtp[]> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-cap-'));
   const file = join(dir, 'cap.pcap');
   const filter = `udp and (${opts.ports.map((p) => `port ${p}`).join(' or ')})`;
@@ -160,6 +160,7 @@ export async function startCapture(opts: { ports: number[]; timeoutMs: number })
     check();
   });
   return {
+    file,
     async stop() {
       child.kill('SIGINT');
       await exited;
