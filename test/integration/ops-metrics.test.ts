@@ -206,7 +206,7 @@ describe('admin HTTP listener', () => {
 });
 
 describe('media errors by reason and --redis writes', () => {
-  it('an SRTP packet that fails authentication and one too short to be SRTP move srtp_auth and srtp_malformed; a good one moves neither', async () => {
+  it('an SRTP packet that fails authentication and one too short to be SRTP move srtp_auth and srtp_malformed, a good one neither; the counts outlive a re-key and the session', async () => {
     env = await OpsEnv.start();
     const ng = await new RawNg(env.tandem.ngAddress.port).open();
     const srtpPeer = await RtpPeer.open();
@@ -234,11 +234,22 @@ describe('media errors by reason and --redis writes', () => {
     expect(await reason('srtp_replay')).toBe(0);
     expect(plainPeer.received.length).toBe(1);
 
+    // A re-offer with a new SDES key replaces the receive context: what the old one counted stays.
+    const newKey = randomBytes(30);
+    const reOffer = await ng.request({ command: 'offer', 'call-id': 'srtp-errors', 'from-tag': 'a', sdp: offerSdp.replace(key.toString('base64'), newKey.toString('base64')).replace(' 1 IN IP4', ' 2 IN IP4'), 'transport-protocol': 'RTP/AVP' });
+    expect(reOffer.result).toBe('ok');
+    expect((await ng.request({ command: 'answer', 'call-id': 'srtp-errors', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plainPeer.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) })).result).toBe('ok');
+    const tx2 = new SrtpContext('AES_CM_128_HMAC_SHA1_80', newKey.subarray(0, 16), newKey.subarray(16, 30));
+    await srtpPeer.send(tx2.protectRtp(rtpPacket({ pt: 0, seq: 10, ts: 1600, ssrc: 6, payload: patternPayload(160, 10) })), toTandem);
+    await plainPeer.waitFor(2, WAIT_MS);
+    await srtpPeer.send(forger.protectRtp(rtpPacket({ pt: 0, seq: 11, ts: 1760, ssrc: 6, payload: patternPayload(160, 11) })), toTandem);
+    await expect.poll(() => reason('srtp_auth'), { timeout: WAIT_MS }).toBe(4);
+
     // The session ends: its worker keeps the counts (a counter never goes down).
     expect((await ng.request({ command: 'delete', 'call-id': 'srtp-errors' })).result).toBe('ok');
     const after = await env.metrics();
     expect(sample(after, 'tandem_media_sessions')).toBe(0);
-    expect(sample(after, 'tandem_media_errors_by_reason_total{reason="srtp_auth"}')).toBe(3);
+    expect(sample(after, 'tandem_media_errors_by_reason_total{reason="srtp_auth"}')).toBe(4);
     expect(sample(after, 'tandem_media_errors_by_reason_total{reason="io_truncated"}')).toBe(0);
     // No --redis: no redis series.
     expect(after).not.toMatch(/tandem_redis_/);
