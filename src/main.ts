@@ -323,7 +323,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     log,
     ...mediaRecordingOptions(config),
   });
-  ops = new Ops({ version: packageVersion(), ...(config.listenHttp !== undefined ? { listenHttp: config.listenHttp } : {}), drainTimeoutS: config.drainTimeout, ...(config.cdr !== undefined ? { cdr: config.cdr } : {}), ...(config.cdrUrl !== undefined ? { cdrUrl: config.cdrUrl } : {}), media, log });
+  ops = new Ops({ version: packageVersion(), ...(config.listenHttp !== undefined ? { listenHttp: config.listenHttp } : {}), drainTimeoutS: config.drainTimeout, ...(config.cdr !== undefined ? { cdr: config.cdr } : {}), ...(config.cdrUrl !== undefined ? { cdrUrl: config.cdrUrl } : {}), ...(state !== undefined ? { redis: state.counters } : {}), media, log });
   await media.ready();
   await state?.takeOver('media', (stored, dropped) => media.restore(stored, dropped));
   const ng = new NgServer({

@@ -20,6 +20,8 @@ export interface MetricsTarget {
   auth?: Authenticator;
   pike?: Pike;
   ngStats?: () => NgServerStats;
+  /** --redis: the state writes sent, deletes sent, and commands that failed (state/redis-state.ts keeps them). */
+  redis?: { writes: number; deletes: number; errors: number };
   transportStats?: () => TransportStats;
   draining(): boolean;
 }
@@ -116,6 +118,12 @@ export class Metrics {
     // One snapshot serves every media metric of a scrape: collect() of the first one asks for it.
     let pending: ReturnType<LocalMedia['opsSnapshot']> | undefined;
     const snapshot = (): ReturnType<LocalMedia['opsSnapshot']> => (pending ??= t.media.opsSnapshot().finally(() => setImmediate(() => (pending = undefined))));
+    const redis = t.redis;
+    if (redis !== undefined) {
+      new Counter({ name: 'tandem_redis_writes_total', help: '--redis: state values written (media sessions, B2BUA calls, the DTLS certificate)', registers, collect() { this.reset(); setTotal(this, redis.writes); } });
+      new Counter({ name: 'tandem_redis_deletes_total', help: '--redis: state keys deleted (ended sessions and calls, entries that could not be taken over)', registers, collect() { this.reset(); setTotal(this, redis.deletes); } });
+      new Counter({ name: 'tandem_redis_errors_total', help: '--redis: writes and deletes Redis refused or that failed in transit (the state is written whole again at its next change)', registers, collect() { this.reset(); setTotal(this, redis.errors); } });
+    }
     new Gauge({ name: 'tandem_media_sessions', help: 'media sessions (calls in the local media plane) now', registers, async collect() { this.set((await snapshot()).sessions); } });
     new Counter({ name: 'tandem_media_sessions_total', help: 'media sessions created', registers, async collect() { this.reset(); setTotal(this, (await snapshot()).totalSessions); } });
     new Gauge({ name: 'tandem_media_transcoded_sessions', help: 'media sessions transcoding (or repacketizing) now, by the codec each side speaks', labelNames: ['offerer_codec', 'answerer_codec'], registers, async collect() {
@@ -144,6 +152,11 @@ export class Metrics {
     traffic('tandem_media_packets_total', 'media packets received, by the side that sent them (the offerer or the answerer) and kind', 'packets');
     traffic('tandem_media_bytes_total', 'media bytes received, by sending side and kind', 'bytes');
     traffic('tandem_media_errors_total', 'media packets dropped as errors (malformed, SRTP authentication, refused source), by sending side and kind', 'errors');
+    // A separate name, not a reason label on tandem_media_errors_total: these overlap its per-stream errors (an SRTP failure is one of them) and the socket layer's drops belong to no stream, so a sum over both would count twice.
+    new Counter({ name: 'tandem_media_errors_by_reason_total', help: 'media packets dropped, by the reason the workers count them under: SRTP/SRTCP authentication, replay or malformed; the batched socket layer\'s truncated datagrams, receive and send errors, packets for a closed socket', labelNames: ['reason'], registers, async collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries((await snapshot()).errorsByReason)) setTotal(this, n, { reason });
+    } });
     new Counter({ name: 'tandem_media_packets_guarded_total', help: 'media packets dropped because handling them threw (counted per worker since it started)', registers, async collect() { this.reset(); setTotal(this, (await snapshot()).guarded); } });
     new Counter({ name: 'tandem_media_worker_failures_total', help: 'media workers that died or were replaced by the watchdog', registers, async collect() { this.reset(); setTotal(this, (await snapshot()).workerFailures); } });
     let health: ReturnType<LocalMedia['workerHealth']> | undefined;

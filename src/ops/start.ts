@@ -25,6 +25,8 @@ export interface OpsOptions {
   media: LocalMedia;
   log: Logger;
   httpLimits?: Partial<AdminHttpLimits>;
+  /** --redis's counters (a live object, read when scraped). */
+  redis?: MetricsTarget['redis'];
 }
 
 /** The SIP side, once it runs: what the metrics, the API and the call records read of it. */
@@ -64,7 +66,7 @@ export class Ops {
       onDrained: (why) => this.onDrained(why),
       log: opts.log.child({ component: 'drain' }),
     });
-    this.metricsTarget = { version: opts.version, media, draining: () => this.drain.active };
+    this.metricsTarget = { version: opts.version, media, draining: () => this.drain.active, ...(opts.redis !== undefined ? { redis: opts.redis } : {}) };
     this.metrics = opts.listenHttp !== undefined ? new Metrics(this.metricsTarget) : undefined;
     this.cdr = opts.cdr !== undefined || opts.cdrUrl !== undefined ? new CdrWriter({ ...(opts.cdr !== undefined ? { file: opts.cdr } : {}), ...(opts.cdrUrl !== undefined ? { url: opts.cdrUrl } : {}), log: opts.log.child({ component: 'cdr' }) }) : undefined;
     this.adminTarget = { version: opts.version, media, drain: this.drain, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) };

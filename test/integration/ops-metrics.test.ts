@@ -5,7 +5,10 @@ import dgram from 'node:dgram';
 import { getHeader } from '../../src/sip/message.js';
 import { RawNg } from '../helpers/ng.js';
 import { sdpOffer } from '../helpers/sip-peer.js';
-import { rtpPacket, patternPayload, mediaTarget } from '../helpers/rtp-peer.js';
+import { randomBytes } from 'node:crypto';
+import { RtpPeer, rtpPacket, patternPayload, mediaTarget, sdpFor } from '../helpers/rtp-peer.js';
+import { SrtpContext } from '../../src/media/rtp/srtp.js';
+import { startRedis, redisCommand } from '../helpers/redis.js';
 import { OpsEnv, WAIT_MS, finalFor, sample } from '../helpers/ops-env.js';
 import { itWithPeers } from '../helpers/peers.js';
 
@@ -112,7 +115,7 @@ describe('/metrics during real calls', () => {
     expect(parsed.error).toBeUndefined();
     expect(parsed.ok).toBe(true);
     // The text parser drops the _total suffix from counter family names.
-    for (const family of ['tandem_calls', 'tandem_media_packets', 'tandem_sip_requests', 'tandem_ng_commands', 'tandem_call_mos', 'tandem_media_transcoded_sessions', 'tandem_build_info', 'process_cpu_seconds'])
+    for (const family of ['tandem_calls', 'tandem_media_packets', 'tandem_media_errors_by_reason', 'tandem_sip_requests', 'tandem_ng_commands', 'tandem_call_mos', 'tandem_media_transcoded_sessions', 'tandem_build_info', 'process_cpu_seconds'])
       expect(parsed.families[family], family).toBeGreaterThan(0);
     ng.close();
     rtpA.close();
@@ -199,6 +202,90 @@ describe('admin HTTP listener', () => {
     ng.close();
     live.rtpA.close();
     live.rtpB.close();
+  });
+});
+
+describe('media errors by reason and --redis writes', () => {
+  it('an SRTP packet that fails authentication and one too short to be SRTP move srtp_auth and srtp_malformed, a good one neither; the counts outlive a re-key and the session', async () => {
+    env = await OpsEnv.start();
+    const ng = await new RawNg(env.tandem.ngAddress.port).open();
+    const srtpPeer = await RtpPeer.open();
+    const plainPeer = await RtpPeer.open();
+    const key = randomBytes(30);
+    const offerSdp = sdpFor({ port: srtpPeer.port, pts: [0], rtpmaps: ['0 PCMU/8000'], extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key.toString('base64')}`] }).replace('RTP/AVP', 'RTP/SAVP');
+    expect((await ng.request({ command: 'offer', 'call-id': 'srtp-errors', 'from-tag': 'a', sdp: offerSdp, 'transport-protocol': 'RTP/AVP' })).result).toBe('ok');
+    const answer = await ng.request({ command: 'answer', 'call-id': 'srtp-errors', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plainPeer.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) });
+    expect(answer.result).toBe('ok');
+    const toTandem = mediaTarget(String(answer.sdp)).port;
+    const reason = async (r: string): Promise<number | undefined> => sample(await env!.metrics(), `tandem_media_errors_by_reason_total{reason="${r}"}`);
+    expect(await reason('srtp_auth')).toBe(0);
+    expect(await reason('srtp_malformed')).toBe(0);
+
+    // Positive control: a packet protected with the offered key is relayed, and counts as no error.
+    const tx = new SrtpContext('AES_CM_128_HMAC_SHA1_80', key.subarray(0, 16), key.subarray(16, 30));
+    await srtpPeer.send(tx.protectRtp(rtpPacket({ pt: 0, seq: 1, ts: 160, ssrc: 5, payload: patternPayload(160, 1) })), toTandem);
+    await plainPeer.waitFor(1, WAIT_MS);
+    // Three with a forged tag (the right header, a wrong key), then one shorter than an RTP header and its tag.
+    const forger = new SrtpContext('AES_CM_128_HMAC_SHA1_80', randomBytes(16), randomBytes(14));
+    for (let seq = 2; seq <= 4; seq++) await srtpPeer.send(forger.protectRtp(rtpPacket({ pt: 0, seq, ts: seq * 160, ssrc: 5, payload: patternPayload(160, seq) })), toTandem);
+    await srtpPeer.send(Buffer.from([0x80, 0, 0, 5, 0, 0]), toTandem);
+    await expect.poll(() => reason('srtp_auth'), { timeout: WAIT_MS }).toBe(3);
+    expect(await reason('srtp_malformed')).toBe(1);
+    expect(await reason('srtp_replay')).toBe(0);
+    expect(plainPeer.received.length).toBe(1);
+
+    // A re-offer with a new SDES key replaces the receive context: what the old one counted stays.
+    const newKey = randomBytes(30);
+    const reOffer = await ng.request({ command: 'offer', 'call-id': 'srtp-errors', 'from-tag': 'a', sdp: offerSdp.replace(key.toString('base64'), newKey.toString('base64')).replace(' 1 IN IP4', ' 2 IN IP4'), 'transport-protocol': 'RTP/AVP' });
+    expect(reOffer.result).toBe('ok');
+    expect((await ng.request({ command: 'answer', 'call-id': 'srtp-errors', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: plainPeer.port, pts: [0], rtpmaps: ['0 PCMU/8000'] }) })).result).toBe('ok');
+    const tx2 = new SrtpContext('AES_CM_128_HMAC_SHA1_80', newKey.subarray(0, 16), newKey.subarray(16, 30));
+    await srtpPeer.send(tx2.protectRtp(rtpPacket({ pt: 0, seq: 10, ts: 1600, ssrc: 6, payload: patternPayload(160, 10) })), toTandem);
+    await plainPeer.waitFor(2, WAIT_MS);
+    await srtpPeer.send(forger.protectRtp(rtpPacket({ pt: 0, seq: 11, ts: 1760, ssrc: 6, payload: patternPayload(160, 11) })), toTandem);
+    await expect.poll(() => reason('srtp_auth'), { timeout: WAIT_MS }).toBe(4);
+
+    // The session ends: its worker keeps the counts (a counter never goes down).
+    expect((await ng.request({ command: 'delete', 'call-id': 'srtp-errors' })).result).toBe('ok');
+    const after = await env.metrics();
+    expect(sample(after, 'tandem_media_sessions')).toBe(0);
+    expect(sample(after, 'tandem_media_errors_by_reason_total{reason="srtp_auth"}')).toBe(4);
+    expect(sample(after, 'tandem_media_errors_by_reason_total{reason="io_truncated"}')).toBe(0);
+    // No --redis: no redis series.
+    expect(after).not.toMatch(/tandem_redis_/);
+    ng.close();
+    srtpPeer.close();
+    plainPeer.close();
+  });
+
+  itWithPeers('--redis: a session written, then deleted; a write Redis cannot take is counted as an error', ['redis'], async () => {
+    const redis = await startRedis();
+    try {
+      env = await OpsEnv.start(() => ({ redis: redis.url }));
+      const ng = await new RawNg(env.tandem.ngAddress.port).open();
+      const m = async (name: string): Promise<number | undefined> => sample(await env!.metrics(), name);
+      expect(await m('tandem_redis_errors_total')).toBe(0);
+      const writes0 = (await m('tandem_redis_writes_total')) ?? 0;
+      const deletes0 = (await m('tandem_redis_deletes_total')) ?? 0;
+      expect((await ng.request({ command: 'offer', 'call-id': 'redis-metrics', 'from-tag': 'a', sdp: sdpOffer(40020, [{ pt: 0, name: 'PCMU' }]) })).result).toBe('ok');
+      expect((await ng.request({ command: 'answer', 'call-id': 'redis-metrics', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpOffer(40022, [{ pt: 0, name: 'PCMU' }]) })).result).toBe('ok');
+      expect(await m('tandem_redis_writes_total')).toBeGreaterThan(writes0);
+      expect((await ng.request({ command: 'delete', 'call-id': 'redis-metrics' })).result).toBe('ok');
+      expect(await m('tandem_redis_deletes_total')).toBe(deletes0 + 1);
+      await expect.poll(async () => (await redisCommand(redis.port, 'KEYS', '*redis-metrics*')).split('\r\n')[0], { timeout: WAIT_MS }).toBe('*0');
+      expect(await m('tandem_redis_errors_total')).toBe(0);
+
+      // Redis refuses writes (a read-only replica would too): the next session's write fails and is counted.
+      expect(await redisCommand(redis.port, 'CONFIG', 'SET', 'min-replicas-to-write', '1')).toMatch(/^\+OK/);
+      expect((await ng.request({ command: 'offer', 'call-id': 'redis-refused', 'from-tag': 'a', sdp: sdpOffer(40024, [{ pt: 0, name: 'PCMU' }]) })).result).toBe('ok');
+      expect((await ng.request({ command: 'answer', 'call-id': 'redis-refused', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpOffer(40026, [{ pt: 0, name: 'PCMU' }]) })).result).toBe('ok');
+      await expect.poll(() => m('tandem_redis_errors_total'), { timeout: WAIT_MS }).toBeGreaterThan(0);
+      ng.close();
+      await env.close();
+      env = undefined;
+    } finally {
+      await redis.stop();
+    }
   });
 });
 

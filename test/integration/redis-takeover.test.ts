@@ -19,11 +19,14 @@ import { createRequire } from 'node:module';
 import { SrtpContext } from '../../src/media/rtp/srtp.js';
 import { createDtlsCertificate } from '../../src/media/rtp/dtls.js';
 import { sdpFor } from '../helpers/rtp-peer.js';
+import { WebRtcPeer } from '../helpers/webrtc-peer.js';
 
 /**
  * Takeover through Redis: the built CLI as a media node with --redis carries relayed and transcoded
- * calls between RTP peers that stream all along; it is killed with SIGKILL, another starts with the
- * same --redis and interface, and every call's packets flow again both ways; then ng delete ends each.
+ * calls between RTP peers that stream all along (the issue's scale: 50 relayed and 5 transcoded; with
+ * B2BUA calls, a DTLS-SRTP call keyed by werift's DTLS client and a WebRTC call from werift's
+ * RTCPeerConnection in their own tests); it is killed with SIGKILL, another starts with the same
+ * --redis and interface, and every call's packets flow again both ways; then ng delete ends each.
  */
 const CLI = join(import.meta.dirname, '../../dist/cli/tandem.js');
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -86,13 +89,13 @@ describeWithPeers('--redis takeover after kill -9', ['redis'], () => {
     const ng = new NgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 300, retries: 3 });
     cleanups.push(() => ng.close());
 
-    // 20 calls: 15 relayed PCMU, 5 transcoded PCMA → PCMU. Each has two RTP peers.
+    // The issue's scale: 50 relayed PCMU calls and 5 transcoded PCMA → PCMU. Each has two RTP peers.
     const calls: { id: string; a: RtpPeer; b: RtpPeer; toA: number; toB: number; pt: [number, number] }[] = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 55; i++) {
       const a = await RtpPeer.open();
       const b = await RtpPeer.open();
       cleanups.push(() => { a.close(); b.close(); });
-      const transcoded = i >= 15;
+      const transcoded = i >= 50;
       const id = `takeover-${i}`;
       const offer = await ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: sdpOffer(a.port, transcoded ? [{ pt: 8, name: 'PCMA' }] : [{ pt: 0, name: 'PCMU' }]), ...(transcoded ? { codec: { transcode: ['PCMU'] } } : {}) });
       expect(offer.result, JSON.stringify(offer)).toBe('ok');
@@ -102,7 +105,7 @@ describeWithPeers('--redis takeover after kill -9', ['redis'], () => {
       calls.push({ id, a, b, toB: port(offer.sdp), toA: port(answer.sdp), pt: [transcoded ? 8 : 0, 0] });
     }
     const keys = (await redisCommand(redis.port, 'KEYS', 'tandem:127.0.0.1:media:*')).split('\r\n')[0];
-    expect(keys).toBe('*20');
+    expect(keys).toBe('*55');
 
     // Both ends of every call stream 20 ms packets for the whole test.
     let seq = 0;
@@ -138,7 +141,7 @@ describeWithPeers('--redis takeover after kill -9', ['redis'], () => {
     const resumed = await flowing(atReady, 2000);
     const resumedInMs = Date.now() - node.readyAtMs;
     expect(resumed, `media resumed on every call (${resumedInMs} ms after ready); log: ${node.log().slice(-1500)}`).toBe(true);
-    expect(node.log()).toMatch(/"stored":21,"restored":20,"failed":1/);
+    expect(node.log()).toMatch(/"stored":56,"restored":55,"failed":1/);
     expect(node.log()).toMatch(/stored media session is not JSON.*media session could not be taken over; dropped/);
     // The transcoding plan came back too: after the takeover A still gets PCMA (PT 8), B PCMU.
     for (const c of calls) {
@@ -155,6 +158,11 @@ describeWithPeers('--redis takeover after kill -9', ['redis'], () => {
     const list = await ng.request({ command: 'list' });
     expect(list.calls).toEqual([]);
     await expect.poll(async () => (await redisCommand(redis.port, 'KEYS', 'tandem:127.0.0.1:media:*')).split('\r\n')[0], { timeout: 2000 }).toBe('*0');
+    // Ended means ended: both ends still stream (they did until the deletes), and nothing is relayed now.
+    await new Promise((r) => setTimeout(r, 100));
+    const atDelete = new Map(calls.flatMap((c) => [[c.a, c.a.received.length], [c.b, c.b.received.length]] as [RtpPeer, number][]));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls.every((c) => c.a.received.length === atDelete.get(c.a) && c.b.received.length === atDelete.get(c.b))).toBe(true);
   }, 40_000);
 });
 
@@ -362,6 +370,65 @@ describeWithPeers('--redis takeover of a DTLS-SRTP call after kill -9', ['redis'
     await exchange();
     const del = await ng.request({ command: 'delete', 'call-id': 'dtls-takeover' });
     expect(del.result).toBe('ok');
+  }, 40_000);
+});
+
+describeWithPeers('--redis takeover of a WebRTC call (the werift browser stand-in) after kill -9', ['redis'], () => {
+  itWithPeers('Tandem offered DTLS-SRTP with ICE-lite, the browser answered; after the takeover media flows both ways on the stored keys and the browser stays connected', ['redis'], async () => {
+    expect(existsSync(CLI), `${CLI}: run npm run build first`).toBe(true);
+    const redis: RedisServer = await startRedis();
+    cleanups.push(() => redis.stop());
+    const ngPort = 29000 + Math.floor(Math.random() * 3700); // between the tests' media ranges and the ephemeral ports
+    const base = 20000 + Math.floor(Math.random() * 25) * 400; // below the ephemeral range (32768+)
+    const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info', '--listen-http=off'];
+    let node = await startNode(args);
+    cleanups.push(() => killNode(node));
+    const ng = new NgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 300, retries: 3 });
+    cleanups.push(() => ng.close());
+
+    const phone = await RtpPeer.open();
+    const browser = WebRtcPeer.create();
+    cleanups.push(async () => { phone.close(); await browser.close(); });
+    // a=ssrc reaches the browser's offer: werift hands RTP to its track by a declared SSRC.
+    const offer = await ng.request({ command: 'offer', 'call-id': 'webrtc-takeover', 'from-tag': 'phone', sdp: sdpFor({ port: phone.port, pts: [8], rtpmaps: ['8 PCMA/8000'], extra: ['a=ssrc:7 cname:phone'] }), flags: ['WebRTC'] });
+    expect(offer.result, JSON.stringify(offer)).toBe('ok');
+    const answer = await ng.request({ command: 'answer', 'call-id': 'webrtc-takeover', 'from-tag': 'phone', 'to-tag': 'browser', sdp: await browser.answer(String(offer.sdp)) });
+    expect(answer.result, JSON.stringify(answer)).toBe('ok');
+    await browser.connected();
+    const toPhoneSide = port(answer.sdp);
+
+    let n = 0;
+    let phoneSeq = 0;
+    const bothWays = async (): Promise<void> => {
+      const p = patternPayload(160, ++n);
+      const before = browser.received.length;
+      await expect.poll(async () => {
+        // A new sequence number each time: the browser's SRTP replay window drops a repeated one.
+        phoneSeq++;
+        await phone.send(rtpPacket({ pt: 8, seq: phoneSeq, ts: phoneSeq * 160, ssrc: 7, payload: p }), toPhoneSide);
+        return browser.received.length;
+      }, { timeout: 3000, interval: 50 }).toBeGreaterThan(before);
+      expect(browser.received[browser.received.length - 1].payload).toEqual(p);
+      const q = patternPayload(160, n + 100);
+      const had = phone.received.length;
+      await expect.poll(async () => {
+        await browser.send(q);
+        return phone.received.length;
+      }, { timeout: 3000, interval: 50 }).toBeGreaterThan(had);
+      expect(phone.received[phone.received.length - 1].subarray(12)).toEqual(q);
+    };
+    await bothWays();
+    await expect.poll(async () => (await redisCommand(redis.port, 'GET', 'tandem:127.0.0.1:media:webrtc-takeover')).includes('dtlsKeys'), { timeout: 2000 }).toBe(true);
+
+    await killNode(node);
+    node = await startNode(args);
+    expect(node.log()).toMatch(/"stored":1,"restored":1,"failed":0/);
+    await bothWays();
+    await bothWays();
+    expect(browser.pc.connectionState).toBe('connected');
+    const del = await ng.request({ command: 'delete', 'call-id': 'webrtc-takeover' });
+    expect(del.result).toBe('ok');
+    await expect.poll(async () => (await redisCommand(redis.port, 'KEYS', 'tandem:127.0.0.1:media:*')).split('\r\n')[0], { timeout: 2000 }).toBe('*0');
   }, 40_000);
 });
 

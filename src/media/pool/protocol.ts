@@ -187,6 +187,8 @@ export interface WorkerTotals {
   /** Recording (worker/recorder.ts): packets dropped because the queue or a file's backlog was full, and write failures. */
   recordingDropped: number;
   recordingErrors: number;
+  /** SRTP/SRTCP packets refused by the receive contexts (their own counters), since the worker started. */
+  srtp: { authFailures: number; replays: number; malformed: number };
 }
 
 /** How a recording decodes one payload type a side sends (wav). */

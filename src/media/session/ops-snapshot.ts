@@ -16,7 +16,11 @@ export interface OpsSnapshot {
   workerFailures: number;
   /** packets the live workers dropped because handling them threw (worker/guard.ts), since each started. */
   guarded: number;
+  /** media packets dropped, by the reason a worker already counts them under (SRTP, the batched socket layer), summed over the live workers. */
+  errorsByReason: Record<MediaErrorReason, number>;
 }
+
+export type MediaErrorReason = 'srtp_auth' | 'srtp_replay' | 'srtp_malformed' | 'io_truncated' | 'io_recv_error' | 'io_send_error' | 'io_unclaimed';
 
 export interface OpsSources {
   calls: Iterable<MediaCall>;
@@ -47,7 +51,22 @@ export async function collectOpsSnapshot(src: OpsSources, counters: SessionCount
     return calls.map((c) => callStatsFrom(c, src.interface, (m) => byId.get(m.bridgeId) ?? emptyBridgeStats(m.bridgeId)));
   }));
   const totals = await Promise.allSettled(Array.from({ length: src.pool.size }, (_v, i) => src.pool.channel(i).request({ op: 'totals' }, 1000)));
+  const errorsByReason: Record<MediaErrorReason, number> = { srtp_auth: 0, srtp_replay: 0, srtp_malformed: 0, io_truncated: 0, io_recv_error: 0, io_send_error: 0, io_unclaimed: 0 };
+  for (const r of totals) {
+    if (r.status !== 'fulfilled' || r.value.op !== 'totals') continue;
+    const { srtp, io } = r.value.totals;
+    errorsByReason.srtp_auth += srtp.authFailures;
+    errorsByReason.srtp_replay += srtp.replays;
+    errorsByReason.srtp_malformed += srtp.malformed;
+    // Sends refused before the kernel are not here: the guard counted them when the send threw (tandem_media_packets_guarded_total).
+    if (io === undefined) continue;
+    errorsByReason.io_truncated += io.truncated;
+    errorsByReason.io_recv_error += io.recvErrors;
+    errorsByReason.io_send_error += io.sendErrors;
+    errorsByReason.io_unclaimed += io.unclaimed;
+  }
   return {
+    errorsByReason,
     guarded: totals.reduce((n, r) => n + (r.status === 'fulfilled' && r.value.op === 'totals' ? r.value.totals.guarded : 0), 0),
     traffic: src.traffic.snapshot(live.flat()),
     transcodes,

@@ -60,6 +60,8 @@ export class BridgeSide implements PacketSink {
   private readonly dtls: DtlsSide;
   /** SRTP contexts (SDES keys from main, or DTLS-SRTP's): what the peer sends us, what we send it. */
   private srtpIn: SrtpContext | undefined;
+  /** SRTP failures of receive contexts this side replaced (an SDES re-key), so its totals only grow. */
+  private readonly retiredSrtp = { authFailures: 0, replays: 0, malformed: 0 };
   private srtpOut: SrtpContext | undefined;
   /** ng media control toward this side's peer, once a command named it (media-control.ts). */
   private control: SideControl | null = null;
@@ -90,6 +92,7 @@ export class BridgeSide implements PacketSink {
       this.peer,
       clock,
       (recv, send, keys) => {
+        if (this.srtpIn !== undefined) addSrtpFailures(this.retiredSrtp, this.srtpIn.counters);
         this.srtpIn = recv;
         this.srtpOut = send;
         onDtlsKeys?.({ profile: 'AES_CM_128_HMAC_SHA1_80', ...keys });
@@ -108,6 +111,7 @@ export class BridgeSide implements PacketSink {
     this.dtls.configure(cfg);
     // New keys mean new contexts (rollover counters and replay windows start over, RFC 3711 §3.2).
     if (cfg.dtls === undefined && sdesKeysChanged(previous.srtp, cfg.srtp)) {
+      if (this.srtpIn !== undefined) addSrtpFailures(this.retiredSrtp, this.srtpIn.counters);
       this.srtpIn = cfg.srtp === undefined ? undefined : sdesContext(cfg.srtp, cfg.srtp.recv);
       this.srtpOut = cfg.srtp === undefined ? undefined : sdesContext(cfg.srtp, cfg.srtp.send);
     }
@@ -312,6 +316,13 @@ export class BridgeSide implements PacketSink {
     if (report !== undefined) this.sendRtcp(report);
   }
 
+  /** SRTP/SRTCP packets this side refused since it opened (the receive contexts' own counters: read, not counted again). */
+  srtpFailures(): SrtpFailures {
+    const sum = { ...this.retiredSrtp };
+    if (this.srtpIn !== undefined) addSrtpFailures(sum, this.srtpIn.counters);
+    return sum;
+  }
+
   stats(): SideStats {
     this.quality.sampleIfStale(this.receive, this.ssrc, this.cfg.clockRate, this.clock.coarseMs);
     return {
@@ -346,4 +357,17 @@ function sdesKeysChanged(a: SrtpSideConfig | undefined, b: SrtpSideConfig | unde
 function sdesContext(s: SrtpSideConfig, b64: string): SrtpContext {
   const ks = Buffer.from(b64, 'base64');
   return new SrtpContext(s.profile ?? 'AES_CM_128_HMAC_SHA1_80', ks.subarray(0, 16), ks.subarray(16, 30));
+}
+
+/** Adds `from`'s SRTP failure counts into `into`. */
+export function addSrtpFailures(into: SrtpFailures, from: SrtpFailures): void {
+  into.authFailures += from.authFailures;
+  into.replays += from.replays;
+  into.malformed += from.malformed;
+}
+
+export interface SrtpFailures {
+  authFailures: number;
+  replays: number;
+  malformed: number;
 }

@@ -10,6 +10,7 @@ import { guardCounters, setGuardLog } from './guard.js';
 import { Recorder } from './recorder.js';
 import { dtmfSettings } from './dtmf.js';
 import { startMediaIo } from './media-io.js';
+import { addSrtpFailures } from './bridge-side.js';
 
 /**
  * Media worker: owns the sockets of the bridges placed on it and runs their per-packet
@@ -26,6 +27,8 @@ clock.start();
 const bridges = new Map<number, MediaBridge>();
 const recorder = new Recorder(log);
 const bridgeOf = (id: number): MediaBridge | undefined => bridges.get(id);
+/** SRTP failures of bridges already destroyed, so the worker's totals only grow. */
+const closedSrtp = { authFailures: 0, replays: 0, malformed: 0 };
 let ioFallback: string | undefined;
 // Main logs a fallback once for all workers (from the ready message); here it is only debug.
 const io = startMediaIo(init.io ?? 'dgram', (reason) => {
@@ -61,6 +64,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       if (bridge === undefined) return { op: 'destroy' };
       const stats = bridge.stats();
       recorder.bridgeClosed(bridge.callId, bridge.bridgeId, bridgeOf);
+      for (const side of bridge.sides) addSrtpFailures(closedSrtp, side.srtpFailures());
       bridge.close();
       bridges.delete(req.bridgeId);
       return { op: 'destroy', stats };
@@ -77,16 +81,18 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       let packets = 0;
       let bytes = 0;
       let errors = 0;
+      const srtp = { ...closedSrtp };
       for (const b of bridges.values()) {
         for (const s of b.sides) {
           packets += s.rtpIn.packets + s.rtcpIn.packets;
           bytes += s.rtpIn.bytes + s.rtcpIn.bytes;
           errors += s.rtpIn.errors + s.rtcpIn.errors;
+          addSrtpFailures(srtp, s.srtpFailures());
         }
       }
       return {
         op: 'totals',
-        totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, io: io.counters(), recordingDropped: recorder.dropped, recordingErrors: recorder.errors },
+        totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, io: io.counters(), recordingDropped: recorder.dropped, recordingErrors: recorder.errors, srtp },
       };
     }
     case 'ping':

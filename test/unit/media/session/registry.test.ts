@@ -55,14 +55,14 @@ describe('call registry', () => {
 });
 
 function totals(packets: number, bytes: number, errors: number, guarded = 0, recordingDropped = 0): PromiseSettledResult<WorkerReplyResult> {
-  return { status: 'fulfilled', value: { op: 'totals', totals: { packets, bytes, errors, guarded, bridges: 0, recordingDropped, recordingErrors: 0 } } };
+  return { status: 'fulfilled', value: { op: 'totals', totals: { packets, bytes, errors, guarded, bridges: 0, recordingDropped, recordingErrors: 0, srtp: { authFailures: 0, replays: 0, malformed: 0 } } } };
 }
 
 describe('rate sampling', () => {
   it('sums what the workers\' batched socket layers dropped, leaving out refused sends (the guard counted those)', () => {
     const io = (truncated: number, sendErrors: number, sendRefused: number, unclaimed: number): PromiseSettledResult<WorkerReplyResult> => ({
       status: 'fulfilled',
-      value: { op: 'totals', totals: { packets: 0, bytes: 0, errors: 0, guarded: sendRefused, bridges: 0, recordingDropped: 0, recordingErrors: 0, io: { io: 'batch', received: 0, sent: 0, truncated, recvErrors: 0, sendErrors, sendRefused, unclaimed } } },
+      value: { op: 'totals', totals: { packets: 0, bytes: 0, errors: 0, guarded: sendRefused, bridges: 0, recordingDropped: 0, recordingErrors: 0, srtp: { authFailures: 0, replays: 0, malformed: 0 }, io: { io: 'batch', received: 0, sent: 0, truncated, recvErrors: 0, sendErrors, sendRefused, unclaimed } } },
     });
     const s = new RateSampler(0);
     expect(s.sample([io(1, 2, 7, 3), io(4, 0, 0, 0), totals(0, 0, 0)], 1000)).toMatchObject({ ioDropped: 10, guarded: 7 });
