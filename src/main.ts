@@ -141,7 +141,7 @@ function authenticator(config: TandemConfig, routes: RouteTable, log: Logger, on
   return new Authenticator({ users: new UserStore(users), realm, clock: systemClock, log: log.child({ component: 'auth' }), algorithms: config.authAlgorithms, onFailure });
 }
 
-/** How many requests one failed authentication counts as in the flood defence. */ const AUTH_FAILURE_WEIGHT = 5;
+const AUTH_FAILURE_WEIGHT = 5; // requests one failed authentication counts as in the flood defence
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
 async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, ops: Ops, state?: SharedState): Promise<RunningSip & { stopEdge(): void }> {
