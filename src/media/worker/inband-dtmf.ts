@@ -32,9 +32,20 @@ const PURITY = 0.6;
 /** Each tone at least ≈ −36 dBFS. */
 const MIN_TONE_POWER = ((32768 * 0.016 * FRAME) / 2) ** 2;
 
+/** Goertzel powers of the frame being looked at: one per worker thread, reused (this runs per 20 ms of each stream). */
+const power = new Float64Array(8);
+
+/** The strongest of the four tones of a group starting at `from`, or -1 when another comes close. */
+function dominantTone(p: Float64Array, from: number): number {
+  let b = from;
+  for (let k = from + 1; k < from + 4; k++) if (p[k] > p[b]) b = k;
+  for (let k = from; k < from + 4; k++) if (k !== b && p[k] * DOMINANCE > p[b]) return -1;
+  return b;
+}
+
 /** The digit (RFC 4733 event code) in one 160-sample frame, or -1. */
 export function detectFrame(x: Int16Array, at = 0): number {
-  const p = new Float64Array(8);
+  const p = power;
   let energy = 0;
   for (let i = 0; i < FRAME; i++) energy += x[at + i] * x[at + i];
   for (let k = 0; k < 8; k++) {
@@ -48,14 +59,8 @@ export function detectFrame(x: Int16Array, at = 0): number {
     }
     p[k] = s1 * s1 + s2 * s2 - c * s1 * s2;
   }
-  const best = (from: number): number => {
-    let b = from;
-    for (let k = from + 1; k < from + 4; k++) if (p[k] > p[b]) b = k;
-    for (let k = from; k < from + 4; k++) if (k !== b && p[k] * DOMINANCE > p[b]) return -1;
-    return b;
-  };
-  const r = best(0);
-  const c = best(4);
+  const r = dominantTone(p, 0);
+  const c = dominantTone(p, 4);
   if (r < 0 || c < 0 || p[r] < MIN_TONE_POWER || p[c] < MIN_TONE_POWER) return -1;
   if (p[r] > p[c] * TWIST || p[c] > p[r] * TWIST) return -1;
   // |X|² of a sinusoid over N samples is (A·N/2)², its energy A²·N/2: the share is 2(P_r + P_c)/N over Σx².
@@ -124,18 +129,16 @@ export class DtmfDetector {
   }
 
   private frame(digit: number, ts: number, ssrc: number, timeline: Timeline | null, emit: (pkt: Buffer) => void): void {
-    const out = (tsIn: number): number => (timeline === null ? tsIn : timeline.outTs(tsIn));
-    const dur = (n: number): number => Math.round((n * this.outRate) / RATE);
     if (this.active >= 0) {
       if (digit === this.active) {
         this.misses = 0;
         this.samples += FRAME;
-        emit(eventPacket(ssrc, this.outPt, out(this.startTs), this.active, false, dur(this.samples), false));
+        emit(eventPacket(ssrc, this.outPt, outTs(timeline, this.startTs), this.active, false, this.outDuration(), false));
         return;
       }
       // Two frames without the digit end it (one may be a dip in the tone).
       if (++this.misses < 2) return;
-      for (let k = 0; k < 3; k++) emit(eventPacket(ssrc, this.outPt, out(this.startTs), this.active, true, dur(this.samples), false));
+      for (let k = 0; k < 3; k++) emit(eventPacket(ssrc, this.outPt, outTs(timeline, this.startTs), this.active, true, this.outDuration(), false));
       this.active = -1;
       this.candidate = -1;
       return;
@@ -155,8 +158,18 @@ export class DtmfDetector {
     this.samples = 2 * FRAME;
     this.misses = 0;
     this.detected++;
-    emit(eventPacket(ssrc, this.outPt, out(this.startTs), digit, false, dur(this.samples), true));
+    emit(eventPacket(ssrc, this.outPt, outTs(timeline, this.startTs), digit, false, this.outDuration(), true));
   }
+
+  /** The event's duration so far, in units of the output clock. */
+  private outDuration(): number {
+    return Math.round((this.samples * this.outRate) / RATE);
+  }
+}
+
+/** An input timestamp on the output timeline (the input one when the clock stays). */
+function outTs(timeline: Timeline | null, tsIn: number): number {
+  return timeline === null ? tsIn : timeline.outTs(tsIn);
 }
 
 /** The tones of an event code (0–15), or undefined for events that are not DTMF digits. */
@@ -202,7 +215,7 @@ export class DtmfSynth {
     this.spanIn = duration;
     const tones = tonesOf(code);
     const total = Math.round((duration * RATE) / this.inRate);
-    const ts0 = timeline === null ? tsIn : timeline.outTs(tsIn);
+    const ts0 = outTs(timeline, tsIn);
     const ssrc = buf.readUInt32BE(8);
     while (tones !== undefined && (total - this.sent >= FRAME || (end && total > this.sent))) {
       const n = Math.min(FRAME, total - this.sent);

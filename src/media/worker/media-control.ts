@@ -206,11 +206,18 @@ export class SideControl {
    * while media flows; after a silence the receiver takes the marker bit as a new talkspurt.
    */
   private elapsedTs(now: number): number {
-    const leg = this.leg;
-    const rate = leg?.clockRate ?? 8000;
-    const frame = ((leg !== undefined ? frameMs(leg) : 20) * rate) / 1000;
+    const frame = this.frameTs();
     if (Number.isNaN(this.lastMs)) return frame;
-    return Math.max(frame, Math.round(((now - this.lastMs) * rate) / 1000 / frame) * frame);
+    return Math.max(frame, Math.round(((now - this.lastMs) * this.clockRate()) / 1000 / frame) * frame);
+  }
+
+  private clockRate(): number {
+    return this.leg?.clockRate ?? 8000;
+  }
+
+  /** One frame of the leg's codec in its clock units (20 ms at 8 kHz until a leg is known). */
+  private frameTs(): number {
+    return ((this.leg !== undefined ? frameMs(this.leg) : 20) * this.clockRate()) / 1000;
   }
 
   private start(job: Job): void {
@@ -285,8 +292,7 @@ export class SideControl {
     this.job = undefined;
     // Relayed media resumes after what was generated: an event's packets all carry its start, so
     // the stream's position is the start plus the event's span, less the frame resync adds back.
-    const frameTs = ((this.leg !== undefined ? frameMs(this.leg) : 20) * (this.leg?.clockRate ?? 8000)) / 1000;
-    const endTs = this.jobTs + job.gen.spanTs - frameTs;
+    const endTs = this.jobTs + job.gen.spanTs - this.frameTs();
     if (((endTs - this.ts) | 0) > 0) this.ts = endTs >>> 0;
     this.resync = true;
     const next = this.queue.shift();
