@@ -142,6 +142,8 @@ export function decodeSnapshot(text: string): CallSnapshot {
     if (!Array.isArray(ms?.peer) || !Array.isArray(ms?.framesTo) || !Array.isArray(ms?.srtp) || !Array.isArray(ms?.ice))
       throw new TandemError('BAD_REQUEST', 'stored media session: a media without its peers', { callId: s.callId });
   }
+  // Read by side (call.labels[side]) long after the takeover: refused here, not at the first query.
+  if (!Array.isArray(s.labels)) throw new TandemError('BAD_REQUEST', 'stored media session: no labels', { callId: s.callId });
   return s as CallSnapshot;
 }
 
