@@ -51,6 +51,15 @@ export class AdminRequestError extends TandemError {
   }
 }
 
+/** The request target as a URL; Node's parser passes targets URL refuses (`GET http://[`), a 400 here. */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://admin');
+  } catch {
+    throw new AdminRequestError(400, `bad request: the target "${(target ?? '').slice(0, 64)}" is not a URL`);
+  }
+}
+
 /**
  * The admin HTTP listener (node:http, no framework): /metrics, /healthz, /readyz and a small JSON
  * API. It has no authentication: it binds loopback unless told otherwise (--listen-http). A browser
@@ -114,7 +123,7 @@ export class AdminHttpServer {
           body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8')) as unknown;
         }
       }
-      const url = new URL(req.url ?? '/', 'http://admin');
+      const url = requestUrl(req.url);
       const path = url.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
       const reply = await this.route({ method, path, query: url.searchParams, body });
       if (reply === undefined) {

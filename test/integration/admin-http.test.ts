@@ -82,6 +82,18 @@ describe('admin HTTP limits', () => {
     expect(await g3).toMatch(/^HTTP\/1\.1 200/);
   });
 
+  it('a request target that is not a URL or not %-decodable gets 400 and is counted, not a 500', async () => {
+    const port = await start({});
+    for (const target of ['http://[', '/api/%E0%A4%A']) {
+      const s = await open(port);
+      const got = readAll(s);
+      s.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      expect(await got, target).toMatch(/^HTTP\/1\.1 400 [^]*bad request/);
+    }
+    expect(server!.counters.badRequests).toBe(2);
+    expect(server!.counters.errors).toBe(0);
+  });
+
   it('a --listen-http port in use is a configuration error naming the option, and nothing is left running', async () => {
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
