@@ -51,6 +51,15 @@ export class AdminRequestError extends TandemError {
   }
 }
 
+/** The request target as a URL; Node's parser passes targets URL refuses (`GET http://[`), a 400 here. */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://admin');
+  } catch {
+    throw new AdminRequestError(400, `bad request: the target "${(target ?? '').slice(0, 64)}" is not a URL`);
+  }
+}
+
 /**
  * The admin HTTP listener (node:http, no framework): /metrics, /healthz, /readyz and a small JSON
  * API. It has no authentication: it binds loopback unless told otherwise (--listen-http). A browser
@@ -114,7 +123,7 @@ export class AdminHttpServer {
           body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8')) as unknown;
         }
       }
-      const url = new URL(req.url ?? '/', 'http://admin');
+      const url = requestUrl(req.url);
       const path = url.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
       const reply = await this.route({ method, path, query: url.searchParams, body });
       if (reply === undefined) {
@@ -126,7 +135,8 @@ export class AdminHttpServer {
       if (err instanceof AdminRequestError) {
         if (err.status === 413) this.counters.tooLarge++;
         else this.counters.badRequests++;
-        return this.send(res, { status: err.status, json: { error: err.message } });
+        // The rest of a refused body is never read: the connection ends after the reply.
+        return this.send(res, { status: err.status, json: { error: err.message } }, err.status === 413);
       }
       if (err instanceof SyntaxError || err instanceof URIError) {
         this.counters.badRequests++;
@@ -145,24 +155,27 @@ export class AdminHttpServer {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      req.on('data', (c: Buffer) => {
+      // Past the limit the body is no longer read (destroying the request would also drop the 413).
+      const onData = (c: Buffer): void => {
         size += c.length;
         if (size > max) {
+          req.off('data', onData);
+          req.pause();
           reject(new AdminRequestError(413, `request body over ${max} bytes`));
-          req.destroy();
           return;
         }
         chunks.push(c);
-      });
+      };
+      req.on('data', onData);
       req.on('end', () => resolve(Buffer.concat(chunks)));
       req.on('error', reject);
     });
   }
 
-  private send(res: ServerResponse, reply: AdminReply): void {
+  private send(res: ServerResponse, reply: AdminReply, close = false): void {
     if (res.headersSent || res.destroyed) return;
     const [body, type] = 'json' in reply ? [`${JSON.stringify(reply.json, null, 1)}\n`, 'application/json'] : [reply.text, reply.contentType];
-    res.writeHead(reply.status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.writeHead(reply.status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...(close ? { Connection: 'close' } : {}) });
     res.end(body);
   }
 

@@ -82,6 +82,31 @@ describe('admin HTTP limits', () => {
     expect(await g3).toMatch(/^HTTP\/1\.1 200/);
   });
 
+  it('a request target that is not a URL or not %-decodable gets 400 and is counted, not a 500', async () => {
+    const port = await start({});
+    for (const target of ['http://[', '/api/%E0%A4%A']) {
+      const s = await open(port);
+      const got = readAll(s);
+      s.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      expect(await got, target).toMatch(/^HTTP\/1\.1 400 [^]*bad request/);
+    }
+    expect(server!.counters.badRequests).toBe(2);
+    expect(server!.counters.errors).toBe(0);
+  });
+
+  it('a streamed (chunked) body over the limit gets its 413 and the connection ends, as a declared one does', async () => {
+    const port = await start({ maxBodyBytes: 100 });
+    for (const head of ['Transfer-Encoding: chunked', 'Content-Length: 200']) {
+      const s = await open(port);
+      const got = readAll(s);
+      s.write(`POST /api/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${head}\r\n\r\n`);
+      s.write(head.startsWith('Transfer') ? `c8\r\n${'a'.repeat(200)}\r\n` : 'a'.repeat(200));
+      const reply = await got;
+      expect(reply, head).toMatch(/^HTTP\/1\.1 413 [^]*Connection: close[^]*request body over 100 bytes/i);
+    }
+    expect(server!.counters.tooLarge).toBe(2);
+  });
+
   it('a --listen-http port in use is a configuration error naming the option, and nothing is left running', async () => {
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { TandemError } from '../../common/errors.js';
 import { decodeAlaw, decodeUlaw } from '../codecs/g711.js';
@@ -47,7 +48,9 @@ export async function loadPlayable(src: PlaySource): Promise<Int16Array> {
  * (/proc, a file still being written) is cut at MAX_MEDIA_BYTES + 1 bytes and refused.
  */
 async function readBounded(path: string, name: string): Promise<Buffer> {
-  const fh = await open(path, 'r');
+  // Non-blocking, so a FIFO is opened (then refused as not a regular file) rather than holding a
+  // thread-pool thread and the ng reply until some writer opens it; regular files read the same.
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
     if (!st.isFile()) fail(name, 'not a regular file');

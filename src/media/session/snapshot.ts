@@ -141,7 +141,12 @@ export function decodeSnapshot(text: string): CallSnapshot {
       throw new TandemError('BAD_REQUEST', 'stored media session: a media without four ports', { callId: s.callId });
     if (!Array.isArray(ms?.peer) || !Array.isArray(ms?.framesTo) || !Array.isArray(ms?.srtp) || !Array.isArray(ms?.ice))
       throw new TandemError('BAD_REQUEST', 'stored media session: a media without its peers', { callId: s.callId });
+    // The m= line a media answers and the side that offered it steer every later offer and answer.
+    if (!Number.isInteger(ms?.index) || (ms?.index ?? -1) < 0 || (ms?.offerSide !== 0 && ms?.offerSide !== 1))
+      throw new TandemError('BAD_REQUEST', 'stored media session: a media without its m= index or offer side', { callId: s.callId });
   }
+  // Read by side (call.labels[side]) long after the takeover: refused here, not at the first query.
+  if (!Array.isArray(s.labels)) throw new TandemError('BAD_REQUEST', 'stored media session: no labels', { callId: s.callId });
   return s as CallSnapshot;
 }
 

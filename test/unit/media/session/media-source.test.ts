@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +141,8 @@ describe('loadPlayable', () => {
   it.each([
     ['missing file', async (d: string) => loadPlayable({ file: join(d, 'none.wav') }), /no such file/],
     ['a directory', async (d: string) => loadPlayable({ file: d }), /not a regular file/],
+    // Without a writer, a blocking open of a FIFO never returns.
+    ['a FIFO', async (d: string) => { execFileSync('mkfifo', [join(d, 'fifo.wav')]); return loadPlayable({ file: join(d, 'fifo.wav') }); }, /not a regular file/],
     ['odd raw bytes', async (d: string) => { writeFileSync(join(d, 'odd.raw'), Buffer.alloc(3)); return loadPlayable({ file: join(d, 'odd.raw') }); }, /even number of bytes/],
     ['empty file', async (d: string) => { writeFileSync(join(d, 'empty.sln'), Buffer.alloc(0)); return loadPlayable({ file: join(d, 'empty.sln') }); }, /no audio/],
     ['too large a file', async (d: string) => { writeFileSync(join(d, 'big.sln'), Buffer.alloc(MAX_MEDIA_BYTES + 2)); return loadPlayable({ file: join(d, 'big.sln') }); }, /over the 16777216-byte limit/],

@@ -47,6 +47,11 @@ describe('media session snapshots (--redis)', () => {
       ['{"v":1,"callId":"x","tags":[],"medias":[{"ports":[30000,30005,30002,30003],"peer":[],"framesTo":[],"srtp":[],"ice":[]}]}', /four ports/],
       ['{"v":1,"callId":"x","tags":[],"medias":[{"ports":[0,1,2,3],"peer":[],"framesTo":[],"srtp":[],"ice":[]}]}', /four ports/],
       ['{"v":1,"callId":"x","tags":[],"medias":[{"ports":[30000,30001,30002,30003]}]}', /without its peers/],
+      ['{"v":1,"callId":"x","tags":[],"medias":[{"ports":[30000,30001,30002,30003],"peer":[],"framesTo":[],"srtp":[],"ice":[]}]}', /m= index or offer side/],
+      ['{"v":1,"callId":"x","tags":[],"medias":[{"index":-1,"offerSide":0,"ports":[30000,30001,30002,30003],"peer":[],"framesTo":[],"srtp":[],"ice":[]}]}', /m= index or offer side/],
+      ['{"v":1,"callId":"x","tags":[],"medias":[{"index":0,"offerSide":2,"ports":[30000,30001,30002,30003],"peer":[],"framesTo":[],"srtp":[],"ice":[]}]}', /m= index or offer side/],
+      ['{"v":1,"callId":"x","tags":[],"medias":[{"index":0,"offerSide":1,"ports":[30000,30001,30002,30003],"peer":[],"framesTo":[],"srtp":[],"ice":[]}]}', /no labels/],
+      ['{"v":1,"callId":"x","tags":[],"labels":"a","medias":[]}', /no labels/],
     ] as const) expect(() => decodeSnapshot(text), text).toThrow(why);
   });
 
