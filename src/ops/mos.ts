@@ -1,3 +1,4 @@
+import { mosFromR } from '../common/e-model.js';
 import type { CallStats } from '../media/api.js';
 
 /** What a call's media was like, from the media plane's last statistics of it. */
@@ -23,10 +24,7 @@ export function mosFrom(lossFraction: number, jitterMs: number): number {
   const latency = jitterMs * 2 + 10;
   let r = latency < 160 ? 93.2 - latency / 40 : 93.2 - (latency - 120) / 10;
   r -= lossFraction * 100 * 2.5;
-  if (r <= 0) return 1;
-  if (r >= 100) return 4.5;
-  const mos = 1 + 0.035 * r + 0.000007 * r * (r - 60) * (100 - r);
-  return Math.round(Math.min(4.5, Math.max(1, mos)) * 100) / 100;
+  return Math.round(Math.min(4.5, Math.max(1, mosFromR(r))) * 100) / 100;
 }
 
 export function callQuality(stats: CallStats): CallQuality {

@@ -9,9 +9,7 @@ import { MediaSession, type AudioSource } from './media.js';
 import type { PhoneOptions } from './options.js';
 import { agreeMedia, buildSdp, offeredCodecs, type AgreedMedia, type OfferedCodec } from './sdp.js';
 import { PhoneSip, Timeline } from './sip-phone.js';
-import { EXIT, mediaSummary, type PhoneSummary } from './summary.js';
-import { dominantTone } from './tone.js';
-import { writeWav } from './wav.js';
+import { EXIT, mediaReport, type PhoneSummary } from './summary.js';
 
 /**
  * `tandem answer`: takes one call on `--listen` (another INVITE meanwhile gets 486), answers
@@ -178,14 +176,6 @@ class IncomingCall {
 
   summary(e: Ending): PhoneSummary {
     const connected = this.dialog !== undefined;
-    const audio = this.media.audio();
-    let recording: string | undefined;
-    if (this.o.record !== undefined && connected) {
-      writeWav(this.o.record, audio, 8000, '--record');
-      recording = this.o.record;
-    }
-    const tone = dominantTone(audio);
-    const a = this.agreed;
     return {
       mode: 'answer',
       peer: this.caller,
@@ -194,10 +184,7 @@ class IncomingCall {
       ...(e.reason !== undefined ? { reason: e.reason } : {}),
       connected,
       timeline: this.timeline.entries,
-      ...(a !== undefined && connected ? { codec: { name: a.codec.name, pt: a.codec.pt, clockRate: a.codec.clockRate, ...(a.dtmfPt !== undefined ? { dtmfPt: a.dtmfPt } : {}) }, remoteMedia: `${a.address}:${a.port}` } : {}),
-      ...mediaSummary(this.media.snapshot()),
-      ...(tone !== undefined ? { tone } : {}),
-      ...(recording !== undefined ? { recording } : {}),
+      ...mediaReport(this.media, connected ? this.agreed : undefined, this.o.record, connected),
     };
   }
 }

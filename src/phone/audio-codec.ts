@@ -41,46 +41,41 @@ class G711 implements PhoneCodec {
   }
 }
 
-class Opus implements PhoneCodec {
-  readonly name = 'opus';
-  readonly clockRate = 48000;
-  readonly frameTicks = OPUS_FRAME_SAMPLES;
-  private readonly enc = new OpusEncoderStream();
-  private readonly dec = new OpusDecoderStream();
-  private readonly up = new Resampler('8k-to-48k');
-  private readonly down = new Resampler('48k-to-8k');
-  constructor(readonly pt: number) {}
+/**
+ * A codec whose audio runs at `ratio` × 8 kHz: the phone's 8 kHz frames go up through the
+ * resampler to encode and come back down after decoding (a decoded tail short of one whole
+ * 8 kHz sample is dropped; the resampler takes whole ratios).
+ */
+class Resampled implements PhoneCodec {
+  private readonly up: Resampler;
+  private readonly down: Resampler;
+  constructor(
+    readonly name: 'opus' | 'G722',
+    readonly pt: number,
+    readonly clockRate: number,
+    readonly frameTicks: number,
+    rate: '16k' | '48k',
+    private readonly ratio: number,
+    private readonly enc: { encode(pcm: Int16Array): Buffer },
+    private readonly dec: { decode(payload: Buffer): Int16Array },
+  ) {
+    this.up = new Resampler(`8k-to-${rate}`);
+    this.down = new Resampler(`${rate}-to-8k`);
+  }
   encode(pcm: Int16Array): Buffer {
     return this.enc.encode(this.up.process(pcm));
   }
   decode(payload: Buffer): Int16Array {
-    const pcm48 = this.dec.decode(payload);
-    return this.down.process(pcm48.length % 6 === 0 ? pcm48 : pcm48.subarray(0, pcm48.length - (pcm48.length % 6)));
-  }
-}
-
-/** G.722: 16 kHz audio on an 8000 Hz RTP clock (RFC 3551 §4.5.2), so a 20 ms frame is 160 ticks and 160 bytes. */
-class G722 implements PhoneCodec {
-  readonly name = 'G722';
-  readonly clockRate = 8000;
-  readonly frameTicks = FRAME_8K;
-  private readonly enc = new G722Encoder();
-  private readonly dec = new G722Decoder();
-  private readonly up = new Resampler('8k-to-16k');
-  private readonly down = new Resampler('16k-to-8k');
-  constructor(readonly pt: number) {}
-  encode(pcm: Int16Array): Buffer {
-    return this.enc.encode(this.up.process(pcm));
-  }
-  decode(payload: Buffer): Int16Array {
-    const pcm16 = this.dec.decode(payload);
-    return this.down.process(pcm16.length % 2 === 0 ? pcm16 : pcm16.subarray(0, pcm16.length - 1));
+    const pcm = this.dec.decode(payload);
+    const whole = pcm.length - (pcm.length % this.ratio);
+    return this.down.process(whole === pcm.length ? pcm : pcm.subarray(0, whole));
   }
 }
 
 export function phoneCodec(name: LocalAudioCodec, pt: number): PhoneCodec {
-  if (name === 'opus') return new Opus(pt);
-  if (name === 'G722') return new G722(pt);
+  if (name === 'opus') return new Resampled('opus', pt, 48000, OPUS_FRAME_SAMPLES, '48k', 6, new OpusEncoderStream(), new OpusDecoderStream());
+  // G.722: 16 kHz audio on an 8000 Hz RTP clock (RFC 3551 §4.5.2), so a 20 ms frame is 160 ticks and 160 bytes.
+  if (name === 'G722') return new Resampled('G722', pt, 8000, FRAME_8K, '16k', 2, new G722Encoder(), new G722Decoder());
   return new G711(name, pt);
 }
 

@@ -10,9 +10,7 @@ import { MediaSession, type AudioSource } from './media.js';
 import type { PhoneOptions } from './options.js';
 import { agreeMedia, buildSdp, offeredCodecs, type AgreedMedia, type OfferedCodec } from './sdp.js';
 import { localAddressToward, parseTarget, PhoneSip, targetTransport, readCaFile, resolveTarget, responseLine, Timeline, type ResolvedTarget } from './sip-phone.js';
-import { EXIT, mediaSummary, type PhoneSummary } from './summary.js';
-import { dominantTone } from './tone.js';
-import { writeWav } from './wav.js';
+import { EXIT, mediaReport, type PhoneSummary } from './summary.js';
 
 /**
  * `tandem call`: one INVITE with Tandem's own transaction layer, a 401/407 answered once, the ACK,
@@ -293,15 +291,6 @@ class OutgoingCall {
 
   summary(e: Ending): PhoneSummary {
     const connected = this.connectedAt > 0;
-    const c = this.media.snapshot();
-    const audio = this.media.audio();
-    let recording: string | undefined;
-    if (this.o.record !== undefined && connected) {
-      writeWav(this.o.record, audio, 8000, '--record');
-      recording = this.o.record;
-    }
-    const tone = dominantTone(audio);
-    const a = this.agreed;
     return {
       mode: 'call',
       peer: this.target.text,
@@ -311,10 +300,7 @@ class OutgoingCall {
       connected,
       ...(e.finalStatus !== undefined ? { finalStatus: e.finalStatus } : {}),
       timeline: this.timeline.entries,
-      ...(a !== undefined ? { codec: { name: a.codec.name, pt: a.codec.pt, clockRate: a.codec.clockRate, ...(a.dtmfPt !== undefined ? { dtmfPt: a.dtmfPt } : {}) }, remoteMedia: `${a.address}:${a.port}` } : {}),
-      ...mediaSummary(c),
-      ...(tone !== undefined ? { tone } : {}),
-      ...(recording !== undefined ? { recording } : {}),
+      ...mediaReport(this.media, this.agreed, this.o.record, connected),
     };
   }
 }

@@ -3,6 +3,7 @@
  * from the default parameters, minus the delay impairment and the codec's effective equipment
  * impairment under loss (G.113 Appendix I for G.711). bench/lib/metrics.ts uses these too.
  */
+import { mosFromR } from '../common/e-model.js';
 
 /** R with all G.107 default parameters (Ro − Is − Idte at T = 0 …): 93.2. */
 export const R_DEFAULT = 93.2;
@@ -38,12 +39,7 @@ export function rFactor(opts: { lossPercent: number; oneWayDelayMs: number; plc?
   return R_DEFAULT - delayImpairment(opts.oneWayDelayMs) - effectiveEquipmentImpairment(opts.lossPercent, opts.ie ?? G711_IE, bpl);
 }
 
-/** G.107 Annex B: R → MOS (CQE). */
-export function mosFromR(r: number): number {
-  if (r <= 0) return 1;
-  if (r >= 100) return 4.5;
-  return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
-}
+export { mosFromR };
 
 export function mos(opts: { lossPercent: number; oneWayDelayMs: number; plc?: boolean; ie?: number }): number {
   return mosFromR(rFactor(opts));

@@ -1,7 +1,9 @@
 import { mos } from './mos.js';
-import type { MediaCounters } from './media.js';
+import type { MediaCounters, MediaSession } from './media.js';
+import type { AgreedMedia } from './sdp.js';
 import type { TimelineEntry } from './sip-phone.js';
-import type { Tone } from './tone.js';
+import { dominantTone, type Tone } from './tone.js';
+import { writeWav } from './wav.js';
 
 /** What `tandem call`/`tandem answer` prints: text for people, or one JSON object for scripts. */
 export interface PhoneSummary {
@@ -44,6 +46,33 @@ export function mediaSummary(c: MediaCounters): Pick<PhoneSummary, 'sent' | 'rec
     sent: { packets: c.sent, events: c.sentEvents, digits: c.digitsSent, skipped: c.skipped },
     received: { packets: c.received, events: c.receivedEvents, expected: c.expected, lost: c.lost, lossPercent, jitterMs: c.jitterMs, digits: c.digits, dropped: c.dropped },
     ...(m !== undefined ? { mos: m } : {}),
+  };
+}
+
+/**
+ * The media half of a call's summary, the same for both modes: the codec agreed (`agreed`, when
+ * the summary should show one), what was sent and received, the dominant tone heard, and the
+ * recording, written to `record` only when the call connected.
+ */
+export function mediaReport(
+  media: MediaSession,
+  agreed: AgreedMedia | undefined,
+  record: string | undefined,
+  connected: boolean,
+): Pick<PhoneSummary, 'codec' | 'remoteMedia' | 'sent' | 'received' | 'mos' | 'tone' | 'recording'> {
+  const audio = media.audio();
+  let recording: string | undefined;
+  if (record !== undefined && connected) {
+    writeWav(record, audio, 8000, '--record');
+    recording = record;
+  }
+  const tone = dominantTone(audio);
+  const a = agreed;
+  return {
+    ...(a !== undefined ? { codec: { name: a.codec.name, pt: a.codec.pt, clockRate: a.codec.clockRate, ...(a.dtmfPt !== undefined ? { dtmfPt: a.dtmfPt } : {}) }, remoteMedia: `${a.address}:${a.port}` } : {}),
+    ...mediaSummary(media.snapshot()),
+    ...(tone !== undefined ? { tone } : {}),
+    ...(recording !== undefined ? { recording } : {}),
   };
 }
 

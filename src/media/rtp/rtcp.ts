@@ -41,19 +41,7 @@ export function validateRtcpCompound(buf: Uint8Array, len: number): boolean {
   if (buf[1] !== RTCP_SR && buf[1] !== RTCP_RR) return false;
   // The first packet must at least hold its fixed part (SR: 28 bytes, RR: 8).
   if ((((buf[2] << 8) | buf[3]) + 1) * 4 < (buf[1] === RTCP_SR ? 28 : 8)) return false;
-  let p = 0;
-  while (p < len) {
-    if (p + 4 > len || (buf[p] & 0xc0) !== 0x80) return false;
-    const next = p + (((buf[p + 2] << 8) | buf[p + 3]) + 1) * 4;
-    if (next > len) return false;
-    if (buf[p] & 0x20) {
-      if (next !== len) return false;
-      const pad = buf[len - 1];
-      if (pad === 0 || pad > next - p - 4) return false;
-    }
-    p = next;
-  }
-  return true;
+  return packetsFill(buf, len);
 }
 
 /**
@@ -63,19 +51,7 @@ export function validateRtcpCompound(buf: Uint8Array, len: number): boolean {
  */
 export function validateRtcpReducedSize(buf: Uint8Array, len: number): boolean {
   if (len < 4 || len > buf.length || (len & 3) !== 0) return false;
-  let p = 0;
-  while (p < len) {
-    if (p + 4 > len || (buf[p] & 0xc0) !== 0x80) return false;
-    const next = p + (((buf[p + 2] << 8) | buf[p + 3]) + 1) * 4;
-    if (next > len) return false;
-    if (buf[p] & 0x20) {
-      if (next !== len) return false;
-      const pad = buf[len - 1];
-      if (pad === 0 || pad > next - p - 4) return false;
-    }
-    p = next;
-  }
-  return true;
+  return packetsFill(buf, len);
 }
 
 export interface ReportBlock {
@@ -222,4 +198,21 @@ export function serializeRtcp(packets: readonly RtcpPacket[]): Buffer {
     parts.push(b);
   }
   return Buffer.concat(parts);
+}
+
+/** Every packet of the compound is version 2, their lengths add up to exactly `len`, padding only on the last. */
+function packetsFill(buf: Uint8Array, len: number): boolean {
+  let p = 0;
+  while (p < len) {
+    if (p + 4 > len || (buf[p] & 0xc0) !== 0x80) return false;
+    const next = p + (((buf[p + 2] << 8) | buf[p + 3]) + 1) * 4;
+    if (next > len) return false;
+    if (buf[p] & 0x20) {
+      if (next !== len) return false;
+      const pad = buf[len - 1];
+      if (pad === 0 || pad > next - p - 4) return false;
+    }
+    p = next;
+  }
+  return true;
 }

@@ -38,14 +38,9 @@ export function scaleDuration(duration: number, inRate: number, outRate: number)
 export class EventRelay {
   /** Packets dropped because their payload is shorter than one event. */
   malformed = 0;
-  private started = false;
-  private tsIn = 0;
   private tsOut = 0;
-  private ended = false;
-  /** The last duration the sender reported for the current event, in audio input clock units. */
-  private spanIn = 0;
-  /** Audio this far past the last reported duration means the end packets were lost. */
-  private readonly slackIn: number;
+  /** Spans in audio input clock units. */
+  private readonly window: EventWindow;
 
   constructor(
     private readonly inRate: number,
@@ -53,7 +48,7 @@ export class EventRelay {
     private readonly audioInRate: number,
   ) {
     // Senders update about every 50 ms (RFC 4733's suggestion); 250 ms without one is a lost end.
-    this.slackIn = audioInRate / 4;
+    this.window = new EventWindow(audioInRate / 4);
   }
 
   /**
@@ -68,12 +63,7 @@ export class EventRelay {
     const tsIn = buf.readUInt32BE(4);
     // Every packet of one event carries its start time; map it once so updates and the three end
     // packets keep one output timestamp even if audio moved the transcoder's mapping meanwhile.
-    if (!this.started || tsIn !== this.tsIn) {
-      this.started = true;
-      this.tsIn = tsIn;
-      this.tsOut = timeline === null ? tsIn : timeline.outTs(tsIn);
-      this.ended = false;
-    }
+    if (this.window.start(tsIn)) this.tsOut = timeline === null ? tsIn : timeline.outTs(tsIn);
     buf[1] = (buf[1] & 0x80) | outPt;
     const duration = buf.readUInt16BE(hdrLen + 2);
     // A long event can outgrow the 16-bit field on a faster clock (a 1.4 s key press at 8 kHz is
@@ -88,12 +78,41 @@ export class EventRelay {
       buf.writeUInt16BE(scaleDuration(buf.readUInt16BE(p + 2), this.inRate, this.outRate), p + 2);
     }
     // A late update after an end packet must not start holding audio back again.
-    if ((buf[hdrLen + 1] & 0x80) !== 0) this.ended = true;
-    this.spanIn = (duration * this.audioInRate) / this.inRate;
+    if ((buf[hdrLen + 1] & 0x80) !== 0) this.window.ended = true;
+    this.window.spanIn = (duration * this.audioInRate) / this.inRate;
     return true;
   }
 
   /** Is audio at this input timestamp inside an event in progress (and so not forwarded)? */
+  suppresses(tsIn: number): boolean {
+    return this.window.suppresses(tsIn);
+  }
+}
+
+/**
+ * The input timestamps one event covers, shared by the relay and the in-band synthesizer: audio
+ * inside it is held back, from the event's start to the last reported duration plus some slack.
+ */
+export class EventWindow {
+  started = false;
+  /** The current event's start (its RTP timestamp). */
+  tsIn = 0;
+  ended = false;
+  /** The last duration the sender reported for the current event. */
+  spanIn = 0;
+
+  /** `slackIn`: audio this far past the last reported duration means the end packets were lost. */
+  constructor(private readonly slackIn: number) {}
+
+  /** Notes an event packet's start timestamp; true when it begins a new event. */
+  start(tsIn: number): boolean {
+    if (this.started && tsIn === this.tsIn) return false;
+    this.started = true;
+    this.tsIn = tsIn;
+    this.ended = false;
+    return true;
+  }
+
   suppresses(tsIn: number): boolean {
     if (!this.started || this.ended) return false;
     const since = (tsIn - this.tsIn) | 0;

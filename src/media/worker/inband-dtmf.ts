@@ -1,5 +1,5 @@
 import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw } from '../codecs/g711.js';
-import { EVENT_PAYLOAD_BYTES, type Timeline } from './dtmf.js';
+import { EVENT_PAYLOAD_BYTES, EventWindow, type Timeline } from './dtmf.js';
 
 /**
  * In-band DTMF (ITU-T Q.23 dual tones) ↔ RFC 4733 events, for a transcoded call where only one leg
@@ -182,16 +182,13 @@ function tonesOf(event: number): [number, number] | undefined {
 export class DtmfSynth {
   /** Tone frames sent. */
   frames = 0;
-  private started = false;
-  private tsIn = 0;
-  private ended = true;
   /** 8 kHz samples of the current event already sent. */
   private sent = 0;
-  private spanIn = 0;
-  private readonly slackIn: number;
+  /** Spans in the event clock, which the audio shares. */
+  private readonly window: EventWindow;
 
   constructor(private readonly inRate: number, private readonly law: 'alaw' | 'ulaw', private readonly outPt: number) {
-    this.slackIn = inRate / 4;
+    this.window = new EventWindow(inRate / 4);
   }
 
   /**
@@ -204,15 +201,9 @@ export class DtmfSynth {
     const code = buf[hdrLen];
     const end = (buf[hdrLen + 1] & 0x80) !== 0;
     const duration = buf.readUInt16BE(hdrLen + 2);
-    if (!this.started || tsIn !== this.tsIn) {
-      this.started = true;
-      this.tsIn = tsIn;
-      this.sent = 0;
-      this.ended = false;
-    } else if (this.ended) {
-      return true; // a repeated end packet
-    }
-    this.spanIn = duration;
+    if (this.window.start(tsIn)) this.sent = 0;
+    else if (this.window.ended) return true; // a repeated end packet
+    this.window.spanIn = duration;
     const tones = tonesOf(code);
     const total = Math.round((duration * RATE) / this.inRate);
     const ts0 = outTs(timeline, tsIn);
@@ -222,18 +213,13 @@ export class DtmfSynth {
       emit(this.toneFrame(tones, ssrc, (ts0 + this.sent) >>> 0, n, this.sent === 0));
       this.sent += n;
     }
-    if (end) this.ended = true;
+    if (end) this.window.ended = true;
     return true;
   }
 
   /** Audio at this input timestamp is inside an event: held back. */
   suppresses(tsIn: number): boolean {
-    if (!this.started || this.ended) return false;
-    const since = (tsIn - this.tsIn) | 0;
-    if (since < 0) return false;
-    if (since < this.spanIn + this.slackIn) return true;
-    this.ended = true;
-    return false;
+    return this.window.suppresses(tsIn);
   }
 
   private toneFrame([f1, f2]: [number, number], ssrc: number, ts: number, n: number, marker: boolean): Buffer {

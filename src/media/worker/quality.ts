@@ -1,3 +1,4 @@
+import { mosFromR } from '../../common/e-model.js';
 import type { QualitySample, QualitySummary } from '../pool/protocol.js';
 import type { RtpReceiveStats } from '../rtp/stats.js';
 
@@ -24,9 +25,7 @@ export function mosTimes10(lossPercent: number, jitterMs: number, rttUs: number)
   const id = 0.024 * delay + (delay > 177.3 ? 0.11 * (delay - 177.3) : 0);
   const loss = Math.min(100, Math.max(0, lossPercent));
   const ie = (95 * loss) / (loss + BPL);
-  const r = 93.2 - id - ie;
-  const mos = r <= 0 ? 1 : r >= 100 ? 4.5 : 1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r);
-  return Math.round(Math.min(4.5, Math.max(1, mos)) * 10);
+  return Math.round(Math.min(4.5, Math.max(1, mosFromR(93.2 - id - ie))) * 10);
 }
 
 /** Samples folded into an average, a lowest and a highest (each keeps the time it was taken). */
