@@ -63,10 +63,12 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       const bridge = bridges.get(req.bridgeId);
       if (bridge === undefined) return { op: 'destroy' };
       const stats = bridge.stats();
-      recorder.bridgeClosed(bridge.callId, bridge.bridgeId, bridgeOf);
+      // Taps come off synchronously; the files finish closing after the sockets do.
+      const recordingClosed = recorder.bridgeClosed(bridge.callId, bridge.bridgeId, bridgeOf);
       for (const side of bridge.sides) addSrtpFailures(closedSrtp, side.srtpFailures());
       bridge.close();
       bridges.delete(req.bridgeId);
+      await recordingClosed;
       return { op: 'destroy', stats };
     }
     case 'stats': {

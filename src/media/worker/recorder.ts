@@ -285,11 +285,15 @@ export class Recorder {
     return rec.files;
   }
 
-  /** A recorded bridge is going away; the recording ends with the call's last one. */
-  bridgeClosed(callId: string, bridgeId: number, bridgeOf: (id: number) => TappableBridge | undefined): void {
+  /**
+   * A recorded bridge is going away; the recording ends with the call's last one. The caller awaits
+   * the files' close so that the destroy reply (and the sidecar's `stopped`) comes after the WAV
+   * header holds its final sizes.
+   */
+  async bridgeClosed(callId: string, bridgeId: number, bridgeOf: (id: number) => TappableBridge | undefined): Promise<void> {
     const rec = this.calls.get(callId);
     if (rec === undefined || !rec.bridges.has(bridgeId)) return;
     rec.bridges.delete(bridgeId);
-    if (rec.bridges.size === 0) void this.stop(callId, bridgeOf);
+    if (rec.bridges.size === 0) await this.stop(callId, bridgeOf);
   }
 }
