@@ -7,7 +7,7 @@ import { mkdirSync, appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
+import { HELP, parseOptions, serverThreads, type BenchOptions } from './lib/options.js';
 import { ratios, table } from './lib/report.js';
 import { scenario } from './lib/scenario.js';
 import { externalServer, startServer, tandemIo, type ServerHandle } from './lib/server.js';
@@ -70,12 +70,13 @@ async function main(): Promise<number> {
       return 2;
     }
     serverCpus = cpuListString(pin.server);
-    say(`pinned: generator on CPU ${cpuListString(pin.generator)}, servers on CPU ${serverCpus}`);
+    say(`pinned: generator on CPU ${cpuListString(pin.generator)}, servers on CPU ${serverCpus}${o.threads === undefined ? ` (${pin.server.length} media thread${pin.server.length > 1 ? 's' : ''} each)` : ''}`);
   }
   // The generator's legs on worker threads (not for Opus, whose receivers stay on the main thread).
   const genWorkers = o.genWorkers ?? (o.scenario === 'opus' ? 0 : pin ? pin.generator.length : 1);
   const genCores = pin ? pin.generator.length : Math.max(1, Math.min(genWorkers, availableParallelism()));
   const io = tandemIo(o.serverArgs, o.scenario === 'relay-limit');
+  const threads = serverThreads(o, pin?.server.length);
   // The workers' packet I/O: the bench's addon unless told otherwise or it cannot be built.
   let nativeIo: string | undefined;
   if (genWorkers > 0 && o.genIo !== 'dgram' && o.dtlsSetup === undefined && o.cps === undefined) {
@@ -113,7 +114,7 @@ async function main(): Promise<number> {
             ngPort: o.ngPort + i,
             portMin: o.portBase + i * PORTS_PER_SERVER,
             portMax: o.portBase + (i + 1) * PORTS_PER_SERVER - 1,
-            threads: o.threads,
+            threads,
             kamailioChildren: o.kamailioChildren,
             cpus: serverCpus,
             extraArgs: io.args,
@@ -131,7 +132,7 @@ async function main(): Promise<number> {
             ngPort: o.ngPort + i,
             portMin: o.portBase + i * PORTS_PER_SERVER,
             portMax: o.portBase + (i + 1) * PORTS_PER_SERVER - 1,
-            threads: o.threads,
+            threads,
             cpus: serverCpus,
             extraArgs: kind === 'tandem' ? io.args : undefined,
           }),

@@ -24,7 +24,8 @@ export interface BenchOptions {
   /** Tandem's --auth-algorithms when auth is on; the caller answers the first offered. */
   authAlgorithms: ('SHA-256' | 'MD5')[];
   json: boolean;
-  threads: number;
+  /** --threads N; undefined: one per server CPU under --pin, else 2 (serverThreads()). */
+  threads?: number;
   plc: boolean;
   /** E-model equipment impairment of the codec chain (undefined: the scenario's, 0). */
   ie?: number;
@@ -96,7 +97,9 @@ export const HELP = `npm run bench -- [options]
   --duration S               measured seconds per step (default 10)
   --warmup S                 excluded seconds before each step's window (default 2)
   --compare rtpengine        run every step against Tandem and rtpengine alternately, print ratios
-  --threads N                Tandem --num-threads (default 2)
+  --threads N                media threads of each server (Tandem and rtpengine --num-threads); default:
+                             one per server CPU under --pin (two threads on one core only compete),
+                             else 2 for Tandem and rtpengine's own default
   --no-plc                   E-model without packet loss concealment (Bpl 4.3 instead of 25.1)
   --ng-port P                first ng port for servers the bench starts (default 19990)
   --port-base P              media port range start; each server gets 4000 ports (default 20000)
@@ -132,7 +135,6 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     json: false,
     auth: false,
     authAlgorithms: ['SHA-256', 'MD5'],
-    threads: 2,
     plc: true,
     decodeCalls: 8,
     dtlsConcurrency: 1,
@@ -336,4 +338,9 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     if (o.cps) throw new Error('--cps needs --via sip');
   }
   return o;
+}
+
+/** The media threads each server gets: --threads, else one per pinned server CPU, else undefined (the server's own default; Tandem 2). */
+export function serverThreads(o: Pick<BenchOptions, 'threads'>, pinnedServerCpus: number | undefined): number | undefined {
+  return o.threads ?? pinnedServerCpus;
 }

@@ -38,7 +38,8 @@ export interface StartOptions {
   ngPort: number;
   portMin: number;
   portMax: number;
-  threads: number;
+  /** Media threads (--num-threads); undefined: Tandem 2, rtpengine its own default. */
+  threads?: number;
   /** CPU list for taskset (e.g. "1" or "1-3"); the server and all its threads stay there. */
   cpus?: string;
   /** Tandem: more arguments (--server-arg), after the bench's own. */
@@ -84,7 +85,7 @@ export async function startServer(o: StartOptions): Promise<ServerHandle> {
   let child: ChildProcess;
   if (o.kind === 'tandem') {
     if (!existsSync(TANDEM_CLI)) throw new Error(`${TANDEM_CLI} does not exist: run \`npm run build\` first`);
-    child = spawnPinned(o.cpus, process.execPath, [TANDEM_CLI, ...common, `--num-threads=${o.threads}`, '--log-level=warn', '--listen-sip=none', '--listen-http=off', ...(o.extraArgs ?? [])], {
+    child = spawnPinned(o.cpus, process.execPath, [TANDEM_CLI, ...common, `--num-threads=${o.threads ?? 2}`, '--log-level=warn', '--listen-sip=none', '--listen-http=off', ...(o.extraArgs ?? [])], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -95,7 +96,7 @@ export async function startServer(o: StartOptions): Promise<ServerHandle> {
     child = spawnPinned(
       o.cpus,
       RTPENGINE_BIN,
-      ['--config-file=none', ...common, '--table=-1', '--delete-delay=0', '--log-level=4', '--foreground', '--log-stderr'],
+      ['--config-file=none', ...common, ...(o.threads !== undefined ? [`--num-threads=${o.threads}`] : []), '--table=-1', '--delete-delay=0', '--log-level=4', '--foreground', '--log-stderr'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
   }

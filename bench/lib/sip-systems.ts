@@ -34,7 +34,8 @@ export interface SipSystemOptions {
   ngPort: number;
   portMin: number;
   portMax: number;
-  threads: number;
+  /** Media threads (--num-threads); undefined: Tandem 2, rtpengine its own default. */
+  threads?: number;
   /** Kamailio UDP worker processes. */
   kamailioChildren: number;
   cpus?: string;
@@ -132,7 +133,7 @@ export async function startSipSystem(o: SipSystemOptions): Promise<ServerHandle>
       ...(o.scenario.calleePtime !== o.scenario.callerPtime ? [`--b-ptime=${o.scenario.calleePtime}`] : []),
       `--port-min=${o.portMin}`,
       `--port-max=${o.portMax}`,
-      `--num-threads=${o.threads}`,
+      `--num-threads=${o.threads ?? 2}`,
       '--log-level=warn',
       // The generator runs on 127.0.0.1, which --flood-exempt leaves out of pike and the per-source
       // limits by default; it is not --trusted, so with auth every INVITE is challenged.

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { checkPinFits, checkPinned, cpuListString, defaultPin, parseCpuList, parsePinValue, requireTaskset } from '../../../bench/lib/pin.js';
-import { parseOptions } from '../../../bench/lib/options.js';
+import { parseOptions, serverThreads } from '../../../bench/lib/options.js';
 import { tandemIo } from '../../../bench/lib/server.js';
 import { readFileSync } from 'node:fs';
 
@@ -46,6 +46,17 @@ describe('bench --pin', () => {
     expect(ok.wrong).toEqual([]);
     const elsewhere = checkPinned([process.pid], [9999], false); // positive control: a mismatch is seen
     expect(elsewhere.wrong).toHaveLength(elsewhere.threads);
+  });
+});
+
+describe('bench options: media threads per server', () => {
+  it('--threads wins; otherwise one per pinned server CPU; unpinned, each server its own default', () => {
+    expect(parse('').threads).toBeUndefined();
+    expect(serverThreads(parse(''), undefined)).toBeUndefined();
+    expect(serverThreads(parse(''), 1)).toBe(1);
+    expect(serverThreads(parse(''), 3)).toBe(3);
+    expect(serverThreads(parse('--threads 4'), 1)).toBe(4);
+    expect(() => parse('--threads 0')).toThrow();
   });
 });
 
