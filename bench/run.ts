@@ -140,7 +140,7 @@ async function main(): Promise<number> {
       }
       if (o.scenario === 'relay-limit') {
         const most = Math.min(PORTS_PER_SERVER / 2, Math.max(...o.calls, o.findMax ? o.maxCalls : 0));
-        const peer = await startRelayLimitPeer({ basePort: o.portBase + PORTS_PER_SERVER, calls: most, cpus: serverCpus, say });
+        const peer = await startRelayLimitPeer({ basePort: o.portBase + PORTS_PER_SERVER, calls: most, cpus: serverCpus, variant: o.cRelay, say });
         if (peer) servers.push(peer);
       }
     }
@@ -250,7 +250,7 @@ async function main(): Promise<number> {
     say('\n' + table(rows));
     if (o.compare && !o.findMax) say('\n' + ratios(rows));
     if (pin) say(`\npinned: ${Object.entries(pinning).map(([k, v]) => `${k} ${v}`).join('; ')}`);
-    if (o.scenario === 'relay-limit') say('\n' + relayLimitLines(rows) + `\nTandem's io: ${io.io}`);
+    if (o.scenario === 'relay-limit') say('\n' + relayLimitLines(rows) + `\nTandem's io: ${io.io}; C relay: ${o.cRelay}`);
     if (capacities.length) say('\n' + capacityLines(capacities));
   }
   say(`\nresults: ${jsonl}\nchart:   ${base}.svg`);

@@ -35,18 +35,18 @@ export type BuildResult = { ok: true; binary: string; cached: boolean } | { ok: 
  * Compiles one of the bench's C files (once per source version and flags) into `cacheDir`; a missing
  * compiler or a failed build is a reason, not a throw.
  */
-export function compileCached(o: { source: string; name: string; flags: string[]; suffix?: string; cacheDir?: string; path?: string }): BuildResult {
+export function compileCached(o: { source: string; name: string; flags: string[]; libs?: string[]; suffix?: string; cacheDir?: string; path?: string }): BuildResult {
   const cc = findCompiler(o.path);
   if (cc === undefined) return { ok: false, reason: 'no C compiler (cc) on PATH: apt-get install gcc' };
   const src = readFileSync(o.source);
-  const hash = createHash('sha256').update(src).update(o.flags.join(' ')).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(src).update([...o.flags, ...(o.libs ?? [])].join(' ')).digest('hex').slice(0, 16);
   const dir = o.cacheDir ?? cRelayCacheDir();
   const binary = join(dir, `${o.name}-${hash}${o.suffix ?? ''}`);
   if (existsSync(binary)) return { ok: true, binary, cached: true };
   mkdirSync(dir, { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
   try {
-    execFileSync(cc, [...o.flags, '-o', tmp, o.source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(cc, [...o.flags, '-o', tmp, o.source, ...(o.libs ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
     return { ok: false, reason: `cc ${o.flags.join(' ')} ${o.source} failed: ${stderr || (e as Error).message}` };
@@ -55,9 +55,35 @@ export function compileCached(o: { source: string; name: string; flags: string[]
   return { ok: true, binary, cached: false };
 }
 
-/** Compiles bench/relay-limit.c (once per source version). */
-export function buildCRelay(o: { cacheDir?: string; path?: string } = {}): BuildResult {
-  return compileCached({ source: C_RELAY_SOURCE, name: 'relay-limit', flags: ['-O2', '-Wall'], ...o });
+/**
+ * Which C relay (`bench --c-relay`): the issue's yardstick (`epoll`: unconnected sockets, recvmmsg and
+ * sendmmsg per ready socket), the same with connected sockets as Tandem's latched ones are, and io_uring
+ * (system calls batched across sockets) in both. All built from bench/relay-limit.c.
+ */
+export const C_RELAY_VARIANTS = ['epoll', 'epoll-connected', 'uring', 'uring-connected'] as const;
+export type CRelayVariant = (typeof C_RELAY_VARIANTS)[number];
+
+export function cRelayUsesUring(v: CRelayVariant): boolean {
+  return v === 'uring' || v === 'uring-connected';
+}
+
+export function cRelayConnects(v: CRelayVariant): boolean {
+  return v === 'epoll-connected' || v === 'uring-connected';
+}
+
+/** Compiles bench/relay-limit.c (once per source version): with -DRELAY_URING and liburing for the io_uring variants. */
+export function buildCRelay(o: { cacheDir?: string; path?: string; variant?: CRelayVariant } = {}): BuildResult {
+  const uring = cRelayUsesUring(o.variant ?? 'epoll');
+  const r = compileCached({
+    source: C_RELAY_SOURCE,
+    name: uring ? 'relay-limit-uring' : 'relay-limit',
+    flags: uring ? ['-O2', '-Wall', '-DRELAY_URING'] : ['-O2', '-Wall'],
+    libs: uring ? ['-luring'] : [],
+    cacheDir: o.cacheDir,
+    path: o.path,
+  });
+  if (!r.ok && uring && /liburing|-luring/.test(r.reason)) return { ok: false, reason: `the io_uring relay needs liburing: apt-get install liburing-dev (${r.reason.split('\n')[0]})` };
+  return r;
 }
 
 export interface CRelayCounters {
@@ -76,8 +102,8 @@ export interface CRelayHandle extends ServerHandle {
  * Starts the relay on 127.0.0.1, ports base .. base+2·calls−1 (call i: side A base+2i, side B base+2i+1);
  * resolves once it printed "ready". `cpus`: taskset CPU list.
  */
-export async function startCRelay(o: { binary: string; basePort: number; calls: number; cpus?: string; name?: string }): Promise<CRelayHandle> {
-  const args = ['127.0.0.1', String(o.basePort), String(o.calls)];
+export async function startCRelay(o: { binary: string; basePort: number; calls: number; cpus?: string; name?: string; connect?: boolean }): Promise<CRelayHandle> {
+  const args = ['127.0.0.1', String(o.basePort), String(o.calls), ...(o.connect === true ? ['connect'] : [])];
   const child = o.cpus === undefined ? spawn(o.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('taskset', ['-c', o.cpus, o.binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -1,6 +1,7 @@
 /** Command line → BenchOptions (an unknown or malformed option is an error that names it). */
 import { SCENARIOS, type ScenarioName } from './scenario.js';
 import { parsePinValue, type PinCpus } from './pin.js';
+import { C_RELAY_VARIANTS, type CRelayVariant } from './c-relay.js';
 
 export interface BenchOptions {
   server: 'tandem' | 'rtpengine' | 'kamailio-rtpengine';
@@ -48,6 +49,8 @@ export interface BenchOptions {
   genWorkers?: number;
   /** The generator workers' packet I/O: the bench's native addon (gen-io.c) or dgram; undefined: native when it builds. */
   genIo?: 'native' | 'dgram';
+  /** relay-limit: which C relay (c-relay.ts). */
+  cRelay: CRelayVariant;
   /** Extra arguments for every Tandem the bench starts (--server-arg, repeatable), e.g. --io=dgram. */
   serverArgs: string[];
   /** Search for the largest N within the criteria instead of running the --calls steps. */
@@ -85,6 +88,10 @@ export const HELP = `npm run bench -- [options]
                              | relay-limit (Tandem's relay against a minimal C relay, bench/relay-limit.c,
                              built here with cc -O2; same load, alternating; figure of merit: packets
                              per CPU-second, Tandem ÷ C relay)
+  --c-relay V                relay-limit's C relay: epoll (default: the issue's yardstick, unconnected
+                             sockets), epoll-connected (connect(2)ed once latched, as Tandem's are),
+                             uring, uring-connected (io_uring: sends batched across sockets; needs
+                             liburing-dev)
   --decode-calls N           opus: how many calls decode the Opus they receive to check it and
                              measure its latency (default 8; the others count packets only)
   --ie N                     E-model equipment impairment of the codec chain (default 0; see README)
@@ -143,6 +150,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     portBase: 20000,
     outDir: defaultOut,
     pin: false,
+    cRelay: 'epoll',
     serverArgs: [],
     findMax: false,
     maxCalls: 1000,
@@ -290,6 +298,13 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
         o.genWorkers = num(0, 64);
         if (!Number.isInteger(o.genWorkers)) throw new Error(`--gen-workers ${o.genWorkers}: expected a whole number`);
         break;
+      case '--c-relay': {
+        const v = value();
+        const known = C_RELAY_VARIANTS.find((k) => k === v);
+        if (known === undefined) throw new Error(`--c-relay ${v}: expected ${C_RELAY_VARIANTS.join(', ')}`);
+        o.cRelay = known;
+        break;
+      }
       case '--gen-io': {
         const v = value();
         if (v !== 'native' && v !== 'dgram') throw new Error(`--gen-io ${v}: expected native or dgram`);
@@ -315,6 +330,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
   if (o.findMax && !callsGiven) o.calls = [50];
   if (o.scenario === 'opus' && o.genWorkers !== undefined && o.genWorkers > 0) throw new Error('--gen-workers: the opus scenario runs its legs on the main thread (--gen-workers 0)');
   if (o.genIo === 'native' && o.genWorkers === 0) throw new Error('--gen-io native runs in generator workers: not with --gen-workers 0');
+  if (o.cRelay !== 'epoll' && o.scenario !== 'relay-limit') throw new Error(`--c-relay ${o.cRelay}: only with --scenario relay-limit`);
   if (o.scenario === 'relay-limit') {
     if (o.via === 'sip' || o.ng || o.compare || o.server !== 'tandem' || o.dtlsSetup !== undefined) throw new Error('--scenario relay-limit starts Tandem and the C relay itself: not with --via sip, --ng, --compare, --server or --dtls-setup');
   }

@@ -3,19 +3,19 @@
  * relay (c-relay.ts), the same calls in the same run, alternating which goes first; the figure of merit
  * is packets per CPU-second, Tandem ÷ C relay.
  */
-import { buildCRelay, startCRelay } from './c-relay.js';
+import { buildCRelay, cRelayConnects, startCRelay, type CRelayVariant } from './c-relay.js';
 import type { ServerHandle } from './server.js';
 import type { StepResult } from './step.js';
 
 /** Builds and starts the C relay for up to `calls` calls, or says why it cannot (no compiler, build error). */
-export async function startRelayLimitPeer(o: { basePort: number; calls: number; cpus?: string; say: (l: string) => void }): Promise<ServerHandle | undefined> {
-  const built = buildCRelay();
+export async function startRelayLimitPeer(o: { basePort: number; calls: number; cpus?: string; variant: CRelayVariant; say: (l: string) => void }): Promise<ServerHandle | undefined> {
+  const built = buildCRelay({ variant: o.variant });
   if (!built.ok) {
     o.say(`relay-limit: skipping the C relay: ${built.reason}; Tandem runs alone (no ratio)`);
     return undefined;
   }
-  o.say(`relay-limit: C relay ${built.cached ? 'cached' : 'built'} at ${built.binary} (ports ${o.basePort}-${o.basePort + 2 * o.calls - 1})`);
-  return startCRelay({ binary: built.binary, basePort: o.basePort, calls: o.calls, cpus: o.cpus });
+  o.say(`relay-limit: C relay (${o.variant}) ${built.cached ? 'cached' : 'built'} at ${built.binary} (ports ${o.basePort}-${o.basePort + 2 * o.calls - 1})`);
+  return startCRelay({ binary: built.binary, basePort: o.basePort, calls: o.calls, cpus: o.cpus, connect: cRelayConnects(o.variant) });
 }
 
 /** Per step: both servers' packets per CPU-second and Tandem ÷ C relay (the figure of merit; ≥ 0.70 is issue 14's goal). */

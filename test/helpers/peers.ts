@@ -7,7 +7,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
 
-export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc' | 'prometheus' | 'addon' | 'redis' | 'tshark';
+export type PeerName = 'kamailio' | 'rtpengine' | 'sipp' | 'sox' | 'dumpcap' | 'chromium' | 'openssl' | 'unshare' | 'svwar' | 'svcrack' | 'dnsmasq' | 'ffmpeg' | 'cc' | 'prometheus' | 'addon' | 'redis' | 'tshark' | 'liburing';
 
 interface PeerSpec {
   /** The command looked up on PATH. */
@@ -45,6 +45,8 @@ const PEERS: Record<PeerName, PeerSpec> = {
   redis: { command: 'redis-server', pkg: 'redis-server' },
   // Decodes the pcap recordings of test/integration/recording.test.ts.
   tshark: { command: 'tshark', pkg: 'tshark' },
+  // The io_uring variant of the bench's C relay (bench --c-relay uring) links liburing.
+  liburing: { command: 'cc', pkg: 'liburing-dev', files: ['/usr/include/liburing.h'] },
 };
 
 /** Env var through which test workers report skipped groups to the global teardown. */

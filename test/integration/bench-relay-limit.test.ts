@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCRelay, startCRelay, type CRelayHandle } from '../../bench/lib/c-relay.js';
-import { itWithPeers } from '../helpers/peers.js';
+import { buildCRelay, C_RELAY_VARIANTS, cRelayConnects, cRelayUsesUring, startCRelay, type CRelayHandle } from '../../bench/lib/c-relay.js';
+import { itWithPeers, type PeerName } from '../helpers/peers.js';
 
 /**
  * The yardstick of `bench --scenario relay-limit`: bench/relay-limit.c, compiled by the bench, relays
@@ -38,12 +38,12 @@ async function socket(): Promise<{ s: dgram.Socket; got: Buffer[] }> {
 }
 
 /** Starts the relay for `calls` calls on a random base port (again on another one if that is taken). */
-async function startRelay(binary: string, calls: number): Promise<CRelayHandle> {
+async function startRelay(binary: string, calls: number, connect = false): Promise<CRelayHandle> {
   let last: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const basePort = 42000 + 2 * Math.floor(Math.random() * 3000);
     try {
-      const r = await startCRelay({ binary, basePort, calls });
+      const r = await startCRelay({ binary, basePort, calls, connect });
       relays.push(r);
       return r;
     } catch (e) {
@@ -68,43 +68,46 @@ const send = (s: dgram.Socket, port: number, n: number, tag: string): Promise<vo
   });
 
 describe('bench relay-limit: the C relay', () => {
-  itWithPeers('builds with cc -O2 and relays N packets each way between a call\'s two sides', ['cc'], async () => {
-    const dir = cacheDir();
-    const built = buildCRelay({ cacheDir: dir });
-    if (!built.ok) throw new Error(built.reason);
-    expect(built.cached).toBe(false);
-    const again = buildCRelay({ cacheDir: dir });
-    expect(again).toMatchObject({ ok: true, cached: true, binary: built.binary });
+  for (const variant of C_RELAY_VARIANTS) {
+    const peers: PeerName[] = cRelayUsesUring(variant) ? ['cc', 'liburing'] : ['cc'];
+    itWithPeers(`${variant}: builds with cc -O2 and relays N packets each way between a call's two sides`, peers, async () => {
+      const dir = cacheDir();
+      const built = buildCRelay({ cacheDir: dir, variant });
+      if (!built.ok) throw new Error(built.reason);
+      expect(built.cached).toBe(false);
+      const again = buildCRelay({ cacheDir: dir, variant });
+      expect(again).toMatchObject({ ok: true, cached: true, binary: built.binary });
 
-    const relay = await startRelay(built.binary, 2);
-    const sig = await relay.signalling?.({});
-    if (sig === undefined) throw new Error('the C relay hands out no signalling');
-    const caller = await socket();
-    const callee = await socket();
-    const idle = await socket(); // call 1's caller: never sends, so nothing may reach it
-    const call0 = await sig.establish('c0', `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio ${caller.s.address().port} RTP/AVP 0\r\na=ptime:20\r\n`, () => `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio ${callee.s.address().port} RTP/AVP 0\r\n`);
-    const portA = Number(/m=audio (\d+)/.exec(call0.toCaller)?.[1]);
-    const portB = Number(/m=audio (\d+)/.exec(call0.toCallee)?.[1]);
-    expect(portB).toBe(portA + 1);
-    const call1 = await sig.establish('c1', `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio ${idle.s.address().port} RTP/AVP 0\r\n`, () => `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 9 RTP/AVP 0\r\n`);
-    const idlePortA = Number(/m=audio (\d+)/.exec(call1.toCaller)?.[1]);
-    expect(new Set([portA, portB, idlePortA]).size).toBe(3);
+      const relay = await startRelay(built.binary, 2, cRelayConnects(variant));
+      const sig = await relay.signalling?.({});
+      if (sig === undefined) throw new Error('the C relay hands out no signalling');
+      const caller = await socket();
+      const callee = await socket();
+      const idle = await socket(); // call 1's caller: never sends, so nothing may reach it
+      const call0 = await sig.establish('c0', `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio ${caller.s.address().port} RTP/AVP 0\r\na=ptime:20\r\n`, () => `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio ${callee.s.address().port} RTP/AVP 0\r\n`);
+      const portA = Number(/m=audio (\d+)/.exec(call0.toCaller)?.[1]);
+      const portB = Number(/m=audio (\d+)/.exec(call0.toCallee)?.[1]);
+      expect(portB).toBe(portA + 1);
+      const call1 = await sig.establish('c1', `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio ${idle.s.address().port} RTP/AVP 0\r\n`, () => `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 9 RTP/AVP 0\r\n`);
+      const idlePortA = Number(/m=audio (\d+)/.exec(call1.toCaller)?.[1]);
+      expect(new Set([portA, portB, idlePortA]).size).toBe(3);
 
-    // Side B learns the callee from its first packet, which cannot be forwarded yet (side A has no peer).
-    await send(callee.s, portB, 1, 'hello');
-    await send(caller.s, portA, 50, 'a');
-    await until(() => callee.got.length === 50);
-    await send(callee.s, portB, 50, 'b');
-    await until(() => caller.got.length === 50);
-    await send(idle.s, idlePortA, 3, 'lonely'); // no peer on that call's side B: counted, not forwarded
-    await new Promise((r) => setTimeout(r, 100));
+      // Side B learns the callee from its first packet, which cannot be forwarded yet (side A has no peer).
+      await send(callee.s, portB, 1, 'hello');
+      await send(caller.s, portA, 50, 'a');
+      await until(() => callee.got.length === 50);
+      await send(callee.s, portB, 50, 'b');
+      await until(() => caller.got.length === 50);
+      await send(idle.s, idlePortA, 3, 'lonely'); // no peer on that call's side B: counted, not forwarded
+      await new Promise((r) => setTimeout(r, 100));
 
-    expect(callee.got.map(String)).toEqual(Array.from({ length: 50 }, (_, i) => `a-${i}`));
-    expect(caller.got.map(String)).toEqual(Array.from({ length: 50 }, (_, i) => `b-${i}`));
-    expect(idle.got).toHaveLength(0); // beside the 100 that did arrive above
-    await relay.stop();
-    expect(relay.counters()).toEqual({ received: 104, sent: 100, unpaired: 4, sendErrors: 0 });
-  }, 30_000);
+      expect(callee.got.map(String)).toEqual(Array.from({ length: 50 }, (_, i) => `a-${i}`));
+      expect(caller.got.map(String)).toEqual(Array.from({ length: 50 }, (_, i) => `b-${i}`));
+      expect(idle.got).toHaveLength(0); // beside the 100 that did arrive above
+      await relay.stop();
+      expect(relay.counters()).toEqual({ received: 104, sent: 100, unpaired: 4, sendErrors: 0 });
+    }, 30_000);
+  }
 
   itWithPeers('refuses malformed arguments with a message and exit code 2', ['cc'], () => {
     const built = buildCRelay({ cacheDir: cacheDir() });
@@ -113,7 +116,8 @@ describe('bench relay-limit: the C relay', () => {
       const r = spawnSync(built.binary, args, { encoding: 'utf8', timeout: 5000 });
       return { status: r.status, stderr: r.stderr };
     };
-    expect(run()).toMatchObject({ status: 2, stderr: expect.stringMatching(/usage: relay-limit ADDR BASE_PORT CALLS/) });
+    expect(run()).toMatchObject({ status: 2, stderr: expect.stringMatching(/usage: relay-limit ADDR BASE_PORT CALLS \[connect\]/) });
+    expect(run('127.0.0.1', '42000', '2', 'connected')).toMatchObject({ status: 2, stderr: expect.stringMatching(/usage:/) });
     expect(run('127.0.0.1', 'x', '2')).toMatchObject({ status: 2, stderr: expect.stringMatching(/BASE_PORT 'x'/) });
     expect(run('127.0.0.1', '42000', '0')).toMatchObject({ status: 2, stderr: expect.stringMatching(/CALLS '0'/) });
     expect(run('127.0.0.1', '65535', '2')).toMatchObject({ status: 2, stderr: expect.stringMatching(/BASE_PORT '65535'/) });

@@ -68,6 +68,10 @@ describe('bench options: generator workers, server args, relay-limit', () => {
     expect(parse('--scenario relay-limit --calls 200,400')).toMatchObject({ scenario: 'relay-limit', calls: [200, 400] });
     expect(parse('--gen-io dgram')).toMatchObject({ genIo: 'dgram' });
     expect(parse('--gen-io=native --gen-workers 2')).toMatchObject({ genIo: 'native', genWorkers: 2 });
+    expect(parse('--scenario relay-limit').cRelay).toBe('epoll');
+    expect(parse('--scenario relay-limit --c-relay uring-connected').cRelay).toBe('uring-connected');
+    expect(() => parse('--scenario relay-limit --c-relay xdp')).toThrow(/--c-relay xdp: expected epoll, epoll-connected, uring, uring-connected/);
+    expect(() => parse('--scenario relay --c-relay uring')).toThrow(/only with --scenario relay-limit/);
   });
 
   it('rejects what means nothing', () => {
