@@ -24,6 +24,9 @@
  *    sockets, and waits for the next: the system calls are batched across sockets, as the issue's
  *    "step beyond" asks.
  *
+ * SIGUSR1 makes it forget every peer (and disconnect): the bench sends it when a step's calls have all
+ * ended, so that the next step's calls, on the same ports, are learnt afresh.
+ *
  * Prints "ready <sockets>" on stdout once bound; on SIGTERM or SIGINT prints
  * "received <n> sent <n> unpaired <n> send_errors <n>" and exits 0. Bad arguments: a message on stderr,
  * exit 2; a socket that cannot be bound: a message naming the port, exit 1.
@@ -57,8 +60,23 @@ struct side {
 };
 
 static struct side *sides;
+static volatile sig_atomic_t forget_requested = 0;
 static int connect_peers = 0;
 static unsigned long long received = 0, sent = 0, unpaired = 0, send_errors = 0;
+
+static int nsides_all;
+
+/* The calls ended: every side learns its next peer afresh. */
+static void forget_peers(void) {
+  forget_requested = 0;
+  for (int i = 0; i < nsides_all; i++) {
+    if (sides[i].has_peer && connect_peers) {
+      struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+      connect(sides[i].fd, &unspec, sizeof unspec);
+    }
+    sides[i].has_peer = 0;
+  }
+}
 
 /* A datagram from `from` reached side `s`: that is its peer now (for good once connected). */
 static void learn_peer(struct side *me, const struct sockaddr_in *from) {
@@ -75,6 +93,10 @@ static volatile sig_atomic_t stop_requested = 0;
 static void on_stop(int sig) {
   (void)sig;
   stop_requested = 1;
+}
+static void on_forget(int sig) {
+  (void)sig;
+  forget_requested = 1;
 }
 
 static long parse_whole(const char *what, const char *s, long min, long max) {
@@ -116,6 +138,7 @@ static int run(int nsides) {
   struct epoll_event events[MAX_EVENTS];
   while (!stop_requested) {
     int n = epoll_wait(ep, events, MAX_EVENTS, -1);
+    if (forget_requested) forget_peers();
     if (n < 0) {
       if (errno == EINTR) continue;
       perror("relay-limit: epoll_wait");
@@ -234,6 +257,7 @@ static int run(int nsides) {
 
   while (!stop_requested) {
     r = io_uring_submit_and_wait(&ring, 1);
+    if (forget_requested) forget_peers();
     if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
       fprintf(stderr, "relay-limit: io_uring_submit_and_wait: %s\n", strerror(-r));
       return 1;
@@ -320,7 +344,10 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_stop;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = on_forget;
+  sigaction(SIGUSR1, &sa, NULL);
 
+  nsides_all = nsides;
   int rc = run(nsides);
   printf("received %llu sent %llu unpaired %llu send_errors %llu\n", received, sent, unpaired, send_errors);
   fflush(stdout);

@@ -96,6 +96,8 @@ export interface CRelayCounters {
 export interface CRelayHandle extends ServerHandle {
   /** The relay's own counters, printed when it stops (undefined if it died). */
   readonly counters: () => CRelayCounters | undefined;
+  /** Every side forgets its peer (SIGUSR1): the next calls on these ports are learnt afresh. */
+  readonly forgetPeers: () => void;
 }
 
 /**
@@ -123,6 +125,7 @@ export async function startCRelay(o: { binary: string; basePort: number; calls: 
     const m = /received (\d+) sent (\d+) unpaired (\d+) send_errors (\d+)/.exec(out);
     return m ? { received: Number(m[1]), sent: Number(m[2]), unpaired: Number(m[3]), sendErrors: Number(m[4]) } : undefined;
   };
+  const forgetPeers = (): void => void (exited === undefined && child.kill('SIGUSR1'));
   const name = o.name ?? 'c-relay';
   return {
     kind: 'c-relay',
@@ -130,7 +133,9 @@ export async function startCRelay(o: { binary: string; basePort: number; calls: 
     ng: { host: '127.0.0.1', port: 0 },
     pid: child.pid,
     counters,
-    signalling: async () => new CRelaySignalling(o.basePort, o.calls),
+    // A connected side keeps its peer for good: once a step's calls have all ended, the relay forgets them.
+    forgetPeers,
+    signalling: async () => new CRelaySignalling(o.basePort, o.calls, forgetPeers),
     logTail: () => err.trim().split('\n').slice(-20).join('\n'),
     stop: async () => {
       if (exited !== undefined) return;
@@ -145,13 +150,14 @@ export async function startCRelay(o: { binary: string; basePort: number; calls: 
 /**
  * Calls through the C relay: call k of a step gets the k-th free port pair. The callee is "offered" the
  * caller's SDP with the relay's side-B port (same codec: a relay), and the caller is answered with
- * the side-A port. Releasing a call frees its pair for the next step.
+ * the side-A port. Releasing a call frees its pair for the next step; when the last one is released,
+ * `onIdle` (the relay forgets its peers).
  */
 export class CRelaySignalling implements CallSignalling {
   readonly kind = 'ng';
   private readonly free: number[];
 
-  constructor(private readonly basePort: number, calls: number) {
+  constructor(private readonly basePort: number, private readonly calls: number, private readonly onIdle: () => void = () => undefined) {
     this.free = Array.from({ length: calls }, (_, i) => calls - 1 - i);
   }
 
@@ -170,6 +176,7 @@ export class CRelaySignalling implements CallSignalling {
       toCaller,
       release: async () => {
         this.free.push(pair);
+        if (this.free.length === this.calls) this.onIdle();
       },
     };
   }

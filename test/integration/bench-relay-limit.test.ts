@@ -109,6 +109,41 @@ describe('bench relay-limit: the C relay', () => {
     }, 30_000);
   }
 
+  for (const variant of C_RELAY_VARIANTS.filter(cRelayConnects)) {
+    const peers: PeerName[] = cRelayUsesUring(variant) ? ['cc', 'liburing'] : ['cc'];
+    itWithPeers(`${variant}: a connected side ignores a new source until the relay forgets its peers (between steps)`, peers, async () => {
+      const built = buildCRelay({ cacheDir: cacheDir(), variant });
+      if (!built.ok) throw new Error(built.reason);
+      const relay = await startRelay(built.binary, 1, true);
+      const sig = await relay.signalling?.({});
+      if (sig === undefined) throw new Error('the C relay hands out no signalling');
+      const pair = async (): Promise<{ caller: Awaited<ReturnType<typeof socket>>; callee: Awaited<ReturnType<typeof socket>>; portA: number; portB: number; release: () => Promise<void> }> => {
+        const caller = await socket();
+        const callee = await socket();
+        const e = await sig.establish('c', `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio ${caller.s.address().port} RTP/AVP 0\r\n`, () => `v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio ${callee.s.address().port} RTP/AVP 0\r\n`);
+        return { caller, callee, portA: Number(/m=audio (\d+)/.exec(e.toCaller)?.[1]), portB: Number(/m=audio (\d+)/.exec(e.toCallee)?.[1]), release: e.release };
+      };
+      const first = await pair();
+      await send(first.callee.s, first.portB, 1, 'hello');
+      await send(first.caller.s, first.portA, 5, 'one');
+      await until(() => first.callee.got.length === 5);
+      // Still connected to the first call's sockets: a new caller on the same port is filtered out.
+      const stranger = await socket();
+      await send(stranger.s, first.portA, 3, 'stranger');
+      await send(first.caller.s, first.portA, 1, 'control'); // positive control: after the stranger's, and it arrives
+      await until(() => first.callee.got.length === 6);
+      expect(first.callee.got.map(String)).not.toContain('stranger-0');
+      await first.release(); // the last call of the "step": the relay forgets its peers
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await pair();
+      expect([second.portA, second.portB]).toEqual([first.portA, first.portB]);
+      await send(second.callee.s, second.portB, 1, 'hello');
+      await send(second.caller.s, second.portA, 5, 'two');
+      await until(() => second.callee.got.length === 5);
+      expect(second.callee.got.map(String)).toEqual(['two-0', 'two-1', 'two-2', 'two-3', 'two-4']);
+    }, 30_000);
+  }
+
   itWithPeers('refuses malformed arguments with a message and exit code 2', ['cc'], () => {
     const built = buildCRelay({ cacheDir: cacheDir() });
     if (!built.ok) throw new Error(built.reason);
