@@ -370,6 +370,8 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
         // Our bindings go first (expires=0), while the transaction layer can still carry them.
         await sip.outboundRegistrar?.close();
         sip.b2bua.close();
+        // The BYEs just sent are retransmitted and answered before the transport goes (RFC 3261 §17.1.2).
+        await sip.transactions.settle(config.shutdownGrace * 1000);
         sip.registrar?.close();
         sip.transactions.close();
         await sip.transport.close();
