@@ -35,11 +35,16 @@ export const OPS_OPTIONS: readonly { key: OpsKey; name: string; arg: string; hel
  */
 export const DEFAULT_LISTEN_HTTP: Readonly<{ address: string; port: number }> = { address: '127.0.0.1', port: 9900 };
 
-/** A few seconds: over UDP a dropped BYE is retransmitted at T1, 3*T1, 7*T1… (500 ms, 1.5 s, 3.5 s), so two or three tries fit. */
+/**
+ * --shutdown-grace of the `tandem` command (parseArgs applies it): a few seconds, as over UDP a
+ * dropped BYE is retransmitted at T1, 3*T1, 7*T1 (500 ms, 1.5 s, 3.5 s), so two or three tries fit.
+ * defaultConfig() has 0, like the admin listener it leaves off: whoever embeds startTandem() (tests,
+ * side by side) and calls close() chooses whether to wait.
+ */
 export const DEFAULT_SHUTDOWN_GRACE_S = 5;
 
 export function opsDefaults(): OpsConfig {
-  return { maxTranscodes: 0, drainTimeout: 3600, shutdownGrace: DEFAULT_SHUTDOWN_GRACE_S };
+  return { maxTranscodes: 0, drainTimeout: 3600, shutdownGrace: 0 };
 }
 
 export function isOpsKey(key: string): key is OpsKey {

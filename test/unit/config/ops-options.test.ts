@@ -12,6 +12,8 @@ describe('operations options', () => {
   it('the tandem command has its admin listener on 127.0.0.1:9900; in-process starts choose their own', () => {
     expect(run([]).listenHttp).toEqual({ address: '127.0.0.1', port: 9900 });
     expect(defaultConfig().listenHttp).toBeUndefined();
+    // The same for the wait for the last BYEs at close(): 5 s for the command, none unless asked in-process.
+    expect(defaultConfig().shutdownGrace).toBe(0);
     expect(run(['--listen-http=off']).listenHttp).toBeUndefined();
     // rtpengine's spelling (its config file says `listen-http = localhost:2225`): localhost and a bare port are loopback.
     expect(run(['--listen-http=localhost:2225']).listenHttp).toEqual({ address: '127.0.0.1', port: 2225 });
