@@ -98,6 +98,7 @@ describe('drain timeout: the BYEs Tandem sends are retransmitted and waited for'
     const log = p.tail(400);
     expect(log).toContain('drain timeout: hanging up the calls left');
     expect(log).not.toContain('no final response within the grace');
+    expect(log).toMatch(/"inFlight":2,"unanswered":0,"waitedMs":\d+,"msg":"shutdown: done waiting for the requests in flight"/);
   }, 40_000);
 
   it.each<[string, string[], RegExp]>([

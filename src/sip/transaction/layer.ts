@@ -322,7 +322,9 @@ export class TransactionLayer {
    */
   settle(graceMs: number): Promise<ClientTransaction[]> {
     const unanswered = (): ClientTxn[] => [...this.clients.values()].filter((t) => t.request.method !== 'INVITE' && (t.state === 'trying' || t.state === 'proceeding'));
-    const giveUpAt = this.clock.now() + graceMs;
+    const startedAt = this.clock.now();
+    const giveUpAt = startedAt + graceMs;
+    const inFlight = unanswered().length;
     return new Promise((resolve) => {
       const check = (): void => {
         const left = unanswered();
@@ -337,6 +339,7 @@ export class TransactionLayer {
           const d = t.destination;
           this.txnLog(t.request).warn({ method: t.request.method, txn: t.id, to: `${d.protocol}:${d.address}:${d.port}`, graceMs }, 'shutdown: no final response within the grace; giving up on it');
         }
+        if (inFlight > 0) this.log.info({ inFlight, unanswered: left.length, waitedMs: Math.round(this.clock.now() - startedAt) }, 'shutdown: done waiting for the requests in flight');
         resolve(left);
       };
       check();

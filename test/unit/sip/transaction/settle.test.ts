@@ -7,7 +7,7 @@ import { harness, inbound, isMethod, PEER, recordingHandler, request, response, 
  */
 describe('settle (shutdown waits for the non-INVITE client transactions in flight)', () => {
   it('resolves once every BYE has its final; a dropped BYE is retransmitted (Timer E) meanwhile', async () => {
-    const { layer, clock, sender } = harness();
+    const { layer, clock, sender, logs } = harness();
     const answered = request('BYE', { branch: 'z9hG4bKone', callId: 'one@x' });
     const dropped = request('BYE', { branch: 'z9hG4bKtwo', callId: 'two@x' });
     layer.sendRequest(answered, PEER, recordingHandler());
@@ -24,6 +24,7 @@ describe('settle (shutdown waits for the non-INVITE client transactions in fligh
     await Promise.resolve();
     expect(result).toEqual([]);
     expect(layer.counters.abandoned).toBe(0);
+    expect(logs.find((l) => l.msg === 'shutdown: done waiting for the requests in flight')).toMatchObject({ inFlight: 2, unanswered: 0, waitedMs: 520 });
   });
 
   it('gives up after the grace: resolves with the unanswered ones, logs each with its call-id, counts them', async () => {
