@@ -8,7 +8,7 @@ import { answerByes, type ByeAnswerer } from '../helpers/bye-answerer.js';
  * `tandem ctl terminate` hangs up with the same BYEs as a drain timeout (B2buaCall.end → a
  * non-INVITE client transaction): over UDP a BYE the peer dropped is retransmitted (Timer E, same
  * branch) until answered; the leg that answered at once gets exactly one (the positive control).
- * Real UDP on loopback, T1 = 50 ms.
+ * Real UDP on loopback, T1 = 500 ms.
  */
 let env: OpsEnv | undefined;
 const answerers: ByeAnswerer[] = [];
@@ -23,7 +23,9 @@ const isByeOf = (callId: string) => (m: SipMessage): boolean => m.kind === 'requ
 
 describe('tandem ctl terminate: reliable BYEs', () => {
   it('the dropped BYE comes again with the same branch and is answered; the answered one comes once', async () => {
-    env = await OpsEnv.start();
+    // RFC 3261's T1 (not the helper's 50 ms): the peer that answers at once has 500 ms to do so
+    // before a retransmission, so a busy test box does not turn the positive control into two BYEs.
+    env = await OpsEnv.start(() => ({ sipT1: 500, sipT2: 4000, sipT4: 5000 }));
     const { callId, bInvite } = await env.call();
     const bCallId = getCallId(bInvite.msg) ?? '';
     const dropper = answerByes(env.callee, 'drop-first');
