@@ -123,6 +123,38 @@ describe('block DTMF flag on offer and answer', () => {
   });
 });
 
+describe('blocking is the leg\'s, not the m= line\'s', () => {
+  /** An SDP with one PCMA + telephone-event m= line per port. */
+  const twoLines = (ports: number[]): string => {
+    const one = sdpFor({ port: ports[0], ...PCMA_TE });
+    const m = one.slice(one.indexOf('m=audio'));
+    return one + m.replace(`m=audio ${ports[0]} `, `m=audio ${ports[1]} `);
+  };
+  const ports = (sdp: string): number[] => [...sdp.matchAll(/^m=audio (\d+) /gm)].map((x) => Number(x[1]));
+
+  it('an m= line a re-offer adds is blocked too (rtpengine keeps it per participant); unblock DTMF reaches it', async () => {
+    const c = await call({ flags: ['block DTMF'] });
+    const a2 = await RtpPeer.open();
+    const b2 = await RtpPeer.open();
+    const reoffer = await ctl('offer', c, { 'from-tag': 'A', sdp: twoLines([c.a.port, a2.port]) });
+    expect(reoffer.result, String(reoffer['error-reason'])).toBe('ok');
+    const reanswer = await ctl('answer', c, { 'from-tag': 'A', 'to-tag': 'B', sdp: twoLines([c.b.port, b2.port]) });
+    expect(reanswer.result, String(reanswer['error-reason'])).toBe('ok');
+    const toB2 = ports(String(reanswer.sdp))[1];
+    const line2: Call = { ...c, a: a2, b: b2, toB: toB2 };
+    await send(line2, 'a', 2, 100);
+    await marker(line2, 'a', 110);
+    expect(await settle(b2, 3)).toEqual([8, 8, 8]);
+
+    await ctl('unblock DTMF', c, { 'from-tag': 'A', flags: ['directional'] });
+    await send(line2, 'a', 1, 200);
+    expect((await settle(b2, 5)).slice(3)).toEqual([8, 101]);
+    a2.close();
+    b2.close();
+    await c.close();
+  });
+});
+
 describe('block media flag', () => {
   it('on the offer: the offerer\'s audio is dropped, its events and the answerer\'s audio pass; unblock media restores it', async () => {
     const c = await call({ flags: ['block-media'] });

@@ -22,7 +22,7 @@ import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 import type { LocalMediaOptions } from './local-media-options.js';
-import { controlMedia } from './media-control.js';
+import { controlMedia, syncControl } from './media-control.js';
 import { encodeSnapshot, snapshotOf } from './snapshot.js';
 import { processCertificate, restoreCalls } from './takeover.js';
 import { CallRecordings } from './recording.js';
@@ -194,6 +194,7 @@ export class LocalMedia implements MediaControl {
   private async configureAll(call: MediaCall): Promise<void> {
     const ch = this.pool.channel(call.workerIndex);
     await Promise.all(call.medias.map((m) => ch.request({ op: 'configure', bridgeId: m.bridgeId, config: bridgeConfig(call, m, this.dtlsCert) })));
+    await syncControl(call, { request: (body) => ch.request(body) });
   }
 
   // ---- delete / query / list / statistics ------------------------------------------------
