@@ -217,7 +217,10 @@ export class LocalMedia implements MediaControl {
   async control(req: MediaControlRequest): Promise<MediaControlResult> {
     const call = this.registry.require(req.callId);
     const ch = this.pool.channel(call.workerIndex);
-    return controlMedia(call, req, { request: (body) => ch.request(body) });
+    const result = await controlMedia(call, req, { request: (body) => ch.request(body) });
+    // Blocking and silencing are call state a takeover restores (snapshot.ts).
+    if ('on' in req.action) this.save(call);
+    return result;
   }
 
   async record(req: RecordingRequest): Promise<RecordingResult> {
