@@ -14,6 +14,7 @@ import { datagramTooLarge } from './stream-framer.js';
 import { CONNECTION_DEFAULTS, ConnectionLimits, effectiveConnectionCap, readFdLimit } from './connection-limits.js';
 import { LogLimiter } from '../../common/log-limit.js';
 import { markReceived } from './received.js';
+import { connectStream, isCertificateError } from './outbound-socket.js';
 import type { TransportCounters, TransportStats } from './transport-stats.js';
 import { datagramKind, messageKind, socketSource, type AdmitHook, type AdmitKind } from './admit.js';
 
@@ -318,18 +319,8 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     const local = this.servers.find((s) => s.local.protocol === to.protocol)?.local ?? { protocol: to.protocol, address: '0.0.0.0', port: 0 };
     const verify = !this.noVerify.has(key);
     const p = new Promise<StreamConnection>((resolve, reject) => {
-      const socket = this.caps.admitOutbound(() =>
-        to.protocol === 'tls'
-          ? tls.connect({
-              host: to.address,
-              port: to.port,
-              // SNI carries host names only; an IP target is checked against the certificate's IP SANs.
-              ...(to.serverName !== undefined ? { servername: to.serverName } : net.isIP(to.address) === 0 ? { servername: to.address } : {}),
-              ...(this.opts.tlsClient?.ca !== undefined ? { ca: this.opts.tlsClient.ca } : {}),
-              rejectUnauthorized: verify,
-            })
-          : net.connect(to.port, to.address),
-      );
+      const ca = this.opts.tlsClient?.ca;
+      const socket = this.caps.admitOutbound(() => connectStream(to, { ...(ca !== undefined ? { ca } : {}), verify }));
       if (socket === undefined) {
         reject(new Error(`${to.protocol} connect to ${to.address}:${to.port} refused: ${this.caps.maxTotal} SIP connections open (connection cap)`));
         return;
@@ -386,9 +377,4 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     this.servers.length = 0;
     this.websockets.length = 0;
   }
-}
-
-/** OpenSSL's verification failures (as opposed to a refused or reset connection). */
-function isCertificateError(err: Error & { code?: string }): boolean {
-  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME/.test(err.code ?? '');
 }
