@@ -36,6 +36,7 @@ export const MEDIA_FAILURE_STATUS: Readonly<Record<ErrorCode, SipStatus>> = {
   NG_CLOSED: MEDIA_PLANE_ERROR,
   NG_SEND: MEDIA_PLANE_ERROR,
   NG_BAD_REPLY: MEDIA_PLANE_ERROR,
+  CONNECTION_LOST: MEDIA_PLANE_ERROR, // never from the media plane: leg B's transport error (LEG_B_TRANSPORT_ERROR)
   DNS: MEDIA_PLANE_ERROR, // never from the media plane: a DnsFailure is answered 503 in b2bua.ts
   INTERNAL: MEDIA_PLANE_ERROR,
 };

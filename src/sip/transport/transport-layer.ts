@@ -7,7 +7,7 @@ import { parseSipMessage, DEFAULT_MAX_BYTES, type ParseResult } from '../parse.j
 import { serializeSipMessage } from '../serialize.js';
 import { type SipMessage, type SipParseError } from '../message.js';
 import { malformedResponse } from './malformed-response.js';
-import { formatEndpoint, type InboundMessage, type SipEndpoint, type SipSender, type TransportProtocol } from './types.js';
+import { formatEndpoint, type InboundMessage, type SipEndpoint, type SipSender, type StreamWatcher, type TransportProtocol } from './types.js';
 import { WebSocketListener } from './websocket.js';
 import { StreamConnection, type StreamConnectionHost } from './stream-connection.js';
 import { datagramTooLarge } from './stream-framer.js';
@@ -77,7 +77,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   private readonly connecting = new Map<string, Promise<StreamConnection>>();
   readonly counters: TransportCounters = {
     received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0, connections: 0, oversized: 0,
-    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0, notAdmitted: 0,
+    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0, notAdmitted: 0, transactionsLost: 0,
   };
   readonly maxBytes: number;
   readonly log: Logger;
@@ -207,6 +207,11 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     return this.connections.get(endpointKey(remote));
   }
 
+  transactionsLost(pending: number, remote: SipEndpoint, cause: Error | undefined): void {
+    this.counters.transactionsLost += pending;
+    this.debug({ remote: formatEndpoint(remote), pending, err: cause }, 'connection gone with client transactions waiting on it: each gets a transport error');
+  }
+
   limitHit(kind: 'idle' | 'message' | 'handshake' | 'ping' | 'backlog', remote: SipEndpoint): void {
     if (kind === 'idle') this.counters.idleTimeouts++;
     else if (kind === 'backlog') this.counters.writeBacklogCloses++;
@@ -288,7 +293,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     this.send(res, source).catch((err: unknown) => this.log.debug({ err, callId: ctx.callId }, 'could not answer a malformed request'));
   }
 
-  async send(message: SipMessage, destination: SipEndpoint): Promise<void> {
+  async send(message: SipMessage, destination: SipEndpoint, watcher?: StreamWatcher): Promise<void> {
     const buf = serializeSipMessage(message);
     if (destination.protocol === 'ws' || destination.protocol === 'wss') {
       for (const l of this.websockets) if (await l.send(destination, buf)) {
@@ -304,6 +309,8 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
       await new Promise<void>((resolve, reject) => u.socket.send(buf, destination.port, destination.address, (err) => (err ? reject(err) : resolve())));
     } else {
       const c = await this.connection(destination);
+      // Attached before the write, so a close racing it still reaches the transaction.
+      if (watcher !== undefined) c.watchers.add(watcher);
       await c.write(buf);
     }
     this.counters.sent++;

@@ -31,6 +31,7 @@ const EXPECTED: Record<ErrorCode, [number, string]> = {
   NG_SEND: [500, 'Media Plane Error'],
   NG_BAD_REPLY: [500, 'Media Plane Error'],
   DNS: [500, 'Media Plane Error'],
+  CONNECTION_LOST: [500, 'Media Plane Error'],
   INTERNAL: [500, 'Media Plane Error'],
 };
 
