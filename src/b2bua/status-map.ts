@@ -63,6 +63,14 @@ export const LEG_B_TIMEOUT: SipStatus = { status: 408, reason: 'Request Timeout'
 /** The transport could not deliver leg B's INVITE: treated as 503 (RFC 3261 §8.1.3.1). */
 export const LEG_B_TRANSPORT_ERROR: SipStatus = { status: 503, reason: 'Service Unavailable' };
 
+/**
+ * What the caller is told, beyond the 503, when leg B's transport failed: a connection the next hop
+ * closed before answering says so in a Warning (RFC 3261 §20.43; no address, topology hiding).
+ */
+export function legBTransportErrorHeaders(err: unknown): SipHeader[] {
+  return errorCode(err) === 'CONNECTION_LOST' ? [warning('next hop closed the connection before a final response', 399)] : [];
+}
+
 /** A final response from leg B after which the next target is tried: 408 and 5xx; 4xx and 6xx are the callee's answer. */
 export function isFailoverStatus(status: number): boolean {
   return status === 408 || (status >= 500 && status < 600);
