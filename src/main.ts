@@ -185,7 +185,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   });
   const listeners = transport.listeners();
   // What Tandem sends, counted for /metrics (retransmissions included: they are on the wire too).
-  const sender: SipSender = { send: (m, d) => (ops.sipMessage('out', m), transport.send(m, d)), localEndpoint: (p) => transport.localEndpoint(p) };
+  const sender: SipSender = { send: (m, d, watcher) => (ops.sipMessage('out', m), transport.send(m, d, watcher)), localEndpoint: (p) => transport.localEndpoint(p) };
   // Named targets and X-Outbound-Proxy are resolved per call (RFC 3263), so TTLs and failover hold.
   const dns = new SipResolver({ ...(config.dnsServers !== undefined ? { servers: config.dnsServers } : {}), maxCacheEntries: config.dnsCacheSize, maxEndpoints: config.dnsMaxEndpoints });
   const b2bua = new B2bua({

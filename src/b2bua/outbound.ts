@@ -7,7 +7,7 @@ import type { ClientTransaction, ClientTransactionHandler } from '../sip/transac
 import type { SipEndpoint } from '../sip/transport/types.js';
 import { ALLOW, sdpBody, warning } from './sip-context.js';
 import { CallState, awaitingAnswer, isCancelled } from './call-state.js';
-import { LEG_B_TIMEOUT, LEG_B_TRANSPORT_ERROR, isFailoverStatus, mediaFailureStatus } from './status-map.js';
+import { LEG_B_TIMEOUT, LEG_B_TRANSPORT_ERROR, isFailoverStatus, legBTransportErrorHeaders, mediaFailureStatus } from './status-map.js';
 import type { CallCore } from './call-core.js';
 import type { RouteTarget } from './routes.js';
 import { UacAuth } from './uac-auth.js';
@@ -106,7 +106,7 @@ export class OutboundInvite {
       onFinal: (res) => this.call.run(() => this.onFinal(req, res, sdp)),
       onTimeout: () => this.call.run(() => this.onFailure(req, LEG_B_TIMEOUT.status, LEG_B_TIMEOUT.reason, 'timeout')),
       onTransportError: (err) =>
-        this.call.run(() => this.onFailure(req, LEG_B_TRANSPORT_ERROR.status, LEG_B_TRANSPORT_ERROR.reason, `transport error: ${errorMessage(err)}`, true, err)),
+        this.call.run(() => this.onFailure(req, LEG_B_TRANSPORT_ERROR.status, LEG_B_TRANSPORT_ERROR.reason, `transport error: ${errorMessage(err)}`, true, err, legBTransportErrorHeaders(err))),
     };
   }
 

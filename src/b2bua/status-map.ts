@@ -36,6 +36,7 @@ export const MEDIA_FAILURE_STATUS: Readonly<Record<ErrorCode, SipStatus>> = {
   NG_CLOSED: MEDIA_PLANE_ERROR,
   NG_SEND: MEDIA_PLANE_ERROR,
   NG_BAD_REPLY: MEDIA_PLANE_ERROR,
+  CONNECTION_LOST: MEDIA_PLANE_ERROR, // never from the media plane: leg B's transport error (LEG_B_TRANSPORT_ERROR)
   DNS: MEDIA_PLANE_ERROR, // never from the media plane: a DnsFailure is answered 503 in b2bua.ts
   INTERNAL: MEDIA_PLANE_ERROR,
 };
@@ -61,6 +62,14 @@ export function requestFailureResponse(err: unknown): SipStatus & { headers: Sip
 export const LEG_B_TIMEOUT: SipStatus = { status: 408, reason: 'Request Timeout' };
 /** The transport could not deliver leg B's INVITE: treated as 503 (RFC 3261 §8.1.3.1). */
 export const LEG_B_TRANSPORT_ERROR: SipStatus = { status: 503, reason: 'Service Unavailable' };
+
+/**
+ * What the caller is told, beyond the 503, when leg B's transport failed: a connection the next hop
+ * closed before answering says so in a Warning (RFC 3261 §20.43; no address, topology hiding).
+ */
+export function legBTransportErrorHeaders(err: unknown): SipHeader[] {
+  return errorCode(err) === 'CONNECTION_LOST' ? [warning('next hop closed the connection before a final response', 399)] : [];
+}
 
 /** A final response from leg B after which the next target is tried: 408 and 5xx; 4xx and 6xx are the callee's answer. */
 export function isFailoverStatus(status: number): boolean {

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'NG_SEND', // ng client: the request could not be encoded, sent or bound
   'NG_BAD_REPLY', // ng client: a reply with our cookie whose body is not a bencoded dictionary
   'DNS', // a SIP target's host name did not resolve to a usable address (RFC 3263)
+  'CONNECTION_LOST', // a SIP TCP/TLS connection closed or failed before the final response to a request sent on it
   'INTERNAL', // not one of ours (a bug, a library's own error) met at a boundary that needs a code
 ] as const;
 

@@ -4,6 +4,7 @@ import type { MediaControl, OfferRequest, RecordingAction, SdpResult } from '../
 import { NgFields, normalizeKey, readMediaOptions } from './ng-options.js';
 import { callStatsDict, statisticsDict } from './ng-stats.js';
 import { mediaControlCommand } from './ng-media-control.js';
+import { readOfferControl } from './ng-offer-control.js';
 
 export interface CommandContext {
   media: MediaControl;
@@ -49,16 +50,35 @@ function recorder(media: MediaControl): NonNullable<MediaControl['record']> {
   return media.record.bind(media);
 }
 
-/** An offer/answer that asks for recording: a recording that cannot start is a warning, the call goes on. */
-async function sdpCommand(f: NgFields, media: MediaControl, run: (request: OfferRequest) => Promise<SdpResult>): Promise<BDict> {
+/** Appends warnings to a reply's `warning` (one string, `; `-separated, as rtpengine sends it). */
+function addWarnings(reply: BDict, more: string[]): void {
+  const all = [reply.warning, ...more].filter((x): x is string => typeof x === 'string' && x !== '');
+  if (all.length > 0) reply.warning = all.join('; ');
+}
+
+/**
+ * An offer or answer, then what its flags ask of the running call: the `block DTMF`/`block media`
+ * flags for the sender's leg (`sender` is the key naming it: the from-tag on an offer, the to-tag
+ * on an answer) and recording. Those that cannot be done are warnings; the call goes on.
+ */
+async function sdpCommand(f: NgFields, media: MediaControl, sender: 'from-tag' | 'to-tag', run: (request: OfferRequest) => Promise<SdpResult>): Promise<BDict> {
   const { request, warnings } = sdpRequest(f);
   const record = recordCallAction(f);
-  const reply = sdpReply(await run(request), warnings);
+  const control = readOfferControl(f, request.callId, f.requiredString(sender));
+  const reply = sdpReply(await run(request), [...warnings, ...control.warnings]);
+  for (const req of control.requests) {
+    try {
+      if (media.control === undefined) throw new TandemError('BAD_REQUEST', 'media control is not supported by this media plane');
+      await media.control(req);
+    } catch (err) {
+      addWarnings(reply, [`${req.action.kind} not applied: ${errorMessage(err)}`]);
+    }
+  }
   if (record === undefined) return reply;
   try {
     await recorder(media)({ callId: request.callId, action: record, ...(f.has('metadata') ? { metadata: f.requiredString('metadata') } : {}) });
   } catch (err) {
-    reply.warning = [reply.warning, `recording not ${record === 'start' ? 'started' : 'stopped'}: ${errorMessage(err)}`].filter((x) => x !== undefined).join('; ');
+    addWarnings(reply, [`recording not ${record === 'start' ? 'started' : 'stopped'}: ${errorMessage(err)}`]);
   }
   return reply;
 }
@@ -75,9 +95,9 @@ function recordingCommand(action: RecordingAction): Handler {
 export const COMMANDS: Readonly<Record<string, Handler>> = {
   ping: async () => ({ result: 'pong' }),
 
-  offer: async (f, { media }) => sdpCommand(f, media, (request) => media.offer(request)),
+  offer: async (f, { media }) => sdpCommand(f, media, 'from-tag', (request) => media.offer(request)),
 
-  answer: async (f, { media }) => sdpCommand(f, media, (request) => media.answer({ ...request, toTag: f.requiredString('to-tag') })),
+  answer: async (f, { media }) => sdpCommand(f, media, 'to-tag', (request) => media.answer({ ...request, toTag: f.requiredString('to-tag') })),
 
   delete: async (f, { media }) => {
     const callId = f.requiredString('call-id');

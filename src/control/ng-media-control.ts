@@ -2,6 +2,7 @@ import type { BDict } from './bencode.js';
 import { TandemError } from '../common/errors.js';
 import type { MediaControl, MediaControlAction, MediaControlRequest } from '../media/api.js';
 import { expandRtppFlags, normalizeKey, type NgFields } from './ng-options.js';
+import { readDtmfSecurity } from './ng-offer-control.js';
 
 /**
  * rtpengine's media control commands (ng_control_protocol.md: block DTMF … play DTMF) → a typed
@@ -90,6 +91,8 @@ export function readMediaControl(f: NgFields, kind: Kind, on = true): MediaContr
   expandRtppFlags(f);
   switch (kind) {
     case 'block-dtmf':
+      // rtpengine's `DTMF-security=off` on a `block DTMF` message blocks nothing.
+      return base(f, { kind, on: on && readDtmfSecurity(f).mode !== 'off' });
     case 'block-media':
     case 'silence':
       return base(f, { kind, on });
@@ -124,7 +127,11 @@ export function mediaControlCommand(kind: Kind, on = true): (f: NgFields, ctx: {
     const reply: BDict = { result: 'ok' };
     if (r.durationMs !== undefined) reply.duration = r.durationMs;
     if (kind === 'stop') reply['last-frame-pos'] = r.lastFramePos ?? 0;
-    if (f.has('repeat-duration')) reply.warning = 'repeat-duration not supported yet; repeat-times is used';
+    const warnings = [
+      ...(f.has('repeat-duration') ? ['repeat-duration not supported yet; repeat-times is used'] : []),
+      ...(kind === 'block-dtmf' && on ? [readDtmfSecurity(f).warning ?? ''] : []),
+    ].filter((w) => w !== '');
+    if (warnings.length > 0) reply.warning = warnings.join('; ');
     return reply;
   };
 }

@@ -96,7 +96,7 @@ const HANDLED_KEYS = new Set([
   'command', 'call-id', 'from-tag', 'to-tag', 'via-branch', 'sdp', 'flags', 'replace', 'codec', 'ptime',
   'ptime-reverse', 'reverse-ptime', 'media-echo', 'ice', 'rtcp-mux', 'received-from', 'media-address', 'address-family',
   'label', 'supports', 'rtpp-flags', 'limit', 'sip-message-type', 'sip-code', 'transport-protocol', 'sdes', 'dtls', 'direction',
-  'record-call', 'metadata',
+  'record-call', 'metadata', 'dtmf-security',
 ]);
 
 /** Flags we accept and honour. */
@@ -127,12 +127,18 @@ const BOOLEAN_FLAGS: Record<string, (o: MediaOptions) => void> = {
   },
   'full-rtcp-attribute': () => undefined,
   'original-sendrecv': () => undefined,
+  // commands.ts applies these to the sender's leg once the offer or answer is done (ng-offer-control.ts).
+  'block-dtmf': () => undefined,
+  'block-media': () => undefined,
+  // rtpengine needs it before `play DTMF` works on a call it does not transcode; Tandem's play DTMF
+  // works on every call, so the flag asks for nothing more.
+  'inject-dtmf': () => undefined,
 };
 
 /** Flags we know but whose feature is not built yet: answered with a warning. */
 const UNSUPPORTED_FLAGS = new Set([
   'fatal', 'fast', 'strip-extmap', 'single-codec', 'pad-crypto', 'generate-rtcp',
-  'unidirectional', 'port-latching-', 'early-media', 'inject-dtmf', 'block-dtmf', 'block-media', 'trickle-ice',
+  'unidirectional', 'port-latching-', 'early-media', 'trickle-ice',
   'no-jitter-buffer', 'debug', 'osrtp', 'fragment', 'all',
 ]);
 
@@ -148,7 +154,7 @@ const UNSUPPORTED_KEYS = new Set([
   't38', 't.38', 'osrtp', 'frequency', 'volume', 'dtls-fingerprint', 'dtls-reverse', 'set-label', 'from-label',
   'to-label', 'interface', 'sdp-attr', 'output-destination', 'recording-file', 'recording-path', 'recording-pattern',
   'media-address-family', 'trigger', 'trigger-end', 'delay-buffer', 'xmlrpc', 'moh', 'blob', 'file', 'db-id',
-  'repeat-times', 'repeat-duration', 'dtmf-delay', 'dtmf-log-dest', 'all', 'from-tags', 'frequencies', 'codec-set',
+  'repeat-times', 'repeat-duration', 'dtmf-delay', 'dtmf-security-trigger', 'dtmf-security-trigger-end', 'trigger-end-digits', 'trigger-end-time', 'dtmf-log-dest', 'all', 'from-tags', 'frequencies', 'codec-set',
 ]);
 
 /**

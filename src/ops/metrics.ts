@@ -37,6 +37,7 @@ const SIP_FAULTS: readonly [string, keyof TransportStats][] = [
   ['malformed_answered', 'rejected'], ['malformed_dropped', 'dropped'], ['not_admitted', 'notAdmitted'],
   ['idle_timeout', 'idleTimeouts'], ['message_timeout', 'messageTimeouts'], ['tls_handshake_timeout', 'tlsHandshakeTimeouts'], ['write_backlog', 'writeBacklogCloses'],
   ['tls_verify_failure', 'tlsVerifyFailures'], ['connection_cap', 'refusedConnections'], ['connection_cap_per_source', 'refusedConnectionsPerSource'], ['ws_ping_timeout', 'wsPingTimeouts'],
+  ['connection_lost', 'transactionsLost'],
 ];
 
 /** SIP methods counted by name; anything else (a fuzzer's invention) is `other`, so labels stay bounded. */

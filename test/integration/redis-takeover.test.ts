@@ -432,6 +432,50 @@ describeWithPeers('--redis takeover of a WebRTC call (the werift browser stand-i
   }, 40_000);
 });
 
+describeWithPeers('--redis takeover keeps blocking', ['redis'], () => {
+  itWithPeers('a call offered with the block DTMF flag still drops the offerer\'s events after kill -9; unblock DTMF lets them through', ['redis'], async () => {
+    expect(existsSync(CLI), `${CLI}: run npm run build first`).toBe(true);
+    const redis: RedisServer = await startRedis();
+    cleanups.push(() => redis.stop());
+    const ngPort = 29000 + Math.floor(Math.random() * 3700);
+    const base = 20000 + Math.floor(Math.random() * 25) * 400;
+    const args = [`--listen-ng=127.0.0.1:${ngPort}`, '--listen-sip=none', '--interface=127.0.0.1', `--port-min=${base}`, `--port-max=${base + 399}`, '--num-threads=1', `--redis=${redis.url}`, '--log-level=info', '--listen-http=off'];
+    let node = await startNode(args);
+    cleanups.push(() => killNode(node));
+    const ng = new NgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 300, retries: 3 });
+    cleanups.push(() => ng.close());
+    const a = await RtpPeer.open();
+    const b = await RtpPeer.open();
+    cleanups.push(() => { a.close(); b.close(); });
+    const te = { pts: [0, 101], rtpmaps: ['0 PCMU/8000', '101 telephone-event/8000'] };
+    const offer = await ng.request({ command: 'offer', 'call-id': 'blocked-takeover', 'from-tag': 'a', sdp: sdpFor({ port: a.port, ...te }), flags: ['block DTMF'] });
+    expect(offer.result, JSON.stringify(offer)).toBe('ok');
+    const answer = await ng.request({ command: 'answer', 'call-id': 'blocked-takeover', 'from-tag': 'a', 'to-tag': 'b', sdp: sdpFor({ port: b.port, ...te }) });
+    expect(answer.result, JSON.stringify(answer)).toBe('ok');
+    const toB = port(answer.sdp);
+    let seq = 0;
+    /** One telephone-event then one audio packet from A: the audio proves the event had its chance. */
+    const eventThenAudio = async (): Promise<number[]> => {
+      const before = b.received.length;
+      await a.send(rtpPacket({ pt: 101, seq: ++seq, ts: seq * 160, ssrc: 0x1000, payload: Buffer.from([5, 10, 0, 160]) }), toB);
+      await a.send(rtpPacket({ pt: 0, seq: ++seq, ts: seq * 160, ssrc: 0x1000, payload: patternPayload(160, seq) }), toB);
+      await b.waitFor(before + 1, 2000);
+      await new Promise((r) => setTimeout(r, 50));
+      return b.received.slice(before).map((p) => p[1] & 0x7f);
+    };
+    expect(await eventThenAudio()).toEqual([0]);
+
+    await killNode(node);
+    node = await startNode(args);
+    expect(node.log()).toMatch(/"restored":1/);
+    // Until A's first packet re-latches, B's address comes from the stored SDP: the audio arrives.
+    expect(await eventThenAudio()).toEqual([0]);
+    expect((await ng.request({ command: 'unblock DTMF', 'call-id': 'blocked-takeover', 'from-tag': 'a', flags: ['directional'] })).result).toBe('ok');
+    expect(await eventThenAudio()).toEqual([101, 0]);
+    expect((await ng.request({ command: 'delete', 'call-id': 'blocked-takeover' })).result).toBe('ok');
+  }, 40_000);
+});
+
 describe('--redis that cannot be reached', () => {
   it('is a CONFIG error naming --redis and the address, not a hang', async () => {
     // Port 1 on loopback: nothing listens (a refused connection is the positive case of "unreachable").

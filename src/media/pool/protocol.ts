@@ -273,6 +273,6 @@ export interface WorkerInit {
   testOps?: boolean;
   /** rtpengine's `--dtmf-no-suppress`: audio during a DTMF event is forwarded, not held back. */
   dtmfNoSuppress?: boolean;
-  /** Period of Tandem's own RTCP reports where it terminates RTCP (default 5000 ms, RFC 3550's minimum). */
+  /** RFC 3550 §6.2 minimum interval of Tandem's own RTCP reports where it terminates RTCP (default 5000 ms); each interval is randomised around it (worker/rtcp-schedule.ts). */
   rtcpIntervalMs?: number;
 }

@@ -96,6 +96,8 @@ export class CallMedia {
    * keep their SRTP from `dtlsKeys` instead of a new handshake.
    */
   dtlsRestored = false;
+  /** The call's blocking and silencing (MediaCall.blocking) was sent to this bridge. */
+  controlSynced = false;
 
   constructor(
     readonly index: number,
@@ -152,6 +154,13 @@ export class MediaCall {
   offerGroups?: { type: string; mids: string }[];
   /** The media interface each side's sockets bind on, chosen by the first offer (ng `direction`). */
   interfaces?: [MediaInterfaceSpec, MediaInterfaceSpec];
+  /**
+   * Blocking and silencing toward each side, as the last command or offer/answer flag left them:
+   * rtpengine keeps them per participant, so an m= line a re-offer adds gets them too.
+   */
+  blocking: Record<'block-dtmf' | 'block-media' | 'silence', [boolean, boolean]> = {
+    'block-dtmf': [false, false], 'block-media': [false, false], silence: [false, false],
+  };
   private closing?: Promise<Map<number, BridgeStats>>;
 
   constructor(

@@ -22,7 +22,7 @@ import { bridgeConfig } from './worker-config.js';
 import { RateSampler } from './rates.js';
 import { callStatsFrom, emptyBridgeStats } from './stats.js';
 import type { LocalMediaOptions } from './local-media-options.js';
-import { controlMedia } from './media-control.js';
+import { controlMedia, syncControl } from './media-control.js';
 import { encodeSnapshot, snapshotOf } from './snapshot.js';
 import { processCertificate, restoreCalls } from './takeover.js';
 import { CallRecordings } from './recording.js';
@@ -194,6 +194,7 @@ export class LocalMedia implements MediaControl {
   private async configureAll(call: MediaCall): Promise<void> {
     const ch = this.pool.channel(call.workerIndex);
     await Promise.all(call.medias.map((m) => ch.request({ op: 'configure', bridgeId: m.bridgeId, config: bridgeConfig(call, m, this.dtlsCert) })));
+    await syncControl(call, { request: (body) => ch.request(body) });
   }
 
   // ---- delete / query / list / statistics ------------------------------------------------
@@ -216,7 +217,10 @@ export class LocalMedia implements MediaControl {
   async control(req: MediaControlRequest): Promise<MediaControlResult> {
     const call = this.registry.require(req.callId);
     const ch = this.pool.channel(call.workerIndex);
-    return controlMedia(call, req, { request: (body) => ch.request(body) });
+    const result = await controlMedia(call, req, { request: (body) => ch.request(body) });
+    // Blocking and silencing are call state a takeover restores (snapshot.ts).
+    if ('on' in req.action) this.save(call);
+    return result;
   }
 
   async record(req: RecordingRequest): Promise<RecordingResult> {

@@ -42,6 +42,7 @@ export async function controlMedia(call: MediaCall, req: MediaControlRequest, wo
       result.lastFramePos ??= reply.lastFramePos;
     }
   }
+  if ('on' in a) for (const s of toward) call.blocking[a.kind][s] = a.on;
   call.log.info({ action: a.kind, ...('on' in a ? { on: a.on } : {}), toward: toward.map((s) => call.tags[s]) }, 'media control');
   return result;
 }
@@ -91,5 +92,22 @@ export function targetSides(call: MediaCall, req: MediaControlRequest): Side[] {
       // to-tag here, and Kamailio may send the from-tag as both).
       if (from === undefined) throw new TandemError('BAD_REQUEST', 'No participant party specified (from-tag or the all flag)', { 'call-id': call.callId });
       return [otherSide(from)];
+  }
+}
+
+/**
+ * Bridges the call's blocking and silencing has not been sent to yet (an m= line added by a
+ * re-offer) get it, as rtpengine's per-participant state reaches every media of the participant.
+ */
+export async function syncControl(call: MediaCall, worker: ControlWorker): Promise<void> {
+  for (const m of call.medias) {
+    if (m.controlSynced) continue;
+    m.controlSynced = true;
+    if ((m.peer[0]?.type ?? m.peer[1]?.type ?? 'audio') !== 'audio') continue;
+    for (const kind of ['block-dtmf', 'block-media', 'silence'] as const) {
+      for (const s of [0, 1] as const) {
+        if (call.blocking[kind][s]) await worker.request({ op: 'control', bridgeId: m.bridgeId, command: { kind, toward: s, on: true } });
+      }
+    }
   }
 }

@@ -21,6 +21,8 @@ export interface CallSnapshot {
   echo?: { mode: MediaEchoMode; requestedBy: Side };
   offerGroups?: { type: string; mids: string }[];
   interfaces?: [MediaInterfaceSpec, MediaInterfaceSpec];
+  /** Blocking and silencing toward each side (MediaCall.blocking), when any is on. */
+  blocking?: MediaCall['blocking'];
   medias: MediaSnapshot[];
 }
 
@@ -83,6 +85,7 @@ export function snapshotOf(call: MediaCall): CallSnapshot {
     ...(call.echo !== undefined ? { echo: call.echo } : {}),
     ...(call.offerGroups !== undefined ? { offerGroups: call.offerGroups } : {}),
     ...(call.interfaces !== undefined ? { interfaces: call.interfaces } : {}),
+    ...(Object.values(call.blocking).some((sides) => sides[0] || sides[1]) ? { blocking: call.blocking } : {}),
     medias: call.medias.map((m) => mediaSnapshot(m)),
   };
 }
@@ -147,6 +150,12 @@ export function decodeSnapshot(text: string): CallSnapshot {
   }
   // Read by side (call.labels[side]) long after the takeover: refused here, not at the first query.
   if (!Array.isArray(s.labels)) throw new TandemError('BAD_REQUEST', 'stored media session: no labels', { callId: s.callId });
+  if (s.blocking !== undefined) {
+    const b = s.blocking as Partial<Record<string, unknown>> | null;
+    const pair = (v: unknown): boolean => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'boolean');
+    if (typeof b !== 'object' || b === null || !pair(b['block-dtmf']) || !pair(b['block-media']) || !pair(b.silence))
+      throw new TandemError('BAD_REQUEST', 'stored media session: blocking is not two booleans per kind', { callId: s.callId });
+  }
   return s as CallSnapshot;
 }
 

@@ -35,6 +35,8 @@ export async function restoreCalls(host: TakeoverHost, snapshots: string[], drop
       if (s.echo !== undefined) call.echo = s.echo;
       if (s.offerGroups !== undefined) call.offerGroups = s.offerGroups;
       if (s.interfaces !== undefined) call.interfaces = s.interfaces;
+      // configure() sends it to the restored bridges (media-control.ts, syncControl).
+      if (s.blocking !== undefined) call.blocking = s.blocking;
       try {
         for (const ms of s.medias) {
           const media = await host.bind(call, ms);

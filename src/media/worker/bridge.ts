@@ -4,6 +4,7 @@ import type { BridgeConfig, BridgePorts, BridgeStats, ControlCommand, SrtpSideCo
 import { BridgeSide } from './bridge-side.js';
 import { DirectionProcessor } from './direction.js';
 import { RtcpTerminator } from './rtcp-terminator.js';
+import { RtcpSchedule, rtcpTiming } from './rtcp-schedule.js';
 import type { WorkerClock } from './clock.js';
 import type { MediaSocket, MediaSocketFactory } from './media-socket.js';
 
@@ -12,6 +13,8 @@ export class MediaBridge {
   readonly createdMs: number;
   configuredMs: number;
   timeoutReported = false;
+  /** When each side whose RTCP is terminated gets Tandem's next report (RFC 3550 §6.3.1, randomised). */
+  readonly rtcpSchedule = new RtcpSchedule(rtcpTiming.minIntervalMs, rtcpTiming.seed());
 
   private constructor(
     readonly bridgeId: number,
@@ -59,6 +62,8 @@ export class MediaBridge {
       side.setAction(dir.action);
       side.processor.configure(dir);
       side.rtcpTerm = cfg.terminateRtcp === true ? (side.rtcpTerm ?? new RtcpTerminator(this.cname)) : undefined;
+      if (side.rtcpTerm !== undefined) this.rtcpSchedule.start(i, nowMs);
+      else this.rtcpSchedule.stop(i);
     }
   }
 
@@ -70,10 +75,12 @@ export class MediaBridge {
   /** RFC 3550 §6.5.1: one CNAME per endpoint; random, so it names neither the call nor the host. */
   private readonly cname = `${randomBytes(6).toString('hex')}@tandem`;
 
-  /** Each side whose RTCP is terminated gets Tandem's report (the worker's RTCP timer calls this). */
+  /**
+   * Each side whose RTCP is terminated gets Tandem's report when its schedule says it is due (the
+   * worker's RTCP timer calls this every few tens of ms with the wall-clock time).
+   */
   sendRtcpReports(nowMs: number): void {
-    this.sides[0].sendReport(nowMs);
-    this.sides[1].sendReport(nowMs);
+    for (const i of [0, 1] as const) if (this.rtcpSchedule.due(i, nowMs)) this.sides[i].sendReport(nowMs);
   }
 
   /** Milliseconds since anything was received on either side, or since the last (re)configuration. */

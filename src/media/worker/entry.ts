@@ -9,6 +9,7 @@ import { warmUpSrtp } from '../rtp/srtp.js';
 import { guardCounters, setGuardLog } from './guard.js';
 import { Recorder } from './recorder.js';
 import { dtmfSettings } from './dtmf.js';
+import { RTCP_MIN_INTERVAL_MS, rtcpTickMs, rtcpTiming } from './rtcp-schedule.js';
 import { startMediaIo } from './media-io.js';
 import { addSrtpFailures } from './bridge-side.js';
 
@@ -22,6 +23,8 @@ if (port === null) throw new Error('media worker must run in a worker thread');
 const log = createLogger({ level: init.logLevel, name: `media-worker-${init.workerIndex}` });
 setGuardLog(log);
 dtmfSettings.suppressAudio = init.dtmfNoSuppress !== true;
+// Before any bridge exists: each takes its RTCP minimum interval when it is made.
+rtcpTiming.minIntervalMs = init.rtcpIntervalMs ?? RTCP_MIN_INTERVAL_MS;
 const clock = new WorkerClock();
 clock.start();
 const bridges = new Map<number, MediaBridge>();
@@ -151,11 +154,12 @@ const sampler = setInterval(() => {
   for (const b of bridges.values()) for (const s of b.sides) s.sampleQuality(now);
 }, QUALITY_SAMPLE_MS);
 sampler.unref();
-// Tandem's own SR/RR toward legs whose RTCP it terminates (transcoded or repacketized bridges).
+// Tandem's own SR/RR toward legs whose RTCP it terminates (transcoded or repacketized bridges):
+// each bridge keeps its own randomised schedule (rtcp-schedule.ts); this timer only looks for due ones.
 const rtcpTimer = setInterval(() => {
   const now = Date.now();
   for (const b of bridges.values()) b.sendRtcpReports(now);
-}, init.rtcpIntervalMs ?? 5000);
+}, rtcpTickMs(rtcpTiming.minIntervalMs));
 rtcpTimer.unref();
 
 // Codecs are warmed up before the worker says it is ready: calls placed on it never pay for it.

@@ -2,7 +2,7 @@ import type { Logger } from '../../common/log.js';
 import type { Clock } from '../../common/clock.js';
 import type { SipRequest, SipResponse } from '../message.js';
 import { buildNon2xxAck } from '../build.js';
-import { isReliable, type SipEndpoint, type SipSender } from '../transport/types.js';
+import { isReliable, type SipEndpoint, type SipSender, type StreamWatcher } from '../transport/types.js';
 import type { ClientState, ClientTransaction, ClientTransactionHandler, TimerSettings } from './types.js';
 import { callUp, doubling, OneShot, Retransmitter, timerValues, toError, transmit, type TimerValues } from './timers.js';
 
@@ -35,6 +35,8 @@ export class ClientTxn implements ClientTransaction {
   private readonly cancelGiveUp: OneShot;
   /** the ACK we sent for a non-2xx final; re-sent for each retransmission of that final (§17.1.1.2). */
   private ack: SipRequest | undefined;
+  /** over TCP/TLS: hears if the connection the request went out on goes before the final (§18.4). */
+  private readonly watcher: StreamWatcher | undefined;
 
   constructor(
     readonly id: string,
@@ -50,6 +52,16 @@ export class ClientTxn implements ClientTransaction {
     this.timeout = new OneShot(env.clock);
     this.linger = new OneShot(env.clock);
     this.cancelGiveUp = new OneShot(env.clock);
+    if (isReliable(destination.protocol)) {
+      // An INVITE in Proceeding still waits: a callee whose connection vanished will never answer.
+      const watching = (): boolean => this.waiting || this.state === 'proceeding';
+      this.watcher = {
+        get watching() {
+          return watching();
+        },
+        connectionLost: (err) => this.connectionLost(err),
+      };
+    }
   }
 
   /**
@@ -73,7 +85,7 @@ export class ClientTxn implements ClientTransaction {
   }
 
   start(): void {
-    this.send(this.request);
+    this.send(this.request, this.watcher);
     if (!isReliable(this.destination.protocol)) {
       const { t2 } = this.env.timers;
       // Timer A: T1, doubling with no cap (§17.1.1.2). Timer E: T1 doubling up to T2, and every T2
@@ -95,8 +107,19 @@ export class ClientTxn implements ClientTransaction {
     });
   }
 
-  private send(msg: SipRequest): void {
-    transmit(this.env.sender, msg, this.destination).catch((err: unknown) => {
+  /**
+   * RFC 3261 §18.4 / §17.1.4: the TCP/TLS connection the request went out on closed before its
+   * final response, which can no longer come back on it: a transport error now, not Timer B later.
+   */
+  private connectionLost(err: Error): void {
+    if (this.state === 'terminated' || this.watcher?.watching !== true) return;
+    this.env.log.warn({ err, txn: this.id, method: this.request.method, state: this.state }, 'connection closed before the final response: transport error');
+    this.terminate();
+    callUp(this.env.log, 'onTransportError', () => this.handler.onTransportError(err));
+  }
+
+  private send(msg: SipRequest, watcher?: StreamWatcher): void {
+    transmit(this.env.sender, msg, this.destination, watcher).catch((err: unknown) => {
       if (this.state === 'terminated') return;
       const wasWaiting = this.waiting;
       this.env.log.warn({ err: toError(err), txn: this.id, method: msg.method }, 'transport error in a client transaction');
@@ -170,6 +193,7 @@ export class ClientTxn implements ClientTransaction {
   }
 
   private stopWaiting(): void {
+    this.watcher?.detach?.();
     this.retransmit.cancel();
     this.timeout.cancel();
     this.cancelGiveUp.cancel();

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { SipMessage } from '../message.js';
-import type { SipEndpoint, SipSender } from '../transport/types.js';
+import type { SipEndpoint, SipSender, StreamWatcher } from '../transport/types.js';
 import { DEFAULT_TIMERS, type TimerSettings } from './types.js';
 
 /**
@@ -131,9 +131,9 @@ export class OneShot {
  * a faulty transport can never throw out of a timer callback (which, on the system clock, would
  * be an uncaught exception).
  */
-export function transmit(sender: SipSender, msg: SipMessage, dest: SipEndpoint): Promise<void> {
+export function transmit(sender: SipSender, msg: SipMessage, dest: SipEndpoint, watcher?: StreamWatcher): Promise<void> {
   try {
-    return sender.send(msg, dest);
+    return watcher === undefined ? sender.send(msg, dest) : sender.send(msg, dest, watcher);
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }

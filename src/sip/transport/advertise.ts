@@ -17,7 +17,7 @@ export interface AdvertisedListen {
 export function advertisingSender(inner: SipSender, listens: readonly AdvertisedListen[]): SipSender {
   if (!listens.some((l) => l.advertise !== undefined)) return inner;
   return {
-    send: (message, destination) => inner.send(message, destination),
+    send: (message, destination, watcher) => inner.send(message, destination, watcher),
     localEndpoint(protocol: TransportProtocol): SipEndpoint {
       const local = inner.localEndpoint(protocol);
       // Same listener: same address, and the same port (or 0, bound to whatever the system gave).

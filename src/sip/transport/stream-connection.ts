@@ -4,6 +4,7 @@ import type { SipParseError } from '../message.js';
 import type { SipEndpoint } from './types.js';
 import { StreamFramer } from './stream-framer.js';
 import { MAX_WRITE_BACKLOG } from './connection-limits.js';
+import { StreamWatchers } from './stream-watch.js';
 
 export interface StreamTimeouts {
   /** no message in progress, none received or sent for this long: close. */
@@ -17,6 +18,8 @@ export interface StreamConnectionHost {
   readonly maxBytes: number;
   deliver(r: ParseResult | { ok: false; error: SipParseError }, source: SipEndpoint, local: SipEndpoint): void;
   forget(c: StreamConnection): void;
+  /** the connection went with `pending` client transactions still waiting on it (each told already). */
+  transactionsLost(pending: number, remote: SipEndpoint, cause: Error | undefined): void;
   /** a limit closed the connection: count it and log (rate-limited). */
   limitHit(kind: 'idle' | 'message' | 'backlog', remote: SipEndpoint): void;
   debug(fields: Record<string, unknown>, msg: string): void;
@@ -37,6 +40,10 @@ export class StreamConnection {
   private readonly framer: StreamFramer;
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
+  /** client transactions whose request went out here and whose final response has not come. */
+  readonly watchers = new StreamWatchers();
+  /** why the socket failed, if it did (ECONNRESET…): the close that follows carries it. */
+  private failure: Error | undefined;
 
   constructor(
     readonly socket: net.Socket,
@@ -47,9 +54,15 @@ export class StreamConnection {
   ) {
     this.framer = new StreamFramer(host.maxBytes);
     socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('error', (err) => host.debug({ remote: `${remote.address}:${remote.port}`, err }, 'connection error'));
+    socket.on('error', (err) => {
+      this.failure = err;
+      host.debug({ remote: `${remote.address}:${remote.port}`, err }, 'connection error');
+    });
     socket.on('close', () => {
       this.clearTimer();
+      // RFC 3261 §18.4: a request's connection gone before its final response is a transport error.
+      const lost = this.watchers.lost(remote, this.failure);
+      if (lost > 0) host.transactionsLost(lost, remote, this.failure);
       host.forget(this);
     });
     this.arm('idle');
@@ -68,6 +81,11 @@ export class StreamConnection {
   private arm(kind: 'idle' | 'message'): void {
     this.clearTimer();
     this.timer = setTimeout(() => {
+      // A connection we still await a final response on is not idle (a long-ringing INVITE).
+      if (kind === 'idle' && this.watchers.size > 0) {
+        this.arm('idle');
+        return;
+      }
       this.host.limitHit(kind, this.remote);
       this.socket.destroy();
     }, kind === 'idle' ? this.timeouts.idleMs : this.timeouts.messageMs);

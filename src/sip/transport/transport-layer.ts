@@ -7,13 +7,14 @@ import { parseSipMessage, DEFAULT_MAX_BYTES, type ParseResult } from '../parse.j
 import { serializeSipMessage } from '../serialize.js';
 import { type SipMessage, type SipParseError } from '../message.js';
 import { malformedResponse } from './malformed-response.js';
-import { formatEndpoint, type InboundMessage, type SipEndpoint, type SipSender, type TransportProtocol } from './types.js';
+import { formatEndpoint, type InboundMessage, type SipEndpoint, type SipSender, type StreamWatcher, type TransportProtocol } from './types.js';
 import { WebSocketListener } from './websocket.js';
 import { StreamConnection, type StreamConnectionHost } from './stream-connection.js';
 import { datagramTooLarge } from './stream-framer.js';
 import { CONNECTION_DEFAULTS, ConnectionLimits, effectiveConnectionCap, readFdLimit } from './connection-limits.js';
 import { LogLimiter } from '../../common/log-limit.js';
 import { markReceived } from './received.js';
+import { connectStream, isCertificateError } from './outbound-socket.js';
 import type { TransportCounters, TransportStats } from './transport-stats.js';
 import { datagramKind, messageKind, socketSource, type AdmitHook, type AdmitKind } from './admit.js';
 
@@ -76,7 +77,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   private readonly connecting = new Map<string, Promise<StreamConnection>>();
   readonly counters: TransportCounters = {
     received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0, connections: 0, oversized: 0,
-    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0, notAdmitted: 0,
+    idleTimeouts: 0, messageTimeouts: 0, tlsHandshakeTimeouts: 0, writeBacklogCloses: 0, tlsVerifyFailures: 0, notAdmitted: 0, transactionsLost: 0,
   };
   readonly maxBytes: number;
   readonly log: Logger;
@@ -206,6 +207,11 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     return this.connections.get(endpointKey(remote));
   }
 
+  transactionsLost(pending: number, remote: SipEndpoint, cause: Error | undefined): void {
+    this.counters.transactionsLost += pending;
+    this.debug({ remote: formatEndpoint(remote), pending, err: cause }, 'connection gone with client transactions waiting on it: each gets a transport error');
+  }
+
   limitHit(kind: 'idle' | 'message' | 'handshake' | 'ping' | 'backlog', remote: SipEndpoint): void {
     if (kind === 'idle') this.counters.idleTimeouts++;
     else if (kind === 'backlog') this.counters.writeBacklogCloses++;
@@ -287,7 +293,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     this.send(res, source).catch((err: unknown) => this.log.debug({ err, callId: ctx.callId }, 'could not answer a malformed request'));
   }
 
-  async send(message: SipMessage, destination: SipEndpoint): Promise<void> {
+  async send(message: SipMessage, destination: SipEndpoint, watcher?: StreamWatcher): Promise<void> {
     const buf = serializeSipMessage(message);
     if (destination.protocol === 'ws' || destination.protocol === 'wss') {
       for (const l of this.websockets) if (await l.send(destination, buf)) {
@@ -303,6 +309,8 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
       await new Promise<void>((resolve, reject) => u.socket.send(buf, destination.port, destination.address, (err) => (err ? reject(err) : resolve())));
     } else {
       const c = await this.connection(destination);
+      // Attached before the write, so a close racing it still reaches the transaction.
+      if (watcher !== undefined) c.watchers.add(watcher);
       await c.write(buf);
     }
     this.counters.sent++;
@@ -318,18 +326,8 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     const local = this.servers.find((s) => s.local.protocol === to.protocol)?.local ?? { protocol: to.protocol, address: '0.0.0.0', port: 0 };
     const verify = !this.noVerify.has(key);
     const p = new Promise<StreamConnection>((resolve, reject) => {
-      const socket = this.caps.admitOutbound(() =>
-        to.protocol === 'tls'
-          ? tls.connect({
-              host: to.address,
-              port: to.port,
-              // SNI carries host names only; an IP target is checked against the certificate's IP SANs.
-              ...(to.serverName !== undefined ? { servername: to.serverName } : net.isIP(to.address) === 0 ? { servername: to.address } : {}),
-              ...(this.opts.tlsClient?.ca !== undefined ? { ca: this.opts.tlsClient.ca } : {}),
-              rejectUnauthorized: verify,
-            })
-          : net.connect(to.port, to.address),
-      );
+      const ca = this.opts.tlsClient?.ca;
+      const socket = this.caps.admitOutbound(() => connectStream(to, { ...(ca !== undefined ? { ca } : {}), verify }));
       if (socket === undefined) {
         reject(new Error(`${to.protocol} connect to ${to.address}:${to.port} refused: ${this.caps.maxTotal} SIP connections open (connection cap)`));
         return;
@@ -386,9 +384,4 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
     this.servers.length = 0;
     this.websockets.length = 0;
   }
-}
-
-/** OpenSSL's verification failures (as opposed to a refused or reset connection). */
-function isCertificateError(err: Error & { code?: string }): boolean {
-  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME/.test(err.code ?? '');
 }

@@ -18,6 +18,8 @@ export interface TransportCounters {
   tlsVerifyFailures: number;
   /** datagrams, connections and stream messages the admit hook refused (dropped without a word). */
   notAdmitted: number;
+  /** client transactions failed because the TCP/TLS connection their request went out on closed first (RFC 3261 §18.4). */
+  transactionsLost: number;
 }
 
 export interface TransportStats extends TransportCounters {

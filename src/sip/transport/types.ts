@@ -21,14 +21,28 @@ export interface InboundMessage {
   local: SipEndpoint;
 }
 
+/**
+ * A client transaction waiting for the final response to a request sent on a stream connection
+ * (TCP, TLS): told if that connection closes or fails first (RFC 3261 §18.4).
+ */
+export interface StreamWatcher {
+  /** false once the final response came (or the transaction ended): the transport drops it. */
+  readonly watching: boolean;
+  connectionLost(err: Error): void;
+  /** set by the transport while the watcher is attached: stops watching. */
+  detach?: () => void;
+}
+
 /** What transactions and the B2BUA need from the transport layer. */
 export interface SipSender {
   /**
    * Sends a message. Over TCP/TLS an existing connection to the destination is reused or a new one
    * opened. Rejects when the message cannot be delivered (connect refused, TLS failure, send error):
    * for a client transaction that is a transport error (RFC 3261 §8.1.3.1, treated like 503).
+   * `watcher` (TCP/TLS only; ignored over UDP and WebSocket): attached to the connection the
+   * message went out on, and told if it closes while the watcher still waits.
    */
-  send(message: SipMessage, destination: SipEndpoint): Promise<void>;
+  send(message: SipMessage, destination: SipEndpoint, watcher?: StreamWatcher): Promise<void>;
   /** The address and port a listener of this protocol advertises (for Via and Contact). */
   localEndpoint(protocol: TransportProtocol): SipEndpoint;
 }

@@ -7,10 +7,12 @@ import {
   REASON_MEDIA_TIMEOUT,
   REASON_WORKER_FAILED,
   isFailoverStatus,
+  legBTransportErrorHeaders,
   mediaFailureResponse,
   mediaFailureStatus,
   requestFailureResponse,
 } from '../../../src/b2bua/status-map.js';
+import { ConnectionLostError } from '../../../src/sip/transport/stream-watch.js';
 
 /** What a caller hears for each catalogue code when the media plane refuses its call. */
 const EXPECTED: Record<ErrorCode, [number, string]> = {
@@ -31,6 +33,7 @@ const EXPECTED: Record<ErrorCode, [number, string]> = {
   NG_SEND: [500, 'Media Plane Error'],
   NG_BAD_REPLY: [500, 'Media Plane Error'],
   DNS: [500, 'Media Plane Error'],
+  CONNECTION_LOST: [500, 'Media Plane Error'],
   INTERNAL: [500, 'Media Plane Error'],
 };
 
@@ -69,6 +72,12 @@ describe('SIP status map', () => {
   it('turns leg B transaction failures into 408 and 503 (RFC 3261 §8.1.3.1)', () => {
     expect(LEG_B_TIMEOUT).toEqual({ status: 408, reason: 'Request Timeout' });
     expect(LEG_B_TRANSPORT_ERROR).toEqual({ status: 503, reason: 'Service Unavailable' });
+  });
+
+  it('says in a Warning, without the address, that the next hop closed its connection; other transport errors add nothing', () => {
+    const lost = new ConnectionLostError({ protocol: 'tcp', address: '192.0.2.9', port: 5060 });
+    expect(legBTransportErrorHeaders(lost)).toEqual([{ name: 'Warning', value: '399 tandem "next hop closed the connection before a final response"' }]);
+    expect(legBTransportErrorHeaders(new Error('tcp connect to 192.0.2.9:5060 failed: ECONNREFUSED'))).toEqual([]);
   });
 
   it('fails over on 408 and 5xx only', () => {

@@ -11,6 +11,7 @@ import { RtpFormatError } from '../../../src/media/rtp/packet.js';
 import { WorkerRequestError, workerErrorCode } from '../../../src/media/pool/channel.js';
 import { DnsFailure } from '../../../src/sip/dns.js';
 import { AdminRequestError } from '../../../src/ops/admin-http.js';
+import { ConnectionLostError } from '../../../src/sip/transport/stream-watch.js';
 
 const SRC = resolve(__dirname, '../../../src');
 
@@ -32,6 +33,7 @@ const INSTANCES: Record<string, Error> = {
   WorkerRequestError: new WorkerRequestError('bind EADDRINUSE', 'EADDRINUSE'),
   DnsFailure: new DnsFailure('trunk.example.com', 'ENOTFOUND'),
   AdminRequestError: new AdminRequestError(413, 'request body over 16384 bytes'),
+  ConnectionLostError: new ConnectionLostError({ protocol: 'tcp', address: '127.0.0.1', port: 5060 }),
 };
 
 describe('error catalogue', () => {
@@ -59,6 +61,8 @@ describe('error catalogue', () => {
     expect((INSTANCES.NgClientError as TandemError).code).toBe('NG_TIMEOUT');
     expect((INSTANCES.BencodeError as TandemError).code).toBe('BENCODE');
     expect((INSTANCES.RtpFormatError as TandemError).code).toBe('RTP_FORMAT');
+    expect((INSTANCES.ConnectionLostError as TandemError).code).toBe('CONNECTION_LOST');
+    expect(INSTANCES.ConnectionLostError.message).toBe('tcp:127.0.0.1:5060 connection closed by the peer before the final response');
   });
 
   it('keeps the messages the classes had before they joined the catalogue', () => {

@@ -34,6 +34,17 @@ describe('media session snapshots (--redis)', () => {
     expect(m.transcoding).toBe(true);
   });
 
+  it('keeps blocking and silencing toward each side when any is on, and refuses a malformed one', () => {
+    const c = call();
+    expect(decodeSnapshot(encodeSnapshot(snapshotOf(c))).blocking).toBeUndefined();
+    c.blocking['block-dtmf'][1] = true;
+    c.blocking.silence[0] = true;
+    expect(decodeSnapshot(encodeSnapshot(snapshotOf(c))).blocking).toEqual({ 'block-dtmf': [false, true], 'block-media': [false, false], silence: [true, false] });
+    const base = '{"v":1,"callId":"x","tags":[],"labels":[],"medias":[],"blocking":';
+    for (const bad of ['[]', '"yes"', '{"block-dtmf":[true,false]}', '{"block-dtmf":[true],"block-media":[false,false],"silence":[false,false]}', '{"block-dtmf":[1,0],"block-media":[false,false],"silence":[false,false]}'])
+      expect(() => decodeSnapshot(`${base}${bad}}`), bad).toThrow(/blocking is not two booleans per kind/);
+  });
+
   it('refuses what is not a snapshot with a reason', () => {
     for (const [text, why] of [
       ['', /not JSON/],

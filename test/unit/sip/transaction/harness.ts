@@ -4,7 +4,8 @@ import type { ClientTransactionHandler, ServerTransaction, TimerSettings, Transa
 import { parseSipMessage } from '../../../../src/sip/parse.js';
 import { createResponse } from '../../../../src/sip/build.js';
 import type { SipMessage, SipRequest, SipResponse } from '../../../../src/sip/message.js';
-import type { InboundMessage, SipEndpoint, SipSender, TransportProtocol } from '../../../../src/sip/transport/types.js';
+import type { InboundMessage, SipEndpoint, SipSender, StreamWatcher, TransportProtocol } from '../../../../src/sip/transport/types.js';
+import { StreamWatchers } from '../../../../src/sip/transport/stream-watch.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
 
 /** Shared fixtures for the transaction-layer tests (not a test file itself). */
@@ -16,6 +17,7 @@ export interface Sent {
   message: SipMessage;
   destination: SipEndpoint;
   at: number;
+  watcher?: StreamWatcher;
 }
 
 /** An in-memory transport: records every message with the clock time it was sent. */
@@ -25,13 +27,16 @@ export class RecordingSender implements SipSender {
   fail: Error | undefined;
   /** throw synchronously instead (a faulty transport). */
   throwSync = false;
+  /** the one stream connection every watched send is attached to (as the transport would). */
+  readonly connection = new StreamWatchers();
 
   constructor(private readonly clock: FakeClock) {}
 
-  send(message: SipMessage, destination: SipEndpoint): Promise<void> {
+  send(message: SipMessage, destination: SipEndpoint, watcher?: StreamWatcher): Promise<void> {
     if (this.throwSync) throw new Error('sender exploded');
     if (this.fail !== undefined) return Promise.reject(this.fail);
-    this.sent.push({ message, destination, at: this.clock.now() });
+    if (watcher !== undefined) this.connection.add(watcher);
+    this.sent.push({ message, destination, at: this.clock.now(), ...(watcher !== undefined ? { watcher } : {}) });
     return Promise.resolve();
   }
 

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { advertisedEndpoints, advertisingSender } from '../../../../src/sip/transport/advertise.js';
-import type { SipEndpoint, SipSender, TransportProtocol } from '../../../../src/sip/transport/types.js';
+import type { SipEndpoint, SipSender, StreamWatcher, TransportProtocol } from '../../../../src/sip/transport/types.js';
 import { parseArgs } from '../../../../src/config/load.js';
 import { parseAdvertise } from '../../../../src/config/listen-params.js';
 
@@ -23,6 +23,15 @@ describe('advertised SIP listeners', () => {
     expect(s.localEndpoint('tcp')).toEqual({ protocol: 'tcp', address: '203.0.113.7', port: 15061 });
     // TLS has no listener here: it borrows the UDP one's address, and so its advertisement.
     expect(s.localEndpoint('tls')).toEqual({ protocol: 'tls', address: 'sip.example.test', port: 40123 });
+  });
+
+  it('hands a client transaction\'s stream watcher through to the transport (else a closed trunk connection is never reported)', async () => {
+    const seen: (StreamWatcher | undefined)[] = [];
+    const recording: SipSender = { ...inner, send: (_m, _d, w) => (seen.push(w), Promise.resolve()) };
+    const s = advertisingSender(recording, [{ protocol: 'tcp', address: '127.0.0.1', port: 5061, advertise: { host: '203.0.113.7' } }]);
+    const watcher: StreamWatcher = { watching: true, connectionLost: () => undefined };
+    await s.send({ kind: 'request', method: 'OPTIONS', uri: 'sip:x@127.0.0.1', version: 'SIP/2.0', headers: [], body: Buffer.alloc(0) }, { protocol: 'tcp', address: '127.0.0.1', port: 5070 }, watcher);
+    expect(seen).toEqual([watcher]);
   });
 
   it('is the transport itself when nothing is advertised', () => {

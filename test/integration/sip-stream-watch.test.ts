@@ -1,0 +1,125 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import net from 'node:net';
+import { pino } from 'pino';
+import { SipTransportLayer } from '../../src/sip/transport/transport-layer.js';
+import type { SipEndpoint, StreamWatcher } from '../../src/sip/transport/types.js';
+import { parseSipMessage } from '../../src/sip/parse.js';
+import type { SipRequest } from '../../src/sip/message.js';
+
+/**
+ * The transport's half of RFC 3261 §18.4 on real loopback sockets: a watcher handed to send() is
+ * attached to the TCP connection the message went out on and told once if that connection goes;
+ * one that stopped watching is not; a connection someone still waits on is not closed as idle.
+ */
+let layer: SipTransportLayer | undefined;
+const servers: net.Server[] = [];
+const sockets: net.Socket[] = [];
+
+afterEach(async () => {
+  await layer?.close();
+  layer = undefined;
+  for (const s of sockets) s.destroy();
+  sockets.length = 0;
+  for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
+  servers.length = 0;
+});
+
+async function start(idleMs?: number): Promise<SipTransportLayer> {
+  layer = await SipTransportLayer.start({
+    listen: [{ protocol: 'udp', address: '127.0.0.1', port: 0 }],
+    ...(idleMs !== undefined ? { limits: { idleMs } } : {}),
+    log: pino({ level: 'silent' }),
+    onMessage: () => undefined,
+  });
+  return layer;
+}
+
+/** A TCP peer that keeps every connection it accepts and does nothing unless told. */
+async function peer(): Promise<{ to: SipEndpoint; accepted: net.Socket[] }> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    s.on('error', () => undefined);
+    accepted.push(s);
+    sockets.push(s);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { to: { protocol: 'tcp', address: '127.0.0.1', port: (server.address() as net.AddressInfo).port }, accepted };
+}
+
+const INVITE = parseSipMessage(Buffer.from('INVITE sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKw1\r\nMax-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: w-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n'));
+if (!INVITE.ok) throw new Error('fixture');
+const invite = INVITE.message as SipRequest;
+
+function watcher(): StreamWatcher & { errors: Error[]; stop(): void } {
+  let watching = true;
+  const w = {
+    errors: [] as Error[],
+    get watching() {
+      return watching;
+    },
+    connectionLost(err: Error) {
+      w.errors.push(err);
+    },
+    stop() {
+      watching = false;
+      w.detach?.();
+    },
+  } as StreamWatcher & { errors: Error[]; stop(): void };
+  return w;
+}
+
+describe('stream watchers (RFC 3261 §18.4)', () => {
+  it('the peer closes: each watcher still waiting hears a ConnectionLostError once; one that stopped watching does not', async () => {
+    const t = await start();
+    const { to, accepted } = await peer();
+    const waiting = watcher();
+    const answered = watcher();
+    await t.send(invite, to, waiting);
+    await t.send(invite, to, answered);
+    expect(accepted).toHaveLength(1);
+    expect(t.connectionTo(to)?.watchers.size).toBe(2);
+    answered.stop();
+    expect(t.connectionTo(to)?.watchers.size).toBe(1);
+    accepted[0].end();
+    await expect.poll(() => waiting.errors.length).toBe(1);
+    expect(waiting.errors[0]).toMatchObject({ name: 'ConnectionLostError', code: 'CONNECTION_LOST' });
+    expect(waiting.errors[0].message).toBe(`tcp:127.0.0.1:${to.port} connection closed by the peer before the final response`);
+    expect(answered.errors).toEqual([]);
+    expect(t.stats().transactionsLost).toBe(1);
+    // A new request opens a new connection (§18.1.1) and is watched there.
+    const next = watcher();
+    await t.send(invite, to, next);
+    await expect.poll(() => accepted.length).toBe(2);
+    expect(t.connectionTo(to)?.watchers.size).toBe(1);
+    expect(waiting.errors).toHaveLength(1);
+  });
+
+  it('the peer resets: the error names the failure', async () => {
+    const t = await start();
+    const { to, accepted } = await peer();
+    const w = watcher();
+    await t.send(invite, to, w);
+    await expect.poll(() => accepted.length).toBe(1);
+    accepted[0].resetAndDestroy();
+    await expect.poll(() => w.errors.length).toBe(1);
+    expect(w.errors[0].message).toMatch(/connection failed \(.*ECONNRESET\)/);
+  });
+
+  it('a connection a watcher still waits on is not closed as idle; once it stops watching, it is', async () => {
+    const t = await start(200);
+    const watched = await peer();
+    const control = await peer();
+    const w = watcher();
+    await t.send(invite, watched.to, w);
+    // Positive control, armed after the watched one: a connection nobody waits on is closed as idle.
+    await t.send(invite, control.to);
+    await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(1);
+    expect(t.connectionTo(control.to)).toBeUndefined();
+    expect(t.connectionTo(watched.to)?.socket.destroyed).toBe(false);
+    w.stop();
+    await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(2);
+    expect(t.connectionTo(watched.to)).toBeUndefined();
+    expect(w.errors).toEqual([]);
+  });
+});
