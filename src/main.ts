@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from './common/log.js';
 import { systemClock } from './common/clock.js';
-import { TandemError, errorMessage } from './common/errors.js';
+import { TandemError } from './common/errors.js';
 import { mediaPlaneName, type TandemConfig } from './config/config.js';
 import type { MediaControl } from './media/api.js';
 import { LocalMedia } from './media/session/local-media.js';
@@ -29,6 +29,7 @@ import { registerAuthorizer } from './edge/auth-gate.js';
 import { Registrar } from './edge/registrar.js';
 import { OutboundRegistrar } from './b2bua/outbound-registration.js';
 import { primaryInterface } from './config/interface-options.js';
+import { readPem } from './config/values.js';
 import { mediaRecordingOptions } from './config/recording-options.js';
 import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
 import { Ops } from './ops/start.js';
@@ -91,15 +92,6 @@ function startEdge(config: TandemConfig, routes: RouteTable, inputs: OverloadInp
   // Responses, ACKs and keepalives weigh nothing: a banned source is still dropped, but a trunk's replies do not count.
   const admit: AdmitHook = (source, local, kind) => acl.admit(source.address, local) && (pike === undefined || pike.check(source.address, kind === 'other' ? 0 : 1));
   return { edge: { acl, sourceLimits, overload, ...(pike !== undefined ? { pike } : {}) }, admit };
-}
-
-function readPem(option: string, path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new TandemError('CONFIG', `--${option}: cannot read ${path}: ${errorMessage(err)}`);
-  }
 }
 
 function routeTable(config: TandemConfig): RouteTable {
@@ -378,6 +370,8 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
         // Our bindings go first (expires=0), while the transaction layer can still carry them.
         await sip.outboundRegistrar?.close();
         sip.b2bua.close();
+        // The BYEs just sent are retransmitted and answered before the transport goes (RFC 3261 §17.1.2).
+        await sip.transactions.settle(config.shutdownGrace * 1000);
         sip.registrar?.close();
         sip.transactions.close();
         await sip.transport.close();

@@ -297,14 +297,16 @@ export class B2buaCall implements CallCore {
 
   sendBye(d: Dialog, destination: SipEndpoint, why: string, reason?: string): void {
     const headers: SipHeader[] = reason !== undefined ? [{ name: 'Reason', value: reason }] : [];
+    // Which leg, in the log: a BYE nobody answered (Timer F) is a phone or trunk to look at.
+    const leg = d === this.b.dialog ? 'b' : 'a';
     sendWithAuth({
-      auth: d === this.b.dialog ? this.b.uacAuth : undefined,
+      auth: leg === 'b' ? this.b.uacAuth : undefined,
       build: (extra) => dialogRequest(d, { method: 'BYE', via: this.ctx.via(destination.protocol), headers: [...headers, ...extra] }),
       send: (bye, handler) => this.ctx.transactions.sendRequest(bye, destination, handler),
       handler: {
-        onFinal: (res) => this.log.debug({ status: res.status, why }, 'BYE answered'),
-        onTimeout: () => this.log.warn({ why }, 'BYE timed out'),
-        onTransportError: (err) => this.log.warn({ err, why }, 'BYE could not be sent'),
+        onFinal: (res) => this.log.debug({ leg, status: res.status, why }, 'BYE answered'),
+        onTimeout: () => this.log.warn({ leg, to: `${destination.protocol}:${destination.address}:${destination.port}`, why }, 'BYE timed out'),
+        onTransportError: (err) => this.log.warn({ err, leg, why }, 'BYE could not be sent'),
       },
       log: this.log,
       stats: this.ctx.trunkAuth,

@@ -1,6 +1,6 @@
 import { TandemError } from '../common/errors.js';
 import { OPTIONS, applyOption, defaultConfig, validateConfig, type TandemConfig } from './config.js';
-import { DEFAULT_LISTEN_HTTP } from './ops-options.js';
+import { DEFAULT_LISTEN_HTTP, DEFAULT_SHUTDOWN_GRACE_S } from './ops-options.js';
 import { applyConfigFile, type IgnoredOptions } from './config-file.js';
 
 export type CliResult = { kind: 'run'; config: TandemConfig; ignored?: IgnoredOptions } | { kind: 'help' } | { kind: 'version' };
@@ -9,6 +9,7 @@ export type CliResult = { kind: 'run'; config: TandemConfig; ignored?: IgnoredOp
 export function parseArgs(argv: string[]): CliResult {
   const cfg = defaultConfig();
   cfg.listenHttp = { ...DEFAULT_LISTEN_HTTP };
+  cfg.shutdownGrace = DEFAULT_SHUTDOWN_GRACE_S;
   const pairs: [string, string][] = [];
   let configFile: string | undefined;
   let section: string | undefined;

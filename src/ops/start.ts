@@ -54,6 +54,8 @@ export class Ops {
   /** what happens when a drain is over (the CLI exits); until set, it is logged only. */
   onDrained: (why: 'idle' | 'timeout') => void = () => undefined;
   address: { address: string; port: number } | undefined;
+  /** shutdown has begun (SIGINT, or a drain that is over): new calls are refused as in a drain. */
+  private closing = false;
 
   constructor(private readonly opts: OpsOptions) {
     const media = opts.media;
@@ -109,9 +111,9 @@ export class Ops {
 
   // ---- hooks --------------------------------------------------------------------------------
 
-  /** A 503 for new INVITEs (and REGISTERs) while draining; the B2BUA asks before the overload control. */
+  /** A 503 for new INVITEs (and REGISTERs) while draining, and while shutdown waits for its BYEs; the B2BUA asks before the overload control. */
   drainRefusal(): { status: 503; reason: string; retryAfter: number } | undefined {
-    return this.drain.active ? { status: 503, reason: 'Service Unavailable', retryAfter: DRAIN_RETRY_AFTER_S } : undefined;
+    return this.drain.active || this.closing ? { status: 503, reason: 'Service Unavailable', retryAfter: DRAIN_RETRY_AFTER_S } : undefined;
   }
 
   sipMessage(direction: 'in' | 'out', msg: SipMessage): void {
@@ -133,6 +135,7 @@ export class Ops {
 
   /** First at shutdown: no more admin requests while the rest closes. */
   async closeListener(): Promise<void> {
+    this.closing = true;
     this.drain.stop();
     const http = this.http;
     this.http = undefined;

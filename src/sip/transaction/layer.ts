@@ -23,6 +23,9 @@ export interface TransactionLayerOptions {
   inviteDeadlineMs?: number;
 }
 
+/** How often settle() looks whether the transactions it waits for have ended. */
+const SETTLE_POLL_MS = 20;
+
 /** RFC 3261 §16.6 Timer C: "MUST be greater than 3 minutes" for a proxy; the same bound for our UAS. */
 export const DEFAULT_INVITE_DEADLINE_MS = 180_000;
 
@@ -37,6 +40,8 @@ export interface TransactionCounters {
   absorbed: number;
   /** messages without a usable Via (branch) or CSeq, or received after close(). */
   dropped: number;
+  /** non-INVITE client transactions (BYEs, CANCELs) still unanswered when settle() gave up on them at shutdown. */
+  abandoned: number;
   /** requests the TU threw on: answered 500 by the layer. */
   userErrors: number;
   /** server transactions that reached their deadline without a final response: answered 408 by the layer. */
@@ -66,7 +71,7 @@ export class TransactionLayer {
   private readonly clock: Clock;
   private readonly timers: TimerSettings;
   private readonly log: Logger;
-  private readonly counts = { retransmissions: 0, absorbed: 0, dropped: 0, userErrors: 0, deadlines: 0 };
+  private readonly counts = { retransmissions: 0, absorbed: 0, dropped: 0, userErrors: 0, deadlines: 0, abandoned: 0 };
   private closed = false;
 
   constructor(private readonly opts: TransactionLayerOptions) {
@@ -305,6 +310,39 @@ export class TransactionLayer {
       log.info({ status: res.status }, 'no ACK for a 2xx within 64*T1');
       const user = this.opts.user;
       callUp(log, 'onAckTimeout', () => user.onAckTimeout?.(txn));
+    });
+  }
+
+  /**
+   * Shutdown, before close(): resolves once no non-INVITE client transaction (the BYEs and CANCELs
+   * the TU just sent) still waits for its final response — it got one, or Timer F or a transport
+   * error ended it — or once `graceMs` has passed. Meanwhile the layer runs as usual: Timer E
+   * retransmits over UDP and responses are matched. Resolves with those still unanswered, each
+   * logged (with its call-id) and counted in `abandoned`.
+   */
+  settle(graceMs: number): Promise<ClientTransaction[]> {
+    const unanswered = (): ClientTxn[] => [...this.clients.values()].filter((t) => t.request.method !== 'INVITE' && (t.state === 'trying' || t.state === 'proceeding'));
+    const startedAt = this.clock.now();
+    const giveUpAt = startedAt + graceMs;
+    const inFlight = unanswered().length;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const left = unanswered();
+        const remaining = giveUpAt - this.clock.now();
+        if (left.length > 0 && remaining > 0 && !this.closed) {
+          // A poll, not a hook in every state change: it runs only at shutdown, for a few seconds.
+          this.clock.setTimer(Math.min(SETTLE_POLL_MS, remaining), check);
+          return;
+        }
+        for (const t of left) {
+          this.counts.abandoned++;
+          const d = t.destination;
+          this.txnLog(t.request).warn({ method: t.request.method, txn: t.id, to: `${d.protocol}:${d.address}:${d.port}`, graceMs }, 'shutdown: no final response within the grace; giving up on it');
+        }
+        if (inFlight > 0) this.log.info({ inFlight, unanswered: left.length, waitedMs: Math.round(this.clock.now() - startedAt) }, 'shutdown: done waiting for the requests in flight');
+        resolve(left);
+      };
+      check();
     });
   }
 

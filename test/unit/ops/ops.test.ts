@@ -3,6 +3,8 @@ import { pino } from 'pino';
 import { mosFrom, callQuality } from '../../../src/ops/mos.js';
 import { TrafficTotals } from '../../../src/media/session/traffic.js';
 import { Drain } from '../../../src/ops/drain.js';
+import { Ops } from '../../../src/ops/start.js';
+import type { LocalMedia } from '../../../src/media/session/local-media.js';
 import type { CallStats, StreamStats } from '../../../src/media/api.js';
 
 function stream(rtcp: boolean, packets: number, lost = 0, jitterMs = 0): StreamStats {
@@ -70,5 +72,18 @@ describe('drain', () => {
     d.start('test');
     await vi.waitFor(() => expect(drained).toHaveBeenCalledWith('timeout'));
     d.stop();
+  });
+});
+
+describe('shutdown refuses new calls', () => {
+  it('once closing (SIGINT: no drain), a new INVITE gets the drain\'s 503 while the last BYEs are waited for', async () => {
+    // Only what the Ops reads of the media plane without an admin listener.
+    const media = { admission: { draining: false }, sessionCount: 0 } as unknown as LocalMedia;
+    const ops = new Ops({ version: 'test', drainTimeoutS: 60, media, log: pino({ level: 'silent' }) });
+    expect(ops.drainRefusal()).toBeUndefined();
+    await ops.closeListener();
+    expect(ops.drainRefusal()).toEqual({ status: 503, reason: 'Service Unavailable', retryAfter: 60 });
+    expect(ops.drain.active).toBe(false);
+    await ops.close();
   });
 });
