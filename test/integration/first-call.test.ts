@@ -7,6 +7,8 @@ import { ioFromEnv } from '../helpers/tandem.js';
 import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { encodeAlaw } from '../../src/media/codecs/g711.js';
 import { tone } from '../helpers/audio.js';
+import { defaultMediaOptions } from '../../src/media/api.js';
+import { LocalMedia } from '../../src/media/session/local-media.js';
 
 /**
  * The first call after a start finds the media plane set up: every worker did its one-time set-up
@@ -107,5 +109,31 @@ describe('the first call after a start', () => {
     expect(await firstCall(ng, 'first-cold')).toBe(5);
     const after = await setUps(t);
     expect(after.flat()).toEqual(expect.arrayContaining(['opus', 'wasm:g711']));
+  });
+});
+
+describe('the first call after a worker is replaced', () => {
+  it('goes to a ready worker, not to the replacement still doing its warm-up', async () => {
+    const portMin = 20000 + Math.floor(Math.random() * 100) * 40;
+    const media = new LocalMedia({
+      interface: '127.0.0.1', portMin, portMax: portMin + 39, workers: 2, maxSessions: 0,
+      mediaTimeoutMs: 0, logLevel: 'silent', log: pino({ level: 'silent' }), poolTuning: { respawnBaseMs: 1, watchdogIntervalMs: 0 }, io: ioFromEnv().io ?? 'batch',
+    });
+    try {
+      await media.ready();
+      const old = media.pool.channel(0);
+      await media.pool.kill(0);
+      await expect.poll(() => media.pool.channel(0) !== old && media.pool.channel(0).alive).toBe(true);
+      // The replacement is running but has not finished its warm-up (about a second of work).
+      expect(media.pool.channel(0).isReady).toBe(false);
+      await media.offer({ callId: 'after-respawn', fromTag: 'a', sdp: sdpFor({ port: 40000, pts: [0], rtpmaps: ['0 PCMU/8000'] }), options: defaultMediaOptions() });
+      expect(media.pool.loads()).toEqual([0, 1]);
+      await media.pool.ready();
+      // Once it is ready it takes calls again (the least loaded).
+      await media.offer({ callId: 'after-ready', fromTag: 'a', sdp: sdpFor({ port: 40002, pts: [0], rtpmaps: ['0 PCMU/8000'] }), options: defaultMediaOptions() });
+      expect(media.pool.loads()).toEqual([1, 1]);
+    } finally {
+      await media.close();
+    }
   });
 });
