@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { TandemError } from '../../common/errors.js';
+import { noteSetUp } from './set-ups.js';
 
 /**
  * Opus (RFC 6716, RTP payload RFC 7587) through libopus compiled to wasm (`@evan/opus`). Its main
@@ -29,6 +30,7 @@ function opus(): OpusModule {
   if (lib === undefined) {
     try {
       lib = require('@evan/opus/wasm/index.js') as OpusModule;
+      noteSetUp('opus');
     } catch (err) {
       throw new TandemError('CODEC', `cannot load @evan/opus (wasm): ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TandemError } from '../../common/errors.js';
+import { noteSetUp } from './set-ups.js';
 
 /** A compiled module (opaque). */
 export interface WasmModule {
@@ -66,6 +67,7 @@ export function wasmModule(name: WasmName): WasmModule {
     }
     m = new WA.Module(bytes);
     modules.set(name, m);
+    noteSetUp(`wasm:${name}`);
   }
   return m;
 }

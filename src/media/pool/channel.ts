@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
-import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest } from './protocol.js';
+import type { WarmUpReport, WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest } from './protocol.js';
 import { TandemError, type ErrorCode } from '../../common/errors.js';
 
 /**
@@ -50,6 +50,10 @@ export class WorkerChannel extends EventEmitter {
   private readyFlag = false;
   /** The socket backend the worker reported at ready, and why it fell back to dgram if it did. */
   io: { io?: 'batch' | 'dgram'; fallback?: string } = {};
+  /** The worker's one-time set-up as it reported it at ready, and how long it took from spawn to ready (ms). */
+  warmUp: WarmUpReport | undefined;
+  spawnToReadyMs: number | undefined;
+  private readonly spawnedAt = performance.now();
   private lastElu: EventLoopUtilization | undefined;
   readonly ready: Promise<void>;
 
@@ -122,6 +126,8 @@ export class WorkerChannel extends EventEmitter {
     if (msg.kind === 'ready') {
       this.readyFlag = true;
       this.io = { ...(msg.io !== undefined ? { io: msg.io } : {}), ...(msg.ioFallback !== undefined ? { fallback: msg.ioFallback } : {}) };
+      this.warmUp = msg.warmUp;
+      this.spawnToReadyMs = Math.round(performance.now() - this.spawnedAt);
       this.emit('ready');
       return;
     }

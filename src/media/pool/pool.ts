@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
 import { WorkerChannel } from './channel.js';
-import type { WorkerMessage } from './protocol.js';
+import type { WarmUpReport, WorkerMessage } from './protocol.js';
 
 export interface WorkerPoolOptions {
   size: number;
@@ -62,6 +62,7 @@ export class WorkerPool extends EventEmitter {
   private readonly pinging = new Set<WorkerChannel>();
   private watchdog: NodeJS.Timeout | undefined;
   private closing = false;
+  private warmUpLogged = false;
   readonly counters: PoolCounters = { failures: 0, respawns: 0, watchdogKills: 0 };
 
   constructor(private readonly opts: WorkerPoolOptions) {
@@ -78,9 +79,29 @@ export class WorkerPool extends EventEmitter {
     }
   }
 
-  /** Every worker, including any being respawned, is up. */
+  /** Every worker, including any being respawned, is up (and has done its one-time set-up). */
   async ready(): Promise<void> {
     await Promise.all([...this.channels.map((c) => c.ready), ...[...this.respawning.values()].map((r) => r.done)]);
+    if (!this.warmUpLogged) {
+      this.warmUpLogged = true;
+      this.opts.log.info(this.warmUpSummary(), this.channels.some((c) => c.warmUp?.skipped === true) ? 'media workers started without warm-up (TANDEM_WARMUP=off)' : 'media workers warmed up');
+    }
+  }
+
+  /**
+   * What the workers' start cost, slowest worker per step (they run in parallel, so the slowest is
+   * what the start waited for): spawn to ready, and within it the warm-up and its steps (ms).
+   */
+  warmUpSummary(): { workers: number; startMs: number; warmUpMs: number; codecsMs: number; srtpMs: number; dtlsMs: number } {
+    const max = (f: (w: WarmUpReport) => number): number => Math.max(0, ...this.channels.map((c) => (c.warmUp !== undefined ? f(c.warmUp) : 0)));
+    return {
+      workers: this.channels.length,
+      startMs: Math.max(0, ...this.channels.map((c) => c.spawnToReadyMs ?? 0)),
+      warmUpMs: max((w) => w.totalMs),
+      codecsMs: max((w) => w.codecsMs),
+      srtpMs: max((w) => w.srtpMs),
+      dtlsMs: max((w) => w.dtlsMs),
+    };
   }
 
   get size(): number {
@@ -150,11 +171,16 @@ export class WorkerPool extends EventEmitter {
     }
   }
 
-  /** Least-loaded running worker index; the caller must call release() when the call ends. */
+  /**
+   * Least-loaded running worker index; the caller must call release() when the call ends. A worker
+   * still starting (a replacement doing its warm-up) is taken only if no worker is ready: a call
+   * placed on it would wait for its whole set-up.
+   */
   place(): number {
     let best = -1;
+    const anyReady = this.channels.some((c) => c.isReady);
     for (let i = 0; i < this.load.length; i++) {
-      if (!this.channels[i].alive) continue;
+      if (!this.channels[i].alive || (anyReady && !this.channels[i].isReady)) continue;
       if (best < 0 || this.load[i] < this.load[best]) best = i;
     }
     if (best < 0) throw new TandemError('WORKER', 'no media worker is running (all are being replaced)');

@@ -189,6 +189,21 @@ export interface WorkerTotals {
   recordingErrors: number;
   /** SRTP/SRTCP packets refused by the receive contexts (their own counters), since the worker started. */
   srtp: { authFailures: number; replays: number; malformed: number };
+  /** The one-time set-ups done in this worker so far (media/codecs/set-ups.ts), in order. */
+  setUps?: string[];
+}
+
+/**
+ * A worker's one-time set-up before its ready message (worker/warm-up.ts): how long each step took
+ * (ms; -1 = it failed), the set-ups it did, or `skipped` (TANDEM_WARMUP=off).
+ */
+export interface WarmUpReport {
+  skipped: boolean;
+  totalMs: number;
+  codecsMs: number;
+  srtpMs: number;
+  dtlsMs: number;
+  setUps: string[];
 }
 
 /** How a recording decodes one payload type a side sends (wav). */
@@ -255,8 +270,8 @@ export type WorkerReplyResult =
   | { op: 'block' };
 
 export type WorkerMessage =
-  /** `io` is the socket backend the worker runs on; `ioFallback` why it is not the one it was given. */
-  | { kind: 'ready'; io?: 'batch' | 'dgram'; ioFallback?: string }
+  /** `io` is the socket backend the worker runs on; `ioFallback` why it is not the one it was given; `warmUp` its one-time set-up. */
+  | { kind: 'ready'; io?: 'batch' | 'dgram'; ioFallback?: string; warmUp?: WarmUpReport }
   | { kind: 'reply'; id: number; ok: true; result: WorkerReplyResult }
   | { kind: 'reply'; id: number; ok: false; error: string; code?: string }
   | { kind: 'event'; event: 'timeout'; bridgeId: number; idleMs: number }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { TandemError } from '../../common/errors.js';
+import { noteSetUp } from '../codecs/set-ups.js';
 
 /**
  * DTLS-SRTP (RFC 5763/5764) on a media socket, with werift's DTLS state machine (Node has no DTLS).
@@ -66,6 +67,7 @@ function werift(): WeriftDtls {
   if (lib !== undefined) return lib;
   try {
     lib = requireCjs('werift') as WeriftDtls;
+    noteSetUp('werift');
     const dtlsSrc = join(dirname(requireCjs.resolve('werift')), '../../dtls/src');
     createPlaintext = (requireCjs(join(dtlsSrc, 'record/builder.js')) as { createPlaintext: CreatePlaintext }).createPlaintext;
     const flightFile = join(dtlsSrc, 'flight/flight.js');

@@ -89,6 +89,12 @@ export class LocalMedia implements MediaControl {
   }
 
   async ready(): Promise<void> {
+    // The certificate (werift loaded on main, a key pair made) is made while the workers warm up,
+    // not after: both are start-up work the first call must not wait for, and neither needs the other.
+    const cert = processCertificate(this.opts.certificates).then(
+      (made) => ({ made }),
+      (err: unknown) => ({ err }),
+    );
     await this.pool.ready();
     const fallback = this.pool.ioFallback();
     if (fallback !== undefined) {
@@ -99,12 +105,10 @@ export class LocalMedia implements MediaControl {
       // Once for all workers: a machine without a compiler runs on dgram (README, --io).
       this.log.warn({ reason: fallback }, 'batched UDP addon not loaded: media runs on node:dgram; build it with npm run build:native');
     }
-    try {
-      this.dtlsCert = await processCertificate(this.opts.certificates);
-    } catch (err) {
-      // Plain RTP and SDES do not need it: say so and go on without DTLS-SRTP.
-      this.log.warn({ err }, 'no DTLS certificate: DTLS-SRTP offers will be refused');
-    }
+    const got = await cert;
+    if ('made' in got) this.dtlsCert = got.made;
+    // Plain RTP and SDES do not need it: say so and go on without DTLS-SRTP.
+    else this.log.warn({ err: got.err }, 'no DTLS certificate: DTLS-SRTP offers will be refused');
   }
 
   /** The planner's view for an SDP going to side `to`: that side's interface's (advertised) address. */

@@ -3,9 +3,8 @@ import { createLogger } from '../../common/log.js';
 import type { WorkerInit, WorkerMessage, WorkerReplyResult, WorkerRequest, BridgeStats } from '../pool/protocol.js';
 import { MediaBridge } from './bridge.js';
 import { WorkerClock } from './clock.js';
-import { warmUpCodecs } from './opus-transcode.js';
-import { preloadDtls, warmUpDtls } from '../rtp/dtls.js';
-import { warmUpSrtp } from '../rtp/srtp.js';
+import { warmUpWorker } from './warm-up.js';
+import { setUpsDone } from '../codecs/set-ups.js';
 import { guardCounters, setGuardLog } from './guard.js';
 import { Recorder } from './recorder.js';
 import { dtmfSettings } from './dtmf.js';
@@ -97,7 +96,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReplyResult> {
       }
       return {
         op: 'totals',
-        totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, io: io.counters(), recordingDropped: recorder.dropped, recordingErrors: recorder.errors, srtp },
+        totals: { packets, bytes, errors, bridges: bridges.size, guarded: guardCounters.caught, io: io.counters(), recordingDropped: recorder.dropped, recordingErrors: recorder.errors, srtp, setUps: [...setUpsDone()] },
       };
     }
     case 'ping':
@@ -162,27 +161,7 @@ const rtcpTimer = setInterval(() => {
 }, rtcpTickMs(rtcpTiming.minIntervalMs));
 rtcpTimer.unref();
 
-// Codecs are warmed up before the worker says it is ready: calls placed on it never pay for it.
-try {
-  log.debug({ ms: Math.round(warmUpCodecs() * 10) / 10 }, 'codecs warmed up');
-} catch (err) {
-  // G.711 relaying and transcoding do not need Opus: say so and take calls anyway.
-  log.warn({ err }, 'Opus codec warm-up failed; Opus transcoding will fail per call');
-}
+// The one-time set-up is done before the worker says it is ready: calls placed on it never pay for it.
+const warmUp = await warmUpWorker(log);
 
-// SRTP's wasm module (HMAC-SHA1) is compiled now, and a missing one is said at start, not per call.
-try {
-  log.debug({ ms: Math.round(warmUpSrtp() * 10) / 10 }, 'SRTP warmed up');
-} catch (err) {
-  log.warn({ err }, 'SRTP warm-up failed; SDES and DTLS-SRTP calls will fail');
-}
-
-// DTLS too: werift is loaded and one in-memory handshake compiles its paths before any call.
-try {
-  preloadDtls();
-  log.debug({ ms: Math.round((await warmUpDtls()) * 10) / 10 }, 'DTLS warmed up');
-} catch (err) {
-  log.warn({ err }, 'DTLS warm-up failed; DTLS-SRTP calls may fail or start slowly');
-}
-
-post({ kind: 'ready', io: io.kind, ...(ioFallback !== undefined ? { ioFallback } : {}) });
+post({ kind: 'ready', io: io.kind, ...(ioFallback !== undefined ? { ioFallback } : {}), warmUp });
