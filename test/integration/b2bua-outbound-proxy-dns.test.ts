@@ -98,6 +98,33 @@ describeWithPeers('B2BUA: X-Outbound-Proxy by name fails over across its DNS rec
     expect(counters()).toEqual({ failovers: before.failovers + 1, exhausted: before.exhausted + 1 });
   });
 
+  it('a malformed header from a trusted source gets 400 naming it, a proxy name that does not resolve 503 with a DNS Warning; nothing goes out', async () => {
+    const seen = (): number => [proxyA, proxyB, callee].reduce((n, p) => n + p.count((m) => m.kind === 'request' && m.method === 'INVITE'), 0);
+    const before = seen();
+    const samples: [string, number, RegExp][] = [
+      ['<not a uri>', 400, /^Bad X-Outbound-Proxy$/],
+      ['<sip:proxy.test;transport=sctp>', 400, /^Bad X-Outbound-Proxy$/],
+      ['<sip:proxy.test:0>', 400, /^Bad X-Outbound-Proxy$/],
+      ['<sip:bad_host!.test>', 400, /^Bad X-Outbound-Proxy$/],
+      ['<sip:nowhere.test>', 503, /^Service Unavailable$/],
+    ];
+    for (const [value, status, reason] of samples) {
+      const inv = outOfDialog('INVITE', caller, sip, { user: '7005', sdp: sdpOffer(40008, [{ pt: 0, name: 'PCMU' }]), headers: [`X-Outbound-Proxy: ${value}`] });
+      caller.send(inv.text, sip);
+      const res = await caller.next((m) => m.kind === 'response' && m.status >= 200 && getCallId(m) === inv.callId);
+      expect(res.msg.kind === 'response' && [res.msg.status, res.msg.reason]).toEqual([status, expect.stringMatching(reason)]);
+      if (status === 503) expect(getHeader(res.msg, 'Warning')).toMatch(/^399 tandem "DNS: nowhere\.test did not resolve/);
+      ackNon2xx(res, inv, caller, sip);
+    }
+    // Positive control: a good header from the same caller reaches the proxy.
+    const control = outOfDialog('INVITE', caller, sip, { user: '7006', sdp: sdpOffer(40010, [{ pt: 0, name: 'PCMU' }]), headers: [XOP] });
+    caller.send(control.text, sip);
+    proxyA.reply(await proxyA.next(inviteFor('7006')), 486, { reason: 'Busy Here' });
+    ackNon2xx(await caller.next((m) => isResponse(486, 'INVITE')(m) && getCallId(m) === control.callId), control, caller, sip);
+    expect(seen()).toBeGreaterThan(before);
+    expect([proxyA, proxyB, callee].reduce((n, p) => n + p.count(inviteFor('7005')), 0)).toBe(0);
+  });
+
   it('from an untrusted source the header is ignored: the call goes to the route\'s target (the same header from a trusted source reaches the proxy)', async () => {
     const user = '7003';
     const inv = outOfDialog('INVITE', stranger, sip, { user, sdp: sdpOffer(40004, [{ pt: 0, name: 'PCMU' }]), headers: [XOP] });
