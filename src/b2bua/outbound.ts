@@ -1,7 +1,6 @@
 import { errorMessage } from '../common/errors.js';
 import { getCSeq, getFrom, getMaxForwards, getTo, headerLines, type SipHeader, type SipRequest, type SipResponse } from '../sip/message.js';
 import { buildCancel, createRequest } from '../sip/build.js';
-import { parseUri, formatUri } from '../sip/uri.js';
 import { dialogDestination, dialogRequest, uacDialog } from '../sip/dialog.js';
 import type { ClientTransaction, ClientTransactionHandler } from '../sip/transaction/types.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
@@ -10,6 +9,7 @@ import { CallState, awaitingAnswer, isCancelled } from './call-state.js';
 import { LEG_B_TIMEOUT, LEG_B_TRANSPORT_ERROR, isFailoverStatus, legBTransportErrorHeaders, mediaFailureStatus } from './status-map.js';
 import { proxyHop, type CallCore } from './call-core.js';
 import type { RouteTarget } from './routes.js';
+import { legBRequestUri } from './target-uri.js';
 import { UacAuth } from './uac-auth.js';
 
 /** One INVITE of a parallel fork (a registered AOR's contacts). */
@@ -68,13 +68,7 @@ export class OutboundInvite {
   }
 
   private requestUri(target: RouteTarget): string {
-    const a = parseUri(this.call.setup.invite.uri);
-    const t = parseUri(target.uri);
-    if (!t.ok || t.uri.type !== 'sip') return target.uri;
-    const uri = { ...t.uri };
-    if (uri.user === undefined && a.ok && a.uri.type === 'sip' && a.uri.user !== undefined) uri.user = a.uri.user;
-    // transport= tells the next hop nothing it needs in the Request-URI once we pick the flow.
-    return formatUri(uri);
+    return legBRequestUri(this.call.setup.invite.uri, target.uri);
   }
 
   /** Sends leg B's INVITE to the current target (or, parallel, to every target), with the media plane's version of the caller's offer. */
