@@ -120,6 +120,18 @@ describe('ng-only sessions: call records', () => {
     expect(records(file)[0]).toMatchObject({ kind: 'ng', callId: 'kam-idle', reason: 'timeout', packets: 6 });
   });
 
+  it('a session whose media worker dies is recorded with reason "worker-failure" (its counters died with the worker)', async () => {
+    const file = cdrFile();
+    const { tandem: t, ng } = await startNgOnly({ cdr: file });
+    const s = await transcodedSession(ng, 'kam-worker');
+    await bothWays(s, 4);
+    await t.media.pool.kill(0);
+    await expect.poll(() => t.ops.cdr?.counters.written, { timeout: WAIT_MS }).toBe(1);
+    const [r] = records(file);
+    // The worker held the counters, so they are gone with it (0): the record still says how it ended, with the tags and codecs.
+    expect(r).toMatchObject({ kind: 'ng', callId: 'kam-worker', reason: 'worker-failure', packets: 0, fromTag: 'ft', toTags: ['tt'], sides: [{ medias: [{ codec: 'PCMA/8000' }] }, { medias: [{ codec: 'PCMU/8000' }] }] });
+  });
+
   it('without --cdr nothing is written; with it, the same session is (positive control)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-ngcdr-'));
     const session = async (over: Partial<TandemConfig>): Promise<RunningTandem> => {
