@@ -74,7 +74,7 @@ export class Metrics {
     this.sipResponses = new Counter({ name: 'tandem_sip_responses_total', help: 'SIP responses received (in) and sent (out), by status code', labelNames: ['direction', 'code'], registers });
     this.ngCommands = new Counter({ name: 'tandem_ng_commands_total', help: 'ng commands executed, by command and reply result (ok, error, load limit)', labelNames: ['command', 'result'], registers });
     this.mos = new Histogram({ name: 'tandem_call_mos', help: 'estimated MOS (E-model from loss and jitter) of media sessions that ended with RTP', buckets: [1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4], registers });
-    this.endedCalls = new Counter({ name: 'tandem_media_sessions_ended_total', help: 'media sessions that ended, by how (deleted, media-timeout, worker-failure, closed)', labelNames: ['reason'], registers });
+    this.endedCalls = new Counter({ name: 'tandem_media_sessions_ended_total', help: 'media sessions that ended, by how (deleted, terminated, media-timeout, worker-failure, closed)', labelNames: ['reason'], registers });
     this.sipCollectors(registers);
     this.mediaCollectors(registers);
   }
