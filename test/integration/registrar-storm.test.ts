@@ -248,6 +248,9 @@ describe('registrar: a storm of 1000 REGISTERs against overload control', () => 
     expect(tally.ok).toBe(USERS);
     expect(await registrar?.store.size()).toBe(USERS);
     expect(registrar?.counters.created).toBe(USERS);
-    expect(overload?.counters.refused).toBe(tally.overloaded);
+    // Every 503 the UAs acted on was counted; a retransmission that crossed a slow 503 is refused
+    // (and counted) again, but the UA acts on one 503 per CSeq.
+    expect(overload?.counters.refused).toBeGreaterThanOrEqual(tally.overloaded);
+    expect(overload?.counters.refused).toBeLessThanOrEqual(tally.overloaded + tally.retransmits);
   }, 25_000);
 });
