@@ -24,7 +24,7 @@ export function parseAclFile(text: string, file: string): AclFileEntries {
     if (line === '' || line.startsWith('#')) continue;
     const where = `${file}:${i + 1}`;
     const m = /^(allow|deny)\s+(\S+)$/i.exec(line);
-    if (m === null) throw new TandemError('CONFIG', `${where}: expected "allow IP/CIDR" or "deny IP/CIDR", got "${line.slice(0, 64)}"`);
+    if (m === null) throw new TandemError('CONFIG', `${where}: expected "allow IP/CIDR" or "deny IP/CIDR", got "${line.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}"`);
     const bad = cidrError(m[2]);
     if (bad !== undefined) throw new TandemError('CONFIG', `${where}: ${bad}`);
     if (out.allow.length + out.deny.length >= MAX_ACL_FILE_ENTRIES) throw new TandemError('CONFIG', `${where}: more than ${MAX_ACL_FILE_ENTRIES} entries`);
