@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { parseAclFile } from '../../../src/edge/acl-file.js';
+import { MAX_ACL_FILE_ENTRIES, parseAclFile } from '../../../src/edge/acl-file.js';
 import { AccessControl } from '../../../src/edge/acl.js';
 
 const local = { protocol: 'udp' as const, address: '127.0.0.1', port: 5060 };
@@ -22,6 +22,12 @@ describe('--sip-acl-file', () => {
     ['\u001b[31mallow', 'acl:2: expected "allow IP/CIDR" or "deny IP/CIDR", got "?[31mallow"'],
   ])('a malformed line (%j) is an error naming file:line', (line, message) => {
     expect(() => parseAclFile(`allow 127.0.0.1\n${line}\n`, 'acl')).toThrow(message);
+  });
+
+  it(`more than ${MAX_ACL_FILE_ENTRIES} entries is an error naming the first line past the limit (each one costs every packet a check)`, () => {
+    const lines = Array.from({ length: MAX_ACL_FILE_ENTRIES }, (_, i) => `deny 10.${i >> 8}.${i & 255}.0/24`);
+    expect(parseAclFile(lines.join('\n'), 'acl').deny).toHaveLength(MAX_ACL_FILE_ENTRIES);
+    expect(() => parseAclFile(`# big\n${lines.join('\n')}\nallow 127.0.0.1\n`, 'acl')).toThrow(`acl:${MAX_ACL_FILE_ENTRIES + 2}: more than ${MAX_ACL_FILE_ENTRIES} entries`);
   });
 
   it('setGlobal: the next packet is judged by the new lists; the denied counter goes on', () => {
