@@ -14,26 +14,25 @@ import { TransactionLayer } from './sip/transaction/layer.js';
 import type { InboundMessage, SipEndpoint, SipSender } from './sip/transport/types.js';
 import { B2bua } from './b2bua/b2bua.js';
 import { SipResolver } from './sip/dns.js';
-import { isTrustedSource, loadRoutesFile, singleTargetTable, type RouteTable } from './b2bua/routes.js';
-import { resolveLegInterfaces } from './b2bua/policy.js';
-import { AccessControl } from './edge/acl.js';
+import { isTrustedSource } from './b2bua/routes.js';
 import { addressList } from './common/cidr.js';
-import { SourceLimits } from './edge/acl-sources.js';
-import { Pike } from './edge/pike.js';
-import { LagSampler, OverloadControl, type OverloadInputs } from './edge/overload.js';
-import type { AdmitHook } from './sip/transport/admit.js';
+import { LagSampler } from './edge/overload.js';
 import { exposedListeners } from './b2bua/exposure.js';
-import { Authenticator } from './edge/auth.js';
-import { UserStore, loadUsersFile } from './edge/auth-users.js';
-import { registerAuthorizer } from './edge/auth-gate.js';
-import { Registrar } from './edge/registrar.js';
+import type { Authenticator } from './edge/auth.js';
+import { loadUsersFile } from './edge/auth-users.js';
+import type { Registrar } from './edge/registrar.js';
 import { OutboundRegistrar } from './b2bua/outbound-registration.js';
 import { primaryInterface } from './config/interface-options.js';
+import { newRegistrar, startEdge, type Edge } from './main/edge-wiring.js';
+import { aclLists, authenticator, routeTable } from './main/sip-files.js';
+import { reloadParts } from './main/reload-parts.js';
 import { readPem } from './config/values.js';
 import { mediaRecordingOptions } from './config/recording-options.js';
 import { advertisedEndpoints, advertisingSender } from './sip/transport/advertise.js';
 import { Ops } from './ops/start.js';
-import { reloadFailure, type ReloadResult } from './ops/admin-api.js';
+import { Reloader } from './ops/reload.js';
+
+export type { Edge } from './main/edge-wiring.js';
 
 export interface RunningSip {
   b2bua: B2bua;
@@ -52,14 +51,6 @@ export interface RunningSip {
   edge: Edge;
 }
 
-export interface Edge {
-  acl: AccessControl;
-  sourceLimits: SourceLimits;
-  /** undefined with --pike=off. */
-  pike?: Pike;
-  overload: OverloadControl;
-}
-
 export interface RunningTandem {
   media: LocalMedia;
   ng: NgServer;
@@ -74,70 +65,13 @@ export interface RunningTandem {
   close(): Promise<void>;
 }
 
-/** Access lists, flood defence and overload control (edge/), and the transport's admit hook over them. */
-function startEdge(config: TandemConfig, routes: RouteTable, inputs: OverloadInputs, log: Logger): { edge: Edge; admit: AdmitHook } {
-  const exempt = addressList(config.floodExempt);
-  const isTrusted = (address: string): boolean => exempt.has(address) || isTrustedSource(routes, address);
-  const acl = new AccessControl({ allow: config.sipAllow, deny: config.sipDeny, listeners: config.listenSip });
-  const sourceLimits = new SourceLimits({ maxCallsPerSource: config.maxCallsPerSource, maxRegistrationsPerSource: config.maxRegistrationsPerSource, isTrusted });
-  const pike =
-    config.pike === undefined
-      ? undefined
-      : new Pike({ limit: config.pike.limit, windowMs: config.pike.windowMs, banMs: config.pikeBan * 1000, maxBanMs: config.pikeBanMax * 1000, maxSources: config.pikeSources, isTrusted, clock: systemClock, log: log.child({ component: 'pike' }) });
-  const overload = new OverloadControl(
-    { maxLagMs: config.overloadLag, maxServerTransactions: config.overloadTransactions, minFreePorts: config.overloadMinPorts, retryAfterMin: config.overloadRetryAfter.min, retryAfterMax: config.overloadRetryAfter.max },
-    inputs,
-    log.child({ component: 'overload' }),
-  );
-  // Responses, ACKs and keepalives weigh nothing: a banned source is still dropped, but a trunk's replies do not count.
-  const admit: AdmitHook = (source, local, kind) => acl.admit(source.address, local) && (pike === undefined || pike.check(source.address, kind === 'other' ? 0 : 1));
-  return { edge: { acl, sourceLimits, overload, ...(pike !== undefined ? { pike } : {}) }, admit };
-}
-
-function routeTable(config: TandemConfig): RouteTable {
-  let table: RouteTable;
-  if (config.routesFile !== undefined) table = loadRoutesFile(config.routesFile);
-  else if (config.route !== undefined) {
-    table = singleTargetTable(config.route, {
-      ...(config.bCodecs !== undefined ? { codecs: config.bCodecs } : {}),
-      ...(config.bPtime !== undefined ? { ptime: config.bPtime } : {}),
-      ...(config.bSrtp !== undefined ? { srtp: config.bSrtp } : {}),
-      ...(config.bIce !== undefined ? { ice: config.bIce } : {}),
-      transcode: config.bTranscode,
-    });
-  } else table = { routes: [], trustedProxySources: [], trusted: [] };
-  // Our own media plane knows the interface names; a remote one (--media=ng) judges them itself.
-  if (config.media.kind === 'local') {
-    const names = (config.interfaces ?? [primaryInterface(config)]).map((i) => i.name);
-    for (const r of table.routes) resolveLegInterfaces(r.policy, names, `${config.routesFile ?? '--route'}: route ${r.name}`);
-  }
-  return { ...table, trustedProxySources: [...table.trustedProxySources, ...config.trustedProxies], trusted: [...table.trusted, ...config.trusted] };
-}
-
-/**
- * The digest authenticator of `--auth-users`, or undefined. A route that names a user or asks for
- * authentication cannot be honoured without one: that is a configuration error, not an open door.
- */
-function authenticator(config: TandemConfig, routes: RouteTable, log: Logger, onFailure: (source: string) => void): Authenticator | undefined {
-  if (config.authUsers === undefined) {
-    const needy = routes.routes.find((r) => r.auth === 'required' || r.match.user !== undefined);
-    if (needy !== undefined) throw new TandemError('CONFIG', `route ${needy.name}: "auth": "required" or match.user needs --auth-users`);
-    return undefined;
-  }
-  const entries = loadUsersFile(config.authUsers);
-  const first = config.listenSip[0]?.address;
-  const realm = config.realm ?? (first === undefined || /^(0\.0\.0\.0|::)$/.test(first) ? 'tandem' : first);
-  const users = entries.filter((e) => e.realm === realm);
-  if (users.length === 0) log.warn({ file: config.authUsers, realm, realmsInFile: [...new Set(entries.map((e) => e.realm))].slice(0, 10) }, 'no user in the users file belongs to this realm (see --realm): nobody can authenticate');
-  log.info({ realm, users: new Set(users.map((e) => e.user)).size, algorithms: config.authAlgorithms }, 'digest authentication on');
-  return new Authenticator({ users: new UserStore(users), realm, clock: systemClock, log: log.child({ component: 'auth' }), algorithms: config.authAlgorithms, onFailure });
-}
-
 const AUTH_FAILURE_WEIGHT = 5; // requests one failed authentication counts as in the flood defence
 
 /** SIP side: transports → transaction layer → B2BUA, which drives `media`. */
 async function startSip(config: TandemConfig, media: MediaControl, localPorts: (() => number) | undefined, log: Logger, ops: Ops, state?: SharedState): Promise<RunningSip & { stopEdge(): void }> {
-  const routes = routeTable(config);
+  let routes = routeTable(config);
+  // Trusted sources (--trusted, the routes file's) are exempt from the flood defence and the per-source limits, and may send Path; a reload changes them.
+  let trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
   // Each second: overload is re-read (so its end is logged without traffic) and ended bans are logged.
   const lag = new LagSampler(1000, () => {
     edge.overload.evaluate();
@@ -146,7 +80,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   let transactions: TransactionLayer | undefined;
   const { edge, admit } = startEdge(
     config,
-    routes,
+    (address) => isTrustedSource(routes, address),
     { lagMs: () => lag.lagMs(), serverTransactions: () => transactions?.counters.serverTransactions ?? 0, freePorts: () => localPorts?.() },
     log,
   );
@@ -161,7 +95,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
   // (svcrack) is banned after a handful of tries while a phone that mistypes once is not.
   const auth = authenticator(config, routes, log, (source) => edge.pike?.penalize(source, AUTH_FAILURE_WEIGHT));
   // With authentication on, the registrar is too unless --registrar=off says otherwise.
-  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, routes, auth, edge.sourceLimits, log, state) : undefined;
+  const registrar = (config.registrar ?? auth !== undefined) ? newRegistrar(config, () => trusted, auth, edge.sourceLimits, log, state) : undefined;
   const transport = await SipTransportLayer.start({
     listen: config.listenSip,
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
@@ -242,43 +176,21 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     process.off('SIGUSR2', onUsr2);
   };
   outReg?.start();
-  // SIGHUP and `tandem ctl reload`: the routes file again; a bad one is refused and the old routes stay.
-  const reload = config.routesFile === undefined ? undefined : (): ReloadResult => {
-    try {
-      const table = routeTable(config);
-      if (config.authUsers === undefined) authenticator(config, table, log, () => undefined);
+  // SIGHUP and `tandem ctl reload`: the files again, all or nothing (ops/reload.ts); calls in progress keep what they started with.
+  const parts = reloadParts({
+    config,
+    log,
+    setRoutes: (table) => {
+      routes = table;
+      trusted = addressList([...table.trusted, ...table.trustedProxySources]);
       b2bua.setRoutes(table);
-      log.info({ file: config.routesFile, routes: table.routes.map((r) => r.name) }, 'routes reloaded');
-      return { ok: true, routes: table.routes.map((r) => r.name) };
-    } catch (err) {
-      log.error({ err, file: config.routesFile }, 'routes reload refused; the old routes stay');
-      return reloadFailure(err);
-    }
-  };
-  ops.attachSip({ b2bua, transportStats: () => transport.stats(), sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reload !== undefined ? { reload } : {}) });
-  return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}), ...(outReg !== undefined ? { outboundRegistrar: outReg } : {}) };
-}
-
-/** The registrar: Path and (without authentication) REGISTER itself only from --trusted/--trusted-proxy sources. */
-function newRegistrar(config: TandemConfig, routes: RouteTable, auth: Authenticator | undefined, sourceLimits: SourceLimits, log: Logger, state?: SharedState): Registrar {
-  const trusted = addressList([...routes.trusted, ...routes.trustedProxySources]);
-  return new Registrar({
-    clock: systemClock,
-    log: log.child({ component: 'registrar' }),
-    isTrusted: (address) => trusted.has(address),
-    ...(auth !== undefined ? { authorizer: registerAuthorizer(auth) } : {}),
-    // --max-registrations-per-source: one slot per binding, given back when the binding goes.
-    sourceLimits,
-    ...(state !== undefined ? { store: state.locationStore(systemClock) } : {}),
-    limits: {
-      minExpires: config.registrarMinExpires,
-      maxExpires: config.registrarMaxExpires,
-      defaultExpires: config.registrarDefaultExpires,
-      expiryJitter: config.registrarExpiryJitter / 100,
-      maxBindingsPerAor: config.registrarMaxBindingsPerAor,
-      maxBindings: config.registrarMaxBindings,
     },
+    ...(auth !== undefined ? { auth } : {}),
+    acl: edge.acl,
   });
+  const reloader = parts.length === 0 ? undefined : new Reloader(parts, log.child({ component: 'reload' }));
+  ops.attachSip({ b2bua, transportStats: () => transport.stats(), sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reloader !== undefined ? { reloader } : {}) });
+  return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}), ...(outReg !== undefined ? { outboundRegistrar: outReg } : {}) };
 }
 
 /** Composition root: config → media plane → ng listener → SIP B2BUA. */
@@ -288,6 +200,7 @@ export async function startTandem(config: TandemConfig, log: Logger = createLogg
     const routes = routeTable(config);
     if (config.authUsers !== undefined) loadUsersFile(config.authUsers);
     else authenticator(config, routes, log, () => undefined);
+    aclLists(config);
     readPem('tls-cert', config.tlsCert);
     readPem('tls-key', config.tlsKey);
     readPem('tls-ca', config.tlsCa);

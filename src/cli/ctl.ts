@@ -11,7 +11,7 @@ Commands:
   terminate CALLID     hang up both legs (B2BUA) or delete the media session
   maxsessions N        media session limit (0 = none)
   drain                refuse new calls, let live ones end, then exit (as SIGTERM)
-  reload               read the routes file again (as SIGHUP)
+  reload               read the routes, users and access-list files again, all or nothing (as SIGHUP)
   bans                 sources the flood defence has banned
 Exit codes: 0 done, 1 refused or not found, 2 usage, 3 Tandem not reachable.
 `;

@@ -48,7 +48,7 @@ async function main(): Promise<number> {
     });
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
-      if (running.ops.reload() === undefined) log.warn('SIGHUP: no routes file to reload (--routes-file)');
+      if (running.ops.reload() === undefined) log.warn('SIGHUP: no file to reload (--routes-file, --auth-users, --sip-acl-file)');
     });
     return -1;
   } catch (err) {

@@ -8,6 +8,8 @@ export interface EdgeConfig {
   sipAllow?: string[];
   /** sources dropped before parsing; a deny entry wins over an allow entry. */
   sipDeny?: string[];
+  /** `allow`/`deny` lines added to the two lists above, read again by a reload (edge/acl-file.ts). */
+  sipAclFile?: string;
   /**
    * sources neither flood-checked nor limited per source, besides the trusted ones: by default the
    * host itself (a local proxy in front of Tandem, local tools), never the rest of 127/8.
@@ -37,6 +39,7 @@ type EdgeKey = keyof EdgeConfig;
 export const EDGE_OPTIONS: readonly { key: EdgeKey; name: string; arg: string; help: string }[] = [
   { key: 'sipAllow', name: 'sip-allow', arg: 'LIST', help: 'IPs/CIDRs that may reach the SIP listeners; others are dropped unread (default every source). A listener may add its own: udp:IP:PORT;allow=CIDR|CIDR;deny=CIDR' },
   { key: 'sipDeny', name: 'sip-deny', arg: 'LIST', help: 'IPs/CIDRs whose SIP packets and connections are dropped unread (wins over --sip-allow)' },
+  { key: 'sipAclFile', name: 'sip-acl-file', arg: 'FILE', help: 'more --sip-allow/--sip-deny entries, one "allow CIDR" or "deny CIDR" a line; read again on SIGHUP / tandem ctl reload' },
   { key: 'floodExempt', name: 'flood-exempt', arg: 'LIST', help: 'IPs/CIDRs exempt from --pike and the per-source limits, besides --trusted ones (default 127.0.0.1,::1: the host itself; none)' },
   { key: 'maxCallsPerSource', name: 'max-calls-per-source', arg: 'INT', help: 'concurrent calls from one IP, trusted ones aside; more get 503 (default 50, 0 = no limit)' },
   { key: 'maxRegistrationsPerSource', name: 'max-registrations-per-source', arg: 'INT', help: 'registrations from one IP, trusted ones aside; more get 403 (default 100, 0 = no limit)' },
@@ -83,6 +86,10 @@ export function applyEdgeOption(cfg: EdgeConfig, key: EdgeKey, name: string, v: 
       break;
     case 'sipDeny':
       cfg.sipDeny = addressEntries(where, name, v);
+      break;
+    case 'sipAclFile':
+      if (v === '') throw new TandemError('CONFIG', `${where}${name}: needs a file name`);
+      cfg.sipAclFile = v;
       break;
     case 'floodExempt':
       cfg.floodExempt = /^none$/i.test(v) ? [] : addressEntries(where, name, v);

@@ -46,7 +46,7 @@ function passes(r: Rule, address: string): boolean {
  * node:net BlockList through common/cidr, so an IPv4-mapped IPv6 source matches its IPv4 entry.
  */
 export class AccessControl {
-  private readonly global: Rule;
+  private global: Rule;
   private readonly perListener: { spec: ListenerAclSpec; rule: Rule }[];
   readonly counters: AclCounters = { denied: 0 };
 
@@ -55,6 +55,15 @@ export class AccessControl {
     this.perListener = (opts.listeners ?? [])
       .filter((l) => (l.allow?.length ?? 0) > 0 || (l.deny?.length ?? 0) > 0)
       .map((spec) => ({ spec, rule: rule(spec.allow, spec.deny) }));
+  }
+
+  /**
+   * New global lists (a reload of `--sip-acl-file`): the next packet or connection is judged by
+   * them; the denied counter goes on. A connection already accepted stays (as with a firewall's
+   * established state); its next request is checked again only if the transport asks.
+   */
+  setGlobal(allow: readonly string[] | undefined, deny: readonly string[] | undefined): void {
+    this.global = rule(allow, deny);
   }
 
   /** True when anything at all is configured (an empty AccessControl lets everything through). */

@@ -92,13 +92,29 @@ export class Authenticator {
   private readonly byUser = new Map<string, number>();
   private readonly counts = { challenges: 0, successes: 0, failures: 0, unknownUsers: 0, replays: 0, malformed: 0, stale: 0 };
   private uses = 0;
+  /** the users file's HA1s; replaced whole by a reload, so a request sees the old file or the new one. */
+  private users: UserStore;
   /** a guesser must not flood the log: per source and kind, the first line then one per 10 s. */
   private readonly warnings: LogLimiter;
 
   constructor(private readonly opts: AuthenticatorOptions) {
     this.nonces = new NonceKeeper(opts.clock, opts.nonceTtlMs ?? 300_000, opts.maxNonces ?? 10_000);
     this.algorithms = opts.algorithms ?? ALGORITHMS;
+    this.users = opts.users;
     this.warnings = new LogLimiter(10_000, 1024, () => opts.clock.now());
+  }
+
+  /**
+   * A reloaded users file: the next request is checked against it. A removed user's registrations
+   * and calls stay (as in Kamailio: nothing is re-checked until the user asks again), and nonces
+   * already given out stay valid, so a user whose password did not change is not challenged again.
+   */
+  setUsers(users: UserStore): void {
+    this.users = users;
+  }
+
+  get userCount(): number {
+    return this.users.size;
   }
 
   get realm(): string {
@@ -127,7 +143,7 @@ export class Authenticator {
     if (c.cnonce === undefined || c.cnonce === '') return this.malformed(req, source, role, c.username, 'cnonce missing');
     if (!sameUri(c.uri, req.uri)) return this.malformed(req, source, role, c.username, 'digest uri does not match the Request-URI');
     const nonce = this.nonces.check(c.nonce);
-    const stored = this.opts.users.ha1(alg, this.opts.realm, c.username);
+    const stored = this.users.ha1(alg, this.opts.realm, c.username);
     // The same hash and comparison whether or not the user exists (see the class comment).
     const expected = digestResponse(alg, stored ?? this.dummy[alg], { nonce: c.nonce, nc: c.nc, cnonce: c.cnonce, qop: 'auth', method: req.method, uri: c.uri });
     // latin1: one byte per character, so both buffers have the same length whatever was sent.

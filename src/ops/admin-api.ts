@@ -1,4 +1,4 @@
-import { errorCode, errorMessage } from '../common/errors.js';
+import { errorCode } from '../common/errors.js';
 import type { LocalMedia } from '../media/session/local-media.js';
 import type { MediaControl } from '../media/api.js';
 import type { B2bua } from '../b2bua/b2bua.js';
@@ -10,8 +10,7 @@ import type { Drain } from './drain.js';
 import type { Metrics } from './metrics.js';
 import { callQuality } from './mos.js';
 
-/** Routes read again from their file: the route names, or why the file was refused (the old routes stay). */
-export type ReloadResult = { ok: true; routes: string[] } | { ok: false; error: string };
+import type { ReloadResult } from './reload.js';
 
 /** What the admin API works on. */
 export interface AdminTarget {
@@ -139,9 +138,9 @@ export function adminRoutes(t: AdminTarget): AdminRoute {
         t.drain.start('admin API');
         return json(200, t.drain.status());
       case 'POST /api/reload': {
-        if (t.reload === undefined) throw new AdminRequestError(409, 'no routes file to reload (Tandem was started without --routes-file)');
+        if (t.reload === undefined) throw new AdminRequestError(409, 'no file to reload (Tandem was started without --routes-file, --auth-users or --sip-acl-file)');
         const r = t.reload();
-        return json(r.ok ? 200 : 422, r.ok ? { reloaded: true, routes: r.routes } : { reloaded: false, error: r.error });
+        return json(r.ok ? 200 : 422, r.ok ? { reloaded: true, files: r.reloaded, ...(r.routes !== undefined ? { routes: r.routes } : {}) } : { reloaded: false, error: r.error, ...(r.failed !== undefined ? { failed: r.failed } : {}) });
       }
       case 'GET /api/bans':
         return json(200, { bans: t.pike?.bans() ?? [], pike: t.pike === undefined ? 'off' : 'on' });
@@ -149,9 +148,4 @@ export function adminRoutes(t: AdminTarget): AdminRoute {
         return undefined;
     }
   };
-}
-
-/** For the log and the reply: what a failed reload said. */
-export function reloadFailure(err: unknown): ReloadResult {
-  return { ok: false, error: errorMessage(err) };
 }

@@ -9,6 +9,7 @@ import { MediaNodeSet } from '../control/media-nodes.js';
 import type { MediaControl } from '../media/api.js';
 import type { TransportStats } from '../sip/transport/transport-stats.js';
 import { callQuality } from './mos.js';
+import type { ReloadCounters } from './reload.js';
 
 /** What the metrics read, when scraped. */
 export interface MetricsTarget {
@@ -23,6 +24,8 @@ export interface MetricsTarget {
   /** --redis: the state writes sent, deletes sent, and commands that failed (state/redis-state.ts keeps them). */
   redis?: { writes: number; deletes: number; errors: number };
   transportStats?: () => TransportStats;
+  /** reloads (SIGHUP, tandem ctl reload): done, and refused by the file that was refused (ops/reload.ts). */
+  reloads?: ReloadCounters;
   draining(): boolean;
 }
 
@@ -92,6 +95,12 @@ export class Metrics {
     new Counter({ name: 'tandem_leg_b_exhausted_total', help: 'calls whose every route target and X-Outbound-Proxy address failed over (the caller got a Warning saying so)', registers, collect() { this.reset(); setTotal(this, t.b2bua?.counters.legBExhausted ?? 0); } });
     new Counter({ name: 'tandem_sip_auth_challenges_total', help: 'digest challenges sent', registers, collect() { this.reset(); setTotal(this, t.auth?.stats().challenges ?? 0); } });
     new Counter({ name: 'tandem_sip_auth_failures_total', help: 'digest authentications that failed (wrong password, unknown user, replay, malformed)', registers, collect() { this.reset(); setTotal(this, t.auth?.stats().failures ?? 0); } });
+    new Counter({ name: 'tandem_reloads_total', help: 'reloads of the routes, users and access-list files (SIGHUP, tandem ctl reload): ok, or failed by the file that was refused (nothing changed)', labelNames: ['result', 'file'], registers, collect() {
+      this.reset();
+      if (t.reloads === undefined) return;
+      setTotal(this, t.reloads.ok, { result: 'ok', file: 'all' });
+      for (const [file, n] of Object.entries(t.reloads.failed)) setTotal(this, n, { result: 'failed', file });
+    } });
     new Counter({ name: 'tandem_pike_bans_total', help: 'sources banned by the flood defence', registers, collect() { this.reset(); setTotal(this, t.pike?.counters.bans ?? 0); } });
     new Counter({ name: 'tandem_pike_dropped_total', help: 'packets and connections dropped because their source is banned', registers, collect() { this.reset(); setTotal(this, t.pike?.counters.dropped ?? 0); } });
     new Gauge({ name: 'tandem_pike_banned_sources', help: 'sources banned now', registers, collect() { this.set(t.pike?.bans().length ?? 0); } });

@@ -11,7 +11,8 @@ import type { SipMessage } from '../sip/message.js';
 import type { TransportStats } from '../sip/transport/transport-stats.js';
 import type { NgServerStats } from '../control/ng-server.js';
 import { AdminHttpServer, type AdminHttpLimits } from './admin-http.js';
-import { adminRoutes, type AdminTarget, type ReloadResult } from './admin-api.js';
+import { adminRoutes, type AdminTarget } from './admin-api.js';
+import type { ReloadResult, Reloader } from './reload.js';
 import { CdrWriter } from './cdr.js';
 import { DRAIN_RETRY_AFTER_S, Drain } from './drain.js';
 import { Metrics, type MetricsTarget } from './metrics.js';
@@ -36,7 +37,8 @@ export interface OpsSip {
   sipMedia: MediaControl;
   auth?: Authenticator;
   pike?: Pike;
-  reload?: () => ReloadResult;
+  /** the files a reload reads again (undefined: none was given). */
+  reloader?: Reloader;
 }
 
 /**
@@ -81,10 +83,11 @@ export class Ops {
 
   /** The SIP side's parts, once it has started. */
   attachSip(sip: OpsSip): void {
-    Object.assign(this.metricsTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, transportStats: sip.transportStats, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}) });
+    const reloader = sip.reloader;
+    Object.assign(this.metricsTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, transportStats: sip.transportStats, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(sip.reloader !== undefined ? { reloads: sip.reloader.counters } : {}) });
     // The B2BUA's media sessions are in its own records; scanning its live calls costs once per ended session, never per packet.
     if (this.cdr !== undefined) this.cdr.isB2buaCall = (id) => sip.b2bua.calls().some((c) => c.mediaCallId === id);
-    Object.assign(this.adminTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(sip.reload !== undefined ? { reload: sip.reload } : {}) });
+    Object.assign(this.adminTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(reloader !== undefined ? { reload: () => reloader.reload() } : {}) });
   }
 
   async listen(): Promise<void> {
@@ -102,7 +105,7 @@ export class Ops {
     if (!isLoopback(at.address)) this.opts.log.warn({ listen: `${at.address}:${this.address.port}` }, 'the admin HTTP listener (no authentication) listens beyond loopback: keep it on a management network or behind a firewall');
   }
 
-  /** SIGHUP: the routes file again (undefined without SIP or a routes file). */
+  /** SIGHUP: the files again (undefined without SIP or without a file to reload). */
   reload(): ReloadResult | undefined {
     return this.adminTarget.reload?.();
   }

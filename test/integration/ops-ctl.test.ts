@@ -107,7 +107,7 @@ describe('routes reload', () => {
     const live = await env.call();
 
     writeFileSync(file, routes('second', other.port));
-    expect(await ctl('reload')).toMatchObject({ code: 0, out: 'reloaded: true\nroutes: ["second"]\n' });
+    expect(await ctl('reload')).toMatchObject({ code: 0, out: 'reloaded: true\nfiles: {"routes":1}\nroutes: ["second"]\n' });
     // A new call goes to the new target.
     const { text, callId } = env.invite(sdpOffer(40020, [{ pt: 8, name: 'PCMA' }]));
     env.caller.send(text, env.sip);
