@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
 import { pino } from 'pino';
+import { WebSocket } from 'ws';
 import { SipTransportLayer } from '../../src/sip/transport/transport-layer.js';
 import type { SipEndpoint, StreamWatcher } from '../../src/sip/transport/types.js';
 import { parseSipMessage } from '../../src/sip/parse.js';
@@ -14,12 +15,15 @@ import type { SipRequest } from '../../src/sip/message.js';
 let layer: SipTransportLayer | undefined;
 const servers: net.Server[] = [];
 const sockets: net.Socket[] = [];
+const browsers: WebSocket[] = [];
 
 afterEach(async () => {
   await layer?.close();
   layer = undefined;
   for (const s of sockets) s.destroy();
   sockets.length = 0;
+  for (const b of browsers) b.terminate();
+  browsers.length = 0;
   for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
   servers.length = 0;
 });
@@ -121,5 +125,82 @@ describe('stream watchers (RFC 3261 §18.4)', () => {
     await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(2);
     expect(t.connectionTo(watched.to)).toBeUndefined();
     expect(w.errors).toEqual([]);
+  });
+});
+
+/** A layer with a WebSocket listener; `sources` are the remote ends requests arrived from (a browser's flow). */
+async function startWs(limits?: { idleMs: number; wsPingMs: number }): Promise<{ t: SipTransportLayer; port: number; sources: SipEndpoint[] }> {
+  const sources: SipEndpoint[] = [];
+  layer = await SipTransportLayer.start({
+    listen: [{ protocol: 'ws', address: '127.0.0.1', port: 0 }],
+    ...(limits !== undefined ? { limits } : {}),
+    log: pino({ level: 'silent' }),
+    onMessage: (m) => sources.push(m.source),
+  });
+  const ws = layer.listeners().find((l) => l.protocol === 'ws');
+  if (ws === undefined) throw new Error('no WS listener');
+  return { t: layer, port: ws.port, sources };
+}
+
+/** A browser: connects with the sip subprotocol and sends one OPTIONS, so the layer knows its flow; returns that flow and what it receives. */
+async function browser(port: number, sources: SipEndpoint[]): Promise<{ ws: WebSocket; flow: SipEndpoint; got: string[] }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`, 'sip');
+  browsers.push(ws);
+  await new Promise<void>((res, rej) => ws.once('open', () => res()).once('error', rej));
+  const got: string[] = [];
+  ws.on('message', (d: Buffer) => got.push(d.toString()));
+  const before = sources.length;
+  ws.send(`OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS b.invalid;branch=z9hG4bKo${before}\r\nMax-Forwards: 70\r\nFrom: <sip:b@b.invalid>;tag=b\r\nTo: <sip:127.0.0.1>\r\nCall-ID: o-${before}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`);
+  await expect.poll(() => sources.length).toBe(before + 1);
+  return { ws, flow: sources[before], got };
+}
+
+describe('stream watchers over WebSocket (RFC 7118, RFC 3261 §18.4)', () => {
+  it('the browser closes its WebSocket: the watcher still waiting hears a ConnectionLostError once, counted; one that stopped watching does not', async () => {
+    const { t, port, sources } = await startWs();
+    const { ws, flow, got } = await browser(port, sources);
+    const waiting = watcher();
+    const answered = watcher();
+    await t.send(invite, flow, waiting);
+    await t.send(invite, flow, answered);
+    await expect.poll(() => got.length).toBe(2);
+    answered.stop();
+    ws.close();
+    await expect.poll(() => waiting.errors.length).toBe(1);
+    expect(waiting.errors[0]).toMatchObject({ name: 'ConnectionLostError', code: 'CONNECTION_LOST' });
+    expect(waiting.errors[0].message).toBe(`ws:127.0.0.1:${flow.port} connection closed by the peer before the final response`);
+    expect(answered.errors).toEqual([]);
+    expect(t.stats().transactionsLost).toBe(1);
+  });
+
+  it('a browser that is killed (TCP reset, no close frame): the same', async () => {
+    const { t, port, sources } = await startWs();
+    const { ws, flow, got } = await browser(port, sources);
+    const w = watcher();
+    await t.send(invite, flow, w);
+    await expect.poll(() => got.length).toBe(1);
+    ws.terminate();
+    await expect.poll(() => w.errors.length).toBe(1);
+    expect(w.errors[0]).toMatchObject({ code: 'CONNECTION_LOST' });
+    expect(t.stats().transactionsLost).toBe(1);
+  });
+
+  it('a WebSocket a watcher still waits on is not closed as idle; once it stops watching, it is', async () => {
+    // Pings far apart: only SIP messages could keep a connection from idling here.
+    const { t, port, sources } = await startWs({ idleMs: 200, wsPingMs: 60_000 });
+    const watched = await browser(port, sources);
+    const control = await browser(port, sources);
+    const w = watcher();
+    await t.send(invite, watched.flow, w);
+    // Positive control, armed after the watched one: a WebSocket nobody waits on is closed as idle.
+    await t.send(invite, control.flow);
+    await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(1);
+    await expect.poll(() => control.ws.readyState).toBe(WebSocket.CLOSED);
+    expect(watched.ws.readyState).toBe(WebSocket.OPEN);
+    w.stop();
+    await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(2);
+    await expect.poll(() => watched.ws.readyState).toBe(WebSocket.CLOSED);
+    expect(w.errors).toEqual([]);
+    expect(t.stats().transactionsLost).toBe(0);
   });
 });

@@ -35,7 +35,7 @@ export class ClientTxn implements ClientTransaction {
   private readonly cancelGiveUp: OneShot;
   /** the ACK we sent for a non-2xx final; re-sent for each retransmission of that final (§17.1.1.2). */
   private ack: SipRequest | undefined;
-  /** over TCP/TLS: hears if the connection the request went out on goes before the final (§18.4). */
+  /** over TCP/TLS/WS: hears if the connection the request went out on goes before the final (§18.4). */
   private readonly watcher: StreamWatcher | undefined;
 
   constructor(
@@ -108,7 +108,7 @@ export class ClientTxn implements ClientTransaction {
   }
 
   /**
-   * RFC 3261 §18.4 / §17.1.4: the TCP/TLS connection the request went out on closed before its
+   * RFC 3261 §18.4 / §17.1.4: the TCP/TLS/WebSocket connection the request went out on closed before its
    * final response, which can no longer come back on it: a transport error now, not Timer B later.
    */
   private connectionLost(err: Error): void {
