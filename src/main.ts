@@ -255,7 +255,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
       return reloadFailure(err);
     }
   };
-  ops.attachSip({ b2bua, transportStats: () => transport.stats(), sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reload !== undefined ? { reload } : {}) });
+  ops.attachSip({ b2bua, transportStats: () => transport.stats(), transactionStats: () => layer.counters, sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reload !== undefined ? { reload } : {}) });
   return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}), ...(outReg !== undefined ? { outboundRegistrar: outReg } : {}) };
 }
 
