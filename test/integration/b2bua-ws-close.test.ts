@@ -108,7 +108,7 @@ async function placeCall(user: string): Promise<{ caller: SipPeer; inv: { text: 
 
 const lost = (): number => tandem.sip?.transport.stats().transactionsLost ?? -1;
 
-describe('a browser whose WebSocket closes while Tandem\'s INVITE waits for its final response', () => {
+describe('a browser whose WebSocket closes while Tandem\'s INVITE (or BYE) waits for its final response', () => {
   it('after reading the INVITE: the caller gets 503 saying the connection closed, at once; counted as connection_lost', async () => {
     const events: string[] = [];
     const b = await browser('gina', events);
@@ -143,6 +143,23 @@ describe('a browser whose WebSocket closes while Tandem\'s INVITE waits for its 
     expect(events).toEqual(['browser INVITE', 'browser closes']);
     ackNon2xx(final, inv, caller, sip);
     expect(lost()).toBe(before + 1);
+  });
+
+  it('a BYE towards the browser whose WebSocket then closes unanswered: that BYE ends at once as connection_lost, not at Timer F', async () => {
+    const events: string[] = [];
+    const b = await browser('jude', events);
+    const before = lost();
+    const { caller, inv } = await placeCall('jude');
+    await expect.poll(() => b.requests.length, { timeout: WAIT_MS }).toBe(1);
+    b.reply(b.requests[0], 200, 'OK', sdpOffer(40030, [{ pt: 0, name: 'PCMU' }]));
+    const ok = await caller.next(isFinalFor(inv.callId), WAIT_MS);
+    ackAndBye(ok, caller, sip);
+    await expect.poll(() => b.requests.map((r) => r.method), { timeout: WAIT_MS }).toEqual(['INVITE', 'ACK', 'BYE']);
+    events.push('browser closes');
+    b.ws.close();
+    await caller.next(isResponse(200, 'BYE'), WAIT_MS);
+    await expect.poll(() => lost(), { timeout: WAIT_MS }).toBe(before + 1);
+    expect(events).toEqual(['browser INVITE', 'browser ACK', 'browser BYE', 'browser closes']);
   });
 
   it('positive control: a WebSocket that stays open gets its call, answers it, and hears the BYE; nothing is lost', async () => {
