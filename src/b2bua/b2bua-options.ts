@@ -10,6 +10,7 @@ import type { RouteTable } from './routes.js';
 import type { TargetResolver } from './resolve.js';
 import type { DialogPersistence } from './dialog-state.js';
 import type { B2buaCall } from './call.js';
+import type { LegBCounters } from './sip-context.js';
 
 /** What the B2BUA is built from: its transport, media plane, routes and the edge's guards. */
 export interface B2buaOptions {
@@ -42,7 +43,7 @@ export interface B2buaOptions {
   persist?: DialogPersistence;
 }
 
-export interface B2buaCounters {
+export interface B2buaCounters extends LegBCounters {
   calls: number;
   rejected: number;
   dropped: number;

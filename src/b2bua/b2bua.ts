@@ -36,7 +36,7 @@ export class B2bua implements TransactionUser {
   private readonly stored = new DialogTakeover();
   private readonly resolving = new PendingResolutions();
   private readonly watch: MediaWatch;
-  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0 };
+  readonly counters: B2buaCounters = { calls: 0, rejected: 0, dropped: 0, mediaTimeouts: 0, mediaFailures: 0, internalErrors: 0, notRegistered: 0, deadlines: 0, legBFailovers: 0, legBExhausted: 0 };
 
   /** Allow outside a dialog: REGISTER is in it when the registrar is on. */
   private readonly allowOod: string;
@@ -48,7 +48,7 @@ export class B2bua implements TransactionUser {
 
   /** The transaction layer is built with this object as its user, then handed back here. */
   attach(transactions: TransactionApi): void {
-    this.ctx = new SipContext(transactions, this.opts.sender, this.opts.media, this.opts.clock, this.opts.log, this.opts.userAgent);
+    this.ctx = new SipContext(transactions, this.opts.sender, this.opts.media, this.opts.clock, this.opts.log, this.opts.userAgent, this.counters);
     this.watch.start();
   }
 

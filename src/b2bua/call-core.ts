@@ -45,7 +45,7 @@ export interface CallSetup {
   targets: RouteTarget[];
   /** fork to every target at once (a registered AOR's contacts) instead of failing over. */
   parallel?: boolean;
-  /** X-Outbound-Proxy from a trusted source: leg B's first hop, whatever the target. */
+  /** X-Outbound-Proxy (an IP) from a trusted source: leg B's first hop, whatever the target; a named one is in each target's `nextHop`. */
   nextHop?: SipEndpoint;
   copyHeaders: string[];
   /** audio codec names of the caller's offer (telephone-event and CN excluded). */
@@ -99,4 +99,9 @@ export interface CallCore {
   end(reason: string, opts?: EndOptions): void;
   /** Forgets the call (once): media deleted, registry told. */
   finish(reason: string, logged: boolean): void;
+}
+
+/** Where leg B's requests toward `target` go first: its X-Outbound-Proxy address, if the caller's INVITE set one. */
+export function proxyHop(setup: CallSetup, target: RouteTarget): SipEndpoint | undefined {
+  return target.nextHop ?? setup.nextHop;
 }

@@ -13,7 +13,7 @@ import { CallState, awaitingAnswer, transition } from './call-state.js';
 import { mediaFailureResponse, relayedInDialogStatus } from './status-map.js';
 import { OutboundInvite } from './outbound.js';
 import { Reoffers } from './reoffer.js';
-import { otherLeg, type CallCore, type CallSetup, type EndOptions, type LateAck, type Leg, type LegPath } from './call-core.js';
+import { otherLeg, proxyHop, type CallCore, type CallSetup, type EndOptions, type LateAck, type Leg, type LegPath } from './call-core.js';
 
 export type { CallSetup, Leg } from './call-core.js';
 
@@ -85,8 +85,8 @@ export class B2buaCall implements CallCore {
       this.b = restored.b;
     } else {
       const first = setup.targets[0];
-      const bProto = setup.nextHop?.protocol ?? first.endpoint.protocol;
-      this.b = { dialog: undefined, protocol: bProto, destination: setup.nextHop ?? first.endpoint, contact: ctx.contact(bProto) };
+      const hop = proxyHop(setup, first) ?? first.endpoint;
+      this.b = { dialog: undefined, protocol: hop.protocol, destination: hop, contact: ctx.contact(hop.protocol) };
     }
     this.lastMediaChangeMs = ctx.clock.now();
     this.outbound = new OutboundInvite(this);

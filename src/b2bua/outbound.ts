@@ -1,15 +1,15 @@
 import { errorMessage } from '../common/errors.js';
 import { getCSeq, getFrom, getMaxForwards, getTo, headerLines, type SipHeader, type SipRequest, type SipResponse } from '../sip/message.js';
 import { buildCancel, createRequest } from '../sip/build.js';
-import { parseUri, formatUri } from '../sip/uri.js';
 import { dialogDestination, dialogRequest, uacDialog } from '../sip/dialog.js';
 import type { ClientTransaction, ClientTransactionHandler } from '../sip/transaction/types.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 import { ALLOW, sdpBody, warning } from './sip-context.js';
 import { CallState, awaitingAnswer, isCancelled } from './call-state.js';
 import { LEG_B_TIMEOUT, LEG_B_TRANSPORT_ERROR, isFailoverStatus, legBTransportErrorHeaders, mediaFailureStatus } from './status-map.js';
-import type { CallCore } from './call-core.js';
+import { proxyHop, type CallCore } from './call-core.js';
 import type { RouteTarget } from './routes.js';
+import { legBRequestUri } from './target-uri.js';
 import { UacAuth } from './uac-auth.js';
 
 /** One INVITE of a parallel fork (a registered AOR's contacts). */
@@ -68,13 +68,7 @@ export class OutboundInvite {
   }
 
   private requestUri(target: RouteTarget): string {
-    const a = parseUri(this.call.setup.invite.uri);
-    const t = parseUri(target.uri);
-    if (!t.ok || t.uri.type !== 'sip') return target.uri;
-    const uri = { ...t.uri };
-    if (uri.user === undefined && a.ok && a.uri.type === 'sip' && a.uri.user !== undefined) uri.user = a.uri.user;
-    // transport= tells the next hop nothing it needs in the Request-URI once we pick the flow.
-    return formatUri(uri);
+    return legBRequestUri(this.call.setup.invite.uri, target.uri);
   }
 
   /** Sends leg B's INVITE to the current target (or, parallel, to every target), with the media plane's version of the caller's offer. */
@@ -82,7 +76,7 @@ export class OutboundInvite {
     const { ctx, setup, log } = this.call;
     if (this.parallel) {
       for (const target of setup.targets) {
-        const destination = setup.nextHop ?? target.endpoint;
+        const destination = proxyHop(setup, target) ?? target.endpoint;
         const req = this.buildInvite(target, destination, sdp);
         this.branches.push({ req, target, destination, done: false, cancelled: false });
         log.info({ target: target.uri, destination: `${destination.protocol}:${destination.address}:${destination.port}`, branch: this.branches.length }, 'leg B INVITE (parallel fork)');
@@ -91,12 +85,12 @@ export class OutboundInvite {
       return;
     }
     const target = setup.targets[this.targetIndex];
-    const destination = setup.nextHop ?? target.endpoint;
+    const destination = proxyHop(setup, target) ?? target.endpoint;
     Object.assign(this.call.leg('b'), { dialog: undefined, protocol: destination.protocol, destination, contact: ctx.contact(destination.protocol) });
     const req = this.buildInvite(target, destination, sdp);
     this.invite = req;
     if (this.call.state === CallState.Early) this.call.moveTo(CallState.Trying);
-    log.info({ target: target.uri, destination: `${destination.protocol}:${destination.address}:${destination.port}`, attempt: this.targetIndex + 1 }, 'leg B INVITE');
+    log.info({ target: target.uri, destination: `${destination.protocol}:${destination.address}:${destination.port}`, attempt: this.targetIndex + 1, of: setup.targets.length }, 'leg B INVITE');
     ctx.transactions.sendRequest(req, destination, this.handler(req, sdp));
   }
 
@@ -238,8 +232,10 @@ export class OutboundInvite {
       call.finish('cancelled', false);
       return;
     }
-    if (failover && this.targetIndex + 1 < call.setup.targets.length) {
+    const total = call.setup.targets.length;
+    if (failover && this.targetIndex + 1 < total) {
       call.log.warn({ err, why, target: call.setup.targets[this.targetIndex].uri }, 'leg B failed; trying the next target');
+      call.ctx.counters.legBFailovers++;
       this.targetIndex++;
       this.seq++;
       // A new target answers its own challenges: nothing of the last one's digest state carries over.
@@ -249,7 +245,13 @@ export class OutboundInvite {
       this.send(req.body.length > 0 ? req.body.toString('utf8') : undefined);
       return;
     }
-    call.log.info({ err, why, status }, 'leg B failed; relaying the failure');
+    // Every target (and X-Outbound-Proxy address) failed in a way that allowed the next: the caller
+    // learns the list ran out (RFC 3261 §20.43), not only the last next hop's answer.
+    if (failover && total > 1) {
+      call.ctx.counters.legBExhausted++;
+      headers = [warning(`every next hop failed (${total} tried); the last: ${why.replace(/[^\x20-\x7e]/g, '?')}`, 399), ...(headers ?? [])];
+    }
+    call.log.info({ err, why, status, tried: this.targetIndex + 1 }, 'leg B failed; relaying the failure');
     call.respondA(status, { reason, ...(headers !== undefined ? { headers } : {}) });
     call.finish(`leg B: ${why}`, false);
   }
@@ -327,7 +329,7 @@ export class OutboundInvite {
     if (auth !== undefined) b.uacAuth = this.uacAuth ?? new UacAuth(auth);
     // A contact reached over its flow (a registered UA behind NAT, or in a browser over WebSocket)
     // is reached only there: its Contact may not even be routable (RFC 5626 §5.3, RFC 7118 §5).
-    b.destination = call.setup.nextHop ?? (branch?.target.flow === true ? branch.destination : (dialogDestination(dialog, b.protocol) ?? b.destination));
+    b.destination = proxyHop(call.setup, branch?.target ?? call.setup.targets[this.targetIndex]) ?? (branch?.target.flow === true ? branch.destination : (dialogDestination(dialog, b.protocol) ?? b.destination));
     const callerGone = isCancelled(call.state) || call.state === CallState.Ended;
     const lateOffer = sentSdp === undefined ? sdpBody(res) : undefined;
     if (lateOffer === undefined || callerGone) this.sendAck(seq);

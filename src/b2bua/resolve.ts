@@ -1,4 +1,3 @@
-import type { SipEndpoint } from '../sip/transport/types.js';
 import type { ServerTransaction } from '../sip/transaction/types.js';
 import { DnsFailure, type SipLookup, type SipResolver } from '../sip/dns.js';
 import type { CallSetup } from './call-core.js';
@@ -11,6 +10,7 @@ export type TargetResolver = Pick<SipResolver, 'resolve'>;
  * Per-call DNS (RFC 3263): a named target expands, in its place, into one target per resolved
  * endpoint, so the serial failover of outbound.ts walks its SRV records on 503/408/transport error.
  * A name that fails is skipped while another target is left; when none is, the DnsFailure goes up.
+ * An X-Outbound-Proxy name (`nextHop`) must resolve: each target then fails over across its addresses.
  */
 export function needsDns(targets: RouteTarget[], nextHop?: SipLookup): boolean {
   return nextHop !== undefined || targets.some((t) => t.lookup !== undefined);
@@ -38,13 +38,13 @@ export async function resolveSetup(setup: CallSetup, dns: TargetResolver | undef
     }
   });
   if (targets.length === 0) throw first;
-  let hop: SipEndpoint | undefined = setup.nextHop;
-  // X-Outbound-Proxy is one hop: its best endpoint (failover across its records is not done).
-  if (nextHop !== undefined && hopLookup !== undefined) {
-    const e = (await hopLookup)[0];
-    hop = e.protocol === 'tls' ? { ...e, serverName: nextHop.host } : e;
-  }
-  return { ...setup, targets, ...(hop !== undefined ? { nextHop: hop } : {}) };
+  if (nextHop === undefined || hopLookup === undefined) return { ...setup, targets };
+  // X-Outbound-Proxy by name: every target is tried through each of its addresses in turn (RFC 3263
+  // §4.3), so a proxy's 503, timeout or transport error moves on to its next record, as for a target.
+  const hops = (await hopLookup).map((e) => (e.protocol === 'tls' ? { ...e, serverName: nextHop.host } : e));
+  const rest: CallSetup = { ...setup };
+  delete rest.nextHop;
+  return { ...rest, targets: targets.flatMap((t) => hops.map((h) => ({ ...t, nextHop: h }))) };
 }
 
 /**

@@ -62,6 +62,8 @@ export interface RouteTarget {
   lookup?: SipLookup;
   /** credentials for the trunk's 401/407 (uac-auth.ts). */
   auth?: UacCredentials;
+  /** leg B's first hop for this attempt: one address of a named X-Outbound-Proxy (b2bua/resolve.ts). */
+  nextHop?: SipEndpoint;
 }
 
 export interface RouteMatch {

@@ -19,6 +19,14 @@ export interface TransactionApi {
 /** `Allow` in every dialog-creating response and in-dialog request (RFC 3261 §20.5); see methods.ts. */
 export { ALLOW } from './methods.js';
 
+/** Leg B's serial failover (outbound.ts): route targets and X-Outbound-Proxy addresses alike. */
+export interface LegBCounters {
+  /** INVITEs sent to the next target or address after a 408/5xx, a timeout or a transport error. */
+  legBFailovers: number;
+  /** calls whose every target and address failed so: the caller's final response has a Warning saying so. */
+  legBExhausted: number;
+}
+
 /** What every call shares: the stack below, the media plane, and how Tandem presents itself. */
 export class SipContext {
   constructor(
@@ -29,6 +37,8 @@ export class SipContext {
     readonly log: Logger,
     /** Server / User-Agent value; undefined = send neither (RFC 3261 §20.35, §20.41 make both optional). */
     readonly userAgent: string | undefined,
+    /** leg B's serial failover over every call (the B2BUA's own counters). */
+    readonly counters: LegBCounters = { legBFailovers: 0, legBExhausted: 0 },
   ) {}
 
   /** the digest client toward trunks (uac-auth.ts), over every call. */

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { TandemError } from '../common/errors.js';
-import { parseUri } from '../sip/uri.js';
+import { formatUri, parseUri } from '../sip/uri.js';
 import type { SipEndpoint, TransportProtocol } from '../sip/transport/types.js';
 import type { SipLookup } from '../sip/dns.js';
 
@@ -34,4 +34,15 @@ export function parseTargetUri(uri: string, where: string, o: { dns?: boolean } 
   if (!named) return { uri: uri.trim(), endpoint };
   const transport = tp === undefined ? undefined : protocol;
   return { uri: uri.trim(), endpoint, lookup: { host, secure: r.uri.secure, ...(transport !== undefined ? { transport } : {}), ...(r.uri.port !== undefined ? { port } : {}) } };
+}
+
+/** Leg B's Request-URI: the target's, with the caller's user part when the target names none. */
+export function legBRequestUri(callerUri: string, targetUri: string): string {
+  const a = parseUri(callerUri);
+  const t = parseUri(targetUri);
+  if (!t.ok || t.uri.type !== 'sip') return targetUri;
+  const uri = { ...t.uri };
+  if (uri.user === undefined && a.ok && a.uri.type === 'sip' && a.uri.user !== undefined) uri.user = a.uri.user;
+  // transport= tells the next hop nothing it needs in the Request-URI once we pick the flow.
+  return formatUri(uri);
 }

@@ -17,7 +17,7 @@ type DnsKey = keyof DnsConfig;
 export const DNS_OPTIONS: readonly { key: DnsKey; name: string; arg: string; help: string }[] = [
   { key: 'dnsServers', name: 'dns-server', arg: 'IP[:PORT],…', help: 'DNS servers for route targets and X-Outbound-Proxy given as host names (NAPTR/SRV/A/AAAA, RFC 3263) (default: the system\'s resolvers)' },
   { key: 'dnsCacheSize', name: 'dns-cache-size', arg: 'INT', help: 'DNS answers cached (by TTL; NAPTR, SRV and negative answers 60 s), the oldest dropped first (default 1000)' },
-  { key: 'dnsMaxEndpoints', name: 'dns-max-endpoints', arg: 'INT', help: 'addresses one target name may expand to for failover; more records are ignored (default 16)' },
+  { key: 'dnsMaxEndpoints', name: 'dns-max-endpoints', arg: 'INT', help: 'addresses one target or X-Outbound-Proxy name may expand to for failover; more records are ignored (default 16)' },
 ];
 
 export function dnsDefaults(): DnsConfig {

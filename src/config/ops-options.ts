@@ -25,7 +25,7 @@ export const OPS_OPTIONS: readonly { key: OpsKey; name: string; arg: string; hel
   { key: 'maxTranscodes', name: 'max-transcodes', arg: 'INT', help: 'calls that may transcode at once; an offer that would go beyond gets the "load limit" reply (SIP: 503) (default 0 = no limit)' },
   { key: 'drainTimeout', name: 'drain-timeout', arg: 'SECONDS', help: 'on SIGTERM or tandem ctl drain, new calls are refused and live ones may go on this long before they are hung up; then Tandem exits (default 3600)' },
   { key: 'shutdownGrace', name: 'shutdown-grace', arg: 'SECONDS', help: 'at shutdown (after a drain, or SIGINT), how long Tandem waits for the BYEs and CANCELs it sent to be answered (retransmitted over UDP meanwhile), and for the 487s of the INVITEs it CANCELled (to ACK them), before it exits; those still unanswered are logged (default 5)' },
-  { key: 'cdr', name: 'cdr', arg: 'FILE', help: 'append one JSON line per ended B2BUA call (ids, parties, route, times, codecs, packets, loss, jitter, MOS, reason) (default: none)' },
+  { key: 'cdr', name: 'cdr', arg: 'FILE', help: 'append one JSON line per ended B2BUA call (ids, parties, route, times, codecs, packets, loss, jitter, MOS, reason) and per ended ng-only media session (tags, sides, counts) (default: none)' },
   { key: 'cdrUrl', name: 'cdr-url', arg: 'URL', help: 'POST each call record as JSON to this http(s) URL; at most 1000 wait, failures are counted, not retried (default: none)' },
 ];
 

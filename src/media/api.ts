@@ -112,6 +112,8 @@ export interface DeleteRequest {
   callId: string;
   fromTag?: string;
   toTag?: string;
+  /** Why, when it is not an ng `delete`: the operator's terminate (admin API, `tandem ctl`). */
+  reason?: 'terminated';
 }
 
 export interface QueryRequest {
@@ -140,6 +142,8 @@ export interface StreamStats {
   lastPacket: number;
   ssrc?: number;
   stats: PacketCounters;
+  /** RTP packets sent toward this stream's peer (relayed, echoed or generated); RTP streams of the local media plane only. */
+  sent?: number;
   /** RFC 3550 receive statistics of what arrived on this socket. */
   lost: number;
   jitterMs: number;
@@ -162,6 +166,8 @@ export interface MediaStats {
 export interface LegStats {
   tag: string;
   label?: string;
+  /** The named media interface this side's sockets are on, when the call has named interfaces. */
+  interface?: string;
   created: number;
   peerTag?: string;
   medias: MediaStats[];
@@ -171,6 +177,8 @@ export interface CallStats {
   callId: string;
   created: number;
   createdUs: number;
+  /** Epoch ms of the first offer (the local media plane's; `created` is whole seconds). */
+  createdMs?: number;
   lastSignal: number;
   legs: LegStats[];
   totals: { rtp: PacketCounters; rtcp: PacketCounters };

@@ -123,7 +123,7 @@ export function adminRoutes(t: AdminTarget): AdminRoute {
         if (second === undefined || (req.method === 'POST' && third !== 'terminate') || (req.method === 'DELETE' && third !== undefined)) return undefined;
         if (t.b2bua?.terminate(second) === true) return json(200, { terminated: second, how: 'hung up both legs' });
         try {
-          await t.media.delete({ callId: second });
+          await t.media.delete({ callId: second, reason: 'terminated' });
           return json(200, { terminated: second, how: 'media session deleted' });
         } catch (err) {
           if (errorCode(err) === 'UNKNOWN_CALL') throw new AdminRequestError(404, `no call ${second}`);

@@ -5,9 +5,11 @@ import type { B2buaCall } from '../b2bua/call.js';
 import { getFrom } from '../sip/message.js';
 import { callSummary } from './admin-api.js';
 import { callQuality } from './mos.js';
+import { ngCallRecord, type NgCallRecord } from './ng-cdr.js';
 
 /** One ended B2BUA call, one JSON line of --cdr. */
 export interface CallRecord {
+  kind: 'b2bua';
   callId: string;
   bCallId: string;
   route: string;
@@ -60,9 +62,11 @@ const MAX_QUEUED_BYTES = 1024 * 1024;
 const MAX_POST_QUEUE = 1000;
 
 /**
- * Call detail records: one JSON line per ended B2BUA call in --cdr's file. The B2BUA says a call
+ * Call detail records: one JSON line per ended call in --cdr's file. The B2BUA says a call
  * ended (`callEnded`) and the local media plane gives the session's last counters (`mediaClosed`),
  * in either order; the record is written when both are in, or after 2 s without the media part.
+ * A media session no B2BUA call owns (Kamailio's, over ng) gets its own record (`kind: "ng"`,
+ * ng-cdr.ts) when it closes.
  */
 export class CdrWriter {
   readonly counters: CdrCounters = { written: 0, dropped: 0, withoutMedia: 0, posted: 0, postFailed: 0, postDropped: 0 };
@@ -73,6 +77,10 @@ export class CdrWriter {
   private closed = false;
   private readonly pending = new Map<string, { record: CallRecord; aTag: string; timer: NodeJS.Timeout }>();
   private readonly recent = new Map<string, CallStats>();
+  /** B2BUA calls recorded without their media: a media session closing late is theirs, not an ng session. */
+  private readonly recordedWithoutMedia = new Set<string>();
+  /** Whether a live B2BUA call owns this media session (set once the SIP side runs). */
+  isB2buaCall: (mediaCallId: string) => boolean = () => false;
 
   constructor(private readonly opts: CdrOptions) {
     this.log = opts.log;
@@ -87,6 +95,7 @@ export class CdrWriter {
     const s = callSummary(call);
     const end = call.endedAt ?? Date.now();
     const record: CallRecord = {
+      kind: 'b2bua',
       callId: call.mediaCallId,
       bCallId: call.bCallId,
       route: call.setup.routeName,
@@ -109,14 +118,19 @@ export class CdrWriter {
     const timer = setTimeout(() => {
       this.pending.delete(record.callId);
       this.counters.withoutMedia++;
+      this.recordedWithoutMedia.add(record.callId);
+      if (this.recordedWithoutMedia.size > RECENT_MEDIA) this.recordedWithoutMedia.delete(this.recordedWithoutMedia.values().next().value as string);
       this.write(record);
     }, MEDIA_WAIT_MS);
     this.pending.set(record.callId, { record, aTag, timer });
   }
 
-  mediaClosed(stats: CallStats): void {
+  /** `reason`: the media plane's (deleted, terminated, media-timeout, worker-failure, closed). */
+  mediaClosed(stats: CallStats, reason: string): void {
     const p = this.pending.get(stats.callId);
     if (p === undefined) {
+      if (this.recordedWithoutMedia.delete(stats.callId)) return;
+      if (!this.isB2buaCall(stats.callId)) return this.write(ngCallRecord(stats, reason, Date.now()));
       this.recent.set(stats.callId, stats);
       if (this.recent.size > RECENT_MEDIA) this.recent.delete(this.recent.keys().next().value as string);
       return;
@@ -126,7 +140,7 @@ export class CdrWriter {
     this.write(withMedia(p.record, stats, p.aTag));
   }
 
-  private write(record: CallRecord): void {
+  private write(record: CallRecord | NgCallRecord): void {
     if (this.closed) {
       this.counters.dropped++;
       return;

@@ -76,7 +76,7 @@ export class Metrics {
     this.sipResponses = new Counter({ name: 'tandem_sip_responses_total', help: 'SIP responses received (in) and sent (out), by status code', labelNames: ['direction', 'code'], registers });
     this.ngCommands = new Counter({ name: 'tandem_ng_commands_total', help: 'ng commands executed, by command and reply result (ok, error, load limit)', labelNames: ['command', 'result'], registers });
     this.mos = new Histogram({ name: 'tandem_call_mos', help: 'estimated MOS (E-model from loss and jitter) of media sessions that ended with RTP', buckets: [1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4], registers });
-    this.endedCalls = new Counter({ name: 'tandem_media_sessions_ended_total', help: 'media sessions that ended, by how (deleted, media-timeout, worker-failure, closed)', labelNames: ['reason'], registers });
+    this.endedCalls = new Counter({ name: 'tandem_media_sessions_ended_total', help: 'media sessions that ended, by how (deleted, terminated, media-timeout, worker-failure, closed)', labelNames: ['reason'], registers });
     this.sipCollectors(registers);
     this.mediaCollectors(registers);
   }
@@ -90,6 +90,8 @@ export class Metrics {
     } });
     new Counter({ name: 'tandem_calls_started_total', help: 'B2BUA calls started (routed INVITEs)', registers, collect() { this.reset(); setTotal(this, t.b2bua?.counters.calls ?? 0); } });
     new Counter({ name: 'tandem_sip_requests_rejected_total', help: 'requests the B2BUA refused with a final response of its own (sanity, routing, authentication, overload, drain)', registers, collect() { this.reset(); setTotal(this, t.b2bua?.counters.rejected ?? 0); } });
+    new Counter({ name: 'tandem_leg_b_failovers_total', help: 'leg B INVITEs sent to the next route target or X-Outbound-Proxy address after a 408/5xx, timeout or transport error', registers, collect() { this.reset(); setTotal(this, t.b2bua?.counters.legBFailovers ?? 0); } });
+    new Counter({ name: 'tandem_leg_b_exhausted_total', help: 'calls whose every route target and X-Outbound-Proxy address failed over (the caller got a Warning saying so)', registers, collect() { this.reset(); setTotal(this, t.b2bua?.counters.legBExhausted ?? 0); } });
     new Counter({ name: 'tandem_sip_auth_challenges_total', help: 'digest challenges sent', registers, collect() { this.reset(); setTotal(this, t.auth?.stats().challenges ?? 0); } });
     new Counter({ name: 'tandem_sip_auth_failures_total', help: 'digest authentications that failed (wrong password, unknown user, replay, malformed)', registers, collect() { this.reset(); setTotal(this, t.auth?.stats().failures ?? 0); } });
     new Counter({ name: 'tandem_pike_bans_total', help: 'sources banned by the flood defence', registers, collect() { this.reset(); setTotal(this, t.pike?.counters.bans ?? 0); } });

@@ -84,6 +84,8 @@ export class Ops {
   /** The SIP side's parts, once it has started. */
   attachSip(sip: OpsSip): void {
     Object.assign(this.metricsTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, transportStats: sip.transportStats, transactionStats: sip.transactionStats, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}) });
+    // The B2BUA's media sessions are in its own records; scanning its live calls costs once per ended session, never per packet.
+    if (this.cdr !== undefined) this.cdr.isB2buaCall = (id) => sip.b2bua.calls().some((c) => c.mediaCallId === id);
     Object.assign(this.adminTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(sip.reload !== undefined ? { reload: sip.reload } : {}) });
   }
 
@@ -128,7 +130,7 @@ export class Ops {
 
   mediaClosed(stats: CallStats, reason: string): void {
     this.metrics?.mediaSessionEnded(stats, reason);
-    this.cdr?.mediaClosed(stats);
+    this.cdr?.mediaClosed(stats, reason);
   }
 
   callEnded(call: B2buaCall, reason: string): void {

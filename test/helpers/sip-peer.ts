@@ -33,7 +33,8 @@ export class SipPeer {
 
   private constructor(readonly protocol: 'udp' | 'tcp') {}
 
-  static async udp(): Promise<SipPeer> {
+  /** `address`: another loopback source (127.0.0.2…) for tests of who may do what. */
+  static async udp(address = '127.0.0.1'): Promise<SipPeer> {
     const p = new SipPeer('udp');
     const s = dgram.createSocket('udp4');
     p.udp = s;
@@ -41,7 +42,7 @@ export class SipPeer {
       const r = parseSipMessage(buf);
       if (r.ok) p.push({ msg: r.message, from: { address: rinfo.address, port: rinfo.port } });
     });
-    await new Promise<void>((res) => s.bind(0, '127.0.0.1', () => res()));
+    await new Promise<void>((res) => s.bind(0, address, () => res()));
     p.port = s.address().port;
     return p;
   }

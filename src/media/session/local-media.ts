@@ -205,7 +205,7 @@ export class LocalMedia implements MediaControl {
 
   async delete(req: DeleteRequest): Promise<CallStats> {
     const call = this.registry.require(req.callId);
-    const stats = await this.teardown(call, false, 'deleted');
+    const stats = await this.teardown(call, false, req.reason ?? 'deleted');
     call.log.info({ packets: stats.totals.rtp.packets }, 'call deleted');
     return stats;
   }

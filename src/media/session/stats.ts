@@ -45,6 +45,7 @@ export function callStatsFrom(call: MediaCall, localAddress: string, bridgeStats
         lastPacket: Math.floor(st.lastPacketMs / 1000),
         ssrc: rtcpStream ? undefined : st.ssrc || undefined,
         stats: rtcpStream ? st.rtcp : st.rtp,
+        ...(!rtcpStream ? { sent: st.sent } : {}),
         lost: rtcpStream ? 0 : st.lost,
         jitterMs: rtcpStream ? 0 : st.jitterMs,
         latched: st.latched,
@@ -63,6 +64,7 @@ export function callStatsFrom(call: MediaCall, localAddress: string, bridgeStats
     return {
       tag,
       ...(call.labels[side] !== undefined ? { label: call.labels[side] } : {}),
+      ...(call.interfaces !== undefined ? { interface: call.interfaces[side].name } : {}),
       created: Math.floor(call.createdMs / 1000),
       ...(peerTag !== undefined ? { peerTag } : {}),
       medias,
@@ -72,6 +74,7 @@ export function callStatsFrom(call: MediaCall, localAddress: string, bridgeStats
     callId: call.callId,
     created: Math.floor(call.createdMs / 1000),
     createdUs: call.createdUs,
+    createdMs: call.createdMs,
     lastSignal: Math.floor(call.lastSignalMs / 1000),
     legs: [leg(0), leg(1)].filter((l): l is LegStats => l !== undefined),
     totals: { rtp, rtcp },

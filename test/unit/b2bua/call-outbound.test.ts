@@ -57,6 +57,42 @@ describe('B2BUA call: leg B INVITE and failover', () => {
     expect(h.aStatuses()).toEqual([status]);
   });
 
+  it('when every target failed over, the caller\'s final response says so in a Warning; counted; a callee\'s answer or a single target has none', async () => {
+    const h = new CallHarness({ targets: three });
+    await h.start();
+    await h.final(h.last('INVITE'), 503);
+    h.last('INVITE').handler.onTimeout();
+    await h.settle();
+    await h.final(h.last('INVITE'), 503);
+    expect(h.aStatuses()).toEqual([503]);
+    expect(getHeader(h.toA[0], 'Warning')).toBe('399 tandem "every next hop failed (3 tried); the last: 503 Service Unavailable"');
+    expect(h.call.ctx.counters).toEqual({ legBFailovers: 2, legBExhausted: 1 });
+    // A 486 after a failover is the callee's answer; one target's 503 is that target's own.
+    const busy = new CallHarness({ targets: three });
+    await busy.start();
+    await busy.final(busy.last('INVITE'), 503);
+    await busy.final(busy.last('INVITE'), 486);
+    const single = new CallHarness();
+    await single.start();
+    await single.final(single.last('INVITE'), 503);
+    for (const x of [busy, single]) expect(x.toA.map((r) => getHeader(r, 'Warning'))).toEqual([undefined]);
+    expect(busy.call.ctx.counters).toEqual({ legBFailovers: 1, legBExhausted: 0 });
+  });
+
+  it('targets with an X-Outbound-Proxy address: each INVITE goes to its address, the Request-URI stays the target, the dialog stays on the address that answered', async () => {
+    const hop = (n: number) => ({ protocol: 'udp' as const, address: `192.0.2.${100 + n}`, port: 5070 });
+    const h = new CallHarness({ targets: [{ ...target(1), nextHop: hop(1) }, { ...target(1), nextHop: hop(2) }] });
+    await h.start();
+    await h.final(h.last('INVITE'), 503);
+    await h.answer();
+    const invites = h.sentOf('INVITE');
+    expect(invites.map((s) => `${s.req.uri} → ${s.destination.address}`)).toEqual(['sip:gw1@198.51.100.1 → 192.0.2.101', 'sip:gw1@198.51.100.1 → 192.0.2.102']);
+    expect(h.aStatuses()).toEqual([200]);
+    // The ACK (and every later request of leg B's dialog) goes through the proxy, not to the callee's Contact.
+    expect(h.acksTo('192.0.2.102')).toHaveLength(1);
+    expect(h.call.leg('b').destination).toEqual(hop(2));
+  });
+
   it('ignores responses to an INVITE it has failed over from', async () => {
     const h = new CallHarness({ targets: three });
     await h.start();

@@ -53,13 +53,22 @@ describe('per-call resolution of named targets', () => {
     waiting.get('a.test')?.([{ protocol: 'udp', address: '192.0.2.10', port: 5060 }]);
     const s = await done;
     expect(s.targets.map((t) => t.endpoint.address)).toEqual(['192.0.2.10', '192.0.2.20']);
-    expect(s.nextHop?.address).toBe('192.0.2.9');
+    expect(s.targets.map((t) => t.nextHop?.address)).toEqual(['192.0.2.9', '192.0.2.9']);
   });
 
-  it('TLS endpoints carry the name the certificate must show (RFC 5922); X-Outbound-Proxy takes its first endpoint', async () => {
-    const s = await resolveSetup(setupOf([target('sips:tls.test', 1)]), fake, { host: 'trunk.test', secure: false });
+  it('TLS endpoints carry the name the certificate must show (RFC 5922), X-Outbound-Proxy\'s too', async () => {
+    const s = await resolveSetup(setupOf([target('sips:tls.test', 1)]), fake, { host: 'tls.test', secure: true });
     expect(s.targets[0].endpoint).toEqual({ protocol: 'tls', address: '192.0.2.3', port: 5061, serverName: 'tls.test' });
-    expect(s.nextHop).toEqual({ protocol: 'udp', address: '192.0.2.1', port: 5060 });
+    expect(s.targets[0].nextHop).toEqual({ protocol: 'tls', address: '192.0.2.3', port: 5061, serverName: 'tls.test' });
+  });
+
+  it('X-Outbound-Proxy by name: each target is tried through every proxy address in turn (target by target); the IP-literal hop it replaces is gone', async () => {
+    const proxied = { ...setupOf([target('sip:127.0.0.1:5070', 1), target('sip:127.0.0.1:5071', 2)]), nextHop: { protocol: 'udp', address: 'trunk.test', port: 5060 } } as CallSetup;
+    const s = await resolveSetup(proxied, fake, { host: 'trunk.test', secure: false });
+    expect(s.targets.map((t) => `${t.endpoint.port} via ${t.nextHop?.address}:${t.nextHop?.port}`)).toEqual(['5070 via 192.0.2.1:5060', '5070 via 192.0.2.2:5062', '5071 via 192.0.2.1:5060', '5071 via 192.0.2.2:5062']);
+    expect(s.nextHop).toBeUndefined();
+    // Without a proxy name the targets carry no hop of their own.
+    expect((await resolveSetup(setupOf([target('sip:trunk.test', 1)]), fake)).targets.every((t) => t.nextHop === undefined)).toBe(true);
     await expect(resolveSetup(setupOf([target('sip:127.0.0.1', 1)]), fake, { host: 'gone.test', secure: false })).rejects.toThrow(/gone\.test did not resolve/);
   });
 });
