@@ -189,7 +189,7 @@ async function startSip(config: TandemConfig, media: MediaControl, localPorts: (
     acl: edge.acl,
   });
   const reloader = parts.length === 0 ? undefined : new Reloader(parts, log.child({ component: 'reload' }));
-  ops.attachSip({ b2bua, transportStats: () => transport.stats(), sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reloader !== undefined ? { reloader } : {}) });
+  ops.attachSip({ b2bua, transportStats: () => transport.stats(), transactionStats: () => layer.counters, sipMedia: media, ...(auth !== undefined ? { auth } : {}), ...(edge.pike !== undefined ? { pike: edge.pike } : {}), ...(reloader !== undefined ? { reloader } : {}) });
   return { b2bua, transport, transactions, listeners, media, edge, stopEdge, ...(auth !== undefined ? { auth } : {}), ...(registrar !== undefined ? { registrar } : {}), ...(outReg !== undefined ? { outboundRegistrar: outReg } : {}) };
 }
 

@@ -29,7 +29,7 @@ interface Branch {
  * With `setup.parallel` (a route to the registrar's contacts) every target gets its INVITE at
  * once, as a forking proxy does (RFC 3261 §16.7): the first 2xx wins and the other branches are
  * CANCELled; when all fail, the best final response goes to the caller (a 6xx, which also cancels
- * the rest at once, else the lowest class, the first of that class).
+ * the rest at once, else the lowest class, the first of that class), with any Warning Tandem gave it.
  */
 export class OutboundInvite {
   private targetIndex = 0;
@@ -41,7 +41,7 @@ export class OutboundInvite {
   /** parallel mode: every branch, in target order. */
   private readonly branches: Branch[] = [];
   /** parallel mode: the best failure so far (§16.7 step 6). */
-  private best: { status: number; reason: string; why: string } | undefined;
+  private best: { status: number; reason: string; why: string; headers?: SipHeader[] } | undefined;
   /** parallel mode: the branch whose early media the caller hears (the first with SDP). */
   private earlyBranch: SipRequest | undefined;
   /** the current target's digest client (its route gave `auth`), kept for the dialog's later requests. */
@@ -224,7 +224,7 @@ export class OutboundInvite {
   private async onFailure(req: SipRequest, status: number, reason: string, why: string, failover = true, err?: Error, headers?: SipHeader[]): Promise<void> {
     const call = this.call;
     if (this.parallel) {
-      if (this.isCurrent(req)) this.branchFailed(req, status, reason, why, err);
+      if (this.isCurrent(req)) this.branchFailed(req, status, reason, why, err, headers);
       return;
     }
     if (req !== this.invite || !(awaitingAnswer(call.state) || isCancelled(call.state))) return;
@@ -257,7 +257,7 @@ export class OutboundInvite {
   }
 
   /** A branch of a parallel fork failed; once none is left the caller hears the best failure (§16.7). */
-  private branchFailed(req: SipRequest, status: number, reason: string, why: string, err?: Error): void {
+  private branchFailed(req: SipRequest, status: number, reason: string, why: string, err?: Error, headers?: SipHeader[]): void {
     const call = this.call;
     const branch = this.branchOf(req);
     if (branch === undefined) return;
@@ -267,7 +267,7 @@ export class OutboundInvite {
     if (call.leg('b').dialog !== undefined) return;
     const cls = (s: number): number => Math.floor(s / 100);
     if (this.best === undefined || (cls(status) === 6 && cls(this.best.status) !== 6) || (cls(this.best.status) !== 6 && cls(status) < cls(this.best.status)))
-      this.best = { status, reason, why };
+      this.best = { status, reason, why, ...(headers !== undefined ? { headers } : {}) };
     // §16.7 step 5: a 6xx ends the search, the other branches are cancelled.
     if (cls(status) === 6) this.cancelBranches();
     if (this.branches.some((b) => !b.done)) return;
@@ -277,7 +277,7 @@ export class OutboundInvite {
     }
     const best = this.best;
     call.log.info({ status: best.status, why: best.why, branches: this.branches.length }, 'every leg B branch failed; relaying the best response');
-    call.respondA(best.status, { reason: best.reason });
+    call.respondA(best.status, { reason: best.reason, ...(best.headers !== undefined ? { headers: best.headers } : {}) });
     call.finish(`leg B: ${best.why}`, false);
   }
 

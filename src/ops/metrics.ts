@@ -8,6 +8,7 @@ import type { NgServerStats } from '../control/ng-server.js';
 import { MediaNodeSet } from '../control/media-nodes.js';
 import type { MediaControl } from '../media/api.js';
 import type { TransportStats } from '../sip/transport/transport-stats.js';
+import type { TransactionCounters } from '../sip/transaction/layer.js';
 import { callQuality } from './mos.js';
 import type { ReloadCounters } from './reload.js';
 
@@ -26,6 +27,7 @@ export interface MetricsTarget {
   transportStats?: () => TransportStats;
   /** reloads (SIGHUP, tandem ctl reload): done, and refused by the file that was refused (ops/reload.ts). */
   reloads?: ReloadCounters;
+  transactionStats?: () => TransactionCounters;
   draining(): boolean;
 }
 
@@ -109,6 +111,7 @@ export class Metrics {
       const st = t.transportStats?.();
       if (st !== undefined) for (const [reason, key] of SIP_FAULTS) setTotal(this, st[key], { reason });
     } });
+    new Counter({ name: 'tandem_sip_transactions_abandoned_total', help: 'client transactions still without a final response when the shutdown grace (--shutdown-grace) ended: BYEs, CANCELs, CANCELled INVITEs still waiting for their 487', registers, collect() { this.reset(); setTotal(this, t.transactionStats?.().abandoned ?? 0); } });
     // --media with several nodes (control/media-nodes.ts): each node's state and what it was given.
     const nodes = (): MediaNodeSet | undefined => (t.sipMedia instanceof MediaNodeSet ? t.sipMedia : undefined);
     new Gauge({ name: 'tandem_media_node_up', help: 'with several --media nodes: 1 while a node takes new calls, 0 while it is disabled (--media-node-retry)', labelNames: ['node'], registers, collect() { this.reset(); for (const n of nodes()?.nodes() ?? []) this.set({ node: n.name }, n.enabled ? 1 : 0); } });

@@ -9,6 +9,7 @@ import type { Authenticator } from '../edge/auth.js';
 import type { Pike } from '../edge/pike.js';
 import type { SipMessage } from '../sip/message.js';
 import type { TransportStats } from '../sip/transport/transport-stats.js';
+import type { TransactionCounters } from '../sip/transaction/layer.js';
 import type { NgServerStats } from '../control/ng-server.js';
 import { AdminHttpServer, type AdminHttpLimits } from './admin-http.js';
 import { adminRoutes, type AdminTarget } from './admin-api.js';
@@ -34,6 +35,7 @@ export interface OpsOptions {
 export interface OpsSip {
   b2bua: B2bua;
   transportStats: () => TransportStats;
+  transactionStats: () => TransactionCounters;
   sipMedia: MediaControl;
   auth?: Authenticator;
   pike?: Pike;
@@ -84,7 +86,7 @@ export class Ops {
   /** The SIP side's parts, once it has started. */
   attachSip(sip: OpsSip): void {
     const reloader = sip.reloader;
-    Object.assign(this.metricsTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, transportStats: sip.transportStats, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(sip.reloader !== undefined ? { reloads: sip.reloader.counters } : {}) });
+    Object.assign(this.metricsTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, transportStats: sip.transportStats, transactionStats: sip.transactionStats, ...(sip.auth !== undefined ? { auth: sip.auth } : {}), ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(sip.reloader !== undefined ? { reloads: sip.reloader.counters } : {}) });
     // The B2BUA's media sessions are in its own records; scanning its live calls costs once per ended session, never per packet.
     if (this.cdr !== undefined) this.cdr.isB2buaCall = (id) => sip.b2bua.calls().some((c) => c.mediaCallId === id);
     Object.assign(this.adminTarget, { b2bua: sip.b2bua, sipMedia: sip.sipMedia, ...(sip.pike !== undefined ? { pike: sip.pike } : {}), ...(reloader !== undefined ? { reload: () => reloader.reload() } : {}) });

@@ -1,10 +1,16 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
+import { WebSocket } from 'ws';
 import { SipTransportLayer } from '../../src/sip/transport/transport-layer.js';
 import type { SipEndpoint, StreamWatcher } from '../../src/sip/transport/types.js';
 import { parseSipMessage } from '../../src/sip/parse.js';
 import type { SipRequest } from '../../src/sip/message.js';
+import { itWithPeers, peerPath } from '../helpers/peers.js';
 
 /**
  * The transport's half of RFC 3261 §18.4 on real loopback sockets: a watcher handed to send() is
@@ -14,12 +20,15 @@ import type { SipRequest } from '../../src/sip/message.js';
 let layer: SipTransportLayer | undefined;
 const servers: net.Server[] = [];
 const sockets: net.Socket[] = [];
+const browsers: WebSocket[] = [];
 
 afterEach(async () => {
   await layer?.close();
   layer = undefined;
   for (const s of sockets) s.destroy();
   sockets.length = 0;
+  for (const b of browsers) b.terminate();
+  browsers.length = 0;
   for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
   servers.length = 0;
 });
@@ -115,11 +124,112 @@ describe('stream watchers (RFC 3261 §18.4)', () => {
     // Positive control, armed after the watched one: a connection nobody waits on is closed as idle.
     await t.send(invite, control.to);
     await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(1);
-    expect(t.connectionTo(control.to)).toBeUndefined();
+    // Counted as the timer fires; the socket's close (which forgets it) follows a turn later.
+    await expect.poll(() => t.connectionTo(control.to)).toBeUndefined();
     expect(t.connectionTo(watched.to)?.socket.destroyed).toBe(false);
     w.stop();
     await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(2);
-    expect(t.connectionTo(watched.to)).toBeUndefined();
+    await expect.poll(() => t.connectionTo(watched.to)).toBeUndefined();
     expect(w.errors).toEqual([]);
+  });
+});
+
+/** A layer with a WebSocket listener; `sources` are the remote ends requests arrived from (a browser's flow). */
+async function startWs(limits?: { idleMs: number; wsPingMs: number }, tls?: { cert: string; key: string }): Promise<{ t: SipTransportLayer; port: number; sources: SipEndpoint[] }> {
+  const sources: SipEndpoint[] = [];
+  const protocol = tls !== undefined ? 'wss' : 'ws';
+  layer = await SipTransportLayer.start({
+    listen: [{ protocol, address: '127.0.0.1', port: 0 }],
+    ...(tls !== undefined ? { tls } : {}),
+    ...(limits !== undefined ? { limits } : {}),
+    log: pino({ level: 'silent' }),
+    onMessage: (m) => sources.push(m.source),
+  });
+  const ws = layer.listeners().find((l) => l.protocol === protocol);
+  if (ws === undefined) throw new Error(`no ${protocol} listener`);
+  return { t: layer, port: ws.port, sources };
+}
+
+/** A browser: connects with the sip subprotocol and sends one OPTIONS, so the layer knows its flow; returns that flow and what it receives. */
+async function browser(port: number, sources: SipEndpoint[], secure = false): Promise<{ ws: WebSocket; flow: SipEndpoint; got: string[] }> {
+  // The WSS listener's certificate is self-signed: verification is not this test's subject.
+  const ws = secure ? new WebSocket(`wss://127.0.0.1:${port}`, 'sip', { rejectUnauthorized: false }) : new WebSocket(`ws://127.0.0.1:${port}`, 'sip');
+  browsers.push(ws);
+  await new Promise<void>((res, rej) => ws.once('open', () => res()).once('error', rej));
+  const got: string[] = [];
+  ws.on('message', (d: Buffer) => got.push(d.toString()));
+  const before = sources.length;
+  ws.send(`OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS b.invalid;branch=z9hG4bKo${before}\r\nMax-Forwards: 70\r\nFrom: <sip:b@b.invalid>;tag=b\r\nTo: <sip:127.0.0.1>\r\nCall-ID: o-${before}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`);
+  await expect.poll(() => sources.length).toBe(before + 1);
+  return { ws, flow: sources[before], got };
+}
+
+describe('stream watchers over WebSocket (RFC 7118, RFC 3261 §18.4)', () => {
+  it('the browser closes its WebSocket: the watcher still waiting hears a ConnectionLostError once, counted; one that stopped watching does not', async () => {
+    const { t, port, sources } = await startWs();
+    const { ws, flow, got } = await browser(port, sources);
+    const waiting = watcher();
+    const answered = watcher();
+    await t.send(invite, flow, waiting);
+    await t.send(invite, flow, answered);
+    await expect.poll(() => got.length).toBe(2);
+    answered.stop();
+    ws.close();
+    await expect.poll(() => waiting.errors.length).toBe(1);
+    expect(waiting.errors[0]).toMatchObject({ name: 'ConnectionLostError', code: 'CONNECTION_LOST' });
+    expect(waiting.errors[0].message).toBe(`ws:127.0.0.1:${flow.port} connection closed by the peer before the final response`);
+    expect(answered.errors).toEqual([]);
+    expect(t.stats().transactionsLost).toBe(1);
+  });
+
+  it('a browser that is killed (TCP reset, no close frame): the same', async () => {
+    const { t, port, sources } = await startWs();
+    const { ws, flow, got } = await browser(port, sources);
+    const w = watcher();
+    await t.send(invite, flow, w);
+    await expect.poll(() => got.length).toBe(1);
+    ws.terminate();
+    await expect.poll(() => w.errors.length).toBe(1);
+    expect(w.errors[0]).toMatchObject({ code: 'CONNECTION_LOST' });
+    expect(t.stats().transactionsLost).toBe(1);
+  });
+
+  itWithPeers('over WSS (TLS): the same', ['openssl'], async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-wss-watch-'));
+    try {
+      const openssl = peerPath('openssl') ?? 'openssl';
+      execFileSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=tandem', '-days', '2', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+      const { t, port, sources } = await startWs(undefined, { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') });
+      const { ws, flow, got } = await browser(port, sources, true);
+      expect(flow.protocol).toBe('wss');
+      const w = watcher();
+      await t.send(invite, flow, w);
+      await expect.poll(() => got.length).toBe(1);
+      ws.close();
+      await expect.poll(() => w.errors.length).toBe(1);
+      expect(w.errors[0].message).toBe(`wss:127.0.0.1:${flow.port} connection closed by the peer before the final response`);
+      expect(t.stats().transactionsLost).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a WebSocket a watcher still waits on is not closed as idle; once it stops watching, it is', async () => {
+    // Pings far apart: only SIP messages could keep a connection from idling here.
+    const { t, port, sources } = await startWs({ idleMs: 200, wsPingMs: 60_000 });
+    const watched = await browser(port, sources);
+    const control = await browser(port, sources);
+    const w = watcher();
+    await t.send(invite, watched.flow, w);
+    // Positive control, armed after the watched one: a WebSocket nobody waits on is closed as idle.
+    await t.send(invite, control.flow);
+    await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(1);
+    await expect.poll(() => control.ws.readyState).toBe(WebSocket.CLOSED);
+    expect(watched.ws.readyState).toBe(WebSocket.OPEN);
+    w.stop();
+    await expect.poll(() => t.stats().idleTimeouts, { timeout: 3000 }).toBe(2);
+    await expect.poll(() => watched.ws.readyState).toBe(WebSocket.CLOSED);
+    expect(w.errors).toEqual([]);
+    expect(t.stats().transactionsLost).toBe(0);
   });
 });

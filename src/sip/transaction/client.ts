@@ -33,9 +33,11 @@ export class ClientTxn implements ClientTransaction {
   private readonly linger: OneShot;
   /** RFC 3261 §9.1: after a CANCEL, how long the INVITE may still wait for its final (64*T1). */
   private readonly cancelGiveUp: OneShot;
+  /** an INVITE we sent a CANCEL for (§9.1): its 487 (or other final) is still owed an ACK. */
+  private cancelled = false;
   /** the ACK we sent for a non-2xx final; re-sent for each retransmission of that final (§17.1.1.2). */
   private ack: SipRequest | undefined;
-  /** over TCP/TLS: hears if the connection the request went out on goes before the final (§18.4). */
+  /** over TCP/TLS/WS: hears if the connection the request went out on goes before the final (§18.4). */
   private readonly watcher: StreamWatcher | undefined;
 
   constructor(
@@ -70,13 +72,23 @@ export class ClientTxn implements ClientTransaction {
    * §9.1 says to consider it cancelled and destroy it after 64*T1; the TU hears a timeout.
    */
   cancelSent(): void {
-    if (!this.invite || this.state !== 'proceeding') return;
+    if (!this.invite) return;
+    this.cancelled = true;
+    if (this.state !== 'proceeding') return;
     this.cancelGiveUp.arm(this.t.B, () => {
       if (this.state !== 'proceeding') return;
       this.env.log.info({ txn: this.id }, 'no final response 64*T1 after CANCEL: INVITE transaction destroyed (RFC 3261 §9.1)');
       this.terminate();
       callUp(this.env.log, 'onTimeout', () => this.handler.onTimeout());
     });
+  }
+
+  /**
+   * An INVITE we CANCELled whose final (the 487) has not come: the callee retransmits that 487
+   * until our ACK (§17.2.1), so shutdown waits for it as it waits for a BYE's answer.
+   */
+  get awaitingFinalAfterCancel(): boolean {
+    return this.invite && this.cancelled && (this.state === 'calling' || this.state === 'proceeding');
   }
 
   /** The request has not been answered yet: Timer B/F and transport errors still matter to the TU. */
@@ -108,7 +120,7 @@ export class ClientTxn implements ClientTransaction {
   }
 
   /**
-   * RFC 3261 §18.4 / §17.1.4: the TCP/TLS connection the request went out on closed before its
+   * RFC 3261 §18.4 / §17.1.4: the TCP/TLS/WebSocket connection the request went out on closed before its
    * final response, which can no longer come back on it: a transport error now, not Timer B later.
    */
   private connectionLost(err: Error): void {

@@ -40,7 +40,7 @@ export interface TransactionCounters {
   absorbed: number;
   /** messages without a usable Via (branch) or CSeq, or received after close(). */
   dropped: number;
-  /** non-INVITE client transactions (BYEs, CANCELs) still unanswered when settle() gave up on them at shutdown. */
+  /** client transactions settle() gave up on at shutdown: BYEs, CANCELs, and CANCELled INVITEs still without their 487. */
   abandoned: number;
   /** requests the TU threw on: answered 500 by the layer. */
   userErrors: number;
@@ -315,13 +315,16 @@ export class TransactionLayer {
 
   /**
    * Shutdown, before close(): resolves once no non-INVITE client transaction (the BYEs and CANCELs
-   * the TU just sent) still waits for its final response — it got one, or Timer F or a transport
-   * error ended it — or once `graceMs` has passed. Meanwhile the layer runs as usual: Timer E
-   * retransmits over UDP and responses are matched. Resolves with those still unanswered, each
-   * logged (with its call-id) and counted in `abandoned`.
+   * the TU just sent) still waits for its final response, and no INVITE it CANCELled still waits
+   * for its 487 (which the transaction ACKs; without us the callee would retransmit it until its
+   * Timer H) — each got its final, or a timer or a transport error ended it — or once `graceMs` has
+   * passed. Meanwhile the layer runs as usual: Timer E retransmits over UDP and responses are
+   * matched. Resolves with those still unanswered, each logged (with its call-id) and counted in
+   * `abandoned`. An INVITE nobody CANCELled is not waited for.
    */
   settle(graceMs: number): Promise<ClientTransaction[]> {
-    const unanswered = (): ClientTxn[] => [...this.clients.values()].filter((t) => t.request.method !== 'INVITE' && (t.state === 'trying' || t.state === 'proceeding'));
+    const waits = (t: ClientTxn): boolean => (t.request.method === 'INVITE' ? t.awaitingFinalAfterCancel : t.state === 'trying' || t.state === 'proceeding');
+    const unanswered = (): ClientTxn[] => [...this.clients.values()].filter(waits);
     const startedAt = this.clock.now();
     const giveUpAt = startedAt + graceMs;
     const inFlight = unanswered().length;

@@ -23,7 +23,7 @@ export interface ClientTransactionHandler {
   /** Timer B or F fired with no final response: the TU treats it as 408 (§8.1.3.1). */
   onTimeout(): void;
   /**
-   * The transport refused the request (connect failure, send error), or the TCP/TLS connection it
+   * The transport refused the request (connect failure, send error), or the stream connection (TCP, TLS, WS) it
    * went out on closed before the final response (§18.4, a `ConnectionLostError`): treated as 503 (§8.1.3.1).
    */
   onTransportError(error: Error): void;

@@ -2,7 +2,7 @@ import { TandemError } from '../../common/errors.js';
 import { formatEndpoint, type SipEndpoint, type StreamWatcher } from './types.js';
 
 /**
- * A TCP/TLS connection closed or failed while a request sent on it still waited for its final
+ * A TCP/TLS/WebSocket connection closed or failed while a request sent on it still waited for its final
  * response (RFC 3261 §18.4, RFC 3263 §4.3): a transport error for that client transaction, which
  * the TU treats like a 503 and fails over on.
  */

@@ -152,6 +152,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
         onMessage: (buf, remote, local) => this.onDatagram(buf, remote, local),
         onLimit: (kind, remote) => this.limitHit(kind, remote),
         onClose: (remote) => this.opts.onConnectionClosed?.(remote),
+        onTransactionsLost: (pending, remote, cause) => this.transactionsLost(pending, remote, cause),
         log: this.log,
       });
       this.websockets.push(l);
@@ -296,7 +297,7 @@ export class SipTransportLayer implements SipSender, StreamConnectionHost {
   async send(message: SipMessage, destination: SipEndpoint, watcher?: StreamWatcher): Promise<void> {
     const buf = serializeSipMessage(message);
     if (destination.protocol === 'ws' || destination.protocol === 'wss') {
-      for (const l of this.websockets) if (await l.send(destination, buf)) {
+      for (const l of this.websockets) if (await l.send(destination, buf, watcher)) {
         this.counters.sent++;
         return;
       }

@@ -18,7 +18,7 @@ export interface TransportCounters {
   tlsVerifyFailures: number;
   /** datagrams, connections and stream messages the admit hook refused (dropped without a word). */
   notAdmitted: number;
-  /** client transactions failed because the TCP/TLS connection their request went out on closed first (RFC 3261 §18.4). */
+  /** client transactions failed because the TCP/TLS/WebSocket connection their request went out on closed first (RFC 3261 §18.4). */
   transactionsLost: number;
 }
 

@@ -23,7 +23,7 @@ export interface InboundMessage {
 
 /**
  * A client transaction waiting for the final response to a request sent on a stream connection
- * (TCP, TLS): told if that connection closes or fails first (RFC 3261 §18.4).
+ * (TCP, TLS, WebSocket): told if that connection closes or fails first (RFC 3261 §18.4).
  */
 export interface StreamWatcher {
   /** false once the final response came (or the transaction ended): the transport drops it. */
@@ -39,8 +39,8 @@ export interface SipSender {
    * Sends a message. Over TCP/TLS an existing connection to the destination is reused or a new one
    * opened. Rejects when the message cannot be delivered (connect refused, TLS failure, send error):
    * for a client transaction that is a transport error (RFC 3261 §8.1.3.1, treated like 503).
-   * `watcher` (TCP/TLS only; ignored over UDP and WebSocket): attached to the connection the
-   * message went out on, and told if it closes while the watcher still waits.
+   * `watcher` (TCP, TLS, WS, WSS; ignored over UDP): attached to the connection the message went
+   * out on, and told if it closes while the watcher still waits.
    */
   send(message: SipMessage, destination: SipEndpoint, watcher?: StreamWatcher): Promise<void>;
   /** The address and port a listener of this protocol advertises (for Via and Contact). */

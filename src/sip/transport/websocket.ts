@@ -4,8 +4,9 @@ import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../common/log.js';
 import { TandemError } from '../../common/errors.js';
-import type { SipEndpoint } from './types.js';
+import type { SipEndpoint, StreamWatcher } from './types.js';
 import { MAX_WRITE_BACKLOG, type ConnectionLimits } from './connection-limits.js';
+import { StreamWatchers } from './stream-watch.js';
 
 export interface WebSocketListenerOptions {
   spec: { protocol: 'ws' | 'wss'; address: string; port: number };
@@ -19,6 +20,8 @@ export interface WebSocketListenerOptions {
   onLimit: (kind: 'idle' | 'ping' | 'handshake' | 'backlog', remote: SipEndpoint) => void;
   /** an upgraded connection closed (the registrar drops bindings tied to it). */
   onClose?: (remote: SipEndpoint) => void;
+  /** the connection went with `pending` client transactions still waiting on it (each told already). */
+  onTransactionsLost?: (pending: number, remote: SipEndpoint, cause: Error | undefined) => void;
   log: Logger;
 }
 
@@ -28,12 +31,17 @@ export interface WebSocketListenerOptions {
  * datagram kind. Connections are inbound only (browsers connect to us); replies and in-dialog
  * requests go back over the connection the peer opened. A connection must finish its TLS and
  * HTTP upgrade handshakes within the handshake deadline and answer every ping before the next one;
- * one that carries neither a SIP message nor a pong for the idle period is closed.
+ * one that carries neither a SIP message nor a pong for the idle period is closed. A request sent
+ * with a StreamWatcher is watched like one on TCP/TLS: if its WebSocket closes before the final
+ * response, the transaction hears a ConnectionLostError at once (RFC 3261 §18.4; a browser tab
+ * that went away will not answer).
  */
 export class WebSocketListener {
   private readonly peers = new Map<string, WebSocket>();
   readonly counters = { pingTimeouts: 0 };
   private readonly touchers = new WeakMap<WebSocket, () => void>();
+  /** per connection: client transactions whose request went out on it and await their final. */
+  private readonly watchers = new WeakMap<WebSocket, StreamWatchers>();
   private pinger: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -95,11 +103,20 @@ export class WebSocketListener {
       const key = `${remote.address}|${remote.port}`;
       l.peers.set(key, ws);
       alive.add(ws);
+      const watchers = new StreamWatchers();
+      l.watchers.set(ws, watchers);
+      /** why the connection failed, if it did: the close that follows carries it. */
+      let failure: Error | undefined;
       // Idle: no SIP message either way and no pong (the WebSocket keep-alive) for idleMs.
       let idle: NodeJS.Timeout | undefined;
       const touch = (): void => {
         if (idle !== undefined) clearTimeout(idle);
         idle = setTimeout(() => {
+          // A connection we still await a final response on is not idle (a long-ringing INVITE).
+          if (watchers.size > 0) {
+            touch();
+            return;
+          }
           o.onLimit('idle', remote);
           ws.terminate();
         }, o.limits.idleMs);
@@ -120,11 +137,17 @@ export class WebSocketListener {
       });
       ws.on('close', () => {
         if (idle !== undefined) clearTimeout(idle);
+        // RFC 3261 §18.4: a request's connection gone before its final response is a transport error.
+        const lost = watchers.lost(remote, failure);
+        if (lost > 0) o.onTransactionsLost?.(lost, remote, failure);
         if (l.peers.get(key) !== ws) return;
         l.peers.delete(key);
         o.onClose?.(remote);
       });
-      ws.on('error', (err) => log.debug({ err, remote: key }, 'WebSocket error'));
+      ws.on('error', (err) => {
+        failure = err;
+        log.debug({ err, remote: key }, 'WebSocket error');
+      });
     });
     // One timer for all connections: a peer that has not answered the last ping is terminated.
     l.pinger = setInterval(() => {
@@ -144,8 +167,11 @@ export class WebSocketListener {
     return l;
   }
 
-  /** Sends over the connection the peer opened; false if there is none (we cannot dial a browser). */
-  send(remote: SipEndpoint, data: Buffer): Promise<boolean> {
+  /**
+   * Sends over the connection the peer opened; false if there is none (we cannot dial a browser).
+   * `watcher` is attached to that connection before the write, so a close racing it still reaches it.
+   */
+  send(remote: SipEndpoint, data: Buffer, watcher?: StreamWatcher): Promise<boolean> {
     const ws = this.peers.get(`${remote.address}|${remote.port}`);
     if (ws === undefined || ws.readyState !== ws.OPEN) return Promise.resolve(false);
     if (ws.bufferedAmount + data.length > MAX_WRITE_BACKLOG) {
@@ -155,6 +181,7 @@ export class WebSocketListener {
       return Promise.reject(new Error(`WebSocket peer ${remote.address}:${remote.port} does not read: connection closed`));
     }
     this.touchers.get(ws)?.();
+    if (watcher !== undefined) this.watchers.get(ws)?.add(watcher);
     return new Promise((resolve, reject) => ws.send(data, (err) => (err ? reject(err) : resolve(true))));
   }
 

@@ -5,7 +5,7 @@ import { harness, inbound, isMethod, PEER, recordingHandler, request, response, 
  * settle(): at shutdown the layer keeps running until the BYEs (and CANCELs) just sent are answered,
  * or Timer F / the grace ends them; what is left unanswered is logged with its call-id and counted.
  */
-describe('settle (shutdown waits for the non-INVITE client transactions in flight)', () => {
+describe('settle (shutdown waits for the non-INVITE client transactions in flight, and for CANCELled INVITEs\' 487)', () => {
   it('resolves once every BYE has its final; a dropped BYE is retransmitted (Timer E) meanwhile', async () => {
     const { layer, clock, sender, logs } = harness();
     const answered = request('BYE', { branch: 'z9hG4bKone', callId: 'one@x' });
@@ -68,6 +68,88 @@ describe('settle (shutdown waits for the non-INVITE client transactions in fligh
     expect(await layer.settle(5000)).toEqual([]);
     layer.sendRequest(request('BYE', { branch: 'z9hG4bKtcp' }), TCP_PEER, recordingHandler());
     expect((await layer.settle(0)).map((t) => t.id)).toEqual(['z9hG4bKtcp|BYE']);
+  });
+
+  it('a CANCELled INVITE is waited for until its 487 comes and is ACKed, though its CANCEL was answered first', async () => {
+    const { layer, clock, sender, logs } = harness();
+    const invite = request('INVITE', { branch: 'z9hG4bKcxl', callId: 'cxl@x' });
+    const h = recordingHandler();
+    layer.sendRequest(invite, PEER, h);
+    layer.receive(inbound(response(invite, 180)));
+    const cancel = request('CANCEL', { branch: 'z9hG4bKcxl', callId: 'cxl@x' });
+    layer.sendRequest(cancel, PEER, recordingHandler());
+    let result: unknown;
+    void layer.settle(5000).then((left) => (result = left));
+    layer.receive(inbound(response(cancel, 200)));
+    clock.advance(1000);
+    await Promise.resolve();
+    // The CANCEL has its answer; the INVITE still owes the callee an ACK for the 487 to come.
+    expect(result).toBeUndefined();
+    expect(sender.of(isMethod('ACK'))).toHaveLength(0);
+    layer.receive(inbound(response(invite, 487)));
+    expect(sender.of(isMethod('ACK'))).toHaveLength(1);
+    clock.advance(20);
+    await Promise.resolve();
+    expect(result).toEqual([]);
+    expect(h.events).toEqual(['provisional 180', 'final 487']);
+    expect(layer.counters.abandoned).toBe(0);
+    expect(logs.find((l) => l.msg === 'shutdown: done waiting for the requests in flight')).toMatchObject({ inFlight: 2, unanswered: 0, waitedMs: 1020 });
+  });
+
+  it('a CANCELled INVITE whose 487 never comes: given up after the grace, logged with its call-id, counted', async () => {
+    const { layer, clock, logs } = harness();
+    const invite = request('INVITE', { branch: 'z9hG4bKmute', callId: 'mute@x' });
+    layer.sendRequest(invite, PEER, recordingHandler());
+    layer.receive(inbound(response(invite, 183)));
+    const cancel = request('CANCEL', { branch: 'z9hG4bKmute', callId: 'mute@x' });
+    layer.sendRequest(cancel, PEER, recordingHandler());
+    layer.receive(inbound(response(cancel, 200)));
+    let result: { id: string }[] | undefined;
+    void layer.settle(1000).then((left) => (result = left));
+    clock.advance(980);
+    await Promise.resolve();
+    expect(result).toBeUndefined();
+    clock.advance(20);
+    await Promise.resolve();
+    expect(result?.map((t) => t.id)).toEqual(['z9hG4bKmute|INVITE']);
+    expect(layer.counters.abandoned).toBe(1);
+    const line = logs.find((l) => l.msg === 'shutdown: no final response within the grace; giving up on it');
+    expect(line).toMatchObject({ callId: 'mute@x', method: 'INVITE', to: 'udp:127.0.0.1:5070', level: 40 });
+  });
+
+  it('a CANCELled INVITE that §9.1 destroys (64*T1 after the CANCEL) ends the wait before the grace', async () => {
+    const { layer, clock } = harness({ t1: 10 });
+    const invite = request('INVITE', { branch: 'z9hG4bKgone' });
+    const h = recordingHandler();
+    layer.sendRequest(invite, PEER, h);
+    layer.receive(inbound(response(invite, 180)));
+    const cancel = request('CANCEL', { branch: 'z9hG4bKgone' });
+    layer.sendRequest(cancel, PEER, recordingHandler());
+    layer.receive(inbound(response(cancel, 200)));
+    let result: unknown;
+    void layer.settle(5000).then((left) => (result = left));
+    clock.advance(640);
+    clock.advance(20);
+    await Promise.resolve();
+    expect(h.events).toEqual(['provisional 180', 'timeout']);
+    expect(result).toEqual([]);
+    expect(layer.counters.abandoned).toBe(0);
+  });
+
+  it('an INVITE nobody CANCELled, or one whose 487 came before, is not waited for', async () => {
+    const { layer } = harness();
+    const ringing = request('INVITE', { branch: 'z9hG4bKring' });
+    layer.sendRequest(ringing, PEER, recordingHandler());
+    layer.receive(inbound(response(ringing, 180)));
+    const done = request('INVITE', { branch: 'z9hG4bKdone487' });
+    layer.sendRequest(done, PEER, recordingHandler());
+    layer.receive(inbound(response(done, 180)));
+    const cancel = request('CANCEL', { branch: 'z9hG4bKdone487' });
+    layer.sendRequest(cancel, PEER, recordingHandler());
+    layer.receive(inbound(response(cancel, 200)));
+    layer.receive(inbound(response(done, 487)));
+    expect(await layer.settle(0)).toEqual([]);
+    expect(layer.counters.abandoned).toBe(0);
   });
 
   it('a provisional does not end the wait; close() does', async () => {
