@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { LocalMedia } from '../../src/media/session/local-media.js';
 import { defaultMediaOptions } from '../../src/media/api.js';
-import { serializeRtcp } from '../../src/media/rtp/rtcp.js';
+import { parseRtcp, serializeRtcp } from '../../src/media/rtp/rtcp.js';
 import { encodeAlaw } from '../../src/media/codecs/g711.js';
 import { OpusEncoderStream } from '../../src/media/codecs/opus.js';
 import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
@@ -129,10 +129,13 @@ describeWithPeers('RTCP across PCMA ↔ Opus, as tshark decodes it', ['dumpcap',
       // Paced by the schedule, not by 20 ms after each send: the streams' timestamps keep up with the wall clock.
       await new Promise((r) => setTimeout(r, Math.max(0, start + (k + 1) * 20 - Date.now())));
     }
-    // Two more report intervals after the media (bounded: the loop ends by count or time).
-    const sawSrs = (l: Leg, n: number): boolean => l.rtcp.received.length >= n;
-    const need = [a.rtcp.received.length + 2, b.rtcp.received.length + 2];
-    for (const end = Date.now() + 5000; Date.now() < end && !(sawSrs(a, need[0]) && sawSrs(b, need[1])); ) await new Promise((r) => setTimeout(r, 20));
+    // Until each leg got a report on its whole stream, then one more interval (bounded: the loop ends
+    // by condition or time). The report times are randomised, and a loaded box may lag the worker.
+    const reportedAll = (l: Leg, highSeq: number): boolean =>
+      l.rtcp.received.some((m) => parseRtcp(m).some((p) => (p.type === 'SR' || p.type === 'RR') && p.reports.some((r) => (r.extendedHighestSeq & 0xffff) === highSeq)));
+    for (const end = Date.now() + 10_000; Date.now() < end && !(reportedAll(a, 100 + FRAMES - 1) && reportedAll(b, 500 + FRAMES - 1)); ) await new Promise((r) => setTimeout(r, 20));
+    const need = [a.rtcp.received.length + 1, b.rtcp.received.length + 1];
+    for (const end = Date.now() + 3000; Date.now() < end && !(a.rtcp.received.length >= need[0] && b.rtcp.received.length >= need[1]); ) await new Promise((r) => setTimeout(r, 20));
     await capture.stop();
     const rows = tshark(capture.file, [a, b]);
     await media.delete({ callId: 'rtcp-tshark-1' });
