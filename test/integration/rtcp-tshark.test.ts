@@ -9,7 +9,7 @@ import { OpusEncoderStream } from '../../src/media/codecs/opus.js';
 import { RtpPeer, rtpPacket, sdpFor, mediaTarget } from '../helpers/rtp-peer.js';
 import { tone } from '../helpers/audio.js';
 import { describeWithPeers, requirePeerPath } from '../helpers/peers.js';
-import { startCapture } from '../e2e/helpers/pcap.js';
+import { readPcap, startCapture, udpOf } from '../e2e/helpers/pcap.js';
 
 /**
  * RTCP across a PCMA ↔ Opus call, read back by Wireshark's own dissector: dumpcap captures the call
@@ -136,6 +136,19 @@ describeWithPeers('RTCP across PCMA ↔ Opus, as tshark decodes it', ['dumpcap',
     for (const end = Date.now() + 10_000; Date.now() < end && !(reportedAll(a, 100 + FRAMES - 1) && reportedAll(b, 500 + FRAMES - 1)); ) await new Promise((r) => setTimeout(r, 20));
     const need = [a.rtcp.received.length + 1, b.rtcp.received.length + 1];
     for (const end = Date.now() + 3000; Date.now() < end && !(a.rtcp.received.length >= need[0] && b.rtcp.received.length >= need[1]); ) await new Promise((r) => setTimeout(r, 20));
+    // libpcap hands dumpcap packets in blocks retired by a timeout, and a SIGINT can lose the last block
+    // (seen in CI: the capture ended with the report before the last one). So the capture goes on until
+    // its file holds every report the legs received (bounded; past the bound a block timeout has passed).
+    const inFile = (port: number): number => {
+      try {
+        const p = readPcap(capture.file);
+        return p.records.filter((r) => udpOf(r.frame, p.linkType)?.dstPort === port).length;
+      } catch {
+        return 0; // not written yet
+      }
+    };
+    const got = [a.rtcp.received.length, b.rtcp.received.length];
+    for (const end = Date.now() + 3000; Date.now() < end && !(inFile(a.rtcp.port) >= got[0] && inFile(b.rtcp.port) >= got[1]); ) await new Promise((r) => setTimeout(r, 50));
     await capture.stop();
     const rows = tshark(capture.file, [a, b]);
     await media.delete({ callId: 'rtcp-tshark-1' });
