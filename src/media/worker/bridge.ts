@@ -80,7 +80,9 @@ export class MediaBridge {
    * worker's RTCP timer calls this every few tens of ms with the wall-clock time).
    */
   sendRtcpReports(nowMs: number): void {
-    for (const i of [0, 1] as const) if (this.rtcpSchedule.due(i, nowMs)) this.sides[i].sendReport(nowMs);
+    // Unrolled: this runs for every bridge on every tick, and a literal array would be allocated each time.
+    if (this.rtcpSchedule.due(0, nowMs)) this.sides[0].sendReport(nowMs);
+    if (this.rtcpSchedule.due(1, nowMs)) this.sides[1].sendReport(nowMs);
   }
 
   /** Milliseconds since anything was received on either side, or since the last (re)configuration. */
